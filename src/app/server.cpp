@@ -1,0 +1,151 @@
+#include "app/server.hpp"
+
+#include "auth/jwt.hpp"
+#include "auth/password.hpp"
+#include "chat/account_service.hpp"
+#include "chat/chat_service.hpp"
+#include "cluster/in_process_bus.hpp"
+#include "core/clock.hpp"
+#include "http/router.hpp"
+#include "metrics/metrics.hpp"
+#include "net/server.hpp"
+#include "storage/sqlite/sqlite_store.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace chatrix::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+/// Sessions hold one descriptor each; the default soft limit (often 1024) would cap a node
+/// far below what it can serve.
+void raise_open_file_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  const auto soft_before = lim.rlim_cur;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  spdlog::info("open files: soft limit {} (was {}), hard limit {}", lim.rlim_cur, soft_before, lim.rlim_max);
+}
+
+/// On a single node with no JWT_SECRET, a strong secret is generated once and kept in the
+/// data directory, so tokens survive restarts.
+std::string resolve_jwt_secret(const config::server_config& cfg) {
+  if (!cfg.jwt_secret.empty()) return cfg.jwt_secret;
+  const auto path = cfg.data_dir / "jwt_secret";
+  if (std::ifstream in(path); in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto secret = ss.str();
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    if (secret.size() >= 16) return secret;
+    throw std::runtime_error("JWT_SECRET: the generated secret in " + path.string() + " is damaged; delete it");
+  }
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("JWT_SECRET: no randomness to generate one");
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string secret;
+  for (auto b : bytes) {
+    secret += hex[b >> 4];
+    secret += hex[b & 0xF];
+  }
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << secret << '\n';
+    if (!out) throw std::runtime_error("JWT_SECRET: cannot write " + tmp);
+  }
+  ::chmod(tmp.c_str(), 0600);
+  std::filesystem::rename(tmp, path);
+  spdlog::warn("JWT_SECRET is not set: generated one and stored it in {} (set JWT_SECRET to share it between nodes)",
+               path.string());
+  return secret;
+}
+
+void write_port_file(const std::string& file, std::uint16_t port) {
+  if (file.empty()) return;
+  const auto tmp = file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << '\n';
+  }
+  std::filesystem::rename(tmp, file);  // atomic: readers never see a partial number
+}
+
+}  // namespace
+
+int run_server(const config::server_config& cfg) {
+  if (cfg.database == config::database_kind::postgres)
+    throw std::runtime_error("DB_CONNECTION_URL: PostgreSQL is not available in this build yet; unset it to use the embedded SQLite store");
+  if (!cfg.redis_address.empty())
+    throw std::runtime_error("REDISADDR: cluster mode is not available in this build yet; unset it to run a single node");
+
+  raise_open_file_limit();
+  std::filesystem::create_directories(cfg.data_dir);
+  if (!cfg.sqlite_path.parent_path().empty()) std::filesystem::create_directories(cfg.sqlite_path.parent_path());
+
+  const system_clock clock;
+  metrics::server_metrics metrics;
+  auto cost = auth::argon2_cost::from_name(cfg.argon2_profile);
+  if (!cost) throw std::runtime_error("ARGON2_PROFILE: " + cost.error().message);
+  const auth::password_hasher hasher(*cost);
+  const auth::token_codec tokens(resolve_jwt_secret(cfg), cfg.jwt_ttl);
+
+  storage::sqlite_store store(cfg.sqlite_path);
+  spdlog::info("store: SQLite at {}", cfg.sqlite_path.string());
+  cluster::in_process_bus bus;
+
+  asio::io_context ioc(1);
+  asio::thread_pool workers(cfg.worker_threads);
+
+  chat::service_options chat_options;
+  chat_options.max_content_bytes = cfg.max_content_bytes;
+  chat_options.retry_window = cfg.retry_window;
+  chat_options.pending_queue_watermark = cfg.send_queue_bytes / 4;
+  chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
+  chat::account_service accounts(workers.get_executor(), store, chat.users(), hasher, tokens, clock);
+  http::router routes(accounts, metrics, http::cors_policy{cfg.cors_origins});
+
+  net::server_options net_options;
+  net_options.address = cfg.listen_address;
+  net_options.port = cfg.port;
+  net_options.max_frame_bytes = cfg.max_frame_bytes;
+  net_options.send_queue_bytes = cfg.send_queue_bytes;
+  net_options.auth_timeout = cfg.auth_timeout;
+  net_options.idle_timeout = cfg.idle_timeout;
+  net::server server(ioc, net_options, chat, routes, metrics);
+  const auto port = server.start();
+  write_port_file(cfg.port_file, port);
+  spdlog::info("chatrix listening on {}:{}", cfg.listen_address, port);
+
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: closing sessions and stopping", sig);
+    server.stop(std::chrono::seconds(5), [&] { ioc.stop(); });
+  });
+
+  ioc.run();
+  // Writes already queued are finished (and durable) before the process exits.
+  store.shutdown();
+  workers.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace chatrix::app

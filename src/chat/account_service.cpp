@@ -1,0 +1,67 @@
+#include "chat/account_service.hpp"
+
+#include "auth/account_rules.hpp"
+#include "chat/await.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace chatrix::chat {
+
+namespace asio = boost::asio;
+
+account_service::account_service(asio::any_io_executor workers, storage::store& store, user_directory& users,
+                                 const auth::password_hasher& hasher, const auth::token_codec& tokens,
+                                 const clock& clock)
+    : workers_(std::move(workers)), store_(store), users_(users), hasher_(hasher), tokens_(tokens), clock_(clock) {
+  auto dummy = hasher_.hash("not a real password, only for timing");
+  if (dummy) dummy_hash_ = std::move(*dummy);
+}
+
+template <class T>
+asio::awaitable<result<T>> account_service::on_worker(std::function<result<T>()> job) {
+  // Not a coroutine itself, and the job travels behind a shared_ptr: g++ 12 mis-copies
+  // lambdas with init-captures that are passed by value into coroutines (it corrupted a
+  // captured std::string here), so coroutine parameters below are references or trivial.
+  auto shared_job = std::make_shared<std::function<result<T>()>>(std::move(job));
+  return await_callback<T>([workers = workers_, shared_job](storage::callback<T> done) {
+    asio::post(workers, [shared_job, done] { done((*shared_job)()); });
+  });
+}
+
+asio::awaitable<result<session_token>> account_service::register_user(std::string username, std::string password,
+                                                                      std::string name) {
+  if (auto ok = auth::check_username(username); !ok) co_return ok.error();
+  if (auto ok = auth::check_password(password); !ok) co_return ok.error();
+  if (auto ok = auth::check_display_name(name); !ok) co_return ok.error();
+  if (name.empty()) name = username;
+
+  std::function<result<std::string>()> hash_job = [this, password] { return hasher_.hash(password); };
+  auto hashed = co_await on_worker<std::string>(std::move(hash_job));
+  if (!hashed) co_return hashed.error();
+
+  new_user nu{std::move(username), std::move(name), std::move(*hashed), clock_.now_ms()};
+  auto created = co_await await_callback<user>([&](auto done) { store_.create_user(std::move(nu), done); });
+  if (!created) co_return created.error();
+  users_.remember(*created);
+  co_return session_token{tokens_.issue(created->id, clock_.now()), *created};
+}
+
+asio::awaitable<result<session_token>> account_service::login(std::string username, std::string password) {
+  const auto refused = make_error(errc::bad_credentials, "invalid username or password");
+  if (password.size() > auth::max_password_bytes || username.size() > 256) co_return refused;
+  auto found = co_await await_callback<std::optional<user_credentials>>(
+      [&](auto done) { store_.find_user_by_name(username, done); });
+  if (!found) co_return found.error();
+  const std::string hash = *found ? (*found)->password_hash : dummy_hash_;
+  std::function<result<bool>()> verify_job = [this, hash, password]() -> result<bool> {
+    return hasher_.verify(hash, password);
+  };
+  auto ok = co_await on_worker<bool>(std::move(verify_job));
+  if (!ok) co_return ok.error();
+  if (!*found || !*ok) co_return refused;
+  const auto& account = (*found)->account;
+  users_.remember(account);
+  co_return session_token{tokens_.issue(account.id, clock_.now()), account};
+}
+
+}  // namespace chatrix::chat

@@ -1,0 +1,349 @@
+// The chat domain service. Everything here runs on the I/O thread; the store works on its own
+// threads and its callbacks are posted back (on_io), so no state below needs a lock.
+#include "chat/chat_service.hpp"
+
+#include "chat/await.hpp"
+#include "protocol/limits.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+
+namespace chatrix::chat {
+
+namespace asio = boost::asio;
+using cluster::user_event;
+
+namespace {
+
+shared_frame make_frame(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
+
+/// Groups message refs by their sender, keeping each sender's ids in order.
+std::map<user_id, std::vector<message_id>> ids_by_sender(const std::vector<message_ref>& refs) {
+  std::map<user_id, std::vector<message_id>> out;
+  for (const auto& r : refs) out[r.sender].push_back(r.id);
+  return out;
+}
+
+}  // namespace
+
+template <class T, class Fn>
+storage::callback<T> chat_service::on_io(Fn fn) {
+  std::weak_ptr<bool> alive = alive_;
+  return [io = io_, alive, fn = std::move(fn)](result<T> r) mutable {
+    asio::post(io, [alive, fn, r = std::move(r)]() mutable {
+      if (alive.lock()) fn(std::move(r));
+    });
+  };
+}
+
+chat_service::chat_service(asio::any_io_executor io, storage::store& store, cluster::bus& bus,
+                           const auth::token_codec& tokens, const clock& clock, metrics::server_metrics& metrics,
+                           service_options options)
+    : io_(std::move(io)),
+      store_(store),
+      bus_(bus),
+      tokens_(tokens),
+      clock_(clock),
+      metrics_(metrics),
+      options_(options),
+      decode_limits_{options.max_content_bytes},
+      users_(store) {
+  bus_.start(*this);
+}
+
+chat_service::~chat_service() { bus_.stop(); }
+
+// ---- sessions ----
+
+asio::awaitable<result<user>> chat_service::authenticate(std::string_view first_frame, bool* explicit_acks) {
+  auto req = protocol::decode_auth(first_frame);
+  if (!req) co_return req.error();
+  auto claims = tokens_.verify(req->token, clock_.now());
+  if (!claims) co_return claims.error();
+  auto found = co_await users_.by_id(claims->subject);
+  if (!found) co_return found.error();
+  if (!*found) co_return make_error(errc::unauthorized, "the token's user does not exist");
+  if (explicit_acks) *explicit_acks = req->explicit_acks;
+  co_return **found;
+}
+
+asio::awaitable<void> chat_service::attach(connection& conn) {
+  const user me = conn.account();
+  const auto id = conn.device_id();
+  devices_[id] = device{&conn};
+  devices_by_user_[me.id].push_back(id);
+  bus_.device_connected(me.id);
+  metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
+
+  conn.send(make_frame(protocol::encode_profile(me)));
+  co_await send_previews(conn);
+  co_await push_pending(conn);
+
+  auto* d = find_device(id);
+  if (!d) co_return;
+  d->syncing = false;
+  auto held = std::move(d->held);
+  auto synced = std::move(d->synced);
+  for (const auto& ev : held) {
+    if (ev.type == user_event::kind::message && synced.contains(ev.msg)) continue;
+    send_to_device(*d, ev);
+  }
+}
+
+void chat_service::detach(connection& conn) {
+  const auto id = conn.device_id();
+  if (devices_.erase(id) == 0) return;
+  const auto uid = conn.account().id;
+  if (auto it = devices_by_user_.find(uid); it != devices_by_user_.end()) {
+    std::erase(it->second, id);
+    if (it->second.empty()) devices_by_user_.erase(it);
+  }
+  bus_.device_disconnected(uid);
+  metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+}
+
+chat_service::device* chat_service::find_device(std::uint64_t id) {
+  auto it = devices_.find(id);
+  return it == devices_.end() ? nullptr : &it->second;
+}
+
+asio::awaitable<void> chat_service::send_previews(connection& conn) {
+  const auto me = conn.account().id;
+  auto r = co_await await_callback<std::vector<chat_preview>>(
+      [&](auto done) { store_.chat_previews(me, protocol::max_previews, done); });
+  if (!r) {
+    send_error(conn, r.error(), static_cast<int>(protocol::event::chat_previews));
+    co_return;
+  }
+  for (const auto& p : *r) users_.remember(p.peer);
+  conn.send(make_frame(protocol::encode_previews(*r)));
+}
+
+asio::awaitable<void> chat_service::push_pending(connection& conn) {
+  const user me = conn.account();
+  const auto id = conn.device_id();
+  message_id after = 0;
+  for (;;) {
+    auto page = co_await await_callback<std::vector<message>>(
+        [&](auto done) { store_.pending_messages(me.id, after, options_.pending_page, done); });
+    if (!page) {
+      send_error(conn, page.error());
+      co_return;
+    }
+    for (const auto& m : *page) {
+      auto from = co_await users_.by_id(m.sender);
+      auto* d = find_device(id);
+      if (!d || !conn.is_open()) co_return;
+      if (!from || !*from) continue;  // the sender is gone; nothing sensible to render
+      d->synced.insert(m.id);
+      conn.send(make_frame(protocol::encode_text({m, **from, me})), conn.explicit_acks() ? 0 : m.id);
+      metrics::server_metrics::add(metrics_.pending_pushed);
+    }
+    if (page->size() < static_cast<std::size_t>(options_.pending_page)) co_return;
+    after = page->back().id;
+    // A long backlog goes out page by page, as fast as the device reads, so that it never
+    // trips the slow-consumer limit by itself.
+    asio::steady_timer wait(io_);
+    while (conn.is_open() && conn.queued_bytes() > options_.pending_queue_watermark) {
+      wait.expires_after(std::chrono::milliseconds(5));
+      co_await wait.async_wait(asio::use_awaitable);
+    }
+    if (!conn.is_open()) co_return;
+  }
+}
+
+// ---- frames ----
+
+asio::awaitable<void> chat_service::handle_frame(connection& conn, std::string_view text) {
+  metrics::server_metrics::add(metrics_.frames_received);
+  auto decoded = protocol::decode(text, decode_limits_);
+  if (!decoded) {
+    const auto& fe = decoded.error();
+    send_error(conn, fe.err, fe.ref_type, fe.mark);
+    co_return;
+  }
+  auto& frame = *decoded;
+  if (auto* t = std::get_if<protocol::text_request>(&frame)) {
+    co_await on_text(conn, std::move(*t));
+  } else if (auto* m = std::get_if<protocol::mark_read_request>(&frame)) {
+    co_await on_mark_read(conn, std::move(*m));
+  } else if (auto* s = std::get_if<protocol::search_request>(&frame)) {
+    co_await on_search(conn, std::move(*s));
+  } else if (auto* h = std::get_if<protocol::history_request>(&frame)) {
+    co_await on_history(conn, *h);
+  } else if (auto* a = std::get_if<protocol::ack_request>(&frame)) {
+    on_ack(conn, *a);
+  }
+}
+
+void chat_service::refuse_frame(connection& conn, const error& err) { send_error(conn, err); }
+
+asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_request req) {
+  constexpr int ref = static_cast<int>(protocol::event::text);
+  const user me = conn.account();
+  std::optional<user> to;
+  if (req.to_id) {
+    auto r = co_await users_.by_id(*req.to_id);
+    if (!r) co_return send_error(conn, r.error(), ref, req.mark);
+    if (!*r) co_return send_error(conn, make_error(errc::unknown_recipient, "no user with id " + std::to_string(*req.to_id)), ref, req.mark);
+    to = **r;
+  }
+  if (req.to_username) {
+    auto r = co_await users_.by_name(*req.to_username);
+    if (!r) co_return send_error(conn, r.error(), ref, req.mark);
+    if (!*r) co_return send_error(conn, make_error(errc::unknown_recipient, "no user named '" + *req.to_username + "'"), ref, req.mark);
+    if (to && to->id != (*r)->id)
+      co_return send_error(conn, make_error(errc::recipient_mismatch, "to and to_id name different users"), ref, req.mark);
+    to = **r;
+  }
+  if (to->id == me.id) co_return send_error(conn, make_error(errc::self_message, "you cannot send a message to yourself"), ref, req.mark);
+
+  send_request sreq;
+  sreq.sender = me.id;
+  sreq.recipient = to->id;
+  sreq.content = std::move(req.content);
+  sreq.mark = req.mark;
+  sreq.now = clock_.now_ms();
+  sreq.retry_window = options_.retry_window.count();
+  // Queued in frame order; the store commits in call order, so one sender's messages are
+  // stored, acknowledged and delivered in the order sent.
+  store_.append_message(std::move(sreq), on_io<send_result>([this, device = conn.device_id(), me, recipient = *to,
+                                                           mark = std::move(req.mark)](result<send_result> r) {
+                          on_stored(device, me, recipient, mark, std::move(r));
+                        }));
+}
+
+void chat_service::on_stored(std::uint64_t device_id, const user& sender, const user& recipient,
+                             const std::optional<std::string>& mark, result<send_result> r) {
+  auto* d = find_device(device_id);
+  if (!r) {
+    metrics::server_metrics::add(metrics_.store_errors);
+    if (d) send_error(*d->conn, r.error(), static_cast<int>(protocol::event::text), mark);
+    return;
+  }
+  const auto& stored = r->stored;
+  if (d) d->conn->send(make_frame(protocol::encode_delivered(stored, mark, r->duplicate)));
+  if (r->duplicate) {
+    // The original is already on its way (or pending); the recipient must not see it twice.
+    metrics::server_metrics::add(metrics_.messages_duplicate);
+    return;
+  }
+  metrics::server_metrics::add(metrics_.messages_stored);
+  const protocol::message_view view{stored, sender, recipient};
+  bus_.publish(user_event{recipient.id, user_event::kind::message, stored.id, 0, make_frame(protocol::encode_text(view))});
+  bus_.publish(user_event{sender.id, user_event::kind::notice, 0, device_id,
+                          make_frame(protocol::encode_text(view, protocol::event::sent))});
+}
+
+asio::awaitable<void> chat_service::on_mark_read(connection& conn, protocol::mark_read_request req) {
+  if (req.ids.empty()) co_return;
+  const auto me = conn.account().id;
+  auto r = co_await await_callback<std::vector<message_ref>>(
+      [&](auto done) { store_.mark_read(me, std::move(req.ids), clock_.now_ms(), done); });
+  if (!r) co_return send_error(conn, r.error(), static_cast<int>(protocol::event::mark_read));
+  metrics::server_metrics::add(metrics_.messages_read, r->size());
+  for (auto& [sender, ids] : ids_by_sender(*r))
+    bus_.publish(user_event{sender, user_event::kind::notice, 0, 0, make_frame(protocol::encode_read(ids))});
+}
+
+asio::awaitable<void> chat_service::on_search(connection& conn, protocol::search_request req) {
+  if (req.fragment.empty()) {
+    conn.send(make_frame(protocol::encode_search({})));
+    co_return;
+  }
+  auto r = co_await await_callback<std::vector<user>>(
+      [&](auto done) { store_.search_users(std::move(req.fragment), req.limit, done); });
+  if (!r) co_return send_error(conn, r.error(), static_cast<int>(protocol::event::search_request));
+  conn.send(make_frame(protocol::encode_search(*r)));
+}
+
+asio::awaitable<void> chat_service::on_history(connection& conn, protocol::history_request req) {
+  const auto me = conn.account().id;
+  if (req.user1 != me && req.user2 != me)
+    co_return send_error(conn, make_error(errc::forbidden, "you can only load conversations you are part of"),
+                         static_cast<int>(protocol::event::history_request));
+  const user_id peer = req.user1 == me ? req.user2 : req.user1;
+  auto r = co_await await_callback<std::vector<message>>(
+      [&](auto done) { store_.history(me, peer, req.before, req.limit, done); });
+  if (!r) co_return send_error(conn, r.error(), static_cast<int>(protocol::event::history_request));
+  conn.send(make_frame(protocol::encode_history(*r)));
+}
+
+// ---- delivery tracking ----
+
+void chat_service::on_ack(connection& conn, const protocol::ack_request& req) {
+  // Ids that are not messages to this user are ignored by the store (it only marks messages
+  // addressed to the recipient), so an ACK cannot touch anyone else's messages.
+  for (auto id : req.ids) queue_receipt(conn.account().id, id);
+}
+
+void chat_service::on_written(connection& conn, message_id receipt) { queue_receipt(conn.account().id, receipt); }
+
+void chat_service::queue_receipt(user_id recipient, message_id id) {
+  receipts_[recipient].push_back(id);
+  if (receipts_flush_posted_) return;
+  receipts_flush_posted_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  asio::post(io_, [this, alive] {
+    if (alive.lock()) flush_receipts();
+  });
+}
+
+void chat_service::flush_receipts() {
+  receipts_flush_posted_ = false;
+  auto batch = std::move(receipts_);
+  receipts_.clear();
+  const auto now = clock_.now_ms();
+  for (auto& [recipient, ids] : batch) {
+    store_.mark_delivered(recipient, std::move(ids), now,
+                          on_io<std::vector<message_ref>>([this, recipient](result<std::vector<message_ref>> r) {
+                            on_marked_delivered(recipient, std::move(r));
+                          }));
+  }
+}
+
+void chat_service::on_marked_delivered(user_id recipient, result<std::vector<message_ref>> r) {
+  if (!r) {
+    // The messages stay pending and are pushed again on the recipient's next connection.
+    metrics::server_metrics::add(metrics_.store_errors);
+    spdlog::warn("recording delivery to user {} failed: {}", recipient, r.error().message);
+    return;
+  }
+  metrics::server_metrics::add(metrics_.messages_delivered, r->size());
+  const auto now = clock_.now_ms();
+  for (auto& [sender, ids] : ids_by_sender(*r))
+    bus_.publish(user_event{sender, user_event::kind::notice, 0, 0,
+                            make_frame(protocol::encode_received(ids, recipient, now))});
+}
+
+void chat_service::deliver_local(const user_event& ev) {
+  auto it = devices_by_user_.find(ev.to);
+  if (it == devices_by_user_.end()) return;
+  for (auto id : it->second) {
+    if (id == ev.skip_device) continue;
+    if (auto* d = find_device(id)) send_to_device(*d, ev);
+  }
+}
+
+void chat_service::send_to_device(device& d, const user_event& ev) {
+  if (d.syncing) {
+    // Nothing may overtake PROFILE_INFO, CHATPREVIEWS and the pending backlog.
+    d.held.push_back(ev);
+    return;
+  }
+  const bool tracked = ev.type == user_event::kind::message && !d.conn->explicit_acks();
+  d.conn->send(ev.frame, tracked ? ev.msg : 0);
+}
+
+void chat_service::send_error(connection& conn, const error& err, int ref_type, const std::optional<std::string>& mark) {
+  metrics::server_metrics::add(metrics_.errors_sent);
+  if (err.code == errc::internal || err.code == errc::unavailable)
+    spdlog::warn("user {}: {}: {}", conn.account().id, code_name(err.code), err.message);
+  conn.send(make_frame(protocol::encode_error(err, ref_type, mark)));
+}
+
+}  // namespace chatrix::chat

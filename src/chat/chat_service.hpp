@@ -1,0 +1,121 @@
+// The chat domain: authentication of sessions, sending, delivery tracking, read receipts,
+// history, search and previews. Depends only on the storage and cluster interfaces and the
+// connection abstraction; never on sockets or SQL.
+#pragma once
+
+#include "auth/jwt.hpp"
+#include "chat/connection.hpp"
+#include "chat/user_directory.hpp"
+#include "cluster/bus.hpp"
+#include "core/clock.hpp"
+#include "metrics/metrics.hpp"
+#include "protocol/codec.hpp"
+#include "storage/store.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace chatrix::chat {
+
+struct service_options {
+  std::size_t max_content_bytes = 8 * 1024;
+  std::chrono::milliseconds retry_window{std::chrono::minutes(10)};
+  /// Pending messages are pushed in pages; a page waits until the device's queue is below this.
+  std::size_t pending_queue_watermark = 1024 * 1024;
+  int pending_page = 500;
+};
+
+/// One per node.
+///
+/// Thread-safety: every member function must be called on the I/O thread given as `io`;
+/// store callbacks are posted back to it.
+class chat_service final : public cluster::event_sink {
+ public:
+  chat_service(boost::asio::any_io_executor io, storage::store& store, cluster::bus& bus,
+               const auth::token_codec& tokens, const clock& clock, metrics::server_metrics& metrics,
+               service_options options);
+  ~chat_service() override;
+
+  /// Checks a session's first frame; the user must still exist.
+  boost::asio::awaitable<result<user>> authenticate(std::string_view first_frame, bool* explicit_acks);
+
+  /// Registers an authenticated device, then sends PROFILE_INFO, CHATPREVIEWS and every
+  /// pending message, in that order. Live messages arriving meanwhile are held back and sent
+  /// after the pending ones, never twice.
+  boost::asio::awaitable<void> attach(connection& conn);
+
+  /// Handles one text frame from an attached device. Returns once the frame no longer needs
+  /// the session's order: a TEXT is queued for storage (in order) but not yet durable.
+  boost::asio::awaitable<void> handle_frame(connection& conn, std::string_view text);
+
+  /// Replies ERR to a frame the transport refused (binary, too large).
+  void refuse_frame(connection& conn, const error& err);
+
+  /// A frame sent with a receipt was written to the socket (receipts of legacy devices).
+  void on_written(connection& conn, message_id receipt);
+
+  void detach(connection& conn);
+
+  void deliver_local(const cluster::user_event& ev) override;
+
+  user_directory& users() noexcept { return users_; }
+
+ private:
+  struct device {
+    connection* conn = nullptr;
+    bool syncing = true;
+    std::vector<cluster::user_event> held;     // live messages that arrived while syncing
+    std::unordered_set<message_id> synced;     // pending ids already pushed while syncing
+  };
+
+  boost::asio::awaitable<void> on_text(connection& conn, protocol::text_request req);
+  boost::asio::awaitable<void> on_mark_read(connection& conn, protocol::mark_read_request req);
+  boost::asio::awaitable<void> on_search(connection& conn, protocol::search_request req);
+  boost::asio::awaitable<void> on_history(connection& conn, protocol::history_request req);
+  void on_ack(connection& conn, const protocol::ack_request& req);
+  boost::asio::awaitable<void> push_pending(connection& conn);
+  boost::asio::awaitable<void> send_previews(connection& conn);
+
+  void on_stored(std::uint64_t device_id, const user& sender, const user& recipient,
+                 const std::optional<std::string>& mark, result<send_result> r);
+  void queue_receipt(user_id recipient, message_id id);
+  void flush_receipts();
+  void on_marked_delivered(user_id recipient, result<std::vector<message_ref>> r);
+  void send_error(connection& conn, const error& err, int ref_type = -1,
+                  const std::optional<std::string>& mark = {});
+  void send_to_device(device& d, const cluster::user_event& ev);
+  device* find_device(std::uint64_t id);
+
+  /// A store callback that hands its result to `fn` on the I/O thread.
+  template <class T, class Fn>
+  storage::callback<T> on_io(Fn fn);
+
+  boost::asio::any_io_executor io_;
+  storage::store& store_;
+  cluster::bus& bus_;
+  const auth::token_codec& tokens_;
+  const clock& clock_;
+  metrics::server_metrics& metrics_;
+  service_options options_;
+  protocol::decode_limits decode_limits_;
+  user_directory users_;
+
+  std::unordered_map<std::uint64_t, device> devices_;
+  std::unordered_map<user_id, std::vector<std::uint64_t>> devices_by_user_;
+
+  // Receipts are batched per turn of the event loop into one mark_delivered per recipient.
+  std::unordered_map<user_id, std::vector<message_id>> receipts_;
+  bool receipts_flush_posted_ = false;
+
+  // Guards store callbacks that arrive after the service is gone (at shutdown).
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace chatrix::chat

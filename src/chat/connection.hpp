@@ -1,0 +1,35 @@
+// A device as the chat domain sees it. Implemented by the WebSocket session in net/; the
+// domain never sees a socket.
+#pragma once
+
+#include "cluster/bus.hpp"
+#include "core/types.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace chatrix::chat {
+
+using cluster::shared_frame;
+
+/// Thread-safety: call only on the I/O thread.
+class connection {
+ public:
+  virtual ~connection() = default;
+
+  /// Unique across nodes and restarts (random high bits), so it can name a device in events.
+  virtual std::uint64_t device_id() const noexcept = 0;
+  virtual const user& account() const noexcept = 0;
+  /// The device confirms receipts with ACK frames instead of relying on socket writes.
+  virtual bool explicit_acks() const noexcept = 0;
+  virtual bool is_open() const noexcept = 0;
+  /// Bytes queued for writing and not yet written.
+  virtual std::size_t queued_bytes() const noexcept = 0;
+
+  /// Queues one frame. A non-zero `receipt` is reported back to the chat service
+  /// (chat_service::on_written) once the frame has been written to the socket. A
+  /// connection whose queue would exceed its limit is cut off instead (slow consumer).
+  virtual void send(shared_frame frame, message_id receipt = 0) = 0;
+};
+
+}  // namespace chatrix::chat

@@ -1,0 +1,52 @@
+// The cluster interface: how an event for a user reaches that user's devices, wherever they
+// are connected. In-process on a single node; Redis pub/sub across nodes.
+#pragma once
+
+#include "core/types.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace chatrix::cluster {
+
+/// One encoded frame, shared by every device it goes to.
+using shared_frame = std::shared_ptr<const std::string>;
+
+/// An event addressed to every device of one user.
+struct user_event {
+  enum class kind : std::uint8_t {
+    message,  // a TEXT: devices report receipt of `msg` (delivery tracking)
+    notice,   // anything else (DELIVERED/RECEIVED/MARK_READ/SENT): fire and forget
+  };
+  user_id to = 0;
+  kind type = kind::notice;
+  message_id msg = 0;            // for kind::message
+  std::uint64_t skip_device = 0;  // a local device not to send to (the one that caused it)
+  shared_frame frame;
+};
+
+/// Receives the events that this node's devices must get.
+class event_sink {
+ public:
+  virtual ~event_sink() = default;
+  virtual void deliver_local(const user_event& ev) = 0;
+};
+
+/// Routes user events to the nodes holding the users' sessions.
+///
+/// Thread-safety: call only from the I/O thread that owns the chat service; deliver_local is
+/// called on that thread too.
+class bus {
+ public:
+  virtual ~bus() = default;
+  /// Starts routing to `sink` (the local chat service).
+  virtual void start(event_sink& sink) = 0;
+  virtual void publish(user_event ev) = 0;
+  /// Presence: the node holds (or no longer holds) a session of `id`.
+  virtual void device_connected(user_id id) = 0;
+  virtual void device_disconnected(user_id id) = 0;
+  virtual void stop() = 0;
+};
+
+}  // namespace chatrix::cluster

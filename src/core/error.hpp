@@ -1,0 +1,55 @@
+// Error vocabulary shared by every layer: a stable machine code plus a readable reason.
+// Depends on nothing of ours; the codes are part of the wire protocol (docs/protocol.md).
+#pragma once
+
+#include <boost/system/result.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace chatrix {
+
+/// Stable error codes. The string form (code_name) is sent to clients and must never change.
+enum class errc {
+  malformed_frame,     // not JSON, or not {"type","body"}
+  unknown_type,        // a frame type the server does not accept from clients
+  invalid_field,       // a field is missing, of the wrong type or out of range
+  frame_too_large,     // over the per-frame byte limit
+  content_empty,       // TEXT with empty content
+  content_too_long,    // TEXT over the content limit
+  unknown_recipient,   // no such user
+  recipient_mismatch,  // TEXT names a username and an id that are different users
+  self_message,        // TEXT to oneself
+  forbidden,           // the user may not do this (not a participant, not the recipient)
+  not_found,           // a referenced object does not exist
+  username_taken,      // registration: username already exists (case-insensitive)
+  bad_credentials,     // login: unknown user or wrong password (deliberately the same)
+  unauthorized,        // missing, malformed, expired or forged token
+  overloaded,          // a bounded queue is full; retry later
+  unavailable,         // the database is unreachable; retry later
+  internal,            // a bug or an unexpected failure
+};
+
+/// The stable snake_case name of a code, e.g. "unknown_recipient".
+std::string_view code_name(errc code) noexcept;
+
+/// An error as it travels through the domain: a code and a reason fit for a client.
+struct error {
+  errc code = errc::internal;
+  std::string message;
+};
+
+/// Raised by result<T>::value() on an error; only meant for startup paths and tests.
+struct error_exception : std::runtime_error {
+  explicit error_exception(const error& e);
+  chatrix::error err;
+};
+
+[[noreturn]] void throw_exception_from_error(const error& e, const boost::source_location& loc);
+
+template <class T>
+using result = boost::system::result<T, error>;
+
+inline error make_error(errc code, std::string message) { return error{code, std::move(message)}; }
+
+}  // namespace chatrix

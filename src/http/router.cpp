@@ -1,0 +1,155 @@
+#include "http/router.hpp"
+
+#include "protocol/codec.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+
+namespace chatrix::http {
+
+namespace json = boost::json;
+namespace asio = boost::asio;
+
+namespace {
+
+unsigned status_for(errc code) {
+  switch (code) {
+    case errc::username_taken: return 409;
+    case errc::bad_credentials:
+    case errc::unauthorized: return 401;
+    case errc::forbidden: return 403;
+    case errc::not_found: return 404;
+    case errc::frame_too_large: return 413;
+    case errc::overloaded:
+    case errc::unavailable: return 503;
+    case errc::internal: return 500;
+    default: return 400;
+  }
+}
+
+std::string_view path_of(std::string_view target) {
+  auto q = target.find('?');
+  return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+response token_response(const chat::session_token& t) {
+  std::string body = "{\"token\":";
+  protocol::append_json_string(body, t.token);
+  body += ",\"user\":{\"id\":" + std::to_string(t.account.id) + ",\"username\":";
+  protocol::append_json_string(body, t.account.username);
+  body += ",\"name\":";
+  protocol::append_json_string(body, t.account.name);
+  body += "}}";
+  return response{200, std::move(body)};
+}
+
+/// Reads the named string fields of a JSON object body; a missing field reads as "".
+result<std::vector<std::string>> read_fields(const request& req, std::initializer_list<std::string_view> names) {
+  // The content type is not checked: the original accepted any, and so do its clients' tools.
+  boost::system::error_code ec;
+  auto v = json::parse(req.body, ec);
+  if (ec || !v.is_object()) return make_error(errc::invalid_field, "the body must be a JSON object");
+  std::vector<std::string> out;
+  for (auto name : names) {
+    auto* f = v.get_object().if_contains(name);
+    if (!f || f->is_null()) {
+      out.emplace_back();
+    } else if (f->is_string()) {
+      out.emplace_back(f->get_string());
+    } else {
+      return make_error(errc::invalid_field, std::string(name) + " must be a string");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+response error_response(unsigned status, errc code, std::string message) {
+  std::string body = "{\"error\":";
+  protocol::append_json_string(body, message);
+  body += ",\"code\":";
+  protocol::append_json_string(body, code_name(code));
+  body += '}';
+  return response{status, std::move(body)};
+}
+
+response error_response(const error& err) { return error_response(status_for(err.code), err.code, err.message); }
+
+router::router(chat::account_service& accounts, metrics::server_metrics& metrics, cors_policy cors)
+    : accounts_(accounts), metrics_(metrics), cors_(std::move(cors)) {}
+
+bool router::is_websocket_path(std::string_view target) {
+  auto p = path_of(target);
+  return p == "/ws" || p == "/ws/";
+}
+
+void router::apply_cors(const std::string& origin, response& res) const {
+  const bool any = std::find(cors_.origins.begin(), cors_.origins.end(), "*") != cors_.origins.end();
+  if (any) {
+    res.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  } else if (!origin.empty() && std::find(cors_.origins.begin(), cors_.origins.end(), origin) != cors_.origins.end()) {
+    res.headers.emplace_back("Access-Control-Allow-Origin", origin);
+    res.headers.emplace_back("Vary", "Origin");
+  }
+}
+
+asio::awaitable<response> router::handle(const request& req) {
+  metrics::server_metrics::add(metrics_.http_requests);
+  const auto path = path_of(req.target);
+  if (req.method == "OPTIONS") {
+    response res{204, {}, {}};
+    res.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    res.headers.emplace_back("Access-Control-Allow-Headers", "Content-Type, Authorization");
+    res.headers.emplace_back("Access-Control-Max-Age", "86400");
+    co_return res;
+  }
+  auto only = [&](std::string_view method) -> std::optional<response> {
+    if (req.method == method) return std::nullopt;
+    auto res = error_response(405, errc::invalid_field, "method " + req.method + " is not allowed here");
+    res.headers.emplace_back("Allow", std::string(method) + ", OPTIONS");
+    return res;
+  };
+  if (path == "/auth/register") {
+    if (auto r = only("POST")) co_return *r;
+    co_return co_await register_user(req);
+  }
+  if (path == "/auth/login") {
+    if (auto r = only("POST")) co_return *r;
+    co_return co_await login(req);
+  }
+  if (path == "/health") {
+    if (auto r = only("GET")) co_return *r;
+    co_return response{200, "{\"status\":\"ok\"}"};
+  }
+  if (path == "/metrics") {
+    if (auto r = only("GET")) co_return *r;
+    co_return response{200, metrics::render_prometheus(metrics_), "text/plain; version=0.0.4"};
+  }
+  if (is_websocket_path(req.target)) {
+    if (auto r = only("GET")) co_return *r;
+    co_return error_response(426, errc::invalid_field, "this endpoint expects a WebSocket upgrade");
+  }
+  co_return error_response(404, errc::not_found, "no route for " + std::string(path));
+}
+
+asio::awaitable<response> router::register_user(const request& req) {
+  auto fields = read_fields(req, {"username", "password", "name"});
+  if (!fields) co_return error_response(fields.error());
+  auto& f = *fields;
+  auto r = co_await accounts_.register_user(std::move(f[0]), std::move(f[1]), std::move(f[2]));
+  if (!r) co_return error_response(r.error());
+  co_return token_response(*r);
+}
+
+asio::awaitable<response> router::login(const request& req) {
+  auto fields = read_fields(req, {"username", "password"});
+  if (!fields) co_return error_response(fields.error());
+  auto& f = *fields;
+  auto r = co_await accounts_.login(std::move(f[0]), std::move(f[1]));
+  if (!r) co_return error_response(r.error());
+  co_return token_response(*r);
+}
+
+}  // namespace chatrix::http

@@ -1,0 +1,63 @@
+// HTTP routes as plain functions of a request: no sockets and no Beast types, so the routes
+// are cheap to compile and easy to test. The transport (net/) parses and writes.
+#pragma once
+
+#include "chat/account_service.hpp"
+#include "metrics/metrics.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace chatrix::http {
+
+inline constexpr std::size_t max_body_bytes = 16 * 1024;
+
+struct request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query
+  std::string body;
+  std::string content_type;
+  std::string origin;  // the Origin header, if any
+};
+
+struct response {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// Which browser origins may call the API. {"*"} allows any.
+struct cors_policy {
+  std::vector<std::string> origins{"*"};
+};
+
+/// The JSON error body {"error", "code"} with the status that fits the code.
+response error_response(const error& err);
+response error_response(unsigned status, errc code, std::string message);
+
+/// Thread-safety: I/O thread only.
+class router {
+ public:
+  router(chat::account_service& accounts, metrics::server_metrics& metrics, cors_policy cors);
+
+  boost::asio::awaitable<response> handle(const request& req);
+  /// Adds the CORS headers `origin` is entitled to.
+  void apply_cors(const std::string& origin, response& res) const;
+
+  /// True for the WebSocket endpoint paths "/ws" and "/ws/" (query string ignored).
+  static bool is_websocket_path(std::string_view target);
+
+ private:
+  boost::asio::awaitable<response> register_user(const request& req);
+  boost::asio::awaitable<response> login(const request& req);
+
+  chat::account_service& accounts_;
+  metrics::server_metrics& metrics_;
+  cors_policy cors_;
+};
+
+}  // namespace chatrix::http

@@ -1,0 +1,479 @@
+// Frame codec. Decoding uses Boost.JSON with a small stack arena; encoding writes JSON text
+// directly, because the encoders are on the per-message hot path.
+#include "protocol/codec.hpp"
+
+#include "protocol/limits.hpp"
+
+#include <boost/json.hpp>
+
+#include <array>
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+
+namespace chatrix::protocol {
+
+namespace json = boost::json;
+
+namespace {
+
+// ---- decoding helpers ----
+
+frame_error fail(errc code, std::string message, int ref_type = -1, std::optional<std::string> mark = {}) {
+  return frame_error{make_error(code, std::move(message)), ref_type, std::move(mark)};
+}
+
+/// A JSON integer given as int64, uint64 or an integral double (JavaScript numbers).
+std::optional<std::int64_t> as_int(const json::value& v) {
+  if (v.is_int64()) return v.get_int64();
+  if (v.is_uint64()) {
+    if (v.get_uint64() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
+    return static_cast<std::int64_t>(v.get_uint64());
+  }
+  if (v.is_double()) {
+    double d = v.get_double();
+    if (d >= -9.007199254740992e15 && d <= 9.007199254740992e15 && d == static_cast<double>(static_cast<std::int64_t>(d)))
+      return static_cast<std::int64_t>(d);
+  }
+  return std::nullopt;
+}
+
+/// Reads an id list ("message_ids"): an array of positive integers, at most max_ids_per_frame.
+boost::system::result<std::vector<message_id>, frame_error> read_ids(const json::object& body, int type) {
+  auto it = body.find("message_ids");
+  if (it == body.end() || !it->value().is_array())
+    return fail(errc::invalid_field, "message_ids must be an array of message ids", type);
+  const auto& arr = it->value().get_array();
+  if (arr.size() > max_ids_per_frame)
+    return fail(errc::invalid_field, "message_ids has more than " + std::to_string(max_ids_per_frame) + " ids", type);
+  std::vector<message_id> ids;
+  ids.reserve(arr.size());
+  for (const auto& v : arr) {
+    auto id = as_int(v);
+    if (!id || *id <= 0) return fail(errc::invalid_field, "message_ids must hold positive integers", type);
+    ids.push_back(*id);
+  }
+  return ids;
+}
+
+std::optional<std::int64_t> optional_int(const json::object& body, std::string_view key, bool& bad) {
+  auto it = body.find(key);
+  if (it == body.end() || it->value().is_null()) return std::nullopt;
+  auto v = as_int(it->value());
+  if (!v) bad = true;
+  return v;
+}
+
+int clamp_limit(std::optional<std::int64_t> requested, int fallback, int maximum) {
+  if (!requested || *requested <= 0) return fallback;
+  return static_cast<int>(std::min<std::int64_t>(*requested, maximum));
+}
+
+std::size_t utf8_chars(std::string_view s) {
+  std::size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+boost::system::result<client_frame, frame_error> decode_text(const json::object& body, const decode_limits& limits) {
+  constexpr int type = static_cast<int>(event::text);
+  text_request req;
+
+  // The mark first, so that every later error can echo it.
+  if (auto it = body.find("mark"); it != body.end() && !it->value().is_null()) {
+    const auto& m = it->value();
+    if (!m.is_string() && !m.is_number()) return fail(errc::invalid_field, "mark must be a number or a string", type);
+    std::string text = json::serialize(m);
+    if (text.size() > max_mark_bytes)
+      return fail(errc::invalid_field, "mark is longer than " + std::to_string(max_mark_bytes) + " bytes", type);
+    req.mark = std::move(text);
+  }
+  auto refuse = [&](errc code, std::string message) { return fail(code, std::move(message), type, req.mark); };
+
+  bool bad_id = false;
+  if (auto it = body.find("to"); it != body.end()) {
+    const auto& to = it->value();
+    if (to.is_string()) {
+      if (!to.get_string().empty()) req.to_username = std::string(to.get_string());
+    } else if (to.is_object()) {
+      // The README's shape: {"to": {"username": "...", "id": 0}}
+      const auto& obj = to.get_object();
+      if (auto u = obj.find("username"); u != obj.end() && !u->value().is_null()) {
+        if (!u->value().is_string()) return refuse(errc::invalid_field, "to.username must be a string");
+        if (!u->value().get_string().empty()) req.to_username = std::string(u->value().get_string());
+      }
+      if (auto id = optional_int(obj, "id", bad_id); id && *id != 0) req.to_id = *id;
+    } else if (!to.is_null()) {
+      return refuse(errc::invalid_field, "to must be a username or {\"username\", \"id\"}");
+    }
+  }
+  if (auto id = optional_int(body, "to_id", bad_id); id && *id != 0) {
+    if (req.to_id && *req.to_id != *id) return refuse(errc::recipient_mismatch, "to.id and to_id name different users");
+    req.to_id = *id;
+  }
+  if (bad_id) return refuse(errc::invalid_field, "the recipient id must be an integer");
+  if (req.to_id && *req.to_id < 0) return refuse(errc::invalid_field, "the recipient id must be positive");
+  if (req.to_username && req.to_username->size() > max_username_bytes) return refuse(errc::unknown_recipient, "no such user");
+  if (!req.to_username && !req.to_id) return refuse(errc::invalid_field, "a recipient is required: to (username) or to_id");
+
+  auto c = body.find("content");
+  if (c == body.end() || c->value().is_null()) return refuse(errc::content_empty, "content is empty");
+  if (!c->value().is_string()) return refuse(errc::invalid_field, "content must be a string");
+  const auto& content = c->value().get_string();
+  if (content.empty()) return refuse(errc::content_empty, "content is empty");
+  if (content.size() > limits.max_content_bytes)
+    return refuse(errc::content_too_long,
+                  "content is longer than " + std::to_string(limits.max_content_bytes) + " bytes");
+  req.content = std::string(content);
+  return client_frame{std::move(req)};
+}
+
+boost::system::result<client_frame, frame_error> decode_body(int type, const json::value& body_value,
+                                                             const decode_limits& limits) {
+  if (!body_value.is_object()) return fail(errc::invalid_field, "body must be an object", type);
+  const auto& body = body_value.get_object();
+  switch (static_cast<event>(type)) {
+    case event::text:
+      return decode_text(body, limits);
+    case event::mark_read: {
+      auto ids = read_ids(body, type);
+      if (!ids) return ids.error();
+      return client_frame{mark_read_request{std::move(*ids)}};
+    }
+    case event::ack: {
+      auto ids = read_ids(body, type);
+      if (!ids) return ids.error();
+      return client_frame{ack_request{std::move(*ids)}};
+    }
+    case event::search_request: {
+      search_request req;
+      auto it = body.find("username");
+      if (it != body.end() && !it->value().is_null()) {
+        if (!it->value().is_string()) return fail(errc::invalid_field, "username must be a string", type);
+        req.fragment = std::string(it->value().get_string());
+      }
+      if (utf8_chars(req.fragment) > max_search_fragment_chars)
+        return fail(errc::invalid_field,
+                    "username is longer than " + std::to_string(max_search_fragment_chars) + " characters", type);
+      bool bad = false;
+      auto limit = optional_int(body, "limit", bad);
+      if (bad) return fail(errc::invalid_field, "limit must be an integer", type);
+      req.limit = clamp_limit(limit, default_search_results, max_search_results);
+      return client_frame{std::move(req)};
+    }
+    case event::history_request: {
+      history_request req;
+      bool bad = false;
+      auto u1 = optional_int(body, "user1_id", bad);
+      auto u2 = optional_int(body, "user2_id", bad);
+      auto before = optional_int(body, "before_id", bad);
+      auto limit = optional_int(body, "limit", bad);
+      if (bad) return fail(errc::invalid_field, "user1_id, user2_id, before_id and limit must be integers", type);
+      if (!u1 || !u2) return fail(errc::invalid_field, "user1_id and user2_id are required", type);
+      req.user1 = *u1;
+      req.user2 = *u2;
+      if (before && *before > 0) req.before = *before;
+      req.limit = clamp_limit(limit, default_history_page, max_history_page);
+      return client_frame{req};
+    }
+    default:
+      return fail(errc::unknown_type, "type " + std::to_string(type) + " is not a request a client can send", type);
+  }
+}
+
+// ---- encoding helpers ----
+
+void append_int(std::string& out, std::int64_t v) {
+  std::array<char, 24> buf;
+  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+  out.append(buf.data(), end);
+}
+
+void open_frame(std::string& out, event type) {
+  out += "{\"type\":";
+  append_int(out, static_cast<int>(type));
+  out += ",\"body\":";
+}
+
+std::int64_t seconds(unix_ms t) { return t >= 0 ? t / 1000 : -((-t + 999) / 1000); }
+
+void append_user(std::string& out, const user& u) {
+  out += "{\"id\":";
+  append_int(out, u.id);
+  out += ",\"username\":";
+  append_json_string(out, u.username);
+  out += ",\"name\":";
+  append_json_string(out, u.name);
+}
+
+void append_ids(std::string& out, const std::vector<message_id>& ids) {
+  out += '[';
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i) out += ',';
+    append_int(out, ids[i]);
+  }
+  out += ']';
+}
+
+}  // namespace
+
+// ---- public API ----
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 0xF];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+result<auth_request> decode_auth(std::string_view text) {
+  if (text.size() > max_token_bytes) return make_error(errc::unauthorized, "the first frame is too large for a token");
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object())
+    return make_error(errc::unauthorized, "the first frame must be {\"token\": \"<jwt>\"}");
+  const auto& obj = v.get_object();
+  auto it = obj.find("token");
+  if (it == obj.end() || !it->value().is_string() || it->value().get_string().empty())
+    return make_error(errc::unauthorized, "the first frame must be {\"token\": \"<jwt>\"}");
+  auth_request req;
+  req.token = std::string(it->value().get_string());
+  if (auto a = obj.find("acks"); a != obj.end() && a->value().is_bool()) req.explicit_acks = a->value().get_bool();
+  return req;
+}
+
+boost::system::result<client_frame, frame_error> decode(std::string_view text, const decode_limits& limits) {
+  // Most frames fit the arena, so decoding allocates nothing on the heap for the DOM.
+  std::array<unsigned char, 4096> arena;
+  json::monotonic_resource mr(arena.data(), arena.size());
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec, &mr);
+  if (ec) return fail(errc::malformed_frame, "the frame is not valid JSON: " + ec.message());
+  if (!v.is_object()) return fail(errc::malformed_frame, "a frame must be an object {\"type\", \"body\"}");
+  const auto& obj = v.get_object();
+  auto t = obj.find("type");
+  if (t == obj.end()) return fail(errc::malformed_frame, "the frame has no type");
+  auto type = as_int(t->value());
+  if (!type || *type < 0 || *type > 1000) return fail(errc::malformed_frame, "type must be a small integer");
+  auto b = obj.find("body");
+  if (b == obj.end()) return fail(errc::invalid_field, "the frame has no body", static_cast<int>(*type));
+  return decode_body(static_cast<int>(*type), b->value(), limits);
+}
+
+std::string format_rfc3339(unix_ms t) {
+  std::time_t secs = static_cast<std::time_t>(seconds(t));
+  int ms = static_cast<int>(t - static_cast<unix_ms>(secs) * 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  return buf;
+}
+
+std::string encode_text(const message_view& m, event as) {
+  std::string out;
+  out.reserve(200 + m.msg.content.size());
+  open_frame(out, as);
+  out += "{\"msg_id\":";
+  append_int(out, m.msg.id);
+  out += ",\"from_id\":";
+  append_int(out, m.from.id);
+  out += ",\"from\":";
+  append_json_string(out, m.from.username);
+  out += ",\"from_name\":";
+  append_json_string(out, m.from.name);
+  out += ",\"content\":";
+  append_json_string(out, m.msg.content);
+  out += ",\"timestamp\":";
+  append_int(out, seconds(m.msg.created_at));
+  out += ",\"to\":";
+  append_json_string(out, m.to.username);
+  out += ",\"to_id\":";
+  append_int(out, m.to.id);
+  out += ",\"chat_id\":";
+  append_int(out, m.msg.conversation);
+  out += ",\"seq\":";
+  append_int(out, m.msg.seq);
+  out += "}}";
+  return out;
+}
+
+std::string encode_delivered(const message& stored, const std::optional<std::string>& mark, bool duplicate) {
+  std::string out;
+  out.reserve(160);
+  open_frame(out, event::delivered);
+  out += "{\"message_id\":";
+  append_int(out, stored.id);
+  out += ",\"mark\":";
+  out += mark ? *mark : std::string("null");
+  out += ",\"timestamp\":";
+  append_int(out, seconds(stored.created_at));
+  out += ",\"chat_id\":";
+  append_int(out, stored.conversation);
+  out += ",\"seq\":";
+  append_int(out, stored.seq);
+  out += ",\"duplicate\":";
+  out += duplicate ? "true" : "false";
+  out += "}}";
+  return out;
+}
+
+std::string encode_read(const std::vector<message_id>& ids) {
+  std::string out;
+  open_frame(out, event::mark_read);
+  append_ids(out, ids);
+  out += '}';
+  return out;
+}
+
+std::string encode_error(const error& err, int ref_type, const std::optional<std::string>& mark) {
+  std::string out;
+  open_frame(out, event::err);
+  out += "{\"error\":";
+  append_json_string(out, err.message.empty() ? std::string(code_name(err.code)) : err.message);
+  out += ",\"code\":";
+  append_json_string(out, code_name(err.code));
+  if (ref_type >= 0) {
+    out += ",\"ref_type\":";
+    append_int(out, ref_type);
+  }
+  if (mark) {
+    out += ",\"mark\":";
+    out += *mark;
+  }
+  out += "}}";
+  return out;
+}
+
+std::string encode_profile(const user& u) {
+  std::string out;
+  open_frame(out, event::profile_info);
+  append_user(out, u);
+  out += "}}";
+  return out;
+}
+
+std::string encode_previews(const std::vector<chat_preview>& previews) {
+  std::string out;
+  open_frame(out, event::chat_previews);
+  if (previews.empty()) {
+    out += "null}";  // the original sent null, and its client expects it
+    return out;
+  }
+  out += '[';
+  for (std::size_t i = 0; i < previews.size(); ++i) {
+    const auto& p = previews[i];
+    if (i) out += ',';
+    append_user(out, p.peer);
+    out += ",\"chat_id\":";
+    append_int(out, p.conversation);
+    out += ",\"unread\":";
+    append_int(out, p.unread);
+    out += ",\"last_message_at\":";
+    append_int(out, seconds(p.updated_at));
+    out += ",\"last_message\":";
+    if (p.last) {
+      out += "{\"id\":";
+      append_int(out, p.last->id);
+      out += ",\"from_id\":";
+      append_int(out, p.last->sender);
+      out += ",\"content\":";
+      append_json_string(out, p.last->content);
+      out += ",\"timestamp\":";
+      append_int(out, seconds(p.last->created_at));
+      out += '}';
+    } else {
+      out += "null";
+    }
+    out += '}';
+  }
+  out += "]}";
+  return out;
+}
+
+std::string encode_search(const std::vector<user>& users) {
+  std::string out;
+  open_frame(out, event::search_response);
+  out += '[';
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    if (i) out += ',';
+    append_user(out, users[i]);
+    out += '}';
+  }
+  out += "]}";
+  return out;
+}
+
+std::string encode_history(const std::vector<message>& newest_first) {
+  std::string out;
+  open_frame(out, event::history_response);
+  if (newest_first.empty()) {
+    out += "null}";
+    return out;
+  }
+  out += '[';
+  bool first = true;
+  for (auto it = newest_first.rbegin(); it != newest_first.rend(); ++it) {
+    const auto& m = *it;
+    if (!first) out += ',';
+    first = false;
+    out += "{\"id\":";
+    append_int(out, m.id);
+    out += ",\"content\":";
+    append_json_string(out, m.content);
+    out += ",\"chat_id\":";
+    append_int(out, m.conversation);
+    out += ",\"created_at\":";
+    append_json_string(out, format_rfc3339(m.created_at));
+    out += ",\"user_id\":";
+    append_int(out, m.sender);
+    out += ",\"read\":";
+    out += m.read_at ? "true" : "false";
+    out += ",\"seq\":";
+    append_int(out, m.seq);
+    out += ",\"to_id\":";
+    append_int(out, m.recipient);
+    out += ",\"delivered\":";
+    out += m.delivered_at ? "true" : "false";
+    out += '}';
+  }
+  out += "]}";
+  return out;
+}
+
+std::string encode_received(const std::vector<message_id>& ids, user_id recipient, unix_ms at) {
+  std::string out;
+  open_frame(out, event::received);
+  out += "{\"message_ids\":";
+  append_ids(out, ids);
+  out += ",\"to_id\":";
+  append_int(out, recipient);
+  out += ",\"timestamp\":";
+  append_int(out, seconds(at));
+  out += "}}";
+  return out;
+}
+
+}  // namespace chatrix::protocol

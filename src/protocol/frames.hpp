@@ -1,0 +1,73 @@
+// The WebSocket frames of the Chatrix protocol (docs/protocol.md) as plain structs.
+// Event codes are the original client's; 10 and up are documented extensions.
+#pragma once
+
+#include "core/error.hpp"
+#include "core/types.hpp"
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace chatrix::protocol {
+
+enum class event : int {
+  text = 0,
+  delivered = 1,
+  mark_read = 2,
+  err = 3,
+  profile_info = 4,
+  chat_previews = 5,
+  search_request = 6,
+  search_response = 7,
+  history_request = 8,
+  history_response = 9,
+  received = 10,  // extension: the recipient's device has the messages
+  ack = 11,       // extension: a device confirms receipt
+  sent = 12,      // extension: own message sent from another device
+};
+
+/// The first frame of a session.
+struct auth_request {
+  std::string token;
+  bool explicit_acks = false;  // extension "acks": the device will send ACK frames
+};
+
+struct text_request {
+  std::optional<std::string> to_username;
+  std::optional<user_id> to_id;
+  std::string content;
+  std::optional<std::string> mark;  // canonical JSON text of the client's mark
+};
+
+struct mark_read_request {
+  std::vector<message_id> ids;
+};
+
+struct search_request {
+  std::string fragment;
+  int limit = 0;
+};
+
+struct history_request {
+  user_id user1 = 0;
+  user_id user2 = 0;
+  std::optional<message_id> before;
+  int limit = 0;
+};
+
+struct ack_request {
+  std::vector<message_id> ids;
+};
+
+using client_frame = std::variant<text_request, mark_read_request, search_request, history_request, ack_request>;
+
+/// Why a client frame was refused, with what an ERR reply needs to point back at it.
+struct frame_error {
+  error err;
+  int ref_type = -1;                // the frame's type, when it could be read
+  std::optional<std::string> mark;  // a TEXT's mark, when it could be read
+};
+
+}  // namespace chatrix::protocol
