@@ -1,0 +1,577 @@
+// Server configuration: one table of settings (variable, alias, flag, help) drives the CLI11
+// flags, --help and the lookup order flag > environment > .env > default; then each raw
+// string is validated into server_config, every failure a one-line config_error.
+#include "config/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <set>
+#include <string_view>
+
+extern char** environ;  // POSIX; not declared by <unistd.h> unless _GNU_SOURCE
+
+#ifndef CHATRIX_VERSION
+#define CHATRIX_VERSION "unknown"
+#endif
+
+namespace chatrix::config {
+namespace {
+
+using namespace std::string_literals;
+
+// ---- the settings table ----
+
+struct setting_spec {
+  const char* variable;
+  const char* alias;  // older spelling still accepted ("" = none)
+  const char* flag;
+  const char* help;
+};
+
+// Help lines say what is accepted and the default; they are shown by --help and settings().
+constexpr setting_spec setting_specs[] = {
+    {"SERVER_PORT", "", "--port",
+     "listen address: PORT, :PORT, IPV4:PORT or [IPV6]:PORT; port 0 = any free port (default 0.0.0.0:6969)"},
+    {"SERVER_HOST", "SERVERHOST", "--host",
+     "how other nodes reach this one, e.g. node1:6969 (alias SERVERHOST; default none)"},
+    {"CHATRIX_PORT_FILE", "", "--port-file", "write the bound port to this file once listening (default none)"},
+    {"DB_CONNECTION_URL", "", "--db",
+     "database: empty = SQLite at DATA_DIR/chatrix.db; sqlite:PATH; postgres://...; or libpq key=value"},
+    {"CHATRIX_DATA_DIR", "", "--data-dir", "directory for the SQLite file and the generated secret (default data)"},
+    {"REDISADDR", "", "--redis", "Redis for a cluster: HOST:PORT or redis://... (default none = single node)"},
+    {"JWT_SECRET", "", "--jwt-secret",
+     "token signing secret, at least 16 bytes (default: generated and kept in the data dir)"},
+    {"JWT_TTL", "", "--jwt-ttl", "token lifetime: seconds, or with s/m/h/d, up to 30d (default 24h)"},
+    {"ARGON2_PROFILE", "", "--argon2", "password hashing cost: interactive, moderate or min (default interactive)"},
+    {"CORS_ORIGINS", "", "--cors-origins",
+     "allowed browser origins: * or a comma list of http(s)://host[:port] (default *)"},
+    {"LOG_LEVEL", "", "--log-level", "trace, debug, info, warn, error, critical or off (default info)"},
+    {"IO_THREADS", "", "--io-threads", "network threads, 1-64 (default 1)"},
+    {"WORKER_THREADS", "", "--worker-threads", "password hashing threads, 1-64 (default 2)"},
+    {"MAX_FRAME_BYTES", "", "--max-frame-bytes", "largest WebSocket frame, 1K-16M (default 64K)"},
+    {"MAX_CONTENT_BYTES", "", "--max-content-bytes",
+     "largest message text, 1 to MAX_FRAME_BYTES/2 (default 8K, or MAX_FRAME_BYTES/2 if smaller)"},
+    {"SEND_QUEUE_BYTES", "", "--send-queue-bytes", "outgoing bytes queued per connection, 64K-1G (default 4M)"},
+    {"AUTH_TIMEOUT", "", "--auth-timeout", "time allowed for the first (token) frame, 1s-1h (default 10s)"},
+    {"IDLE_TIMEOUT", "", "--idle-timeout", "close a connection silent for this long, 1s-1d (default 60s)"},
+    {"RETRY_WINDOW", "", "--retry-window", "how long a resent TEXT counts as a retry, 1s-30d (default 10m)"},
+};
+
+// ---- raw values and errors ----
+
+/// One variable's value as found, with where it came from (for error messages).
+struct raw_value {
+  std::string variable;
+  std::string value;
+  std::string origin;  // "" for the environment, else " (from --port)" or " (from .env:3)"
+  bool set = false;
+};
+
+// Values are echoed in errors; keep the message one line and short whatever was typed.
+std::string shown(std::string_view v) {
+  std::string out = "'";
+  for (const char c : v.substr(0, 64)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) ? '?' : c;
+  if (v.size() > 64) out += "...";
+  return out + "'";
+}
+
+[[noreturn]] void fail(const raw_value& r, const std::string& what) {
+  throw config_error(r.variable + ": " + what + r.origin);
+}
+
+std::string_view trim(std::string_view s) {
+  const auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+  };
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool starts_with_ci(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && lower(s.substr(0, prefix.size())) == prefix;
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::optional<std::uint64_t> parse_uint(std::string_view s) {
+  if (!all_digits(s)) return std::nullopt;
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// ---- value parsers ----
+
+// A number with an optional unit; nullopt when malformed or when the product overflows.
+std::optional<std::uint64_t> parse_scaled(std::string_view s,
+                                          const std::vector<std::pair<std::string, std::uint64_t>>& units) {
+  std::size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  const auto number = parse_uint(s.substr(0, digits));
+  if (!number) return std::nullopt;
+  const std::string unit = lower(trim(s.substr(digits)));
+  std::uint64_t multiplier = 1;
+  if (!unit.empty()) {
+    const auto it = std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
+    if (it == units.end()) return std::nullopt;
+    multiplier = it->second;
+  }
+  if (*number > std::numeric_limits<std::uint64_t>::max() / multiplier) return std::nullopt;
+  return *number * multiplier;
+}
+
+constexpr std::int64_t minute = 60, hour = 3600, day = 86400;
+
+std::chrono::seconds parse_duration(const raw_value& r, std::int64_t max_seconds, const char* range) {
+  static const std::vector<std::pair<std::string, std::uint64_t>> units{
+      {"s", 1}, {"m", minute}, {"h", hour}, {"d", day}};
+  const auto v = parse_scaled(trim(r.value), units);
+  const std::string accepted = "(accepted: seconds, or a number with s, m, h or d such as 90m; "s + range + ")";
+  if (!v) fail(r, shown(r.value) + " is not a duration " + accepted);
+  if (*v == 0 || *v > std::uint64_t(max_seconds)) fail(r, shown(r.value) + " is out of range " + accepted);
+  return std::chrono::seconds(static_cast<std::int64_t>(*v));
+}
+
+std::size_t parse_bytes(const raw_value& r, std::uint64_t min, std::uint64_t max, const std::string& range) {
+  constexpr std::uint64_t kib = 1024, mib = 1024 * kib, gib = 1024 * mib;
+  static const std::vector<std::pair<std::string, std::uint64_t>> units{
+      {"b", 1}, {"k", kib}, {"kib", kib}, {"m", mib}, {"mib", mib}, {"g", gib}, {"gib", gib}};
+  const auto v = parse_scaled(trim(r.value), units);
+  const std::string accepted = "(accepted: bytes, or with a K, M or G suffix (x1024) such as 64K; " + range + ")";
+  if (!v) fail(r, shown(r.value) + " is not a size " + accepted);
+  if (*v < min || *v > max) fail(r, shown(r.value) + " is out of range " + accepted);
+  return static_cast<std::size_t>(*v);
+}
+
+unsigned parse_thread_count(const raw_value& r) {
+  const auto v = parse_uint(trim(r.value));
+  if (!v || *v < 1 || *v > 64) {
+    fail(r, shown(r.value) + " is not a thread count (accepted: a whole number from 1 to 64)");
+  }
+  return static_cast<unsigned>(*v);
+}
+
+bool is_ipv4(const std::string& s) {
+  in_addr a{};
+  return inet_pton(AF_INET, s.c_str(), &a) == 1;
+}
+
+bool is_ipv6(const std::string& s) {
+  in6_addr a{};
+  return inet_pton(AF_INET6, s.c_str(), &a) == 1;
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view s, std::uint16_t min) {
+  const auto v = parse_uint(s);
+  if (!v || *v < min || *v > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(*v);
+}
+
+// SERVER_PORT keeps the original's Go-style ":6969" and adds an optional bind address.
+void parse_listen(const raw_value& r, server_config& c) {
+  const std::string_view v = trim(r.value);
+  const auto bad = [&](const std::string& why) {
+    fail(r, shown(r.value) + " " + why +
+                " (accepted: PORT, :PORT, IPV4:PORT or [IPV6]:PORT; port 0-65535, 0 = any free port)");
+  };
+  std::string host;
+  std::string_view port_text;
+  if (all_digits(v)) {
+    port_text = v;
+  } else if (!v.empty() && v.front() == '[') {
+    const auto close = v.find("]:");
+    if (close == v.npos) bad("is not a listen address");
+    host = std::string(v.substr(1, close - 1));
+    port_text = v.substr(close + 2);
+    if (!is_ipv6(host)) bad("does not name an IPv6 address");
+  } else {
+    const auto colon = v.rfind(':');
+    if (colon == v.npos) bad("is not a listen address");
+    host = std::string(v.substr(0, colon));
+    port_text = v.substr(colon + 1);
+    if (host.find(':') != std::string::npos) bad("has an IPv6 address without brackets");
+    // The socket binds an IP address, not a name; "localhost" is the one name worth allowing.
+    if (host == "localhost") host = "127.0.0.1";
+    if (!host.empty() && !is_ipv4(host)) bad("does not name an IP address to listen on");
+  }
+  const auto port = parse_port(port_text, 0);
+  if (!port) bad("is not a port");
+  if (!host.empty()) c.listen_address = host;
+  c.port = *port;
+}
+
+bool has_space_or_control(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F; });
+}
+
+// libpq keywords (the common ones) that mark a "key=value" connection string.
+bool looks_like_libpq_keywords(std::string_view s) {
+  static const std::set<std::string, std::less<>> keywords{
+      "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "service", "sslmode",
+      "application_name", "options", "connect_timeout", "sslrootcert", "target_session_attrs"};
+  if (s.find('=') == s.npos) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i > 0 && s[i - 1] != ' ' && s[i - 1] != '\t') continue;  // only at the start of a word
+    std::size_t end = i;
+    while (end < s.size() && (std::isalnum(static_cast<unsigned char>(s[end])) || s[end] == '_')) ++end;
+    std::size_t eq = end;
+    while (eq < s.size() && s[eq] == ' ') ++eq;
+    if (end > i && eq < s.size() && s[eq] == '=' && keywords.contains(s.substr(i, end - i))) return true;
+  }
+  return false;
+}
+
+void parse_database(const raw_value& r, server_config& c) {
+  const std::string_view v = trim(r.value);
+  c.database_url = std::string(v);
+  if (starts_with_ci(v, "sqlite:")) {
+    std::string_view path = v.substr(7);
+    if (path.starts_with("//")) path.remove_prefix(2);  // "sqlite://x.db" and "sqlite:///abs/x.db"
+    if (path.empty()) fail(r, "'sqlite:' needs a file path (accepted: sqlite:PATH or sqlite://PATH)");
+    c.database = database_kind::sqlite;
+    c.sqlite_path = std::filesystem::path(std::string(path));
+    return;
+  }
+  if (starts_with_ci(v, "postgres://") || starts_with_ci(v, "postgresql://") || looks_like_libpq_keywords(v)) {
+    c.database = database_kind::postgres;
+    c.sqlite_path.clear();
+    return;
+  }
+  // The value is not echoed: a connection string may carry a password.
+  const auto scheme_end = v.find("://");
+  const std::string what = scheme_end != v.npos && scheme_end < 20
+                               ? "unsupported database scheme " + shown(v.substr(0, scheme_end))
+                               : "not a database URL";
+  fail(r, what +
+              " (accepted: empty for SQLite in the data dir, sqlite:PATH, postgres://..., postgresql://..., or a "
+              "libpq key=value string such as 'host=db dbname=chatrix')");
+}
+
+void parse_redis(const raw_value& r, server_config& c) {
+  const std::string_view v = trim(r.value);
+  const auto bad = [&] {
+    fail(r, shown(v) + " is not a Redis address (accepted: HOST:PORT, [IPV6]:PORT, redis://... or rediss://...)");
+  };
+  if (starts_with_ci(v, "redis://") || starts_with_ci(v, "rediss://")) {
+    if (v.size() == v.find("://") + 3 || has_space_or_control(v)) bad();
+  } else {
+    const auto colon = v.rfind(':');
+    if (colon == v.npos || colon == 0 || has_space_or_control(v)) bad();
+    const std::string_view host = v.substr(0, colon);
+    if (host.front() == '[' ? (host.back() != ']' || !is_ipv6(std::string(host.substr(1, host.size() - 2))))
+                            : host.find(':') != host.npos) {
+      bad();
+    }
+    if (!parse_port(v.substr(colon + 1), 1)) bad();
+  }
+  c.redis_address = std::string(v);
+}
+
+std::vector<std::string> parse_cors(const raw_value& r) {
+  const std::string_view v = trim(r.value);
+  if (v == "*") return {"*"};
+  std::vector<std::string> origins;
+  std::size_t start = 0;
+  while (start <= v.size()) {
+    const auto comma = std::min(v.find(',', start), v.size());
+    std::string origin = lower(trim(v.substr(start, comma - start)));
+    start = comma + 1;
+    if (origin.empty()) continue;  // tolerate "a, b," and doubled commas
+    const auto accepted = " (accepted: * alone, or a comma list of origins like https://chat.example.com:8443)";
+    if (origin == "*") fail(r, "'*' cannot be combined with other origins" + std::string(accepted));
+    if (!origin.starts_with("http://") && !origin.starts_with("https://")) {
+      fail(r, shown(origin) + " does not start with http:// or https://" + accepted);
+    }
+    // Browsers send the Origin header without a path; "https://x/" is a common slip, so forgive it.
+    if (origin.back() == '/') origin.pop_back();
+    const auto host = std::string_view(origin).substr(origin.find("://") + 3);
+    if (host.empty() || host.find('/') != host.npos || has_space_or_control(host)) {
+      fail(r, shown(origin) + " is not an origin (scheme://host[:port], no path)" + accepted);
+    }
+    origins.push_back(std::move(origin));
+  }
+  if (origins.empty()) fail(r, "no origins given (accepted: * or a comma list of http(s) origins)");
+  return origins;
+}
+
+std::string parse_choice(const raw_value& r, const std::vector<std::pair<std::string, std::string>>& names,
+                         const std::string& accepted) {
+  const std::string v = lower(trim(r.value));
+  for (const auto& [name, canonical] : names) {
+    if (v == name) return canonical;
+  }
+  fail(r, shown(r.value) + " is not accepted (accepted: " + accepted + ")");
+}
+
+// ---- .env ----
+
+struct dotenv_entry {
+  std::string value;
+  std::size_t line = 0;
+};
+
+std::map<std::string, dotenv_entry> parse_dotenv_lines(const std::string& text, const std::string& file_name) {
+  std::map<std::string, dotenv_entry> out;
+  std::size_t line_no = 0;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const auto nl = std::min(text.find('\n', pos), text.size());
+    std::string_view line(text.data() + pos, nl - pos);
+    pos = nl + 1;
+    ++line_no;
+    const auto malformed = [&](const std::string& why) {
+      throw config_error(file_name + ":" + std::to_string(line_no) + ": " + why);
+    };
+    if (line_no == 1 && line.starts_with("\xEF\xBB\xBF")) line.remove_prefix(3);  // UTF-8 BOM
+    line = trim(line);
+    if (line.empty() || line.front() == '#') continue;
+    if (line.starts_with("export ") || line.starts_with("export\t")) line = trim(line.substr(7));
+
+    const auto eq = line.find('=');
+    if (eq == line.npos) malformed("malformed line (expected KEY=VALUE)");
+    const std::string_view key = trim(line.substr(0, eq));
+    const bool key_ok = !key.empty() && !(key.front() >= '0' && key.front() <= '9') &&
+                        std::all_of(key.begin(), key.end(),
+                                    [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+    if (!key_ok) malformed("malformed line (expected KEY=VALUE with KEY of letters, digits and _)");
+
+    const std::string_view rest = line.substr(eq + 1);
+    const std::string_view lead = trim(rest);
+    std::string value;
+    std::string_view after;  // what follows a closing quote: must be empty or a comment
+    if (!lead.empty() && (lead.front() == '"' || lead.front() == '\'')) {
+      const char quote = lead.front();
+      std::size_t i = 1;
+      bool closed = false;
+      for (; i < lead.size(); ++i) {
+        const char c = lead[i];
+        if (c == quote) {
+          closed = true;
+          break;
+        }
+        // Double quotes take the usual shell-like escapes; single quotes are literal.
+        if (quote == '"' && c == '\\' && i + 1 < lead.size()) {
+          const char n = lead[++i];
+          switch (n) {
+            case 'n': value += '\n'; break;
+            case 't': value += '\t'; break;
+            case 'r': value += '\r'; break;
+            case '"':
+            case '\\':
+            case '$': value += n; break;
+            default: value += '\\', value += n;
+          }
+          continue;
+        }
+        value += c;
+      }
+      if (!closed) malformed(std::string("unterminated ") + (quote == '"' ? "double" : "single") + " quote");
+      after = trim(lead.substr(i + 1));
+      if (!after.empty() && after.front() != '#') malformed("unexpected text after the closing quote");
+    } else {
+      // Unquoted: a '#' after whitespace starts a comment ("a#b" keeps its '#').
+      std::size_t end = rest.size();
+      for (std::size_t i = 1; i < rest.size(); ++i) {
+        if (rest[i] == '#' && (rest[i - 1] == ' ' || rest[i - 1] == '\t')) {
+          end = i;
+          break;
+        }
+      }
+      value = std::string(trim(rest.substr(0, end)));
+    }
+    out[std::string(key)] = {std::move(value), line_no};  // a repeated key: the last one wins
+  }
+  return out;
+}
+
+// ---- command line ----
+
+struct cli_state {
+  std::map<std::string, std::string> values;  // variable -> flag value (stable addresses for CLI11)
+  std::map<std::string, CLI::Option*> options;
+};
+
+// All settings live on the top-level app. A later `chatrix migrate` would be
+// app.add_subcommand("migrate")->fallthrough() (so settings may follow it) plus
+// app.require_subcommand(0, 1); load() would then report which one was chosen.
+void add_settings(CLI::App& app, cli_state& state) {
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // "--port 1 --port 2" = 2
+  for (const auto& s : setting_specs) {
+    std::string& slot = state.values[s.variable];
+    state.options[s.variable] =
+        app.add_option(s.flag, slot, std::string(s.variable) + ": " + s.help)->type_name("VALUE");
+  }
+}
+
+}  // namespace
+
+const std::vector<setting_doc>& settings() {
+  static const std::vector<setting_doc> docs = [] {
+    std::vector<setting_doc> out;
+    for (const auto& s : setting_specs) out.push_back({s.variable, s.flag, s.help});
+    return out;
+  }();
+  return docs;
+}
+
+std::map<std::string, std::string> parse_dotenv(const std::string& text, const std::string& file_name) {
+  std::map<std::string, std::string> out;
+  for (auto& [key, entry] : parse_dotenv_lines(text, file_name)) out.emplace(key, std::move(entry.value));
+  return out;
+}
+
+std::optional<server_config> load(int argc, const char* const* argv, const std::map<std::string, std::string>& env,
+                                  const std::filesystem::path& dotenv_path) {
+  // ---- flags first: --help must work even when the .env file is broken ----
+  CLI::App app(
+      "Chatrix chat server. Every flag has an environment variable (named first in its help line); "
+      "precedence: flag > environment > .env > default.",
+      "chatrix");
+  app.set_version_flag("--version", "chatrix " CHATRIX_VERSION);
+  cli_state cli;
+  add_settings(app, cli);
+  std::vector<std::string> args;
+  for (int i = argc - 1; i >= 1; --i) args.emplace_back(argv[i]);  // CLI11 wants them reversed
+  try {
+    app.parse(args);
+  } catch (const CLI::Success& e) {  // --help or --version
+    app.exit(e);
+    return std::nullopt;
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    throw config_error("command line: " + std::string(trim(what)) + " (see --help)");
+  }
+
+  // ---- .env ----
+  std::map<std::string, dotenv_entry> dotenv;
+  std::error_code ec;
+  if (!dotenv_path.empty() && std::filesystem::exists(dotenv_path, ec)) {
+    if (!std::filesystem::is_regular_file(dotenv_path, ec)) {
+      throw config_error(dotenv_path.string() + ": not a regular file");
+    }
+    std::ifstream in(dotenv_path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) throw config_error(dotenv_path.string() + ": cannot read the file");
+    dotenv = parse_dotenv_lines(text, dotenv_path.string());
+  }
+
+  // ---- lookup: flag > environment > .env. An empty variable counts as unset (so `X=` in a
+  // compose file does not hide .env); an explicit empty flag means "use the default". ----
+  const auto lookup = [&](const setting_spec& s) {
+    raw_value r{s.variable, "", "", false};
+    if (cli.options.at(s.variable)->count() > 0) {
+      r.value = cli.values.at(s.variable);
+      r.origin = " (from "s + s.flag + ")";
+      r.set = !r.value.empty();
+      return r;
+    }
+    for (const char* name : {s.variable, s.alias}) {
+      if (*name == '\0') continue;
+      if (const auto it = env.find(name); it != env.end() && !it->second.empty()) {
+        r.value = it->second;
+        r.set = true;
+        if (name != s.variable) r.origin = " (from "s + name + ")";
+        return r;
+      }
+    }
+    for (const char* name : {s.variable, s.alias}) {
+      if (*name == '\0') continue;
+      if (const auto it = dotenv.find(name); it != dotenv.end() && !it->second.value.empty()) {
+        r.value = it->second.value;
+        r.set = true;
+        r.origin = " (from " + dotenv_path.string() + ":" + std::to_string(it->second.line) +
+                   (name != s.variable ? ", as "s + name : ""s) + ")";
+        return r;
+      }
+    }
+    return r;
+  };
+  std::map<std::string, raw_value> raw;
+  for (const auto& s : setting_specs) raw.emplace(s.variable, lookup(s));
+  const auto get = [&](const char* variable) -> const raw_value& { return raw.at(variable); };
+
+  // ---- validation, in dependency order (data dir before the SQLite path, frame before content) ----
+  server_config c;
+  if (const auto& r = get("SERVER_PORT"); r.set) parse_listen(r, c);
+  if (const auto& r = get("SERVER_HOST"); r.set) {
+    const auto v = trim(r.value);
+    if (has_space_or_control(v) || v.size() > 255) {
+      fail(r, shown(r.value) + " is not a host (accepted: HOST or HOST:PORT, no spaces)");
+    }
+    c.advertised_host = std::string(v);
+  }
+  if (const auto& r = get("CHATRIX_PORT_FILE"); r.set) c.port_file = r.value;
+  if (const auto& r = get("CHATRIX_DATA_DIR"); r.set) c.data_dir = std::filesystem::path(r.value);
+  c.sqlite_path = c.data_dir / "chatrix.db";
+  if (const auto& r = get("DB_CONNECTION_URL"); r.set) parse_database(r, c);
+  if (const auto& r = get("REDISADDR"); r.set) parse_redis(r, c);
+  if (const auto& r = get("JWT_SECRET"); r.set) {
+    // Used byte for byte (no trimming), and never echoed.
+    if (r.value.size() < 16) fail(r, "too short (" + std::to_string(r.value.size()) + " bytes; at least 16)");
+    c.jwt_secret = r.value;
+  }
+  if (const auto& r = get("JWT_TTL"); r.set) c.jwt_ttl = parse_duration(r, 30 * day, "from 1s to 30d");
+  if (const auto& r = get("ARGON2_PROFILE"); r.set) {
+    c.argon2_profile = parse_choice(r, {{"interactive", "interactive"}, {"moderate", "moderate"}, {"min", "min"}},
+                                    "interactive, moderate or min");
+  }
+  if (const auto& r = get("CORS_ORIGINS"); r.set) c.cors_origins = parse_cors(r);
+  if (const auto& r = get("LOG_LEVEL"); r.set) {
+    // spdlog's own spellings "warning" and "err" are accepted too; the stored name is canonical.
+    c.log_level = parse_choice(r,
+                               {{"trace", "trace"}, {"debug", "debug"}, {"info", "info"}, {"warn", "warn"},
+                                {"warning", "warn"}, {"error", "error"}, {"err", "error"}, {"critical", "critical"},
+                                {"off", "off"}},
+                               "trace, debug, info, warn, error, critical or off");
+  }
+  if (const auto& r = get("IO_THREADS"); r.set) c.io_threads = parse_thread_count(r);
+  if (const auto& r = get("WORKER_THREADS"); r.set) c.worker_threads = parse_thread_count(r);
+  if (const auto& r = get("MAX_FRAME_BYTES"); r.set) {
+    c.max_frame_bytes = parse_bytes(r, 1024, 16 * 1024 * 1024, "from 1K to 16M");
+  }
+  if (const auto& r = get("MAX_CONTENT_BYTES"); r.set) {
+    const std::size_t max = c.max_frame_bytes / 2;
+    c.max_content_bytes = parse_bytes(r, 1, max, "from 1 to MAX_FRAME_BYTES/2 = " + std::to_string(max));
+  } else {
+    // Only a smaller frame limit lowers the default; erroring on a value nobody set would puzzle.
+    c.max_content_bytes = std::min(c.max_content_bytes, c.max_frame_bytes / 2);
+  }
+  if (const auto& r = get("SEND_QUEUE_BYTES"); r.set) {
+    c.send_queue_bytes = parse_bytes(r, 64 * 1024, 1024 * 1024 * 1024, "from 64K to 1G");
+  }
+  if (const auto& r = get("AUTH_TIMEOUT"); r.set) c.auth_timeout = parse_duration(r, hour, "from 1s to 1h");
+  if (const auto& r = get("IDLE_TIMEOUT"); r.set) c.idle_timeout = parse_duration(r, day, "from 1s to 1d");
+  if (const auto& r = get("RETRY_WINDOW"); r.set) c.retry_window = parse_duration(r, 30 * day, "from 1s to 30d");
+  return c;
+}
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const auto eq = entry.find('=');
+    if (eq == entry.npos) continue;
+    out.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));  // first one wins, as getenv
+  }
+  return out;
+}
+
+}  // namespace chatrix::config

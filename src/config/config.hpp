@@ -1,0 +1,93 @@
+// Server configuration: environment variables, then a .env file in the working directory,
+// then command-line flags of the same meaning. Precedence: flag > environment > .env >
+// default. Reads files; touches no sockets.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace chatrix::config {
+
+/// A bad configuration value. what() is one line naming the variable and what is wrong,
+/// e.g. "SERVER_PORT: '70000' is not a port (accepted: ...)", followed by where the value
+/// came from when it was not the environment: " (from --port)" or " (from .env:3)".
+struct config_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class database_kind { sqlite, postgres };
+
+struct server_config {
+  // ---- network ----
+  std::string listen_address = "0.0.0.0";  // SERVER_PORT may carry an address: "127.0.0.1:6969"
+  std::uint16_t port = 6969;                // SERVER_PORT ":6969", "6969", "0.0.0.0:6969"; 0 = any free port
+  std::string advertised_host;              // SERVER_HOST (or SERVERHOST): how other nodes reach this one
+  std::string port_file;                    // CHATRIX_PORT_FILE: write the bound port here once listening
+
+  // ---- storage ----
+  database_kind database = database_kind::sqlite;
+  std::string database_url;                 // DB_CONNECTION_URL as given ("" = embedded SQLite)
+  std::filesystem::path sqlite_path;        // resolved: sqlite:PATH, or $CHATRIX_DATA_DIR/chatrix.db
+  std::filesystem::path data_dir = "data";  // CHATRIX_DATA_DIR
+
+  // ---- cluster ----
+  std::string redis_address;                // REDISADDR ("" = single node)
+
+  // ---- auth ----
+  std::string jwt_secret;                   // JWT_SECRET ("" = generate one, kept in the data dir)
+  std::chrono::seconds jwt_ttl{24 * 3600};  // JWT_TTL: "86400", "24h", "90m", "3600s"
+  std::string argon2_profile = "interactive";  // ARGON2_PROFILE: interactive | moderate | min
+
+  // ---- HTTP ----
+  std::vector<std::string> cors_origins{"*"};  // CORS_ORIGINS: "*" or comma-separated origins
+
+  // ---- logging ----
+  std::string log_level = "info";           // LOG_LEVEL: trace debug info warn error critical off
+
+  // ---- limits and timing (documented in docs/configuration.md) ----
+  unsigned io_threads = 1;                     // IO_THREADS
+  unsigned worker_threads = 2;                 // WORKER_THREADS: password hashing
+  std::size_t max_frame_bytes = 64 * 1024;     // MAX_FRAME_BYTES
+  std::size_t max_content_bytes = 8 * 1024;    // MAX_CONTENT_BYTES: TEXT content limit
+  std::size_t send_queue_bytes = 4 * 1024 * 1024;  // SEND_QUEUE_BYTES: per-connection outgoing limit
+  std::chrono::seconds auth_timeout{10};       // AUTH_TIMEOUT: first frame must arrive by then
+  std::chrono::seconds idle_timeout{60};       // IDLE_TIMEOUT: no traffic and no pong -> close
+  std::chrono::seconds retry_window{600};      // RETRY_WINDOW: duplicate TEXT detection
+};
+
+/// One accepted setting: its variable name, flag and help line, for --help and the docs.
+struct setting_doc {
+  std::string variable;
+  std::string flag;
+  std::string help;
+};
+const std::vector<setting_doc>& settings();
+
+/// Parses a .env file's KEY=VALUE lines (blank lines and # comments skipped, optional
+/// "export ", values optionally in single or double quotes). Throws config_error on a
+/// malformed line, naming the file and line number.
+std::map<std::string, std::string> parse_dotenv(const std::string& text, const std::string& file_name);
+
+/// Builds the configuration from `env` (the process environment), the .env file at
+/// `dotenv_path` if it exists, and command-line flags (argv). Throws config_error on a bad
+/// value, an unknown flag or an unreadable .env. Returns std::nullopt when --help or
+/// --version was printed to stdout (exit 0). An empty variable counts as unset (the next
+/// source decides); an explicitly empty flag value means the default. Sizes accept K/M/G
+/// (x1024) suffixes, durations s/m/h/d. A relative sqlite:PATH is relative to the working
+/// directory, not the data dir. PostgreSQL and Redis values are accepted here even though the
+/// server may not support them yet; refusing them is the app's job.
+std::optional<server_config> load(int argc, const char* const* argv,
+                                  const std::map<std::string, std::string>& env,
+                                  const std::filesystem::path& dotenv_path);
+
+/// The process environment as a map.
+std::map<std::string, std::string> process_environment();
+
+}  // namespace chatrix::config

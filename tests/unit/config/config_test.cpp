@@ -1,0 +1,564 @@
+// config::load: precedence (flag > env > .env > default), every variable's accepted and
+// refused forms, and error messages that name the variable on one line.
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace chatrix::config;
+using env_map = std::map<std::string, std::string>;
+
+/// Runs load() with a private .env file (absent unless `dotenv` is given).
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("chatrix-config-" + std::string(info->test_suite_name()) + "-" + info->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    dotenv_path_ = dir_ / ".env";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void write_dotenv(const std::string& text) { std::ofstream(dotenv_path_, std::ios::binary) << text; }
+
+  std::optional<server_config> run(std::vector<std::string> args = {}, const env_map& env = {}) {
+    std::vector<const char*> argv{"chatrix"};
+    for (const auto& a : args) argv.push_back(a.c_str());
+    return load(static_cast<int>(argv.size()), argv.data(), env, dotenv_path_);
+  }
+
+  server_config with_env(const std::string& var, const std::string& value) {
+    auto c = run({}, {{var, value}});
+    EXPECT_TRUE(c.has_value());
+    return c.value_or(server_config{});
+  }
+
+  /// The config_error message for VAR=value (empty string and a test failure if it loads).
+  std::string error_for(const std::string& var, const std::string& value) {
+    try {
+      run({}, {{var, value}});
+    } catch (const config_error& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << var << "=" << value << " was accepted";
+    return {};
+  }
+
+  void expect_refused(const std::string& var, const std::string& value, const std::string& reason_part = "") {
+    const auto msg = error_for(var, value);
+    if (msg.empty()) return;
+    EXPECT_TRUE(msg.starts_with(var + ": ")) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    EXPECT_NE(msg.find(reason_part), std::string::npos) << msg;
+  }
+
+  std::filesystem::path dir_;
+  std::filesystem::path dotenv_path_;
+};
+
+// ---- defaults and precedence ----
+
+TEST_F(ConfigTest, Defaults) {
+  const auto c = run();
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->listen_address, "0.0.0.0");
+  EXPECT_EQ(c->port, 6969);
+  EXPECT_EQ(c->advertised_host, "");
+  EXPECT_EQ(c->port_file, "");
+  EXPECT_EQ(c->database, database_kind::sqlite);
+  EXPECT_EQ(c->database_url, "");
+  EXPECT_EQ(c->data_dir, "data");
+  EXPECT_EQ(c->sqlite_path, std::filesystem::path("data") / "chatrix.db");
+  EXPECT_EQ(c->redis_address, "");
+  EXPECT_EQ(c->jwt_secret, "");
+  EXPECT_EQ(c->jwt_ttl, 24h);
+  EXPECT_EQ(c->argon2_profile, "interactive");
+  EXPECT_EQ(c->cors_origins, std::vector<std::string>{"*"});
+  EXPECT_EQ(c->log_level, "info");
+  EXPECT_EQ(c->io_threads, 1u);
+  EXPECT_EQ(c->worker_threads, 2u);
+  EXPECT_EQ(c->max_frame_bytes, 64u * 1024);
+  EXPECT_EQ(c->max_content_bytes, 8u * 1024);
+  EXPECT_EQ(c->send_queue_bytes, 4u * 1024 * 1024);
+  EXPECT_EQ(c->auth_timeout, 10s);
+  EXPECT_EQ(c->idle_timeout, 60s);
+  EXPECT_EQ(c->retry_window, 600s);
+}
+
+TEST_F(ConfigTest, PrecedenceFlagOverEnvOverDotenvOverDefault) {
+  write_dotenv("SERVER_PORT=1111\nLOG_LEVEL=debug\nIO_THREADS=3\n");
+  const env_map env{{"SERVER_PORT", "2222"}, {"LOG_LEVEL", "warn"}};
+  auto c = run({"--port", "3333"}, env);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->port, 3333);          // flag
+  EXPECT_EQ(c->log_level, "warn");   // env
+  EXPECT_EQ(c->io_threads, 3u);      // .env
+  EXPECT_EQ(c->worker_threads, 2u);  // default
+
+  c = run({}, env);
+  EXPECT_EQ(c->port, 2222);
+  c = run();
+  EXPECT_EQ(c->port, 1111);
+  EXPECT_EQ(c->log_level, "debug");
+  std::filesystem::remove(dotenv_path_);
+  c = run();
+  EXPECT_EQ(c->port, 6969);
+}
+
+TEST_F(ConfigTest, EmptyEnvironmentValueDoesNotHideDotenv) {
+  write_dotenv("JWT_SECRET=from-dotenv-0123456789\n");
+  const auto c = run({}, {{"JWT_SECRET", ""}});
+  EXPECT_EQ(c->jwt_secret, "from-dotenv-0123456789");
+}
+
+TEST_F(ConfigTest, EmptyFlagMeansDefault) {
+  write_dotenv("LOG_LEVEL=debug\n");
+  // (CLI11 refuses the "--log-level=" spelling as a missing value; an explicit "" is accepted.)
+  const auto c = run({"--log-level", ""}, {{"LOG_LEVEL", "error"}});
+  EXPECT_EQ(c->log_level, "info");
+}
+
+TEST_F(ConfigTest, LastRepeatedFlagWins) {
+  const auto c = run({"--port", "1000", "--port=2000"});
+  EXPECT_EQ(c->port, 2000);
+}
+
+TEST_F(ConfigTest, UnknownVariablesAreIgnored) {
+  write_dotenv("SOMETHING_ELSE=1\nPATH=/nowhere\n");
+  EXPECT_TRUE(run({}, {{"HOME", "/root"}, {"SERVER_PORTS", "garbage"}}).has_value());
+}
+
+TEST_F(ConfigTest, MissingDotenvIsFineButADirectoryIsNot) {
+  EXPECT_TRUE(run().has_value());
+  std::filesystem::create_directory(dotenv_path_);
+  EXPECT_THROW(run(), config_error);
+}
+
+TEST_F(ConfigTest, EmptyDotenvIsFine) {
+  write_dotenv("");
+  EXPECT_TRUE(run().has_value());
+}
+
+TEST_F(ConfigTest, MalformedDotenvNamesFileAndLine) {
+  write_dotenv("# settings\nSERVER_PORT=1\nthis line is wrong\n");
+  try {
+    run();
+    FAIL() << "accepted";
+  } catch (const config_error& e) {
+    EXPECT_NE(std::string(e.what()).find(dotenv_path_.string() + ":3:"), std::string::npos) << e.what();
+  }
+}
+
+// ---- SERVER_PORT ----
+
+TEST_F(ConfigTest, ServerPortForms) {
+  struct form {
+    const char* text;
+    const char* address;
+    std::uint16_t port;
+  };
+  for (const form f :
+       {form{":6969", "0.0.0.0", 6969}, form{"6969", "0.0.0.0", 6969}, form{"0.0.0.0:7000", "0.0.0.0", 7000},
+        form{"127.0.0.1:0", "127.0.0.1", 0}, form{"0", "0.0.0.0", 0}, form{":65535", "0.0.0.0", 65535},
+        form{"[::1]:8080", "::1", 8080}, form{"[::]:80", "::", 80}, form{"localhost:6969", "127.0.0.1", 6969},
+        form{" :6969 ", "0.0.0.0", 6969}}) {
+    const auto c = with_env("SERVER_PORT", f.text);
+    EXPECT_EQ(c.listen_address, f.address) << f.text;
+    EXPECT_EQ(c.port, f.port) << f.text;
+  }
+}
+
+TEST_F(ConfigTest, ServerPortRefused) {
+  expect_refused("SERVER_PORT", "70000", "not a port");
+  expect_refused("SERVER_PORT", ":65536", "not a port");
+  expect_refused("SERVER_PORT", "-1");
+  expect_refused("SERVER_PORT", "abc");
+  expect_refused("SERVER_PORT", ":");
+  expect_refused("SERVER_PORT", "80a");
+  expect_refused("SERVER_PORT", "1.2.3:80", "IP address");
+  expect_refused("SERVER_PORT", "example.com:80", "IP address");
+  expect_refused("SERVER_PORT", "::1:80", "brackets");
+  expect_refused("SERVER_PORT", "[::1]80");
+  expect_refused("SERVER_PORT", "[nope]:80", "IPv6");
+  // The message says what is accepted.
+  EXPECT_NE(error_for("SERVER_PORT", "x").find("PORT, :PORT"), std::string::npos);
+}
+
+// ---- SERVER_HOST / SERVERHOST ----
+
+TEST_F(ConfigTest, ServerHostAndAlias) {
+  EXPECT_EQ(with_env("SERVER_HOST", "node1:6969").advertised_host, "node1:6969");
+  EXPECT_EQ(with_env("SERVERHOST", "node2:6969").advertised_host, "node2:6969");
+  // Both set: the documented name wins.
+  auto c = run({}, {{"SERVER_HOST", "a:1"}, {"SERVERHOST", "b:2"}});
+  EXPECT_EQ(c->advertised_host, "a:1");
+  // The alias in the environment still beats the main name in .env.
+  write_dotenv("SERVER_HOST=from-dotenv:1\n");
+  c = run({}, {{"SERVERHOST", "from-env:2"}});
+  EXPECT_EQ(c->advertised_host, "from-env:2");
+  // The alias works in .env too, and --host beats everything.
+  write_dotenv("SERVERHOST=alias-in-dotenv:3\n");
+  EXPECT_EQ(run()->advertised_host, "alias-in-dotenv:3");
+  EXPECT_EQ(run({"--host", "flag:4"}, {{"SERVERHOST", "x:1"}})->advertised_host, "flag:4");
+}
+
+TEST_F(ConfigTest, ServerHostRefused) {
+  expect_refused("SERVER_HOST", "two words", "not a host");
+  const auto msg = error_for("SERVERHOST", "two words");
+  EXPECT_TRUE(msg.starts_with("SERVER_HOST: ")) << msg;
+  EXPECT_NE(msg.find("SERVERHOST"), std::string::npos) << msg;
+}
+
+TEST_F(ConfigTest, PortFile) { EXPECT_EQ(with_env("CHATRIX_PORT_FILE", "/tmp/p").port_file, "/tmp/p"); }
+
+// ---- storage ----
+
+TEST_F(ConfigTest, DatabaseSqliteForms) {
+  auto c = with_env("CHATRIX_DATA_DIR", "/var/lib/chatrix");
+  EXPECT_EQ(c.data_dir, "/var/lib/chatrix");
+  EXPECT_EQ(c.sqlite_path, "/var/lib/chatrix/chatrix.db");
+  EXPECT_EQ(c.database, database_kind::sqlite);
+
+  c = with_env("DB_CONNECTION_URL", "sqlite:my.db");
+  EXPECT_EQ(c.database, database_kind::sqlite);
+  EXPECT_EQ(c.sqlite_path, "my.db");
+  EXPECT_EQ(c.database_url, "sqlite:my.db");
+  EXPECT_EQ(with_env("DB_CONNECTION_URL", "sqlite://rel/x.db").sqlite_path, "rel/x.db");
+  EXPECT_EQ(with_env("DB_CONNECTION_URL", "sqlite:///abs/x.db").sqlite_path, "/abs/x.db");
+  EXPECT_EQ(with_env("DB_CONNECTION_URL", "sqlite:/abs/y.db").sqlite_path, "/abs/y.db");
+}
+
+TEST_F(ConfigTest, DatabasePostgresFormsAccepted) {
+  for (const char* url :
+       {"postgres://chat:pw@db:5432/chatrix", "postgresql://localhost/chatrix", "POSTGRES://db/x",
+        "host=localhost dbname=chatrix user=chat", "dbname=chatrix", "user = chat  host = /run/postgresql"}) {
+    const auto c = with_env("DB_CONNECTION_URL", url);
+    EXPECT_EQ(c.database, database_kind::postgres) << url;
+    EXPECT_EQ(c.database_url, url);
+    EXPECT_TRUE(c.sqlite_path.empty()) << url;
+  }
+}
+
+TEST_F(ConfigTest, DatabaseRefused) {
+  expect_refused("DB_CONNECTION_URL", "mysql://root:hunter2@db/x", "'mysql'");
+  EXPECT_EQ(error_for("DB_CONNECTION_URL", "mysql://root:hunter2@db/x").find("hunter2"), std::string::npos);
+  expect_refused("DB_CONNECTION_URL", "chatrix.db", "not a database URL");
+  expect_refused("DB_CONNECTION_URL", "foo=bar", "not a database URL");
+  expect_refused("DB_CONNECTION_URL", "sqlite:", "file path");
+  expect_refused("DB_CONNECTION_URL", "sqlite://", "file path");
+  EXPECT_NE(error_for("DB_CONNECTION_URL", "x").find("postgres://"), std::string::npos);
+}
+
+TEST_F(ConfigTest, RedisAddress) {
+  for (const char* a :
+       {"localhost:6379", "10.0.0.5:6379", "[::1]:6379", "redis://cache:6379/0", "rediss://user:pw@cache:6380"}) {
+    EXPECT_EQ(with_env("REDISADDR", a).redis_address, a);
+  }
+  for (const char* bad : {"localhost", "localhost:0", "localhost:70000", "host:abc", "a b:1", "::1:6379", ":6379",
+                          "redis://", "[zz]:1"}) {
+    expect_refused("REDISADDR", bad, "Redis address");
+  }
+}
+
+// ---- auth ----
+
+TEST_F(ConfigTest, JwtSecret) {
+  EXPECT_EQ(with_env("JWT_SECRET", "0123456789abcdef").jwt_secret, "0123456789abcdef");
+  // Used exactly as given: no trimming.
+  EXPECT_EQ(with_env("JWT_SECRET", " 0123456789abcdef ").jwt_secret, " 0123456789abcdef ");
+  EXPECT_EQ(error_for("JWT_SECRET", "0123456789abcde"), "JWT_SECRET: too short (15 bytes; at least 16)");
+  EXPECT_EQ(error_for("JWT_SECRET", "x"), "JWT_SECRET: too short (1 bytes; at least 16)");
+}
+
+TEST_F(ConfigTest, JwtSecretIsNeverEchoed) {
+  const auto msg = error_for("JWT_SECRET", "shortsecret");
+  EXPECT_EQ(msg.find("shortsecret"), std::string::npos);
+}
+
+TEST_F(ConfigTest, DurationForms) {
+  EXPECT_EQ(with_env("JWT_TTL", "86400").jwt_ttl, 86400s);
+  EXPECT_EQ(with_env("JWT_TTL", "24h").jwt_ttl, 24h);
+  EXPECT_EQ(with_env("JWT_TTL", "90m").jwt_ttl, 90min);
+  EXPECT_EQ(with_env("JWT_TTL", "3600s").jwt_ttl, 3600s);
+  EXPECT_EQ(with_env("JWT_TTL", "1d").jwt_ttl, 24h);
+  EXPECT_EQ(with_env("JWT_TTL", "30d").jwt_ttl, 30 * 24h);
+  EXPECT_EQ(with_env("JWT_TTL", "1").jwt_ttl, 1s);
+  EXPECT_EQ(with_env("JWT_TTL", "2H").jwt_ttl, 2h);
+  EXPECT_EQ(with_env("JWT_TTL", " 5m ").jwt_ttl, 5min);
+}
+
+TEST_F(ConfigTest, DurationRefused) {
+  for (const char* bad : {"0", "0h", "31d", "2592001", "721h"}) expect_refused("JWT_TTL", bad, "out of range");
+  for (const char* bad :
+       {"abc", "1w", "-5", "1.5h", "h", "5 minutes", "99999999999999999999d", "18446744073709551615d"}) {
+    expect_refused("JWT_TTL", bad, "not a duration");
+  }
+  EXPECT_NE(error_for("JWT_TTL", "x").find("s, m, h or d"), std::string::npos);
+}
+
+TEST_F(ConfigTest, TimeoutsAndRetryWindow) {
+  EXPECT_EQ(with_env("AUTH_TIMEOUT", "5").auth_timeout, 5s);
+  EXPECT_EQ(with_env("AUTH_TIMEOUT", "1h").auth_timeout, 1h);
+  expect_refused("AUTH_TIMEOUT", "0", "out of range");
+  expect_refused("AUTH_TIMEOUT", "61m", "1s to 1h");
+  EXPECT_EQ(with_env("IDLE_TIMEOUT", "2m").idle_timeout, 120s);
+  EXPECT_EQ(with_env("IDLE_TIMEOUT", "1d").idle_timeout, 24h);
+  expect_refused("IDLE_TIMEOUT", "25h", "1s to 1d");
+  expect_refused("IDLE_TIMEOUT", "soon", "not a duration");
+  EXPECT_EQ(with_env("RETRY_WINDOW", "30d").retry_window, 30 * 24h);
+  EXPECT_EQ(with_env("RETRY_WINDOW", "15m").retry_window, 15min);
+  expect_refused("RETRY_WINDOW", "31d", "1s to 30d");
+  expect_refused("RETRY_WINDOW", "0", "out of range");
+}
+
+TEST_F(ConfigTest, Argon2Profile) {
+  EXPECT_EQ(with_env("ARGON2_PROFILE", "interactive").argon2_profile, "interactive");
+  EXPECT_EQ(with_env("ARGON2_PROFILE", "moderate").argon2_profile, "moderate");
+  EXPECT_EQ(with_env("ARGON2_PROFILE", "min").argon2_profile, "min");
+  EXPECT_EQ(with_env("ARGON2_PROFILE", "MIN").argon2_profile, "min");
+  expect_refused("ARGON2_PROFILE", "fast", "interactive, moderate or min");
+  expect_refused("ARGON2_PROFILE", "minimal", "interactive, moderate or min");
+}
+
+// ---- HTTP ----
+
+TEST_F(ConfigTest, CorsOrigins) {
+  EXPECT_EQ(with_env("CORS_ORIGINS", "*").cors_origins, std::vector<std::string>{"*"});
+  EXPECT_EQ(with_env("CORS_ORIGINS", " https://a.example.com , http://b.example.org:8080 ,").cors_origins,
+            (std::vector<std::string>{"https://a.example.com", "http://b.example.org:8080"}));
+  EXPECT_EQ(with_env("CORS_ORIGINS", "https://A.Example.com/").cors_origins,
+            std::vector<std::string>{"https://a.example.com"});
+  expect_refused("CORS_ORIGINS", "a.example.com", "http:// or https://");
+  expect_refused("CORS_ORIGINS", "https://ok.com,ftp://x.com", "http:// or https://");
+  expect_refused("CORS_ORIGINS", "*,https://a.com", "'*' cannot be combined");
+  expect_refused("CORS_ORIGINS", "https://a.com/app", "no path");
+  expect_refused("CORS_ORIGINS", "https://", "not an origin");
+  expect_refused("CORS_ORIGINS", ",", "no origins");
+}
+
+// ---- logging ----
+
+TEST_F(ConfigTest, LogLevel) {
+  for (const char* level : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
+    EXPECT_EQ(with_env("LOG_LEVEL", level).log_level, level);
+  }
+  EXPECT_EQ(with_env("LOG_LEVEL", "WARNING").log_level, "warn");
+  EXPECT_EQ(with_env("LOG_LEVEL", "Debug").log_level, "debug");
+  expect_refused("LOG_LEVEL", "verbose", "trace, debug, info, warn, error, critical or off");
+}
+
+// ---- limits ----
+
+TEST_F(ConfigTest, ThreadCounts) {
+  EXPECT_EQ(with_env("IO_THREADS", "1").io_threads, 1u);
+  EXPECT_EQ(with_env("IO_THREADS", "64").io_threads, 64u);
+  EXPECT_EQ(with_env("WORKER_THREADS", "1").worker_threads, 1u);
+  EXPECT_EQ(with_env("WORKER_THREADS", "64").worker_threads, 64u);
+  for (const char* var : {"IO_THREADS", "WORKER_THREADS"}) {
+    for (const char* bad : {"0", "65", "two", "-1", "1.5", "4294967297"}) expect_refused(var, bad, "1 to 64");
+  }
+}
+
+TEST_F(ConfigTest, FrameBytes) {
+  EXPECT_EQ(with_env("MAX_FRAME_BYTES", "1024").max_frame_bytes, 1024u);
+  EXPECT_EQ(with_env("MAX_FRAME_BYTES", "1K").max_frame_bytes, 1024u);
+  EXPECT_EQ(with_env("MAX_FRAME_BYTES", "64k").max_frame_bytes, 64u * 1024);
+  EXPECT_EQ(with_env("MAX_FRAME_BYTES", "16M").max_frame_bytes, 16u * 1024 * 1024);
+  EXPECT_EQ(with_env("MAX_FRAME_BYTES", "16MiB").max_frame_bytes, 16u * 1024 * 1024);
+  EXPECT_EQ(with_env("MAX_FRAME_BYTES", "2048B").max_frame_bytes, 2048u);
+  expect_refused("MAX_FRAME_BYTES", "1023", "1K to 16M");
+  expect_refused("MAX_FRAME_BYTES", "16777217", "out of range");
+  expect_refused("MAX_FRAME_BYTES", "17M", "out of range");
+  expect_refused("MAX_FRAME_BYTES", "1T", "not a size");
+  expect_refused("MAX_FRAME_BYTES", "lots", "not a size");
+  expect_refused("MAX_FRAME_BYTES", "99999999999G", "not a size");
+}
+
+TEST_F(ConfigTest, ContentBytesDependsOnFrameBytes) {
+  EXPECT_EQ(with_env("MAX_CONTENT_BYTES", "1").max_content_bytes, 1u);
+  EXPECT_EQ(with_env("MAX_CONTENT_BYTES", "32K").max_content_bytes, 32u * 1024);  // default frame 64K
+  expect_refused("MAX_CONTENT_BYTES", "32769", "MAX_FRAME_BYTES/2 = 32768");
+  expect_refused("MAX_CONTENT_BYTES", "0", "out of range");
+  auto c = run({}, {{"MAX_FRAME_BYTES", "1M"}, {"MAX_CONTENT_BYTES", "512K"}});
+  EXPECT_EQ(c->max_content_bytes, 512u * 1024);
+  // A small frame limit lowers the default content limit instead of failing on a value nobody set.
+  c = run({}, {{"MAX_FRAME_BYTES", "4K"}});
+  EXPECT_EQ(c->max_content_bytes, 2048u);
+  EXPECT_THROW(run({}, {{"MAX_FRAME_BYTES", "4K"}, {"MAX_CONTENT_BYTES", "4K"}}), config_error);
+}
+
+TEST_F(ConfigTest, SendQueueBytes) {
+  EXPECT_EQ(with_env("SEND_QUEUE_BYTES", "64K").send_queue_bytes, 64u * 1024);
+  EXPECT_EQ(with_env("SEND_QUEUE_BYTES", "1G").send_queue_bytes, 1024u * 1024 * 1024);
+  expect_refused("SEND_QUEUE_BYTES", "65535", "64K to 1G");
+  expect_refused("SEND_QUEUE_BYTES", "1025M", "64K to 1G");
+}
+
+// ---- error messages ----
+
+TEST_F(ConfigTest, EveryBadValueNamesItsVariableOnOneLine) {
+  const env_map bad{
+      {"SERVER_PORT", "x"},       {"SERVER_HOST", "a b"},    {"DB_CONNECTION_URL", "nope"}, {"REDISADDR", "nope"},
+      {"JWT_SECRET", "short"},    {"JWT_TTL", "x"},          {"ARGON2_PROFILE", "x"},       {"CORS_ORIGINS", "x"},
+      {"LOG_LEVEL", "x"},         {"IO_THREADS", "x"},       {"WORKER_THREADS", "x"},       {"MAX_FRAME_BYTES", "x"},
+      {"MAX_CONTENT_BYTES", "x"}, {"SEND_QUEUE_BYTES", "x"}, {"AUTH_TIMEOUT", "x"},         {"IDLE_TIMEOUT", "x"},
+      {"RETRY_WINDOW", "x"},
+  };
+  for (const auto& [var, value] : bad) expect_refused(var, value + "\n");
+}
+
+TEST_F(ConfigTest, ErrorsSayWhereTheValueCameFrom) {
+  try {
+    run({"--io-threads", "0"});
+    FAIL();
+  } catch (const config_error& e) {
+    EXPECT_TRUE(std::string(e.what()).starts_with("IO_THREADS: ")) << e.what();
+    EXPECT_NE(std::string(e.what()).find("(from --io-threads)"), std::string::npos) << e.what();
+  }
+  write_dotenv("\n\nLOG_LEVEL=loud\n");
+  try {
+    run();
+    FAIL();
+  } catch (const config_error& e) {
+    EXPECT_TRUE(std::string(e.what()).starts_with("LOG_LEVEL: ")) << e.what();
+    EXPECT_NE(std::string(e.what()).find(dotenv_path_.string() + ":3"), std::string::npos) << e.what();
+  }
+}
+
+// ---- flags ----
+
+TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
+  const env_map valid{
+      {"SERVER_PORT", "127.0.0.1:7001"},
+      {"SERVER_HOST", "n1:7001"},
+      {"CHATRIX_PORT_FILE", "/tmp/port"},
+      {"DB_CONNECTION_URL", "sqlite:flag.db"},
+      {"CHATRIX_DATA_DIR", "/srv/chatrix"},
+      {"REDISADDR", "cache:6379"},
+      {"JWT_SECRET", "flag-secret-0123456789"},
+      {"JWT_TTL", "2h"},
+      {"ARGON2_PROFILE", "min"},
+      {"CORS_ORIGINS", "https://x.example"},
+      {"LOG_LEVEL", "trace"},
+      {"IO_THREADS", "4"},
+      {"WORKER_THREADS", "5"},
+      {"MAX_FRAME_BYTES", "128K"},
+      {"MAX_CONTENT_BYTES", "16K"},
+      {"SEND_QUEUE_BYTES", "8M"},
+      {"AUTH_TIMEOUT", "7"},
+      {"IDLE_TIMEOUT", "90"},
+      {"RETRY_WINDOW", "1h"},
+  };
+  std::vector<std::string> args;
+  std::set<std::string> seen;
+  for (const auto& s : settings()) {
+    ASSERT_TRUE(valid.contains(s.variable)) << "no test value for " << s.variable;
+    args.push_back(s.flag + "=" + valid.at(s.variable));
+    seen.insert(s.variable);
+  }
+  EXPECT_EQ(seen.size(), valid.size());
+  const auto c = run(args);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->listen_address, "127.0.0.1");
+  EXPECT_EQ(c->port, 7001);
+  EXPECT_EQ(c->advertised_host, "n1:7001");
+  EXPECT_EQ(c->port_file, "/tmp/port");
+  EXPECT_EQ(c->sqlite_path, "flag.db");
+  EXPECT_EQ(c->data_dir, "/srv/chatrix");
+  EXPECT_EQ(c->redis_address, "cache:6379");
+  EXPECT_EQ(c->jwt_secret, "flag-secret-0123456789");
+  EXPECT_EQ(c->jwt_ttl, 2h);
+  EXPECT_EQ(c->argon2_profile, "min");
+  EXPECT_EQ(c->cors_origins, std::vector<std::string>{"https://x.example"});
+  EXPECT_EQ(c->log_level, "trace");
+  EXPECT_EQ(c->io_threads, 4u);
+  EXPECT_EQ(c->worker_threads, 5u);
+  EXPECT_EQ(c->max_frame_bytes, 128u * 1024);
+  EXPECT_EQ(c->max_content_bytes, 16u * 1024);
+  EXPECT_EQ(c->send_queue_bytes, 8u * 1024 * 1024);
+  EXPECT_EQ(c->auth_timeout, 7s);
+  EXPECT_EQ(c->idle_timeout, 90s);
+  EXPECT_EQ(c->retry_window, 1h);
+
+  // The same values from the environment give the same result.
+  const auto from_env = run({}, valid);
+  ASSERT_TRUE(from_env);
+  EXPECT_EQ(from_env->port, 7001);
+  EXPECT_EQ(from_env->retry_window, 1h);
+}
+
+TEST_F(ConfigTest, SettingsListIsComplete) {
+  std::set<std::string> flags;
+  for (const auto& s : settings()) {
+    EXPECT_TRUE(s.flag.starts_with("--")) << s.flag;
+    EXPECT_FALSE(s.help.empty()) << s.variable;
+    EXPECT_TRUE(flags.insert(s.flag).second) << "duplicate flag " << s.flag;
+  }
+  EXPECT_EQ(settings().size(), 19u);
+  const auto find = [](const std::string& var) {
+    for (const auto& s : settings()) {
+      if (s.variable == var) return s.flag;
+    }
+    return std::string();
+  };
+  EXPECT_EQ(find("SERVER_PORT"), "--port");
+  EXPECT_EQ(find("SERVER_HOST"), "--host");
+  EXPECT_EQ(find("DB_CONNECTION_URL"), "--db");
+  EXPECT_EQ(find("CHATRIX_PORT_FILE"), "--port-file");
+  EXPECT_EQ(find("ARGON2_PROFILE"), "--argon2");
+}
+
+TEST_F(ConfigTest, HelpListsVariablesAndReturnsNothing) {
+  write_dotenv("broken line\n");  // --help must work even then
+  ::testing::internal::CaptureStdout();
+  const auto c = run({"--help"});
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_FALSE(c.has_value());
+  for (const auto& s : settings()) {
+    EXPECT_NE(out.find(s.flag), std::string::npos) << s.flag;
+    EXPECT_NE(out.find(s.variable), std::string::npos) << s.variable;
+  }
+}
+
+TEST_F(ConfigTest, VersionPrintsAndReturnsNothing) {
+  ::testing::internal::CaptureStdout();
+  const auto c = run({"--version"});
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_FALSE(c.has_value());
+  EXPECT_TRUE(out.starts_with("chatrix ")) << out;
+}
+
+TEST_F(ConfigTest, BadCommandLinesRefused) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--bogus"}, {"--bogus=1"}, {"stray"}, {"--port"}, {"-x"}}) {
+    try {
+      run(args);
+      ADD_FAILURE() << "accepted " << args.front();
+    } catch (const config_error& e) {
+      const std::string msg = e.what();
+      EXPECT_TRUE(msg.starts_with("command line: ")) << msg;
+      EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+  }
+}
+
+TEST_F(ConfigTest, NoArgvAtAll) { EXPECT_TRUE(load(0, nullptr, {}, dotenv_path_).has_value()); }
+
+TEST(ProcessEnvironment, ReadsTheRealEnvironment) {
+  ::setenv("CHATRIX_CONFIG_TEST_VAR", "a=b", 1);
+  const auto env = process_environment();
+  ASSERT_TRUE(env.contains("CHATRIX_CONFIG_TEST_VAR"));
+  EXPECT_EQ(env.at("CHATRIX_CONFIG_TEST_VAR"), "a=b");
+  ::unsetenv("CHATRIX_CONFIG_TEST_VAR");
+}
+
+}  // namespace
