@@ -1,0 +1,155 @@
+// SQLite connection, statement cache and query guard (see connection.hpp).
+
+#include "storage/sqlite/connection.hpp"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+namespace chatrix::storage::sqlite_detail {
+
+error to_error(const sqlite_error& e) {
+  switch (e.code() & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PROTOCOL:
+      return make_error(errc::unavailable, "database unavailable");
+    default:
+      return make_error(errc::internal, "database error");
+  }
+}
+
+connection connection::open(const std::filesystem::path& file, open_mode mode) {
+  // NOMUTEX: each connection belongs to one thread, so SQLite's own locking is waste.
+  int flags = SQLITE_OPEN_NOMUTEX;
+  flags |= mode == open_mode::read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string what = "cannot open " + file.string() + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close_v2(db);
+    throw sqlite_error(rc, what);
+  }
+  // Extended codes tell SQLITE_IOERR_* apart in the log; to_error masks them.
+  sqlite3_extended_result_codes(db, 1);
+  return connection(db);
+}
+
+connection::connection(connection&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), cache_(std::move(other.cache_)) {
+  other.cache_.clear();
+}
+
+connection& connection::operator=(connection&& other) noexcept {
+  if (this != &other) {
+    close();
+    db_ = std::exchange(other.db_, nullptr);
+    cache_ = std::move(other.cache_);
+    other.cache_.clear();
+  }
+  return *this;
+}
+
+connection::~connection() { close(); }
+
+void connection::close() noexcept {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  cache_.clear();
+  if (db_) sqlite3_close_v2(db_);
+  db_ = nullptr;
+}
+
+void connection::fail(int code) const {
+  throw sqlite_error(code, std::string(sqlite3_errstr(code)) + ": " + (db_ ? sqlite3_errmsg(db_) : "no connection"));
+}
+
+void connection::exec(std::string_view sql) {
+  // sqlite3_exec needs a NUL-terminated string; the constants are string_views.
+  const std::string text(sql);
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message);
+  if (rc != SQLITE_OK) {
+    std::string what = std::string(sqlite3_errstr(rc)) + ": " + (message ? message : "");
+    sqlite3_free(message);
+    throw sqlite_error(sqlite3_extended_errcode(db_), what);
+  }
+}
+
+sqlite3_stmt* connection::statement(std::string_view sql) {
+  if (auto it = cache_.find(sql); it != cache_.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
+  const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                                    &stmt, &tail);
+  if (rc != SQLITE_OK) fail(rc);
+  if (stmt == nullptr) throw sqlite_error(SQLITE_MISUSE, "empty statement");
+  cache_.emplace(sql, stmt);
+  return stmt;
+}
+
+bool connection::autocommit() const noexcept { return sqlite3_get_autocommit(db_) != 0; }
+
+query::query(connection& c, std::string_view sql) : conn_(c), stmt_(c.statement(sql)) {
+  // A busy statement here means a caller nested two uses of the same SQL: a bug that
+  // would silently reset the outer iteration.
+  if (sqlite3_stmt_busy(stmt_)) throw sqlite_error(SQLITE_MISUSE, "statement already in use");
+}
+
+query::~query() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+bool query::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  conn_.fail(rc);
+}
+
+void query::run() {
+  while (step()) {
+  }
+}
+
+std::int64_t query::int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+std::optional<std::int64_t> query::optional_int64(int column) const {
+  if (sqlite3_column_type(stmt_, column) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_int64(stmt_, column);
+}
+
+std::string query::text(int column) const {
+  const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  const int size = sqlite3_column_bytes(stmt_, column);
+  return data ? std::string(data, static_cast<std::size_t>(size)) : std::string();
+}
+
+std::optional<std::string> query::optional_text(int column) const {
+  if (sqlite3_column_type(stmt_, column) == SQLITE_NULL) return std::nullopt;
+  return text(column);
+}
+
+void query::bind_one(int index, std::int64_t value) {
+  const int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (rc != SQLITE_OK) conn_.fail(rc);
+}
+
+void query::bind_one(int index, std::string_view value) {
+  // SQLITE_TRANSIENT copies: the caller's buffer may not outlive the statement use.
+  // A null data pointer would bind SQL NULL; an empty string must stay an empty string.
+  const char* data = value.data() ? value.data() : "";
+  const int rc = sqlite3_bind_text64(stmt_, index, data, value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  if (rc != SQLITE_OK) conn_.fail(rc);
+}
+
+void query::bind_one(int index, std::nullopt_t) {
+  const int rc = sqlite3_bind_null(stmt_, index);
+  if (rc != SQLITE_OK) conn_.fail(rc);
+}
+
+}  // namespace chatrix::storage::sqlite_detail

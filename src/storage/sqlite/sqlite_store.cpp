@@ -1,0 +1,726 @@
+// SQLite store: the write queue and group-committing writer thread, the reader pool, and
+// each store operation as a job that runs on one of them.
+
+#include "storage/sqlite/sqlite_store.hpp"
+
+#include "storage/sqlite/connection.hpp"
+#include "storage/sqlite/migrations.hpp"
+#include "storage/sqlite/queries.hpp"
+
+#include <sqlite3.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+namespace chatrix::storage {
+
+using sqlite_detail::connection;
+using sqlite_detail::open_mode;
+using sqlite_detail::query;
+using sqlite_detail::sqlite_error;
+using sqlite_detail::to_error;
+namespace sql = sqlite_detail::sql;
+
+std::string fold_username_ascii(std::string_view username) {
+  std::string folded(username);
+  for (char& ch : folded) {
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  }
+  return folded;
+}
+
+namespace {
+
+unix_ms now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// Callbacks are the caller's code: an exception from one must not kill a store thread
+/// nor keep the callbacks after it from running.
+template <class T>
+void deliver(const callback<T>& done, result<T> r) noexcept {
+  try {
+    done(std::move(r));
+  } catch (const std::exception& e) {
+    spdlog::error("sqlite store: a callback threw: {}", e.what());
+  } catch (...) {
+    spdlog::error("sqlite store: a callback threw");
+  }
+}
+
+template <class T>
+result<T> failure(const error& e) {
+  return result<T>(boost::system::in_place_error, e);
+}
+
+/// A queued write. run() executes inside the batch transaction and the job's own
+/// savepoint; complete() reports the outcome once the batch's fate is known.
+class write_job {
+ public:
+  virtual ~write_job() = default;
+  /// False: the job failed (logical error or exception); its savepoint must be undone.
+  virtual bool run(connection& c) = 0;
+  /// Replaces the outcome by an error (rejection, or the transaction did not commit).
+  virtual void fail(const error& e) = 0;
+  virtual void complete() noexcept = 0;
+};
+
+template <class T, class Work>
+class typed_write_job final : public write_job {
+ public:
+  typed_write_job(Work work, callback<T> done) : work_(std::move(work)), done_(std::move(done)) {}
+
+  bool run(connection& c) override {
+    try {
+      outcome_.emplace(work_(c));
+    } catch (const sqlite_error& e) {
+      spdlog::error("sqlite store: write failed: {}", e.what());
+      outcome_.emplace(failure<T>(to_error(e)));
+    } catch (const std::exception& e) {
+      spdlog::error("sqlite store: write failed: {}", e.what());
+      outcome_.emplace(failure<T>(make_error(errc::internal, "database error")));
+    }
+    return outcome_->has_value();
+  }
+
+  void fail(const error& e) override { outcome_.emplace(failure<T>(e)); }
+
+  void complete() noexcept override {
+    deliver(done_, outcome_ ? std::move(*outcome_) : failure<T>(make_error(errc::internal, "write not run")));
+  }
+
+ private:
+  Work work_;
+  callback<T> done_;
+  std::optional<result<T>> outcome_;
+};
+
+/// A queued read: runs on a reader thread and reports at once.
+class read_job {
+ public:
+  virtual ~read_job() = default;
+  virtual void run(connection& c) noexcept = 0;
+  virtual void reject(const error& e) noexcept = 0;
+};
+
+template <class T, class Work>
+class typed_read_job final : public read_job {
+ public:
+  typed_read_job(Work work, callback<T> done) : work_(std::move(work)), done_(std::move(done)) {}
+
+  void run(connection& c) noexcept override {
+    std::optional<result<T>> outcome;
+    try {
+      outcome.emplace(work_(c));
+    } catch (const sqlite_error& e) {
+      spdlog::error("sqlite store: read failed: {}", e.what());
+      outcome.emplace(failure<T>(to_error(e)));
+    } catch (const std::exception& e) {
+      spdlog::error("sqlite store: read failed: {}", e.what());
+      outcome.emplace(failure<T>(make_error(errc::internal, "database error")));
+    }
+    deliver(done_, std::move(*outcome));
+  }
+
+  void reject(const error& e) noexcept override { deliver(done_, failure<T>(e)); }
+
+ private:
+  Work work_;
+  callback<T> done_;
+};
+
+// ---- row readers; column orders match queries.hpp ----
+
+user read_user(const query& q, int first) {
+  return user{q.int64(first), q.text(first + 1), q.text(first + 2)};
+}
+
+message read_message(const query& q, int first) {
+  message m;
+  m.id = q.int64(first);
+  m.conversation = q.int64(first + 1);
+  m.seq = q.int64(first + 2);
+  m.sender = q.int64(first + 3);
+  m.recipient = q.int64(first + 4);
+  m.content = q.text(first + 5);
+  m.created_at = q.int64(first + 6);
+  m.delivered_at = q.optional_int64(first + 7);
+  m.read_at = q.optional_int64(first + 8);
+  return m;
+}
+
+message_ref read_ref(const query& q) { return message_ref{q.int64(0), q.int64(1), q.int64(2)}; }
+
+// ---- search helpers ----
+
+/// The smallest string greater than every string starting with `prefix` (byte order, as
+/// SQLite's BINARY collation compares): the last byte below 0xFF incremented, the rest
+/// cut. None if the prefix is all 0xFF bytes (never valid UTF-8).
+std::optional<std::string> prefix_upper_bound(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
+  if (prefix.empty()) return std::nullopt;
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
+std::size_t utf8_length(std::string_view s) {
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char ch) { return (static_cast<unsigned char>(ch) & 0xC0) != 0x80; }));
+}
+
+/// The fragment as one FTS5 string (a phrase): no FTS5 operator or column filter in the
+/// user's text can take effect, and the trigram tokenizer turns the phrase into a
+/// substring match. Inside an FTS5 string a double quote is written twice.
+std::string fts_phrase(std::string_view fragment) {
+  std::string out;
+  out.reserve(fragment.size() + 2);
+  out.push_back('"');
+  for (char ch : fragment) {
+    out.push_back(ch);
+    if (ch == '"') out.push_back('"');
+  }
+  out.push_back('"');
+  return out;
+}
+
+int clamp_limit(int limit, int max) { return std::clamp(limit, 0, max); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+
+class sqlite_store::impl {
+ public:
+  impl(const std::filesystem::path& file, sqlite_options opts);
+  ~impl() { shutdown(); }
+
+  template <class T, class Work>
+  void write(callback<T> done, Work work) {
+    // Allocate outside the lock; the lock only guards the queue.
+    auto job = std::make_unique<typed_write_job<T, Work>>(std::move(work), std::move(done));
+    error rejection;
+    {
+      std::lock_guard lock(write_mutex_);
+      if (!write_stopping_ && writes_.size() < opts_.max_queued_writes) {
+        writes_.push_back(std::move(job));
+        write_cv_.notify_one();
+        return;
+      }
+      rejection = write_stopping_ ? make_error(errc::unavailable, "store is shut down")
+                                  : make_error(errc::overloaded, "too many queued writes");
+    }
+    job->fail(rejection);
+    job->complete();
+  }
+
+  template <class T, class Work>
+  void read(callback<T> done, Work work) {
+    auto job = std::make_unique<typed_read_job<T, Work>>(std::move(work), std::move(done));
+    error rejection;
+    {
+      std::lock_guard lock(read_mutex_);
+      if (!read_stopping_ && reads_.size() < opts_.max_queued_reads) {
+        reads_.push_back(std::move(job));
+        read_cv_.notify_one();
+        return;
+      }
+      rejection = read_stopping_ ? make_error(errc::unavailable, "store is shut down")
+                                 : make_error(errc::overloaded, "too many queued reads");
+    }
+    job->reject(rejection);
+  }
+
+  void shutdown();
+  std::uint64_t committed_batches() const noexcept { return batches_.load(std::memory_order_relaxed); }
+
+ private:
+  void configure_writer(connection& c);
+  void migrate(connection& c);
+  void stop_threads() noexcept;
+  void writer_loop();
+  void run_batch(std::vector<std::unique_ptr<write_job>>& batch);
+  bool run_job(connection& c, write_job& job);
+  void reader_loop(connection& c);
+
+  sqlite_options opts_;
+  std::optional<connection> writer_conn_;
+  std::deque<connection> reader_conns_;  // deque: threads hold references into it
+
+  std::mutex write_mutex_;
+  std::condition_variable write_cv_;
+  std::deque<std::unique_ptr<write_job>> writes_;
+  bool write_stopping_ = false;
+
+  std::mutex read_mutex_;
+  std::condition_variable read_cv_;
+  std::deque<std::unique_ptr<read_job>> reads_;
+  bool read_stopping_ = false;
+
+  std::thread writer_;
+  std::vector<std::thread> readers_;
+  std::once_flag shutdown_once_;
+  std::atomic<std::uint64_t> batches_{0};
+};
+
+sqlite_store::impl::impl(const std::filesystem::path& file, sqlite_options opts) : opts_(std::move(opts)) {
+  opts_.max_batch_size = std::max<std::size_t>(opts_.max_batch_size, 1);
+  const int reader_count = std::max(opts_.reader_threads, 1);
+  const auto busy_ms = static_cast<int>(opts_.busy_timeout.count());
+  try {
+    writer_conn_.emplace(connection::open(file, open_mode::read_write_create));
+    sqlite3_busy_timeout(writer_conn_->handle(), busy_ms);
+    configure_writer(*writer_conn_);
+    migrate(*writer_conn_);
+    // Readers open after the writer switched to WAL and created the schema; read-only
+    // connections cannot do either.
+    for (int i = 0; i < reader_count; ++i) {
+      connection& c = reader_conns_.emplace_back(connection::open(file, open_mode::read_only));
+      sqlite3_busy_timeout(c.handle(), busy_ms);
+    }
+  } catch (const sqlite_error& e) {
+    throw error_exception(make_error(errc::unavailable, "cannot open database " + file.string() + ": " + e.what()));
+  }
+  try {
+    writer_ = std::thread([this] { writer_loop(); });
+    for (connection& c : reader_conns_) readers_.emplace_back([this, &c] { reader_loop(c); });
+  } catch (...) {
+    // The destructor will not run for a half-built object: stop what started.
+    stop_threads();
+    throw;
+  }
+}
+
+void sqlite_store::impl::configure_writer(connection& c) {
+  {
+    query q(c, sql::journal_mode_wal);
+    if (!q.step() || q.text(0) != "wal") {
+      throw sqlite_error(SQLITE_ERROR, "cannot switch the database to WAL mode");
+    }
+  }
+  query(c, sql::synchronous_full).run();
+  query(c, sql::foreign_keys_on).run();
+}
+
+void sqlite_store::impl::migrate(connection& c) {
+  using sqlite_detail::migrations;
+  c.exec(sqlite_detail::create_schema_version_table);
+  const int latest = std::end(migrations)[-1].version;
+  for (const auto& m : migrations) {
+    // The version is read inside the write transaction so that two processes opening a
+    // new file at once cannot both apply a migration.
+    query(c, sql::begin_immediate).run();
+    try {
+      std::int64_t current = 0;
+      {
+        query q(c, sql::select_schema_version);
+        if (q.step()) current = q.int64(0);
+      }
+      if (current > latest) {
+        throw error_exception(make_error(
+            errc::unavailable, "database schema version " + std::to_string(current) +
+                                   " is newer than this build supports (" + std::to_string(latest) + ")"));
+      }
+      if (current < m.version) {
+        spdlog::info("sqlite store: applying migration {} ({})", m.version, m.name);
+        c.exec(m.sql);
+        query(c, sql::insert_schema_version).bind(m.version, m.name, now_ms()).run();
+      }
+      query(c, sql::commit).run();
+    } catch (...) {
+      try {
+        query(c, sql::rollback).run();
+      } catch (const sqlite_error&) {
+        // Already rolled back by SQLite; the original error is the one to report.
+      }
+      throw;
+    }
+  }
+}
+
+void sqlite_store::impl::shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    stop_threads();
+    // Readers close first: the last connection to close checkpoints the WAL into the
+    // main file, and that must be the read-write one.
+    reader_conns_.clear();
+    writer_conn_.reset();
+  });
+}
+
+void sqlite_store::impl::stop_threads() noexcept {
+  // Writes first: their callbacks run before the threads stop. Reads keep being served
+  // meanwhile, then the readers drain their queue too.
+  {
+    std::lock_guard lock(write_mutex_);
+    write_stopping_ = true;
+  }
+  write_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(read_mutex_);
+    read_stopping_ = true;
+  }
+  read_cv_.notify_all();
+  for (std::thread& t : readers_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void sqlite_store::impl::writer_loop() {
+  std::vector<std::unique_ptr<write_job>> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(write_mutex_);
+      write_cv_.wait(lock, [this] { return !writes_.empty() || write_stopping_; });
+      if (writes_.empty()) return;  // stopping, and everything queued has been written
+    }
+    if (opts_.before_write_batch) opts_.before_write_batch();
+    {
+      // Everything that queued up while the previous batch was being written goes into
+      // this one: under load, batches grow and the cost of a commit is shared.
+      std::lock_guard lock(write_mutex_);
+      const std::size_t n = std::min(opts_.max_batch_size, writes_.size());
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(writes_.front()));
+        writes_.pop_front();
+      }
+    }
+    run_batch(batch);
+    batch.clear();
+  }
+}
+
+void sqlite_store::impl::run_batch(std::vector<std::unique_ptr<write_job>>& batch) {
+  connection& c = *writer_conn_;
+  std::size_t next = 0;
+  while (next < batch.size()) {
+    const std::size_t first = next;
+    try {
+      query(c, sql::begin_immediate).run();
+    } catch (const sqlite_error& e) {
+      spdlog::error("sqlite store: cannot begin a write transaction: {}", e.what());
+      for (std::size_t i = first; i < batch.size(); ++i) batch[i]->fail(to_error(e));
+      break;
+    }
+    bool lost = false;
+    while (next < batch.size() && !lost) lost = !run_job(c, *batch[next++]);
+    if (lost) {
+      // SQLite rolled the transaction back under the jobs before the one that failed:
+      // their writes are gone. The jobs after it get a fresh transaction.
+      for (std::size_t i = first; i + 1 < next; ++i) {
+        batch[i]->fail(make_error(errc::unavailable, "database write failed"));
+      }
+      continue;
+    }
+    try {
+      query(c, sql::commit).run();
+      batches_.fetch_add(1, std::memory_order_relaxed);
+    } catch (const sqlite_error& e) {
+      spdlog::error("sqlite store: commit failed: {}", e.what());
+      if (!c.autocommit()) {
+        try {
+          query(c, sql::rollback).run();
+        } catch (const sqlite_error& e2) {
+          spdlog::error("sqlite store: rollback failed: {}", e2.what());
+        }
+      }
+      // Nothing of this transaction is durable: no job may report success.
+      for (std::size_t i = first; i < next; ++i) batch[i]->fail(to_error(e));
+    }
+  }
+  // Only now, with every transaction of the batch settled, in submission order.
+  for (auto& job : batch) job->complete();
+}
+
+// One job inside its savepoint. Returns false when the enclosing transaction is gone.
+bool sqlite_store::impl::run_job(connection& c, write_job& job) {
+  try {
+    query(c, sql::savepoint_job).run();
+  } catch (const sqlite_error& e) {
+    spdlog::error("sqlite store: savepoint failed: {}", e.what());
+    job.fail(to_error(e));
+    return !c.autocommit();
+  }
+  const bool ok = job.run(c);
+  if (c.autocommit()) return false;
+  try {
+    if (!ok) query(c, sql::rollback_to_job).run();
+    query(c, sql::release_job).run();
+  } catch (const sqlite_error& e) {
+    spdlog::error("sqlite store: cannot end a job's savepoint: {}", e.what());
+    job.fail(to_error(e));
+    if (!c.autocommit()) {
+      try {
+        query(c, sql::rollback).run();
+      } catch (const sqlite_error&) {
+        // Nothing more to undo; the transaction is reported lost either way.
+      }
+    }
+    return false;
+  }
+  return true;
+}
+
+void sqlite_store::impl::reader_loop(connection& c) {
+  for (;;) {
+    std::unique_ptr<read_job> job;
+    {
+      std::unique_lock lock(read_mutex_);
+      read_cv_.wait(lock, [this] { return !reads_.empty() || read_stopping_; });
+      if (reads_.empty()) return;
+      job = std::move(reads_.front());
+      reads_.pop_front();
+    }
+    job->run(c);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+sqlite_store::sqlite_store(std::filesystem::path db_file, sqlite_options opts)
+    : impl_(std::make_unique<impl>(db_file, std::move(opts))) {}
+
+result<std::unique_ptr<sqlite_store>> sqlite_store::open(std::filesystem::path db_file, sqlite_options opts) {
+  try {
+    return std::make_unique<sqlite_store>(std::move(db_file), std::move(opts));
+  } catch (const error_exception& e) {
+    return e.err;
+  }
+}
+
+sqlite_store::~sqlite_store() { shutdown(); }
+
+void sqlite_store::shutdown() { impl_->shutdown(); }
+
+std::uint64_t sqlite_store::committed_batches() const noexcept { return impl_->committed_batches(); }
+
+// ---- users ----
+
+void sqlite_store::create_user(new_user u, callback<user> done) {
+  impl_->write<user>(std::move(done), [u = std::move(u)](connection& c) -> result<user> {
+    query q(c, sql::insert_user);
+    q.bind(u.username, fold_username_ascii(u.username), u.name, u.password_hash, u.created_at);
+    if (!q.step()) return make_error(errc::username_taken, "username already taken");
+    return user{q.int64(0), u.username, u.name};
+  });
+}
+
+void sqlite_store::find_user_by_name(std::string username, callback<std::optional<user_credentials>> done) {
+  impl_->read<std::optional<user_credentials>>(
+      std::move(done),
+      [folded = fold_username_ascii(username)](connection& c) -> result<std::optional<user_credentials>> {
+        query q(c, sql::select_credentials_by_folded_name);
+        q.bind(folded);
+        if (!q.step()) return std::optional<user_credentials>();
+        return std::optional<user_credentials>(user_credentials{read_user(q, 0), q.text(3)});
+      });
+}
+
+void sqlite_store::find_user_by_id(user_id id, callback<std::optional<user>> done) {
+  impl_->read<std::optional<user>>(std::move(done), [id](connection& c) -> result<std::optional<user>> {
+    query q(c, sql::select_user_by_id);
+    q.bind(id);
+    if (!q.step()) return std::optional<user>();
+    return std::optional<user>(read_user(q, 0));
+  });
+}
+
+// Ranking is done by filling three tiers in order, each with its own LIMIT, so no query
+// ever collects or sorts the whole match set; the cost is bounded by `limit` index
+// entries per tier (plus the trigram doclists of the fragment), whether there are a
+// thousand users or a million:
+//   1. the exact username (unique index on username_folded),
+//   2. usernames starting with the fragment (range scan of the same index, in order),
+//   3. any other substring of username or name (FTS5 trigram index, in user id order).
+// Fragments shorter than 3 characters have no trigram, so only tiers 1 and 2 apply to
+// them: a one- or two-letter "contains" search would have to scan every user.
+// No LIKE/GLOB is used anywhere, so '%' and '_' in the fragment are plain characters;
+// FTS5 operators cannot apply either, as the fragment goes in as one quoted phrase.
+void sqlite_store::search_users(std::string fragment, int limit, callback<std::vector<user>> done) {
+  impl_->read<std::vector<user>>(
+      std::move(done), [fragment = std::move(fragment), limit](connection& c) -> result<std::vector<user>> {
+        std::vector<user> out;
+        const auto wanted = static_cast<std::size_t>(clamp_limit(limit, query_limits::max_search_results));
+        // An empty fragment would match every user: treat it as no search at all.
+        if (wanted == 0 || fragment.empty()) return out;
+        const std::string folded = fold_username_ascii(fragment);
+        const auto remaining = [&] { return static_cast<std::int64_t>(wanted - out.size()); };
+        {
+          query q(c, sql::search_exact);
+          q.bind(folded);
+          if (q.step()) out.push_back(read_user(q, 0));
+        }
+        if (out.size() < wanted) {
+          // No upper bound only for a fragment of 0xFF bytes, which no username starts with.
+          if (const auto upper = prefix_upper_bound(folded)) {
+            query q(c, sql::search_prefix);
+            q.bind(folded, *upper, remaining());
+            while (q.step()) out.push_back(read_user(q, 0));
+          }
+        }
+        if (out.size() < wanted && utf8_length(fragment) >= 3) {
+          query q(c, sql::search_substring);
+          q.bind(fts_phrase(fragment), folded, remaining());
+          while (q.step()) out.push_back(read_user(q, 0));
+        }
+        return out;
+      });
+}
+
+// ---- messages ----
+
+void sqlite_store::append_message(send_request req, callback<send_result> done) {
+  impl_->write<send_result>(std::move(done), [req = std::move(req)](connection& c) -> result<send_result> {
+    {
+      // Checked explicitly (the foreign keys are the backstop) to give a precise error.
+      query q(c, sql::count_users_by_ids);
+      q.bind(req.sender, req.recipient);
+      const std::int64_t expected = req.sender == req.recipient ? 1 : 2;
+      if (!q.step() || q.int64(0) != expected) return make_error(errc::unknown_recipient, "no such user");
+    }
+    if (req.mark && req.retry_window > 0) {
+      query q(c, sql::select_retry);
+      q.bind(req.sender, *req.mark, req.now - req.retry_window, req.recipient, req.content);
+      if (q.step()) return send_result{read_message(q, 0), true};
+    }
+    message m;
+    m.sender = req.sender;
+    m.recipient = req.recipient;
+    m.content = req.content;
+    m.created_at = req.now;
+    {
+      query q(c, sql::next_conversation_seq);
+      q.bind(std::min(req.sender, req.recipient), std::max(req.sender, req.recipient), req.now);
+      if (!q.step()) return make_error(errc::internal, "database error");
+      m.conversation = q.int64(0);
+      m.seq = q.int64(1);
+    }
+    {
+      query q(c, sql::insert_message);
+      q.bind(m.conversation, m.seq, m.sender, m.recipient, m.content, req.mark, m.created_at);
+      if (!q.step()) return make_error(errc::internal, "database error");
+      m.id = q.int64(0);
+    }
+    query(c, sql::set_last_message).bind(m.conversation, m.id).run();
+    return send_result{std::move(m), false};
+  });
+}
+
+void sqlite_store::mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
+                                  callback<std::vector<message_ref>> done) {
+  impl_->write<std::vector<message_ref>>(
+      std::move(done), [recipient, ids = std::move(ids), at](connection& c) -> result<std::vector<message_ref>> {
+        std::vector<message_ref> out;
+        for (const message_id id : ids) {
+          // The WHERE clause does the filtering: other recipients' and already delivered
+          // messages (including a repeated id) return no row.
+          query q(c, sql::mark_one_delivered);
+          q.bind(id, recipient, at);
+          if (q.step()) out.push_back(read_ref(q));
+        }
+        return out;
+      });
+}
+
+void sqlite_store::mark_read(user_id reader, std::vector<message_id> ids, unix_ms at,
+                             callback<std::vector<message_ref>> done) {
+  impl_->write<std::vector<message_ref>>(
+      std::move(done), [reader, ids = std::move(ids), at](connection& c) -> result<std::vector<message_ref>> {
+        // Every id is checked before anything changes; the job's savepoint would undo a
+        // partial update anyway, this just avoids doing it.
+        for (const message_id id : ids) {
+          query q(c, sql::select_message_recipient);
+          q.bind(id);
+          if (!q.step() || q.int64(0) != reader) return make_error(errc::forbidden, "not a message to you");
+        }
+        std::vector<message_ref> out;
+        for (const message_id id : ids) {
+          query q(c, sql::mark_one_read);
+          q.bind(id, at);
+          if (q.step()) out.push_back(read_ref(q));
+        }
+        return out;
+      });
+}
+
+void sqlite_store::pending_messages(user_id recipient, message_id after, int limit,
+                                    callback<std::vector<message>> done) {
+  impl_->read<std::vector<message>>(
+      std::move(done), [recipient, after, limit](connection& c) -> result<std::vector<message>> {
+        std::vector<message> out;
+        // A negative LIMIT means "no limit" to SQLite.
+        const int n = std::max(limit, 0);
+        if (n == 0) return out;
+        query q(c, sql::select_pending);
+        q.bind(recipient, after, n);
+        while (q.step()) out.push_back(read_message(q, 0));
+        return out;
+      });
+}
+
+void sqlite_store::history(user_id a, user_id b, std::optional<message_id> before, int limit,
+                           callback<std::vector<message>> done) {
+  impl_->read<std::vector<message>>(
+      std::move(done), [a, b, before, limit](connection& c) -> result<std::vector<message>> {
+        std::vector<message> out;
+        const int n = clamp_limit(limit, query_limits::max_history_page);
+        if (n == 0) return out;
+        conversation_id conversation = 0;
+        {
+          query q(c, sql::select_conversation_by_pair);
+          q.bind(std::min(a, b), std::max(a, b));
+          if (!q.step()) return out;
+          conversation = q.int64(0);
+        }
+        std::optional<std::int64_t> before_seq;
+        if (!before) {
+          before_seq = std::numeric_limits<std::int64_t>::max();
+        } else {
+          query q(c, sql::select_message_position);
+          q.bind(*before);
+          if (q.step() && q.int64(0) == conversation) before_seq = q.int64(1);
+        }
+        if (before_seq) {
+          query q(c, sql::select_history_before_seq);
+          q.bind(conversation, *before_seq, n);
+          while (q.step()) out.push_back(read_message(q, 0));
+        } else {
+          query q(c, sql::select_history_before_id);
+          q.bind(conversation, *before, n);
+          while (q.step()) out.push_back(read_message(q, 0));
+        }
+        return out;
+      });
+}
+
+void sqlite_store::chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) {
+  impl_->read<std::vector<chat_preview>>(
+      std::move(done), [viewer, limit](connection& c) -> result<std::vector<chat_preview>> {
+        std::vector<chat_preview> out;
+        const int n = clamp_limit(limit, query_limits::max_previews);
+        if (n == 0) return out;
+        query q(c, sql::select_previews);
+        q.bind(viewer, n);
+        while (q.step()) {
+          chat_preview p;
+          p.conversation = q.int64(0);
+          p.updated_at = q.int64(1);
+          p.peer = read_user(q, 2);
+          p.unread = q.int64(5);
+          if (q.optional_int64(6)) p.last = read_message(q, 6);
+          out.push_back(std::move(p));
+        }
+        return out;
+      });
+}
+
+}  // namespace chatrix::storage

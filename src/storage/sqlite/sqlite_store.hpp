@@ -1,0 +1,84 @@
+// The embedded storage backend: storage::store over one SQLite file in WAL mode, with a
+// single group-committing writer thread and a small pool of reader threads.
+#pragma once
+
+#include "storage/store.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace chatrix::storage {
+
+struct sqlite_options {
+  /// Threads (each with its own read-only connection) serving lookups, search, history...
+  int reader_threads = 2;
+  /// Bound of the write queue; a write arriving when it is full fails with errc::overloaded.
+  std::size_t max_queued_writes = 100000;
+  /// Bound of the read queue; same rule.
+  std::size_t max_queued_reads = 100000;
+  /// At most this many queued writes share one transaction (one fsync).
+  std::size_t max_batch_size = 1024;
+  /// How long a connection waits for a lock held by another process before giving up.
+  std::chrono::milliseconds busy_timeout{5000};
+  /// Test hook: runs on the writer thread when writes are waiting, before it takes them
+  /// off the queue. Tests block in it to fill the queue or to form one large batch.
+  std::function<void()> before_write_batch;
+};
+
+/// storage::store on SQLite. See store.hpp for the contract. In addition:
+/// - A call rejected at once (errc::overloaded when its queue is full, errc::unavailable
+///   after shutdown) runs its callback on the calling thread before returning: there is
+///   no store thread to hand it to without queueing, which is what was refused.
+/// - shutdown() must not be called from one of the store's callbacks.
+class sqlite_store final : public store {
+ public:
+  /// Opens (creating the file if needed, not its directory) and migrates the database,
+  /// then starts the threads. Throws chatrix::error_exception (errc::unavailable) if the
+  /// file cannot be opened or migrated; meant for startup.
+  explicit sqlite_store(std::filesystem::path db_file, sqlite_options opts = {});
+  /// The same, reporting failure as a result instead of an exception.
+  static result<std::unique_ptr<sqlite_store>> open(std::filesystem::path db_file, sqlite_options opts = {});
+
+  sqlite_store(const sqlite_store&) = delete;
+  sqlite_store& operator=(const sqlite_store&) = delete;
+  /// Calls shutdown().
+  ~sqlite_store() override;
+
+  void create_user(new_user u, callback<user> done) override;
+  void find_user_by_name(std::string username, callback<std::optional<user_credentials>> done) override;
+  void find_user_by_id(user_id id, callback<std::optional<user>> done) override;
+  void search_users(std::string fragment, int limit, callback<std::vector<user>> done) override;
+
+  void append_message(send_request req, callback<send_result> done) override;
+  void mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
+                      callback<std::vector<message_ref>> done) override;
+  void mark_read(user_id reader, std::vector<message_id> ids, unix_ms at,
+                 callback<std::vector<message_ref>> done) override;
+  void pending_messages(user_id recipient, message_id after, int limit,
+                        callback<std::vector<message>> done) override;
+  void history(user_id a, user_id b, std::optional<message_id> before, int limit,
+               callback<std::vector<message>> done) override;
+  void chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) override;
+
+  /// Idempotent; concurrent callers wait for the first one to finish.
+  void shutdown() override;
+
+  /// Transactions committed by the writer so far (for metrics and group-commit tests).
+  std::uint64_t committed_batches() const noexcept;
+
+ private:
+  class impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// ASCII lower-case: usernames are ASCII and compare without regard to case. Kept local
+/// (not auth::fold_username) so that storage does not depend on auth.
+std::string fold_username_ascii(std::string_view username);
+
+}  // namespace chatrix::storage

@@ -1,0 +1,84 @@
+// The storage interface: everything Chatrix keeps durably. Implemented by SQLite
+// (embedded default) and PostgreSQL. The domain sees only this header.
+#pragma once
+
+#include "core/error.hpp"
+#include "core/types.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace chatrix::storage {
+
+template <class T>
+using callback = std::function<void(result<T>)>;
+
+/// Limits every implementation applies the same way.
+struct query_limits {
+  static constexpr int max_search_results = 50;
+  static constexpr int max_history_page = 200;
+  static constexpr int max_previews = 200;
+};
+
+/// Durable store of users, conversations and messages.
+///
+/// Thread-safety: every method may be called from any thread. Each call returns at once;
+/// its callback runs exactly once, on a thread owned by the store, and must only hand the
+/// result over (post it) and return. A call refused at once (errc::overloaded with a full
+/// queue, errc::unavailable after shutdown) runs its callback on the caller's thread before
+/// returning: queueing the refusal would need the very room that was refused. Writes are applied in the order they were called and
+/// group-committed: a callback reporting success runs only after its write is durable.
+/// Errors: errc::unavailable when the database cannot be reached, errc::overloaded when the
+/// store's bounded queue is full, errc::internal otherwise (unless a method says more).
+class store {
+ public:
+  virtual ~store() = default;
+
+  // ---- users ----
+
+  /// errc::username_taken if the username exists without regard to case.
+  virtual void create_user(new_user u, callback<user> done) = 0;
+  /// Case-insensitive lookup by username.
+  virtual void find_user_by_name(std::string username, callback<std::optional<user_credentials>> done) = 0;
+  virtual void find_user_by_id(user_id id, callback<std::optional<user>> done) = 0;
+  /// Case-insensitive substring match on username and display name, ranked: exact username,
+  /// then username prefix, then any other match. At most `limit` results.
+  virtual void search_users(std::string fragment, int limit, callback<std::vector<user>> done) = 0;
+
+  // ---- messages ----
+
+  /// Stores a message, creating the conversation on first use (exactly once, whatever the
+  /// concurrency), assigning the next gap-free sequence number. A request matching a
+  /// message from the same sender to the same recipient with the same mark and content
+  /// within the retry window is not stored again: the original comes back, duplicate=true.
+  virtual void append_message(send_request req, callback<send_result> done) = 0;
+
+  /// Records that `recipient` received these messages. Only messages to `recipient` that
+  /// were not yet delivered change; those come back (so each receipt is reported once).
+  virtual void mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
+                              callback<std::vector<message_ref>> done) = 0;
+
+  /// Marks messages read by `reader`. If any id is not a message to `reader`, nothing
+  /// changes and the result is errc::forbidden. Returns the messages that were not read
+  /// before (they also count as delivered from now on).
+  virtual void mark_read(user_id reader, std::vector<message_id> ids, unix_ms at,
+                         callback<std::vector<message_ref>> done) = 0;
+
+  /// Messages to `recipient` not yet delivered, with id > after, oldest first.
+  virtual void pending_messages(user_id recipient, message_id after, int limit,
+                                callback<std::vector<message>> done) = 0;
+
+  /// Messages between a and b, newest first, with id < before (when given).
+  virtual void history(user_id a, user_id b, std::optional<message_id> before, int limit,
+                       callback<std::vector<message>> done) = 0;
+
+  /// The viewer's conversations, most recent first.
+  virtual void chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) = 0;
+
+  /// Finishes queued writes (their callbacks run) and stops the store's threads.
+  virtual void shutdown() = 0;
+};
+
+}  // namespace chatrix::storage

@@ -1,0 +1,269 @@
+// Runs the storage contract against sqlite_store, plus what only the SQLite backend
+// promises: migrations, WAL, group commit batching, index use by the hot queries.
+
+#include "store_contract.hpp"
+
+#include "storage/sqlite/queries.hpp"
+#include "storage/sqlite/sqlite_store.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace chatrix::storage::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A private directory, removed with everything in it.
+class temp_dir {
+ public:
+  temp_dir() {
+    std::string pattern = (fs::temp_directory_path() / "chatrix-sqlite-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  ~temp_dir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+class sqlite_factory final : public store_factory {
+ public:
+  std::unique_ptr<store> make() override { return std::make_unique<sqlite_store>(dir_.path() / "chatrix.db"); }
+
+  std::unique_ptr<store> make_gated(std::size_t max_queued_writes, std::shared_future<void> gate) override {
+    sqlite_options opts;
+    opts.max_queued_writes = max_queued_writes;
+    opts.before_write_batch = [gate] { gate.wait(); };
+    return std::make_unique<sqlite_store>(dir_.path() / ("gated-" + std::to_string(++gated_) + ".db"),
+                                          std::move(opts));
+  }
+
+ private:
+  temp_dir dir_;
+  int gated_ = 0;
+};
+
+INSTANTIATE_TEST_SUITE_P(sqlite, store_contract,
+                         ::testing::Values(store_backend{"sqlite", [] { return std::make_unique<sqlite_factory>(); }}),
+                         backend_name{});
+
+/// Direct SQLite access, to look at what the store wrote.
+class raw_db {
+ public:
+  explicit raw_db(const fs::path& file) {
+    if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+      throw std::runtime_error("cannot open " + file.string());
+    }
+  }
+  raw_db(const raw_db&) = delete;
+  raw_db& operator=(const raw_db&) = delete;
+  ~raw_db() { sqlite3_close_v2(db_); }
+
+  /// All rows of a constant statement, each row's columns joined by '|'.
+  std::vector<std::string> rows(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(std::string("prepare failed: ") + sqlite3_errmsg(db_) + " in " + sql);
+    }
+    std::vector<std::string> out;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      std::string row;
+      for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+        if (i) row += '|';
+        const auto* text = sqlite3_column_text(stmt, i);
+        row += text ? reinterpret_cast<const char*>(text) : "NULL";
+      }
+      out.push_back(row);
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+/// A gate the writer hook waits on, which a test can close and open again.
+class reusable_gate {
+ public:
+  void close() {
+    std::lock_guard lock(mutex_);
+    open_ = false;
+  }
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = true;
+};
+
+user make_user(store& s, const std::string& username) {
+  return await<user>([&](auto done) { s.create_user(new_user{username, username, "h", 1}, done); }).value();
+}
+
+TEST(sqlite_store, applies_each_migration_once_and_uses_wal) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "chatrix.db";
+  for (int round = 0; round < 2; ++round) {
+    sqlite_store s(file);
+    make_user(s, std::string("round").append(std::to_string(round)));
+    s.shutdown();
+  }
+  ASSERT_TRUE(fs::exists(file));
+  raw_db db(file);
+  EXPECT_EQ(db.rows("SELECT version, name FROM schema_version"), std::vector<std::string>{"1|initial schema"});
+  EXPECT_EQ(db.rows("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
+  EXPECT_EQ(db.rows("SELECT username FROM users ORDER BY id"), (std::vector<std::string>{"round0", "round1"}));
+  // The trigram index was kept in step by the triggers.
+  EXPECT_EQ(db.rows("SELECT rowid FROM users_fts WHERE users_fts MATCH '\"UND1\"'"), std::vector<std::string>{"2"});
+}
+
+TEST(sqlite_store, refuses_a_schema_newer_than_it_knows) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "chatrix.db";
+  { sqlite_store s(file); }
+  {
+    raw_db db(file);
+    db.rows("INSERT INTO schema_version (version, name, applied_at) VALUES (99, 'future', 0)");
+  }
+  auto opened = sqlite_store::open(file);
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().code, errc::unavailable);
+  EXPECT_NE(opened.error().message.find("newer"), std::string::npos) << opened.error().message;
+}
+
+TEST(sqlite_store, open_reports_an_unusable_path) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "no-such-dir" / "chatrix.db";
+  auto opened = sqlite_store::open(file);
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().code, errc::unavailable);
+  EXPECT_THROW(sqlite_store{file}, error_exception);
+  EXPECT_FALSE(fs::exists(file.parent_path())) << "creating directories is the caller's job";
+}
+
+// Group commit: writes that queued up while the writer was busy share one transaction.
+TEST(sqlite_store, queued_writes_share_one_transaction_up_to_the_batch_size) {
+  for (const std::size_t batch_size : {std::size_t{1024}, std::size_t{100}}) {
+    temp_dir dir;
+    reusable_gate gate;
+    sqlite_options opts;
+    opts.max_batch_size = batch_size;
+    opts.before_write_batch = [&gate] { gate.wait(); };
+    sqlite_store s(dir.path() / "chatrix.db", opts);
+    const user a = make_user(s, "a");
+    const user b = make_user(s, "b");
+
+    gate.close();
+    constexpr int count = 300;
+    completion_log<send_result> log;
+    for (int i = 0; i < count; ++i) s.append_message(send_request{a.id, b.id, "x", std::nullopt, 1, 0}, log.make(i));
+    const std::uint64_t before = s.committed_batches();
+    gate.open();
+    ASSERT_TRUE(log.wait_for(count));
+    const auto entries = log.entries();
+    for (int i = 0; i < count; ++i) {
+      ASSERT_EQ(entries[static_cast<std::size_t>(i)].tag, i);
+      ASSERT_TRUE(entries[static_cast<std::size_t>(i)].outcome.has_value());
+    }
+    const std::uint64_t expected = (count + batch_size - 1) / batch_size;
+    EXPECT_EQ(s.committed_batches() - before, expected) << "batch size " << batch_size;
+    s.shutdown();
+  }
+}
+
+// The queries whose cost must not grow with the table: each must walk an index, never
+// scan users, messages or conversations.
+TEST(sqlite_store, hot_queries_use_indexes) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "chatrix.db";
+  {
+    sqlite_store s(file);
+    s.shutdown();
+  }
+  raw_db db(file);
+  // ANALYZE-free plans are what a fresh database gets; that is the case to check.
+  const std::vector<std::pair<const char*, std::string_view>> queries{
+      {"search_exact", sqlite_detail::sql::search_exact},
+      {"search_prefix", sqlite_detail::sql::search_prefix},
+      {"search_substring", sqlite_detail::sql::search_substring},
+      {"select_credentials_by_folded_name", sqlite_detail::sql::select_credentials_by_folded_name},
+      {"select_retry", sqlite_detail::sql::select_retry},
+      {"select_pending", sqlite_detail::sql::select_pending},
+      {"select_history_before_seq", sqlite_detail::sql::select_history_before_seq},
+      {"select_conversation_by_pair", sqlite_detail::sql::select_conversation_by_pair},
+      {"select_previews", sqlite_detail::sql::select_previews},
+      {"mark_one_delivered", sqlite_detail::sql::mark_one_delivered},
+      {"mark_one_read", sqlite_detail::sql::mark_one_read},
+  };
+  for (const auto& [name, sql] : queries) {
+    const auto plan = db.rows("EXPLAIN QUERY PLAN " + std::string(sql));
+    ASSERT_FALSE(plan.empty()) << name;
+    for (const std::string& step : plan) {
+      for (const char* table : {"users", "u", "p", "messages", "m", "x", "conversations"}) {
+        const std::string full_scan = std::string("SCAN ") + table;
+        const auto at = step.find(full_scan);
+        const bool scans = at != std::string::npos &&
+                           (at + full_scan.size() == step.size() || step[at + full_scan.size()] == ' ');
+        EXPECT_FALSE(scans) << name << ": " << step;
+      }
+    }
+    if (std::string_view(name) == "search_substring") {
+      bool uses_fts = false;
+      for (const std::string& step : plan) uses_fts = uses_fts || step.find("VIRTUAL TABLE INDEX") != std::string::npos;
+      EXPECT_TRUE(uses_fts) << "the trigram index answers the MATCH";
+    }
+  }
+}
+
+TEST(sqlite_store, rejected_calls_answer_on_the_calling_thread) {
+  temp_dir dir;
+  sqlite_store s(dir.path() / "chatrix.db");
+  s.shutdown();
+  std::thread::id called_on;
+  result<user> outcome = make_error(errc::internal, "not called");
+  s.create_user(new_user{"late", "L", "h", 1}, [&](result<user> r) {
+    called_on = std::this_thread::get_id();
+    outcome = std::move(r);
+  });
+  EXPECT_EQ(called_on, std::this_thread::get_id());
+  ASSERT_FALSE(outcome.has_value());
+  EXPECT_EQ(outcome.error().code, errc::unavailable);
+}
+
+TEST(sqlite_store, folds_usernames_in_ascii_only) {
+  EXPECT_EQ(fold_username_ascii("AbC_xY-9.z"), "abc_xy-9.z");
+  EXPECT_EQ(fold_username_ascii("\xC3\x84"), "\xC3\x84") << "non-ASCII bytes are left alone";
+}
+
+}  // namespace
+}  // namespace chatrix::storage::testing
