@@ -108,7 +108,7 @@ int run_server(const config::server_config& cfg) {
 
   storage::sqlite_store store(cfg.sqlite_path);
   spdlog::info("store: SQLite at {}", cfg.sqlite_path.string());
-  cluster::in_process_bus bus;
+  cluster::in_process_bus bus(cluster::node_info{"local", cfg.advertised_host, clock.now_ms(), 0, 0});
 
   asio::io_context ioc(1);
   asio::thread_pool workers(cfg.worker_threads);
@@ -119,7 +119,7 @@ int run_server(const config::server_config& cfg) {
   chat_options.pending_queue_watermark = cfg.send_queue_bytes / 4;
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
   chat::account_service accounts(workers.get_executor(), store, chat.users(), hasher, tokens, clock);
-  http::router routes(accounts, metrics, http::cors_policy{cfg.cors_origins});
+  http::router routes(accounts, bus, metrics, http::cors_policy{cfg.cors_origins});
 
   net::server_options net_options;
   net_options.address = cfg.listen_address;

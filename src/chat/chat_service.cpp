@@ -5,6 +5,8 @@
 #include "chat/await.hpp"
 #include "protocol/limits.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
@@ -81,17 +83,24 @@ asio::awaitable<void> chat_service::attach(connection& conn) {
 
   conn.send(make_frame(protocol::encode_profile(me)));
   co_await send_previews(conn);
-  co_await push_pending(conn);
+  if (!co_await push_pending(conn)) co_return;
 
   auto* d = find_device(id);
   if (!d) co_return;
   d->syncing = false;
   auto held = std::move(d->held);
-  auto synced = std::move(d->synced);
-  for (const auto& ev : held) {
-    if (ev.type == user_event::kind::message && synced.contains(ev.msg)) continue;
-    send_to_device(*d, ev);
+  for (const auto& ev : held) send_to_device(*d, ev);
+}
+
+void chat_service::recent_ids::insert(message_id id) {
+  if (!set_.insert(id).second) return;
+  if (ring_.size() < capacity) {
+    ring_.push_back(id);
+    return;
   }
+  set_.erase(ring_[next_]);
+  ring_[next_] = id;
+  next_ = (next_ + 1) % capacity;
 }
 
 void chat_service::detach(connection& conn) {
@@ -123,7 +132,7 @@ asio::awaitable<void> chat_service::send_previews(connection& conn) {
   conn.send(make_frame(protocol::encode_previews(*r)));
 }
 
-asio::awaitable<void> chat_service::push_pending(connection& conn) {
+asio::awaitable<bool> chat_service::push_pending(connection& conn) {
   const user me = conn.account();
   const auto id = conn.device_id();
   message_id after = 0;
@@ -132,18 +141,17 @@ asio::awaitable<void> chat_service::push_pending(connection& conn) {
         [&](auto done) { store_.pending_messages(me.id, after, options_.pending_page, done); });
     if (!page) {
       send_error(conn, page.error());
-      co_return;
+      co_return true;
     }
     for (const auto& m : *page) {
       auto from = co_await users_.by_id(m.sender);
       auto* d = find_device(id);
-      if (!d || !conn.is_open()) co_return;
+      if (!d || !conn.is_open()) co_return false;
       if (!from || !*from) continue;  // the sender is gone; nothing sensible to render
-      d->synced.insert(m.id);
-      conn.send(make_frame(protocol::encode_text({m, **from, me})), conn.explicit_acks() ? 0 : m.id);
+      push_message(*d, m.id, make_frame(protocol::encode_text({m, **from, me})));
       metrics::server_metrics::add(metrics_.pending_pushed);
     }
-    if (page->size() < static_cast<std::size_t>(options_.pending_page)) co_return;
+    if (page->size() < static_cast<std::size_t>(options_.pending_page)) co_return true;
     after = page->back().id;
     // A long backlog goes out page by page, as fast as the device reads, so that it never
     // trips the slow-consumer limit by itself.
@@ -152,8 +160,37 @@ asio::awaitable<void> chat_service::push_pending(connection& conn) {
       wait.expires_after(std::chrono::milliseconds(5));
       co_await wait.async_wait(asio::use_awaitable);
     }
-    if (!conn.is_open()) co_return;
+    if (!conn.is_open()) co_return false;
   }
+}
+
+void chat_service::resync() {
+  for (const auto& [uid, ids] : devices_by_user_)
+    asio::co_spawn(io_, resync_user(uid), asio::detached);
+}
+
+asio::awaitable<void> chat_service::resync_user(user_id uid) {
+  auto page = co_await await_callback<std::vector<message>>(
+      [&](auto done) { store_.pending_messages(uid, 0, options_.pending_page, done); });
+  if (!page) co_return;
+  const auto* me = users_.cached(uid);
+  if (!me) co_return;
+  const user recipient = *me;
+  for (const auto& m : *page) {
+    auto from = co_await users_.by_id(m.sender);
+    if (!from || !*from) continue;
+    auto frame = make_frame(protocol::encode_text({m, **from, recipient}));
+    auto it = devices_by_user_.find(uid);
+    if (it == devices_by_user_.end()) co_return;
+    for (auto id : it->second)
+      if (auto* d = find_device(id); d && !d->syncing) push_message(*d, m.id, frame);
+  }
+}
+
+void chat_service::push_message(device& d, message_id id, const shared_frame& frame) {
+  if (d.sent.contains(id)) return;
+  d.sent.insert(id);
+  d.conn->send(frame, d.conn->explicit_acks() ? 0 : id);
 }
 
 // ---- frames ----
@@ -335,8 +372,10 @@ void chat_service::send_to_device(device& d, const user_event& ev) {
     d.held.push_back(ev);
     return;
   }
-  const bool tracked = ev.type == user_event::kind::message && !d.conn->explicit_acks();
-  d.conn->send(ev.frame, tracked ? ev.msg : 0);
+  if (ev.type == user_event::kind::message)
+    push_message(d, ev.msg, ev.frame);
+  else
+    d.conn->send(ev.frame);
 }
 
 void chat_service::send_error(connection& conn, const error& err, int ref_type, const std::optional<std::string>& mark) {

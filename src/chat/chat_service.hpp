@@ -64,15 +64,32 @@ class chat_service final : public cluster::event_sink {
   void detach(connection& conn);
 
   void deliver_local(const cluster::user_event& ev) override;
+  /// Pushes to every local device the pending messages it has not been sent yet.
+  void resync() override;
 
   user_directory& users() noexcept { return users_; }
 
  private:
+  /// The ids of the last messages sent to one device, so that a message reaching it by two
+  /// paths (live and pending, or live and a resync) is sent once. Bounded: an idle device
+  /// holds no memory here, a busy one at most `capacity` ids.
+  class recent_ids {
+   public:
+    static constexpr std::size_t capacity = 1024;
+    bool contains(message_id id) const { return set_.contains(id); }
+    void insert(message_id id);
+
+   private:
+    std::unordered_set<message_id> set_;
+    std::vector<message_id> ring_;
+    std::size_t next_ = 0;
+  };
+
   struct device {
     connection* conn = nullptr;
     bool syncing = true;
-    std::vector<cluster::user_event> held;     // live messages that arrived while syncing
-    std::unordered_set<message_id> synced;     // pending ids already pushed while syncing
+    std::vector<cluster::user_event> held;  // live events that arrived while syncing
+    recent_ids sent;
   };
 
   boost::asio::awaitable<void> on_text(connection& conn, protocol::text_request req);
@@ -80,7 +97,11 @@ class chat_service final : public cluster::event_sink {
   boost::asio::awaitable<void> on_search(connection& conn, protocol::search_request req);
   boost::asio::awaitable<void> on_history(connection& conn, protocol::history_request req);
   void on_ack(connection& conn, const protocol::ack_request& req);
-  boost::asio::awaitable<void> push_pending(connection& conn);
+  /// Sends each pending message of `conn`'s user that the device has not had yet.
+  /// Returns false when the device went away meanwhile.
+  boost::asio::awaitable<bool> push_pending(connection& conn);
+  boost::asio::awaitable<void> resync_user(user_id id);
+  void push_message(device& d, message_id id, const shared_frame& frame);
   boost::asio::awaitable<void> send_previews(connection& conn);
 
   void on_stored(std::uint64_t device_id, const user& sender, const user& recipient,

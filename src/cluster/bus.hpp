@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace chatrix::cluster {
 
@@ -31,6 +32,18 @@ class event_sink {
  public:
   virtual ~event_sink() = default;
   virtual void deliver_local(const user_event& ev) = 0;
+  /// The bus may have dropped events (it lost Redis and has it back): the sink re-checks
+  /// in the database what every local device is still owed.
+  virtual void resync() = 0;
+};
+
+/// A live node as the registry sees it.
+struct node_info {
+  std::string id;
+  std::string address;  // SERVER_HOST: how other nodes and operators reach it
+  unix_ms started_at = 0;
+  std::int64_t connections = 0;
+  unix_ms expires_at = 0;  // lease end; renewed by heartbeat
 };
 
 /// Routes user events to the nodes holding the users' sessions.
@@ -46,7 +59,12 @@ class bus {
   /// Presence: the node holds (or no longer holds) a session of `id`.
   virtual void device_connected(user_id id) = 0;
   virtual void device_disconnected(user_id id) = 0;
+  /// Deregisters the node and stops. Idempotent.
   virtual void stop() = 0;
+
+  virtual std::string node_id() const = 0;
+  /// Live nodes as last seen by this node (itself included).
+  virtual std::vector<node_info> nodes() const = 0;
 };
 
 }  // namespace chatrix::cluster

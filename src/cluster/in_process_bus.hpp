@@ -3,21 +3,29 @@
 
 #include "cluster/bus.hpp"
 
+#include <string>
+#include <utility>
+
 namespace chatrix::cluster {
 
 /// Thread-safety: as bus (I/O thread only).
 class in_process_bus final : public bus {
  public:
+  explicit in_process_bus(node_info self) : self_(std::move(self)) {}
+
   void start(event_sink& sink) override { sink_ = &sink; }
   void publish(user_event ev) override {
     if (sink_) sink_->deliver_local(ev);
   }
-  void device_connected(user_id) override {}
-  void device_disconnected(user_id) override {}
+  void device_connected(user_id) override { ++self_.connections; }
+  void device_disconnected(user_id) override { --self_.connections; }
   void stop() override { sink_ = nullptr; }
+  std::string node_id() const override { return self_.id; }
+  std::vector<node_info> nodes() const override { return {self_}; }
 
  private:
   event_sink* sink_ = nullptr;
+  node_info self_;
 };
 
 }  // namespace chatrix::cluster

@@ -77,8 +77,29 @@ response error_response(unsigned status, errc code, std::string message) {
 
 response error_response(const error& err) { return error_response(status_for(err.code), err.code, err.message); }
 
-router::router(chat::account_service& accounts, metrics::server_metrics& metrics, cors_policy cors)
-    : accounts_(accounts), metrics_(metrics), cors_(std::move(cors)) {}
+router::router(chat::account_service& accounts, const cluster::bus& bus, metrics::server_metrics& metrics,
+               cors_policy cors)
+    : accounts_(accounts), bus_(bus), metrics_(metrics), cors_(std::move(cors)) {}
+
+response router::cluster_nodes() const {
+  std::string body = "{\"node_id\":";
+  protocol::append_json_string(body, bus_.node_id());
+  body += ",\"nodes\":[";
+  bool first = true;
+  for (const auto& n : bus_.nodes()) {
+    if (!first) body += ',';
+    first = false;
+    body += "{\"id\":";
+    protocol::append_json_string(body, n.id);
+    body += ",\"address\":";
+    protocol::append_json_string(body, n.address);
+    body += ",\"started_at\":" + std::to_string(n.started_at);
+    body += ",\"connections\":" + std::to_string(n.connections);
+    body += ",\"expires_at\":" + std::to_string(n.expires_at) + "}";
+  }
+  body += "]}";
+  return response{200, std::move(body)};
+}
 
 bool router::is_websocket_path(std::string_view target) {
   auto p = path_of(target);
@@ -122,6 +143,10 @@ asio::awaitable<response> router::handle(const request& req) {
   if (path == "/health") {
     if (auto r = only("GET")) co_return *r;
     co_return response{200, "{\"status\":\"ok\"}"};
+  }
+  if (path == "/cluster") {
+    if (auto r = only("GET")) co_return *r;
+    co_return cluster_nodes();
   }
   if (path == "/metrics") {
     if (auto r = only("GET")) co_return *r;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "chat/account_service.hpp"
+#include "cluster/bus.hpp"
 #include "metrics/metrics.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -42,7 +43,7 @@ response error_response(unsigned status, errc code, std::string message);
 /// Thread-safety: I/O thread only.
 class router {
  public:
-  router(chat::account_service& accounts, metrics::server_metrics& metrics, cors_policy cors);
+  router(chat::account_service& accounts, const cluster::bus& bus, metrics::server_metrics& metrics, cors_policy cors);
 
   boost::asio::awaitable<response> handle(const request& req);
   /// Adds the CORS headers `origin` is entitled to.
@@ -55,7 +56,10 @@ class router {
   boost::asio::awaitable<response> register_user(const request& req);
   boost::asio::awaitable<response> login(const request& req);
 
+  response cluster_nodes() const;
+
   chat::account_service& accounts_;
+  const cluster::bus& bus_;
   metrics::server_metrics& metrics_;
   cors_policy cors_;
 };

@@ -1,0 +1,281 @@
+// The chat domain's rules, driven through chat_service with fake devices, a real SQLite store
+// in a temp dir and a bus that can drop events (to prove resync delivers what was lost).
+#include "chat/chat_service.hpp"
+#include "storage/sqlite/sqlite_store.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+#include <random>
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace chatrix;
+
+namespace {
+
+/// Records every frame sent to it; completes writes when told to.
+class fake_device final : public chat::connection {
+ public:
+  fake_device(chat::chat_service& chat, user u, std::uint64_t id, bool acks = false)
+      : chat_(chat), user_(std::move(u)), id_(id), acks_(acks) {}
+
+  std::uint64_t device_id() const noexcept override { return id_; }
+  const user& account() const noexcept override { return user_; }
+  bool explicit_acks() const noexcept override { return acks_; }
+  bool is_open() const noexcept override { return true; }
+  std::size_t queued_bytes() const noexcept override { return 0; }
+  void send(chat::shared_frame frame, message_id receipt) override {
+    frames.push_back(json::parse(*frame).as_object());
+    // The write completes at once, as a socket write would shortly after.
+    if (receipt != 0) chat_.on_written(*this, receipt);
+  }
+
+  std::vector<json::object> of_type(int type) const {
+    std::vector<json::object> out;
+    for (const auto& f : frames)
+      if (f.at("type").as_int64() == type) out.push_back(f);
+    return out;
+  }
+
+  std::vector<json::object> frames;
+
+ private:
+  chat::chat_service& chat_;
+  user user_;
+  std::uint64_t id_;
+  bool acks_;
+};
+
+/// The in-process bus, with a switch that drops every event (a lost publish).
+class lossy_bus final : public cluster::bus {
+ public:
+  void start(cluster::event_sink& sink) override { sink_ = &sink; }
+  void publish(cluster::user_event ev) override {
+    if (sink_ && !dropping) sink_->deliver_local(ev);
+  }
+  void device_connected(user_id) override {}
+  void device_disconnected(user_id) override {}
+  void stop() override { sink_ = nullptr; }
+  std::string node_id() const override { return "test"; }
+  std::vector<cluster::node_info> nodes() const override { return {}; }
+  void recover() { sink_->resync(); }
+  bool dropping = false;
+
+ private:
+  cluster::event_sink* sink_ = nullptr;
+};
+
+class fixed_clock final : public clock {
+ public:
+  std::chrono::system_clock::time_point now() const override { return t; }
+  std::chrono::system_clock::time_point t = std::chrono::system_clock::now();
+};
+
+class chat_service_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("chatrix-chat-" + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(dir_);
+    store_ = std::make_unique<storage::sqlite_store>(dir_ / "chat.db");
+    chat_ = std::make_unique<chat::chat_service>(io_.get_executor(), *store_, bus_, tokens_, clock_, metrics_,
+                                                 chat::service_options{});
+    alice_ = make_user("alice");
+    bob_ = make_user("bob");
+    carol_ = make_user("carol");
+  }
+  void TearDown() override {
+    chat_.reset();
+    store_->shutdown();
+    std::filesystem::remove_all(dir_);
+  }
+
+  user make_user(const std::string& name) {
+    std::promise<result<user>> p;
+    store_->create_user(new_user{name, name + " N.", "hash", 1}, [&](result<user> r) { p.set_value(std::move(r)); });
+    return p.get_future().get().value();
+  }
+
+  /// Runs the I/O loop until `done` holds (or a generous guard expires).
+  template <class Pred>
+  void run_until(Pred done) {
+    for (int i = 0; i < 2000 && !done(); ++i) {
+      io_.restart();
+      io_.run_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_TRUE(done());
+  }
+  void settle() {
+    for (int i = 0; i < 40; ++i) {
+      io_.restart();
+      io_.run_for(std::chrono::milliseconds(5));
+    }
+  }
+
+  void attach(fake_device& d) {
+    bool done = false;
+    asio::co_spawn(io_, chat_->attach(d), [&](std::exception_ptr) { done = true; });
+    run_until([&] { return done; });
+  }
+  void frame(fake_device& d, const std::string& text) {
+    bool done = false;
+    asio::co_spawn(io_, chat_->handle_frame(d, text), [&](std::exception_ptr) { done = true; });
+    run_until([&] { return done; });
+  }
+  void text(fake_device& d, const std::string& to, const std::string& content, int mark = 1) {
+    frame(d, R"({"type":0,"body":{"to":")" + to + R"(","content":")" + content + R"(","mark":)" +
+                 std::to_string(mark) + "}}");
+  }
+
+  std::filesystem::path dir_;
+  asio::io_context io_;
+  // Store callbacks arrive from other threads: keep run_for waiting for them.
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
+  std::unique_ptr<storage::sqlite_store> store_;
+  lossy_bus bus_;
+  auth::token_codec tokens_{"a test secret of enough bytes!!", std::chrono::hours(1)};
+  fixed_clock clock_;
+  metrics::server_metrics metrics_;
+  std::unique_ptr<chat::chat_service> chat_;
+  user alice_, bob_, carol_;
+};
+
+}  // namespace
+
+TEST_F(chat_service_test, attach_sends_profile_then_previews) {
+  fake_device a(*chat_, alice_, 1);
+  attach(a);
+  ASSERT_EQ(a.frames.size(), 2u);
+  EXPECT_EQ(a.frames[0].at("type").as_int64(), 4);
+  EXPECT_EQ(a.frames[0].at("body").at("username").as_string(), "alice");
+  EXPECT_EQ(a.frames[1].at("type").as_int64(), 5);
+  EXPECT_TRUE(a.frames[1].at("body").is_null());
+}
+
+TEST_F(chat_service_test, delivered_only_after_storage_then_text_received_and_sent_sync) {
+  fake_device a(*chat_, alice_, 1), a2(*chat_, alice_, 2), b(*chat_, bob_, 3);
+  attach(a);
+  attach(a2);
+  attach(b);
+  text(a, "bob", "hello", 7);
+  run_until([&] { return !a.of_type(1).empty() && !a.of_type(10).empty(); });
+  auto delivered = a.of_type(1)[0].at("body").as_object();
+  EXPECT_EQ(delivered.at("mark").as_int64(), 7);
+  ASSERT_EQ(b.of_type(0).size(), 1u);
+  EXPECT_EQ(b.of_type(0)[0].at("body").at("msg_id"), delivered.at("message_id"));
+  EXPECT_EQ(b.of_type(0)[0].at("body").at("from").as_string(), "alice");
+  // The sender's other device sees the message; the sending device does not get it back.
+  EXPECT_EQ(a2.of_type(12).size(), 1u);
+  EXPECT_TRUE(a.of_type(12).empty());
+  // The completed write to bob's legacy device is the receipt: every alice device hears it.
+  EXPECT_EQ(a.of_type(10)[0].at("body").at("message_ids").as_array()[0], delivered.at("message_id"));
+  run_until([&] { return !a2.of_type(10).empty(); });
+}
+
+TEST_F(chat_service_test, explicit_ack_devices_confirm_with_ack) {
+  fake_device a(*chat_, alice_, 1), b(*chat_, bob_, 3, /*acks=*/true);
+  attach(a);
+  attach(b);
+  text(a, "bob", "hello");
+  run_until([&] { return !b.of_type(0).empty(); });
+  settle();
+  EXPECT_TRUE(a.of_type(10).empty()) << "no receipt before the device's ACK";
+  auto id = b.of_type(0)[0].at("body").at("msg_id").as_int64();
+  frame(b, R"({"type":11,"body":{"message_ids":[)" + std::to_string(id) + "]}}");
+  run_until([&] { return !a.of_type(10).empty(); });
+}
+
+TEST_F(chat_service_test, refusals_store_nothing) {
+  fake_device a(*chat_, alice_, 1), b(*chat_, bob_, 3);
+  attach(a);
+  text(a, "nobody", "x", 1);
+  text(a, "alice", "x", 2);
+  frame(a, R"({"type":0,"body":{"to":"bob","to_id":)" + std::to_string(carol_.id) + R"(,"content":"x","mark":3}})");
+  auto errs = a.of_type(3);
+  ASSERT_EQ(errs.size(), 3u);
+  EXPECT_EQ(errs[0].at("body").at("code").as_string(), "unknown_recipient");
+  EXPECT_EQ(errs[0].at("body").at("mark").as_int64(), 1);
+  EXPECT_EQ(errs[1].at("body").at("code").as_string(), "self_message");
+  EXPECT_EQ(errs[2].at("body").at("code").as_string(), "recipient_mismatch");
+  attach(b);
+  settle();
+  EXPECT_TRUE(b.of_type(0).empty()) << "nothing was stored, so nothing is pending";
+}
+
+TEST_F(chat_service_test, pending_pushed_once_on_connect_in_order) {
+  fake_device a(*chat_, alice_, 1);
+  attach(a);
+  for (int i = 0; i < 5; ++i) text(a, "bob", "m" + std::to_string(i), i + 1);
+  run_until([&] { return a.of_type(1).size() == 5; });
+  fake_device b(*chat_, bob_, 3);
+  attach(b);
+  ASSERT_EQ(b.frames.size(), 7u);
+  EXPECT_EQ(b.frames[0].at("type").as_int64(), 4);
+  EXPECT_EQ(b.frames[1].at("type").as_int64(), 5);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(b.frames[2 + i].at("body").at("content").as_string(), "m" + std::to_string(i));
+  run_until([&] { return a.of_type(10).size() >= 1; });
+  settle();
+  chat_->detach(b);
+  fake_device b2(*chat_, bob_, 4);
+  attach(b2);
+  EXPECT_TRUE(b2.of_type(0).empty()) << "delivered messages are not pushed again";
+}
+
+TEST_F(chat_service_test, only_the_recipient_marks_read) {
+  fake_device a(*chat_, alice_, 1), b(*chat_, bob_, 3), c(*chat_, carol_, 5);
+  attach(a);
+  attach(b);
+  attach(c);
+  text(a, "bob", "secret");
+  run_until([&] { return !b.of_type(0).empty(); });
+  auto id = std::to_string(b.of_type(0)[0].at("body").at("msg_id").as_int64());
+  frame(c, R"({"type":2,"body":{"to":"alice","message_ids":[)" + id + "]}}");
+  ASSERT_EQ(c.of_type(3).size(), 1u);
+  EXPECT_EQ(c.of_type(3)[0].at("body").at("code").as_string(), "forbidden");
+  settle();
+  EXPECT_TRUE(a.of_type(2).empty());
+  frame(b, R"({"type":2,"body":{"to":"alice","message_ids":[)" + id + "]}}");
+  run_until([&] { return !a.of_type(2).empty(); });
+  EXPECT_EQ(a.of_type(2)[0].at("body").as_array()[0].as_int64(), std::stoll(id));
+}
+
+TEST_F(chat_service_test, history_only_for_participants) {
+  fake_device a(*chat_, alice_, 1), c(*chat_, carol_, 5);
+  attach(a);
+  attach(c);
+  text(a, "bob", "hi");
+  run_until([&] { return !a.of_type(1).empty(); });
+  frame(c, R"({"type":8,"body":{"user1_id":)" + std::to_string(alice_.id) + R"(,"user2_id":)" +
+               std::to_string(bob_.id) + "}}");
+  ASSERT_EQ(c.of_type(3).size(), 1u);
+  EXPECT_EQ(c.of_type(3)[0].at("body").at("code").as_string(), "forbidden");
+  frame(a, R"({"type":8,"body":{"user1_id":)" + std::to_string(alice_.id) + R"(,"user2_id":)" +
+               std::to_string(bob_.id) + "}}");
+  ASSERT_EQ(a.of_type(9).size(), 1u);
+  EXPECT_EQ(a.of_type(9)[0].at("body").as_array().size(), 1u);
+}
+
+TEST_F(chat_service_test, resync_delivers_what_the_bus_lost_exactly_once) {
+  fake_device a(*chat_, alice_, 1), b(*chat_, bob_, 3, /*acks=*/true);
+  attach(a);
+  attach(b);
+  text(a, "bob", "first", 1);
+  run_until([&] { return b.of_type(0).size() == 1; });
+  bus_.dropping = true;
+  text(a, "bob", "lost", 2);
+  run_until([&] { return a.of_type(1).size() == 2; });
+  settle();
+  EXPECT_EQ(b.of_type(0).size(), 1u);
+  bus_.dropping = false;
+  bus_.recover();
+  run_until([&] { return b.of_type(0).size() == 2; });
+  EXPECT_EQ(b.of_type(0)[1].at("body").at("content").as_string(), "lost");
+  bus_.recover();  // "first" is still pending (no ACK) but this device already has it
+  settle();
+  EXPECT_EQ(b.of_type(0).size(), 2u);
+}
