@@ -95,6 +95,8 @@ int run_server(const config::server_config& cfg) {
   if (!cfg.redis_address.empty())
     throw std::runtime_error("REDISADDR: cluster mode is not available in this build yet; unset it to run a single node");
 
+  if (cfg.io_threads != 1)
+    throw std::runtime_error("IO_THREADS: only 1 is supported so far (one I/O thread runs the network and the domain)");
   raise_open_file_limit();
   std::filesystem::create_directories(cfg.data_dir);
   if (!cfg.sqlite_path.parent_path().empty()) std::filesystem::create_directories(cfg.sqlite_path.parent_path());
