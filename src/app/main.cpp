@@ -1,17 +1,25 @@
-// chatrix: the server binary. Parses the configuration, then hands over to app::run_server.
+// chatrix: the server binary. Parses the configuration, then hands over to app::run_server,
+// or to app::migrate for `chatrix migrate` (apply the database schema and exit).
 #include "app/server.hpp"
 #include "config/config.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <vector>
 
 int main(int argc, char** argv) {
   using namespace chatrix;
+  // The subcommand comes first and is not a setting; the flags after it are the server's.
+  const bool migrate = argc > 1 && std::strcmp(argv[1], "migrate") == 0;
+  std::vector<const char*> args(argv, argv + argc);
+  if (migrate) args.erase(args.begin() + 1);
+
   std::optional<config::server_config> cfg;
   try {
-    cfg = config::load(argc, argv, config::process_environment(), ".env");
+    cfg = config::load(static_cast<int>(args.size()), args.data(), config::process_environment(), ".env");
   } catch (const config::config_error& e) {
     std::fprintf(stderr, "chatrix: %s\n", e.what());
     return 2;
@@ -19,7 +27,7 @@ int main(int argc, char** argv) {
   if (!cfg) return 0;  // --help or --version
   spdlog::set_level(spdlog::level::from_str(cfg->log_level));
   try {
-    return app::run_server(*cfg);
+    return migrate ? app::migrate(*cfg) : app::run_server(*cfg);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

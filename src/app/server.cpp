@@ -89,6 +89,17 @@ void write_port_file(const std::string& file, std::uint16_t port) {
 
 }  // namespace
 
+int migrate(const config::server_config& cfg) {
+  if (cfg.database == config::database_kind::postgres)
+    throw std::runtime_error("DB_CONNECTION_URL: PostgreSQL is not available in this build yet");
+  if (!cfg.sqlite_path.parent_path().empty()) std::filesystem::create_directories(cfg.sqlite_path.parent_path());
+  // Opening the store applies every pending migration in its own transaction.
+  storage::sqlite_store store(cfg.sqlite_path);
+  store.shutdown();
+  spdlog::info("SQLite schema at {} is up to date", cfg.sqlite_path.string());
+  return 0;
+}
+
 int run_server(const config::server_config& cfg) {
   if (cfg.database == config::database_kind::postgres)
     throw std::runtime_error("DB_CONNECTION_URL: PostgreSQL is not available in this build yet; unset it to use the embedded SQLite store");

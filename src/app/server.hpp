@@ -10,4 +10,7 @@ namespace chatrix::app {
 /// only shows at start, unusable data directory, port in use).
 int run_server(const config::server_config& cfg);
 
+/// Applies the database schema migrations and exits (`chatrix migrate`). Returns 0 on success.
+int migrate(const config::server_config& cfg);
+
 }  // namespace chatrix::app
