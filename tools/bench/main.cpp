@@ -1,0 +1,241 @@
+// chatrix-bench: a load generator for any server speaking the original Chatrix wire format.
+// Options, account setup, file-descriptor limits and reports; the WebSocket work is in ws_runner.cpp.
+#include "bench.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <sys/resource.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+using namespace chatrix::bench;
+
+/// The server's resident set from /proc/PID/status (VmRSS, in kB there), in bytes.
+std::optional<std::uint64_t> read_rss(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      std::istringstream fields(line.substr(6));
+      std::uint64_t kb = 0;
+      if (fields >> kb) return kb * 1024;
+    }
+  }
+  return std::nullopt;
+}
+
+/// Raises the soft open-file limit to the hard one and checks that `needed` descriptors fit.
+bool ensure_fd_limit(std::uint64_t needed, std::string& why) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return true;  // cannot tell; let connect fail if it must
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  // Beyond the sockets: stdio, the epoll and eventfd descriptors per thread, HTTP setup sockets.
+  constexpr std::uint64_t reserve = 64;
+  if (lim.rlim_cur != RLIM_INFINITY && needed + reserve > lim.rlim_cur) {
+    why = "needs " + std::to_string(needed) + " sockets plus " + std::to_string(reserve) +
+          " spare descriptors, but the open-file limit is " + std::to_string(lim.rlim_cur) + " (hard " +
+          std::to_string(lim.rlim_max) + ")";
+    return false;
+  }
+  return true;
+}
+
+double ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(s);
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"chatrix-bench: load generator for the Chatrix WebSocket protocol"};
+  std::string url, url2, prefix = "bench_", password = "bench-password-1", source_ips;
+  int pairs = 100, window = 16, size = 100, threads = 1, idle = 0, server_pid = 0, conns_per_user = 8;
+  int http_concurrency = 4, connect_concurrency = 256;
+  double rate = 0, duration = 10, warmup = 0, drain = 5, settle = 1, hold = 0;
+  long long max_lost = -1, max_duplicates = -1;
+  bool json_out = false;
+
+  app.add_option("--url", url, "WebSocket URL, e.g. ws://127.0.0.1:8080/ws (the HTTP API is at the same host:port)")->required();
+  app.add_option("--url2", url2, "recipients connect here instead (e.g. a second node)");
+  app.add_option("--pairs", pairs, "sender->recipient pairs")->check(CLI::Range(1, 1'000'000));
+  auto* window_opt = app.add_option("--window", window, "closed loop: messages in flight per sender")->check(CLI::Range(1, 100'000));
+  auto* rate_opt = app.add_option("--rate", rate, "open loop: total messages/s across all senders")->check(CLI::PositiveNumber);
+  window_opt->excludes(rate_opt);
+  app.add_option("--duration", duration, "measured seconds")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", warmup, "seconds of load before measuring (not counted)")->check(CLI::NonNegativeNumber);
+  app.add_option("--drain", drain, "seconds to wait after the run for outstanding acks and deliveries")->check(CLI::NonNegativeNumber);
+  app.add_option("--size", size, "content bytes per message")->check(CLI::Range(1, 8192));
+  app.add_option("--threads", threads, "client I/O threads, each with its own event loop")->check(CLI::Range(1, 256));
+  app.add_option("--user-prefix", prefix, "usernames are <prefix>s_<i>, <prefix>r_<i>, <prefix>idle_<i>");
+  app.add_option("--password", password, "password of the bench users (registered if new)");
+  app.add_option("--http-concurrency", http_concurrency, "parallel register/login requests")->check(CLI::Range(1, 64));
+  app.add_flag("--json", json_out, "print one JSON object as the last line of stdout");
+  auto* idle_opt = app.add_option("--idle", idle, "idle mode: open N authenticated idle connections")->check(CLI::Range(1, 1'000'000));
+  app.add_option("--server-pid", server_pid, "idle mode: server process whose VmRSS is read before and after");
+  app.add_option("--conns-per-user", conns_per_user, "idle mode: connections (devices) per user")->check(CLI::Range(1, 10'000));
+  app.add_option("--connect-concurrency", connect_concurrency, "connection attempts in flight per thread")->check(CLI::Range(1, 100'000));
+  app.add_option("--settle", settle, "idle mode: seconds to wait before reading the server's memory")->check(CLI::NonNegativeNumber);
+  app.add_option("--hold", hold, "idle mode: keep the connections open this many seconds more")->check(CLI::NonNegativeNumber);
+  app.add_option("--source-ips", source_ips, "comma-separated local addresses to bind (e.g. 127.0.0.2,127.0.0.3)");
+  app.add_option("--max-lost", max_lost, "exit 3 when more messages than this were lost (default: no check)");
+  app.add_option("--max-duplicates", max_duplicates, "exit 3 when more duplicates than this were seen (default: no check)");
+  idle_opt->excludes(window_opt)->excludes(rate_opt);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 1;  // --help is 0; every usage error is 1 (CLI11 would use 100+)
+  }
+
+  try {
+    const auto ws = parse_ws_url(url);
+    const auto ws2 = url2.empty() ? ws : parse_ws_url(url2);
+    const auto sources = split_csv(source_ips);
+
+    if (idle > 0) {
+      std::string why;
+      if (!ensure_fd_limit(static_cast<std::uint64_t>(idle), why)) {
+        std::fprintf(stderr, "chatrix-bench: refusing --idle %d: %s\n", idle, why.c_str());
+        return 2;
+      }
+      const int users = (idle + conns_per_user - 1) / conns_per_user;
+      std::vector<std::string> names;
+      for (int i = 0; i < users; ++i) names.push_back(prefix + "idle_" + std::to_string(i));
+      if (!json_out) std::fprintf(stderr, "registering or logging in %d users...\n", users);
+      idle_options opt;
+      opt.url = ws;
+      opt.accounts = obtain_accounts(ws, names, password, http_concurrency);
+      opt.connections = idle;
+      opt.threads = threads;
+      opt.concurrency = connect_concurrency;
+      opt.settle_s = settle;
+      opt.hold_s = hold;
+      opt.source_ips = sources;
+      if (server_pid > 0) opt.read_server_rss = [server_pid] { return read_rss(server_pid); };
+      if (!json_out) std::fprintf(stderr, "opening %d connections...\n", idle);
+      const auto r = run_idle(opt);
+
+      const double per_s = r.connect_s > 0 ? r.connections / r.connect_s : 0;
+      std::optional<double> per_conn;
+      if (r.rss_before && r.rss_after && r.connections > 0)
+        per_conn = (static_cast<double>(*r.rss_after) - static_cast<double>(*r.rss_before)) / r.connections;
+      if (json_out) {
+        std::printf(
+            "{\"mode\":\"idle\",\"requested\":%d,\"threads\":%d,\"users\":%d,\"connections\":%d,\"failed\":%d,"
+            "\"connect_s\":%.3f,\"connect_per_s\":%.1f,\"rss_before_kib\":%s,\"rss_after_kib\":%s,"
+            "\"bytes_per_connection\":%s}\n",
+            idle, threads, users, r.connections, r.failed, r.connect_s, per_s,
+            r.rss_before ? std::to_string(*r.rss_before / 1024).c_str() : "null",
+            r.rss_after ? std::to_string(*r.rss_after / 1024).c_str() : "null",
+            per_conn ? std::to_string(static_cast<long long>(std::llround(*per_conn))).c_str() : "null");
+      } else {
+        std::printf("idle connections:   %d of %d (%d failed)\n", r.connections, idle, r.failed);
+        std::printf("connect + auth:     %.3f s, %.0f connections/s\n", r.connect_s, per_s);
+        if (per_conn)
+          std::printf("server memory:      %.1f MiB -> %.1f MiB, %.0f bytes per connection\n",
+                      static_cast<double>(*r.rss_before) / 1048576.0, static_cast<double>(*r.rss_after) / 1048576.0,
+                      *per_conn);
+        else
+          std::printf("server memory:      not measured (give --server-pid)\n");
+        if (per_conn && *per_conn <= 0)
+          std::printf("note: the server reused memory freed earlier; measure idle memory on a freshly started server\n");
+      }
+      if (r.failed > 0) {
+        std::fprintf(stderr, "chatrix-bench: %d connections failed; first error: %s\n", r.failed, r.first_error.c_str());
+        return 2;
+      }
+      return 0;
+    }
+
+    std::string why;
+    if (!ensure_fd_limit(2 * static_cast<std::uint64_t>(pairs), why)) {
+      std::fprintf(stderr, "chatrix-bench: refusing --pairs %d: %s\n", pairs, why.c_str());
+      return 2;
+    }
+    std::vector<std::string> snames, rnames;
+    for (int i = 0; i < pairs; ++i) {
+      snames.push_back(prefix + "s_" + std::to_string(i));
+      rnames.push_back(prefix + "r_" + std::to_string(i));
+    }
+    if (!json_out) std::fprintf(stderr, "registering or logging in %d users...\n", 2 * pairs);
+    load_options opt;
+    opt.sender_url = ws;
+    opt.recipient_url = ws2;
+    opt.senders = obtain_accounts(ws, snames, password, http_concurrency);
+    opt.recipients = obtain_accounts(ws2, rnames, password, http_concurrency);
+    opt.window = window;
+    opt.rate = *rate_opt ? rate : 0;
+    opt.warmup_s = warmup;
+    opt.duration_s = duration;
+    opt.drain_s = drain;
+    opt.size = size;
+    opt.threads = threads;
+    opt.progress = !json_out;
+    opt.source_ips = sources;
+    if (!json_out) std::fprintf(stderr, "connecting %d sockets...\n", 2 * pairs);
+    const auto r = run_load(opt);
+
+    if (r.errors > 0) std::fprintf(stderr, "chatrix-bench: %llu errors; the first: %s\n", static_cast<unsigned long long>(r.errors), r.first_error.c_str());
+    const double secs = r.measured_s > 0 ? r.measured_s : 1;
+    const double acked_per_s = static_cast<double>(r.acked) / secs;
+    const double delivered_per_s = static_cast<double>(r.delivered) / secs;
+    const double max_ms = ms(std::max(r.ack_ns.max(), r.deliver_ns.max()));
+    if (json_out) {
+      std::printf(
+          "{\"mode\":\"%s\",\"pairs\":%d,\"window\":%d,\"rate\":%.0f,\"duration_s\":%.3f,\"size\":%d,\"threads\":%d,"
+          "\"acked_per_s\":%.1f,\"delivered_per_s\":%.1f,"
+          "\"ack_p50_ms\":%.3f,\"ack_p90_ms\":%.3f,\"ack_p99_ms\":%.3f,"
+          "\"deliver_p50_ms\":%.3f,\"deliver_p90_ms\":%.3f,\"deliver_p99_ms\":%.3f,\"max_ms\":%.3f,"
+          "\"errors\":%llu,\"lost\":%llu,\"duplicates\":%llu,\"out_of_order\":%llu,\"sent\":%llu,"
+          "\"unacked\":%llu,\"stale\":%llu}\n",
+          opt.rate > 0 ? "open" : "closed", pairs, opt.rate > 0 ? 0 : window, opt.rate, r.measured_s, size, threads,
+          acked_per_s, delivered_per_s, ms(r.ack_ns.quantile(0.5)), ms(r.ack_ns.quantile(0.9)),
+          ms(r.ack_ns.quantile(0.99)), ms(r.deliver_ns.quantile(0.5)), ms(r.deliver_ns.quantile(0.9)),
+          ms(r.deliver_ns.quantile(0.99)), max_ms, static_cast<unsigned long long>(r.errors),
+          static_cast<unsigned long long>(r.lost), static_cast<unsigned long long>(r.duplicates),
+          static_cast<unsigned long long>(r.out_of_order), static_cast<unsigned long long>(r.sent),
+          static_cast<unsigned long long>(r.unacked), static_cast<unsigned long long>(r.stale));
+    } else {
+      std::printf("%s loop, %d pairs, %s, %d-byte messages, %d client thread(s), %.2f s measured\n",
+                  opt.rate > 0 ? "open" : "closed", pairs,
+                  opt.rate > 0 ? (std::to_string(static_cast<long long>(opt.rate)) + " msg/s offered").c_str()
+                               : ("window " + std::to_string(window)).c_str(),
+                  size, threads, r.measured_s);
+      std::printf("sent %llu   acked %.0f/s   delivered %.0f/s\n", static_cast<unsigned long long>(r.sent), acked_per_s,
+                  delivered_per_s);
+      std::printf("ack     (send -> DELIVERED) p50 %.3f  p90 %.3f  p99 %.3f ms\n", ms(r.ack_ns.quantile(0.5)),
+                  ms(r.ack_ns.quantile(0.9)), ms(r.ack_ns.quantile(0.99)));
+      std::printf("deliver (send -> recipient) p50 %.3f  p90 %.3f  p99 %.3f ms\n", ms(r.deliver_ns.quantile(0.5)),
+                  ms(r.deliver_ns.quantile(0.9)), ms(r.deliver_ns.quantile(0.99)));
+      std::printf("max %.3f ms\n", max_ms);
+      std::printf("errors %llu   lost %llu   duplicates %llu   out of order %llu   unacked %llu   stale %llu\n",
+                  static_cast<unsigned long long>(r.errors), static_cast<unsigned long long>(r.lost),
+                  static_cast<unsigned long long>(r.duplicates), static_cast<unsigned long long>(r.out_of_order),
+                  static_cast<unsigned long long>(r.unacked), static_cast<unsigned long long>(r.stale));
+    }
+    if ((max_lost >= 0 && r.lost > static_cast<unsigned long long>(max_lost)) ||
+        (max_duplicates >= 0 && r.duplicates > static_cast<unsigned long long>(max_duplicates)))
+      return 3;
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "chatrix-bench: %s\n", e.what());
+    return 2;
+  }
+}
