@@ -5,20 +5,26 @@
 #include "chat/account_service.hpp"
 #include "chat/chat_service.hpp"
 #include "cluster/in_process_bus.hpp"
+#include "cluster/redis/redis_bus.hpp"
+#include "cluster/redis/redis_connection.hpp"
 #include "core/clock.hpp"
 #include "http/router.hpp"
 #include "metrics/metrics.hpp"
 #include "net/server.hpp"
+#include "storage/postgres/postgres_store.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -87,22 +93,63 @@ void write_port_file(const std::string& file, std::uint16_t port) {
   std::filesystem::rename(tmp, file);  // atomic: readers never see a partial number
 }
 
+/// The configured store: SQLite by default, PostgreSQL for postgres:// and key=value URLs.
+std::unique_ptr<storage::store> open_store(const config::server_config& cfg) {
+  if (cfg.database == config::database_kind::postgres) {
+    spdlog::info("store: PostgreSQL at {}", storage::redact_conninfo(cfg.database_url));
+    return std::make_unique<storage::postgres_store>(cfg.database_url);
+  }
+  if (!cfg.sqlite_path.parent_path().empty()) std::filesystem::create_directories(cfg.sqlite_path.parent_path());
+  spdlog::info("store: SQLite at {}", cfg.sqlite_path.string());
+  return std::make_unique<storage::sqlite_store>(cfg.sqlite_path);
+}
+
+/// How other nodes and operators reach this node: SERVER_HOST, else host name and port.
+std::string advertised_address(const config::server_config& cfg) {
+  if (!cfg.advertised_host.empty()) return cfg.advertised_host;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "localhost");
+  return std::string(host) + ":" + std::to_string(cfg.port);
+}
+
+/// Single node: the in-process bus. REDISADDR: the Redis bus, which needs a shared database
+/// and a shared token secret (every node must accept every other node's tokens).
+std::unique_ptr<cluster::bus> make_bus(const config::server_config& cfg, asio::io_context& ioc, const clock& clock) {
+  if (cfg.redis_address.empty())
+    return std::make_unique<cluster::in_process_bus>(
+        cluster::node_info{"local", advertised_address(cfg), clock.now_ms(), 0, 0});
+  if (cfg.database != config::database_kind::postgres)
+    throw std::runtime_error(
+        "REDISADDR: cluster mode needs a database shared by every node; set DB_CONNECTION_URL=postgres://...");
+  if (cfg.jwt_secret.empty())
+    throw std::runtime_error("REDISADDR: cluster mode needs JWT_SECRET set to the same value on every node");
+  cluster::redis::redis_bus_options options;
+  options.address = cfg.redis_address;
+  options.advertised_address = advertised_address(cfg);
+  std::string why;
+  auto address = cluster::redis::parse_redis_address(cfg.redis_address, &why);
+  if (!address) throw std::runtime_error("REDISADDR: " + why);
+  auto bus = std::make_unique<cluster::redis::redis_bus>(ioc, options);
+  spdlog::info("cluster: node {} ({}) on Redis {}", bus->node_id(), options.advertised_address, address->to_string());
+  return bus;
+}
+
 }  // namespace
 
 int migrate(const config::server_config& cfg) {
-  if (cfg.database == config::database_kind::postgres)
-    throw std::runtime_error("DB_CONNECTION_URL: PostgreSQL is not available in this build yet");
-  if (!cfg.sqlite_path.parent_path().empty()) std::filesystem::create_directories(cfg.sqlite_path.parent_path());
+  if (cfg.database == config::database_kind::postgres) {
+    auto version = storage::run_migrations(cfg.database_url);
+    if (!version) throw std::runtime_error("migrate: " + version.error().message);
+    spdlog::info("PostgreSQL schema at {} is at version {}", storage::redact_conninfo(cfg.database_url), *version);
+    return 0;
+  }
   // Opening the store applies every pending migration in its own transaction.
-  storage::sqlite_store store(cfg.sqlite_path);
-  store.shutdown();
+  open_store(cfg)->shutdown();
   spdlog::info("SQLite schema at {} is up to date", cfg.sqlite_path.string());
   return 0;
 }
 
 int run_server(const config::server_config& cfg) {
-  if (cfg.database == config::database_kind::postgres)
-    throw std::runtime_error("DB_CONNECTION_URL: PostgreSQL is not available in this build yet; unset it to use the embedded SQLite store");
   if (!cfg.redis_address.empty())
     throw std::runtime_error("REDISADDR: cluster mode is not available in this build yet; unset it to run a single node");
 
@@ -110,7 +157,6 @@ int run_server(const config::server_config& cfg) {
     throw std::runtime_error("IO_THREADS: only 1 is supported so far (one I/O thread runs the network and the domain)");
   raise_open_file_limit();
   std::filesystem::create_directories(cfg.data_dir);
-  if (!cfg.sqlite_path.parent_path().empty()) std::filesystem::create_directories(cfg.sqlite_path.parent_path());
 
   const system_clock clock;
   metrics::server_metrics metrics;
@@ -119,11 +165,12 @@ int run_server(const config::server_config& cfg) {
   const auth::password_hasher hasher(*cost);
   const auth::token_codec tokens(resolve_jwt_secret(cfg), cfg.jwt_ttl);
 
-  storage::sqlite_store store(cfg.sqlite_path);
-  spdlog::info("store: SQLite at {}", cfg.sqlite_path.string());
-  cluster::in_process_bus bus(cluster::node_info{"local", cfg.advertised_host, clock.now_ms(), 0, 0});
-
+  // Declared first so that it outlives everything posting to it.
   asio::io_context ioc(1);
+  auto store_ptr = open_store(cfg);
+  auto& store = *store_ptr;
+  auto bus_ptr = make_bus(cfg, ioc, clock);
+  auto& bus = *bus_ptr;
   asio::thread_pool workers(cfg.worker_threads);
 
   chat::service_options chat_options;
@@ -147,10 +194,16 @@ int run_server(const config::server_config& cfg) {
   spdlog::info("chatrix listening on {}:{}", cfg.listen_address, port);
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  asio::steady_timer shutdown_timer(ioc);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: closing sessions and stopping", sig);
-    server.stop(std::chrono::seconds(5), [&] { ioc.stop(); });
+    server.stop(std::chrono::seconds(5), [&] {
+      // Deregistering writes to Redis; give it a moment on the still-running loop.
+      bus.stop();
+      shutdown_timer.expires_after(std::chrono::seconds(1));
+      shutdown_timer.async_wait([&](const boost::system::error_code&) { ioc.stop(); });
+    });
   });
 
   ioc.run();

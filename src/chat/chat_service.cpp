@@ -78,18 +78,52 @@ asio::awaitable<void> chat_service::attach(connection& conn) {
   const auto id = conn.device_id();
   devices_[id] = device{&conn};
   devices_by_user_[me.id].push_back(id);
-  bus_.device_connected(me.id);
   metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
 
   conn.send(make_frame(protocol::encode_profile(me)));
+  // Only once other nodes route this user's messages here may the pending query run;
+  // otherwise a message stored elsewhere in between would reach neither path.
+  co_await await_callback<bool>([&](auto done) {
+    bus_.device_connected(me.id, [done] { done(true); });
+  });
   co_await send_previews(conn);
   if (!co_await push_pending(conn)) co_return;
 
-  auto* d = find_device(id);
-  if (!d) co_return;
-  d->syncing = false;
-  auto held = std::move(d->held);
-  for (const auto& ev : held) send_to_device(*d, ev);
+  // Live events that arrived meanwhile, as fast as the device reads; more may arrive while
+  // these go out, so the device stays in sync mode until the list is empty.
+  for (;;) {
+    auto* d = find_device(id);
+    if (!d) co_return;
+    if (d->held.empty()) {
+      d->syncing = false;
+      co_return;
+    }
+    auto held = std::move(d->held);
+    d->held.clear();
+    for (const auto& ev : held) {
+      if (!co_await wait_for_room(conn, ev.frame->size())) co_return;
+      d = find_device(id);
+      if (!d) co_return;
+      if (ev.type == user_event::kind::message)
+        push_message(*d, ev.msg, ev.frame);
+      else
+        conn.send(ev.frame);
+    }
+  }
+}
+
+asio::awaitable<bool> chat_service::wait_for_room(connection& conn, std::size_t bytes) {
+  asio::steady_timer wait(io_);
+  while (conn.is_open() && conn.queued_bytes() > 0 && conn.queued_bytes() + bytes > options_.pending_queue_watermark) {
+    wait.expires_after(std::chrono::milliseconds(2));
+    co_await wait.async_wait(asio::use_awaitable);
+  }
+  co_return conn.is_open();
+}
+
+bool chat_service::may_read(const connection& conn) const {
+  auto it = devices_.find(conn.device_id());
+  return it == devices_.end() || it->second.in_flight < options_.max_in_flight_per_device;
 }
 
 void chat_service::recent_ids::insert(message_id id) {
@@ -145,22 +179,18 @@ asio::awaitable<bool> chat_service::push_pending(connection& conn) {
     }
     for (const auto& m : *page) {
       auto from = co_await users_.by_id(m.sender);
-      auto* d = find_device(id);
-      if (!d || !conn.is_open()) co_return false;
       if (!from || !*from) continue;  // the sender is gone; nothing sensible to render
-      push_message(*d, m.id, make_frame(protocol::encode_text({m, **from, me})));
+      auto frame = make_frame(protocol::encode_text({m, **from, me}));
+      // A long backlog goes out as fast as the device reads, so that it never trips the
+      // slow-consumer limit by itself.
+      if (!co_await wait_for_room(conn, frame->size())) co_return false;
+      auto* d = find_device(id);
+      if (!d) co_return false;
+      push_message(*d, m.id, frame);
       metrics::server_metrics::add(metrics_.pending_pushed);
     }
     if (page->size() < static_cast<std::size_t>(options_.pending_page)) co_return true;
     after = page->back().id;
-    // A long backlog goes out page by page, as fast as the device reads, so that it never
-    // trips the slow-consumer limit by itself.
-    asio::steady_timer wait(io_);
-    while (conn.is_open() && conn.queued_bytes() > options_.pending_queue_watermark) {
-      wait.expires_after(std::chrono::milliseconds(5));
-      co_await wait.async_wait(asio::use_awaitable);
-    }
-    if (!conn.is_open()) co_return false;
   }
 }
 
@@ -248,6 +278,7 @@ asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_req
   sreq.retry_window = options_.retry_window.count();
   // Queued in frame order; the store commits in call order, so one sender's messages are
   // stored, acknowledged and delivered in the order sent.
+  if (auto* d = find_device(conn.device_id())) ++d->in_flight;
   store_.append_message(std::move(sreq), on_io<send_result>([this, device = conn.device_id(), me, recipient = *to,
                                                            mark = std::move(req.mark)](result<send_result> r) {
                           on_stored(device, me, recipient, mark, std::move(r));
@@ -257,6 +288,7 @@ asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_req
 void chat_service::on_stored(std::uint64_t device_id, const user& sender, const user& recipient,
                              const std::optional<std::string>& mark, result<send_result> r) {
   auto* d = find_device(device_id);
+  if (d) --d->in_flight;
   if (!r) {
     metrics::server_metrics::add(metrics_.store_errors);
     if (d) send_error(*d->conn, r.error(), static_cast<int>(protocol::event::text), mark);

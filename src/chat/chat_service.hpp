@@ -30,6 +30,9 @@ struct service_options {
   /// Pending messages are pushed in pages; a page waits until the device's queue is below this.
   std::size_t pending_queue_watermark = 1024 * 1024;
   int pending_page = 500;
+  /// TEXTs of one device queued for storage at once; beyond it the device's frames wait
+  /// (TCP backpressure), so a pipelining client cannot bury itself in DELIVERED frames.
+  int max_in_flight_per_device = 256;
 };
 
 /// One per node.
@@ -54,6 +57,10 @@ class chat_service final : public cluster::event_sink {
   /// Handles one text frame from an attached device. Returns once the frame no longer needs
   /// the session's order: a TEXT is queued for storage (in order) but not yet durable.
   boost::asio::awaitable<void> handle_frame(connection& conn, std::string_view text);
+
+  /// False while the device has too many TEXTs awaiting storage: the transport should not
+  /// read its next frame yet.
+  bool may_read(const connection& conn) const;
 
   /// Replies ERR to a frame the transport refused (binary, too large).
   void refuse_frame(connection& conn, const error& err);
@@ -90,6 +97,7 @@ class chat_service final : public cluster::event_sink {
     bool syncing = true;
     std::vector<cluster::user_event> held;  // live events that arrived while syncing
     recent_ids sent;
+    int in_flight = 0;  // TEXTs queued for storage, not yet acknowledged
   };
 
   boost::asio::awaitable<void> on_text(connection& conn, protocol::text_request req);
@@ -102,6 +110,9 @@ class chat_service final : public cluster::event_sink {
   boost::asio::awaitable<bool> push_pending(connection& conn);
   boost::asio::awaitable<void> resync_user(user_id id);
   void push_message(device& d, message_id id, const shared_frame& frame);
+  /// Waits until `conn` can take `bytes` more without passing the pending watermark (an empty
+  /// queue always can). False when the connection closed meanwhile.
+  boost::asio::awaitable<bool> wait_for_room(connection& conn, std::size_t bytes);
   boost::asio::awaitable<void> send_previews(connection& conn);
 
   void on_stored(std::uint64_t device_id, const user& sender, const user& recipient,

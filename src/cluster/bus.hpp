@@ -5,6 +5,7 @@
 #include "core/types.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,8 +57,11 @@ class bus {
   /// Starts routing to `sink` (the local chat service).
   virtual void start(event_sink& sink) = 0;
   virtual void publish(user_event ev) = 0;
-  /// Presence: the node holds (or no longer holds) a session of `id`.
-  virtual void device_connected(user_id id) = 0;
+  /// Presence: the node holds (or no longer holds) a session of `id`. `visible` runs on the
+  /// I/O thread once other nodes route `id`'s events here (at once when they cannot: a
+  /// resync follows when the bus recovers), so that a pending-message query made after it
+  /// cannot miss a message routed nowhere.
+  virtual void device_connected(user_id id, std::function<void()> visible) = 0;
   virtual void device_disconnected(user_id id) = 0;
   /// Deregisters the node and stops. Idempotent.
   virtual void stop() = 0;

@@ -17,7 +17,10 @@ class in_process_bus final : public bus {
   void publish(user_event ev) override {
     if (sink_) sink_->deliver_local(ev);
   }
-  void device_connected(user_id) override { ++self_.connections; }
+  void device_connected(user_id, std::function<void()> visible) override {
+    ++self_.connections;
+    if (visible) visible();
+  }
   void device_disconnected(user_id) override { --self_.connections; }
   void stop() override { sink_ = nullptr; }
   std::string node_id() const override { return self_.id; }

@@ -90,7 +90,8 @@ class ws_session final : public chat::connection, public std::enable_shared_from
 
   void send(chat::shared_frame frame, message_id receipt) override {
     if (!open_ || closing_) return;
-    if (queued_bytes_ + frame->size() > server_.options.send_queue_bytes) {
+    // An empty queue always takes one frame, so a single large reply cannot trip the limit.
+    if (queued_bytes_ > 0 && queued_bytes_ + frame->size() > server_.options.send_queue_bytes) {
       // A client that does not read must not make the server hold an ever-growing queue
       // (Redis's output-buffer limit, translated). Cutting it off loses nothing: frames not
       // written carry no receipt, so their messages stay pending for the next connection.
@@ -209,7 +210,16 @@ asio::awaitable<bool> ws_session::authenticate() {
 
 asio::awaitable<void> ws_session::read_loop() {
   const auto limit = server_.options.max_frame_bytes;
+  asio::steady_timer backpressure(ws_.get_executor());
   for (;;) {
+    // A client whose own replies pile up (it sends faster than it reads, or has many TEXTs
+    // awaiting storage) is not read from until they drain: TCP slows it down. Only events
+    // it did not ask for can push its queue over the limit (the slow-consumer cut-off).
+    while (open_ && (queued_bytes_ > server_.options.send_queue_bytes / 2 || !server_.chat.may_read(*this))) {
+      backpressure.expires_after(std::chrono::milliseconds(1));
+      co_await backpressure.async_wait(use_tuple);
+    }
+    if (!open_) break;
     auto [ec, n] = co_await ws_.async_read(buffer_, use_tuple);
     if (ec) break;
     if (!ws_.got_text()) {

@@ -59,7 +59,9 @@ class lossy_bus final : public cluster::bus {
   void publish(cluster::user_event ev) override {
     if (sink_ && !dropping) sink_->deliver_local(ev);
   }
-  void device_connected(user_id) override {}
+  void device_connected(user_id, std::function<void()> visible) override {
+    if (visible) visible();
+  }
   void device_disconnected(user_id) override {}
   void stop() override { sink_ = nullptr; }
   std::string node_id() const override { return "test"; }

@@ -1,0 +1,75 @@
+// The wire form of user events between nodes: one PUBLISH payload carries a batch of events
+// (and control records) for one node, compact and binary-safe.
+#pragma once
+
+#include "cluster/bus.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace chatrix::cluster::redis {
+
+/// Payload layout: a version byte (1), then records. A record is a tag byte, then for events
+/// LEB128 varints `to`, `msg`, `skip_device`, the frame length, and the frame bytes. Tags:
+/// 0 = message, 1 = notice (user_event::kind), 2 = resync (the receiver re-checks the
+/// database: the sender may have dropped events for it).
+inline constexpr std::uint8_t payload_version = 1;
+
+/// Starts an empty payload.
+void begin_payload(std::string& out);
+void append_event(std::string& out, const user_event& ev);
+void append_resync(std::string& out);
+
+/// What decode_payload found.
+struct decode_result {
+  std::size_t events = 0;
+  std::size_t resyncs = 0;
+  bool ok = true;  // false: malformed; the records before the fault were still handed over
+};
+
+namespace detail {
+bool read_varint(std::string_view& in, std::uint64_t& v);
+}
+
+/// Calls on_event(user_event&&) / on_resync() for each record, in order.
+template <class OnEvent, class OnResync>
+decode_result decode_payload(std::string_view in, OnEvent&& on_event, OnResync&& on_resync) {
+  decode_result res;
+  if (in.empty() || static_cast<std::uint8_t>(in[0]) != payload_version) {
+    res.ok = false;
+    return res;
+  }
+  in.remove_prefix(1);
+  while (!in.empty()) {
+    const auto tag = static_cast<std::uint8_t>(in[0]);
+    in.remove_prefix(1);
+    if (tag == 2) {
+      ++res.resyncs;
+      on_resync();
+      continue;
+    }
+    if (tag > 1) {
+      res.ok = false;
+      return res;
+    }
+    std::uint64_t to = 0, msg = 0, skip = 0, len = 0;
+    if (!detail::read_varint(in, to) || !detail::read_varint(in, msg) || !detail::read_varint(in, skip) ||
+        !detail::read_varint(in, len) || len > in.size()) {
+      res.ok = false;
+      return res;
+    }
+    user_event ev;
+    ev.type = tag == 0 ? user_event::kind::message : user_event::kind::notice;
+    ev.to = static_cast<user_id>(to);
+    ev.msg = static_cast<message_id>(msg);
+    ev.skip_device = skip;
+    ev.frame = std::make_shared<const std::string>(in.substr(0, len));
+    in.remove_prefix(len);
+    ++res.events;
+    on_event(std::move(ev));
+  }
+  return res;
+}
+
+}  // namespace chatrix::cluster::redis

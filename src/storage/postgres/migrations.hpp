@@ -1,0 +1,250 @@
+// Schema migrations of the PostgreSQL store, as a numbered list of constant SQL scripts.
+// Each runs once, in its own transaction, under an advisory lock, and is recorded in
+// schema_version. Never edit a released migration: append a new one.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace chatrix::storage::postgres_detail {
+
+struct migration {
+  int version;
+  const char* name;
+  const char* sql;
+};
+
+/// Key of the session-level advisory lock held while migrating, so that several nodes
+/// starting at once apply each migration exactly once ("chatrix\0m" in ASCII).
+inline constexpr std::int64_t migration_lock_key = 0x6368617472697800;
+
+/// Created outside the numbered list: it records which migrations ran.
+inline constexpr const char* create_schema_version_table = R"sql(
+CREATE TABLE IF NOT EXISTS schema_version (
+  version    INTEGER PRIMARY KEY,
+  name       TEXT    NOT NULL,
+  applied_at BIGINT  NOT NULL  -- unix ms
+)
+)sql";
+
+inline constexpr const char* migration_1_initial_schema = R"sql(
+-- username_folded is the ASCII lower-case form: uniqueness and lookups ignore case,
+-- `username` keeps the spelling the user chose. Its UNIQUE btree serves ON CONFLICT at
+-- registration and the exact lookups of login and search tier 1.
+CREATE TABLE users (
+  id              BIGSERIAL PRIMARY KEY,
+  username        TEXT   NOT NULL,
+  username_folded TEXT   NOT NULL UNIQUE,
+  name            TEXT   NOT NULL,
+  password_hash   TEXT   NOT NULL,
+  created_at      BIGINT NOT NULL  -- unix ms
+);
+
+-- Search tier 2 (username prefix): a btree with text_pattern_ops compares bytes, so a
+-- prefix is one contiguous range (~>~ fragment, ~<~ its upper bound) walked in order and
+-- stopped by LIMIT, whatever the database's collation. The UNIQUE index above follows
+-- the collation, where prefixes are not ranges in general.
+CREATE INDEX users_username_prefix ON users (username_folded text_pattern_ops);
+
+-- Search tier 3 (any substring of username or display name): trigram GIN indexes answer
+-- LIKE '%fragment%' for fragments of 3+ characters without scanning the table; the
+-- executor rechecks each candidate, so the match is exact. lower(name) makes the display
+-- name search case-insensitive (the query uses the same expression). pg_trgm ships with
+-- PostgreSQL (Debian: postgresql-contrib, part of postgresql-15) and is a trusted
+-- extension: a database owner may create it.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX users_username_trgm ON users USING gin (username_folded gin_trgm_ops);
+CREATE INDEX users_name_trgm ON users USING gin (lower(name) gin_trgm_ops);
+
+-- One row per unordered pair (user_lo <= user_hi). last_seq hands out the gap-free
+-- per-conversation sequence: the UPDATE that increments it also locks the row, which
+-- serialises appends to one conversation across writers and nodes. last_message_id has
+-- no foreign key: messages references conversations, and a cycle would complicate inserts.
+CREATE TABLE conversations (
+  id              BIGSERIAL PRIMARY KEY,
+  user_lo         BIGINT NOT NULL REFERENCES users (id),
+  user_hi         BIGINT NOT NULL REFERENCES users (id),
+  last_seq        BIGINT NOT NULL DEFAULT 0,
+  last_message_id BIGINT NULL,
+  updated_at      BIGINT NOT NULL,
+  CONSTRAINT conversations_pair UNIQUE (user_lo, user_hi),
+  CHECK (user_lo <= user_hi)
+);
+-- Previews find a user's conversations from both sides; the pair index serves the lo
+-- side. updated_at is deliberately not indexed: it changes with every message, and an
+-- unindexed column keeps those updates HOT (no index writes).
+CREATE INDEX conversations_by_hi ON conversations (user_hi);
+
+CREATE TABLE messages (
+  id              BIGSERIAL PRIMARY KEY,
+  conversation_id BIGINT NOT NULL REFERENCES conversations (id),
+  seq             BIGINT NOT NULL,
+  sender_id       BIGINT NOT NULL REFERENCES users (id),
+  recipient_id    BIGINT NOT NULL REFERENCES users (id),
+  content         TEXT   NOT NULL,
+  mark            TEXT   NULL,      -- the client's mark as canonical JSON, for retries
+  created_at      BIGINT NOT NULL,  -- unix ms
+  delivered_at    BIGINT NULL,
+  read_at         BIGINT NULL,
+  -- Also the history index: pages walk it backwards from a seq bound.
+  CONSTRAINT messages_conversation_seq UNIQUE (conversation_id, seq)
+);
+-- Small partial indexes: they hold only the rows still waiting for something, so they
+-- stay small however long the history grows.
+-- Pending lookup on connect: a recipient's undelivered messages in id order.
+CREATE INDEX messages_pending ON messages (recipient_id, id) WHERE delivered_at IS NULL;
+-- Unread counts of previews.
+CREATE INDEX messages_unread ON messages (recipient_id, conversation_id) WHERE read_at IS NULL;
+-- Retry detection: the sender's recent messages with this mark.
+CREATE INDEX messages_retry ON messages (sender_id, mark, created_at) WHERE mark IS NOT NULL;
+)sql";
+
+inline constexpr const char* migration_2_write_functions = R"sql(
+-- Each write of the group-committing writer is ONE statement: in pipeline mode an error
+-- aborts everything after it up to the sync, so logical failures come back as a status
+-- column instead of being raised.
+
+-- Stores one message: checks both users, recognises a retry, gets or creates the
+-- conversation (exactly once, also with several nodes writing: INSERT ... ON CONFLICT DO
+-- NOTHING waits for a concurrent inserter and then sees its row), takes the next seq by
+-- incrementing it under the row lock, and inserts. The message id is drawn inside that
+-- UPDATE, i.e. while the row is locked (a waiting UPDATE re-evaluates it after the lock
+-- is granted), so ids grow with seq within a conversation, which history paging relies on.
+CREATE FUNCTION chatrix_append(p_sender BIGINT, p_recipient BIGINT, p_content TEXT, p_mark TEXT,
+                               p_now BIGINT, p_window BIGINT)
+RETURNS TABLE (r_status TEXT, r_duplicate BOOLEAN, r_id BIGINT, r_conversation BIGINT, r_seq BIGINT,
+               r_created_at BIGINT, r_delivered_at BIGINT, r_read_at BIGINT)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_lo BIGINT := LEAST(p_sender, p_recipient);
+  v_hi BIGINT := GREATEST(p_sender, p_recipient);
+  v_users INT;
+BEGIN
+  SELECT count(*) INTO v_users FROM users AS u WHERE u.id = p_sender OR u.id = p_recipient;
+  IF v_users <> (CASE WHEN p_sender = p_recipient THEN 1 ELSE 2 END) THEN
+    r_status := 'unknown_user';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+
+  IF p_mark IS NOT NULL AND p_window > 0 THEN
+    SELECT m.id, m.conversation_id, m.seq, m.created_at, m.delivered_at, m.read_at
+      INTO r_id, r_conversation, r_seq, r_created_at, r_delivered_at, r_read_at
+      FROM messages AS m
+     WHERE m.sender_id = p_sender AND m.mark = p_mark AND m.created_at >= p_now - p_window
+       AND m.recipient_id = p_recipient AND m.content = p_content
+     ORDER BY m.id DESC
+     LIMIT 1;
+    IF FOUND THEN
+      r_status := 'ok';
+      r_duplicate := true;
+      RETURN NEXT;
+      RETURN;
+    END IF;
+  END IF;
+
+  INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at)
+  VALUES (v_lo, v_hi, 0, p_now)
+  ON CONFLICT ON CONSTRAINT conversations_pair DO NOTHING;
+
+  UPDATE conversations AS c
+     SET last_seq = c.last_seq + 1,
+         last_message_id = nextval('messages_id_seq'),
+         updated_at = GREATEST(c.updated_at, p_now)
+   WHERE c.user_lo = v_lo AND c.user_hi = v_hi
+  RETURNING c.id, c.last_seq, c.last_message_id INTO r_conversation, r_seq, r_id;
+
+  INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, mark, created_at)
+  VALUES (r_id, r_conversation, r_seq, p_sender, p_recipient, p_content, p_mark, p_now);
+
+  r_status := 'ok';
+  r_duplicate := false;
+  r_created_at := p_now;
+  RETURN NEXT;
+END
+$fn$;
+
+-- Marks messages read by p_reader: all or nothing. If any id is not a message to the
+-- reader, one row with status 'forbidden' comes back and nothing changes. Otherwise the
+-- messages not read before, in the order of their first appearance in p_ids.
+CREATE FUNCTION chatrix_mark_read(p_reader BIGINT, p_ids BIGINT[], p_at BIGINT)
+RETURNS TABLE (r_status TEXT, r_id BIGINT, r_sender BIGINT, r_recipient BIGINT)
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF EXISTS (SELECT 1
+               FROM unnest(p_ids) AS w(id)
+               LEFT JOIN messages AS m ON m.id = w.id
+              WHERE m.id IS NULL OR m.recipient_id <> p_reader) THEN
+    r_status := 'forbidden';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  RETURN QUERY
+    WITH wanted AS (
+      SELECT w.id, min(w.ord) AS ord
+        FROM unnest(p_ids) WITH ORDINALITY AS w(id, ord)
+       GROUP BY w.id
+    ), changed AS (
+      UPDATE messages AS m
+         SET read_at = p_at, delivered_at = COALESCE(m.delivered_at, p_at)
+        FROM wanted
+       WHERE m.id = wanted.id AND m.read_at IS NULL
+      RETURNING m.id, m.sender_id, m.recipient_id, wanted.ord
+    )
+    SELECT 'ok'::text, changed.id, changed.sender_id, changed.recipient_id
+      FROM changed
+     ORDER BY changed.ord;
+END
+$fn$;
+
+-- Search, ranked: three tiers, each an index walk cut by its own LIMIT, so the final sort
+-- sees at most 2 * limit + 1 rows whether a thousand or a million users match.
+--   1. the exact folded username, through the UNIQUE index;
+--   2. usernames starting with it: the byte range (p_folded, p_upper) of the
+--      text_pattern_ops index, walked in its order (ORDER BY ... USING ~<~) and stopped by
+--      LIMIT; the exact match is excluded; p_upper NULL makes the tier empty;
+--   3. any other substring of username or display name (p_pattern is '%fragment%' with
+--      \ % _ escaped), through the trigram indexes, for fragments of 3+ characters only
+--      (shorter ones have no trigram); users whose username starts with the fragment were
+--      tiers 1 and 2. No ORDER BY: "any other match", in index order.
+-- A function only to scope one setting: with a parameter for the pattern, the planner
+-- cannot estimate how many rows LIKE matches and would pick a sequential scan with an
+-- early LIMIT, which reads the whole table when matches are rare. enable_seqscan = off
+-- keeps tier 3 on the trigram indexes, so its cost follows the fragment's matches, not the
+-- table's size. plpgsql caches the plan per connection, like a prepared statement.
+CREATE FUNCTION chatrix_search_users(p_folded TEXT, p_upper TEXT, p_pattern TEXT, p_limit BIGINT)
+RETURNS TABLE (r_id BIGINT, r_username TEXT, r_name TEXT)
+LANGUAGE plpgsql STABLE
+SET enable_seqscan = off
+AS $fn$
+BEGIN
+  RETURN QUERY
+  SELECT ranked.id, ranked.username, ranked.name FROM (
+    (SELECT 1 AS tier, ''::text AS k, u.id, u.username, u.name FROM users AS u
+      WHERE u.username_folded = p_folded LIMIT 1)
+    UNION ALL
+    (SELECT 2, u.username_folded, u.id, u.username, u.name FROM users AS u
+      WHERE u.username_folded ~>~ p_folded AND u.username_folded ~<~ p_upper
+      ORDER BY u.username_folded USING ~<~ LIMIT p_limit)
+    UNION ALL
+    (SELECT 3, '', u.id, u.username, u.name FROM users AS u
+      WHERE char_length(p_folded) >= 3
+        AND (u.username_folded LIKE p_pattern OR lower(u.name) LIKE lower(p_pattern))
+        AND NOT starts_with(u.username_folded, p_folded)
+      LIMIT p_limit)
+  ) AS ranked
+  ORDER BY ranked.tier, ranked.k COLLATE "C"
+  LIMIT p_limit;
+END
+$fn$;
+)sql";
+
+/// In order; versions start at 1 and have no gaps.
+inline constexpr migration migrations[] = {
+    {1, "initial schema", migration_1_initial_schema},
+    {2, "write functions", migration_2_write_functions},
+};
+
+inline constexpr int latest_schema_version = 2;
+
+}  // namespace chatrix::storage::postgres_detail

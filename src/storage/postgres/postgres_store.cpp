@@ -1,0 +1,979 @@
+// PostgreSQL store: the event-loop thread, the group-committing pipelined writer, the
+// reader pool, reconnection with backoff, migrations, and each store operation as a job.
+
+#include "storage/postgres/postgres_store.hpp"
+
+#include "storage/postgres/connection.hpp"
+#include "storage/postgres/migrations.hpp"
+#include "storage/postgres/queries.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <deque>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+namespace chatrix::storage {
+
+namespace sql = postgres_detail::sql;
+using postgres_detail::connection;
+using postgres_detail::connection_lost;
+using postgres_detail::params;
+using postgres_detail::pg_result;
+using postgres_detail::statement_error;
+namespace asio = boost::asio;
+using asio::awaitable;
+
+namespace {
+
+unix_ms now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string fold_ascii(std::string_view s) {
+  std::string folded(s);
+  for (char& ch : folded) {
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  }
+  return folded;
+}
+
+template <class T>
+result<T> failure(const error& e) {
+  return result<T>(boost::system::in_place_error, e);
+}
+
+const error& unavailable_error() {
+  static const error e = make_error(errc::unavailable, "database temporarily unavailable");
+  return e;
+}
+
+// ---- reading result rows (text format) ----
+
+std::int64_t i64(const PGresult* r, int row, int col) {
+  const char* v = PQgetvalue(r, row, col);
+  const char* end = v + PQgetlength(r, row, col);
+  std::int64_t out = 0;
+  const auto [ptr, ec] = std::from_chars(v, end, out);
+  if (ec != std::errc() || ptr != end) throw std::runtime_error("not an integer in column " + std::to_string(col));
+  return out;
+}
+
+std::optional<std::int64_t> opt_i64(const PGresult* r, int row, int col) {
+  if (PQgetisnull(r, row, col)) return std::nullopt;
+  return i64(r, row, col);
+}
+
+std::string text(const PGresult* r, int row, int col) {
+  return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
+}
+
+user read_user(const PGresult* r, int row, int first) {
+  return user{i64(r, row, first), text(r, row, first + 1), text(r, row, first + 2)};
+}
+
+/// Columns as CHATRIX_PG_MESSAGE_COLUMNS in queries.hpp.
+message read_message(const PGresult* r, int row, int first) {
+  message m;
+  m.id = i64(r, row, first);
+  m.conversation = i64(r, row, first + 1);
+  m.seq = i64(r, row, first + 2);
+  m.sender = i64(r, row, first + 3);
+  m.recipient = i64(r, row, first + 4);
+  m.content = text(r, row, first + 5);
+  m.created_at = i64(r, row, first + 6);
+  m.delivered_at = opt_i64(r, row, first + 7);
+  m.read_at = opt_i64(r, row, first + 8);
+  return m;
+}
+
+std::vector<message> read_messages(const PGresult* r) {
+  std::vector<message> out;
+  out.reserve(static_cast<std::size_t>(PQntuples(r)));
+  for (int i = 0; i < PQntuples(r); ++i) out.push_back(read_message(r, i, 0));
+  return out;
+}
+
+/// The smallest string above every string starting with `prefix` in byte order, as the
+/// pattern operators compare: the last byte incremented. Usernames are ASCII, so only an
+/// ASCII prefix below DEL can start one, and then the bound is valid UTF-8 too.
+std::optional<std::string> prefix_upper_bound(std::string prefix) {
+  if (prefix.empty()) return std::nullopt;
+  for (const char ch : prefix) {
+    if (static_cast<unsigned char>(ch) >= 0x7F || ch == '\0') return std::nullopt;
+  }
+  prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
+/// '%fragment%' with LIKE's special characters escaped (backslash is LIKE's default escape).
+std::string like_contains_pattern(std::string_view fragment) {
+  std::string out = "%";
+  for (const char ch : fragment) {
+    if (ch == '\\' || ch == '%' || ch == '_') out.push_back('\\');
+    out.push_back(ch);
+  }
+  out.push_back('%');
+  return out;
+}
+
+int clamp_limit(int limit, int max) { return std::clamp(limit, 0, max); }
+
+// ---- jobs ----
+
+/// One statement of the store, queued for the writer or a reader. take() reads its result
+/// (a logical failure comes back as a row, never as an SQL error); fail() replaces the
+/// outcome; complete() runs the callback once the outcome is final.
+class job {
+ public:
+  job(const sql::statement& stmt, params args) : stmt_(stmt), args_(std::move(args)) {}
+  virtual ~job() = default;
+  const sql::statement& stmt() const noexcept { return stmt_; }
+  const params& args() const noexcept { return args_; }
+  virtual void take(const PGresult* r) noexcept = 0;
+  virtual void fail(const error& e) noexcept = 0;
+  virtual void complete() noexcept = 0;
+
+ private:
+  const sql::statement& stmt_;
+  params args_;
+};
+
+template <class T, class Parse>
+class typed_job final : public job {
+ public:
+  typed_job(const sql::statement& stmt, params args, Parse parse, callback<T> done)
+      : job(stmt, std::move(args)), parse_(std::move(parse)), done_(std::move(done)) {}
+
+  void take(const PGresult* r) noexcept override {
+    try {
+      outcome_.emplace(parse_(r));
+    } catch (const std::exception& e) {
+      spdlog::error("postgres store: unexpected result of {}: {}", stmt().name, e.what());
+      outcome_.emplace(failure<T>(make_error(errc::internal, "database error")));
+    }
+  }
+
+  void fail(const error& e) noexcept override { outcome_.emplace(failure<T>(e)); }
+
+  void complete() noexcept override {
+    // Callbacks are the caller's code: an exception must not kill the store's thread nor
+    // keep the callbacks after it from running.
+    try {
+      done_(outcome_ ? std::move(*outcome_) : failure<T>(make_error(errc::internal, "write not run")));
+    } catch (const std::exception& e) {
+      spdlog::error("postgres store: a callback threw: {}", e.what());
+    } catch (...) {
+      spdlog::error("postgres store: a callback threw");
+    }
+  }
+
+ private:
+  Parse parse_;
+  callback<T> done_;
+  std::optional<result<T>> outcome_;
+};
+
+template <class T, class Parse>
+std::unique_ptr<job> make_job(const sql::statement& stmt, params args, callback<T> done, Parse parse) {
+  return std::make_unique<typed_job<T, Parse>>(stmt, std::move(args), std::move(parse), std::move(done));
+}
+
+/// Where a connection's loop is, so that a wake-up or a stop knows what to cancel.
+enum class phase { busy, idle, backoff, connecting };
+
+awaitable<pg_result> exec(connection& c, const char* text, const params& p = {}) {
+  c.send_params(text, p);
+  co_await c.flush();
+  co_return co_await c.finish_query();
+}
+
+awaitable<void> exec_script(connection& c, const char* text) {
+  c.send_script(text);
+  co_await c.flush();
+  co_await c.finish_query();
+}
+
+/// Applies pending migrations under the advisory lock; returns the schema version. The
+/// lock is taken per session: if anything fails the caller closes the connection, which
+/// releases it.
+awaitable<int> migrate(connection& c) {
+  using postgres_detail::latest_schema_version;
+  using postgres_detail::migration_lock_key;
+  co_await exec(c, sql::advisory_lock, params().add(migration_lock_key));
+  co_await exec_script(c, postgres_detail::create_schema_version_table);
+  int current = 0;
+  for (const auto& m : postgres_detail::migrations) {
+    // Read inside the transaction, under the lock: another node may have just applied it.
+    co_await exec(c, sql::begin_tx);
+    try {
+      const pg_result r = co_await exec(c, sql::select_schema_version);
+      current = static_cast<int>(i64(r.get(), 0, 0));
+      if (current > latest_schema_version) {
+        throw std::runtime_error("database schema version " + std::to_string(current) +
+                                 " is newer than this build supports (" + std::to_string(latest_schema_version) + ")");
+      }
+      if (current < m.version) {
+        spdlog::info("postgres store: applying migration {} ({})", m.version, m.name);
+        co_await exec_script(c, m.sql);
+        co_await exec(c, sql::insert_schema_version,
+                      params().add(std::int64_t{m.version}).add(std::string(m.name)).add(now_ms()));
+        current = m.version;
+      }
+      co_await exec(c, sql::commit_tx);
+    } catch (const statement_error& e) {
+      throw std::runtime_error("migration " + std::to_string(m.version) + " (" + m.name + ") failed: " + e.what());
+    }
+  }
+  co_await exec(c, sql::advisory_unlock, params().add(migration_lock_key));
+  co_return current;
+}
+
+/// Prepares `statements` in one pipeline (one round trip). Leaves the connection in
+/// pipeline mode if `stay_in_pipeline`.
+template <std::size_t N>
+awaitable<void> prepare(connection& c, const sql::statement (&statements)[N], bool stay_in_pipeline) {
+  c.enter_pipeline();
+  for (const auto& s : statements) c.send_prepare(s.name, s.text);
+  c.pipeline_sync();
+  co_await c.flush();
+  for (std::size_t i = 0; i < N; ++i) {
+    const pg_result r = co_await c.next_result();
+    c.check(r.get(), PGRES_COMMAND_OK);
+    co_await c.next_result();  // end of this statement's results
+  }
+  const pg_result sync = co_await c.next_result();
+  c.check(sync.get(), PGRES_PIPELINE_SYNC);
+  if (!stay_in_pipeline) c.exit_pipeline();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+
+class postgres_store::impl {
+ public:
+  impl(std::string url, postgres_options opts);
+  ~impl() { shutdown(); }
+
+  void write(std::unique_ptr<job> j);
+  void read(std::unique_ptr<job> j);
+  /// Completes a job whose outcome is already known, on the store's thread.
+  void finish(std::unique_ptr<job> j);
+  void shutdown();
+  std::uint64_t committed_batches() const noexcept { return batches_.load(std::memory_order_relaxed); }
+
+ private:
+  /// A connection with its loop's state. Only touched on the event-loop thread.
+  struct worker {
+    explicit worker(const asio::any_io_executor& ex) : conn(ex), backoff(ex) {}
+    connection conn;
+    asio::steady_timer backoff;
+    phase state = phase::busy;
+    std::chrono::milliseconds delay{0};
+    bool reported_down = false;  // log an outage once, not every retry
+  };
+
+  awaitable<void> start_connections();
+  awaitable<void> writer_loop();
+  awaitable<void> reader_loop(worker& w);
+  awaitable<bool> reconnect(worker& w, bool writer);
+  awaitable<void> run_batch(std::vector<std::unique_ptr<job>>& batch);
+  awaitable<void> run_read(worker& w, std::unique_ptr<job> j);
+  void writer_down();
+  void reader_down(worker& w);
+  void wake(worker& w);
+  void stop_on_loop();
+  void loop_finished();
+  void spawn(awaitable<void> loop);
+
+  std::string url_;
+  std::string redacted_url_;
+  postgres_options opts_;
+
+  asio::io_context ioc_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+  worker writer_;
+  std::deque<worker> readers_;  // deque: loops hold references
+
+  // The write queue: filled by any thread, drained by the writer loop.
+  std::mutex write_mutex_;
+  std::deque<std::unique_ptr<job>> writes_;
+  bool writer_up_ = false;  // guarded by write_mutex_: writes are refused while it is down
+  bool writes_closed_ = false;
+
+  // The read queue lives on the loop thread; only the bound is counted from outside.
+  std::atomic<bool> reads_closed_{false};
+  std::atomic<std::size_t> reads_queued_{0};
+  std::deque<std::unique_ptr<job>> reads_;
+  int readers_up_ = 0;
+
+  bool stopping_ = false;  // loop thread
+  int running_loops_ = 0;  // loop thread
+  std::promise<void> loops_done_;
+  std::once_flag shutdown_once_;
+  std::atomic<std::uint64_t> batches_{0};
+};
+
+postgres_store::impl::impl(std::string url, postgres_options opts)
+    : url_(std::move(url)),
+      redacted_url_(redact_conninfo(url_)),
+      opts_(std::move(opts)),
+      work_(ioc_.get_executor()),
+      writer_(ioc_.get_executor()) {
+  opts_.max_batch = std::max<std::size_t>(opts_.max_batch, 1);
+  opts_.pool_size = std::max(opts_.pool_size, 1);
+  opts_.reconnect_min = std::max(opts_.reconnect_min, std::chrono::milliseconds(1));
+  opts_.reconnect_max = std::max(opts_.reconnect_max, opts_.reconnect_min);
+  for (int i = 0; i < opts_.pool_size; ++i) readers_.emplace_back(ioc_.get_executor());
+
+  std::promise<void> started;
+  auto started_future = started.get_future();
+  asio::co_spawn(ioc_, start_connections(), [&started](std::exception_ptr e) {
+    if (e) {
+      started.set_exception(e);
+    } else {
+      started.set_value();
+    }
+  });
+  thread_ = std::thread([this] { ioc_.run(); });
+  try {
+    started_future.get();
+  } catch (const std::exception& e) {
+    // Nothing else runs on the loop yet: closing from here, after it stopped, is safe.
+    work_.reset();
+    ioc_.stop();
+    thread_.join();
+    writer_.conn.close();
+    for (worker& r : readers_) r.conn.close();
+    throw error_exception(make_error(errc::unavailable,
+                                     "cannot open PostgreSQL database " + redacted_url_ + ": " + e.what()));
+  }
+  spdlog::info("postgres store: connected to {} ({} read connections)", redacted_url_, opts_.pool_size);
+}
+
+awaitable<void> postgres_store::impl::start_connections() {
+  co_await writer_.conn.connect(url_, opts_.connect_timeout);
+  const int version = co_await migrate(writer_.conn);
+  spdlog::info("postgres store: schema version {}", version);
+  co_await prepare(writer_.conn, sql::write_statements, true);
+  for (worker& r : readers_) {
+    co_await r.conn.connect(url_, opts_.connect_timeout);
+    co_await prepare(r.conn, sql::read_statements, false);
+  }
+  {
+    std::lock_guard lock(write_mutex_);
+    writer_up_ = true;
+  }
+  readers_up_ = static_cast<int>(readers_.size());
+  writer_.delay = opts_.reconnect_min;
+  spawn(writer_loop());
+  for (worker& r : readers_) {
+    r.delay = opts_.reconnect_min;
+    spawn(reader_loop(r));
+  }
+}
+
+void postgres_store::impl::spawn(awaitable<void> loop) {
+  ++running_loops_;
+  asio::co_spawn(ioc_, std::move(loop), [this](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::critical("postgres store: a connection loop failed: {}", ex.what());
+      } catch (...) {
+        spdlog::critical("postgres store: a connection loop failed");
+      }
+    }
+    loop_finished();
+  });
+}
+
+void postgres_store::impl::loop_finished() {
+  if (--running_loops_ > 0) return;
+  // Everything has stopped: whatever is still queued can only fail.
+  while (!reads_.empty()) {
+    auto j = std::move(reads_.front());
+    reads_.pop_front();
+    j->fail(make_error(errc::unavailable, "store is shut down"));
+    j->complete();
+    reads_queued_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  writer_.conn.close();
+  for (worker& r : readers_) r.conn.close();
+  loops_done_.set_value();
+}
+
+// ---- entry points (any thread) ----
+
+void postgres_store::impl::write(std::unique_ptr<job> j) {
+  bool wake_writer = false;
+  std::optional<error> rejection;
+  {
+    std::lock_guard lock(write_mutex_);
+    if (writes_closed_) {
+      rejection = make_error(errc::unavailable, "store is shut down");
+    } else if (writes_.size() >= opts_.max_queued_writes) {
+      rejection = make_error(errc::overloaded, "too many queued writes");
+    } else if (writer_up_) {
+      wake_writer = writes_.empty();
+      writes_.push_back(std::move(j));
+    }
+  }
+  if (rejection) {
+    j->fail(*rejection);
+    j->complete();
+    return;
+  }
+  if (j) {
+    // The writer is down: fail at once, but on the store's thread like any outcome.
+    asio::post(ioc_, [j = std::move(j)] {
+      j->fail(unavailable_error());
+      j->complete();
+    });
+    return;
+  }
+  // Only the first write into an empty queue needs to wake the writer: it drains the
+  // queue before it goes idle again, and both happen on the loop thread.
+  if (wake_writer) {
+    asio::post(ioc_, [this] {
+      if (writer_.state == phase::idle) writer_.conn.cancel();
+    });
+  }
+}
+
+void postgres_store::impl::read(std::unique_ptr<job> j) {
+  if (reads_closed_.load()) {
+    j->fail(make_error(errc::unavailable, "store is shut down"));
+    j->complete();
+    return;
+  }
+  if (reads_queued_.fetch_add(1, std::memory_order_relaxed) >= opts_.max_queued_reads) {
+    reads_queued_.fetch_sub(1, std::memory_order_relaxed);
+    j->fail(make_error(errc::overloaded, "too many queued reads"));
+    j->complete();
+    return;
+  }
+  asio::post(ioc_, [this, j = std::move(j)]() mutable {
+    if (readers_up_ == 0) {
+      j->fail(stopping_ ? make_error(errc::unavailable, "store is shut down") : unavailable_error());
+      j->complete();
+      reads_queued_.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+    reads_.push_back(std::move(j));
+    for (worker& r : readers_) {
+      if (r.state == phase::idle) {
+        r.state = phase::busy;  // claimed: the next read wakes another one
+        r.conn.cancel();
+        break;
+      }
+    }
+  });
+}
+
+void postgres_store::impl::finish(std::unique_ptr<job> j) {
+  if (reads_closed_.load()) {
+    j->complete();  // no loop thread to hand it to any more
+    return;
+  }
+  asio::post(ioc_, [j = std::move(j)] { j->complete(); });
+}
+
+// ---- shutdown ----
+
+void postgres_store::impl::shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    {
+      std::lock_guard lock(write_mutex_);
+      writes_closed_ = true;
+    }
+    reads_closed_.store(true);
+    auto done = loops_done_.get_future();
+    asio::post(ioc_, [this] { stop_on_loop(); });
+    done.wait();
+    work_.reset();
+    thread_.join();
+    spdlog::info("postgres store: shut down");
+  });
+}
+
+void postgres_store::impl::stop_on_loop() {
+  stopping_ = true;
+  // Busy loops notice stopping_ when their current work is done: queued writes still go
+  // to the database and their callbacks run.
+  wake(writer_);
+  for (worker& r : readers_) wake(r);
+}
+
+void postgres_store::impl::wake(worker& w) {
+  switch (w.state) {
+    case phase::idle:
+    case phase::connecting:
+      w.conn.cancel();
+      break;
+    case phase::backoff:
+      w.backoff.cancel();
+      break;
+    case phase::busy:
+      break;
+  }
+}
+
+// ---- connection loops (event-loop thread) ----
+
+awaitable<bool> postgres_store::impl::reconnect(worker& w, bool is_writer) {
+  w.state = phase::backoff;
+  w.backoff.expires_after(w.delay);
+  co_await w.backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (stopping_) co_return false;
+  w.state = phase::connecting;
+  try {
+    co_await w.conn.connect(url_, opts_.connect_timeout);
+    if (is_writer) {
+      co_await prepare(w.conn, sql::write_statements, true);
+    } else {
+      co_await prepare(w.conn, sql::read_statements, false);
+    }
+  } catch (const std::exception& e) {
+    w.conn.close();
+    if (!w.reported_down) spdlog::warn("postgres store: cannot reconnect, will keep trying: {}", e.what());
+    spdlog::debug("postgres store: reconnect failed (next attempt in {} ms): {}", w.delay.count() * 2, e.what());
+    w.reported_down = true;
+    w.delay = std::min(w.delay * 2, opts_.reconnect_max);
+    w.state = phase::busy;
+    co_return false;
+  }
+  w.state = phase::busy;
+  w.delay = opts_.reconnect_min;
+  w.reported_down = false;
+  spdlog::info("postgres store: {} connection re-established", is_writer ? "writer" : "reader");
+  co_return true;
+}
+
+awaitable<void> postgres_store::impl::writer_loop() {
+  std::vector<std::unique_ptr<job>> batch;
+  for (;;) {
+    if (!writer_.conn.is_open()) {
+      if (stopping_) break;
+      if (co_await reconnect(writer_, true)) {
+        std::lock_guard lock(write_mutex_);
+        writer_up_ = true;
+      }
+      continue;
+    }
+    bool empty = false;
+    {
+      std::lock_guard lock(write_mutex_);
+      empty = writes_.empty();
+    }
+    if (empty) {
+      if (stopping_) break;
+      writer_.state = phase::idle;
+      const bool alive = co_await writer_.conn.wait_idle();
+      writer_.state = phase::busy;
+      if (!alive) writer_down();
+      continue;
+    }
+    if (opts_.before_write_batch) opts_.before_write_batch();
+    {
+      // Everything that queued up while the previous batch was being written goes into
+      // this one: under load batches grow, and one commit's cost is shared by all of them.
+      std::lock_guard lock(write_mutex_);
+      const std::size_t n = std::min(opts_.max_batch, writes_.size());
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(writes_.front()));
+        writes_.pop_front();
+      }
+    }
+    co_await run_batch(batch);
+    // Only now, with the transaction's fate known, in call order.
+    for (auto& j : batch) j->complete();
+    batch.clear();
+  }
+  writer_.conn.close();
+}
+
+void postgres_store::impl::writer_down() {
+  writer_.conn.close();
+  std::deque<std::unique_ptr<job>> orphans;
+  {
+    std::lock_guard lock(write_mutex_);
+    writer_up_ = false;
+    orphans.swap(writes_);
+  }
+  if (!writer_.reported_down) spdlog::warn("postgres store: lost the writer connection; reconnecting");
+  for (auto& j : orphans) {
+    j->fail(unavailable_error());
+    j->complete();
+  }
+}
+
+awaitable<void> postgres_store::impl::run_batch(std::vector<std::unique_ptr<job>>& batch) {
+  // The jobs still to be committed. A job whose statement fails (an SQL error, not a
+  // logical failure) aborts the whole transaction; it is dropped and the others go again
+  // in a new transaction, so one bad write cannot fail its neighbours.
+  std::vector<job*> pending;
+  pending.reserve(batch.size());
+  for (auto& j : batch) pending.push_back(j.get());
+  int conflicts = 0;
+  connection& c = writer_.conn;
+  try {
+    while (!pending.empty()) {
+      c.send_prepared(sql::begin.name, params());
+      for (job* j : pending) c.send_prepared(j->stmt().name, j->args());
+      c.send_prepared(sql::commit.name, params());
+      c.pipeline_sync();
+      co_await c.flush();
+
+      std::optional<std::size_t> failed;
+      std::string failed_state;
+      std::string failed_message;
+      bool committed = false;
+      pg_result r = co_await c.next_result();  // BEGIN
+      const bool began = r && PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+      if (!began) c.check(r.get(), PGRES_COMMAND_OK);  // throws connection_lost / statement_error
+      co_await c.next_result();
+      for (std::size_t i = 0; i < pending.size(); ++i) {
+        r = co_await c.next_result();
+        const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+          pending[i]->take(r.get());
+        } else if (st != PGRES_PIPELINE_ABORTED && !failed) {
+          if (c.classify(r.get()) == postgres_detail::failure_kind::connection) c.check(r.get(), PGRES_TUPLES_OK);
+          failed = i;
+          const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+          failed_state = state ? state : "";
+          failed_message = postgres_detail::error_text(r.get());
+        }
+        if (r) co_await c.next_result();
+      }
+      r = co_await c.next_result();  // COMMIT
+      committed = r && PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+      std::string commit_message = committed ? "" : postgres_detail::error_text(r.get());
+      if (!committed && r && PQresultStatus(r.get()) != PGRES_PIPELINE_ABORTED) {
+        if (c.classify(r.get()) == postgres_detail::failure_kind::connection) c.check(r.get(), PGRES_COMMAND_OK);
+      }
+      if (r) co_await c.next_result();
+      const pg_result sync = co_await c.next_result();
+      c.check(sync.get(), PGRES_PIPELINE_SYNC);
+      if (PQtransactionStatus(c.native()) != PQTRANS_IDLE) {
+        // After an error inside BEGIN ... the sync leaves the transaction aborted, not
+        // ended: roll it back before anything else runs on this connection.
+        c.send_prepared(sql::rollback.name, params());
+        c.pipeline_sync();
+        co_await c.flush();
+        const pg_result rb = co_await c.next_result();
+        if (rb) co_await c.next_result();
+        const pg_result rb_sync = co_await c.next_result();
+        c.check(rb_sync.get(), PGRES_PIPELINE_SYNC);
+      }
+
+      if (committed && !failed) {
+        batches_.fetch_add(1, std::memory_order_relaxed);
+        co_return;
+      }
+      if (failed) {
+        // Class 40 (serialization failure, deadlock with another node's batch): nobody's
+        // fault; the same transaction may well succeed again.
+        if (failed_state.starts_with("40") && ++conflicts <= 3) continue;
+        spdlog::error("postgres store: {} failed: {} (SQLSTATE {})", pending[*failed]->stmt().name, failed_message,
+                      failed_state);
+        pending[*failed]->fail(make_error(errc::internal, "database error"));
+        pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(*failed));
+        continue;
+      }
+      // COMMIT itself failed: nothing of this transaction is durable.
+      spdlog::error("postgres store: commit failed: {}", commit_message);
+      for (job* j : pending) j->fail(make_error(errc::internal, "database error"));
+      co_return;
+    }
+  } catch (const connection_lost& e) {
+    // The outcome of a COMMIT in flight is unknown: report unavailable (a client retry
+    // carries the same mark and is recognised if the first attempt did commit).
+    spdlog::warn("postgres store: write batch of {} lost: {}", pending.size(), e.what());
+    for (job* j : pending) j->fail(unavailable_error());
+    writer_down();
+  } catch (const std::exception& e) {
+    spdlog::error("postgres store: write batch failed: {}", e.what());
+    for (job* j : pending) j->fail(make_error(errc::internal, "database error"));
+    // The connection's protocol state is unknown: start afresh.
+    writer_down();
+  }
+}
+
+awaitable<void> postgres_store::impl::reader_loop(worker& w) {
+  for (;;) {
+    if (!w.conn.is_open()) {
+      if (stopping_) break;
+      if (co_await reconnect(w, false)) ++readers_up_;
+      continue;
+    }
+    if (!reads_.empty()) {
+      w.state = phase::busy;
+      auto j = std::move(reads_.front());
+      reads_.pop_front();
+      co_await run_read(w, std::move(j));
+      continue;
+    }
+    if (stopping_) break;
+    w.state = phase::idle;
+    const bool alive = co_await w.conn.wait_idle();
+    w.state = phase::busy;
+    if (!alive) reader_down(w);
+  }
+  if (w.conn.is_open()) {
+    w.conn.close();
+    --readers_up_;
+  }
+}
+
+awaitable<void> postgres_store::impl::run_read(worker& w, std::unique_ptr<job> j) {
+  try {
+    w.conn.send_prepared(j->stmt().name, j->args());
+    co_await w.conn.flush();
+    const pg_result r = co_await w.conn.finish_query();
+    w.conn.check(r.get(), PGRES_TUPLES_OK);
+    j->take(r.get());
+  } catch (const connection_lost& e) {
+    spdlog::warn("postgres store: {} lost: {}", j->stmt().name, e.what());
+    j->fail(unavailable_error());
+    reader_down(w);
+  } catch (const std::exception& e) {
+    spdlog::error("postgres store: {} failed: {}", j->stmt().name, e.what());
+    j->fail(make_error(errc::internal, "database error"));
+  }
+  j->complete();
+  reads_queued_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void postgres_store::impl::reader_down(worker& w) {
+  w.conn.close();
+  --readers_up_;
+  if (readers_up_ > 0) return;
+  // No reader left: what is queued would wait for a reconnect; fail it now instead.
+  spdlog::warn("postgres store: lost every read connection; reconnecting");
+  while (!reads_.empty()) {
+    auto j = std::move(reads_.front());
+    reads_.pop_front();
+    j->fail(unavailable_error());
+    j->complete();
+    reads_queued_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+postgres_store::postgres_store(std::string url, postgres_options opts)
+    : impl_(std::make_unique<impl>(std::move(url), std::move(opts))) {}
+
+result<std::unique_ptr<postgres_store>> postgres_store::open(std::string url, postgres_options opts) {
+  try {
+    return std::make_unique<postgres_store>(std::move(url), std::move(opts));
+  } catch (const error_exception& e) {
+    return e.err;
+  }
+}
+
+postgres_store::~postgres_store() { shutdown(); }
+
+void postgres_store::shutdown() { impl_->shutdown(); }
+
+std::uint64_t postgres_store::committed_batches() const noexcept { return impl_->committed_batches(); }
+
+// ---- users ----
+
+void postgres_store::create_user(new_user u, callback<user> done) {
+  params p;
+  p.add(u.username).add(fold_ascii(u.username)).add(u.name).add(u.password_hash).add(u.created_at);
+  impl_->write(make_job<user>(sql::insert_user, std::move(p), std::move(done),
+                              [username = u.username, name = u.name](const PGresult* r) -> result<user> {
+                                if (PQntuples(r) == 0) return make_error(errc::username_taken, "username already taken");
+                                return user{i64(r, 0, 0), username, name};
+                              }));
+}
+
+void postgres_store::find_user_by_name(std::string username, callback<std::optional<user_credentials>> done) {
+  impl_->read(make_job<std::optional<user_credentials>>(
+      sql::select_credentials, params().add(fold_ascii(username)), std::move(done),
+      [](const PGresult* r) -> result<std::optional<user_credentials>> {
+        if (PQntuples(r) == 0) return std::optional<user_credentials>();
+        return std::optional<user_credentials>(user_credentials{read_user(r, 0, 0), text(r, 0, 3)});
+      }));
+}
+
+void postgres_store::find_user_by_id(user_id id, callback<std::optional<user>> done) {
+  impl_->read(make_job<std::optional<user>>(sql::select_user, params().add(id), std::move(done),
+                                            [](const PGresult* r) -> result<std::optional<user>> {
+                                              if (PQntuples(r) == 0) return std::optional<user>();
+                                              return std::optional<user>(read_user(r, 0, 0));
+                                            }));
+}
+
+// One statement, three tiers (see chatrix_search_users). No LIKE pattern comes from the user
+// unescaped, so '%' and '_' are plain characters.
+void postgres_store::search_users(std::string fragment, int limit, callback<std::vector<user>> done) {
+  const int wanted = clamp_limit(limit, query_limits::max_search_results);
+  // An empty fragment would match every user: treat it as no search at all.
+  if (wanted == 0 || fragment.empty() || fragment.find('\0') != std::string::npos) {
+    auto j = make_job<std::vector<user>>(sql::search_users, params(), std::move(done),
+                                         [](const PGresult*) -> result<std::vector<user>> { return {}; });
+    j->take(nullptr);
+    impl_->finish(std::move(j));
+    return;
+  }
+  const std::string folded = fold_ascii(fragment);
+  params p;
+  p.add(folded).add(prefix_upper_bound(folded)).add(like_contains_pattern(folded)).add(std::int64_t{wanted});
+  impl_->read(make_job<std::vector<user>>(sql::search_users, std::move(p), std::move(done),
+                                          [](const PGresult* r) -> result<std::vector<user>> {
+                                            std::vector<user> out;
+                                            for (int i = 0; i < PQntuples(r); ++i) out.push_back(read_user(r, i, 0));
+                                            return out;
+                                          }));
+}
+
+// ---- messages ----
+
+void postgres_store::append_message(send_request req, callback<send_result> done) {
+  params p;
+  p.add(req.sender).add(req.recipient).add(req.content).add(req.mark).add(req.now).add(req.retry_window);
+  auto j = make_job<send_result>(
+      sql::append_message, std::move(p), std::move(done),
+      [sender = req.sender, recipient = req.recipient, content = req.content](const PGresult* r) -> result<send_result> {
+        if (PQntuples(r) != 1) throw std::runtime_error("chatrix_append returned no row");
+        if (text(r, 0, 0) != "ok") return make_error(errc::unknown_recipient, "no such user");
+        send_result out;
+        out.duplicate = text(r, 0, 1) == "t";
+        out.stored.id = i64(r, 0, 2);
+        out.stored.conversation = i64(r, 0, 3);
+        out.stored.seq = i64(r, 0, 4);
+        out.stored.created_at = i64(r, 0, 5);
+        out.stored.delivered_at = opt_i64(r, 0, 6);
+        out.stored.read_at = opt_i64(r, 0, 7);
+        out.stored.sender = sender;
+        out.stored.recipient = recipient;
+        out.stored.content = content;
+        return out;
+      });
+  if (req.content.find('\0') != std::string::npos) {
+    // PostgreSQL text cannot hold NUL; storing a truncated message would be worse.
+    j->fail(make_error(errc::invalid_field, "content contains a NUL character"));
+    impl_->finish(std::move(j));
+    return;
+  }
+  impl_->write(std::move(j));
+}
+
+void postgres_store::mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
+                                    callback<std::vector<message_ref>> done) {
+  params p;
+  p.add(recipient).add_array(ids).add(at);
+  impl_->write(make_job<std::vector<message_ref>>(sql::mark_delivered, std::move(p), std::move(done),
+                                                  [](const PGresult* r) -> result<std::vector<message_ref>> {
+                                                    std::vector<message_ref> out;
+                                                    for (int i = 0; i < PQntuples(r); ++i) {
+                                                      out.push_back({i64(r, i, 0), i64(r, i, 1), i64(r, i, 2)});
+                                                    }
+                                                    return out;
+                                                  }));
+}
+
+void postgres_store::mark_read(user_id reader, std::vector<message_id> ids, unix_ms at,
+                               callback<std::vector<message_ref>> done) {
+  params p;
+  p.add(reader).add_array(ids).add(at);
+  impl_->write(make_job<std::vector<message_ref>>(
+      sql::mark_read, std::move(p), std::move(done), [](const PGresult* r) -> result<std::vector<message_ref>> {
+        std::vector<message_ref> out;
+        for (int i = 0; i < PQntuples(r); ++i) {
+          if (text(r, i, 0) != "ok") return make_error(errc::forbidden, "not a message to you");
+          out.push_back({i64(r, i, 1), i64(r, i, 2), i64(r, i, 3)});
+        }
+        return out;
+      }));
+}
+
+void postgres_store::pending_messages(user_id recipient, message_id after, int limit,
+                                      callback<std::vector<message>> done) {
+  params p;
+  p.add(recipient).add(after).add(std::int64_t{std::max(limit, 0)});
+  impl_->read(make_job<std::vector<message>>(sql::select_pending, std::move(p), std::move(done),
+                                             [](const PGresult* r) -> result<std::vector<message>> {
+                                               return read_messages(r);
+                                             }));
+}
+
+void postgres_store::history(user_id a, user_id b, std::optional<message_id> before, int limit,
+                             callback<std::vector<message>> done) {
+  params p;
+  p.add(std::min(a, b)).add(std::max(a, b));
+  p.add(before ? std::optional<std::string>(std::to_string(*before)) : std::nullopt);
+  p.add(std::int64_t{clamp_limit(limit, query_limits::max_history_page)});
+  impl_->read(make_job<std::vector<message>>(sql::select_history, std::move(p), std::move(done),
+                                             [](const PGresult* r) -> result<std::vector<message>> {
+                                               return read_messages(r);
+                                             }));
+}
+
+void postgres_store::chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) {
+  params p;
+  p.add(viewer).add(std::int64_t{clamp_limit(limit, query_limits::max_previews)});
+  impl_->read(make_job<std::vector<chat_preview>>(sql::select_previews, std::move(p), std::move(done),
+                                                  [](const PGresult* r) -> result<std::vector<chat_preview>> {
+                                                    std::vector<chat_preview> out;
+                                                    for (int i = 0; i < PQntuples(r); ++i) {
+                                                      chat_preview pv;
+                                                      pv.conversation = i64(r, i, 0);
+                                                      pv.updated_at = i64(r, i, 1);
+                                                      pv.peer = read_user(r, i, 2);
+                                                      pv.unread = i64(r, i, 5);
+                                                      if (!PQgetisnull(r, i, 6)) pv.last = read_message(r, i, 6);
+                                                      out.push_back(std::move(pv));
+                                                    }
+                                                    return out;
+                                                  }));
+}
+
+// ---- migrations by hand ----
+
+result<int> run_migrations(std::string url) {
+  asio::io_context ioc{1};
+  connection c(ioc.get_executor());
+  int version = 0;
+  std::exception_ptr failed;
+  asio::co_spawn(
+      ioc,
+      [&]() -> awaitable<void> {
+        co_await c.connect(url, std::chrono::seconds(10));
+        version = co_await migrate(c);
+      },
+      [&](std::exception_ptr e) { failed = e; });
+  ioc.run();
+  c.close();
+  if (!failed) return version;
+  try {
+    std::rethrow_exception(failed);
+  } catch (const std::exception& e) {
+    return make_error(errc::unavailable, "cannot migrate PostgreSQL database " + redact_conninfo(url) + ": " + e.what());
+  }
+  return make_error(errc::internal, "unreachable");
+}
+
+}  // namespace chatrix::storage

@@ -1,0 +1,100 @@
+// The production storage backend: storage::store over PostgreSQL through libpq's
+// asynchronous API on an Asio event loop, with a group-committing pipelined writer.
+#pragma once
+
+#include "storage/store.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace chatrix::storage {
+
+struct postgres_options {
+  /// Read connections (lookups, search, history, previews); the writer has its own.
+  int pool_size = 4;
+  /// Bound of the write queue; a write arriving when it is full fails with errc::overloaded.
+  std::size_t max_queued_writes = 100000;
+  /// At most this many queued writes share one transaction (one pipeline, one commit).
+  std::size_t max_batch = 1024;
+  /// Limit for establishing one connection (TCP, authentication, setup).
+  std::chrono::milliseconds connect_timeout{5000};
+  /// Reconnection backoff: the first retry after reconnect_min, doubling up to reconnect_max.
+  std::chrono::milliseconds reconnect_min{100}, reconnect_max{5000};
+  /// Bound of the read queue; same rule as for writes.
+  std::size_t max_queued_reads = 100000;
+  /// Test hook: runs on the store's event-loop thread when writes are waiting, before the
+  /// writer takes them off the queue. Blocking in it stalls the whole store (reads too);
+  /// tests do so to fill the queue or to form one large batch.
+  std::function<void()> before_write_batch;
+};
+
+/// storage::store on PostgreSQL. See store.hpp for the contract. In addition:
+/// - One thread runs an io_context that drives every connection (the writer and
+///   `pool_size` readers) by socket readiness; no thread blocks on a query.
+/// - Writes are group-committed: each batch is one transaction sent as one pipeline
+///   (BEGIN, one statement per write, COMMIT, sync). Callbacks run, in call order, only
+///   after COMMIT succeeded; if the batch fails, none of its writes is acknowledged.
+///   A write whose COMMIT outcome is unknown (connection lost while committing) reports
+///   errc::unavailable; a client retry with the same mark is then recognised as a retry.
+/// - While the database is unreachable, calls complete promptly with errc::unavailable;
+///   connections come back on their own with exponential backoff.
+/// - A call rejected at once (errc::overloaded when its queue is full, errc::unavailable
+///   after shutdown) runs its callback on the calling thread before returning, as in the
+///   SQLite store. shutdown() must not be called from one of the store's callbacks.
+class postgres_store final : public store {
+ public:
+  /// Connects (postgres:// or postgresql:// URL, or a libpq key=value string), applies
+  /// pending migrations and opens the pool. Throws chatrix::error_exception
+  /// (errc::unavailable, with a reason that never shows the password) when it cannot.
+  explicit postgres_store(std::string url, postgres_options opts = {});
+  /// The same, reporting failure as a result instead of an exception.
+  static result<std::unique_ptr<postgres_store>> open(std::string url, postgres_options opts = {});
+
+  postgres_store(const postgres_store&) = delete;
+  postgres_store& operator=(const postgres_store&) = delete;
+  /// Calls shutdown().
+  ~postgres_store() override;
+
+  void create_user(new_user u, callback<user> done) override;
+  void find_user_by_name(std::string username, callback<std::optional<user_credentials>> done) override;
+  void find_user_by_id(user_id id, callback<std::optional<user>> done) override;
+  void search_users(std::string fragment, int limit, callback<std::vector<user>> done) override;
+
+  void append_message(send_request req, callback<send_result> done) override;
+  void mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
+                      callback<std::vector<message_ref>> done) override;
+  void mark_read(user_id reader, std::vector<message_id> ids, unix_ms at,
+                 callback<std::vector<message_ref>> done) override;
+  void pending_messages(user_id recipient, message_id after, int limit,
+                        callback<std::vector<message>> done) override;
+  void history(user_id a, user_id b, std::optional<message_id> before, int limit,
+               callback<std::vector<message>> done) override;
+  void chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) override;
+
+  /// Finishes queued writes (their callbacks run), closes the connections and joins the
+  /// thread. Idempotent; concurrent callers wait for the first one to finish.
+  void shutdown() override;
+
+  /// Transactions committed by the writer so far (for metrics and group-commit tests).
+  std::uint64_t committed_batches() const noexcept;
+
+ private:
+  class impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// The connection string with any password replaced by "***", for logs and errors. Handles
+/// URLs (postgres://user:secret@host/db, ?password=secret) and key=value strings
+/// (password=secret, password='se cret').
+std::string redact_conninfo(std::string_view url);
+
+/// Connects and applies pending migrations (what the store does at start); returns the
+/// schema version. For `chatrix migrate`. Blocks the calling thread.
+result<int> run_migrations(std::string url);
+
+}  // namespace chatrix::storage

@@ -1,0 +1,132 @@
+// Every SQL statement the PostgreSQL store runs, as named constants. Values are always
+// bound as parameters ($1, $2, ...), never spliced into the text; each statement is
+// prepared once per connection (PQsendPrepare) under its name.
+#pragma once
+
+namespace chatrix::storage::postgres_detail::sql {
+
+struct statement {
+  const char* name;
+  const char* text;
+};
+
+// ---- migrations (unnamed statements, run once at start) ----
+
+inline constexpr const char* advisory_lock = "SELECT pg_advisory_lock($1::bigint)";
+inline constexpr const char* advisory_unlock = "SELECT pg_advisory_unlock($1::bigint)";
+inline constexpr const char* begin_tx = "BEGIN";
+inline constexpr const char* commit_tx = "COMMIT";
+inline constexpr const char* rollback_tx = "ROLLBACK";
+inline constexpr const char* select_schema_version = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+inline constexpr const char* insert_schema_version =
+    "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)";
+
+// ---- the writer: one transaction per batch ----
+
+inline constexpr statement begin{"begin", "BEGIN"};
+inline constexpr statement commit{"commit", "COMMIT"};
+inline constexpr statement rollback{"rollback", "ROLLBACK"};
+
+// DO NOTHING + RETURNING: no row back means the folded username exists, without raising
+// an error (which in pipeline mode would abort the rest of the batch).
+inline constexpr statement insert_user{
+    "insert_user",
+    "INSERT INTO users (username, username_folded, name, password_hash, created_at) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username_folded) DO NOTHING RETURNING id"};
+
+// See chatrix_append in migrations.hpp. Columns: status, duplicate, id, conversation, seq,
+// created_at, delivered_at, read_at.
+inline constexpr statement append_message{
+    "append_message",
+    "SELECT r_status, r_duplicate, r_id, r_conversation, r_seq, r_created_at, r_delivered_at, r_read_at "
+    "FROM chatrix_append($1, $2, $3, $4, $5, $6)"};
+
+// The WHERE clause does the filtering: other recipients' and already delivered messages
+// return no row. `wanted` removes repeated ids and keeps the caller's order.
+inline constexpr statement mark_delivered{
+    "mark_delivered",
+    "WITH wanted AS ("
+    "  SELECT w.id, min(w.ord) AS ord FROM unnest($2::bigint[]) WITH ORDINALITY AS w(id, ord) GROUP BY w.id"
+    "), changed AS ("
+    "  UPDATE messages AS m SET delivered_at = $3 FROM wanted"
+    "   WHERE m.id = wanted.id AND m.recipient_id = $1 AND m.delivered_at IS NULL"
+    "  RETURNING m.id, m.sender_id, m.recipient_id, wanted.ord"
+    ") SELECT id, sender_id, recipient_id FROM changed ORDER BY ord"};
+
+// See chatrix_mark_read in migrations.hpp. Columns: status, id, sender, recipient.
+inline constexpr statement mark_read{"mark_read",
+                                     "SELECT r_status, r_id, r_sender, r_recipient "
+                                     "FROM chatrix_mark_read($1, $2::bigint[], $3)"};
+
+inline constexpr statement write_statements[] = {begin, commit, rollback, insert_user, append_message,
+                                                 mark_delivered, mark_read};
+
+// ---- readers ----
+
+// The columns read_message expects, in this order.
+#define CHATRIX_PG_MESSAGE_COLUMNS \
+  "m.id, m.conversation_id, m.seq, m.sender_id, m.recipient_id, m.content, m.created_at, m.delivered_at, m.read_at"
+
+inline constexpr statement select_credentials{
+    "select_credentials", "SELECT id, username, name, password_hash FROM users WHERE username_folded = $1"};
+inline constexpr statement select_user{"select_user", "SELECT id, username, name FROM users WHERE id = $1"};
+
+// Search, ranked in one round trip without collecting or sorting the whole match set:
+// see chatrix_search_users in migrations.hpp.
+inline constexpr statement search_users{
+    "search_users", "SELECT r_id, r_username, r_name FROM chatrix_search_users($1, $2, $3, $4)"};
+
+// Uses messages_pending: only undelivered rows, already in (recipient, id) order.
+inline constexpr statement select_pending{
+    "select_pending",
+    "SELECT " CHATRIX_PG_MESSAGE_COLUMNS " FROM messages AS m "
+    "WHERE m.recipient_id = $1 AND m.delivered_at IS NULL AND m.id > $2 ORDER BY m.id LIMIT $3"};
+
+// History walks UNIQUE (conversation_id, seq) backwards from a seq bound, which every
+// subquery below computes once (none refers to the outer row, so each is an InitPlan and
+// the bound is an index condition):
+//   - no `before` ($3 NULL): no bound;
+//   - `before` is a message of this conversation: its seq;
+//   - otherwise (an odd client): within a conversation ids grow with seq, so "id < before"
+//     is "seq <= the seq of the newest message with a smaller id".
+// $1, $2: the pair as (lo, hi).
+inline constexpr statement select_history{
+    "select_history",
+    "SELECT " CHATRIX_PG_MESSAGE_COLUMNS " FROM messages AS m "
+    "WHERE m.conversation_id = (SELECT c.id FROM conversations AS c WHERE c.user_lo = $1 AND c.user_hi = $2) "
+    "  AND m.seq < COALESCE("
+    "    CASE WHEN $3::bigint IS NULL THEN 9223372036854775807 END,"
+    "    (SELECT b.seq FROM messages AS b WHERE b.id = $3 AND b.conversation_id ="
+    "       (SELECT c.id FROM conversations AS c WHERE c.user_lo = $1 AND c.user_hi = $2)),"
+    "    (SELECT b.seq + 1 FROM messages AS b WHERE b.conversation_id ="
+    "       (SELECT c.id FROM conversations AS c WHERE c.user_lo = $1 AND c.user_hi = $2)"
+    "       AND b.id < $3 ORDER BY b.seq DESC LIMIT 1)) "
+    "ORDER BY m.seq DESC LIMIT $4"};
+
+// The viewer's most recent conversations (limit applied before the per-row work), then
+// the peer, the unread count (messages_unread) and the last message for those only. The
+// viewer's conversations are sorted in full: that set is per user and small.
+inline constexpr statement select_previews{
+    "select_previews",
+    "WITH recent AS ("
+    "  SELECT id, peer, updated_at, last_message_id FROM ("
+    "    SELECT id, user_hi AS peer, updated_at, last_message_id FROM conversations WHERE user_lo = $1"
+    "    UNION ALL"
+    "    SELECT id, user_lo AS peer, updated_at, last_message_id FROM conversations"
+    "     WHERE user_hi = $1 AND user_lo <> $1"
+    "  ) AS mine ORDER BY updated_at DESC, id DESC LIMIT $2"
+    ") "
+    "SELECT c.id, c.updated_at, p.id, p.username, p.name, "
+    "  (SELECT count(*) FROM messages AS x WHERE x.recipient_id = $1 AND x.conversation_id = c.id"
+    "     AND x.read_at IS NULL), "
+    "  " CHATRIX_PG_MESSAGE_COLUMNS " "
+    "FROM recent AS c JOIN users AS p ON p.id = c.peer "
+    "LEFT JOIN messages AS m ON m.id = c.last_message_id "
+    "ORDER BY c.updated_at DESC, c.id DESC"};
+
+#undef CHATRIX_PG_MESSAGE_COLUMNS
+
+inline constexpr statement read_statements[] = {select_credentials, select_user,    search_users,
+                                                select_pending,     select_history, select_previews};
+
+}  // namespace chatrix::storage::postgres_detail::sql

@@ -1,0 +1,312 @@
+// Two redis_bus "nodes" in one process (one io_context, a fake sink each) on a real Redis:
+// cross-node routing in order, presence, discovery with leases, crash and Redis restart.
+#include "cluster/redis/redis_bus.hpp"
+
+#include "redis_instance.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace chatrix::cluster;
+using namespace chatrix::cluster::redis;
+using chatrix::test::redis_instance;
+using chatrix::test::run_for;
+using chatrix::test::run_until;
+using namespace std::chrono_literals;
+using namespace std::string_literals;
+
+struct fake_sink final : event_sink {
+  std::vector<user_event> got;
+  int resyncs = 0;
+  void deliver_local(const user_event& ev) override { got.push_back(ev); }
+  void resync() override { ++resyncs; }
+};
+
+user_event text_to(chatrix::user_id to, chatrix::message_id msg, std::uint64_t skip = 0) {
+  return user_event{to, user_event::kind::message, msg, skip,
+                    std::make_shared<const std::string>("{\"n\":" + std::to_string(msg) + "}\0\xff"s)};
+}
+
+class RedisBus : public ::testing::Test {
+ protected:
+  std::unique_ptr<redis_bus> make(std::string id, std::chrono::milliseconds ttl = 10s,
+                                  std::chrono::milliseconds beat = 200ms) {
+    redis_bus_options o;
+    o.address = redis_.address();
+    o.node_id = std::move(id);
+    o.advertised_address = o.node_id + ".example:8080";
+    o.lease_ttl = ttl;
+    o.heartbeat = beat;
+    return std::make_unique<redis_bus>(io_, o);
+  }
+  void start_both(std::chrono::milliseconds ttl = 10s) {
+    a_ = make("node-a", ttl);
+    b_ = make("node-b", ttl);
+    a_->start(sa_);
+    b_->start(sb_);
+    ASSERT_TRUE(run_until(io_, [&] { return a_->connected() && b_->connected(); }));
+  }
+  std::string presence(chatrix::user_id u, const std::string& node) {
+    return redis_.command({"HGET", "chatrix:presence:" + std::to_string(u), node}).str;
+  }
+  // CLIENT KILL of one connection, found by its CLIENT SETNAME.
+  void kill_client(const std::string& name) {
+    const std::string list = redis_.command({"CLIENT", "LIST"}).str;
+    std::size_t pos = 0;
+    while (pos < list.size()) {
+      auto end = list.find('\n', pos);
+      std::string line = list.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+      pos = end == std::string::npos ? list.size() : end + 1;
+      if (line.find(" name=" + name + " ") == std::string::npos) continue;
+      auto id = line.substr(3, line.find(' ') - 3);  // "id=N ..."
+      ASSERT_EQ(redis_.command({"CLIENT", "KILL", "ID", id}).integer, 1);
+      return;
+    }
+    FAIL() << "no client named " << name << " in " << list;
+  }
+  bool lists(const redis_bus& bus, const std::string& id) {
+    auto n = bus.nodes();
+    return std::any_of(n.begin(), n.end(), [&](const node_info& i) { return i.id == id; });
+  }
+
+  redis_instance redis_;
+  asio::io_context io_;
+  fake_sink sa_, sb_;
+  std::unique_ptr<redis_bus> a_, b_;
+};
+
+TEST_F(RedisBus, RandomNodeIdAndBadAddress) {
+  redis_bus_options o;
+  o.address = redis_.address();
+  redis_bus x(io_, o), y(io_, o);
+  EXPECT_EQ(x.node_id().size(), 16u);
+  EXPECT_NE(x.node_id(), y.node_id());
+  o.address = "redis://host:notaport";
+  EXPECT_THROW(redis_bus(io_, o), std::invalid_argument);
+}
+
+TEST_F(RedisBus, EventsForAUserOnAnotherNodeArriveInOrder) {
+  start_both();
+  b_->device_connected(7, {});
+  ASSERT_TRUE(run_until(io_, [&] { return presence(7, "node-b") == "1"; }));
+
+  // 300 events: some in one turn (one batch), some spread over turns.
+  for (int i = 1; i <= 150; ++i) a_->publish(text_to(7, i));
+  for (int i = 151; i <= 300; ++i) {
+    a_->publish(text_to(7, i));
+    if (i % 10 == 0) run_for(io_, 1ms);
+  }
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.got.size() >= 300; }));
+  run_for(io_, 100ms);
+  ASSERT_EQ(sb_.got.size(), 300u);
+  for (int i = 0; i < 300; ++i) {
+    const auto& ev = sb_.got[static_cast<std::size_t>(i)];
+    ASSERT_EQ(ev.msg, i + 1);
+    EXPECT_EQ(ev.to, 7);
+    EXPECT_EQ(ev.type, user_event::kind::message);
+    EXPECT_EQ(*ev.frame, "{\"n\":" + std::to_string(i + 1) + "}\0\xff"s);
+  }
+  EXPECT_TRUE(sa_.got.empty());  // user 7 has no device on A
+  EXPECT_EQ(a_->stats().routed_remote, 300u);
+  EXPECT_EQ(b_->stats().received_remote, 300u);
+}
+
+TEST_F(RedisBus, VisibleCallbackRunsOnlyOncePresenceIsWritten) {
+  start_both();
+  bool visible = false;
+  b_->device_connected(21, [&] { visible = true; });
+  EXPECT_FALSE(visible) << "never from inside device_connected";
+  ASSERT_TRUE(run_until(io_, [&] { return visible; }));
+  // Routable at once: an event published right after the callback reaches B.
+  EXPECT_EQ(presence(21, "node-b"), "1");
+  a_->publish(text_to(21, 1));
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.got.size() == 1; }));
+}
+
+TEST_F(RedisBus, LocalAtOnceRemoteToo_SkipDeviceCarried) {
+  start_both();
+  a_->device_connected(9, {});
+  b_->device_connected(9, {});
+  ASSERT_TRUE(run_until(io_, [&] { return presence(9, "node-a") == "1" && presence(9, "node-b") == "1"; }));
+
+  a_->publish(text_to(9, 1, /*skip=*/1234));
+  ASSERT_EQ(sa_.got.size(), 1u);  // synchronously, no Redis round trip
+  EXPECT_EQ(sa_.got[0].skip_device, 1234u);
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.got.size() == 1; }));
+  EXPECT_EQ(sb_.got[0].skip_device, 1234u);  // B's sink skips it (device ids are cluster-unique)
+  run_for(io_, 100ms);
+  EXPECT_EQ(sa_.got.size(), 1u);  // never a second copy via Redis to ourselves
+
+  // Notices to a user with devices nowhere go nowhere (the database has them).
+  a_->publish(user_event{555, user_event::kind::notice, 0, 0, std::make_shared<const std::string>("x")});
+  run_for(io_, 100ms);
+  EXPECT_EQ(sb_.got.size(), 1u);
+}
+
+TEST_F(RedisBus, PresenceCountsAndCleanupOnStop) {
+  start_both();
+  b_->device_connected(5, {});
+  b_->device_connected(5, {});
+  b_->device_connected(6, {});
+  ASSERT_TRUE(run_until(io_, [&] { return presence(5, "node-b") == "2" && presence(6, "node-b") == "1"; }));
+  auto ttl = redis_.command({"PTTL", "chatrix:presence:5"}).integer;
+  EXPECT_GT(ttl, 0);
+  EXPECT_LE(ttl, 10000);
+  b_->device_disconnected(5);
+  b_->device_disconnected(6);
+  ASSERT_TRUE(run_until(io_, [&] { return presence(5, "node-b") == "1"; }));
+  ASSERT_TRUE(run_until(io_, [&] { return redis_.command({"EXISTS", "chatrix:presence:6"}).integer == 0; }));
+
+  ASSERT_EQ(redis_.command({"EXISTS", "chatrix:node:node-b"}).integer, 1);
+  b_->stop();
+  ASSERT_TRUE(run_until(io_, [&] { return redis_.command({"EXISTS", "chatrix:presence:5"}).integer == 0; }));
+  EXPECT_EQ(redis_.command({"EXISTS", "chatrix:node:node-b"}).integer, 0);
+  EXPECT_TRUE(redis_.command({"ZSCORE", "chatrix:nodes", "node-b"}).is_nil());
+  b_->stop();  // idempotent
+}
+
+TEST_F(RedisBus, NodesListsBothThenOneAfterStop) {
+  start_both();
+  b_->device_connected(1, {});
+  ASSERT_TRUE(run_until(io_, [&] { return lists(*a_, "node-b") && lists(*b_, "node-a"); }));
+  auto n = a_->nodes();
+  ASSERT_EQ(n.size(), 2u);
+  for (const auto& i : n) {
+    EXPECT_EQ(i.address, i.id + ".example:8080");
+    EXPECT_GT(i.started_at, 0);
+    EXPECT_GT(i.expires_at, i.started_at);
+  }
+  ASSERT_TRUE(run_until(io_, [&] {
+    auto l = a_->nodes();
+    auto it = std::find_if(l.begin(), l.end(), [](const node_info& i) { return i.id == "node-b"; });
+    return it != l.end() && it->connections == 1;
+  }));
+  b_->stop();
+  ASSERT_TRUE(run_until(io_, [&] { return !lists(*a_, "node-b"); }, 2s));
+  EXPECT_EQ(a_->nodes().size(), 1u);
+  EXPECT_EQ(a_->nodes()[0].id, "node-a");
+}
+
+TEST_F(RedisBus, CrashedNodeDropsOutWithinTheLease) {
+  start_both(1s);
+  b_->device_connected(3, {});
+  ASSERT_TRUE(run_until(io_, [&] { return lists(*a_, "node-b") && presence(3, "node-b") == "1"; }));
+  a_->device_connected(3, {});  // A keeps refreshing user 3's key; B's field must still stop counting
+  run_for(io_, 100ms);
+
+  const auto crashed = std::chrono::steady_clock::now();
+  b_->simulate_crash_for_testing();
+  ASSERT_TRUE(run_until(io_, [&] { return !lists(*a_, "node-b"); }, 3s));
+  EXPECT_LT(std::chrono::steady_clock::now() - crashed, 1500ms);  // TTL plus at most a beat
+  ASSERT_TRUE(run_until(io_, [&] { return redis_.command({"EXISTS", "chatrix:node:node-b"}).integer == 0; }, 2s));
+  run_for(io_, 300ms);  // a beat: A's refresh sees B's lease gone for good
+
+  const auto routed = a_->stats().routed_remote;
+  a_->publish(text_to(3, 1));
+  ASSERT_EQ(sa_.got.size(), 1u);
+  run_for(io_, 300ms);
+  EXPECT_EQ(a_->stats().routed_remote, routed);  // nothing sent to the dead node
+  // ...and its stale presence field was cleaned up on the way.
+  EXPECT_TRUE(redis_.command({"HGET", "chatrix:presence:3", "node-b"}).is_nil());
+}
+
+TEST_F(RedisBus, RedisKilledAndRestarted_ReconnectAndResync) {
+  start_both();
+  b_->device_connected(7, {});
+  a_->device_connected(8, {});
+  ASSERT_TRUE(run_until(io_, [&] { return presence(7, "node-b") == "1"; }));
+  const int resyncs_before = sb_.resyncs;
+
+  redis_.kill();
+  ASSERT_TRUE(run_until(io_, [&] { return !a_->connected() && !b_->connected(); }, 5s));
+  a_->publish(text_to(7, 1));  // lost for now: the database will have it
+  a_->publish(text_to(8, 2));  // local: still delivered at once
+  EXPECT_EQ(sa_.got.size(), 1u);
+  EXPECT_GE(a_->stats().dropped_redis_down, 1u);
+
+  redis_.start();  // empty: presence and registry are gone until the nodes rewrite them
+  ASSERT_TRUE(run_until(io_, [&] { return a_->connected() && b_->connected(); }, 15s));
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.resyncs > resyncs_before; }, 2s));
+  EXPECT_EQ(presence(7, "node-b"), "1");  // rewritten before the resync
+
+  a_->publish(text_to(7, 3));
+  ASSERT_TRUE(run_until(io_, [&] { return !sb_.got.empty(); }));
+  EXPECT_EQ(sb_.got.size(), 1u);  // the event published while Redis was down is left to resync
+  EXPECT_EQ(sb_.got.back().msg, 3);
+  ASSERT_TRUE(run_until(io_, [&] { return lists(*a_, "node-b") && lists(*b_, "node-a"); }));
+}
+
+TEST_F(RedisBus, PresenceChangesDuringALinkLossAreWrittenAfterIt) {
+  start_both();
+  b_->device_connected(11, {});
+  b_->device_connected(12, {});
+  ASSERT_TRUE(run_until(io_, [&] { return presence(12, "node-b") == "1"; }));
+  a_->device_connected(12, {});  // A keeps user 12's key alive, so only an HDEL can clear B's field
+  kill_client("chatrix-node-b-sub");
+  ASSERT_TRUE(run_until(io_, [&] { return !b_->connected(); }, 2s));  // reconnects ~100 ms later
+  b_->device_disconnected(12);  // while B is not synced
+  b_->device_connected(13, {});
+  ASSERT_TRUE(run_until(io_, [&] { return b_->connected(); }, 5s));
+  ASSERT_TRUE(run_until(io_, [&] { return presence(13, "node-b") == "1"; }));
+  ASSERT_TRUE(run_until(io_, [&] { return redis_.command({"HGET", "chatrix:presence:12", "node-b"}).is_nil(); }));
+  EXPECT_EQ(presence(11, "node-b"), "1");
+  EXPECT_EQ(presence(12, "node-a"), "1");
+}
+
+TEST_F(RedisBus, SenderLinkLossMakesTheReceiverResync) {
+  start_both();
+  b_->device_connected(7, {});
+  ASSERT_TRUE(run_until(io_, [&] { return presence(7, "node-b") == "1" && lists(*a_, "node-b"); }));
+  run_for(io_, 50ms);
+  const int resyncs_before = sb_.resyncs;
+
+  // Only A's command link dies (as if Redis had cut it); B's links are untouched.
+  kill_client("chatrix-node-a");
+  a_->publish(text_to(7, 1));  // its routing round fails: B would never hear of it
+  ASSERT_TRUE(run_until(io_, [&] { return a_->stats().dropped_redis_down >= 1; }, 2s));
+  ASSERT_TRUE(run_until(io_, [&] { return a_->connected(); }, 5s));
+  // Back on Redis, A tells every live node to re-check the database.
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.resyncs > resyncs_before; }, 3s));
+  EXPECT_GE(a_->stats().resync_signals_sent, 1u);
+  EXPECT_TRUE(sb_.got.empty());
+  EXPECT_EQ(b_->stats().received_remote, 0u);
+
+  a_->publish(text_to(7, 2));
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.got.size() == 1; }));
+  EXPECT_EQ(sb_.got[0].msg, 2);
+}
+
+TEST_F(RedisBus, ThroughputSmoke_BatchedRoutingKeepsOrder) {
+  start_both();
+  for (chatrix::user_id u = 100; u < 150; ++u) b_->device_connected(u, {});
+  ASSERT_TRUE(run_until(io_, [&] { return presence(149, "node-b") == "1"; }));
+  constexpr int total = 50000;
+  const auto t0 = std::chrono::steady_clock::now();
+  int sent = 0;
+  // 500 events per turn to 50 users, like a busy node.
+  while (sent < total) {
+    for (int i = 0; i < 500; ++i, ++sent) a_->publish(text_to(100 + sent % 50, sent + 1));
+    run_for(io_, 1ms);
+  }
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.got.size() == static_cast<std::size_t>(total); }, 30s));
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("[ info     ] %d events A->B in %.2f s (%.0f/s)\n", total, secs, total / secs);
+  std::vector<chatrix::message_id> last(50, 0);
+  for (const auto& ev : sb_.got) {
+    auto& l = last[static_cast<std::size_t>(ev.to - 100)];
+    ASSERT_GT(ev.msg, l);  // per-recipient order
+    l = ev.msg;
+  }
+  EXPECT_EQ(a_->stats().dropped_overflow, 0u);
+}
+
+}  // namespace

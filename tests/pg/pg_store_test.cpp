@@ -1,0 +1,272 @@
+// What only the PostgreSQL store promises beyond the contract: connection string forms and
+// redaction, migrations under an advisory lock, group commit from many threads, several
+// stores (nodes) on one database, and isolation of a statement that fails in a batch.
+
+#include "store_contract.hpp"
+
+#include "storage/postgres/postgres_store.hpp"
+#include "support/pg_instance.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace chatrix::storage::testing {
+namespace {
+
+chatrix::testing::pg_instance& server() {
+  static chatrix::testing::pg_instance instance;
+  return instance;
+}
+
+std::string db_name(const std::string& url) { return url.substr(url.rfind('/') + 1); }
+
+postgres_options small_pool() {
+  postgres_options opts;
+  opts.pool_size = 2;
+  return opts;
+}
+
+user must_create(store& s, const std::string& username) {
+  return await<user>([&](auto done) { s.create_user(new_user{username, username, "h", 1}, done); }).value();
+}
+
+// ---- connection strings ----
+
+TEST(postgres_conninfo, redacts_passwords_in_urls) {
+  EXPECT_EQ(redact_conninfo("postgres://chat:s3cret@db.example:5432/chat"), "postgres://chat:***@db.example:5432/chat");
+  EXPECT_EQ(redact_conninfo("postgresql://chat:p@ss@db/chat?sslmode=require"),
+            "postgresql://chat:***@db/chat?sslmode=require");
+  EXPECT_EQ(redact_conninfo("postgresql://db/chat?user=chat&password=s3cret&sslmode=require"),
+            "postgresql://db/chat?user=chat&password=***&sslmode=require");
+  EXPECT_EQ(redact_conninfo("postgresql://chat@db/chat"), "postgresql://chat@db/chat") << "nothing to hide";
+  EXPECT_EQ(redact_conninfo("postgres://db"), "postgres://db");
+}
+
+TEST(postgres_conninfo, redacts_passwords_in_key_value_strings) {
+  EXPECT_EQ(redact_conninfo("host=db user=chat password=s3cret dbname=chat"),
+            "host=db user=chat password=*** dbname=chat");
+  EXPECT_EQ(redact_conninfo("host=db password = 'se cr\\'et' dbname=chat"), "host=db password = *** dbname=chat");
+  EXPECT_EQ(redact_conninfo("password=s3cret"), "password=***");
+  EXPECT_EQ(redact_conninfo("host=db dbname=chat"), "host=db dbname=chat");
+  for (const char* s : {"host=db password=s3cret", "postgres://u:s3cret@h/d", "postgresql://h/d?password=s3cret"}) {
+    EXPECT_EQ(redact_conninfo(s).find("s3cret"), std::string::npos) << s;
+  }
+}
+
+TEST(postgres_conninfo, accepts_both_url_schemes_and_key_value_strings) {
+  const std::string url = server().create_database();
+  const std::string name = db_name(url);
+  for (const std::string& conninfo :
+       {url, "postgres://postgres@127.0.0.1:" + std::to_string(server().port()) + "/" + name,
+        server().key_value_conninfo(name)}) {
+    postgres_store s(conninfo, small_pool());
+    auto found = await<std::optional<user>>([&](auto done) { s.find_user_by_id(1, done); });
+    EXPECT_TRUE(found.has_value()) << conninfo;
+    s.shutdown();
+  }
+}
+
+TEST(postgres_conninfo, an_unreachable_database_fails_with_unavailable_without_the_password) {
+  // Nothing listens on port 1 of loopback: refused at once.
+  const auto started = std::chrono::steady_clock::now();
+  auto opened = postgres_store::open("postgresql://chat:s3cret@127.0.0.1:1/chat", small_pool());
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().code, errc::unavailable);
+  EXPECT_EQ(opened.error().message.find("s3cret"), std::string::npos) << opened.error().message;
+  EXPECT_NE(opened.error().message.find("***"), std::string::npos) << opened.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));
+
+  auto migrated = run_migrations("host=127.0.0.1 port=1 password=s3cret dbname=chat");
+  ASSERT_FALSE(migrated.has_value());
+  EXPECT_EQ(migrated.error().code, errc::unavailable);
+  EXPECT_EQ(migrated.error().message.find("s3cret"), std::string::npos) << migrated.error().message;
+}
+
+// ---- migrations ----
+
+TEST(postgres_migrations, apply_once_and_a_second_open_is_a_no_op) {
+  const std::string url = server().create_database();
+  const std::string name = db_name(url);
+  auto first = run_migrations(url);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  EXPECT_EQ(*first, 2);
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM schema_version"), "2");
+  const std::string applied = server().query(name, "SELECT max(applied_at) FROM schema_version");
+
+  {
+    postgres_store s(url, small_pool());
+    must_create(s, "kept");
+    s.shutdown();
+  }
+  auto again = run_migrations(url);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(*again, 2);
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM schema_version"), "2");
+  EXPECT_EQ(server().query(name, "SELECT max(applied_at) FROM schema_version"), applied) << "nothing re-applied";
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM users"), "1") << "data untouched";
+  // The search indexes exist (pg_trgm included).
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_indexes WHERE indexname IN "
+                                 "('users_username_prefix', 'users_username_trgm', 'users_name_trgm', "
+                                 "'messages_pending', 'messages_unread', 'messages_retry', 'conversations_by_hi')"),
+            "7");
+}
+
+TEST(postgres_migrations, stores_starting_at_once_on_a_fresh_database_all_succeed) {
+  const std::string url = server().create_database();
+  constexpr int nodes = 4;
+  std::vector<std::optional<result<std::unique_ptr<postgres_store>>>> opened(nodes);
+  std::vector<std::thread> starters;
+  for (int i = 0; i < nodes; ++i) {
+    starters.emplace_back([&, i] { opened[static_cast<std::size_t>(i)].emplace(postgres_store::open(url, small_pool())); });
+  }
+  for (auto& t : starters) t.join();
+  for (auto& o : opened) ASSERT_TRUE(o && o->has_value()) << (o ? o->error().message : "not run");
+  EXPECT_EQ(server().query(db_name(url), "SELECT count(*) FROM schema_version"), "2");
+  EXPECT_EQ(server().query(db_name(url), "SELECT max(version) FROM schema_version"), "2");
+  for (auto& o : opened) (**o)->shutdown();
+}
+
+TEST(postgres_migrations, a_newer_schema_is_refused) {
+  const std::string url = server().create_database();
+  ASSERT_TRUE(run_migrations(url).has_value());
+  server().query(db_name(url), "INSERT INTO schema_version VALUES (99, 'from the future', 0)");
+  auto opened = postgres_store::open(url, small_pool());
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().code, errc::unavailable);
+  EXPECT_NE(opened.error().message.find("newer"), std::string::npos) << opened.error().message;
+}
+
+// ---- group commit ----
+
+TEST(postgres_group_commit, concurrent_appends_from_many_threads_complete_in_order_per_thread) {
+  const std::string url = server().create_database();
+  postgres_store s(url, small_pool());
+  const user a = must_create(s, "gc_a");
+  const user b = must_create(s, "gc_b");
+  constexpr int threads = 6;
+  constexpr int per_thread = 500;
+  completion_log<send_result> log;
+  const auto before = s.committed_batches();
+  std::vector<std::thread> senders;
+  for (int t = 0; t < threads; ++t) {
+    senders.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        const bool forward = (t + i) % 2 == 0;
+        s.append_message(send_request{forward ? a.id : b.id, forward ? b.id : a.id,
+                                      std::to_string(t) + ":" + std::to_string(i), std::nullopt, 1000 + i, 0},
+                         log.make(t * per_thread + i));
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  ASSERT_TRUE(log.wait_for(threads * per_thread));
+
+  std::map<int, int> last_seen;  // thread -> last index completed
+  std::vector<std::int64_t> seqs;
+  std::set<std::thread::id> callback_threads;
+  for (const auto& e : log.entries()) {
+    ASSERT_TRUE(e.outcome.has_value()) << e.outcome.error().message;
+    const int t = e.tag / per_thread;
+    const int i = e.tag % per_thread;
+    const auto it = last_seen.find(t);
+    if (it != last_seen.end()) {
+      ASSERT_GT(i, it->second) << "thread " << t << ": callbacks out of submission order";
+    }
+    last_seen[t] = i;
+    EXPECT_EQ(e.outcome->stored.content, std::to_string(t) + ":" + std::to_string(i));
+    seqs.push_back(e.outcome->stored.seq);
+    callback_threads.insert(e.thread);
+  }
+  std::sort(seqs.begin(), seqs.end());
+  for (int i = 0; i < threads * per_thread; ++i) ASSERT_EQ(seqs[static_cast<std::size_t>(i)], i + 1) << "gap";
+  const auto batches = s.committed_batches() - before;
+  EXPECT_LT(batches, static_cast<std::uint64_t>(threads * per_thread)) << "writes shared transactions";
+  EXPECT_EQ(callback_threads.size(), 1u) << "all on the store's thread";
+  EXPECT_EQ(server().query(db_name(url), "SELECT count(*) FROM messages"), std::to_string(threads * per_thread));
+  s.shutdown();
+}
+
+TEST(postgres_group_commit, two_stores_on_one_database_share_conversations_and_seq) {
+  // Two nodes: conversation get-or-create and seq assignment must hold across them.
+  const std::string url = server().create_database();
+  postgres_store n1(url, small_pool());
+  postgres_store n2(url, small_pool());
+  const user a = must_create(n1, "node_a");
+  const user b = must_create(n2, "node_b");
+  constexpr int per_node = 300;
+  completion_log<send_result> log;
+  std::thread t1([&] {
+    for (int i = 0; i < per_node; ++i) n1.append_message(send_request{a.id, b.id, "n1", std::nullopt, 1, 0}, log.make(i));
+  });
+  std::thread t2([&] {
+    for (int i = 0; i < per_node; ++i) {
+      n2.append_message(send_request{b.id, a.id, "n2", std::nullopt, 1, 0}, log.make(per_node + i));
+    }
+  });
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(log.wait_for(2 * per_node));
+  std::set<conversation_id> conversations;
+  std::vector<std::int64_t> seqs;
+  for (const auto& e : log.entries()) {
+    ASSERT_TRUE(e.outcome.has_value()) << e.outcome.error().message;
+    conversations.insert(e.outcome->stored.conversation);
+    seqs.push_back(e.outcome->stored.seq);
+  }
+  EXPECT_EQ(conversations.size(), 1u);
+  std::sort(seqs.begin(), seqs.end());
+  for (int i = 0; i < 2 * per_node; ++i) ASSERT_EQ(seqs[static_cast<std::size_t>(i)], i + 1);
+  // ids grow with seq within the conversation (history paging relies on it).
+  EXPECT_EQ(server().query(db_name(url),
+                           "SELECT count(*) FROM messages m1 JOIN messages m2 ON m1.conversation_id = m2.conversation_id "
+                           "AND m1.seq < m2.seq AND m1.id > m2.id"),
+            "0");
+  n1.shutdown();
+  n2.shutdown();
+}
+
+TEST(postgres_group_commit, a_statement_error_fails_only_its_own_write) {
+  // Invalid UTF-8 is rejected by the server: an SQL error inside the batch's pipeline,
+  // which aborts the transaction. The other writes of the batch must still commit.
+  const std::string url = server().create_database();
+  postgres_store s(url, small_pool());
+  const user a = must_create(s, "err_a");
+  const user b = must_create(s, "err_b");
+
+  // A second store whose writer waits for the gate, so that the three writes form one batch.
+  postgres_options opts = small_pool();
+  gate_guard gate;
+  opts.before_write_batch = [f = gate.future()] { f.wait(); };
+  postgres_store gated(url, opts);
+  completion_log<send_result> log;
+  gated.append_message(send_request{a.id, b.id, "before", std::nullopt, 1, 0}, log.make(0));
+  gated.append_message(send_request{a.id, b.id, "bad \xff\xfe bytes", std::nullopt, 2, 0}, log.make(1));
+  gated.append_message(send_request{a.id, b.id, "after", std::nullopt, 3, 0}, log.make(2));
+  gate.open();
+  ASSERT_TRUE(log.wait_for(3));
+  const auto entries = log.entries();
+  ASSERT_TRUE(entries[0].outcome.has_value()) << entries[0].outcome.error().message;
+  ASSERT_FALSE(entries[1].outcome.has_value());
+  EXPECT_EQ(entries[1].outcome.error().code, errc::internal);
+  ASSERT_TRUE(entries[2].outcome.has_value()) << entries[2].outcome.error().message;
+  EXPECT_EQ(entries[0].outcome->stored.seq, 1);
+  EXPECT_EQ(entries[2].outcome->stored.seq, 2) << "the failed write left no gap";
+
+  // And the connection is still good for the next batch.
+  auto next = await<send_result>([&](auto done) {
+    gated.append_message(send_request{b.id, a.id, "still fine", std::nullopt, 4, 0}, done);
+  });
+  ASSERT_TRUE(next.has_value()) << next.error().message;
+  EXPECT_EQ(next->stored.seq, 3);
+  gated.shutdown();
+  s.shutdown();
+}
+
+}  // namespace
+}  // namespace chatrix::storage::testing
