@@ -3,6 +3,7 @@
 #include "app/server.hpp"
 #include "config/config.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -12,6 +13,10 @@
 
 int main(int argc, char** argv) {
   using namespace chatrix;
+  // Fixed thresholds instead of glibc's adaptive ones: otherwise freeing message buffers
+  // keeps returning memory to the kernel (madvise), each time a TLB shootdown across cores.
+  mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+  mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
   // The subcommand comes first and is not a setting; the flags after it are the server's.
   const bool migrate = argc > 1 && std::strcmp(argv[1], "migrate") == 0;
   std::vector<const char*> args(argv, argv + argc);

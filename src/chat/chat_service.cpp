@@ -36,7 +36,8 @@ template <class T, class Fn>
 storage::callback<T> chat_service::on_io(Fn fn) {
   std::weak_ptr<bool> alive = alive_;
   return [io = io_, alive, fn = std::move(fn)](result<T> r) mutable {
-    asio::post(io, [alive, fn, r = std::move(r)]() mutable {
+    // Called exactly once, so the handler can take `fn` along instead of copying it.
+    asio::post(io, [alive, fn = std::move(fn), r = std::move(r)]() mutable {
       if (alive.lock()) fn(std::move(r));
     });
   };

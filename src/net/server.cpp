@@ -13,7 +13,6 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
-#include <deque>
 #include <random>
 #include <unordered_map>
 
@@ -31,7 +30,6 @@ namespace {
 /// Frames above the configured limit are still read (to answer ERR and carry on) up to this
 /// many times the limit; beyond it the connection is failed with 1009 (message too big).
 constexpr std::size_t hard_frame_factor = 16;
-constexpr std::size_t idle_buffer_bytes = 16 * 1024;  // read buffers above this are released
 
 std::uint64_t random_device_prefix() {
   std::random_device rd;
@@ -129,8 +127,7 @@ class ws_session final : public chat::connection, public std::enable_shared_from
 
   void cut_off() {
     open_ = false;
-    queue_.clear();
-    queued_bytes_ = 0;
+    drop_queue();
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
     beast::get_lowest_layer(ws_).socket().close(ec);
@@ -145,9 +142,19 @@ class ws_session final : public chat::connection, public std::enable_shared_from
   bool closing_ = false;
   bool writing_ = false;
   bool attached_ = false;
-  std::deque<queued_frame> queue_;
+  // A vector consumed from queue_head_ rather than a std::deque: an idle connection then
+  // holds no queue memory at all (a deque allocates a 512-byte block up front).
+  std::vector<queued_frame> queue_;
+  std::size_t queue_head_ = 0;
   std::size_t queued_bytes_ = 0;
   beast::flat_buffer buffer_;
+
+  bool queue_empty() const noexcept { return queue_head_ == queue_.size(); }
+  void drop_queue() {
+    std::vector<queued_frame>().swap(queue_);
+    queue_head_ = 0;
+    queued_bytes_ = 0;
+  }
 };
 
 asio::awaitable<void> ws_session::run(bhttp::request<bhttp::string_body> req) {
@@ -164,7 +171,11 @@ asio::awaitable<void> ws_session::run(bhttp::request<bhttp::string_body> req) {
   ws_.text(true);
 
   auto [ec] = co_await ws_.async_accept(req, use_tuple);
-  if (ec) co_return;
+  req = {};  // the upgrade request's headers are not needed for the session's lifetime
+  if (ec) {
+    server_.sessions.erase(id_);
+    co_return;
+  }
   metrics::server_metrics::add(server_.metrics.connections_total);
 
   if (co_await authenticate()) {
@@ -233,19 +244,25 @@ asio::awaitable<void> ws_session::read_loop() {
       co_await server_.chat.handle_frame(
           *this, std::string_view(static_cast<const char*>(data.data()), data.size()));
     }
+    // Idle connections keep no read buffer: it is allocated for each message instead.
     buffer_.consume(buffer_.size());
-    if (buffer_.capacity() > idle_buffer_bytes) buffer_.shrink_to_fit();
+    buffer_.shrink_to_fit();
   }
   open_ = false;
 }
 
 asio::awaitable<void> ws_session::write_loop() {
-  while (!queue_.empty() && open_) {
-    auto frame = queue_.front().frame;
-    const auto receipt = queue_.front().receipt;
+  while (!queue_empty() && open_) {
+    auto frame = std::move(queue_[queue_head_].frame);
+    const auto receipt = queue_[queue_head_].receipt;
+    ++queue_head_;
+    if (queue_head_ >= 64 && queue_head_ * 2 >= queue_.size()) {
+      // Under a steady stream the queue never empties; drop the written prefix now and then.
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
+      queue_head_ = 0;
+    }
     auto [ec, n] = co_await ws_.async_write(asio::buffer(*frame), use_tuple);
     if (!open_) break;  // cut off meanwhile; the queue was dropped
-    queue_.pop_front();
     queued_bytes_ -= frame->size();
     if (ec) {
       open_ = false;
@@ -253,6 +270,7 @@ asio::awaitable<void> ws_session::write_loop() {
     }
     if (receipt != 0 && attached_) server_.chat.on_written(*this, receipt);
   }
+  if (queue_empty()) drop_queue();
   writing_ = false;
   if (closing_ && open_) start_close(websocket::close_code::going_away);
 }
@@ -301,7 +319,10 @@ asio::awaitable<void> server::impl::serve_http(tcp::socket socket) {
       const auto id = device_prefix | next_device++;
       auto session = std::make_shared<ws_session>(std::move(stream), *this, id);
       sessions.emplace(id, session);
-      co_await session->run(std::move(req));
+      // A coroutine of its own, so that this HTTP session's buffers and frame are released
+      // now instead of living as long as the WebSocket.
+      asio::co_spawn(
+          ioc, [session, req = std::move(req)]() mutable { return session->run(std::move(req)); }, asio::detached);
       co_return;
     }
 
