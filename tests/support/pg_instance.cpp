@@ -142,6 +142,7 @@ pg_instance::pg_instance() : bin_dir_(find_bin_dir()) {
 }
 
 pg_instance::~pg_instance() {
+  if (detached_) return;
   try {
     if (running_) stop();
   } catch (...) {
@@ -152,6 +153,25 @@ pg_instance::~pg_instance() {
   }
   std::error_code ignored;
   fs::remove_all(dir_, ignored);
+}
+
+void pg_instance::stop_detached(const fs::path& directory) noexcept {
+  try {
+    const fs::path data = directory / "data";
+    if (!fs::exists(data / "PG_VERSION")) return;
+    std::vector<std::string> argv;
+    if (::geteuid() == 0) argv = {"runuser", "-u", "postgres", "--"};
+    const std::vector<std::string> stop = {(find_bin_dir() / "pg_ctl").string(), "-D", data.string(), "-m", "fast",
+                                           "-w", "-t", "30", "stop"};
+    argv.insert(argv.end(), stop.begin(), stop.end());
+    if (fs::exists(data / "postmaster.pid") && run(argv, "/dev/null") != 0) {
+      std::ifstream pidfile(data / "postmaster.pid");
+      if (pid_t pid = 0; (pidfile >> pid) && pid > 0) ::kill(pid, SIGKILL);
+    }
+    std::error_code ignored;
+    fs::remove_all(directory, ignored);
+  } catch (...) {
+  }
 }
 
 void pg_instance::run_as_server_user(const std::vector<std::string>& argv, bool check) const {

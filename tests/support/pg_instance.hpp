@@ -44,6 +44,14 @@ class pg_instance {
 
   const std::filesystem::path& directory() const noexcept { return dir_; }
 
+  /// Leaves the server running and its directory in place when this object is destroyed,
+  /// for a server that outlives the process (the ctest run's shared server). Stop it later
+  /// with stop_detached(directory()).
+  void detach() noexcept { detached_ = true; }
+  /// Stops a detached instance (fast shutdown; SIGKILL if that fails) and removes its
+  /// directory. Does nothing if `directory` holds no cluster. Never throws.
+  static void stop_detached(const std::filesystem::path& directory) noexcept;
+
  private:
   void run_as_server_user(const std::vector<std::string>& argv, bool check = true) const;
   std::string log_tail() const;
@@ -56,6 +64,7 @@ class pg_instance {
   std::filesystem::path commands_log_;  // output of initdb and pg_ctl
   int port_ = 0;
   bool running_ = false;
+  bool detached_ = false;
   int databases_ = 0;
 };
 

@@ -2,6 +2,8 @@
 // port file handshake). See server_process.hpp.
 #include "support/server_process.hpp"
 
+#include "support/test_store.hpp"
+
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -57,15 +59,27 @@ bool inherited(const std::string& key) {
 
 }  // namespace
 
-server_process::server_process(std::map<std::string, std::string> extra_env)
-    : extra_env_(std::move(extra_env)), dir_(make_temp_dir()) {
+server_process::server_process(std::map<std::string, std::string> extra_env) : extra_env_(std::move(extra_env)) {
+  // The database first: if PostgreSQL cannot be had, no temp dir is left behind.
+  if (testing_postgres() && extra_env_.count("DB_CONNECTION_URL") == 0) {
+    own_database_ = create_test_database();
+    extra_env_["DB_CONNECTION_URL"] = own_database_;
+  }
+  dir_ = make_temp_dir();
   fs::create_directories(data_dir());
 }
 
 server_process::~server_process() {
   if (pid_ > 0) stop(5s);
+  // After the stop: the server's connections must be gone before the database can go.
+  if (!own_database_.empty() && std::getenv("CHATRIX_KEEP_TEST_DIR") == nullptr) drop_test_database(own_database_);
   std::error_code ec;
   if (std::getenv("CHATRIX_KEEP_TEST_DIR") == nullptr) fs::remove_all(dir_, ec);
+}
+
+std::string server_process::database_url() const {
+  auto it = extra_env_.find("DB_CONNECTION_URL");
+  return it == extra_env_.end() ? std::string() : it->second;
 }
 
 void server_process::start(std::chrono::milliseconds timeout) {

@@ -1,5 +1,6 @@
 // Launches the real chatrix binary in a private temp dir for black-box tests: fixed test
-// environment, port discovered through CHATRIX_PORT_FILE, stop with SIGTERM (then SIGKILL).
+// environment, port discovered through CHATRIX_PORT_FILE, stop with SIGTERM (then SIGKILL),
+// SQLite in the data dir or (CHATRIX_TEST_STORE=postgres) a PostgreSQL database of its own.
 #pragma once
 
 #include <chrono>
@@ -18,6 +19,9 @@ inline constexpr const char* test_jwt_secret = "chatrix-integration-test-secret-
 
 /// One server process and the temp dir it owns. The data dir survives stop()/start(), so a
 /// test can restart the server on the same data; the temp dir is removed by the destructor.
+/// With CHATRIX_TEST_STORE=postgres (see test_store.hpp) and no DB_CONNECTION_URL in
+/// `extra_env`, the constructor creates a fresh database, used by every start() (so a
+/// restart finds its data) and dropped by the destructor.
 /// Not thread-safe: drive it from the test thread.
 class server_process {
  public:
@@ -49,6 +53,8 @@ class server_process {
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path data_dir() const { return dir_ / "data"; }
   std::filesystem::path log_path() const { return dir_ / "server.log"; }
+  /// The DB_CONNECTION_URL this server runs with ("" for the SQLite default).
+  std::string database_url() const;
 
   /// The last `lines` lines of the server's stdout+stderr (all runs).
   std::string log_tail(std::size_t lines = 60) const;
@@ -60,6 +66,7 @@ class server_process {
   bool reap(bool block);
 
   std::map<std::string, std::string> extra_env_;
+  std::string own_database_;  // created for this server (PostgreSQL runs), dropped at the end
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;

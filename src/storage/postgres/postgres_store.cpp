@@ -670,6 +670,22 @@ awaitable<void> postgres_store::impl::run_batch(std::vector<std::unique_ptr<job>
       if (!committed && r && PQresultStatus(r.get()) != PGRES_PIPELINE_ABORTED) {
         if (c.classify(r.get()) == postgres_detail::failure_kind::connection) c.check(r.get(), PGRES_COMMAND_OK);
       }
+      if (committed && !failed) {
+        // COMMIT's own success means the transaction is durable, whatever happens to the
+        // connection now. A fast shutdown of PostgreSQL ends the session right after the
+        // COMMIT, before the sync's result: that must not turn an acknowledged-on-disk batch
+        // into "unavailable" (the senders would be told it failed while it is in history).
+        batches_.fetch_add(1, std::memory_order_relaxed);
+        try {
+          if (r) co_await c.next_result();
+          const pg_result sync = co_await c.next_result();
+          c.check(sync.get(), PGRES_PIPELINE_SYNC);
+        } catch (const std::exception& e) {
+          spdlog::warn("postgres store: writer connection lost after a commit: {}", e.what());
+          writer_down();
+        }
+        co_return;
+      }
       if (r) co_await c.next_result();
       const pg_result sync = co_await c.next_result();
       c.check(sync.get(), PGRES_PIPELINE_SYNC);
@@ -685,10 +701,6 @@ awaitable<void> postgres_store::impl::run_batch(std::vector<std::unique_ptr<job>
         c.check(rb_sync.get(), PGRES_PIPELINE_SYNC);
       }
 
-      if (committed && !failed) {
-        batches_.fetch_add(1, std::memory_order_relaxed);
-        co_return;
-      }
       if (failed) {
         // Class 40 (serialization failure, deadlock with another node's batch): nobody's
         // fault; the same transaction may well succeed again.
