@@ -6,6 +6,7 @@
 #include "net/ws_frame.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -41,6 +42,14 @@ constexpr std::size_t hard_frame_factor = 16;
 std::uint64_t random_device_prefix() {
   std::random_device rd;
   return (static_cast<std::uint64_t>(rd()) << 32) & 0xFFFF'FFFF'0000'0000ULL;
+}
+
+/// For operations that stay pending while a connection idles. Asio's default handler
+/// allocator recycles freed operation blocks per thread, so a small wait would often inherit
+/// the larger block of a finished HTTP read or write and keep it for the connection's life.
+template <class Handler>
+auto exact_alloc(Handler&& h) {
+  return asio::bind_allocator(std::allocator<void>(), std::forward<Handler>(h));
 }
 
 }  // namespace
@@ -90,7 +99,8 @@ class ws_session final : public chat::connection, public std::enable_shared_from
   /// Bytes the HTTP parser had already read past the upgrade request (a pipelined first frame).
   void feed(std::string_view bytes) { reader_.feed(bytes); }
 
-  asio::awaitable<void> run();
+  /// Starts the session: the auth deadline runs from here.
+  void start();
 
   /// Closes the session with 1001 after the queued frames are written (server shutdown).
   void go_away() {
@@ -135,7 +145,37 @@ class ws_session final : public chat::connection, public std::enable_shared_from
   /// How long a closing session waits for the peer's close frame (or EOF) before dropping it.
   static constexpr std::chrono::seconds close_wait{5};
 
+  asio::awaitable<void> read_loop();
   asio::awaitable<void> write_loop();
+
+  /// Waits for the socket to become readable outside any coroutine: an idle session holds a
+  /// small wait operation instead of coroutine frames (about 900 bytes).
+  void wait_readable() {
+    socket_.async_wait(tcp::socket::wait_read, exact_alloc([self = shared_from_this()](boost::system::error_code ec) {
+                         if (ec || !self->open_) {
+                           self->end_reading();
+                           return;
+                         }
+                         self->spawn_reader();
+                       }));
+  }
+  void spawn_reader() {
+    asio::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->read_loop(); }, asio::detached);
+  }
+  /// Reading is over (EOF, error, the peer's close, or finish()).
+  void end_reading() {
+    if (!reading_) return;
+    reading_ = false;
+    if (attached_) {
+      server_.chat.detach(*this);
+      attached_ = false;
+    }
+    // A close frame still queued (an echo, or ours behind other frames) is written first; the
+    // writer or the close_wait timer finishes the connection then.
+    if (!(close_queued_ && !close_written_ && open_)) finish();
+    server_.sessions.erase(id_);
+  }
+
   asio::awaitable<void> pause() {
     asio::steady_timer t(socket_.get_executor(), std::chrono::milliseconds(1));
     co_await t.async_wait(use_tuple);
@@ -169,7 +209,14 @@ class ws_session final : public chat::connection, public std::enable_shared_from
   /// The close frame went out.
   void on_close_written() {
     close_written_ = true;
-    if (peer_closed_ || !reading_) finish();  // the handshake is complete, or nobody listens
+    if (peer_closed_ || !reading_) {
+      finish();  // the handshake is complete, or nobody listens
+    } else if (failed_) {
+      // The stream cannot be parsed any more, so the peer's close would go unseen: send FIN
+      // now (a client then completes its side at once) and drop what it still sends.
+      boost::system::error_code ec;
+      socket_.shutdown(tcp::socket::shutdown_send, ec);
+    }
   }
 
   /// Ends the connection now: TCP shutdown, no more reads or writes.
@@ -191,12 +238,12 @@ class ws_session final : public chat::connection, public std::enable_shared_from
   void arm_timer(std::chrono::steady_clock::duration after) {
     const auto gen = ++timer_gen_;
     timer_.expires_after(after);
-    timer_.async_wait([weak = weak_from_this(), gen](boost::system::error_code ec) {
+    timer_.async_wait(exact_alloc([weak = weak_from_this(), gen](boost::system::error_code ec) {
       if (ec) return;
       auto self = weak.lock();
       // A handler already queued when the timer was re-armed must not act on the new phase.
       if (self && gen == self->timer_gen_) self->on_timer();
-    });
+    }));
   }
 
   void on_timer() {
@@ -240,6 +287,7 @@ class ws_session final : public chat::connection, public std::enable_shared_from
   bool close_queued_ = false;  // our close frame is queued (or written)
   bool close_written_ = false;
   bool peer_closed_ = false;  // the peer's close frame arrived
+  bool failed_ = false;       // a protocol error: the rest of the stream is not parsed
   bool reading_ = true;
   bool writing_ = false;
   bool attached_ = false;
@@ -259,13 +307,24 @@ class ws_session final : public chat::connection, public std::enable_shared_from
   }
 };
 
-asio::awaitable<void> ws_session::run() {
+void ws_session::start() {
   metrics::server_metrics::add(server_.metrics.connections_total);
   boost::system::error_code ec;
-  // Reads are attempted only once the socket is readable, so they must never block.
+  // Reads are attempted only when the socket is readable or just was, so they must never block.
   socket_.non_blocking(true, ec);
   arm_timer(server_.options.auth_timeout);
+  if (reader_.buffered() > 0) {
+    spawn_reader();  // the token frame came with the upgrade request
+  } else {
+    wait_readable();
+  }
+}
+
+/// Runs while there is something to read or process, then hands over to wait_readable().
+asio::awaitable<void> ws_session::read_loop() {
   const auto limit = server_.options.max_frame_bytes;
+  bool woken = true;  // the socket was reported readable: a read must not find it empty
+  boost::system::error_code ec;
   while (open_) {
     // A client whose own replies pile up (it sends faster than it reads, or has many TEXTs
     // awaiting storage) is not read from until they drain: TCP slows it down. Only events
@@ -280,19 +339,24 @@ asio::awaitable<void> ws_session::run() {
       // A failed stream is not parsed any more; its bytes are read and dropped until the peer
       // closes or close_wait passes.
       if (ev.kind == ws::event_kind::error) reader_.clear();
-      // Idle connections keep no read buffer: it exists only while a frame is incomplete.
-      reader_.release();
-      auto [wec] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
-      if (wec || !open_) break;
       const std::size_t available = socket_.available(ec);
       if (ec) break;
-      auto space = reader_.prepare(std::clamp<std::size_t>(available, 512, 256 * 1024));
-      const std::size_t n = socket_.read_some(asio::buffer(space.data(), space.size()), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-      if (ec) break;  // EOF or reset
-      reader_.commit(n);
-      rx_seen_ = true;
-      continue;
+      if (available > 0 || woken) {
+        woken = false;
+        auto space = reader_.prepare(std::clamp<std::size_t>(available, 512, 256 * 1024));
+        const std::size_t n = socket_.read_some(asio::buffer(space.data(), space.size()), ec);
+        if (!ec) {
+          reader_.commit(n);
+          rx_seen_ = true;
+          continue;
+        }
+        if (ec != asio::error::would_block && ec != asio::error::try_again) break;  // EOF or reset
+      }
+      // Idle connections keep no read buffer (it exists only while a frame is incomplete)
+      // and no coroutine: the wait's handler starts a new read loop.
+      reader_.release();
+      wait_readable();
+      co_return;
     }
 
     switch (ev.kind) {
@@ -313,6 +377,7 @@ asio::awaitable<void> ws_session::run() {
       case ws::event_kind::error:
         spdlog::debug("device {:x}: failing the WebSocket: {}", id_, ev.payload);
         if (phase_ == phase::authenticating) metrics::server_metrics::add(server_.metrics.auth_failures);
+        failed_ = true;
         begin_close(ev.code, ev.payload);
         continue;
       default:
@@ -352,15 +417,7 @@ asio::awaitable<void> ws_session::run() {
       co_await server_.chat.handle_frame(*this, ev.payload);
     }
   }
-  reading_ = false;
-  if (attached_) {
-    server_.chat.detach(*this);
-    attached_ = false;
-  }
-  // A close frame still queued (an echo, or ours behind other frames) is written first; the
-  // writer or the close_wait timer finishes the connection then.
-  if (!(close_queued_ && !close_written_ && open_)) finish();
-  server_.sessions.erase(id_);
+  end_reading();
 }
 
 asio::awaitable<void> ws_session::write_loop() {
@@ -463,15 +520,18 @@ asio::awaitable<void> server::impl::serve_http(tcp::socket socket) {
       auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(answer.response), use_tuple);
       if (wec || !answer.accepted) break;
       const auto id = device_prefix | next_device++;
+      // Disarm the HTTP timeout first: its pending wait would otherwise keep this stream's
+      // state and read operation alive for http_timeout after the socket has moved on.
+      stream.expires_never();
       auto session = std::make_shared<ws_session>(stream.release_socket(), *this, id);
       // Bytes after the request (a client that sent its token frame right away) are the
       // WebSocket's, not HTTP's.
       const auto rest = buffer.cdata();
       if (rest.size() > 0) session->feed(std::string_view(static_cast<const char*>(rest.data()), rest.size()));
       sessions.emplace(id, session);
-      // A coroutine of its own, so that this HTTP session's buffers and frame are released
-      // now instead of living as long as the WebSocket.
-      asio::co_spawn(ioc, [session] { return session->run(); }, asio::detached);
+      // The session runs on callbacks and short-lived coroutines of its own, so this HTTP
+      // session's buffers and frame are released now instead of living as long as it.
+      session->start();
       co_return;
     }
 
