@@ -258,8 +258,10 @@ TEST_F(websocket_idle, server_pings_and_a_client_that_answers_stays_while_a_sile
   ASSERT_TRUE(silent.upgraded());
   live.authenticate(alice);
   silent.authenticate(alice);
-  // The live client answers every ping for longer than the idle timeout.
-  const auto until = std::chrono::steady_clock::now() + 4500ms;
+  // The live client answers every ping for well over the idle timeout. A client that answers
+  // is pinged every 2 ticks of IDLE_TIMEOUT/2 (its pong counts as traffic for one tick), so
+  // 5.5 s see two pings with room to spare.
+  const auto until = std::chrono::steady_clock::now() + 5500ms;
   int pings = 0;
   live.set_timeout(1500ms);
   while (std::chrono::steady_clock::now() < until) {
