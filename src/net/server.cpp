@@ -1,8 +1,12 @@
-// Listener, HTTP sessions and WebSocket sessions on Boost.Beast with C++20 coroutines.
-// One I/O thread runs all of it (and the chat service), so sessions need no strands.
+// Listener, HTTP sessions (Boost.Beast) and WebSocket sessions (RFC 6455 on the raw socket,
+// framing in net/ws_frame.hpp) with C++20 coroutines. One I/O thread runs all of it (and the
+// chat service), so sessions need no strands.
 #include "net/server.hpp"
 
+#include "net/ws_frame.hpp"
+
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,10 +14,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <random>
+#include <span>
 #include <unordered_map>
 
 namespace chatrix::net {
@@ -24,6 +32,12 @@ namespace bhttp = boost::beast::http;
 namespace websocket = boost::beast::websocket;
 using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// Sockets and timers bound to the io_context's own executor rather than any_io_executor: the
+// type-erased executor costs 40 bytes more in every socket, timer and pending operation.
+using io_executor = asio::io_context::executor_type;
+using socket_type = asio::basic_stream_socket<tcp, io_executor>;
+using timer_type = asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, io_executor>;
+using http_stream = beast::basic_stream<tcp, io_executor>;
 
 namespace {
 
@@ -34,6 +48,14 @@ constexpr std::size_t hard_frame_factor = 16;
 std::uint64_t random_device_prefix() {
   std::random_device rd;
   return (static_cast<std::uint64_t>(rd()) << 32) & 0xFFFF'FFFF'0000'0000ULL;
+}
+
+/// For operations that stay pending while a connection idles. Asio's default handler
+/// allocator recycles freed operation blocks per thread, so a small wait would often inherit
+/// the larger block of a finished HTTP read or write and keep it for the connection's life.
+template <class Handler>
+auto exact_alloc(Handler&& h) {
+  return asio::bind_allocator(std::allocator<void>(), std::forward<Handler>(h));
 }
 
 }  // namespace
@@ -48,7 +70,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
       : ioc(ioc), options(std::move(options)), chat(chat), routes(routes), metrics(metrics), acceptor(ioc) {}
 
   asio::awaitable<void> accept_loop();
-  asio::awaitable<void> serve_http(tcp::socket socket);
+  asio::awaitable<void> serve_http(socket_type socket);
 
   asio::io_context& ioc;
   server_options options;
@@ -65,18 +87,31 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 // ---- WebSocket session ----
 
 /// Represents one authenticated (or authenticating) WebSocket connection: one device.
+///
+/// RFC 6455 on the raw socket (net/ws_frame.hpp does the framing). Everything written goes
+/// through one queue drained by one writer, so control frames never interleave with data
+/// and many frames leave in one gathered write. While idle the session holds no buffer: the
+/// reader waits for readability and only then allocates, the writer exists only while the
+/// queue is not empty.
 class ws_session final : public chat::connection, public std::enable_shared_from_this<ws_session> {
  public:
-  ws_session(beast::tcp_stream&& stream, server::impl& server, std::uint64_t id)
-      : ws_(std::move(stream)), server_(server), id_(id) {}
+  ws_session(socket_type&& socket, server::impl& server, std::uint64_t id)
+      : socket_(std::move(socket)),
+        server_(server),
+        id_(id),
+        reader_(server.options.max_frame_bytes * hard_frame_factor),
+        timer_(socket_.get_executor()) {}
 
-  asio::awaitable<void> run(bhttp::request<bhttp::string_body> req);
+  /// Bytes the HTTP parser had already read past the upgrade request (a pipelined first frame).
+  void feed(std::string_view bytes) { reader_.feed(bytes); }
+
+  /// Starts the session: the auth deadline runs from here.
+  void start();
 
   /// Closes the session with 1001 after the queued frames are written (server shutdown).
   void go_away() {
     if (!open_ || closing_) return;
-    closing_ = true;
-    if (!writing_) start_close(websocket::close_code::going_away);
+    begin_close(ws::close_code::going_away);
   }
 
   // ---- chat::connection ----
@@ -95,59 +130,180 @@ class ws_session final : public chat::connection, public std::enable_shared_from
       // written carry no receipt, so their messages stay pending for the next connection.
       metrics::server_metrics::add(server_.metrics.slow_consumer_disconnects);
       spdlog::info("user {} device {:x}: disconnected, {} bytes queued and not read", user_.id, id_, queued_bytes_);
-      cut_off();
+      finish();
       return;
     }
-    queued_bytes_ += frame->size();
-    queue_.push_back(queued_frame{std::move(frame), receipt});
-    if (!writing_) {
-      writing_ = true;
-      asio::co_spawn(ws_.get_executor(), [self = shared_from_this()] { return self->write_loop(); }, asio::detached);
-    }
+    push(ws::opcode::text, std::move(frame), receipt);
   }
 
  private:
   struct queued_frame {
-    chat::shared_frame frame;
+    chat::shared_frame payload;
     message_id receipt = 0;
+    ws::opcode op = ws::opcode::text;
   };
+  enum class phase : std::uint8_t { authenticating, open, closing };
 
-  asio::awaitable<bool> authenticate();
+  /// Frames per gathered write: header + payload are two iovecs and Asio hands at most 64 to
+  /// one sendmsg, so 32 frames leave in a single system call.
+  static constexpr std::size_t max_batch_frames = 32;
+  static constexpr std::size_t max_batch_bytes = 256 * 1024;
+  /// How long a closing session waits for the peer's close frame (or EOF) before dropping it.
+  static constexpr std::chrono::seconds close_wait{5};
+
   asio::awaitable<void> read_loop();
   asio::awaitable<void> write_loop();
 
-  void start_close(websocket::close_code code) {
-    asio::co_spawn(
-        ws_.get_executor(),
-        [self = shared_from_this(), code]() -> asio::awaitable<void> {
-          co_await self->ws_.async_close(code, use_tuple);
-        },
-        asio::detached);
+  /// Waits for the socket to become readable outside any coroutine: an idle session holds a
+  /// small wait operation instead of coroutine frames (about 900 bytes).
+  void wait_readable() {
+    socket_.async_wait(tcp::socket::wait_read, exact_alloc([self = shared_from_this()](boost::system::error_code ec) {
+                         if (ec || !self->open_) {
+                           self->end_reading();
+                           return;
+                         }
+                         self->spawn_reader();
+                       }));
+  }
+  void spawn_reader() {
+    asio::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->read_loop(); }, asio::detached);
+  }
+  /// Reading is over (EOF, error, the peer's close, or finish()).
+  void end_reading() {
+    if (!reading_) return;
+    reading_ = false;
+    if (attached_) {
+      server_.chat.detach(*this);
+      attached_ = false;
+    }
+    // A close frame still queued (an echo, or ours behind other frames) is written first; the
+    // writer or the close_wait timer finishes the connection then.
+    if (!(close_queued_ && !close_written_ && open_)) finish();
+    server_.sessions.erase(id_);
   }
 
-  void cut_off() {
+  asio::awaitable<void> pause() {
+    asio::steady_timer t(socket_.get_executor(), std::chrono::milliseconds(1));
+    co_await t.async_wait(use_tuple);
+  }
+
+  void push(ws::opcode op, chat::shared_frame payload, message_id receipt = 0) {
+    queued_bytes_ += payload->size();
+    queue_.push_back(queued_frame{std::move(payload), receipt, op});
+    if (!writing_) {
+      writing_ = true;
+      asio::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->write_loop(); },
+                     asio::detached);
+    }
+  }
+
+  void push_control(ws::opcode op, std::string payload) {
+    push(op, std::make_shared<const std::string>(std::move(payload)));
+  }
+
+  /// Queues a close frame behind everything already queued; nothing is sent after it. The
+  /// session then waits (close_wait at most) for the peer's close before shutting down.
+  void begin_close(std::uint16_t code, std::string_view reason = {}) {
+    if (close_queued_ || !open_) return;
+    close_queued_ = true;
+    closing_ = true;
+    phase_ = phase::closing;
+    push_control(ws::opcode::close, code == 0 ? std::string() : ws::close_payload(code, reason));
+    arm_timer(close_wait);
+  }
+
+  /// The close frame went out.
+  void on_close_written() {
+    close_written_ = true;
+    if (peer_closed_ || !reading_) {
+      finish();  // the handshake is complete, or nobody listens
+    } else if (failed_) {
+      // The stream cannot be parsed any more, so the peer's close would go unseen: send FIN
+      // now (a client then completes its side at once) and drop what it still sends.
+      boost::system::error_code ec;
+      socket_.shutdown(tcp::socket::shutdown_send, ec);
+    }
+  }
+
+  /// Ends the connection now: TCP shutdown, no more reads or writes.
+  void finish() {
+    if (!open_) return;
     open_ = false;
-    drop_queue();
-    beast::error_code ec;
-    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
-    beast::get_lowest_layer(ws_).socket().close(ec);
+    closing_ = true;
+    ++timer_gen_;
+    timer_.cancel();
+    queued_bytes_ = 0;
+    if (!writing_) drop_queue();  // else the writer drops it when its write returns
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  /// One timer per session, for whatever the phase needs: the auth deadline, keep-alive pings
+  /// and the idle cut-off, or the wait for the peer's close.
+  void arm_timer(std::chrono::steady_clock::duration after) {
+    const auto gen = ++timer_gen_;
+    timer_.expires_after(after);
+    timer_.async_wait(exact_alloc([weak = weak_from_this(), gen](boost::system::error_code ec) {
+      if (ec) return;
+      auto self = weak.lock();
+      // A handler already queued when the timer was re-armed must not act on the new phase.
+      if (self && gen == self->timer_gen_) self->on_timer();
+    }));
+  }
+
+  void on_timer() {
+    switch (phase_) {
+      case phase::authenticating:
+        metrics::server_metrics::add(server_.metrics.auth_failures);
+        begin_close(ws::close_code::policy_violation, "authentication timeout");
+        return;
+      case phase::open:
+        // Ping at half the idle timeout; a second silent half closes the connection.
+        if (rx_seen_) {
+          rx_seen_ = false;
+          ping_sent_ = false;
+        } else if (!ping_sent_) {
+          ping_sent_ = true;
+          push_control(ws::opcode::ping, {});
+        } else {
+          spdlog::debug("user {} device {:x}: idle timeout", user_.id, id_);
+          finish();
+          return;
+        }
+        arm_timer(server_.options.idle_timeout / 2);
+        return;
+      case phase::closing:
+        finish();
+        return;
+    }
+  }
+
+  socket_type socket_;
   server::impl& server_;
   std::uint64_t id_;
   user user_;
+  ws::frame_reader reader_;
+  timer_type timer_;
+  std::uint32_t timer_gen_ = 0;
+  phase phase_ = phase::authenticating;
   bool explicit_acks_ = false;
   bool open_ = true;
-  bool closing_ = false;
+  bool closing_ = false;       // no more chat frames are taken
+  bool close_queued_ = false;  // our close frame is queued (or written)
+  bool close_written_ = false;
+  bool peer_closed_ = false;  // the peer's close frame arrived
+  bool failed_ = false;       // a protocol error: the rest of the stream is not parsed
+  bool reading_ = true;
   bool writing_ = false;
   bool attached_ = false;
+  bool rx_seen_ = false;  // bytes arrived since the last keep-alive tick
+  bool ping_sent_ = false;
   // A vector consumed from queue_head_ rather than a std::deque: an idle connection then
   // holds no queue memory at all (a deque allocates a 512-byte block up front).
   std::vector<queued_frame> queue_;
   std::size_t queue_head_ = 0;
   std::size_t queued_bytes_ = 0;
-  beast::flat_buffer buffer_;
 
   bool queue_empty() const noexcept { return queue_head_ == queue_.size(); }
   void drop_queue() {
@@ -157,122 +313,165 @@ class ws_session final : public chat::connection, public std::enable_shared_from
   }
 };
 
-asio::awaitable<void> ws_session::run(bhttp::request<bhttp::string_body> req) {
-  beast::get_lowest_layer(ws_).expires_never();
-  websocket::stream_base::timeout timeouts{};
-  timeouts.handshake_timeout = server_.options.auth_timeout;
-  timeouts.idle_timeout = server_.options.idle_timeout;
-  timeouts.keep_alive_pings = true;  // ping at half the idle timeout; silence past it closes
-  ws_.set_option(timeouts);
-  ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(bhttp::field::server, "chatrix"); }));
-  ws_.read_message_max(server_.options.max_frame_bytes * hard_frame_factor);
-  ws_.auto_fragment(false);
-  ws_.text(true);
-
-  auto [ec] = co_await ws_.async_accept(req, use_tuple);
-  req = {};  // the upgrade request's headers are not needed for the session's lifetime
-  if (ec) {
-    server_.sessions.erase(id_);
-    co_return;
-  }
+void ws_session::start() {
   metrics::server_metrics::add(server_.metrics.connections_total);
-
-  if (co_await authenticate()) {
-    attached_ = true;
-    co_await server_.chat.attach(*this);
-    if (closing_ && !writing_) start_close(websocket::close_code::going_away);
-    co_await read_loop();
-    server_.chat.detach(*this);
-    attached_ = false;
+  boost::system::error_code ec;
+  // Reads are attempted only when the socket is readable or just was, so they must never block.
+  socket_.non_blocking(true, ec);
+  arm_timer(server_.options.auth_timeout);
+  if (reader_.buffered() > 0) {
+    spawn_reader();  // the token frame came with the upgrade request
+  } else {
+    wait_readable();
   }
-  open_ = false;
-  server_.sessions.erase(id_);
 }
 
-asio::awaitable<bool> ws_session::authenticate() {
-  // The first frame must arrive before the deadline; a silent socket is closed with 1008.
-  asio::steady_timer deadline(ws_.get_executor(), server_.options.auth_timeout);
-  bool timed_out = false;
-  deadline.async_wait([this, &timed_out, weak = weak_from_this()](beast::error_code e) {
-    if (e || weak.expired()) return;
-    timed_out = true;
-    start_close(websocket::close_code::policy_error);
-  });
-  auto [ec, n] = co_await ws_.async_read(buffer_, use_tuple);
-  deadline.cancel();
-  if (ec || timed_out) {
-    metrics::server_metrics::add(server_.metrics.auth_failures);
-    co_return false;
-  }
-  std::string first = beast::buffers_to_string(buffer_.data());
-  buffer_.consume(buffer_.size());
-  auto who = co_await server_.chat.authenticate(first, &explicit_acks_);
-  if (!who) {
-    metrics::server_metrics::add(server_.metrics.auth_failures);
-    auto frame = protocol::encode_error(who.error(), -1);
-    co_await ws_.async_write(asio::buffer(frame), use_tuple);
-    co_await ws_.async_close(websocket::close_code::policy_error, use_tuple);
-    co_return false;
-  }
-  user_ = std::move(*who);
-  co_return true;
-}
-
+/// Runs while there is something to read or process, then hands over to wait_readable().
 asio::awaitable<void> ws_session::read_loop() {
   const auto limit = server_.options.max_frame_bytes;
-  asio::steady_timer backpressure(ws_.get_executor());
-  for (;;) {
+  bool woken = true;  // the socket was reported readable: a read must not find it empty
+  boost::system::error_code ec;
+  while (open_) {
     // A client whose own replies pile up (it sends faster than it reads, or has many TEXTs
     // awaiting storage) is not read from until they drain: TCP slows it down. Only events
     // it did not ask for can push its queue over the limit (the slow-consumer cut-off).
-    while (open_ && (queued_bytes_ > server_.options.send_queue_bytes / 2 || !server_.chat.may_read(*this))) {
-      backpressure.expires_after(std::chrono::milliseconds(1));
-      co_await backpressure.async_wait(use_tuple);
-    }
+    while (attached_ && open_ && !close_queued_ &&
+           (queued_bytes_ > server_.options.send_queue_bytes / 2 || !server_.chat.may_read(*this)))
+      co_await pause();
     if (!open_) break;
-    auto [ec, n] = co_await ws_.async_read(buffer_, use_tuple);
-    if (ec) break;
-    if (!ws_.got_text()) {
+
+    const ws::event ev = reader_.next();
+    if (ev.kind == ws::event_kind::none || (ev.kind == ws::event_kind::error && close_queued_)) {
+      // A failed stream is not parsed any more; its bytes are read and dropped until the peer
+      // closes or close_wait passes.
+      if (ev.kind == ws::event_kind::error) reader_.clear();
+      const std::size_t available = socket_.available(ec);
+      if (ec) break;
+      if (available > 0 || woken) {
+        woken = false;
+        auto space = reader_.prepare(std::clamp<std::size_t>(available, 512, 256 * 1024));
+        const std::size_t n = socket_.read_some(asio::buffer(space.data(), space.size()), ec);
+        if (!ec) {
+          reader_.commit(n);
+          rx_seen_ = true;
+          continue;
+        }
+        if (ec != asio::error::would_block && ec != asio::error::try_again) break;  // EOF or reset
+      }
+      // Idle connections keep no read buffer (it exists only while a frame is incomplete)
+      // and no coroutine: the wait's handler starts a new read loop.
+      reader_.release();
+      wait_readable();
+      co_return;
+    }
+
+    switch (ev.kind) {
+      case ws::event_kind::ping:
+        if (!close_queued_) push_control(ws::opcode::pong, std::string(ev.payload));
+        continue;
+      case ws::event_kind::pong:
+        continue;
+      case ws::event_kind::close:
+        peer_closed_ = true;
+        if (close_written_) {
+          finish();
+        } else if (!close_queued_) {
+          // Echo the code (RFC 6455 5.5.1) after whatever is queued; finish once it is written.
+          begin_close(ev.code == ws::close_code::no_status ? 0 : ev.code);
+        }
+        break;
+      case ws::event_kind::error:
+        spdlog::debug("device {:x}: failing the WebSocket: {}", id_, ev.payload);
+        if (phase_ == phase::authenticating) metrics::server_metrics::add(server_.metrics.auth_failures);
+        failed_ = true;
+        begin_close(ev.code, ev.payload);
+        continue;
+      default:
+        break;
+    }
+    if (ev.kind == ws::event_kind::close) break;
+    if (close_queued_) continue;  // data after our close is read and ignored
+
+    if (phase_ == phase::authenticating) {
+      // The first message carries the token; the payload stays valid while it is checked,
+      // since nothing else touches the reader meanwhile.
+      auto who = co_await server_.chat.authenticate(ev.payload, &explicit_acks_);
+      if (close_queued_ || !open_) continue;  // the deadline passed meanwhile
+      if (!who) {
+        metrics::server_metrics::add(server_.metrics.auth_failures);
+        push(ws::opcode::text, std::make_shared<const std::string>(protocol::encode_error(who.error(), -1)));
+        begin_close(ws::close_code::policy_violation);
+        continue;
+      }
+      user_ = std::move(*who);
+      phase_ = phase::open;
+      rx_seen_ = true;
+      arm_timer(server_.options.idle_timeout / 2);
+      attached_ = true;
+      co_await server_.chat.attach(*this);
+      continue;
+    }
+
+    if (ev.kind == ws::event_kind::binary) {
       server_.chat.refuse_frame(*this, make_error(errc::invalid_field, "binary frames are not supported; send JSON text"));
-    } else if (n > limit) {
-      server_.chat.refuse_frame(*this, make_error(errc::frame_too_large, "the frame is " + std::to_string(n) +
+    } else if (ev.payload.size() > limit) {
+      server_.chat.refuse_frame(*this, make_error(errc::frame_too_large, "the frame is " +
+                                                                             std::to_string(ev.payload.size()) +
                                                                              " bytes; the limit is " +
                                                                              std::to_string(limit)));
     } else {
-      const auto data = buffer_.cdata();
-      co_await server_.chat.handle_frame(
-          *this, std::string_view(static_cast<const char*>(data.data()), data.size()));
+      co_await server_.chat.handle_frame(*this, ev.payload);
     }
-    // Idle connections keep no read buffer: it is allocated for each message instead.
-    buffer_.consume(buffer_.size());
-    buffer_.shrink_to_fit();
   }
-  open_ = false;
+  end_reading();
 }
 
 asio::awaitable<void> ws_session::write_loop() {
-  while (!queue_empty() && open_) {
-    auto frame = std::move(queue_[queue_head_].frame);
-    const auto receipt = queue_[queue_head_].receipt;
-    ++queue_head_;
+  // Per batch: one header per frame here, the payloads are the shared frames themselves.
+  std::array<std::array<std::uint8_t, ws::max_header_bytes>, max_batch_frames> headers;
+  std::array<asio::const_buffer, 2 * max_batch_frames> buffers;
+  while (open_ && !queue_empty()) {
+    std::size_t frames = 0;
+    std::size_t nbuf = 0;
+    std::size_t bytes = 0;
+    for (std::size_t i = queue_head_; i < queue_.size() && frames < max_batch_frames && bytes < max_batch_bytes; ++i) {
+      const auto& q = queue_[i];
+      const auto h = ws::encode_header(headers[frames].data(), q.op, q.payload->size());
+      buffers[nbuf++] = asio::buffer(headers[frames].data(), h);
+      if (!q.payload->empty()) buffers[nbuf++] = asio::buffer(*q.payload);
+      bytes += h + q.payload->size();
+      ++frames;
+      if (q.op == ws::opcode::close) break;  // nothing follows a close frame
+    }
+    // The payloads stay alive in queue_ meanwhile (a push may move the shared_ptrs, never the
+    // strings they own); only the writer pops.
+    auto [ec, n] = co_await asio::async_write(socket_, std::span<const asio::const_buffer>(buffers.data(), nbuf),
+                                              use_tuple);
+    if (!open_) break;  // finished meanwhile; the queue is dropped below
+    if (ec) {
+      finish();
+      break;
+    }
+    // Receipts in queue order. on_written may queue more frames (or cut this session off),
+    // so the queue is indexed afresh each time.
+    for (std::size_t k = 0; k < frames && open_; ++k) {
+      auto& q = queue_[queue_head_];
+      const auto receipt = q.receipt;
+      const auto op = q.op;
+      queued_bytes_ -= q.payload->size();
+      q.payload.reset();
+      ++queue_head_;
+      if (op == ws::opcode::close) on_close_written();
+      if (receipt != 0 && attached_) server_.chat.on_written(*this, receipt);
+    }
     if (queue_head_ >= 64 && queue_head_ * 2 >= queue_.size()) {
       // Under a steady stream the queue never empties; drop the written prefix now and then.
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
       queue_head_ = 0;
     }
-    auto [ec, n] = co_await ws_.async_write(asio::buffer(*frame), use_tuple);
-    if (!open_) break;  // cut off meanwhile; the queue was dropped
-    queued_bytes_ -= frame->size();
-    if (ec) {
-      open_ = false;
-      break;
-    }
-    if (receipt != 0 && attached_) server_.chat.on_written(*this, receipt);
   }
-  if (queue_empty()) drop_queue();
+  if (!open_ || queue_empty()) drop_queue();
   writing_ = false;
-  if (closing_ && open_) start_close(websocket::close_code::going_away);
 }
 
 // ---- HTTP ----
@@ -292,9 +491,9 @@ bhttp::response<bhttp::string_body> to_beast(const http::response& res, unsigned
 
 }  // namespace
 
-asio::awaitable<void> server::impl::serve_http(tcp::socket socket) {
+asio::awaitable<void> server::impl::serve_http(socket_type socket) {
   auto self = shared_from_this();
-  beast::tcp_stream stream(std::move(socket));
+  http_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
     stream.expires_after(options.http_timeout);
@@ -316,13 +515,29 @@ asio::awaitable<void> server::impl::serve_http(tcp::socket socket) {
 
     if (websocket::is_upgrade(req) && http::router::is_websocket_path(target)) {
       if (stopping) break;
+      ws::upgrade_request up;
+      up.method = req.method_string();
+      up.http_version = req.version();
+      up.upgrade = req[bhttp::field::upgrade];
+      up.connection = req[bhttp::field::connection];
+      up.ws_version = req[bhttp::field::sec_websocket_version];
+      up.ws_key = req[bhttp::field::sec_websocket_key];
+      const auto answer = ws::answer_handshake(up);
+      auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(answer.response), use_tuple);
+      if (wec || !answer.accepted) break;
       const auto id = device_prefix | next_device++;
-      auto session = std::make_shared<ws_session>(std::move(stream), *this, id);
+      // Disarm the HTTP timeout first: its pending wait would otherwise keep this stream's
+      // state and read operation alive for http_timeout after the socket has moved on.
+      stream.expires_never();
+      auto session = std::make_shared<ws_session>(stream.release_socket(), *this, id);
+      // Bytes after the request (a client that sent its token frame right away) are the
+      // WebSocket's, not HTTP's.
+      const auto rest = buffer.cdata();
+      if (rest.size() > 0) session->feed(std::string_view(static_cast<const char*>(rest.data()), rest.size()));
       sessions.emplace(id, session);
-      // A coroutine of its own, so that this HTTP session's buffers and frame are released
-      // now instead of living as long as the WebSocket.
-      asio::co_spawn(
-          ioc, [session, req = std::move(req)]() mutable { return session->run(std::move(req)); }, asio::detached);
+      // The session runs on callbacks and short-lived coroutines of its own, so this HTTP
+      // session's buffers and frame are released now instead of living as long as it.
+      session->start();
       co_return;
     }
 
@@ -347,7 +562,7 @@ asio::awaitable<void> server::impl::accept_loop() {
   auto self = shared_from_this();
   asio::steady_timer backoff(ioc);
   while (!stopping) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    auto [ec, socket] = co_await acceptor.async_accept(ioc.get_executor(), use_tuple);
     if (stopping || ec == asio::error::operation_aborted) break;
     if (ec) {
       // Out of file descriptors (or a transient network error): wait instead of spinning.
