@@ -150,9 +150,6 @@ int migrate(const config::server_config& cfg) {
 }
 
 int run_server(const config::server_config& cfg) {
-  if (!cfg.redis_address.empty())
-    throw std::runtime_error("REDISADDR: cluster mode is not available in this build yet; unset it to run a single node");
-
   if (cfg.io_threads != 1)
     throw std::runtime_error("IO_THREADS: only 1 is supported so far (one I/O thread runs the network and the domain)");
   raise_open_file_limit();

@@ -201,20 +201,42 @@ void chat_service::resync() {
 }
 
 asio::awaitable<void> chat_service::resync_user(user_id uid) {
-  auto page = co_await await_callback<std::vector<message>>(
-      [&](auto done) { store_.pending_messages(uid, 0, options_.pending_page, done); });
-  if (!page) co_return;
   const auto* me = users_.cached(uid);
   if (!me) co_return;
   const user recipient = *me;
-  for (const auto& m : *page) {
-    auto from = co_await users_.by_id(m.sender);
-    if (!from || !*from) continue;
-    auto frame = make_frame(protocol::encode_text({m, **from, recipient}));
-    auto it = devices_by_user_.find(uid);
-    if (it == devices_by_user_.end()) co_return;
-    for (auto id : it->second)
-      if (auto* d = find_device(id); d && !d->syncing) push_message(*d, m.id, frame);
+  // Every page: a connected user may have missed more than one page during an outage.
+  message_id after = 0;
+  for (;;) {
+    auto page = co_await await_callback<std::vector<message>>(
+        [&](auto done) { store_.pending_messages(uid, after, options_.pending_page, done); });
+    if (!page) co_return;
+    for (const auto& m : *page) {
+      auto from = co_await users_.by_id(m.sender);
+      if (!from || !*from) continue;
+      auto frame = make_frame(protocol::encode_text({m, **from, recipient}));
+      auto it = devices_by_user_.find(uid);
+      if (it == devices_by_user_.end()) co_return;
+      const auto ids = it->second;  // the list may change while a device waits for room
+      for (auto id : ids) {
+        // Paced like the backlog on connect, so a large resync never trips the slow-consumer
+        // limit. Nothing here keeps the session alive, so the device is looked up afresh
+        // after every wait instead of holding on to its connection.
+        asio::steady_timer wait(io_);
+        for (;;) {
+          auto* d = find_device(id);
+          if (!d || d->syncing || d->sent.contains(m.id) || !d->conn->is_open()) break;
+          const auto queued = d->conn->queued_bytes();
+          if (queued == 0 || queued + frame->size() <= options_.pending_queue_watermark) {
+            push_message(*d, m.id, frame);
+            break;
+          }
+          wait.expires_after(std::chrono::milliseconds(2));
+          co_await wait.async_wait(asio::use_awaitable);
+        }
+      }
+    }
+    if (page->size() < static_cast<std::size_t>(options_.pending_page)) co_return;
+    after = page->back().id;
   }
 }
 
