@@ -102,24 +102,27 @@ asio::awaitable<void> chat_service::attach(connection& conn) {
     auto held = std::move(d->held);
     d->held.clear();
     for (const auto& ev : held) {
-      if (!co_await wait_for_room(conn, ev.frame->size())) co_return;
-      d = find_device(id);
+      d = co_await wait_for_room(id, ev.frame->size());
       if (!d) co_return;
       if (ev.type == user_event::kind::message)
         push_message(*d, ev.msg, ev.frame);
       else
-        conn.send(ev.frame);
+        d->conn->send(ev.frame);
     }
   }
 }
 
-asio::awaitable<bool> chat_service::wait_for_room(connection& conn, std::size_t bytes) {
+asio::awaitable<chat_service::device*> chat_service::wait_for_room(std::uint64_t device_id, std::size_t bytes) {
   asio::steady_timer wait(io_);
-  while (conn.is_open() && conn.queued_bytes() > 0 && conn.queued_bytes() + bytes > options_.pending_queue_watermark) {
+  for (;;) {
+    // Looked up afresh after every wait: the caller need not be keeping the session alive.
+    auto* d = find_device(device_id);
+    if (!d || !d->conn->is_open()) co_return nullptr;
+    const auto queued = d->conn->queued_bytes();
+    if (queued == 0 || queued + bytes <= options_.pending_queue_watermark) co_return d;
     wait.expires_after(std::chrono::milliseconds(2));
     co_await wait.async_wait(asio::use_awaitable);
   }
-  co_return conn.is_open();
 }
 
 bool chat_service::may_read(const connection& conn) const {
@@ -184,8 +187,7 @@ asio::awaitable<bool> chat_service::push_pending(connection& conn) {
       auto frame = make_frame(protocol::encode_text({m, **from, me}));
       // A long backlog goes out as fast as the device reads, so that it never trips the
       // slow-consumer limit by itself.
-      if (!co_await wait_for_room(conn, frame->size())) co_return false;
-      auto* d = find_device(id);
+      auto* d = co_await wait_for_room(id, frame->size());
       if (!d) co_return false;
       push_message(*d, m.id, frame);
       metrics::server_metrics::add(metrics_.pending_pushed);
@@ -218,21 +220,9 @@ asio::awaitable<void> chat_service::resync_user(user_id uid) {
       if (it == devices_by_user_.end()) co_return;
       const auto ids = it->second;  // the list may change while a device waits for room
       for (auto id : ids) {
-        // Paced like the backlog on connect, so a large resync never trips the slow-consumer
-        // limit. Nothing here keeps the session alive, so the device is looked up afresh
-        // after every wait instead of holding on to its connection.
-        asio::steady_timer wait(io_);
-        for (;;) {
-          auto* d = find_device(id);
-          if (!d || d->syncing || d->sent.contains(m.id) || !d->conn->is_open()) break;
-          const auto queued = d->conn->queued_bytes();
-          if (queued == 0 || queued + frame->size() <= options_.pending_queue_watermark) {
-            push_message(*d, m.id, frame);
-            break;
-          }
-          wait.expires_after(std::chrono::milliseconds(2));
-          co_await wait.async_wait(asio::use_awaitable);
-        }
+        // Paced like the backlog on connect, so a large resync never trips the slow-consumer limit.
+        auto* d = co_await wait_for_room(id, frame->size());
+        if (d && !d->syncing) push_message(*d, m.id, frame);
       }
     }
     if (page->size() < static_cast<std::size_t>(options_.pending_page)) co_return;

@@ -110,9 +110,9 @@ class chat_service final : public cluster::event_sink {
   boost::asio::awaitable<bool> push_pending(connection& conn);
   boost::asio::awaitable<void> resync_user(user_id id);
   void push_message(device& d, message_id id, const shared_frame& frame);
-  /// Waits until `conn` can take `bytes` more without passing the pending watermark (an empty
-  /// queue always can). False when the connection closed meanwhile.
-  boost::asio::awaitable<bool> wait_for_room(connection& conn, std::size_t bytes);
+  /// Waits until the device can take `bytes` more without passing the pending watermark (an
+  /// empty queue always can). Returns the device, or nullptr when it closed or went away.
+  boost::asio::awaitable<device*> wait_for_room(std::uint64_t device_id, std::size_t bytes);
   boost::asio::awaitable<void> send_previews(connection& conn);
 
   void on_stored(std::uint64_t device_id, const user& sender, const user& recipient,
