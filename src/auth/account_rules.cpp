@@ -103,12 +103,4 @@ result<void> check_display_name(std::string_view name) {
   return {};
 }
 
-std::string fold_username(std::string_view username) {
-  std::string out(username);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 }  // namespace chatrix::auth

@@ -2,12 +2,15 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "core/username.hpp"
 
 #include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace chatrix::auth {
+
+using chatrix::fold_username;  // the rule lives in core, shared with the stores
 
 inline constexpr std::size_t min_username_chars = 3;
 inline constexpr std::size_t max_username_chars = 32;
@@ -22,8 +25,5 @@ result<void> check_password(std::string_view password);
 /// Free text, valid UTF-8, trimmed non-empty, at most 64 characters, no control characters.
 /// An empty name is allowed and later replaced by the username.
 result<void> check_display_name(std::string_view name);
-
-/// ASCII lower-case (usernames are ASCII), for case-insensitive uniqueness and lookups.
-std::string fold_username(std::string_view username);
 
 }  // namespace chatrix::auth

@@ -1,6 +1,6 @@
 #include "chat/user_directory.hpp"
 
-#include "auth/account_rules.hpp"
+#include "core/username.hpp"
 #include "chat/await.hpp"
 
 namespace chatrix::chat {
@@ -12,7 +12,7 @@ void user_directory::remember(const user& u) {
     by_id_.clear();
     by_folded_name_.clear();
   }
-  by_folded_name_[auth::fold_username(u.username)] = u.id;
+  by_folded_name_[fold_username(u.username)] = u.id;
   by_id_[u.id] = u;
 }
 
@@ -29,7 +29,7 @@ boost::asio::awaitable<result<std::optional<user>>> user_directory::by_id(user_i
 }
 
 boost::asio::awaitable<result<std::optional<user>>> user_directory::by_name(std::string_view username) {
-  auto folded = auth::fold_username(username);
+  auto folded = fold_username(username);
   if (auto it = by_folded_name_.find(folded); it != by_folded_name_.end())
     if (auto* u = cached(it->second)) co_return std::optional<user>(*u);
   auto r = co_await await_callback<std::optional<user_credentials>>(

@@ -3,6 +3,8 @@
 
 #include "storage/postgres/postgres_store.hpp"
 
+#include "core/username.hpp"
+
 #include "storage/postgres/connection.hpp"
 #include "storage/postgres/migrations.hpp"
 #include "storage/postgres/queries.hpp"
@@ -42,14 +44,6 @@ namespace {
 unix_ms now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string fold_ascii(std::string_view s) {
-  std::string folded(s);
-  for (char& ch : folded) {
-    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-  }
-  return folded;
 }
 
 template <class T>
@@ -813,7 +807,7 @@ std::uint64_t postgres_store::committed_batches() const noexcept { return impl_-
 
 void postgres_store::create_user(new_user u, callback<user> done) {
   params p;
-  p.add(u.username).add(fold_ascii(u.username)).add(u.name).add(u.password_hash).add(u.created_at);
+  p.add(u.username).add(fold_username(u.username)).add(u.name).add(u.password_hash).add(u.created_at);
   impl_->write(make_job<user>(sql::insert_user, std::move(p), std::move(done),
                               [username = u.username, name = u.name](const PGresult* r) -> result<user> {
                                 if (PQntuples(r) == 0) return make_error(errc::username_taken, "username already taken");
@@ -823,7 +817,7 @@ void postgres_store::create_user(new_user u, callback<user> done) {
 
 void postgres_store::find_user_by_name(std::string username, callback<std::optional<user_credentials>> done) {
   impl_->read(make_job<std::optional<user_credentials>>(
-      sql::select_credentials, params().add(fold_ascii(username)), std::move(done),
+      sql::select_credentials, params().add(fold_username(username)), std::move(done),
       [](const PGresult* r) -> result<std::optional<user_credentials>> {
         if (PQntuples(r) == 0) return std::optional<user_credentials>();
         return std::optional<user_credentials>(user_credentials{read_user(r, 0, 0), text(r, 0, 3)});
@@ -850,7 +844,7 @@ void postgres_store::search_users(std::string fragment, int limit, callback<std:
     impl_->finish(std::move(j));
     return;
   }
-  const std::string folded = fold_ascii(fragment);
+  const std::string folded = fold_username(fragment);
   params p;
   p.add(folded).add(prefix_upper_bound(folded)).add(like_contains_pattern(folded)).add(std::int64_t{wanted});
   impl_->read(make_job<std::vector<user>>(sql::search_users, std::move(p), std::move(done),

@@ -3,6 +3,8 @@
 
 #include "storage/sqlite/sqlite_store.hpp"
 
+#include "core/username.hpp"
+
 #include "storage/sqlite/connection.hpp"
 #include "storage/sqlite/migrations.hpp"
 #include "storage/sqlite/queries.hpp"
@@ -28,14 +30,6 @@ using sqlite_detail::query;
 using sqlite_detail::sqlite_error;
 using sqlite_detail::to_error;
 namespace sql = sqlite_detail::sql;
-
-std::string fold_username_ascii(std::string_view username) {
-  std::string folded(username);
-  for (char& ch : folded) {
-    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-  }
-  return folded;
-}
 
 namespace {
 
@@ -508,7 +502,7 @@ std::uint64_t sqlite_store::committed_batches() const noexcept { return impl_->c
 void sqlite_store::create_user(new_user u, callback<user> done) {
   impl_->write<user>(std::move(done), [u = std::move(u)](connection& c) -> result<user> {
     query q(c, sql::insert_user);
-    q.bind(u.username, fold_username_ascii(u.username), u.name, u.password_hash, u.created_at);
+    q.bind(u.username, fold_username(u.username), u.name, u.password_hash, u.created_at);
     if (!q.step()) return make_error(errc::username_taken, "username already taken");
     return user{q.int64(0), u.username, u.name};
   });
@@ -517,7 +511,7 @@ void sqlite_store::create_user(new_user u, callback<user> done) {
 void sqlite_store::find_user_by_name(std::string username, callback<std::optional<user_credentials>> done) {
   impl_->read<std::optional<user_credentials>>(
       std::move(done),
-      [folded = fold_username_ascii(username)](connection& c) -> result<std::optional<user_credentials>> {
+      [folded = fold_username(username)](connection& c) -> result<std::optional<user_credentials>> {
         query q(c, sql::select_credentials_by_folded_name);
         q.bind(folded);
         if (!q.step()) return std::optional<user_credentials>();
@@ -552,7 +546,7 @@ void sqlite_store::search_users(std::string fragment, int limit, callback<std::v
         const auto wanted = static_cast<std::size_t>(clamp_limit(limit, query_limits::max_search_results));
         // An empty fragment would match every user: treat it as no search at all.
         if (wanted == 0 || fragment.empty()) return out;
-        const std::string folded = fold_username_ascii(fragment);
+        const std::string folded = fold_username(fragment);
         const auto remaining = [&] { return static_cast<std::int64_t>(wanted - out.size()); };
         {
           query q(c, sql::search_exact);

@@ -77,8 +77,4 @@ class sqlite_store final : public store {
   std::unique_ptr<impl> impl_;
 };
 
-/// ASCII lower-case: usernames are ASCII and compare without regard to case. Kept local
-/// (not auth::fold_username) so that storage does not depend on auth.
-std::string fold_username_ascii(std::string_view username);
-
 }  // namespace chatrix::storage

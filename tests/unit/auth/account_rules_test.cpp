@@ -53,6 +53,7 @@ TEST(UsernameRules, Fold) {
   EXPECT_EQ(fold_username("AliCe_B.9"), "alice_b.9");
   EXPECT_EQ(fold_username("alice"), "alice");
   EXPECT_EQ(fold_username(""), "");
+  EXPECT_EQ(fold_username("\xC3\x84"), "\xC3\x84") << "non-ASCII bytes are left alone";
 }
 
 // ---- passwords ----

@@ -260,10 +260,5 @@ TEST(sqlite_store, rejected_calls_answer_on_the_calling_thread) {
   EXPECT_EQ(outcome.error().code, errc::unavailable);
 }
 
-TEST(sqlite_store, folds_usernames_in_ascii_only) {
-  EXPECT_EQ(fold_username_ascii("AbC_xY-9.z"), "abc_xy-9.z");
-  EXPECT_EQ(fold_username_ascii("\xC3\x84"), "\xC3\x84") << "non-ASCII bytes are left alone";
-}
-
 }  // namespace
 }  // namespace chatrix::storage::testing
