@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <mutex>
 #include <utility>
 
 namespace chatrix::storage::sqlite_detail {
@@ -23,7 +24,23 @@ error to_error(const sqlite_error& e) {
   }
 }
 
+namespace {
+
+/// Process-wide settings, which SQLite takes only before it initialises.
+void configure_library() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Memory statistics take a global mutex around every allocation; nothing reads them.
+    // (SQLITE_MISUSE if the library was initialised already: then it keeps its defaults.)
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+  });
+}
+
+}  // namespace
+
 connection connection::open(const std::filesystem::path& file, open_mode mode) {
+  configure_library();
   // NOMUTEX: each connection belongs to one thread, so SQLite's own locking is waste.
   int flags = SQLITE_OPEN_NOMUTEX;
   flags |= mode == open_mode::read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -36,6 +53,9 @@ connection connection::open(const std::filesystem::path& file, open_mode mode) {
   }
   // Extended codes tell SQLITE_IOERR_* apart in the log; to_error masks them.
   sqlite3_extended_result_codes(db, 1);
+  // Statements allocate their small objects from this per-connection arena instead of
+  // malloc: 512 slots of 1200 bytes (SQLite's default is 100).
+  sqlite3_db_config(db, SQLITE_DBCONFIG_LOOKASIDE, nullptr, 1200, 512);
   return connection(db);
 }
 
@@ -90,6 +110,8 @@ sqlite3_stmt* connection::statement(std::string_view sql) {
   cache_.emplace(sql, stmt);
   return stmt;
 }
+
+std::int64_t connection::last_insert_rowid() const noexcept { return sqlite3_last_insert_rowid(db_); }
 
 bool connection::autocommit() const noexcept { return sqlite3_get_autocommit(db_) != 0; }
 

@@ -58,6 +58,9 @@ class connection {
   /// after some errors, e.g. SQLITE_FULL or SQLITE_IOERR).
   bool autocommit() const noexcept;
 
+  /// The rowid of the last row this connection inserted.
+  std::int64_t last_insert_rowid() const noexcept;
+
   sqlite3* handle() const noexcept { return db_; }
 
   [[noreturn]] void fail(int code) const;

@@ -92,9 +92,29 @@ CREATE INDEX messages_unread ON messages (recipient_id, conversation_id) WHERE r
 CREATE INDEX messages_retry ON messages (sender_id, mark, created_at) WHERE mark IS NOT NULL;
 )sql";
 
+// Every index on messages costs the writer a scattered page write per conversation (or per
+// recipient) and commit, so the unread index becomes a counter on the conversation row, which
+// the writer rewrites for every message anyway. The last message is (id, last_seq) in the
+// unique (conversation_id, seq) index, so last_message_id (one more update per message) goes.
+inline constexpr std::string_view migration_2_unread_counters = R"sql(
+-- Unread messages to user_lo and to user_hi. A conversation with oneself counts in unread_lo.
+ALTER TABLE conversations ADD COLUMN unread_lo INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN unread_hi INTEGER NOT NULL DEFAULT 0;
+UPDATE conversations SET
+  unread_lo = (SELECT COUNT(*) FROM messages AS m
+               WHERE m.conversation_id = conversations.id AND m.recipient_id = conversations.user_lo
+                 AND m.read_at IS NULL),
+  unread_hi = (SELECT COUNT(*) FROM messages AS m
+               WHERE m.conversation_id = conversations.id AND m.recipient_id = conversations.user_hi
+                 AND conversations.user_hi <> conversations.user_lo AND m.read_at IS NULL);
+DROP INDEX messages_unread;
+ALTER TABLE conversations DROP COLUMN last_message_id;
+)sql";
+
 /// In order; versions start at 1 and have no gaps.
 inline constexpr migration migrations[] = {
     {1, "initial schema", migration_1_initial_schema},
+    {2, "unread counters", migration_2_unread_counters},
 };
 
 }  // namespace chatrix::storage::sqlite_detail

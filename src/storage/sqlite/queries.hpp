@@ -16,6 +16,16 @@ inline constexpr std::string_view journal_mode_wal = "PRAGMA journal_mode = WAL"
 // the WAL on every commit; group commit amortises that cost over a whole batch.
 inline constexpr std::string_view synchronous_full = "PRAGMA synchronous = FULL";
 inline constexpr std::string_view foreign_keys_on = "PRAGMA foreign_keys = ON";
+// Statement journals and sorts stay in memory instead of temporary files.
+inline constexpr std::string_view temp_store_memory = "PRAGMA temp_store = MEMORY";
+// The writer's page cache holds the hot pages of every index the messages touch (negative:
+// KiB). At the default 2 MiB, pages were evicted between batches and read back.
+inline constexpr std::string_view writer_cache_size = "PRAGMA cache_size = -32768";
+inline constexpr std::string_view reader_cache_size = "PRAGMA cache_size = -8192";
+// A checkpoint copies each page once however many times the WAL holds it, so a larger WAL
+// between checkpoints means far fewer page copies under load (the default is 1000 pages,
+// about one checkpoint every other batch at full load).
+inline constexpr std::string_view wal_autocheckpoint = "PRAGMA wal_autocheckpoint = 16384";
 
 // ---- transactions ----
 
@@ -24,10 +34,6 @@ inline constexpr std::string_view foreign_keys_on = "PRAGMA foreign_keys = ON";
 inline constexpr std::string_view begin_immediate = "BEGIN IMMEDIATE";
 inline constexpr std::string_view commit = "COMMIT";
 inline constexpr std::string_view rollback = "ROLLBACK";
-// One savepoint per job, so a job that fails undoes only its own writes.
-inline constexpr std::string_view savepoint_job = "SAVEPOINT job";
-inline constexpr std::string_view rollback_to_job = "ROLLBACK TO job";
-inline constexpr std::string_view release_job = "RELEASE job";
 
 // ---- migrations ----
 
@@ -45,7 +51,6 @@ inline constexpr std::string_view insert_user =
 inline constexpr std::string_view select_credentials_by_folded_name =
     "SELECT id, username, name, password_hash FROM users WHERE username_folded = ?1";
 inline constexpr std::string_view select_user_by_id = "SELECT id, username, name FROM users WHERE id = ?1";
-inline constexpr std::string_view count_users_by_ids = "SELECT COUNT(*) FROM users WHERE id IN (?1, ?2)";
 
 // Search tier 1: the exact (folded) username, through the unique index.
 inline constexpr std::string_view search_exact = "SELECT id, username, name FROM users WHERE username_folded = ?1";
@@ -70,32 +75,48 @@ inline constexpr std::string_view search_substring =
   "id, conversation_id, seq, sender_id, recipient_id, content, created_at, delivered_at, read_at"
 
 // Retry detection: the newest message with the same sender, mark, recipient and content
-// created at or after ?3 (now - retry window). Uses messages_retry.
+// created at or after ?3 (now - retry window). The order is messages_retry's own (rowid is
+// its last key column), walked backwards: "ORDER BY id" alone made SQLite sort through a
+// temporary b-tree on every send.
 inline constexpr std::string_view select_retry =
     "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM messages "
     "WHERE sender_id = ?1 AND mark = ?2 AND created_at >= ?3 AND recipient_id = ?4 AND content = ?5 "
-    "ORDER BY id DESC LIMIT 1";
-// Get-or-create the conversation of (lo, hi) and take its next sequence number in one
-// statement. Only the writer thread runs it, inside the batch transaction, so creation
-// happens exactly once and sequence numbers have no gaps; a rolled back job gives its
-// number back with the savepoint.
-inline constexpr std::string_view next_conversation_seq =
-    "INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at) VALUES (?1, ?2, 1, ?3) "
-    "ON CONFLICT (user_lo, user_hi) DO UPDATE "
-    "SET last_seq = last_seq + 1, updated_at = max(updated_at, excluded.updated_at) "
-    "RETURNING id, last_seq";
+    "ORDER BY created_at DESC, id DESC LIMIT 1";
+// No statement on the write path has a RETURNING clause: SQLite runs RETURNING through a
+// temporary b-tree opened and closed for every execution, which cost more than the rest of
+// the insert. Ids come from sqlite3_last_insert_rowid instead, rows to report from a SELECT.
+
+// The conversation of (lo, hi), then either its next sequence number (update) or its first
+// message (insert). Only the writer thread runs these, inside the batch transaction, so
+// creation happens exactly once and sequence numbers have no gaps; a rolled back batch gives
+// its numbers back. ?4 and ?5 count the message as unread for its recipient: 1 for lo or hi.
+inline constexpr std::string_view select_conversation_seq =
+    "SELECT id, last_seq FROM conversations WHERE user_lo = ?1 AND user_hi = ?2";
+inline constexpr std::string_view advance_conversation =
+    "UPDATE conversations SET last_seq = ?2, updated_at = max(updated_at, ?3), "
+    "unread_lo = unread_lo + ?4, unread_hi = unread_hi + ?5 WHERE id = ?1";
+inline constexpr std::string_view insert_conversation =
+    "INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at, unread_lo, unread_hi) "
+    "VALUES (?1, ?2, 1, ?3, ?4, ?5)";
 inline constexpr std::string_view insert_message =
     "INSERT INTO messages (conversation_id, seq, sender_id, recipient_id, content, mark, created_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id";
-inline constexpr std::string_view set_last_message = "UPDATE conversations SET last_message_id = ?2 WHERE id = ?1";
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
-inline constexpr std::string_view mark_one_delivered =
-    "UPDATE messages SET delivered_at = ?3 WHERE id = ?1 AND recipient_id = ?2 AND delivered_at IS NULL "
-    "RETURNING id, sender_id, recipient_id";
-inline constexpr std::string_view select_message_recipient = "SELECT recipient_id FROM messages WHERE id = ?1";
-inline constexpr std::string_view mark_one_read =
-    "UPDATE messages SET read_at = ?2, delivered_at = COALESCE(delivered_at, ?2) "
-    "WHERE id = ?1 AND read_at IS NULL RETURNING id, sender_id, recipient_id";
+// A message to ?2 not yet delivered, then the update (filtering other recipients' and
+// already delivered messages, a repeated id included).
+inline constexpr std::string_view select_undelivered =
+    "SELECT sender_id FROM messages WHERE id = ?1 AND recipient_id = ?2 AND delivered_at IS NULL";
+inline constexpr std::string_view set_delivered = "UPDATE messages SET delivered_at = ?2 WHERE id = ?1";
+
+inline constexpr std::string_view select_read_state =
+    "SELECT sender_id, recipient_id, conversation_id, read_at IS NOT NULL FROM messages WHERE id = ?1";
+inline constexpr std::string_view set_read =
+    "UPDATE messages SET read_at = ?2, delivered_at = COALESCE(delivered_at, ?2) WHERE id = ?1";
+// ?3 messages of conversation ?1 to user ?2 were read.
+inline constexpr std::string_view subtract_unread =
+    "UPDATE conversations SET "
+    "unread_lo = unread_lo - (CASE WHEN ?2 = user_lo THEN ?3 ELSE 0 END), "
+    "unread_hi = unread_hi - (CASE WHEN ?2 = user_lo THEN 0 ELSE ?3 END) WHERE id = ?1";
 
 inline constexpr std::string_view select_pending =
     "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM messages "
@@ -116,25 +137,24 @@ inline constexpr std::string_view select_history_before_id =
     "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM messages "
     "WHERE conversation_id = ?1 AND id < ?2 ORDER BY seq DESC LIMIT ?3";
 
-// The viewer's most recent conversations (limit applied before the per-row work), then
-// the peer, the unread count (messages_unread) and the last message for those only.
-// The viewer's conversations are sorted in full: that set is per user and small.
+// The viewer's most recent conversations (limit applied before the per-row work), then the
+// peer and the last message (through UNIQUE (conversation_id, seq)) for those only. The
+// viewer's conversations are sorted in full: that set is per user and small.
 inline constexpr std::string_view select_previews =
     "WITH recent AS ("
-    "  SELECT id, peer, updated_at, last_message_id FROM ("
-    "    SELECT id, user_hi AS peer, updated_at, last_message_id FROM conversations WHERE user_lo = ?1"
+    "  SELECT id, peer, updated_at, last_seq, unread FROM ("
+    "    SELECT id, user_hi AS peer, updated_at, last_seq, unread_lo AS unread FROM conversations"
+    "      WHERE user_lo = ?1"
     "    UNION ALL"
-    "    SELECT id, user_lo AS peer, updated_at, last_message_id FROM conversations"
+    "    SELECT id, user_lo AS peer, updated_at, last_seq, unread_hi AS unread FROM conversations"
     "      WHERE user_hi = ?1 AND user_lo <> ?1"
     "  ) ORDER BY updated_at DESC, id DESC LIMIT ?2"
     ") "
-    "SELECT c.id, c.updated_at, p.id, p.username, p.name, "
-    "  (SELECT COUNT(*) FROM messages AS x WHERE x.recipient_id = ?1 AND x.conversation_id = c.id "
-    "     AND x.read_at IS NULL), "
+    "SELECT c.id, c.updated_at, p.id, p.username, p.name, c.unread, "
     "  m.id, m.conversation_id, m.seq, m.sender_id, m.recipient_id, m.content, m.created_at, "
     "  m.delivered_at, m.read_at "
     "FROM recent AS c JOIN users AS p ON p.id = c.peer "
-    "LEFT JOIN messages AS m ON m.id = c.last_message_id "
+    "LEFT JOIN messages AS m ON m.conversation_id = c.id AND m.seq = c.last_seq "
     "ORDER BY c.updated_at DESC, c.id DESC";
 
 #undef CHATRIX_SQLITE_MESSAGE_COLUMNS

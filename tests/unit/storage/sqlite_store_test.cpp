@@ -140,7 +140,8 @@ TEST(sqlite_store, applies_each_migration_once_and_uses_wal) {
   }
   ASSERT_TRUE(fs::exists(file));
   raw_db db(file);
-  EXPECT_EQ(db.rows("SELECT version, name FROM schema_version"), std::vector<std::string>{"1|initial schema"});
+  EXPECT_EQ(db.rows("SELECT version, name FROM schema_version"),
+            (std::vector<std::string>{"1|initial schema", "2|unread counters"}));
   EXPECT_EQ(db.rows("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   EXPECT_EQ(db.rows("SELECT username FROM users ORDER BY id"), (std::vector<std::string>{"round0", "round1"}));
   // The trigram index was kept in step by the triggers.
@@ -222,8 +223,9 @@ TEST(sqlite_store, hot_queries_use_indexes) {
       {"select_history_before_seq", sqlite_detail::sql::select_history_before_seq},
       {"select_conversation_by_pair", sqlite_detail::sql::select_conversation_by_pair},
       {"select_previews", sqlite_detail::sql::select_previews},
-      {"mark_one_delivered", sqlite_detail::sql::mark_one_delivered},
-      {"mark_one_read", sqlite_detail::sql::mark_one_read},
+      {"select_conversation_seq", sqlite_detail::sql::select_conversation_seq},
+      {"select_undelivered", sqlite_detail::sql::select_undelivered},
+      {"select_read_state", sqlite_detail::sql::select_read_state},
   };
   for (const auto& [name, sql] : queries) {
     const auto plan = db.rows("EXPLAIN QUERY PLAN " + std::string(sql));
@@ -241,6 +243,39 @@ TEST(sqlite_store, hot_queries_use_indexes) {
       bool uses_fts = false;
       for (const std::string& step : plan) uses_fts = uses_fts || step.find("VIRTUAL TABLE INDEX") != std::string::npos;
       EXPECT_TRUE(uses_fts) << "the trigram index answers the MATCH";
+    }
+  }
+}
+
+// Every statement the writer runs per message or receipt: none may open a temporary b-tree
+// (a RETURNING clause or a sort does), which cost more than the rest of a send together.
+TEST(sqlite_store, write_path_statements_open_no_temporary_btree) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "chatrix.db";
+  {
+    sqlite_store s(file);
+    s.shutdown();
+  }
+  raw_db db(file);
+  namespace sql = sqlite_detail::sql;
+  const std::vector<std::pair<const char*, std::string_view>> statements{
+      {"select_retry", sql::select_retry},
+      {"select_conversation_seq", sql::select_conversation_seq},
+      {"advance_conversation", sql::advance_conversation},
+      {"insert_conversation", sql::insert_conversation},
+      {"insert_message", sql::insert_message},
+      {"select_undelivered", sql::select_undelivered},
+      {"set_delivered", sql::set_delivered},
+      {"select_read_state", sql::select_read_state},
+      {"set_read", sql::set_read},
+      {"subtract_unread", sql::subtract_unread},
+  };
+  for (const auto& [name, text] : statements) {
+    const auto program = db.rows("EXPLAIN " + std::string(text));
+    ASSERT_FALSE(program.empty()) << name;
+    for (const std::string& op : program) {
+      EXPECT_EQ(op.find("|OpenEphemeral|"), std::string::npos) << name << ": " << op;
+      EXPECT_EQ(op.find("|SorterOpen|"), std::string::npos) << name << ": " << op;
     }
   }
 }
