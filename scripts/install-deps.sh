@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libpq-dev libsqlite3-dev libhiredis-dev libsodium-dev libssl-dev
-  libspdlog-dev libcli11-dev libgtest-dev libbenchmark-dev
+  libspdlog-dev libcli11-dev libgtest-dev libbenchmark-dev libmimalloc-dev
   postgresql-15 redis-server redis-tools
 )
 

@@ -4,6 +4,7 @@
 #include "config/config.hpp"
 
 #include <malloc.h>
+#include <mimalloc.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -13,8 +14,9 @@
 
 int main(int argc, char** argv) {
   using namespace chatrix;
-  // Fixed thresholds instead of glibc's adaptive ones: otherwise freeing message buffers
-  // keeps returning memory to the kernel (madvise), each time a TLB shootdown across cores.
+  // Fixed thresholds instead of glibc's adaptive ones, for whatever still allocates through
+  // glibc: otherwise freeing buffers keeps returning memory to the kernel (madvise), each time
+  // a TLB shootdown across cores.
   mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
   mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
   // The subcommand comes first and is not a setting; the flags after it are the server's.
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
   }
   if (!cfg) return 0;  // --help or --version
   spdlog::set_level(spdlog::level::from_str(cfg->log_level));
+  // Also what keeps the linker from dropping mimalloc, whose malloc replaces glibc's.
+  spdlog::debug("allocator: mimalloc {}", mi_version());
   try {
     return migrate ? app::migrate(*cfg) : app::run_server(*cfg);
   } catch (const std::exception& e) {

@@ -316,9 +316,19 @@ void chat_service::on_stored(std::uint64_t device_id, const user& sender, const 
   }
   metrics::server_metrics::add(metrics_.messages_stored);
   const protocol::message_view view{stored, sender, recipient};
-  bus_.publish(user_event{recipient.id, user_event::kind::message, stored.id, 0, make_frame(protocol::encode_text(view))});
-  bus_.publish(user_event{sender.id, user_event::kind::notice, 0, device_id,
-                          make_frame(protocol::encode_text(view, protocol::event::sent))});
+  // An offline recipient's message simply stays pending.
+  if (reachable(recipient.id))
+    bus_.publish(user_event{recipient.id, user_event::kind::message, stored.id, 0, make_frame(protocol::encode_text(view))});
+  if (reachable(sender.id, device_id))
+    bus_.publish(user_event{sender.id, user_event::kind::notice, 0, device_id,
+                            make_frame(protocol::encode_text(view, protocol::event::sent))});
+}
+
+bool chat_service::reachable(user_id uid, std::uint64_t except_device) const {
+  if (bus_.spans_nodes()) return true;
+  auto it = devices_by_user_.find(uid);
+  if (it == devices_by_user_.end()) return false;
+  return it->second.size() > 1 || it->second.front() != except_device;
 }
 
 asio::awaitable<void> chat_service::on_mark_read(connection& conn, protocol::mark_read_request req) {
@@ -398,8 +408,9 @@ void chat_service::on_marked_delivered(user_id recipient, result<std::vector<mes
   metrics::server_metrics::add(metrics_.messages_delivered, r->size());
   const auto now = clock_.now_ms();
   for (auto& [sender, ids] : ids_by_sender(*r))
-    bus_.publish(user_event{sender, user_event::kind::notice, 0, 0,
-                            make_frame(protocol::encode_received(ids, recipient, now))});
+    if (reachable(sender))
+      bus_.publish(user_event{sender, user_event::kind::notice, 0, 0,
+                              make_frame(protocol::encode_received(ids, recipient, now))});
 }
 
 void chat_service::deliver_local(const user_event& ev) {

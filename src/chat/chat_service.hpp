@@ -123,6 +123,9 @@ class chat_service final : public cluster::event_sink {
   void send_error(connection& conn, const error& err, int ref_type = -1,
                   const std::optional<std::string>& mark = {});
   void send_to_device(device& d, const cluster::user_event& ev);
+  /// Whether an event for `uid` can reach a device other than `except_device`: one of this
+  /// node's, or any when the bus spans nodes. An event that cannot is not even encoded.
+  bool reachable(user_id uid, std::uint64_t except_device = 0) const;
   device* find_device(std::uint64_t id);
 
   /// A store callback that hands its result to `fn` on the I/O thread.

@@ -66,6 +66,10 @@ class bus {
   /// Deregisters the node and stops. Idempotent.
   virtual void stop() = 0;
 
+  /// False when every session is on this node (a single node): an event for a user with no
+  /// session here then reaches nobody, so the caller need not even build it.
+  virtual bool spans_nodes() const noexcept = 0;
+
   virtual std::string node_id() const = 0;
   /// Live nodes as last seen by this node (itself included).
   virtual std::vector<node_info> nodes() const = 0;

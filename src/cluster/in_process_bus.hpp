@@ -23,6 +23,7 @@ class in_process_bus final : public bus {
   }
   void device_disconnected(user_id) override { --self_.connections; }
   void stop() override { sink_ = nullptr; }
+  bool spans_nodes() const noexcept override { return false; }
   std::string node_id() const override { return self_.id; }
   std::vector<node_info> nodes() const override { return {self_}; }
 

@@ -92,6 +92,7 @@ class redis_bus final : public bus {
   /// Deregisters (DEL node, ZREM, HDEL presence) and closes; the final commands are written
   /// while the io_context keeps running, bounded by stop_timeout.
   void stop() override;
+  bool spans_nodes() const noexcept override { return true; }
   std::string node_id() const override { return id_; }
   std::vector<node_info> nodes() const override;
 

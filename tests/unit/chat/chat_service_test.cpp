@@ -64,6 +64,7 @@ class lossy_bus final : public cluster::bus {
   }
   void device_disconnected(user_id) override {}
   void stop() override { sink_ = nullptr; }
+  bool spans_nodes() const noexcept override { return false; }
   std::string node_id() const override { return "test"; }
   std::vector<cluster::node_info> nodes() const override { return {}; }
   void recover() { sink_->resync(); }
