@@ -97,7 +97,12 @@ void write_port_file(const std::string& file, std::uint16_t port) {
 std::unique_ptr<storage::store> open_store(const config::server_config& cfg) {
   if (cfg.database == config::database_kind::postgres) {
     spdlog::info("store: PostgreSQL at {}", storage::redact_conninfo(cfg.database_url));
-    return std::make_unique<storage::postgres_store>(cfg.database_url);
+    storage::postgres_options options;
+    options.pool_size = cfg.db_pool_size;
+    options.max_batch = cfg.db_max_batch;
+    options.timeout = cfg.db_timeout;
+    options.connect_timeout = cfg.db_connect_timeout;
+    return std::make_unique<storage::postgres_store>(cfg.database_url, std::move(options));
   }
   if (!cfg.sqlite_path.parent_path().empty()) std::filesystem::create_directories(cfg.sqlite_path.parent_path());
   spdlog::info("store: SQLite at {}", cfg.sqlite_path.string());
@@ -138,7 +143,7 @@ std::unique_ptr<cluster::bus> make_bus(const config::server_config& cfg, asio::i
 
 int migrate(const config::server_config& cfg) {
   if (cfg.database == config::database_kind::postgres) {
-    auto version = storage::run_migrations(cfg.database_url);
+    auto version = storage::run_migrations(cfg.database_url, cfg.db_connect_timeout);
     if (!version) throw std::runtime_error("migrate: " + version.error().message);
     spdlog::info("PostgreSQL schema at {} is at version {}", storage::redact_conninfo(cfg.database_url), *version);
     return 0;

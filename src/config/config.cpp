@@ -44,6 +44,12 @@ constexpr setting_spec setting_specs[] = {
     {"CHATRIX_PORT_FILE", "", "--port-file", "write the bound port to this file once listening (default none)"},
     {"DB_CONNECTION_URL", "", "--db",
      "database: empty = SQLite at DATA_DIR/chatrix.db; sqlite:PATH; postgres://...; or libpq key=value"},
+    {"DB_POOL_SIZE", "", "--db-pool-size", "PostgreSQL read connections, 1-256; the writer has one more (default 4)"},
+    {"DB_MAX_BATCH", "", "--db-max-batch", "PostgreSQL: most writes sharing one transaction, 1-100000 (default 1024)"},
+    {"DB_TIMEOUT", "", "--db-timeout",
+     "PostgreSQL: limit for one write batch or read, then it fails as unavailable, 1s-1h (default 10s)"},
+    {"DB_CONNECT_TIMEOUT", "", "--db-connect-timeout",
+     "PostgreSQL: limit for opening one connection, 1s-10m (default 5s)"},
     {"CHATRIX_DATA_DIR", "", "--data-dir", "directory for the SQLite file and the generated secret (default data)"},
     {"REDISADDR", "", "--redis", "Redis for a cluster: HOST:PORT or redis://... (default none = single node)"},
     {"JWT_SECRET", "", "--jwt-secret",
@@ -160,6 +166,15 @@ std::size_t parse_bytes(const raw_value& r, std::uint64_t min, std::uint64_t max
   return static_cast<std::size_t>(*v);
 }
 
+std::uint64_t parse_count(const raw_value& r, std::uint64_t min, std::uint64_t max, const char* what) {
+  const auto v = parse_uint(trim(r.value));
+  if (!v || *v < min || *v > max) {
+    fail(r, shown(r.value) + " is not " + what + " (accepted: a whole number from " + std::to_string(min) + " to " +
+                std::to_string(max) + ")");
+  }
+  return *v;
+}
+
 unsigned parse_thread_count(const raw_value& r) {
   const auto v = parse_uint(trim(r.value));
   if (!v || *v < 1 || *v > 64) {
@@ -267,7 +282,12 @@ void parse_database(const raw_value& r, server_config& c) {
 void parse_redis(const raw_value& r, server_config& c) {
   const std::string_view v = trim(r.value);
   const auto bad = [&] {
-    fail(r, shown(v) + " is not a Redis address (accepted: HOST:PORT, [IPV6]:PORT, redis://... or rediss://...)");
+    // Whatever precedes an '@' may be a password (redis://user:secret@host): not echoed.
+    const auto at = v.rfind('@'), scheme = v.find("://");
+    const std::string echo = at == v.npos ? std::string(v)
+                                          : std::string(v.substr(0, scheme == v.npos ? 0 : scheme + 3)) + "***" +
+                                                std::string(v.substr(at));
+    fail(r, shown(echo) + " is not a Redis address (accepted: HOST:PORT, [IPV6]:PORT, redis://... or rediss://...)");
   };
   if (starts_with_ci(v, "redis://") || starts_with_ci(v, "rediss://")) {
     if (v.size() == v.find("://") + 3 || has_space_or_control(v)) bad();
@@ -522,6 +542,14 @@ std::optional<server_config> load(int argc, const char* const* argv, const std::
   if (const auto& r = get("CHATRIX_DATA_DIR"); r.set) c.data_dir = std::filesystem::path(r.value);
   c.sqlite_path = c.data_dir / "chatrix.db";
   if (const auto& r = get("DB_CONNECTION_URL"); r.set) parse_database(r, c);
+  if (const auto& r = get("DB_POOL_SIZE"); r.set) {
+    c.db_pool_size = static_cast<int>(parse_count(r, 1, 256, "a connection count"));
+  }
+  if (const auto& r = get("DB_MAX_BATCH"); r.set) c.db_max_batch = parse_count(r, 1, 100000, "a batch size");
+  if (const auto& r = get("DB_TIMEOUT"); r.set) c.db_timeout = parse_duration(r, hour, "from 1s to 1h");
+  if (const auto& r = get("DB_CONNECT_TIMEOUT"); r.set) {
+    c.db_connect_timeout = parse_duration(r, 10 * minute, "from 1s to 10m");
+  }
   if (const auto& r = get("REDISADDR"); r.set) parse_redis(r, c);
   if (const auto& r = get("JWT_SECRET"); r.set) {
     // Used byte for byte (no trimming), and never echoed.

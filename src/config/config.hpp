@@ -36,6 +36,10 @@ struct server_config {
   std::string database_url;                 // DB_CONNECTION_URL as given ("" = embedded SQLite)
   std::filesystem::path sqlite_path;        // resolved: sqlite:PATH, or $CHATRIX_DATA_DIR/chatrix.db
   std::filesystem::path data_dir = "data";  // CHATRIX_DATA_DIR
+  int db_pool_size = 4;                      // DB_POOL_SIZE: PostgreSQL read connections
+  std::size_t db_max_batch = 1024;           // DB_MAX_BATCH: PostgreSQL writes per transaction
+  std::chrono::seconds db_timeout{10};       // DB_TIMEOUT: PostgreSQL write batch / read limit
+  std::chrono::seconds db_connect_timeout{5};  // DB_CONNECT_TIMEOUT: opening one connection
 
   // ---- cluster ----
   std::string redis_address;                // REDISADDR ("" = single node)

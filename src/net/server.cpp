@@ -400,7 +400,9 @@ asio::awaitable<void> ws_session::read_loop() {
       if (!who) {
         metrics::server_metrics::add(server_.metrics.auth_failures);
         push(ws::opcode::text, std::make_shared<const std::string>(protocol::encode_error(who.error(), -1)));
-        begin_close(ws::close_code::policy_violation);
+        // 1008 tells a client its token is bad (old clients drop it); an outage is not that.
+        begin_close(who.error().code == errc::unavailable ? ws::close_code::try_again_later
+                                                          : ws::close_code::policy_violation);
         continue;
       }
       user_ = std::move(*who);

@@ -9,8 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <libpq-fe.h>
+
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -206,6 +209,113 @@ void restart_under_traffic(chatrix::testing::pg_instance& pg, bool crash) {
   // Sequence numbers stayed gap-free across the outage.
   EXPECT_EQ(pg.query(db_name_of(url), "SELECT max(seq) = count(*) FROM messages"), "t");
   check.shutdown();
+}
+
+/// A short operation timeout, so that a stalled database is given up on quickly.
+postgres_options stall_options() {
+  postgres_options opts = outage_options();
+  opts.timeout = std::chrono::milliseconds(1000);
+  opts.connect_timeout = std::chrono::milliseconds(1000);
+  return opts;
+}
+
+/// Sends `count` numbered messages a -> b with marks (prefix + i), without waiting, and
+/// returns how each ended. The guard is generous: the point is "never hangs".
+std::vector<result<send_result>> send_marked(postgres_store& s, const user& a, const user& b, const std::string& prefix,
+                                             int count) {
+  completion_log<send_result> log;
+  for (int i = 0; i < count; ++i) {
+    s.append_message(send_request{a.id, b.id, prefix + std::to_string(i), prefix + std::to_string(i), 1000 + i, 600000},
+                     log.make(i));
+  }
+  EXPECT_TRUE(log.wait_for(static_cast<std::size_t>(count), 60s)) << "calls hang on a stalled database";
+  std::vector<result<send_result>> out(static_cast<std::size_t>(count),
+                                       result<send_result>(make_error(errc::internal, "no callback")));
+  for (const auto& e : log.entries()) out[static_cast<std::size_t>(e.tag)] = e.outcome;
+  return out;
+}
+
+/// While the database is stalled (by `stall`, undone by `unstall`): sends and reads fail
+/// with errc::unavailable instead of waiting forever; afterwards the same store recovers,
+/// and a retry of every failed send (same mark and content) leaves each message stored
+/// exactly once, whether or not its first attempt had committed after all.
+template <class Stall, class Unstall>
+void stall_and_recover(chatrix::testing::pg_instance& pg, Stall stall, Unstall unstall) {
+  const std::string url = pg.create_database();
+  postgres_store s(url, stall_options());
+  const user a = await<user>([&](auto done) { s.create_user(new_user{"st_a", "A", "h", 1}, done); }).value();
+  const user b = await<user>([&](auto done) { s.create_user(new_user{"st_b", "B", "h", 1}, done); }).value();
+  for (const auto& r : send_marked(s, a, b, "pre-", 10)) ASSERT_TRUE(r.has_value()) << r.error().message;
+
+  bool stalled = true;
+  stall(db_name_of(url));
+  on_exit undo{[&] {
+    if (stalled) unstall();
+  }};
+  // The batch in flight waits for its deadline; everything queued behind it fails with it.
+  auto during = send_marked(s, a, b, "during-", 20);
+  for (const auto& r : during) {
+    ASSERT_FALSE(r.has_value()) << "acknowledged while the database is stalled";
+    EXPECT_EQ(r.error().code, errc::unavailable) << r.error().message;
+  }
+  auto later = await<send_result>(
+      [&](auto done) { s.append_message(send_request{a.id, b.id, "later", "later", 2000, 600000}, done); }, 60s);
+  ASSERT_FALSE(later.has_value());
+  EXPECT_EQ(later.error().code, errc::unavailable);
+  auto h = await<std::vector<message>>([&](auto done) { s.history(a.id, b.id, std::nullopt, 10, done); }, 60s);
+  ASSERT_FALSE(h.has_value());
+  EXPECT_EQ(h.error().code, errc::unavailable) << h.error().message;
+  auto l = await<std::optional<user_credentials>>([&](auto done) { s.find_user_by_name("st_a", done); }, 60s);
+  ASSERT_FALSE(l.has_value());
+  EXPECT_EQ(l.error().code, errc::unavailable) << l.error().message;
+
+  stalled = false;
+  unstall();
+  auto fresh = eventually<send_result>([&] {
+    return await<send_result>(
+        [&](auto done) { s.append_message(send_request{a.id, b.id, "after", std::nullopt, 3000, 0}, done); }, 60s);
+  });
+  ASSERT_TRUE(fresh.has_value()) << fresh.error().message;
+  // The client's side of "outcome unknown": resend with the same mark.
+  auto retried = send_marked(s, a, b, "during-", 20);
+  for (const auto& r : retried) ASSERT_TRUE(r.has_value()) << r.error().message;
+  auto history = eventually<std::vector<message>>([&] {
+    return await<std::vector<message>>([&](auto done) { s.history(a.id, b.id, std::nullopt, 100, done); }, 60s);
+  });
+  ASSERT_TRUE(history.has_value()) << history.error().message;
+  std::map<std::string, int> copies;
+  for (const message& m : *history) ++copies[m.content];
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(copies["pre-" + std::to_string(i)], 1) << "acknowledged before the stall";
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(copies["during-" + std::to_string(i)], 1) << "retried, stored once";
+  EXPECT_EQ(copies["after"], 1);
+  EXPECT_EQ(pg.query(db_name_of(url), "SELECT max(seq) = count(*) FROM messages"), "t");
+  s.shutdown();
+}
+
+TEST_F(postgres_outage, a_stopped_database_fails_calls_after_the_timeout_and_recovers) {
+  // SIGSTOP to every PostgreSQL process: connections stay open, nothing answers, and new
+  // connections are accepted by the kernel but never served.
+  stall_and_recover(
+      pg_, [&](const std::string&) { pg_.pause(); }, [&] { pg_.resume(); });
+}
+
+TEST_F(postgres_outage, a_lock_held_elsewhere_fails_calls_after_the_timeout_and_recovers) {
+  // Another session holds a lock every write and read needs: the database answers
+  // everything else, but the store's statements wait.
+  struct conn_deleter {
+    void operator()(PGconn* c) const noexcept { PQfinish(c); }
+  };
+  std::unique_ptr<PGconn, conn_deleter> holder;
+  stall_and_recover(
+      pg_,
+      [&](const std::string& database) {
+        holder.reset(PQconnectdb(pg_.key_value_conninfo(database).c_str()));
+        ASSERT_EQ(PQstatus(holder.get()), CONNECTION_OK) << PQerrorMessage(holder.get());
+        PGresult* r = PQexec(holder.get(), "BEGIN; LOCK TABLE users, messages IN ACCESS EXCLUSIVE MODE");
+        ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
+        PQclear(r);
+      },
+      [&] { holder.reset(); });
 }
 
 TEST_F(postgres_outage, a_restart_under_traffic_loses_nothing_acknowledged) { restart_under_traffic(pg_, false); }

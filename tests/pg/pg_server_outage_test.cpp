@@ -1,7 +1,9 @@
-// The real chatrix server on PostgreSQL while the database goes away and comes back: sends
-// during the outage get ERR "unavailable" (never DELIVERED), login gets 503, the server stays
-// up and recovers on its own, and history holds exactly the acknowledged messages.
+// The real chatrix server on PostgreSQL while the database goes away (stopped, or stalled
+// with SIGSTOP) and comes back: sends during the outage get ERR "unavailable" (never
+// DELIVERED), login gets 503, a WebSocket login ERR "unavailable" and close 1013, the server
+// stays up and recovers on its own, and history holds exactly the acknowledged messages.
 #include "support/chat_fixture.hpp"
+#include "support/jwt_mint.hpp"
 #include "support/pg_instance.hpp"
 
 #include <atomic>
@@ -33,12 +35,15 @@ class server_pg_outage : public chat_test_base {
  protected:
   void SetUp() override {
     pg_ = std::make_unique<chatrix::testing::pg_instance>();
-    server_ = std::make_unique<server_process>(
-        std::map<std::string, std::string>{{"DB_CONNECTION_URL", pg_->create_database()}});
+    // DB_TIMEOUT: a stalled database is given up on after 3 s (long enough for a loaded
+    // machine's normal batches, short enough for a quick test).
+    server_ = std::make_unique<server_process>(std::map<std::string, std::string>{
+        {"DB_CONNECTION_URL", pg_->create_database()}, {"DB_TIMEOUT", "3s"}, {"DB_CONNECT_TIMEOUT", "2s"}});
     server_->start();
   }
   void TearDown() override {
-    if (pg_ && !pg_->running()) pg_->start();  // a failed test may have left it down
+    if (pg_ && pg_->paused()) pg_->resume();   // a failed test may have left it stopped
+    if (pg_ && !pg_->running()) pg_->start();  // or down
     if (server_ && server_->alive() && !server_->stop(10s)) ADD_FAILURE() << "the server did not exit within 10 s of SIGTERM";
     chat_test_base::TearDown();
     server_.reset();
@@ -81,6 +86,63 @@ class server_pg_outage : public chat_test_base {
         o.err_code = err_code(frame);
       }
     }
+  }
+
+  /// Sends the TEXT of an earlier send again, same mark and content (what a client does
+  /// after ERR "unavailable"), and records the answer, which must be DELIVERED.
+  void resend(const session& a, int mark) {
+    send_outcome& o = sends_.at(mark);
+    a->send_json(ev_text, text_to("bob", o.content, mark));
+    const json::value frame = a->recv_type_skipping(ev_delivered, {ev_received, ev_sent}, 15s);
+    const json::value& body = body_of(frame);
+    ASSERT_EQ(int_field(body, "mark"), mark);
+    o.delivered = true;
+    o.err_code.clear();
+    o.message_id = int_field(body, "message_id");
+  }
+
+  /// A WebSocket login whose user is not cached by the server (the token names a user id
+  /// that does not exist, so the server must ask the database): expects ERR `code` and the
+  /// close code `close`.
+  void expect_login_refused(const std::string& code, std::uint16_t close) {
+    auto ws = connect_raw();
+    ws->send_text(json::serialize(json::object{{"token", hs256_token(987654321, test_jwt_secret)}}));
+    const json::value frame = ws->recv_json(30s);  // "never hangs", not a latency bound
+    ASSERT_EQ(int_field(frame, "type"), ev_err) << json::serialize(frame);
+    EXPECT_EQ(err_code(frame), code) << json::serialize(frame);
+    ASSERT_TRUE(ws->wait_closed(30s));
+    EXPECT_EQ(ws->close_code(), close);
+  }
+
+  /// Bob's history (paged) holds every acknowledged message exactly once; with
+  /// `errs_absent`, none of those that got ERR. Returns how many were acknowledged.
+  int verify_history(const session& b, const test_user& alice, const test_user& bob, bool errs_absent) {
+    std::map<std::int64_t, int> seen_ids;
+    std::set<std::string> seen_contents;
+    std::optional<std::int64_t> before;
+    for (;;) {
+      json::object req{{"user1_id", bob.id}, {"user2_id", alice.id}, {"limit", 50}};
+      if (before) req["before_id"] = *before;
+      b->send_json(ev_history_request, req);
+      const json::value page = body_of(b->recv_type_skipping(ev_history_response, {ev_text}, 10s));
+      if (!page.is_array() || page.as_array().empty()) break;
+      for (const auto& row : page.as_array()) {
+        ++seen_ids[int_field(row, "id")];
+        seen_contents.insert(str_field(row, "content"));
+      }
+      before = int_field(page.as_array().front(), "id");
+    }
+    int delivered = 0;
+    for (const auto& [mark, o] : sends_) {
+      if (o.delivered) {
+        ++delivered;
+        EXPECT_EQ(seen_ids[o.message_id], 1) << "acknowledged mark " << mark << " (id " << o.message_id << ")";
+      } else if (errs_absent) {
+        EXPECT_EQ(seen_contents.count(o.content), 0u) << "mark " << mark << " got ERR but is in the history";
+      }
+    }
+    EXPECT_EQ(static_cast<int>(seen_ids.size()), delivered) << "history has messages nobody was told about";
+    return delivered;
   }
 
   std::unique_ptr<chatrix::testing::pg_instance> pg_;  // declared first: outlives the server
@@ -132,6 +194,9 @@ TEST_F(server_pg_outage, sends_fail_cleanly_while_the_database_is_down_and_recov
       const auto body = res.json();
       EXPECT_EQ(str_field(body, "code"), "unavailable") << res.body;
       EXPECT_FALSE(str_field(body, "error").empty()) << res.body;
+      // A WebSocket login is told to come back later, not that its token is bad.
+      expect_login_refused("unavailable", 1013);
+      if (HasFatalFailure()) return;
       login_checked = true;
     }
     std::this_thread::sleep_for(20ms);
@@ -176,36 +241,73 @@ TEST_F(server_pg_outage, sends_fail_cleanly_while_the_database_is_down_and_recov
   // Login works again, too.
   EXPECT_NO_THROW(login(port(), "alice", alice.password));
 
-  // Bob's history (paged, oldest first per page) holds every acknowledged message exactly
-  // once and none that got ERR.
-  std::map<std::int64_t, int> seen_ids;
-  std::set<std::string> seen_contents;
-  std::optional<std::int64_t> before;
-  for (;;) {
-    json::object req{{"user1_id", bob.id}, {"user2_id", alice.id}, {"limit", 50}};
-    if (before) req["before_id"] = *before;
-    b->send_json(ev_history_request, req);
-    const json::value page = body_of(b->recv_type_skipping(ev_history_response, {ev_text}, 10s));
-    if (!page.is_array() || page.as_array().empty()) break;
-    for (const auto& row : page.as_array()) {
-      ++seen_ids[int_field(row, "id")];
-      seen_contents.insert(str_field(row, "content"));
-    }
-    before = int_field(page.as_array().front(), "id");
-  }
-  int delivered = 0;
-  for (const auto& [mark, o] : sends_) {
-    if (o.delivered) {
-      ++delivered;
-      EXPECT_EQ(seen_ids[o.message_id], 1) << "acknowledged mark " << mark << " (id " << o.message_id << ")";
-    } else {
-      EXPECT_EQ(seen_contents.count(o.content), 0u) << "mark " << mark << " got ERR but is in the history";
-    }
-  }
-  EXPECT_EQ(static_cast<int>(seen_ids.size()), delivered) << "history has messages nobody was told about";
+  // The same token, with the database back: now it is a bad token.
+  expect_login_refused("unauthorized", 1008);
+
+  // Bob's history holds every acknowledged message exactly once and none that got ERR.
+  const int delivered = verify_history(b, alice, bob, true);
   std::cout << "[ summary  ] " << sends_.size() << " sends, " << delivered << " delivered, " << failed_while_down
             << " failed while PostgreSQL was down; sends succeeded again " << recovery_ms
             << " ms after its restart began\n";
+}
+
+}  // namespace
+}  // namespace chatrix::test
+
+namespace chatrix::test {
+namespace {
+
+TEST_F(server_pg_outage, a_stalled_database_fails_sends_and_logins_after_the_timeout_then_recovers) {
+  const auto alice = make_user("alice");
+  const auto bob = make_user("bob");
+  session a = connect_authed(alice);
+  session b = connect_authed(bob);
+  for (int i = 0; i < 3 && !HasFatalFailure(); ++i) send_burst(a, 4);
+  if (HasFatalFailure()) return;
+  for (const auto& [mark, o] : sends_) {
+    ASSERT_TRUE(o.delivered) << "before the stall, mark " << mark << ": " << o.err_code;
+  }
+
+  // Every PostgreSQL process stopped: the connections stay open, nothing answers. Without
+  // a deadline the sends below would wait for ever (send_burst's 15 s per answer fails).
+  pg_->pause();
+  const int first_during = next_mark_;
+  send_burst(a, 5);
+  if (HasFatalFailure()) return;
+  send_burst(a, 3);  // the writer is reconnecting now: these fail at once
+  if (HasFatalFailure()) return;
+  std::vector<int> failed;
+  for (auto it = sends_.find(first_during); it != sends_.end(); ++it) {
+    EXPECT_FALSE(it->second.delivered) << "mark " << it->first << " acknowledged while PostgreSQL was stopped";
+    EXPECT_EQ(it->second.err_code, "unavailable") << "mark " << it->first;
+    failed.push_back(it->first);
+  }
+  expect_login_refused("unavailable", 1013);
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(server().alive());
+  pg_->resume();
+
+  const auto deadline = clock_type::now() + 60s;
+  bool recovered = false;
+  while (!recovered && clock_type::now() < deadline) {
+    const int mark = next_mark_;
+    send_burst(a, 1);
+    if (HasFatalFailure()) return;
+    recovered = sends_[mark].delivered;
+    if (!recovered) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(recovered) << "sends still fail 60 s after PostgreSQL was resumed";
+  // A failed send's outcome is unknown (the stalled transaction may commit once resumed):
+  // resending with the same mark settles it, and stores nothing twice.
+  EXPECT_FALSE(failed.empty());
+  for (auto& [mark, o] : sends_) {
+    if (o.delivered) continue;
+    resend(a, mark);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_FALSE(a->closed() || b->closed()) << "a session was closed by the stall";
+  expect_login_refused("unauthorized", 1008);
+  verify_history(b, alice, bob, true);
 }
 
 }  // namespace

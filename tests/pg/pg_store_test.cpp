@@ -4,12 +4,15 @@
 
 #include "store_contract.hpp"
 
+#include "storage/postgres/conninfo.hpp"
 #include "storage/postgres/postgres_store.hpp"
 #include "support/pg_instance.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <string>
@@ -86,6 +89,148 @@ TEST(postgres_conninfo, an_unreachable_database_fails_with_unavailable_without_t
   ASSERT_FALSE(migrated.has_value());
   EXPECT_EQ(migrated.error().code, errc::unavailable);
   EXPECT_EQ(migrated.error().message.find("s3cret"), std::string::npos) << migrated.error().message;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+/// PGPASSWORD is a candidate too; the tests below want only what the string carries.
+struct without_pgpassword {
+  without_pgpassword() { ::unsetenv("PGPASSWORD"); }
+};
+
+TEST(postgres_conninfo, finds_the_password_in_every_form) {
+  using postgres_detail::conninfo_secrets;
+  without_pgpassword env;
+  auto s = conninfo_secrets("postgres://u:p%40ss%20w@h/db");
+  EXPECT_TRUE(contains(s, "p@ss w")) << "as libpq decodes it";
+  EXPECT_TRUE(contains(s, "p%40ss%20w")) << "as written";
+  s = conninfo_secrets("postgres://u:p@ss w@h/db");
+  EXPECT_TRUE(contains(s, "p@ss w")) << "an unencoded '@'";
+  EXPECT_TRUE(contains(s, "p%40ss%20w")) << "encoded";
+  EXPECT_FALSE(contains(s, "p")) << "libpq's reading of the first '@', too short to scrub";
+  EXPECT_TRUE(contains(conninfo_secrets("POSTGRES://u:s3cret@h/db"), "s3cret")) << "scheme in upper case";
+  s = conninfo_secrets("postgres://u:50%off@host/db");
+  EXPECT_TRUE(contains(s, "50%off")) << "libpq cannot parse it, the password is still found";
+  s = conninfo_secrets("postgresql://h/db?user=u&password=s3cr%21t&sslmode=disable");
+  EXPECT_TRUE(contains(s, "s3cr!t"));
+  EXPECT_TRUE(contains(s, "s3cr%21t"));
+  s = conninfo_secrets("host=h password='se cr\\'et' dbname=d");
+  EXPECT_TRUE(contains(s, "se cr'et"));
+  EXPECT_TRUE(contains(conninfo_secrets("host=h password=plain dbname=d"), "plain"));
+  EXPECT_TRUE(conninfo_secrets("postgres://u@h/db").empty());
+  EXPECT_TRUE(conninfo_secrets("host=h user=u dbname=d").empty());
+  ::setenv("PGPASSWORD", "from-env", 1);
+  EXPECT_TRUE(contains(conninfo_secrets("host=h user=u dbname=d"), "from-env"));
+  ::unsetenv("PGPASSWORD");
+}
+
+TEST(postgres_conninfo, scrub_replaces_every_form_of_the_password) {
+  using postgres_detail::conninfo_secrets;
+  using postgres_detail::scrub;
+  without_pgpassword env;
+  // The message libpq gives for this URL, which once reached the log.
+  EXPECT_EQ(scrub("invalid percent-encoded token: \"50%off\"", conninfo_secrets("postgres://u:50%off@host/db")),
+            "invalid percent-encoded token: \"***\"");
+  const auto secrets = conninfo_secrets("postgres://u:p%40ss%20w@h/db");
+  EXPECT_EQ(scrub("a p@ss w b p%40ss%20w c p@ss w", secrets), "a *** b *** c ***");
+  EXPECT_EQ(scrub("nothing here", secrets), "nothing here");
+  EXPECT_EQ(scrub("xabcx abx", {"abc", "ab"}), "x***x ***x") << "longest first";
+  EXPECT_EQ(scrub("**", {"*"}), "******") << "terminates when the mask holds the secret";
+}
+
+TEST(postgres_conninfo, scheme_case_is_ignored_everywhere) {
+  EXPECT_EQ(postgres_detail::normalize_conninfo("POSTGRES://u@h/db"), "postgres://u@h/db");
+  EXPECT_EQ(postgres_detail::normalize_conninfo("PostgreSQL://u@h/Db"), "postgresql://u@h/Db");
+  EXPECT_EQ(postgres_detail::normalize_conninfo("host=H"), "host=H");
+  EXPECT_EQ(redact_conninfo("POSTGRES://u:s3cret@h/db"), "POSTGRES://u:***@h/db");
+  EXPECT_EQ(redact_conninfo("PostgreSQL://h/db?password=s3cret"), "PostgreSQL://h/db?password=***");
+  // Delimiters left unencoded in the password defeat the URL syntax; the scrub still applies.
+  for (const char* url : {"postgres://u:pa?ss@h/db", "postgres://u:pa/ss@h/db", "postgres://u:pa#ss@h/db"}) {
+    EXPECT_EQ(redact_conninfo(url).find("pa?ss"), std::string::npos) << url;
+    EXPECT_EQ(redact_conninfo(url).find("pa/ss"), std::string::npos) << url;
+    EXPECT_EQ(redact_conninfo(url).find("pa#ss"), std::string::npos) << url;
+  }
+  // And the store connects with such a URL (libpq alone would take it for a database name).
+  const std::string url = server().create_database();
+  std::string upper = url;
+  upper.replace(0, std::string("postgresql").size(), "POSTGRESQL");
+  postgres_store s(upper, small_pool());
+  auto found = await<std::optional<user>>([&](auto done) { s.find_user_by_id(1, done); });
+  EXPECT_TRUE(found.has_value()) << found.error().message;
+  s.shutdown();
+}
+
+TEST(postgres_conninfo, a_malformed_string_is_reported_without_libpq_text) {
+  for (const char* url : {"postgres://u:50%off@127.0.0.1:1/db", "POSTGRES://u:50%off@127.0.0.1:1/db?x=1",
+                          "host=127.0.0.1 password='50%off", "postgres://u:off@off@127.0.0.1:1/db"}) {
+    auto opened = postgres_store::open(url, small_pool());
+    ASSERT_FALSE(opened.has_value()) << url;
+    EXPECT_EQ(opened.error().code, errc::unavailable);
+    EXPECT_NE(opened.error().message.find("malformed connection string"), std::string::npos) << opened.error().message;
+    EXPECT_EQ(opened.error().message.find("off"), std::string::npos) << opened.error().message;
+    auto migrated = run_migrations(url);
+    ASSERT_FALSE(migrated.has_value());
+    EXPECT_NE(migrated.error().message.find("malformed connection string"), std::string::npos);
+    EXPECT_EQ(migrated.error().message.find("off"), std::string::npos) << migrated.error().message;
+  }
+}
+
+TEST(postgres_conninfo, a_refused_password_is_never_shown) {
+  const std::string role = "pw_store_role";
+  server().query("postgres", "CREATE ROLE " + role + " LOGIN PASSWORD 'Right-9kq'");
+  server().query("postgres", "CREATE DATABASE pw_store_db OWNER " + role);
+  server().require_password(role);
+  const std::string base = "127.0.0.1:" + std::to_string(server().port()) + "/pw_store_db";
+  for (const std::string& url : {"postgres://" + role + ":Wr0ng%25-7zx@" + base,
+                                 "POSTGRES://" + role + ":Wr0ng%-7zx@" + base,
+                                 "host=127.0.0.1 port=" + std::to_string(server().port()) + " user=" + role +
+                                     " password='Wr0ng%-7zx' dbname=pw_store_db"}) {
+    auto opened = postgres_store::open(url, small_pool());
+    ASSERT_FALSE(opened.has_value()) << url;
+    EXPECT_EQ(opened.error().code, errc::unavailable);
+    EXPECT_EQ(opened.error().message.find("7zx"), std::string::npos) << opened.error().message;
+  }
+  // The right one works (the refusal above was the password's, not the setup's).
+  auto opened = postgres_store::open("postgres://" + role + ":Right-9kq@" + base, small_pool());
+  ASSERT_TRUE(opened.has_value()) << opened.error().message;
+  (*opened)->shutdown();
+}
+
+// ---- session settings ----
+
+TEST(postgres_session, synchronous_commit_off_for_the_database_is_turned_on) {
+  const std::string url = server().create_database();
+  const std::string name = db_name(url);
+  ASSERT_TRUE(run_migrations(url).has_value());
+  // Records the setting in force in the session that inserts each message: the writer's.
+  server().query(name, "CREATE TABLE seen_sync (value text)");
+  server().query(name,
+                 "CREATE FUNCTION note_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                 "INSERT INTO seen_sync VALUES (current_setting('synchronous_commit')); RETURN NEW; END $$");
+  server().query(name, "CREATE TRIGGER note_sync AFTER INSERT ON messages FOR EACH ROW EXECUTE FUNCTION note_sync()");
+  server().query("postgres", "ALTER DATABASE " + name + " SET synchronous_commit = off");
+  ASSERT_EQ(server().query(name, "SHOW synchronous_commit"), "off") << "a new session gets the database's setting";
+
+  postgres_store s(url, small_pool());
+  const user a = must_create(s, "sync_a");
+  const user b = must_create(s, "sync_b");
+  auto sent = await<send_result>(
+      [&](auto done) { s.append_message(send_request{a.id, b.id, "x", std::nullopt, 1, 0}, done); });
+  ASSERT_TRUE(sent.has_value()) << sent.error().message;
+  EXPECT_EQ(server().query(name, "SELECT string_agg(value, ',') FROM seen_sync"), "on");
+  s.shutdown();
+
+  // A stronger setting is left alone.
+  server().query("postgres", "ALTER DATABASE " + name + " SET synchronous_commit = remote_apply");
+  server().query(name, "DELETE FROM seen_sync");
+  postgres_store s2(url, small_pool());
+  sent = await<send_result>(
+      [&](auto done) { s2.append_message(send_request{a.id, b.id, "y", std::nullopt, 2, 0}, done); });
+  ASSERT_TRUE(sent.has_value()) << sent.error().message;
+  EXPECT_EQ(server().query(name, "SELECT string_agg(value, ',') FROM seen_sync"), "remote_apply");
+  s2.shutdown();
 }
 
 // ---- migrations ----

@@ -22,6 +22,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -143,6 +144,7 @@ pg_instance::pg_instance() : bin_dir_(find_bin_dir()) {
 
 pg_instance::~pg_instance() {
   if (detached_) return;
+  resume();
   try {
     if (running_) stop();
   } catch (...) {
@@ -214,6 +216,63 @@ void pg_instance::kill() {
   for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   running_ = false;
+}
+
+void pg_instance::pause() {
+  if (!paused_.empty()) return;
+  std::ifstream pidfile(data_dir_ / "postmaster.pid");
+  pid_t postmaster = 0;
+  if (!(pidfile >> postmaster) || postmaster <= 0) throw std::runtime_error("pause: no postmaster.pid");
+  // The postmaster first, so that it starts no new process while its children are stopped.
+  if (::kill(postmaster, SIGSTOP) != 0) throw std::runtime_error("pause: cannot stop the postmaster");
+  paused_.push_back(postmaster);
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // pid (comm) state ppid ...: comm may hold spaces, so parse after the last ')'.
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 1));
+    std::string state;
+    pid_t ppid = 0;
+    if (!(rest >> state >> ppid) || ppid != postmaster) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (::kill(pid, SIGSTOP) == 0) paused_.push_back(pid);
+  }
+}
+
+void pg_instance::resume() {
+  for (auto it = paused_.rbegin(); it != paused_.rend(); ++it) ::kill(*it, SIGCONT);
+  paused_.clear();
+}
+
+void pg_instance::require_password(const std::string& role) {
+  const fs::path hba = data_dir_ / "pg_hba.conf";
+  std::string text;
+  {
+    std::ifstream in(hba);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) throw std::runtime_error("cannot read " + hba.string());
+  }
+  {
+    // Rewritten in place (not replaced): the file keeps its owner, the server's user.
+    std::ofstream out(hba, std::ios::trunc);
+    out << "host all " << role << " 127.0.0.1/32 scram-sha-256\n" << text;
+    if (!out) throw std::runtime_error("cannot write " + hba.string());
+  }
+  query("postgres", "SELECT pg_reload_conf()");
+  // The reload is asynchronous: wait until a login without a password is refused.
+  const std::string conninfo =
+      "host=127.0.0.1 port=" + std::to_string(port_) + " user=" + role + " dbname=postgres password=''";
+  for (int i = 0; i < 500; ++i) {
+    std::unique_ptr<PGconn, pg_conn_deleter> c(PQconnectdb(conninfo.c_str()));
+    if (PQstatus(c.get()) != CONNECTION_OK) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("pg_hba.conf change for " + role + " did not take effect");
 }
 
 std::string pg_instance::url(std::string_view database) const {

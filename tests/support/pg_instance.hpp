@@ -29,6 +29,17 @@ class pg_instance {
   /// SIGKILL to the postmaster (a crash); waits until the old server is gone.
   void kill();
   bool running() const noexcept { return running_; }
+  /// SIGSTOP to the postmaster and every process it started: the server stays reachable
+  /// (the kernel still accepts connections and buffers what is sent) but answers nothing,
+  /// like a hung host or a stalled disk. Open sessions freeze with whatever they hold.
+  void pause();
+  /// SIGCONT to the processes pause() stopped. Does nothing when not paused.
+  void resume();
+  bool paused() const noexcept { return !paused_.empty(); }
+
+  /// TCP logins of `role` need a password (scram-sha-256) from now on; everyone else stays
+  /// trusted. Prepends a pg_hba.conf line, reloads, and waits until it is in force.
+  void require_password(const std::string& role);
 
   int port() const noexcept { return port_; }
   /// postgresql://postgres@127.0.0.1:<port>/<database>
@@ -66,6 +77,7 @@ class pg_instance {
   bool running_ = false;
   bool detached_ = false;
   int databases_ = 0;
+  std::vector<int> paused_;  // pids stopped by pause()
 };
 
 }  // namespace chatrix::testing

@@ -3,6 +3,8 @@
 
 #include "storage/postgres/connection.hpp"
 
+#include "storage/postgres/conninfo.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,13 +19,6 @@ namespace chatrix::storage::postgres_detail {
 namespace {
 
 using wait_type = asio::posix::stream_descriptor::wait_type;
-
-/// Server notices ("relation already exists, skipping"...) would go to stderr by default.
-void log_notice(void*, const char* message) {
-  std::string_view text(message);
-  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-  spdlog::debug("postgres: {}", text);
-}
 
 }  // namespace
 
@@ -56,13 +51,21 @@ std::string first_line(std::string text) {
 
 }  // namespace
 
-std::string error_text(const PGconn* c) { return first_line(c ? PQerrorMessage(c) : "out of memory"); }
+std::string connection::error_text(const PGresult* r) const {
+  return scrub(first_line(r ? PQresultErrorMessage(r) : "no result"), secrets_);
+}
 
-std::string error_text(const PGresult* r) { return first_line(r ? PQresultErrorMessage(r) : "no result"); }
+/// Server notices ("relation already exists, skipping"...) would go to stderr by default.
+void connection::on_notice(void* self, const char* message) {
+  std::string_view text(message);
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  spdlog::debug("postgres: {}", scrub(std::string(text), static_cast<const connection*>(self)->secrets_));
+}
 
-connection::connection(asio::any_io_executor ex) : socket_(ex), deadline_(ex) {}
+connection::connection(asio::any_io_executor ex) : socket_(ex), deadline_(ex), watchdog_(ex) {}
 
 void connection::close() noexcept {
+  disarm_deadline();
   // release(), not close(): the descriptor belongs to libpq, and PQfinish closes it. Closing
   // it here too could close an unrelated file that reused the number in between.
   if (socket_.is_open()) socket_.release();
@@ -74,9 +77,15 @@ void connection::close() noexcept {
 
 void connection::fail(std::string_view what) {
   std::string reason(what);
-  if (conn_) reason += ": " + error_text(conn_);
+  if (conn_) reason += ": " + first_line(PQerrorMessage(conn_));
   close();
-  throw connection_lost(reason);
+  throw connection_lost(scrub(std::move(reason), secrets_));
+}
+
+void connection::fail_timed_out() {
+  // Without libpq's text: whatever it holds is not about this.
+  close();
+  throw connection_lost("timed out: the server did not answer within the operation timeout");
 }
 
 void connection::adopt_socket() {
@@ -94,13 +103,18 @@ void connection::adopt_socket() {
 asio::awaitable<void> connection::connect(const std::string& conninfo, std::chrono::milliseconds timeout) {
   using namespace asio::experimental::awaitable_operators;
   close();
+  const std::string info = normalize_conninfo(conninfo);
+  secrets_ = conninfo_secrets(info);
+  if (!conninfo_parses(info)) {
+    throw connection_lost("malformed connection string (in a URL, percent-encode reserved characters: @ as %40)");
+  }
   // A database host that vanishes without a reset must still be noticed: keepalives for
   // idle connections, tcp_user_timeout (ms) for data sent and never acknowledged (else a
   // batch in flight would wait for TCP's own retransmission limit, many minutes). They
   // come before dbname: with expand_dbname, the caller's URL or key=value string overrides.
   const char* const keys[] = {"keepalives",       "keepalives_idle", "keepalives_interval", "keepalives_count",
                               "tcp_user_timeout", "dbname",          nullptr};
-  const char* const values[] = {"1", "30", "10", "3", "30000", conninfo.c_str(), nullptr};
+  const char* const values[] = {"1", "30", "10", "3", "30000", info.c_str(), nullptr};
   conn_ = PQconnectStartParams(keys, values, 1);
   if (conn_ == nullptr) throw connection_lost("cannot allocate a connection");
   if (PQstatus(conn_) == CONNECTION_BAD) fail("cannot connect");
@@ -123,7 +137,7 @@ asio::awaitable<void> connection::connect(const std::string& conninfo, std::chro
   }
   adopt_socket();
   if (PQsetnonblocking(conn_, 1) != 0) fail("cannot switch to nonblocking mode");
-  PQsetNoticeProcessor(conn_, &log_notice, nullptr);
+  PQsetNoticeProcessor(conn_, &connection::on_notice, this);
 }
 
 void connection::send_script(const char* sql) {
@@ -156,8 +170,29 @@ void connection::pipeline_sync() {
   if (!PQpipelineSync(conn_)) fail("cannot send a sync");
 }
 
+void connection::arm_deadline(std::chrono::milliseconds limit) {
+  timed_out_ = false;
+  const std::uint64_t generation = ++watchdog_generation_;
+  watchdog_.expires_after(limit);
+  watchdog_.async_wait([this, generation](const boost::system::error_code& ec) {
+    // Checked in this order: after a cancel (or the timer's destruction), `this` may be gone.
+    if (ec || generation != watchdog_generation_) return;
+    timed_out_ = true;
+    boost::system::error_code ignored;
+    if (socket_.is_open()) socket_.cancel(ignored);  // wakes the wait in progress
+  });
+}
+
+void connection::disarm_deadline() noexcept {
+  ++watchdog_generation_;
+  watchdog_.cancel();
+  timed_out_ = false;
+}
+
 asio::awaitable<void> connection::wait(wait_type w) {
+  if (timed_out_) fail_timed_out();
   auto [ec] = co_await socket_.async_wait(w, asio::as_tuple(asio::use_awaitable));
+  if (timed_out_) fail_timed_out();
   if (ec) fail("wait failed (" + ec.message() + ")");
 }
 
@@ -169,13 +204,16 @@ asio::awaitable<void> connection::flush() {
     if (r < 0) fail("cannot send");
     // libpq's rule for a partial flush: wait for either readiness; on read readiness,
     // absorb the input first.
+    if (timed_out_) fail_timed_out();
     std::variant<std::monostate, std::monostate> ready;
     try {
       ready = co_await (socket_.async_wait(wait_type::wait_read, asio::use_awaitable) ||
                         socket_.async_wait(wait_type::wait_write, asio::use_awaitable));
     } catch (const std::exception&) {
+      if (timed_out_) fail_timed_out();
       fail("wait failed");
     }
+    if (timed_out_) fail_timed_out();
     if (ready.index() == 0 && !PQconsumeInput(conn_)) fail("connection lost");
   }
 }

@@ -78,7 +78,9 @@ class connection {
   ~connection() { close(); }
 
   /// Connects (url or key=value string) without blocking. Throws connection_lost, with a
-  /// reason that never contains the password, on failure or after `timeout`.
+  /// reason that never contains the password, on failure or after `timeout`; a string libpq
+  /// cannot parse fails as "malformed connection string", without libpq's text (which may
+  /// quote the password).
   asio::awaitable<void> connect(const std::string& conninfo, std::chrono::milliseconds timeout);
   bool is_open() const noexcept { return conn_ != nullptr; }
   /// Gives the socket back to libpq (release, not close: PQfinish closes it) and finishes.
@@ -112,26 +114,38 @@ class connection {
   /// Cancels a pending wait_idle() or connect() (they return / throw promptly).
   void cancel() noexcept;
 
+  /// Bounds what follows until disarm_deadline(): once `limit` has passed, the wait in
+  /// progress (or the next one) closes the connection and throws connection_lost ("timed
+  /// out"). A stalled server (stopped, or a lock never released) must not hold a batch, and
+  /// every call queued behind it, forever. One timer per operation, not per wait.
+  void arm_deadline(std::chrono::milliseconds limit);
+  void disarm_deadline() noexcept;
+
   /// Whether a failed result means the connection is gone or only the statement failed.
   failure_kind classify(const PGresult* r) const noexcept;
   /// Throws statement_error or connection_lost (closing) for a result that is not `ok`.
   void check(const PGresult* r, ExecStatusType ok);
   void check(const PGresult* r, ExecStatusType ok1, ExecStatusType ok2);
+  /// The first line of a result's error message, with the password scrubbed: every text
+  /// from libpq goes through this (or fail()) before it may reach a log line.
+  std::string error_text(const PGresult* r) const;
 
   PGconn* native() const noexcept { return conn_; }
 
  private:
   void adopt_socket();
   [[noreturn]] void fail(std::string_view what);
+  [[noreturn]] void fail_timed_out();
   asio::awaitable<void> wait(asio::posix::stream_descriptor::wait_type w);
+  static void on_notice(void* self, const char* message);
 
   PGconn* conn_ = nullptr;
   asio::posix::stream_descriptor socket_;
   asio::steady_timer deadline_;
+  asio::steady_timer watchdog_;              // arm_deadline()
+  std::uint64_t watchdog_generation_ = 0;    // a stale expiry must not hit a later operation
+  bool timed_out_ = false;
+  std::vector<std::string> secrets_;         // the password's forms, for scrub()
 };
-
-/// libpq's error text without the trailing newline.
-std::string error_text(const PGconn* c);
-std::string error_text(const PGresult* r);
 
 }  // namespace chatrix::storage::postgres_detail

@@ -1,9 +1,16 @@
-// redact_conninfo: connection strings as they may appear in logs and error messages,
-// with passwords masked in both URL and key=value forms.
+// Connection strings in logs and errors: redact_conninfo masks passwords in URL and key=value
+// forms; conninfo_secrets finds the passwords themselves so that scrub() can remove them from
+// any text, libpq's error messages included.
+
+#include "storage/postgres/conninfo.hpp"
 
 #include "storage/postgres/postgres_store.hpp"
 
+#include <libpq-fe.h>
+
+#include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <string>
 
 namespace chatrix::storage {
@@ -11,8 +18,26 @@ namespace chatrix::storage {
 namespace {
 
 constexpr std::string_view mask = "***";
+constexpr std::size_t min_secret_length = 3;
+constexpr std::string_view url_schemes[] = {"postgresql://", "postgres://"};
 
 bool is_space(char ch) { return std::isspace(static_cast<unsigned char>(ch)) != 0; }
+
+bool starts_with_ci(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+/// The length of the URL scheme (with "://") if `s` is a postgres URL, else 0.
+std::size_t url_scheme_length(std::string_view s) {
+  for (const std::string_view scheme : url_schemes) {
+    if (starts_with_ci(s, scheme)) return scheme.size();
+  }
+  return 0;
+}
 
 /// postgres://user:secret@host:5432/db?sslmode=require&password=secret
 std::string redact_url(std::string_view url, std::size_t authority_begin) {
@@ -61,22 +86,26 @@ std::string redact_url(std::string_view url, std::size_t authority_begin) {
   return out;
 }
 
-/// host=db user=chat password='se cret' dbname=chat (libpq's key = value syntax: spaces
-/// around '=', values in single quotes with \' and \\ escapes).
-std::string redact_key_values(std::string_view s) {
-  std::string out;
+/// Walks libpq's key = value syntax (spaces around '=', values in single quotes with \' and
+/// \\ escapes): `copy(begin, end)` for text kept as it is, `value(key, begin, end)` for each
+/// value (quotes included). Malformed input is walked leniently; libpq will refuse it.
+template <class Copy, class Value>
+void walk_key_values(std::string_view s, Copy copy, Value value) {
   std::size_t i = 0;
   while (i < s.size()) {
-    // Whitespace and the key are copied as they are.
-    while (i < s.size() && is_space(s[i])) out.push_back(s[i++]);
     const std::size_t key_begin = i;
+    while (i < s.size() && is_space(s[i])) ++i;
+    const std::size_t name_begin = i;
     while (i < s.size() && s[i] != '=' && !is_space(s[i])) ++i;
-    const std::string_view key = s.substr(key_begin, i - key_begin);
-    out.append(key);
-    while (i < s.size() && is_space(s[i])) out.push_back(s[i++]);
-    if (i >= s.size() || s[i] != '=') continue;  // malformed; libpq will say so
-    out.push_back(s[i++]);
-    while (i < s.size() && is_space(s[i])) out.push_back(s[i++]);
+    const std::string_view key = s.substr(name_begin, i - name_begin);
+    while (i < s.size() && is_space(s[i])) ++i;
+    if (i >= s.size() || s[i] != '=') {
+      copy(key_begin, i);
+      continue;
+    }
+    ++i;
+    while (i < s.size() && is_space(s[i])) ++i;
+    copy(key_begin, i);
     const std::size_t value_begin = i;
     if (i < s.size() && s[i] == '\'') {
       ++i;
@@ -85,10 +114,72 @@ std::string redact_key_values(std::string_view s) {
     } else {
       while (i < s.size() && !is_space(s[i])) i += (s[i] == '\\' && i + 1 < s.size()) ? 2 : 1;
     }
-    if (key == "password") {
-      out.append(mask);
+    value(key, value_begin, i);
+  }
+}
+
+/// host=db user=chat password='se cret' dbname=chat
+std::string redact_key_values(std::string_view s) {
+  std::string out;
+  walk_key_values(
+      s, [&](std::size_t b, std::size_t e) { out.append(s.substr(b, e - b)); },
+      [&](std::string_view key, std::size_t b, std::size_t e) {
+        if (key == "password") {
+          out.append(mask);
+        } else {
+          out.append(s.substr(b, e - b));
+        }
+      });
+  return out;
+}
+
+/// A key=value value without its quotes and escapes, as libpq reads it.
+std::string unquote(std::string_view v) {
+  if (!v.empty() && v.front() == '\'') {
+    v.remove_prefix(1);
+    if (!v.empty() && v.back() == '\'') v.remove_suffix(1);
+  }
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '\\' && i + 1 < v.size()) ++i;
+    out.push_back(v[i]);
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/// Percent-decoding that keeps a malformed escape as it is (libpq refuses those; the text
+/// around them is still worth finding).
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
+      i += 2;
     } else {
-      out.append(s.substr(value_begin, i - value_begin));
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::string percent_encode(std::string_view s) {
+  static constexpr char digits[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(digits[c >> 4]);
+      out.push_back(digits[c & 15]);
     }
   }
   return out;
@@ -96,11 +187,117 @@ std::string redact_key_values(std::string_view s) {
 
 }  // namespace
 
-std::string redact_conninfo(std::string_view url) {
-  for (const std::string_view scheme : {"postgresql://", "postgres://"}) {
-    if (url.starts_with(scheme)) return redact_url(url, scheme.size());
+namespace postgres_detail {
+
+std::string normalize_conninfo(std::string conninfo) {
+  const std::size_t n = url_scheme_length(conninfo);
+  for (std::size_t i = 0; i < n; ++i) {
+    conninfo[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(conninfo[i])));
   }
-  return redact_key_values(url);
+  return conninfo;
+}
+
+bool is_connection_string(std::string_view conninfo) {
+  // libpq's own rule (recognized_connection_string), after normalize_conninfo.
+  return url_scheme_length(conninfo) > 0 || conninfo.find('=') != std::string_view::npos;
+}
+
+bool conninfo_parses(std::string_view conninfo) {
+  const std::string s = normalize_conninfo(std::string(conninfo));
+  if (!is_connection_string(s)) return true;
+  if (const std::size_t scheme = url_scheme_length(s); scheme > 0) {
+    // A second '@' before the path: an unencoded '@' in the password. libpq would split at
+    // the first one and take the rest of the password for the host, and quote it in its
+    // "could not translate host name" error. Such a URL cannot work anyway.
+    const std::string_view rest = std::string_view(s).substr(scheme);
+    const std::string_view authority = rest.substr(0, std::min(rest.find_first_of("/?"), rest.size()));
+    if (std::count(authority.begin(), authority.end(), '@') > 1) return false;
+  }
+  char* message = nullptr;
+  PQconninfoOption* options = PQconninfoParse(s.c_str(), &message);
+  if (message) PQfreemem(message);  // may quote the password: never shown
+  if (options == nullptr) return false;
+  PQconninfoFree(options);
+  return true;
+}
+
+std::vector<std::string> conninfo_secrets(std::string_view conninfo) {
+  std::vector<std::string> raw;
+  const std::string s = normalize_conninfo(std::string(conninfo));
+  if (is_connection_string(s)) {
+    char* message = nullptr;
+    if (PQconninfoOption* options = PQconninfoParse(s.c_str(), &message)) {
+      for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+        if (std::string_view(o->keyword) == "password" && o->val != nullptr) raw.emplace_back(o->val);
+      }
+      PQconninfoFree(options);
+    }
+    if (message) PQfreemem(message);
+  }
+  if (const std::size_t scheme = url_scheme_length(s); scheme > 0) {
+    // The user info ends at an '@', but which one is ambiguous when the password holds an
+    // unencoded '@', '/', '?' or '#' (libpq takes the first '@' before a '/'): every
+    // reading's password is a candidate.
+    const std::string_view rest = std::string_view(s).substr(scheme);
+    for (std::size_t at = rest.find('@'); at != std::string_view::npos; at = rest.find('@', at + 1)) {
+      const std::string_view userinfo = rest.substr(0, at);
+      if (const std::size_t colon = userinfo.find(':'); colon != std::string_view::npos) {
+        raw.emplace_back(userinfo.substr(colon + 1));
+      }
+    }
+    for (std::size_t p = rest.find("password="); p != std::string_view::npos; p = rest.find("password=", p + 1)) {
+      if (p > 0 && rest[p - 1] != '?' && rest[p - 1] != '&') continue;
+      const std::size_t begin = p + 9;
+      raw.emplace_back(rest.substr(begin, std::min(rest.find_first_of("&#", begin), rest.size()) - begin));
+    }
+  } else {
+    walk_key_values(
+        s, [](std::size_t, std::size_t) {},
+        [&](std::string_view key, std::size_t b, std::size_t e) {
+          if (key == "password") {
+            raw.emplace_back(s.substr(b, e - b));
+            raw.push_back(unquote(std::string_view(s).substr(b, e - b)));
+          }
+        });
+  }
+  // libpq's fallback when the string names none.
+  if (const char* env = std::getenv("PGPASSWORD"); env != nullptr) raw.emplace_back(env);
+
+  std::vector<std::string> out;
+  for (const std::string& r : raw) {
+    out.push_back(r);
+    out.push_back(percent_decode(r));
+    out.push_back(percent_encode(out.back()));
+  }
+  // Too short to scrub: replacing every "p" would garble every message, and libpq quotes a
+  // password only when it cannot parse the string, which is then never shown.
+  std::erase_if(out, [](const std::string& v) { return v.size() < min_secret_length; });
+  // Longest first, so that a secret containing another is replaced whole.
+  std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() > b.size() : a < b;
+  });
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string scrub(std::string text, const std::vector<std::string>& secrets) {
+  for (const std::string& secret : secrets) {
+    if (secret.empty()) continue;
+    for (std::size_t p = text.find(secret); p != std::string::npos; p = text.find(secret, p + mask.size())) {
+      text.replace(p, secret.size(), mask);
+    }
+  }
+  return text;
+}
+
+}  // namespace postgres_detail
+
+std::string redact_conninfo(std::string_view url) {
+  const std::size_t scheme = url_scheme_length(url);
+  std::string out = scheme > 0 ? redact_url(url, scheme) : redact_key_values(url);
+  // The structural masking above follows the usual syntax; a password with unencoded
+  // delimiters can escape it, the scrub cannot.
+  return postgres_detail::scrub(std::move(out), postgres_detail::conninfo_secrets(url));
 }
 
 }  // namespace chatrix::storage

@@ -6,6 +6,7 @@
 #include "core/username.hpp"
 
 #include "storage/postgres/connection.hpp"
+#include "storage/postgres/conninfo.hpp"
 #include "storage/postgres/migrations.hpp"
 #include "storage/postgres/queries.hpp"
 
@@ -237,6 +238,41 @@ awaitable<int> migrate(connection& c) {
   co_return current;
 }
 
+/// Session settings every connection needs, before anything else runs on it.
+/// synchronous_commit: with 'off' a COMMIT returns before its WAL is flushed, and a crash
+/// of the database could lose messages already acknowledged. 'off' (from the role or the
+/// database, say) is turned on for the session; every other value flushes locally and is
+/// kept (remote_apply, for one, is stronger than on). Read connections also get
+/// statement_timeout, so that the server gives up a read the store stopped waiting for.
+/// `warned`: log the override once per store, not once per connection.
+awaitable<void> setup_session(connection& c, std::optional<std::chrono::milliseconds> statement_timeout,
+                              bool& warned) {
+  const pg_result shown = co_await exec(c, sql::show_synchronous_commit);
+  if (text(shown.get(), 0, 0) == "off") {
+    if (!warned) {
+      spdlog::warn("postgres store: synchronous_commit is off for this role or database; Chatrix turns it on "
+                   "for its own sessions (a commit must be on disk before a message is acknowledged)");
+      warned = true;
+    }
+    const pg_result set = co_await exec(c, sql::synchronous_commit_on);
+    if (const std::string now = text(set.get(), 0, 0); now != "on") {
+      throw std::runtime_error("synchronous_commit is '" + now + "' and cannot be turned on; refusing to run");
+    }
+  }
+  if (statement_timeout) {
+    co_await exec(c, sql::set_statement_timeout, params().add(std::to_string(statement_timeout->count())));
+  }
+}
+
+/// Runs `f` on scope exit.
+template <class F>
+struct scope_exit {
+  F f;
+  ~scope_exit() { f(); }
+};
+template <class F>
+scope_exit(F) -> scope_exit<F>;
+
 /// Prepares `statements` in one pipeline (one round trip). Leaves the connection in
 /// pipeline mode if `stay_in_pipeline`.
 template <std::size_t N>
@@ -288,6 +324,9 @@ class postgres_store::impl {
   awaitable<bool> reconnect(worker& w, bool writer);
   awaitable<void> run_batch(std::vector<std::unique_ptr<job>>& batch);
   awaitable<void> run_read(worker& w, std::unique_ptr<job> j);
+  /// Session setup and prepared statements on a freshly connected worker, within the
+  /// operation timeout.
+  awaitable<void> prepare_worker(worker& w, bool is_writer);
   void writer_down();
   void reader_down(worker& w);
   void wake(worker& w);
@@ -297,7 +336,9 @@ class postgres_store::impl {
 
   std::string url_;
   std::string redacted_url_;
+  std::vector<std::string> secrets_;  // the password's forms: scrubbed from every message
   postgres_options opts_;
+  bool warned_synchronous_commit_ = false;  // loop thread
 
   asio::io_context ioc_{1};
   asio::executor_work_guard<asio::io_context::executor_type> work_;
@@ -325,8 +366,9 @@ class postgres_store::impl {
 };
 
 postgres_store::impl::impl(std::string url, postgres_options opts)
-    : url_(std::move(url)),
+    : url_(postgres_detail::normalize_conninfo(std::move(url))),
       redacted_url_(redact_conninfo(url_)),
+      secrets_(postgres_detail::conninfo_secrets(url_)),
       opts_(std::move(opts)),
       work_(ioc_.get_executor()),
       writer_(ioc_.get_executor()) {
@@ -334,6 +376,7 @@ postgres_store::impl::impl(std::string url, postgres_options opts)
   opts_.pool_size = std::max(opts_.pool_size, 1);
   opts_.reconnect_min = std::max(opts_.reconnect_min, std::chrono::milliseconds(1));
   opts_.reconnect_max = std::max(opts_.reconnect_max, opts_.reconnect_min);
+  opts_.timeout = std::max(opts_.timeout, std::chrono::milliseconds(1));
   for (int i = 0; i < opts_.pool_size; ++i) readers_.emplace_back(ioc_.get_executor());
 
   std::promise<void> started;
@@ -355,20 +398,23 @@ postgres_store::impl::impl(std::string url, postgres_options opts)
     thread_.join();
     writer_.conn.close();
     for (worker& r : readers_) r.conn.close();
-    throw error_exception(make_error(errc::unavailable,
-                                     "cannot open PostgreSQL database " + redacted_url_ + ": " + e.what()));
+    throw error_exception(make_error(errc::unavailable, "cannot open PostgreSQL database " + redacted_url_ + ": " +
+                                                            postgres_detail::scrub(e.what(), secrets_)));
   }
   spdlog::info("postgres store: connected to {} ({} read connections)", redacted_url_, opts_.pool_size);
 }
 
 awaitable<void> postgres_store::impl::start_connections() {
   co_await writer_.conn.connect(url_, opts_.connect_timeout);
+  // Migrations are not bounded by opts_.timeout: they may wait for another node's, and a
+  // large one may take long.
+  co_await setup_session(writer_.conn, std::nullopt, warned_synchronous_commit_);
   const int version = co_await migrate(writer_.conn);
   spdlog::info("postgres store: schema version {}", version);
   co_await prepare(writer_.conn, sql::write_statements, true);
   for (worker& r : readers_) {
     co_await r.conn.connect(url_, opts_.connect_timeout);
-    co_await prepare(r.conn, sql::read_statements, false);
+    co_await prepare_worker(r, false);
   }
   {
     std::lock_guard lock(write_mutex_);
@@ -540,11 +586,7 @@ awaitable<bool> postgres_store::impl::reconnect(worker& w, bool is_writer) {
   w.state = phase::connecting;
   try {
     co_await w.conn.connect(url_, opts_.connect_timeout);
-    if (is_writer) {
-      co_await prepare(w.conn, sql::write_statements, true);
-    } else {
-      co_await prepare(w.conn, sql::read_statements, false);
-    }
+    co_await prepare_worker(w, is_writer);
   } catch (const std::exception& e) {
     w.conn.close();
     if (!w.reported_down) spdlog::warn("postgres store: cannot reconnect, will keep trying: {}", e.what());
@@ -559,6 +601,18 @@ awaitable<bool> postgres_store::impl::reconnect(worker& w, bool is_writer) {
   w.reported_down = false;
   spdlog::info("postgres store: {} connection re-established", is_writer ? "writer" : "reader");
   co_return true;
+}
+
+awaitable<void> postgres_store::impl::prepare_worker(worker& w, bool is_writer) {
+  w.conn.arm_deadline(opts_.timeout);
+  scope_exit disarm{[&] { w.conn.disarm_deadline(); }};
+  if (is_writer) {
+    co_await setup_session(w.conn, std::nullopt, warned_synchronous_commit_);
+    co_await prepare(w.conn, sql::write_statements, true);
+  } else {
+    co_await setup_session(w.conn, opts_.timeout, warned_synchronous_commit_);
+    co_await prepare(w.conn, sql::read_statements, false);
+  }
 }
 
 awaitable<void> postgres_store::impl::writer_loop() {
@@ -628,6 +682,11 @@ awaitable<void> postgres_store::impl::run_batch(std::vector<std::unique_ptr<job>
   for (auto& j : batch) pending.push_back(j.get());
   int conflicts = 0;
   connection& c = writer_.conn;
+  // The whole batch, retries included, gets one deadline: a stalled server (or a lock held
+  // elsewhere) otherwise holds every sender in it, and everything queued behind it, forever.
+  // Its expiry closes the connection: connection_lost below, outcome unknown.
+  c.arm_deadline(opts_.timeout);
+  scope_exit disarm{[&] { c.disarm_deadline(); }};
   try {
     while (!pending.empty()) {
       c.send_prepared(sql::begin.name, params());
@@ -654,13 +713,13 @@ awaitable<void> postgres_store::impl::run_batch(std::vector<std::unique_ptr<job>
           failed = i;
           const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
           failed_state = state ? state : "";
-          failed_message = postgres_detail::error_text(r.get());
+          failed_message = c.error_text(r.get());
         }
         if (r) co_await c.next_result();
       }
       r = co_await c.next_result();  // COMMIT
       committed = r && PQresultStatus(r.get()) == PGRES_COMMAND_OK;
-      std::string commit_message = committed ? "" : postgres_detail::error_text(r.get());
+      std::string commit_message = committed ? "" : c.error_text(r.get());
       if (!committed && r && PQresultStatus(r.get()) != PGRES_PIPELINE_ABORTED) {
         if (c.classify(r.get()) == postgres_detail::failure_kind::connection) c.check(r.get(), PGRES_COMMAND_OK);
       }
@@ -752,6 +811,8 @@ awaitable<void> postgres_store::impl::reader_loop(worker& w) {
 
 awaitable<void> postgres_store::impl::run_read(worker& w, std::unique_ptr<job> j) {
   try {
+    w.conn.arm_deadline(opts_.timeout);
+    scope_exit disarm{[&] { w.conn.disarm_deadline(); }};
     w.conn.send_prepared(j->stmt().name, j->args());
     co_await w.conn.flush();
     const pg_result r = co_await w.conn.finish_query();
@@ -761,6 +822,16 @@ awaitable<void> postgres_store::impl::run_read(worker& w, std::unique_ptr<job> j
     spdlog::warn("postgres store: {} lost: {}", j->stmt().name, e.what());
     j->fail(unavailable_error());
     reader_down(w);
+  } catch (const statement_error& e) {
+    if (e.sqlstate() == "57014") {
+      // statement_timeout (or a cancel by an administrator): the database is too slow or
+      // blocked right now; the connection itself is fine.
+      spdlog::warn("postgres store: {} cancelled: {}", j->stmt().name, e.what());
+      j->fail(unavailable_error());
+    } else {
+      spdlog::error("postgres store: {} failed: {}", j->stmt().name, e.what());
+      j->fail(make_error(errc::internal, "database error"));
+    }
   } catch (const std::exception& e) {
     spdlog::error("postgres store: {} failed: {}", j->stmt().name, e.what());
     j->fail(make_error(errc::internal, "database error"));
@@ -959,7 +1030,8 @@ void postgres_store::chat_previews(user_id viewer, int limit, callback<std::vect
 
 // ---- migrations by hand ----
 
-result<int> run_migrations(std::string url) {
+result<int> run_migrations(std::string url, std::chrono::milliseconds connect_timeout) {
+  url = postgres_detail::normalize_conninfo(std::move(url));
   asio::io_context ioc{1};
   connection c(ioc.get_executor());
   int version = 0;
@@ -967,7 +1039,9 @@ result<int> run_migrations(std::string url) {
   asio::co_spawn(
       ioc,
       [&]() -> awaitable<void> {
-        co_await c.connect(url, std::chrono::seconds(10));
+        co_await c.connect(url, connect_timeout);
+        bool warned = false;
+        co_await setup_session(c, std::nullopt, warned);
         version = co_await migrate(c);
       },
       [&](std::exception_ptr e) { failed = e; });
@@ -977,7 +1051,8 @@ result<int> run_migrations(std::string url) {
   try {
     std::rethrow_exception(failed);
   } catch (const std::exception& e) {
-    return make_error(errc::unavailable, "cannot migrate PostgreSQL database " + redact_conninfo(url) + ": " + e.what());
+    return make_error(errc::unavailable, "cannot migrate PostgreSQL database " + redact_conninfo(url) + ": " +
+                                             postgres_detail::scrub(e.what(), postgres_detail::conninfo_secrets(url)));
   }
   return make_error(errc::internal, "unreachable");
 }

@@ -23,6 +23,11 @@ struct postgres_options {
   std::size_t max_batch = 1024;
   /// Limit for establishing one connection (TCP, authentication, setup).
   std::chrono::milliseconds connect_timeout{5000};
+  /// Limit for one write batch (its whole transaction) and for one read. When it passes, the
+  /// connection is closed and the calls in flight fail with errc::unavailable (for writes:
+  /// outcome unknown, as when the connection is lost during COMMIT); the connection comes
+  /// back with the usual backoff. Read connections also get it as statement_timeout.
+  std::chrono::milliseconds timeout{10000};
   /// Reconnection backoff: the first retry after reconnect_min, doubling up to reconnect_max.
   std::chrono::milliseconds reconnect_min{100}, reconnect_max{5000};
   /// Bound of the read queue; same rule as for writes.
@@ -42,7 +47,10 @@ struct postgres_options {
 ///   A write whose COMMIT outcome is unknown (connection lost while committing) reports
 ///   errc::unavailable; a client retry with the same mark is then recognised as a retry.
 /// - While the database is unreachable, calls complete promptly with errc::unavailable;
-///   connections come back on their own with exponential backoff.
+///   connections come back on their own with exponential backoff. A database that is
+///   reachable but stalled fails the calls waiting on it after `timeout`.
+/// - Every session runs with synchronous_commit on (turned on if the role or database
+///   turns it off), so that an acknowledged write survives a database crash.
 /// - A call rejected at once (errc::overloaded when its queue is full, errc::unavailable
 ///   after shutdown) runs its callback on the calling thread before returning, as in the
 ///   SQLite store. shutdown() must not be called from one of the store's callbacks.
@@ -89,12 +97,12 @@ class postgres_store final : public store {
 };
 
 /// The connection string with any password replaced by "***", for logs and errors. Handles
-/// URLs (postgres://user:secret@host/db, ?password=secret) and key=value strings
-/// (password=secret, password='se cret').
+/// URLs (postgres://user:secret@host/db, ?password=secret, any case of the scheme) and
+/// key=value strings (password=secret, password='se cret').
 std::string redact_conninfo(std::string_view url);
 
 /// Connects and applies pending migrations (what the store does at start); returns the
 /// schema version. For `chatrix migrate`. Blocks the calling thread.
-result<int> run_migrations(std::string url);
+result<int> run_migrations(std::string url, std::chrono::milliseconds connect_timeout = std::chrono::seconds(10));
 
 }  // namespace chatrix::storage

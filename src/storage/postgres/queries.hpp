@@ -10,6 +10,12 @@ struct statement {
   const char* text;
 };
 
+// ---- session setup (unnamed statements, run once per connection) ----
+
+inline constexpr const char* show_synchronous_commit = "SELECT current_setting('synchronous_commit')";
+inline constexpr const char* synchronous_commit_on = "SELECT set_config('synchronous_commit', 'on', false)";
+inline constexpr const char* set_statement_timeout = "SELECT set_config('statement_timeout', $1, false)";
+
 // ---- migrations (unnamed statements, run once at start) ----
 
 inline constexpr const char* advisory_lock = "SELECT pg_advisory_lock($1::bigint)";

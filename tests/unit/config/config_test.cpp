@@ -258,6 +258,33 @@ TEST_F(ConfigTest, DatabaseRefused) {
   EXPECT_NE(error_for("DB_CONNECTION_URL", "x").find("postgres://"), std::string::npos);
 }
 
+TEST_F(ConfigTest, PostgresSettings) {
+  const auto d = with_env("LOG_LEVEL", "info");
+  EXPECT_EQ(d.db_pool_size, 4);
+  EXPECT_EQ(d.db_max_batch, 1024u);
+  EXPECT_EQ(d.db_timeout, 10s);
+  EXPECT_EQ(d.db_connect_timeout, 5s);
+  EXPECT_EQ(with_env("DB_POOL_SIZE", "1").db_pool_size, 1);
+  EXPECT_EQ(with_env("DB_POOL_SIZE", " 256 ").db_pool_size, 256);
+  EXPECT_EQ(with_env("DB_MAX_BATCH", "1").db_max_batch, 1u);
+  EXPECT_EQ(with_env("DB_MAX_BATCH", "100000").db_max_batch, 100000u);
+  EXPECT_EQ(with_env("DB_TIMEOUT", "30").db_timeout, 30s);
+  EXPECT_EQ(with_env("DB_TIMEOUT", "2m").db_timeout, 2min);
+  EXPECT_EQ(with_env("DB_TIMEOUT", "1h").db_timeout, 1h);
+  EXPECT_EQ(with_env("DB_CONNECT_TIMEOUT", "1s").db_connect_timeout, 1s);
+  EXPECT_EQ(with_env("DB_CONNECT_TIMEOUT", "10m").db_connect_timeout, 10min);
+  for (const char* bad : {"0", "257", "-1", "4.5", "x", "4 connections"}) {
+    expect_refused("DB_POOL_SIZE", bad, "not a connection count");
+  }
+  for (const char* bad : {"0", "100001", "1K", "x"}) expect_refused("DB_MAX_BATCH", bad, "not a batch size");
+  EXPECT_NE(error_for("DB_POOL_SIZE", "0").find("from 1 to 256"), std::string::npos);
+  expect_refused("DB_TIMEOUT", "0", "out of range");
+  expect_refused("DB_TIMEOUT", "2h", "out of range");
+  expect_refused("DB_TIMEOUT", "500ms", "not a duration");
+  expect_refused("DB_CONNECT_TIMEOUT", "11m", "out of range");
+  expect_refused("DB_CONNECT_TIMEOUT", "soon", "not a duration");
+}
+
 TEST_F(ConfigTest, RedisAddress) {
   for (const char* a :
        {"localhost:6379", "10.0.0.5:6379", "[::1]:6379", "redis://cache:6379/0", "rediss://user:pw@cache:6380"}) {
@@ -267,6 +294,13 @@ TEST_F(ConfigTest, RedisAddress) {
                           "redis://", "[zz]:1"}) {
     expect_refused("REDISADDR", bad, "Redis address");
   }
+  // What precedes an '@' may be a password: not echoed, the rest is.
+  for (const char* bad : {"redis://:my secret@h:6379", "rediss://user:my secret@h:6379", "user:my-secret@h:6379"}) {
+    const auto msg = error_for("REDISADDR", bad);
+    EXPECT_EQ(msg.find("secret"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("***@h:6379"), std::string::npos) << msg;
+  }
+  EXPECT_NE(error_for("REDISADDR", "redis://:my secret@h:6379").find("'redis://***@h:6379'"), std::string::npos);
 }
 
 // ---- auth ----
@@ -411,7 +445,8 @@ TEST_F(ConfigTest, EveryBadValueNamesItsVariableOnOneLine) {
       {"JWT_SECRET", "short"},    {"JWT_TTL", "x"},          {"ARGON2_PROFILE", "x"},       {"CORS_ORIGINS", "x"},
       {"LOG_LEVEL", "x"},         {"IO_THREADS", "x"},       {"WORKER_THREADS", "x"},       {"MAX_FRAME_BYTES", "x"},
       {"MAX_CONTENT_BYTES", "x"}, {"SEND_QUEUE_BYTES", "x"}, {"AUTH_TIMEOUT", "x"},         {"IDLE_TIMEOUT", "x"},
-      {"RETRY_WINDOW", "x"},
+      {"RETRY_WINDOW", "x"},      {"DB_POOL_SIZE", "x"},     {"DB_MAX_BATCH", "x"},         {"DB_TIMEOUT", "x"},
+      {"DB_CONNECT_TIMEOUT", "x"},
   };
   for (const auto& [var, value] : bad) expect_refused(var, value + "\n");
 }
@@ -442,6 +477,10 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
       {"SERVER_HOST", "n1:7001"},
       {"CHATRIX_PORT_FILE", "/tmp/port"},
       {"DB_CONNECTION_URL", "sqlite:flag.db"},
+      {"DB_POOL_SIZE", "8"},
+      {"DB_MAX_BATCH", "512"},
+      {"DB_TIMEOUT", "20s"},
+      {"DB_CONNECT_TIMEOUT", "3s"},
       {"CHATRIX_DATA_DIR", "/srv/chatrix"},
       {"REDISADDR", "cache:6379"},
       {"JWT_SECRET", "flag-secret-0123456789"},
@@ -473,6 +512,10 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
   EXPECT_EQ(c->advertised_host, "n1:7001");
   EXPECT_EQ(c->port_file, "/tmp/port");
   EXPECT_EQ(c->sqlite_path, "flag.db");
+  EXPECT_EQ(c->db_pool_size, 8);
+  EXPECT_EQ(c->db_max_batch, 512u);
+  EXPECT_EQ(c->db_timeout, 20s);
+  EXPECT_EQ(c->db_connect_timeout, 3s);
   EXPECT_EQ(c->data_dir, "/srv/chatrix");
   EXPECT_EQ(c->redis_address, "cache:6379");
   EXPECT_EQ(c->jwt_secret, "flag-secret-0123456789");
@@ -494,6 +537,8 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
   ASSERT_TRUE(from_env);
   EXPECT_EQ(from_env->port, 7001);
   EXPECT_EQ(from_env->retry_window, 1h);
+  EXPECT_EQ(from_env->db_pool_size, 8);
+  EXPECT_EQ(from_env->db_timeout, 20s);
 }
 
 TEST_F(ConfigTest, SettingsListIsComplete) {
@@ -503,7 +548,7 @@ TEST_F(ConfigTest, SettingsListIsComplete) {
     EXPECT_FALSE(s.help.empty()) << s.variable;
     EXPECT_TRUE(flags.insert(s.flag).second) << "duplicate flag " << s.flag;
   }
-  EXPECT_EQ(settings().size(), 19u);
+  EXPECT_EQ(settings().size(), 23u);
   const auto find = [](const std::string& var) {
     for (const auto& s : settings()) {
       if (s.variable == var) return s.flag;
@@ -515,6 +560,10 @@ TEST_F(ConfigTest, SettingsListIsComplete) {
   EXPECT_EQ(find("DB_CONNECTION_URL"), "--db");
   EXPECT_EQ(find("CHATRIX_PORT_FILE"), "--port-file");
   EXPECT_EQ(find("ARGON2_PROFILE"), "--argon2");
+  EXPECT_EQ(find("DB_POOL_SIZE"), "--db-pool-size");
+  EXPECT_EQ(find("DB_MAX_BATCH"), "--db-max-batch");
+  EXPECT_EQ(find("DB_TIMEOUT"), "--db-timeout");
+  EXPECT_EQ(find("DB_CONNECT_TIMEOUT"), "--db-connect-timeout");
 }
 
 TEST_F(ConfigTest, HelpListsVariablesAndReturnsNothing) {
