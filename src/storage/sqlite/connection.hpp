@@ -92,6 +92,13 @@ class query {
     return *this;
   }
 
+  /// Binds one parameter ?index (for statements with a computed number of parameters).
+  template <class T>
+  query& bind_at(int index, const T& value) {
+    bind_one(index, value);
+    return *this;
+  }
+
   /// Advances to the next row; false when there are no more rows.
   bool step();
   /// Steps a statement that returns no rows (or whose rows are not wanted) to the end.

@@ -3,6 +3,9 @@
 // per connection and cached.
 #pragma once
 
+#include <array>
+#include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace chatrix::storage::sqlite_detail::sql {
@@ -15,7 +18,6 @@ inline constexpr std::string_view journal_mode_wal = "PRAGMA journal_mode = WAL"
 // loss could drop transactions whose callbacks already told clients "stored". FULL syncs
 // the WAL on every commit; group commit amortises that cost over a whole batch.
 inline constexpr std::string_view synchronous_full = "PRAGMA synchronous = FULL";
-inline constexpr std::string_view foreign_keys_on = "PRAGMA foreign_keys = ON";
 // Statement journals and sorts stay in memory instead of temporary files.
 inline constexpr std::string_view temp_store_memory = "PRAGMA temp_store = MEMORY";
 // The writer's page cache holds the hot pages of every index the messages touch (negative:
@@ -85,28 +87,90 @@ inline constexpr std::string_view select_retry =
 // No statement on the write path has a RETURNING clause: SQLite runs RETURNING through a
 // temporary b-tree opened and closed for every execution, which cost more than the rest of
 // the insert. Ids come from sqlite3_last_insert_rowid instead, rows to report from a SELECT.
+// Statements over many rows take up to max_rows_per_statement of them (see write_jobs.hpp).
+inline constexpr std::size_t max_rows_per_statement = 32;
 
-// The conversation of (lo, hi), then either its next sequence number (update) or its first
-// message (insert). Only the writer thread runs these, inside the batch transaction, so
-// creation happens exactly once and sequence numbers have no gaps; a rolled back batch gives
-// its numbers back. ?4 and ?5 count the message as unread for its recipient: 1 for lo or hi.
+// The conversation of (lo, hi); a new one starts at last_seq 0, and advance_conversation
+// records each batch's messages at once. Only the writer thread runs these, inside the batch
+// transaction, so creation happens exactly once and sequence numbers have no gaps; a rolled
+// back batch gives its numbers back. ?4 and ?5 are the messages unread by lo and by hi.
 inline constexpr std::string_view select_conversation_seq =
     "SELECT id, last_seq FROM conversations WHERE user_lo = ?1 AND user_hi = ?2";
+inline constexpr std::string_view insert_conversation =
+    "INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at) VALUES (?1, ?2, 0, ?3)";
 inline constexpr std::string_view advance_conversation =
     "UPDATE conversations SET last_seq = ?2, updated_at = max(updated_at, ?3), "
     "unread_lo = unread_lo + ?4, unread_hi = unread_hi + ?5 WHERE id = ?1";
-inline constexpr std::string_view insert_conversation =
-    "INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at, unread_lo, unread_hi) "
-    "VALUES (?1, ?2, 1, ?3, ?4, ?5)";
-inline constexpr std::string_view insert_message =
-    "INSERT INTO messages (conversation_id, seq, sender_id, recipient_id, content, mark, created_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+// The writer runs without foreign key enforcement (three index lookups per message); the
+// one place a bad user id could enter, a new conversation, checks both users with this.
+inline constexpr std::string_view count_users_by_ids =
+    "SELECT (SELECT COUNT(*) FROM users WHERE id = ?1) + (SELECT COUNT(*) FROM users WHERE id = ?2 AND ?2 <> ?1)";
 
-// A message to ?2 not yet delivered, then the update (filtering other recipients' and
-// already delivered messages, a repeated id included).
-inline constexpr std::string_view select_undelivered =
-    "SELECT sender_id FROM messages WHERE id = ?1 AND recipient_id = ?2 AND delivered_at IS NULL";
-inline constexpr std::string_view set_delivered = "UPDATE messages SET delivered_at = ?2 WHERE id = ?1";
+namespace detail {
+
+/// `head` followed by `rows` groups of `columns` numbered parameters, ?first_param on:
+/// "(?1, ?2), (?3, ?4)" for 2 rows of 2 columns.
+inline std::string numbered_rows(std::string_view head, std::size_t rows, std::size_t columns, std::size_t first_param) {
+  std::string out(head);
+  std::size_t param = first_param;
+  for (std::size_t r = 0; r < rows; ++r) {
+    out += r ? ", (" : "(";
+    for (std::size_t k = 0; k < columns; ++k) {
+      if (k) out += ", ";
+      out += '?';
+      out += std::to_string(param++);
+    }
+    out += ')';
+  }
+  return out;
+}
+
+/// The texts for 1 to max_rows_per_statement rows, built once and kept for the process (the
+/// statement cache refers to them).
+template <class Build>
+std::string_view by_row_count(std::size_t rows, Build build) {
+  static const auto texts = [&] {
+    std::array<std::string, max_rows_per_statement + 1> all;
+    for (std::size_t n = 1; n <= max_rows_per_statement; ++n) all[n] = build(n);
+    return all;
+  }();
+  return texts.at(rows);
+}
+
+}  // namespace detail
+
+/// Inserts `rows` messages, 7 parameters each in the column order below; their ids are
+/// consecutive, ending at last_insert_rowid (AUTOINCREMENT, one writer).
+inline std::string_view insert_messages(std::size_t rows) {
+  return detail::by_row_count(rows, [](std::size_t n) {
+    return detail::numbered_rows(
+        "INSERT INTO messages (conversation_id, seq, sender_id, recipient_id, content, mark, created_at) VALUES ", n,
+        7, 1);
+  });
+}
+
+/// The messages among ?1..?rows not yet delivered: id, sender_id, recipient_id. One lookup
+/// per id, joined by UNION ALL: an IN list of parameters would first be copied into a
+/// temporary b-tree.
+inline std::string_view select_undelivered(std::size_t rows) {
+  return detail::by_row_count(rows, [](std::size_t n) {
+    std::string out;
+    for (std::size_t i = 1; i <= n; ++i) {
+      if (i > 1) out += " UNION ALL ";
+      out += "SELECT id, sender_id, recipient_id FROM messages WHERE id = ?" + std::to_string(i) +
+             " AND delivered_at IS NULL";
+    }
+    return out;
+  });
+}
+
+/// Sets delivered_at = ?1 on the messages ?2..?(rows + 1). The IN list costs one temporary
+/// b-tree per statement, far less than a statement per id.
+inline std::string_view set_delivered(std::size_t rows) {
+  return detail::by_row_count(rows, [](std::size_t n) {
+    return detail::numbered_rows("UPDATE messages SET delivered_at = ?1 WHERE id IN ", 1, n, 2);
+  });
+}
 
 inline constexpr std::string_view select_read_state =
     "SELECT sender_id, recipient_id, conversation_id, read_at IS NOT NULL FROM messages WHERE id = ?1";

@@ -8,6 +8,8 @@
 #include "storage/sqlite/connection.hpp"
 #include "storage/sqlite/migrations.hpp"
 #include "storage/sqlite/queries.hpp"
+#include "storage/sqlite/rows.hpp"
+#include "storage/sqlite/write_jobs.hpp"
 
 #include <sqlite3.h>
 #include <spdlog/spdlog.h>
@@ -20,17 +22,27 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <unordered_set>
 #include <utility>
 
 namespace chatrix::storage {
 
+using sqlite_detail::append_job;
 using sqlite_detail::connection;
+using sqlite_detail::deliver;
+using sqlite_detail::failure;
+using sqlite_detail::job_run;
 using sqlite_detail::open_mode;
 using sqlite_detail::query;
+using sqlite_detail::read_message;
+using sqlite_detail::read_user;
+using sqlite_detail::receipt_job;
 using sqlite_detail::sqlite_error;
 using sqlite_detail::to_error;
+using sqlite_detail::typed_write_job;
+using sqlite_detail::write_job;
 namespace sql = sqlite_detail::sql;
 
 namespace {
@@ -39,79 +51,6 @@ unix_ms now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
-
-/// Callbacks are the caller's code: an exception from one must not kill a store thread
-/// nor keep the callbacks after it from running.
-template <class T>
-void deliver(const callback<T>& done, result<T> r) noexcept {
-  try {
-    done(std::move(r));
-  } catch (const std::exception& e) {
-    spdlog::error("sqlite store: a callback threw: {}", e.what());
-  } catch (...) {
-    spdlog::error("sqlite store: a callback threw");
-  }
-}
-
-template <class T>
-result<T> failure(const error& e) {
-  return result<T>(boost::system::in_place_error, e);
-}
-
-/// What running a write job did to the batch transaction.
-enum class job_run {
-  done,     // it succeeded, or refused with a result of its own having written nothing
-  aborted,  // SQLite failed half-way: the transaction must be rolled back
-};
-
-/// A queued write. run() executes inside the batch transaction and may run again in a new
-/// one if a later job of the batch aborted; complete() reports the outcome once the batch's
-/// fate is known.
-///
-/// A job that refuses (a logical error: a taken username, a forbidden id) must decide so
-/// before it writes anything, because there is no savepoint per job to undo its writes: a
-/// statement per job for that measurably slowed every batch down.
-class write_job {
- public:
-  virtual ~write_job() = default;
-  virtual job_run run(connection& c) = 0;
-  /// Replaces the outcome by an error (rejection, or the transaction did not commit).
-  virtual void fail(const error& e) = 0;
-  virtual void complete() noexcept = 0;
-};
-
-template <class T, class Work>
-class typed_write_job final : public write_job {
- public:
-  typed_write_job(Work work, callback<T> done) : work_(std::move(work)), done_(std::move(done)) {}
-
-  job_run run(connection& c) override {
-    try {
-      outcome_.emplace(work_(c));
-      return job_run::done;
-    } catch (const error_exception& e) {
-      outcome_.emplace(failure<T>(e.err));  // a refusal found only after writing
-    } catch (const sqlite_error& e) {
-      spdlog::error("sqlite store: write failed: {}", e.what());
-      outcome_.emplace(failure<T>(to_error(e)));
-    } catch (const std::exception& e) {
-      spdlog::error("sqlite store: write failed: {}", e.what());
-      outcome_.emplace(failure<T>(make_error(errc::internal, "database error")));
-    }
-    return job_run::aborted;
-  }
-
-  void fail(const error& e) override { outcome_.emplace(failure<T>(e)); }
-
-  void complete() noexcept override {
-    deliver(done_, outcome_ ? std::move(*outcome_) : failure<T>(make_error(errc::internal, "write not run")));
-  }
-
- private:
-  Work work_;
-  callback<T> done_;
-  std::optional<result<T>> outcome_;
-};
 
 /// A queued read: runs on a reader thread and reports at once.
 class read_job {
@@ -146,59 +85,6 @@ class typed_read_job final : public read_job {
   Work work_;
   callback<T> done_;
 };
-
-// ---- row readers; column orders match queries.hpp ----
-
-user read_user(const query& q, int first) {
-  return user{q.int64(first), q.text(first + 1), q.text(first + 2)};
-}
-
-message read_message(const query& q, int first) {
-  message m;
-  m.id = q.int64(first);
-  m.conversation = q.int64(first + 1);
-  m.seq = q.int64(first + 2);
-  m.sender = q.int64(first + 3);
-  m.recipient = q.int64(first + 4);
-  m.content = q.text(first + 5);
-  m.created_at = q.int64(first + 6);
-  m.delivered_at = q.optional_int64(first + 7);
-  m.read_at = q.optional_int64(first + 8);
-  return m;
-}
-
-
-/// Stores a new message in its conversation (created on first use), as the next in sequence.
-message insert_new_message(connection& c, const send_request& req) {
-  message m;
-  m.sender = req.sender;
-  m.recipient = req.recipient;
-  m.content = req.content;
-  m.created_at = req.now;
-  const user_id lo = std::min(req.sender, req.recipient);
-  const user_id hi = std::max(req.sender, req.recipient);
-  const int to_lo = req.recipient == lo ? 1 : 0;
-  std::optional<std::int64_t> last_seq;
-  {
-    query q(c, sql::select_conversation_seq);
-    q.bind(lo, hi);
-    if (q.step()) {
-      m.conversation = q.int64(0);
-      last_seq = q.int64(1);
-    }
-  }
-  if (last_seq) {
-    m.seq = *last_seq + 1;
-    query(c, sql::advance_conversation).bind(m.conversation, m.seq, req.now, to_lo, 1 - to_lo).run();
-  } else {
-    query(c, sql::insert_conversation).bind(lo, hi, req.now, to_lo, 1 - to_lo).run();
-    m.conversation = c.last_insert_rowid();
-    m.seq = 1;
-  }
-  query(c, sql::insert_message).bind(m.conversation, m.seq, m.sender, m.recipient, m.content, req.mark, m.created_at).run();
-  m.id = c.last_insert_rowid();
-  return m;
-}
 
 // ---- search helpers ----
 
@@ -245,8 +131,11 @@ class sqlite_store::impl {
 
   template <class T, class Work>
   void write(callback<T> done, Work work) {
-    // Allocate outside the lock; the lock only guards the queue.
-    auto job = std::make_unique<typed_write_job<T, Work>>(std::move(work), std::move(done));
+    enqueue(std::make_unique<typed_write_job<T, Work>>(std::move(work), std::move(done)));
+  }
+
+  void enqueue(std::unique_ptr<write_job> job) {
+    // Allocated by the caller, outside the lock; the lock only guards the queue.
     error rejection;
     {
       std::lock_guard lock(write_mutex_);
@@ -349,7 +238,6 @@ void sqlite_store::impl::configure_writer(connection& c) {
     }
   }
   query(c, sql::synchronous_full).run();
-  query(c, sql::foreign_keys_on).run();
   query(c, sql::temp_store_memory).run();
   query(c, sql::writer_cache_size).run();
   query(c, sql::wal_autocheckpoint).run();
@@ -446,30 +334,35 @@ void sqlite_store::impl::writer_loop() {
 
 void sqlite_store::impl::run_batch(std::vector<std::unique_ptr<write_job>>& batch) {
   connection& c = *writer_conn_;
-  // The jobs still to commit. A job that aborts is taken out with its error and the others
-  // run again in a fresh transaction, so one bad write never fails its neighbours; every
-  // round removes a job, so this ends.
-  std::vector<write_job*> pending;
-  pending.reserve(batch.size());
-  for (auto& job : batch) pending.push_back(job.get());
-  while (!pending.empty()) {
+  // The batch as steps: each single job alone, consecutive appends or receipts together.
+  std::vector<write_job*> jobs;
+  jobs.reserve(batch.size());
+  for (auto& job : batch) jobs.push_back(job.get());
+  std::vector<std::span<write_job* const>> steps;
+  for (std::size_t first = 0; first < jobs.size();) {
+    const auto kind = jobs[first]->job_kind();
+    std::size_t end = first + 1;
+    if (kind != write_job::kind::single)
+      while (end < jobs.size() && jobs[end]->job_kind() == kind) ++end;
+    steps.emplace_back(jobs.data() + first, end - first);
+    first = end;
+  }
+  // A step that aborts is taken out with its error and the others run again in a fresh
+  // transaction, so a failure never fails its neighbours; every round removes a step.
+  while (!steps.empty()) {
     try {
       query(c, sql::begin_immediate).run();
     } catch (const sqlite_error& e) {
       spdlog::error("sqlite store: cannot begin a write transaction: {}", e.what());
-      for (auto* job : pending) job->fail(to_error(e));
+      for (const auto& step : steps)
+        for (auto* job : step) job->fail(to_error(e));
       break;
     }
-    auto aborted = pending.end();
-    for (auto it = pending.begin(); it != pending.end(); ++it) {
-      if ((*it)->run(c) == job_run::aborted) {
-        aborted = it;
-        break;
-      }
-    }
-    if (aborted != pending.end()) {
+    auto aborted = std::find_if(steps.begin(), steps.end(),
+                                [&c](const auto& step) { return sqlite_detail::run_step(c, step) == job_run::aborted; });
+    if (aborted != steps.end()) {
       rollback(c);
-      pending.erase(aborted);
+      steps.erase(aborted);
       continue;
     }
     try {
@@ -479,7 +372,8 @@ void sqlite_store::impl::run_batch(std::vector<std::unique_ptr<write_job>>& batc
       spdlog::error("sqlite store: commit failed: {}", e.what());
       rollback(c);
       // Nothing of this transaction is durable: no job may report success.
-      for (auto* job : pending) job->fail(to_error(e));
+      for (const auto& step : steps)
+        for (auto* job : step) job->fail(to_error(e));
     }
     break;
   }
@@ -606,37 +500,12 @@ void sqlite_store::search_users(std::string fragment, int limit, callback<std::v
 // ---- messages ----
 
 void sqlite_store::append_message(send_request req, callback<send_result> done) {
-  impl_->write<send_result>(std::move(done), [req = std::move(req)](connection& c) -> result<send_result> {
-    // Sender and recipient are not looked up: the domain resolved both and users are never
-    // deleted; the foreign keys turn a bad id into an aborted write all the same.
-    if (req.mark && req.retry_window > 0) {
-      query q(c, sql::select_retry);
-      q.bind(req.sender, *req.mark, req.now - req.retry_window, req.recipient, req.content);
-      if (q.step()) return send_result{read_message(q, 0), true};
-    }
-    try {
-      return send_result{insert_new_message(c, req), false};
-    } catch (const sqlite_error& e) {
-      if (e.code() != SQLITE_CONSTRAINT_FOREIGNKEY) throw;
-      throw error_exception(make_error(errc::unknown_recipient, "no such user"));
-    }
-  });
+  impl_->enqueue(std::make_unique<append_job>(std::move(req), std::move(done)));
 }
 
 void sqlite_store::mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
                                   callback<std::vector<message_ref>> done) {
-  impl_->write<std::vector<message_ref>>(
-      std::move(done), [recipient, ids = std::move(ids), at](connection& c) -> result<std::vector<message_ref>> {
-        std::vector<message_ref> out;
-        for (const message_id id : ids) {
-          query q(c, sql::select_undelivered);
-          q.bind(id, recipient);
-          if (!q.step()) continue;
-          out.push_back(message_ref{id, q.int64(0), recipient});
-          query(c, sql::set_delivered).bind(id, at).run();
-        }
-        return out;
-      });
+  impl_->enqueue(std::make_unique<receipt_job>(recipient, std::move(ids), at, std::move(done)));
 }
 
 void sqlite_store::mark_read(user_id reader, std::vector<message_id> ids, unix_ms at,

@@ -193,13 +193,107 @@ TEST(sqlite_store, queued_writes_share_one_transaction_up_to_the_batch_size) {
     ASSERT_TRUE(log.wait_for(count));
     const auto entries = log.entries();
     for (int i = 0; i < count; ++i) {
-      ASSERT_EQ(entries[static_cast<std::size_t>(i)].tag, i);
-      ASSERT_TRUE(entries[static_cast<std::size_t>(i)].outcome.has_value());
+      const auto& entry = entries[static_cast<std::size_t>(i)];
+      ASSERT_EQ(entry.tag, i);
+      ASSERT_TRUE(entry.outcome.has_value());
+      // Multi-row inserts of 32 and a remainder: ids and sequence numbers still in call order.
+      EXPECT_EQ(entry.outcome->stored.seq, i + 1);
+      if (i > 0) EXPECT_EQ(entry.outcome->stored.id, entries[static_cast<std::size_t>(i) - 1].outcome->stored.id + 1);
     }
     const std::uint64_t expected = (count + batch_size - 1) / batch_size;
     EXPECT_EQ(s.committed_batches() - before, expected) << "batch size " << batch_size;
     s.shutdown();
   }
+}
+
+// The writer runs consecutive appends and receipts as groups (one lookup per conversation,
+// multi-row statements); the outcomes must be those of running them one by one.
+TEST(sqlite_store, grouped_appends_and_receipts_match_one_by_one) {
+  temp_dir dir;
+  reusable_gate gate;
+  sqlite_options opts;
+  opts.before_write_batch = [&gate] { gate.wait(); };
+  sqlite_store s(dir.path() / "chatrix.db", opts);
+  const user a = make_user(s, "a");
+  const user b = make_user(s, "b");
+  const user c = make_user(s, "c");
+  constexpr unix_ms window = 60'000;
+
+  gate.close();
+  const std::uint64_t before = s.committed_batches();
+  completion_log<send_result> sent;
+  s.append_message(send_request{a.id, b.id, "one", "1", 1000, window}, sent.make(0));
+  s.append_message(send_request{b.id, a.id, "two", "1", 1001, window}, sent.make(1));  // same mark, other sender
+  s.append_message(send_request{a.id, b.id, "one", "1", 1002, window}, sent.make(2));  // a retry of 0
+  s.append_message(send_request{a.id, b.id, "one!", "1", 1003, window}, sent.make(3));  // same mark, new text
+  s.append_message(send_request{a.id, 999999, "lost", "2", 1004, window}, sent.make(4));
+  s.append_message(send_request{a.id, c.id, "three", "3", 1005, window}, sent.make(5));  // a new conversation
+  s.append_message(send_request{a.id, b.id, "four", std::nullopt, 1006, window}, sent.make(6));
+  gate.open();
+  ASSERT_TRUE(sent.wait_for(7));
+  EXPECT_EQ(s.committed_batches() - before, 1u) << "one transaction for the whole group";
+  const auto e = sent.entries();
+  for (int i : {0, 1, 2, 3, 5, 6}) ASSERT_TRUE(e[static_cast<std::size_t>(i)].outcome.has_value()) << i;
+  const message& one = e[0].outcome->stored;
+  const message& two = e[1].outcome->stored;
+  const message& one_again = e[3].outcome->stored;
+  const message& three = e[5].outcome->stored;
+  const message& four = e[6].outcome->stored;
+  EXPECT_FALSE(e[0].outcome->duplicate);
+  EXPECT_FALSE(e[1].outcome->duplicate);
+  EXPECT_TRUE(e[2].outcome->duplicate);
+  EXPECT_EQ(e[2].outcome->stored.id, one.id);
+  EXPECT_FALSE(e[3].outcome->duplicate) << "other content: not a retry";
+  ASSERT_FALSE(e[4].outcome.has_value());
+  EXPECT_EQ(e[4].outcome.error().code, errc::unknown_recipient);
+  EXPECT_EQ(one.seq, 1);
+  EXPECT_EQ(two.seq, 2);
+  EXPECT_EQ(one_again.seq, 3);
+  EXPECT_EQ(four.seq, 4);
+  EXPECT_EQ(two.conversation, one.conversation);
+  EXPECT_EQ(three.seq, 1);
+  EXPECT_NE(three.conversation, one.conversation);
+  EXPECT_LT(one.id, two.id);
+  EXPECT_LT(two.id, one_again.id);
+  EXPECT_LT(one_again.id, three.id);
+  EXPECT_LT(three.id, four.id);
+
+  // Once committed, the same retry is found in the database.
+  auto later = await<send_result>(
+      [&](auto done) { s.append_message(send_request{a.id, b.id, "one", "1", 2000, window}, done); });
+  ASSERT_TRUE(later.has_value());
+  EXPECT_TRUE(later->duplicate);
+  EXPECT_EQ(later->stored.id, one.id);
+
+  gate.close();
+  completion_log<std::vector<message_ref>> receipts;
+  s.mark_delivered(b.id, {one.id, one.id, two.id}, 5000, receipts.make(0));  // two is to a, not to b
+  s.mark_delivered(b.id, {one.id, four.id}, 5000, receipts.make(1));         // one is taken already
+  s.mark_delivered(a.id, {two.id}, 6000, receipts.make(2));
+  gate.open();
+  ASSERT_TRUE(receipts.wait_for(3));
+  const auto r = receipts.entries();
+  auto ids = [](const result<std::vector<message_ref>>& refs) {
+    std::vector<message_id> out;
+    for (const auto& ref : refs.value()) out.push_back(ref.id);
+    return out;
+  };
+  EXPECT_EQ(ids(r[0].outcome), std::vector<message_id>{one.id});
+  EXPECT_EQ(ids(r[1].outcome), std::vector<message_id>{four.id});
+  EXPECT_EQ(ids(r[2].outcome), std::vector<message_id>{two.id});
+  EXPECT_EQ(r[0].outcome->front().sender, a.id);
+
+  auto pending_b = await<std::vector<message>>([&](auto done) { s.pending_messages(b.id, 0, 10, done); });
+  ASSERT_TRUE(pending_b.has_value());
+  ASSERT_EQ(pending_b->size(), 1u);
+  EXPECT_EQ(pending_b->front().id, one_again.id);
+  auto previews = await<std::vector<chat_preview>>([&](auto done) { s.chat_previews(b.id, 10, done); });
+  ASSERT_TRUE(previews.has_value());
+  ASSERT_EQ(previews->size(), 1u);
+  EXPECT_EQ(previews->front().unread, 3) << "one, one!, four";
+  ASSERT_TRUE(previews->front().last.has_value());
+  EXPECT_EQ(previews->front().last->id, four.id);
+  s.shutdown();
 }
 
 // The queries whose cost must not grow with the table: each must walk an index, never
@@ -224,7 +318,7 @@ TEST(sqlite_store, hot_queries_use_indexes) {
       {"select_conversation_by_pair", sqlite_detail::sql::select_conversation_by_pair},
       {"select_previews", sqlite_detail::sql::select_previews},
       {"select_conversation_seq", sqlite_detail::sql::select_conversation_seq},
-      {"select_undelivered", sqlite_detail::sql::select_undelivered},
+      {"select_undelivered(32)", sqlite_detail::sql::select_undelivered(32)},
       {"select_read_state", sqlite_detail::sql::select_read_state},
   };
   for (const auto& [name, sql] : queries) {
@@ -248,7 +342,8 @@ TEST(sqlite_store, hot_queries_use_indexes) {
 }
 
 // Every statement the writer runs per message or receipt: none may open a temporary b-tree
-// (a RETURNING clause or a sort does), which cost more than the rest of a send together.
+// (a RETURNING clause, a sort or an IN list does), which cost more than the rest of a send
+// together. (set_delivered's IN list is the exception: one per 32 receipts.)
 TEST(sqlite_store, write_path_statements_open_no_temporary_btree) {
   temp_dir dir;
   const fs::path file = dir.path() / "chatrix.db";
@@ -263,9 +358,11 @@ TEST(sqlite_store, write_path_statements_open_no_temporary_btree) {
       {"select_conversation_seq", sql::select_conversation_seq},
       {"advance_conversation", sql::advance_conversation},
       {"insert_conversation", sql::insert_conversation},
-      {"insert_message", sql::insert_message},
-      {"select_undelivered", sql::select_undelivered},
-      {"set_delivered", sql::set_delivered},
+      {"count_users_by_ids", sql::count_users_by_ids},
+      {"insert_messages(1)", sql::insert_messages(1)},
+      {"insert_messages(32)", sql::insert_messages(32)},
+      {"select_undelivered(32)", sql::select_undelivered(32)},
+      {"set_delivered(1)", sql::set_delivered(1)},
       {"select_read_state", sql::select_read_state},
       {"set_read", sql::set_read},
       {"subtract_unread", sql::subtract_unread},

@@ -1,0 +1,26 @@
+// Row readers of the SQLite store; the column orders match queries.hpp.
+#pragma once
+
+#include "core/types.hpp"
+#include "storage/sqlite/connection.hpp"
+
+namespace chatrix::storage::sqlite_detail {
+
+inline user read_user(const query& q, int first) { return user{q.int64(first), q.text(first + 1), q.text(first + 2)}; }
+
+/// The columns of CHATRIX_SQLITE_MESSAGE_COLUMNS, from `first` on.
+inline message read_message(const query& q, int first) {
+  message m;
+  m.id = q.int64(first);
+  m.conversation = q.int64(first + 1);
+  m.seq = q.int64(first + 2);
+  m.sender = q.int64(first + 3);
+  m.recipient = q.int64(first + 4);
+  m.content = q.text(first + 5);
+  m.created_at = q.int64(first + 6);
+  m.delivered_at = q.optional_int64(first + 7);
+  m.read_at = q.optional_int64(first + 8);
+  return m;
+}
+
+}  // namespace chatrix::storage::sqlite_detail

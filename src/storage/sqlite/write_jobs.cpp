@@ -1,0 +1,201 @@
+// How the SQLite writer runs a step of a batch (see write_jobs.hpp). Under load a batch holds
+// hundreds of messages over a few hundred conversations; per message, what is left is the
+// retry lookup and its row of a multi-row INSERT. Every step gives the same results as
+// running its jobs one after the other in call order.
+
+#include "storage/sqlite/write_jobs.hpp"
+
+#include "storage/sqlite/queries.hpp"
+#include "storage/sqlite/rows.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+namespace chatrix::storage::sqlite_detail {
+
+namespace {
+
+/// A conversation as this step has left it so far.
+struct conversation_state {
+  conversation_id id = 0;
+  std::int64_t last_seq = 0;
+  unix_ms updated_at = 0;
+  std::int64_t new_unread_lo = 0;  // messages of this step to user_lo
+  std::int64_t new_unread_hi = 0;
+};
+
+/// The conversation of (lo, hi), created if both users exist; none if one does not.
+std::optional<conversation_state> conversation_of(connection& c, user_id lo, user_id hi, unix_ms now) {
+  {
+    query q(c, sql::select_conversation_seq);
+    q.bind(lo, hi);
+    if (q.step()) return conversation_state{q.int64(0), q.int64(1), now};
+  }
+  {
+    query q(c, sql::count_users_by_ids);
+    q.bind(lo, hi);
+    if (!q.step() || q.int64(0) != (lo == hi ? 1 : 2)) return std::nullopt;
+  }
+  query(c, sql::insert_conversation).bind(lo, hi, now).run();
+  return conversation_state{c.last_insert_rowid(), 0, now};
+}
+
+void append_messages(connection& c, std::span<write_job* const> jobs) {
+  struct new_message {
+    append_job* job;
+    message m;
+  };
+  std::vector<new_message> added;
+  added.reserve(jobs.size());
+  std::map<std::pair<user_id, user_id>, conversation_state> conversations;
+  // A retry of a message of this very step: the newest such message, by what makes a retry.
+  using retry_key = std::tuple<user_id, user_id, std::string_view, std::string_view>;
+  std::map<retry_key, std::size_t> added_with_mark;
+  std::vector<std::pair<append_job*, std::size_t>> retries_of_added;
+
+  for (write_job* w : jobs) {
+    auto& job = static_cast<append_job&>(*w);
+    const send_request& req = job.req;
+    if (req.mark && req.retry_window > 0) {
+      if (auto it = added_with_mark.find({req.sender, req.recipient, *req.mark, req.content});
+          it != added_with_mark.end()) {
+        retries_of_added.emplace_back(&job, it->second);
+        continue;
+      }
+      query q(c, sql::select_retry);
+      q.bind(req.sender, *req.mark, req.now - req.retry_window, req.recipient, req.content);
+      if (q.step()) {
+        job.outcome.set(send_result{read_message(q, 0), true});
+        continue;
+      }
+    }
+    const user_id lo = std::min(req.sender, req.recipient);
+    const user_id hi = std::max(req.sender, req.recipient);
+    auto conv = conversations.find({lo, hi});
+    if (conv == conversations.end()) {
+      auto found = conversation_of(c, lo, hi, req.now);
+      if (!found) {
+        job.outcome.set(failure<send_result>(make_error(errc::unknown_recipient, "no such user")));
+        continue;
+      }
+      conv = conversations.emplace(std::pair{lo, hi}, *found).first;
+    }
+    conversation_state& state = conv->second;
+    message m;
+    m.conversation = state.id;
+    m.seq = ++state.last_seq;
+    m.sender = req.sender;
+    m.recipient = req.recipient;
+    m.content = req.content;
+    m.created_at = req.now;
+    state.updated_at = std::max(state.updated_at, req.now);
+    ++(req.recipient == lo ? state.new_unread_lo : state.new_unread_hi);
+    added.push_back(new_message{&job, std::move(m)});
+    if (req.mark) added_with_mark[{req.sender, req.recipient, *req.mark, req.content}] = added.size() - 1;
+  }
+
+  for (std::size_t first = 0; first < added.size(); first += sql::max_rows_per_statement) {
+    const std::size_t n = std::min(sql::max_rows_per_statement, added.size() - first);
+    query q(c, sql::insert_messages(n));
+    for (std::size_t i = 0; i < n; ++i) {
+      const message& m = added[first + i].m;
+      const int p = static_cast<int>(7 * i);
+      q.bind_at(p + 1, m.conversation).bind_at(p + 2, m.seq).bind_at(p + 3, m.sender).bind_at(p + 4, m.recipient);
+      q.bind_at(p + 5, m.content).bind_at(p + 6, added[first + i].job->req.mark).bind_at(p + 7, m.created_at);
+    }
+    q.run();
+    // AUTOINCREMENT with a single writer: the rows got consecutive ids, the last one last.
+    const message_id last = c.last_insert_rowid();
+    for (std::size_t i = first; i < first + n; ++i)
+      added[i].m.id = last - static_cast<message_id>(first + n - 1 - i);
+  }
+  for (const auto& [pair, state] : conversations) {
+    query(c, sql::advance_conversation)
+        .bind(state.id, state.last_seq, state.updated_at, state.new_unread_lo, state.new_unread_hi)
+        .run();
+  }
+
+  for (const auto& [job, index] : retries_of_added) job->outcome.set(send_result{added[index].m, true});
+  for (auto& a : added) a.job->outcome.set(send_result{std::move(a.m), false});
+}
+
+void record_receipts(connection& c, std::span<write_job* const> jobs) {
+  std::vector<message_id> ids;
+  for (write_job* w : jobs) {
+    const auto& job = static_cast<const receipt_job&>(*w);
+    ids.insert(ids.end(), job.ids.begin(), job.ids.end());
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+
+  std::unordered_map<message_id, message_ref> undelivered;
+  for (std::size_t first = 0; first < ids.size(); first += sql::max_rows_per_statement) {
+    const std::size_t n = std::min(sql::max_rows_per_statement, ids.size() - first);
+    query q(c, sql::select_undelivered(n));
+    for (std::size_t i = 0; i < n; ++i) q.bind_at(static_cast<int>(i + 1), ids[first + i]);
+    while (q.step()) undelivered.emplace(q.int64(0), message_ref{q.int64(0), q.int64(1), q.int64(2)});
+  }
+
+  // In call order, each message goes to the first receipt by its own recipient.
+  std::map<unix_ms, std::vector<message_id>> delivered_at;
+  for (write_job* w : jobs) {
+    auto& job = static_cast<receipt_job&>(*w);
+    std::vector<message_ref> out;
+    for (const message_id id : job.ids) {
+      auto it = undelivered.find(id);
+      if (it == undelivered.end() || it->second.recipient != job.recipient) continue;
+      out.push_back(it->second);
+      delivered_at[job.at].push_back(id);
+      undelivered.erase(it);
+    }
+    job.outcome.set(std::move(out));
+  }
+  for (const auto& [at, marked] : delivered_at) {
+    for (std::size_t first = 0; first < marked.size(); first += sql::max_rows_per_statement) {
+      const std::size_t n = std::min(sql::max_rows_per_statement, marked.size() - first);
+      query q(c, sql::set_delivered(n));
+      q.bind_at(1, at);
+      for (std::size_t i = 0; i < n; ++i) q.bind_at(static_cast<int>(i + 2), marked[first + i]);
+      q.run();
+    }
+  }
+}
+
+/// Runs `work` over a group of jobs; any failure aborts the group, every job with the error.
+template <class Work>
+job_run run_group(connection& c, std::span<write_job* const> jobs, Work work) {
+  error err;
+  try {
+    work(c, jobs);
+    return job_run::done;
+  } catch (const sqlite_error& e) {
+    spdlog::error("sqlite store: write failed: {}", e.what());
+    err = to_error(e);
+  } catch (const std::exception& e) {
+    spdlog::error("sqlite store: write failed: {}", e.what());
+    err = make_error(errc::internal, "database error");
+  }
+  for (write_job* w : jobs) w->fail(err);
+  return job_run::aborted;
+}
+
+}  // namespace
+
+job_run run_step(connection& c, std::span<write_job* const> jobs) {
+  switch (jobs.front()->job_kind()) {
+    case write_job::kind::append:
+      return run_group(c, jobs, append_messages);
+    case write_job::kind::receipt:
+      return run_group(c, jobs, record_receipts);
+    case write_job::kind::single:
+      break;
+  }
+  return static_cast<single_job&>(*jobs.front()).run(c);
+}
+
+}  // namespace chatrix::storage::sqlite_detail
