@@ -100,14 +100,14 @@ void connection::exec(std::string_view sql) {
 }
 
 sqlite3_stmt* connection::statement(std::string_view sql) {
-  if (auto it = cache_.find(sql); it != cache_.end()) return it->second;
+  if (auto it = cache_.find(sql.data()); it != cache_.end()) return it->second;
   sqlite3_stmt* stmt = nullptr;
   const char* tail = nullptr;
   const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                                     &stmt, &tail);
   if (rc != SQLITE_OK) fail(rc);
   if (stmt == nullptr) throw sqlite_error(SQLITE_MISUSE, "empty statement");
-  cache_.emplace(sql, stmt);
+  cache_.emplace(sql.data(), stmt);
   return stmt;
 }
 

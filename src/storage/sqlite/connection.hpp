@@ -51,7 +51,8 @@ class connection {
   /// text with values in it: values go through query::bind.
   void exec(std::string_view sql);
 
-  /// The cached prepared statement for this SQL text, prepared on first use.
+  /// The cached prepared statement for this SQL text, prepared on first use. The text must
+  /// outlive the connection (the constants of queries.hpp do): the cache knows it by address.
   sqlite3_stmt* statement(std::string_view sql);
 
   /// True outside an explicit transaction (SQLite rolls a transaction back by itself
@@ -70,8 +71,10 @@ class connection {
   void close() noexcept;
 
   sqlite3* db_ = nullptr;
-  // Keyed by the SQL text; all SQL is a named constant, so the map stays small.
-  std::unordered_map<std::string_view, sqlite3_stmt*> cache_;
+  // Keyed by where the SQL text lives, not by its content: every text is a constant (or
+  // built once and kept, see queries.hpp), and hashing the long multi-row texts on every use
+  // cost more than running short statements.
+  std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };
 
 /// One use of a cached statement: bind parameters, step through rows, read columns.
@@ -79,6 +82,7 @@ class connection {
 /// out again. A statement cannot be used twice at once (checked).
 class query {
  public:
+  /// `sql` as for connection::statement: a text that outlives the connection.
   query(connection& c, std::string_view sql);
   query(const query&) = delete;
   query& operator=(const query&) = delete;
