@@ -267,7 +267,7 @@ void parse_database(const raw_value& r, server_config& c) {
 void parse_redis(const raw_value& r, server_config& c) {
   const std::string_view v = trim(r.value);
   const auto bad = [&] {
-    fail(r, shown(v) + " is not a Redis address (accepted: HOST:PORT, [IPV6]:PORT, redis://... or rediss://...)");
+    fail(r, shown(v) + " is not a Redis address (accepted: HOST:PORT, [IPV6]:PORT or redis://...; TLS is not supported)");
   };
   if (starts_with_ci(v, "redis://") || starts_with_ci(v, "rediss://")) {
     if (v.size() == v.find("://") + 3 || has_space_or_control(v)) bad();
