@@ -88,13 +88,21 @@ asio::awaitable<void> chat_service::attach(connection& conn) {
     bus_.device_connected(me.id, [done] { done(true); });
   });
   co_await send_previews(conn);
-  if (!co_await push_pending(conn)) co_return;
+  co_await catch_up(id, me, /*report_errors=*/true);
+}
 
-  // Live events that arrived meanwhile, as fast as the device reads; more may arrive while
-  // these go out, so the device stays in sync mode until the list is empty.
+asio::awaitable<void> chat_service::catch_up(std::uint64_t device_id, user me, bool report_errors) {
   for (;;) {
-    auto* d = find_device(id);
+    auto* d = find_device(device_id);
     if (!d) co_return;
+    if (d->recheck) {
+      // A resync may come while the pages go out (the loss happened meanwhile): read again.
+      d->recheck = false;
+      if (!co_await push_pending(device_id, me, report_errors)) co_return;
+      continue;
+    }
+    // Live events that arrived meanwhile, as fast as the device reads; more may arrive while
+    // these go out, so the device stays in sync mode until the list is empty.
     if (d->held.empty()) {
       d->syncing = false;
       co_return;
@@ -102,12 +110,9 @@ asio::awaitable<void> chat_service::attach(connection& conn) {
     auto held = std::move(d->held);
     d->held.clear();
     for (const auto& ev : held) {
-      d = co_await wait_for_room(id, ev.frame->size());
+      d = co_await wait_for_room(device_id, ev.frame->size());
       if (!d) co_return;
-      if (ev.type == user_event::kind::message)
-        push_message(*d, ev.msg, ev.frame);
-      else
-        d->conn->send(ev.frame);
+      send_now(*d, ev);
     }
   }
 }
@@ -170,15 +175,16 @@ asio::awaitable<void> chat_service::send_previews(connection& conn) {
   conn.send(make_frame(protocol::encode_previews(*r)));
 }
 
-asio::awaitable<bool> chat_service::push_pending(connection& conn) {
-  const user me = conn.account();
-  const auto id = conn.device_id();
+asio::awaitable<bool> chat_service::push_pending(std::uint64_t id, const user& me, bool report_errors) {
   message_id after = 0;
   for (;;) {
     auto page = co_await await_callback<std::vector<message>>(
         [&](auto done) { store_.pending_messages(me.id, after, options_.pending_page, done); });
+    auto* d = find_device(id);
+    if (!d) co_return false;
     if (!page) {
-      send_error(conn, page.error());
+      // The messages stay pending: they come with the next resync or connection.
+      if (report_errors) send_error(*d->conn, page.error());
       co_return true;
     }
     for (const auto& m : *page) {
@@ -187,9 +193,9 @@ asio::awaitable<bool> chat_service::push_pending(connection& conn) {
       auto frame = make_frame(protocol::encode_text({m, **from, me}));
       // A long backlog goes out as fast as the device reads, so that it never trips the
       // slow-consumer limit by itself.
-      auto* d = co_await wait_for_room(id, frame->size());
-      if (!d) co_return false;
-      push_message(*d, m.id, frame);
+      auto* dev = co_await wait_for_room(id, frame->size());
+      if (!dev) co_return false;
+      push_message(*dev, m.id, frame);
       metrics::server_metrics::add(metrics_.pending_pushed);
     }
     if (page->size() < static_cast<std::size_t>(options_.pending_page)) co_return true;
@@ -198,35 +204,13 @@ asio::awaitable<bool> chat_service::push_pending(connection& conn) {
 }
 
 void chat_service::resync() {
-  for (const auto& [uid, ids] : devices_by_user_)
-    asio::co_spawn(io_, resync_user(uid), asio::detached);
-}
-
-asio::awaitable<void> chat_service::resync_user(user_id uid) {
-  const auto* me = users_.cached(uid);
-  if (!me) co_return;
-  const user recipient = *me;
-  // Every page: a connected user may have missed more than one page during an outage.
-  message_id after = 0;
-  for (;;) {
-    auto page = co_await await_callback<std::vector<message>>(
-        [&](auto done) { store_.pending_messages(uid, after, options_.pending_page, done); });
-    if (!page) co_return;
-    for (const auto& m : *page) {
-      auto from = co_await users_.by_id(m.sender);
-      if (!from || !*from) continue;
-      auto frame = make_frame(protocol::encode_text({m, **from, recipient}));
-      auto it = devices_by_user_.find(uid);
-      if (it == devices_by_user_.end()) co_return;
-      const auto ids = it->second;  // the list may change while a device waits for room
-      for (auto id : ids) {
-        // Paced like the backlog on connect, so a large resync never trips the slow-consumer limit.
-        auto* d = co_await wait_for_room(id, frame->size());
-        if (d && !d->syncing) push_message(*d, m.id, frame);
-      }
-    }
-    if (page->size() < static_cast<std::size_t>(options_.pending_page)) co_return;
-    after = page->back().id;
+  for (auto& [id, d] : devices_) {
+    // Live events that come from now on may be newer than lost ones: held until the
+    // database has been read again.
+    d.recheck = true;
+    if (d.syncing) continue;  // attaching or catching up: it reads again before releasing
+    d.syncing = true;
+    asio::co_spawn(io_, catch_up(id, d.conn->account(), /*report_errors=*/false), asio::detached);
   }
 }
 
@@ -292,6 +276,7 @@ asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_req
   // Queued in frame order; the store commits in call order, so one sender's messages are
   // stored, acknowledged and delivered in the order sent.
   if (auto* d = find_device(conn.device_id())) ++d->in_flight;
+  ++texts_in_flight_;
   store_.append_message(std::move(sreq), on_io<send_result>([this, device = conn.device_id(), me, recipient = *to,
                                                            mark = std::move(req.mark)](result<send_result> r) {
                           on_stored(device, me, recipient, mark, std::move(r));
@@ -302,6 +287,7 @@ void chat_service::on_stored(std::uint64_t device_id, const user& sender, const 
                              const std::optional<std::string>& mark, result<send_result> r) {
   auto* d = find_device(device_id);
   if (d) --d->in_flight;
+  --texts_in_flight_;
   if (!r) {
     metrics::server_metrics::add(metrics_.store_errors);
     if (d) send_error(*d->conn, r.error(), static_cast<int>(protocol::event::text), mark);
@@ -310,17 +296,19 @@ void chat_service::on_stored(std::uint64_t device_id, const user& sender, const 
   const auto& stored = r->stored;
   if (d) d->conn->send(make_frame(protocol::encode_delivered(stored, mark, r->duplicate)));
   if (r->duplicate) {
-    // The original is already on its way (or pending); the recipient must not see it twice.
     metrics::server_metrics::add(metrics_.messages_duplicate);
-    return;
+    // The original's publish may have been lost with its node (which died after the commit),
+    // so it is published again while still pending; devices that had it drop the repeat.
+    if (stored.delivered_at) return;
+  } else {
+    metrics::server_metrics::add(metrics_.messages_stored);
   }
-  metrics::server_metrics::add(metrics_.messages_stored);
   const protocol::message_view view{stored, sender, recipient};
   // An offline recipient's message simply stays pending.
   if (reachable(recipient.id))
     bus_.publish(user_event{recipient.id, user_event::kind::message, stored.id, 0, make_frame(protocol::encode_text(view))});
   if (reachable(sender.id, device_id))
-    bus_.publish(user_event{sender.id, user_event::kind::notice, 0, device_id,
+    bus_.publish(user_event{sender.id, user_event::kind::notice, stored.id, device_id,
                             make_frame(protocol::encode_text(view, protocol::event::sent))});
 }
 
@@ -428,10 +416,21 @@ void chat_service::send_to_device(device& d, const user_event& ev) {
     d.held.push_back(ev);
     return;
   }
-  if (ev.type == user_event::kind::message)
+  send_now(d, ev);
+}
+
+void chat_service::send_now(device& d, const user_event& ev) {
+  if (ev.type == user_event::kind::message) {
     push_message(d, ev.msg, ev.frame);
-  else
+  } else if (ev.msg != 0) {
+    // A SENT copy: it may come again (a retry of a message whose first publish was lost, or
+    // a notice replayed after an outage), so it is filtered like messages (without receipt).
+    if (d.sent.contains(ev.msg)) return;
+    d.sent.insert(ev.msg);
     d.conn->send(ev.frame);
+  } else {
+    d.conn->send(ev.frame);
+  }
 }
 
 void chat_service::send_error(connection& conn, const error& err, int ref_type, const std::optional<std::string>& mark) {

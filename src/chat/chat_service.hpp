@@ -71,8 +71,13 @@ class chat_service final : public cluster::event_sink {
   void detach(connection& conn);
 
   void deliver_local(const cluster::user_event& ev) override;
-  /// Pushes to every local device the pending messages it has not been sent yet.
+  /// Holds live events for every local device, pushes each the pending messages it has not
+  /// been sent yet, then the held events. Cheap to call repeatedly: a device already catching
+  /// up only reads the database once more before releasing its held events.
   void resync() override;
+
+  /// TEXTs handed to the store whose result has not come back yet (shutdown waits for them).
+  std::size_t texts_in_flight() const noexcept { return texts_in_flight_; }
 
   user_directory& users() noexcept { return users_; }
 
@@ -94,7 +99,8 @@ class chat_service final : public cluster::event_sink {
 
   struct device {
     connection* conn = nullptr;
-    bool syncing = true;
+    bool syncing = true;  // live events are held (attaching, or catching up after a resync)
+    bool recheck = true;  // the pending messages must be (re)read before the held events go
     std::vector<cluster::user_event> held;  // live events that arrived while syncing
     recent_ids sent;
     int in_flight = 0;  // TEXTs queued for storage, not yet acknowledged
@@ -105,10 +111,12 @@ class chat_service final : public cluster::event_sink {
   boost::asio::awaitable<void> on_search(connection& conn, protocol::search_request req);
   boost::asio::awaitable<void> on_history(connection& conn, protocol::history_request req);
   void on_ack(connection& conn, const protocol::ack_request& req);
-  /// Sends each pending message of `conn`'s user that the device has not had yet.
-  /// Returns false when the device went away meanwhile.
-  boost::asio::awaitable<bool> push_pending(connection& conn);
-  boost::asio::awaitable<void> resync_user(user_id id);
+  /// Sends each pending message of `me` that the device has not had yet; a failed read is
+  /// reported to the device with `report_errors`. Returns false when the device went away.
+  boost::asio::awaitable<bool> push_pending(std::uint64_t device_id, const user& me, bool report_errors);
+  /// Ends a device's sync: reads its pending messages while a recheck is due, then sends the
+  /// events held meanwhile in order, then lets live events through.
+  boost::asio::awaitable<void> catch_up(std::uint64_t device_id, user me, bool report_errors);
   void push_message(device& d, message_id id, const shared_frame& frame);
   /// Waits until the device can take `bytes` more without passing the pending watermark (an
   /// empty queue always can). Returns the device, or nullptr when it closed or went away.
@@ -123,6 +131,7 @@ class chat_service final : public cluster::event_sink {
   void send_error(connection& conn, const error& err, int ref_type = -1,
                   const std::optional<std::string>& mark = {});
   void send_to_device(device& d, const cluster::user_event& ev);
+  void send_now(device& d, const cluster::user_event& ev);
   /// Whether an event for `uid` can reach a device other than `except_device`: one of this
   /// node's, or any when the bus spans nodes. An event that cannot is not even encoded.
   bool reachable(user_id uid, std::uint64_t except_device = 0) const;
@@ -143,6 +152,7 @@ class chat_service final : public cluster::event_sink {
   user_directory users_;
 
   std::unordered_map<std::uint64_t, device> devices_;
+  std::size_t texts_in_flight_ = 0;
   std::unordered_map<user_id, std::vector<std::uint64_t>> devices_by_user_;
 
   // Receipts are batched per turn of the event loop into one mark_delivered per recipient.

@@ -23,7 +23,8 @@ struct user_event {
   };
   user_id to = 0;
   kind type = kind::notice;
-  message_id msg = 0;            // for kind::message
+  message_id msg = 0;  // kind::message: the message; a notice about one message (SENT): it
+                       // too, so that devices drop a repeat; other notices: 0
   std::uint64_t skip_device = 0;  // a local device not to send to (the one that caused it)
   shared_frame frame;
 };
@@ -33,8 +34,11 @@ class event_sink {
  public:
   virtual ~event_sink() = default;
   virtual void deliver_local(const user_event& ev) = 0;
-  /// The bus may have dropped events (it lost Redis and has it back): the sink re-checks
-  /// in the database what every local device is still owed.
+  /// The bus may have dropped events for local devices (it lost Redis and has it back, another
+  /// node dropped routing or died). Called at the point of the event stream where the loss is
+  /// known, before any later event: from here on the sink holds live events back, re-checks in
+  /// the database what every local device is still owed, sends that, then the held events, so
+  /// that events do not overtake older lost ones.
   virtual void resync() = 0;
 };
 
@@ -63,8 +67,14 @@ class bus {
   /// cannot miss a message routed nowhere.
   virtual void device_connected(user_id id, std::function<void()> visible) = 0;
   virtual void device_disconnected(user_id id) = 0;
-  /// Deregisters the node and stops. Idempotent.
+  /// Deregisters the node and stops at once. Idempotent.
   virtual void stop() = 0;
+  /// Shutdown: routes what was published so far (bounded wait), then deregisters and stops;
+  /// `done` runs on the I/O thread when that is over (at once when there is nothing to wait for).
+  virtual void shutdown(std::function<void()> done) {
+    stop();
+    if (done) done();
+  }
 
   /// False when every session is on this node (a single node): an event for a user with no
   /// session here then reaches nobody, so the caller need not even build it.

@@ -287,7 +287,7 @@ void parse_redis(const raw_value& r, server_config& c) {
     const std::string echo = at == v.npos ? std::string(v)
                                           : std::string(v.substr(0, scheme == v.npos ? 0 : scheme + 3)) + "***" +
                                                 std::string(v.substr(at));
-    fail(r, shown(echo) + " is not a Redis address (accepted: HOST:PORT, [IPV6]:PORT, redis://... or rediss://...)");
+    fail(r, shown(echo) + " is not a Redis address (accepted: HOST:PORT, [IPV6]:PORT, redis://...; TLS is not supported)");
   };
   if (starts_with_ci(v, "redis://") || starts_with_ci(v, "rediss://")) {
     if (v.size() == v.find("://") + 3 || has_space_or_control(v)) bad();

@@ -23,6 +23,7 @@
 #include <random>
 #include <span>
 #include <unordered_map>
+#include <utility>
 
 namespace chatrix::net {
 
@@ -79,6 +80,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   metrics::server_metrics& metrics;
   tcp::acceptor acceptor;
   bool stopping = false;
+  std::size_t frames_in_progress = 0;  // chat frames being handled (shutdown waits for them)
   std::uint64_t device_prefix = random_device_prefix();
   std::uint64_t next_device = 1;
   std::unordered_map<std::uint64_t, std::weak_ptr<ws_session>> sessions;
@@ -112,7 +114,10 @@ class ws_session final : public chat::connection, public std::enable_shared_from
   void go_away() {
     if (!open_ || closing_) return;
     begin_close(ws::close_code::going_away);
+    // Reading stopped for the shutdown; the peer's close must be seen now.
+    if (std::exchange(parked_, false)) spawn_reader();
   }
+  bool attached() const noexcept { return attached_; }
 
   // ---- chat::connection ----
   std::uint64_t device_id() const noexcept override { return id_; }
@@ -297,6 +302,7 @@ class ws_session final : public chat::connection, public std::enable_shared_from
   bool reading_ = true;
   bool writing_ = false;
   bool attached_ = false;
+  bool parked_ = false;   // reading stopped for the shutdown until go_away()
   bool rx_seen_ = false;  // bytes arrived since the last keep-alive tick
   bool ping_sent_ = false;
   // A vector consumed from queue_head_ rather than a std::deque: an idle connection then
@@ -335,10 +341,16 @@ asio::awaitable<void> ws_session::read_loop() {
     // A client whose own replies pile up (it sends faster than it reads, or has many TEXTs
     // awaiting storage) is not read from until they drain: TCP slows it down. Only events
     // it did not ask for can push its queue over the limit (the slow-consumer cut-off).
-    while (attached_ && open_ && !close_queued_ &&
+    while (attached_ && open_ && !close_queued_ && !server_.stopping &&
            (queued_bytes_ > server_.options.send_queue_bytes / 2 || !server_.chat.may_read(*this)))
       co_await pause();
     if (!open_) break;
+    if (server_.stopping && attached_ && !close_queued_) {
+      // Shutting down: no new frame is taken, so that the sends already taken can be stored
+      // and acknowledged before the session is closed (server::stop, then go_away()).
+      parked_ = true;
+      co_return;
+    }
 
     const ws::event ev = reader_.next();
     if (ev.kind == ws::event_kind::none || (ev.kind == ws::event_kind::error && close_queued_)) {
@@ -422,6 +434,11 @@ asio::awaitable<void> ws_session::read_loop() {
                                                                              " bytes; the limit is " +
                                                                              std::to_string(limit)));
     } else {
+      struct in_progress {
+        std::size_t& n;
+        explicit in_progress(std::size_t& count) : n(++count) {}
+        ~in_progress() { --n; }
+      } counted(server_.frames_in_progress);
       co_await server_.chat.handle_frame(*this, ev.payload);
     }
   }
@@ -603,13 +620,24 @@ void server::stop(std::chrono::milliseconds grace, std::function<void()> done) {
   s->stopping = true;
   beast::error_code ignored;
   s->acceptor.close(ignored);
+  // Sessions stop reading at their next frame (read_loop). Those not yet authenticated have
+  // nothing in flight and go at once.
   for (auto& [id, weak] : s->sessions)
-    if (auto session = weak.lock()) session->go_away();
+    if (auto session = weak.lock(); session && !session->attached()) session->go_away();
   asio::co_spawn(
       s->ioc,
       [s, grace, done = std::move(done)]() -> asio::awaitable<void> {
         asio::steady_timer tick(s->ioc);
         const auto until = std::chrono::steady_clock::now() + grace;
+        // Sends already taken are stored and answered (DELIVERED, and published to the
+        // recipients) before their sessions close; then every session gets 1001 behind its
+        // queued frames.
+        while ((s->frames_in_progress > 0 || s->chat.texts_in_flight() > 0) && std::chrono::steady_clock::now() < until) {
+          tick.expires_after(std::chrono::milliseconds(20));
+          co_await tick.async_wait(use_tuple);
+        }
+        for (auto& [id, weak] : s->sessions)
+          if (auto session = weak.lock()) session->go_away();
         while (!s->sessions.empty() && std::chrono::steady_clock::now() < until) {
           tick.expires_after(std::chrono::milliseconds(20));
           co_await tick.async_wait(use_tuple);

@@ -36,8 +36,9 @@ class server {
 
   /// Binds and listens; returns the bound port. Throws std::system_error when it can't bind.
   std::uint16_t start();
-  /// Stops accepting and closes every WebSocket session with 1001 (going away). `done` runs
-  /// once every session has ended or `grace` has passed.
+  /// Shutdown: stops accepting and reading new frames, waits until the sends already taken
+  /// are stored and answered, then closes every WebSocket session with 1001 (going away)
+  /// after its queued frames. `done` runs once every session has ended or `grace` has passed.
   void stop(std::chrono::milliseconds grace, std::function<void()> done);
 
   struct impl;  // public only so that server.cpp's session classes can name it

@@ -45,6 +45,48 @@ TEST(EventCodec, RoundTrip) {
   }
 }
 
+TEST(EventCodec, ReplayedNoticesCarryTheirOriginAndSeq) {
+  std::string p;
+  begin_payload(p);
+  append_replayed(p, 5, make(1, user_event::kind::notice, 0, 0, "a"));  // no origin yet
+  append_origin(p, "node-1");
+  append_replayed(p, 1ull << 40, make(2, user_event::kind::notice, 9, 3, "b"));
+  append_event(p, make(3, user_event::kind::message, 4, 0, "c"));
+  append_hello(p);
+  struct seen {
+    std::string origin;
+    std::uint64_t seq;
+    user_event ev;
+  };
+  std::vector<seen> replayed;
+  std::vector<user_event> events;
+  std::vector<std::string> hellos;
+  auto res = decode_payload(
+      p, [&](user_event&& ev) { events.push_back(std::move(ev)); }, [] {},
+      [&](std::string_view origin, std::uint64_t seq, user_event&& ev) {
+        replayed.push_back({std::string(origin), seq, std::move(ev)});
+      },
+      [&](std::string_view origin) { hellos.emplace_back(origin); });
+  ASSERT_TRUE(res.ok);
+  ASSERT_EQ(replayed.size(), 2u);
+  EXPECT_EQ(replayed[0].origin, "");
+  EXPECT_EQ(replayed[0].seq, 5u);
+  EXPECT_EQ(*replayed[0].ev.frame, "a");
+  EXPECT_EQ(replayed[1].origin, "node-1");
+  EXPECT_EQ(replayed[1].seq, 1ull << 40);
+  EXPECT_EQ(replayed[1].ev.type, user_event::kind::notice);
+  EXPECT_EQ(replayed[1].ev.to, 2);
+  EXPECT_EQ(replayed[1].ev.msg, 9);
+  EXPECT_EQ(replayed[1].ev.skip_device, 3u);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, user_event::kind::message);
+  EXPECT_EQ(hellos, std::vector<std::string>{"node-1"});
+  // The two-handler form (nodes that only route) skips them.
+  std::size_t plain = 0;
+  EXPECT_TRUE(decode_payload(p, [&](user_event&&) { ++plain; }, [] {}).ok);
+  EXPECT_EQ(plain, 1u);
+}
+
 TEST(EventCodec, SmallEventsAreCompact) {
   std::string p;
   begin_payload(p);
@@ -69,6 +111,7 @@ TEST(EventCodec, TruncatedOrForeignPayloadsAreRefused) {
   }
   EXPECT_FALSE(decode_payload("\x02whatever", [](user_event&&) {}, [] {}).ok);  // unknown version
   EXPECT_FALSE(decode_payload("\x01\x09", [](user_event&&) {}, [] {}).ok);      // unknown tag
+  EXPECT_FALSE(decode_payload("\x01\x03\x09" "ab", [](user_event&&) {}, [] {}).ok);  // origin cut short
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Two redis_bus "nodes" in one process (one io_context, a fake sink each) on a real Redis:
-// cross-node routing in order, presence, discovery with leases, crash and Redis restart.
+// cross-node routing in order, presence, discovery with leases, crash and Redis restart,
+// notices held through an outage, and shutdown.
 #include "cluster/redis/redis_bus.hpp"
 
 #include "redis_instance.hpp"
@@ -36,6 +37,22 @@ user_event text_to(chatrix::user_id to, chatrix::message_id msg, std::uint64_t s
                     std::make_shared<const std::string>("{\"n\":" + std::to_string(msg) + "}\0\xff"s)};
 }
 
+user_event notice_to(chatrix::user_id to, const std::string& what) {
+  return user_event{to, user_event::kind::notice, 0, 0, std::make_shared<const std::string>(what)};
+}
+
+std::vector<std::string> notices(const fake_sink& s) {
+  std::vector<std::string> out;
+  for (const auto& ev : s.got)
+    if (ev.type == user_event::kind::notice) out.push_back(*ev.frame);
+  return out;
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 class RedisBus : public ::testing::Test {
  protected:
   std::unique_ptr<redis_bus> make(std::string id, std::chrono::milliseconds ttl = 10s,
@@ -55,8 +72,10 @@ class RedisBus : public ::testing::Test {
     b_->start(sb_);
     ASSERT_TRUE(run_until(io_, [&] { return a_->connected() && b_->connected(); }));
   }
+  /// The device count of `node`'s presence field for `u` ("" when there is none).
   std::string presence(chatrix::user_id u, const std::string& node) {
-    return redis_.command({"HGET", "chatrix:presence:" + std::to_string(u), node}).str;
+    const std::string v = redis_.command({"HGET", "chatrix:presence:" + std::to_string(u), node}).str;
+    return v.substr(0, v.find(':'));
   }
   // CLIENT KILL of one connection, found by its CLIENT SETNAME.
   void kill_client(const std::string& name) {
@@ -190,10 +209,41 @@ TEST_F(RedisBus, NodesListsBothThenOneAfterStop) {
     auto it = std::find_if(l.begin(), l.end(), [](const node_info& i) { return i.id == "node-b"; });
     return it != l.end() && it->connections == 1;
   }));
+  const int resyncs_before = sa_.resyncs;
   b_->stop();
   ASSERT_TRUE(run_until(io_, [&] { return !lists(*a_, "node-b"); }, 2s));
   EXPECT_EQ(a_->nodes().size(), 1u);
   EXPECT_EQ(a_->nodes()[0].id, "node-a");
+  run_for(io_, 500ms);
+  EXPECT_EQ(sa_.resyncs, resyncs_before) << "a clean stop is not a death: no resync";
+  EXPECT_EQ(a_->stats().node_deaths, 0u);
+}
+
+TEST_F(RedisBus, PresenceFieldsCarryTheirOwnLease) {
+  start_both();
+  a_->device_connected(3, {});
+  ASSERT_TRUE(run_until(io_, [&] { return presence(3, "node-a") == "1"; }));
+  const std::string key = "chatrix:presence:3";
+  const std::string value = redis_.command({"HGET", key, "node-a"}).str;
+  const auto colon = value.find(':');
+  ASSERT_NE(colon, std::string::npos) << value;
+  const auto lease_end = std::stoll(value.substr(colon + 1));
+  EXPECT_GT(lease_end, now_ms());
+  EXPECT_LE(lease_end, now_ms() + 10'000);
+
+  // Fields of nodes the registry has never listed (a crash long ago: its registry entry
+  // pruned, or forgotten by a Redis restart), kept in the hash by A renewing the key: an
+  // expired one is ignored and deleted, a fresh one (a node not yet seen: it may be new) is
+  // routed to.
+  redis_.command({"HSET", key, "node-x", "1:" + std::to_string(now_ms() - 1000)});
+  redis_.command({"HSET", key, "node-y", "1:" + std::to_string(now_ms() + 10'000)});
+  const auto routed = b_->stats().routed_remote;
+  b_->publish(text_to(3, 1));
+  ASSERT_TRUE(run_until(io_, [&] { return redis_.command({"HEXISTS", key, "node-x"}).integer == 0; }));
+  ASSERT_TRUE(run_until(io_, [&] { return sa_.got.size() == 1; }));
+  run_for(io_, 100ms);
+  EXPECT_EQ(b_->stats().routed_remote, routed + 2);  // node-a and node-y, not node-x
+  EXPECT_EQ(redis_.command({"HEXISTS", key, "node-y"}).integer, 1);
 }
 
 TEST_F(RedisBus, CrashedNodeDropsOutWithinTheLease) {
@@ -203,12 +253,16 @@ TEST_F(RedisBus, CrashedNodeDropsOutWithinTheLease) {
   a_->device_connected(3, {});  // A keeps refreshing user 3's key; B's field must still stop counting
   run_for(io_, 100ms);
 
+  const int resyncs_before = sa_.resyncs;
   const auto crashed = std::chrono::steady_clock::now();
   b_->simulate_crash_for_testing();
   ASSERT_TRUE(run_until(io_, [&] { return !lists(*a_, "node-b"); }, 3s));
   EXPECT_LT(std::chrono::steady_clock::now() - crashed, 1500ms);  // TTL plus at most a beat
   ASSERT_TRUE(run_until(io_, [&] { return redis_.command({"EXISTS", "chatrix:node:node-b"}).integer == 0; }, 2s));
   run_for(io_, 300ms);  // a beat: A's refresh sees B's lease gone for good
+  // B may have stored messages it never routed: A re-checks the database for its devices.
+  ASSERT_TRUE(run_until(io_, [&] { return sa_.resyncs > resyncs_before; }, 2s));
+  EXPECT_EQ(a_->stats().node_deaths, 1u);
 
   const auto routed = a_->stats().routed_remote;
   a_->publish(text_to(3, 1));
@@ -283,6 +337,82 @@ TEST_F(RedisBus, SenderLinkLossMakesTheReceiverResync) {
   a_->publish(text_to(7, 2));
   ASSERT_TRUE(run_until(io_, [&] { return sb_.got.size() == 1; }));
   EXPECT_EQ(sb_.got[0].msg, 2);
+}
+
+TEST_F(RedisBus, NoticesDroppedDuringAnOutageAreReplayedOnceAfterIt) {
+  start_both();
+  b_->device_connected(7, {});
+  ASSERT_TRUE(run_until(io_, [&] { return presence(7, "node-b") == "1" && lists(*a_, "node-b"); }));
+
+  redis_.kill();
+  ASSERT_TRUE(run_until(io_, [&] { return !a_->connected() && !b_->connected(); }, 5s));
+  a_->publish(notice_to(7, "receipt 1"));
+  a_->publish(text_to(7, 2));  // a message: left to the resync (the database has it)
+  a_->publish(notice_to(7, "read 1"));
+  EXPECT_EQ(a_->stats().notices_held, 2u);
+
+  redis_.start();  // empty
+  ASSERT_TRUE(run_until(io_, [&] { return notices(sb_).size() >= 2; }, 15s));
+  EXPECT_EQ(notices(sb_), (std::vector<std::string>{"receipt 1", "read 1"}));
+  EXPECT_EQ(sb_.got.size(), 2u);  // not the message
+
+  // B loses its subscription: back, it says hello and A replays its held notices again; B
+  // drops what it has seen.
+  run_for(io_, 500ms);  // the replays after the outage (each node's hello) are over
+  const auto replayed = a_->stats().notices_replayed;
+  kill_client("chatrix-node-b-sub");
+  ASSERT_TRUE(run_until(io_, [&] { return !b_->connected(); }, 2s));
+  ASSERT_TRUE(run_until(io_, [&] { return a_->stats().notices_replayed > replayed; }, 5s));
+  run_for(io_, 200ms);
+  EXPECT_EQ(notices(sb_).size(), 2u) << "a replayed notice was handed over twice";
+}
+
+TEST_F(RedisBus, NoticesANodeDidNotHearAreReplayedOnItsHello) {
+  start_both();
+  b_->device_connected(7, {});
+  ASSERT_TRUE(run_until(io_, [&] { return presence(7, "node-b") == "1" && lists(*a_, "node-b"); }));
+
+  // B's subscription drops; its presence stays, so A routes to it, and nobody hears it.
+  kill_client("chatrix-node-b-sub");
+  ASSERT_TRUE(run_until(io_, [&] { return !b_->connected(); }, 2s));
+  a_->publish(notice_to(7, "receipt 1"));
+  ASSERT_TRUE(run_until(io_, [&] { return a_->stats().publishes_unheard >= 1; }, 2s));
+  EXPECT_EQ(a_->stats().notices_held, 1u);
+
+  ASSERT_TRUE(run_until(io_, [&] { return notices(sb_).size() == 1; }, 5s));
+  EXPECT_EQ(notices(sb_)[0], "receipt 1");
+  EXPECT_GE(b_->stats().replays_received, 1u);
+}
+
+TEST_F(RedisBus, HeldNoticesAreBounded) {
+  redis_bus_options o;
+  o.address = redis_.address();
+  o.node_id = "node-a";
+  o.max_held_notices = 3;
+  a_ = std::make_unique<redis_bus>(io_, o);
+  a_->start(sa_);
+  ASSERT_TRUE(run_until(io_, [&] { return a_->connected(); }));
+  redis_.kill();
+  ASSERT_TRUE(run_until(io_, [&] { return !a_->connected(); }, 5s));
+  for (int i = 0; i < 5; ++i) a_->publish(notice_to(7, std::to_string(i)));
+  EXPECT_EQ(a_->stats().notices_held, 5u);
+  EXPECT_EQ(a_->stats().notices_held_dropped, 2u);  // the oldest two
+  redis_.start();
+}
+
+TEST_F(RedisBus, ShutdownRoutesWhatWasPublishedThenDeregisters) {
+  start_both();
+  b_->device_connected(7, {});
+  ASSERT_TRUE(run_until(io_, [&] { return presence(7, "node-b") == "1"; }));
+  for (int i = 1; i <= 200; ++i) a_->publish(text_to(7, i));
+  bool done = false;
+  a_->shutdown([&] { done = true; });  // in the same turn: nothing has been routed yet
+  ASSERT_TRUE(run_until(io_, [&] { return done; }, 3s));
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.got.size() == 200; }, 2s));
+  EXPECT_EQ(sb_.got.back().msg, 200);
+  EXPECT_EQ(redis_.command({"EXISTS", "chatrix:node:node-a"}).integer, 0);
+  EXPECT_TRUE(redis_.command({"ZSCORE", "chatrix:nodes", "node-a"}).is_nil());
+  a_->stop();  // idempotent after shutdown
 }
 
 TEST_F(RedisBus, ThroughputSmoke_BatchedRoutingKeepsOrder) {

@@ -30,8 +30,9 @@ bool read_varint(std::string_view& in, std::uint64_t& v) {
 
 void begin_payload(std::string& out) { out += static_cast<char>(payload_version); }
 
-void append_event(std::string& out, const user_event& ev) {
-  out += static_cast<char>(ev.type == user_event::kind::message ? 0 : 1);
+namespace {
+
+void put_event_body(std::string& out, const user_event& ev) {
   put_varint(out, static_cast<std::uint64_t>(ev.to));
   put_varint(out, static_cast<std::uint64_t>(ev.msg));
   put_varint(out, ev.skip_device);
@@ -40,6 +41,27 @@ void append_event(std::string& out, const user_event& ev) {
   out.append(frame);
 }
 
+}  // namespace
+
+void append_event(std::string& out, const user_event& ev) {
+  out += static_cast<char>(ev.type == user_event::kind::message ? 0 : 1);
+  put_event_body(out, ev);
+}
+
 void append_resync(std::string& out) { out += static_cast<char>(2); }
+
+void append_origin(std::string& out, std::string_view node_id) {
+  out += static_cast<char>(3);
+  put_varint(out, node_id.size());
+  out.append(node_id);
+}
+
+void append_replayed(std::string& out, std::uint64_t seq, const user_event& ev) {
+  out += static_cast<char>(4);
+  put_varint(out, seq);
+  put_event_body(out, ev);
+}
+
+void append_hello(std::string& out) { out += static_cast<char>(5); }
 
 }  // namespace chatrix::cluster::redis

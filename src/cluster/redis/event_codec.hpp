@@ -12,14 +12,22 @@ namespace chatrix::cluster::redis {
 
 /// Payload layout: a version byte (1), then records. A record is a tag byte, then for events
 /// LEB128 varints `to`, `msg`, `skip_device`, the frame length, and the frame bytes. Tags:
-/// 0 = message, 1 = notice (user_event::kind), 2 = resync (the receiver re-checks the
-/// database: the sender may have dropped events for it).
+/// - 0 = message, 1 = notice (user_event::kind);
+/// - 2 = resync (the receiver re-checks the database: the sender may have dropped events for it);
+/// - 3 = origin: varint length and the sending node's id, for the records after it;
+/// - 4 = replayed notice: varint `seq` (the origin's number for it, increasing), then as an
+///   event: a notice whose routing failed earlier, sent again (receivers drop repeats by seq);
+/// - 5 = hello: the origin is back after losing Redis and asks for the notices it may have missed.
+/// Nodes that predate tags 3-5 treat them as a malformed payload, i.e. resync.
 inline constexpr std::uint8_t payload_version = 1;
 
 /// Starts an empty payload.
 void begin_payload(std::string& out);
 void append_event(std::string& out, const user_event& ev);
 void append_resync(std::string& out);
+void append_origin(std::string& out, std::string_view node_id);
+void append_replayed(std::string& out, std::uint64_t seq, const user_event& ev);
+void append_hello(std::string& out);
 
 /// What decode_payload found.
 struct decode_result {
@@ -28,19 +36,28 @@ struct decode_result {
   bool ok = true;  // false: malformed; the records before the fault were still handed over
 };
 
+/// The default for the optional handlers of decode_payload.
+struct ignore_records {
+  template <class... Args>
+  void operator()(Args&&...) const {}
+};
+
 namespace detail {
 bool read_varint(std::string_view& in, std::uint64_t& v);
 }
 
-/// Calls on_event(user_event&&) / on_resync() for each record, in order.
-template <class OnEvent, class OnResync>
-decode_result decode_payload(std::string_view in, OnEvent&& on_event, OnResync&& on_resync) {
+/// Calls on_event(user_event&&), on_resync(), on_replayed(origin, seq, user_event&&) and
+/// on_hello(origin) for each record, in order (origin: std::string_view, empty if none came).
+template <class OnEvent, class OnResync, class OnReplayed = ignore_records, class OnHello = ignore_records>
+decode_result decode_payload(std::string_view in, OnEvent&& on_event, OnResync&& on_resync,
+                             OnReplayed&& on_replayed = {}, OnHello&& on_hello = {}) {
   decode_result res;
   if (in.empty() || static_cast<std::uint8_t>(in[0]) != payload_version) {
     res.ok = false;
     return res;
   }
   in.remove_prefix(1);
+  std::string_view origin;
   while (!in.empty()) {
     const auto tag = static_cast<std::uint8_t>(in[0]);
     in.remove_prefix(1);
@@ -49,7 +66,26 @@ decode_result decode_payload(std::string_view in, OnEvent&& on_event, OnResync&&
       on_resync();
       continue;
     }
-    if (tag > 1) {
+    if (tag == 3) {
+      std::uint64_t len = 0;
+      if (!detail::read_varint(in, len) || len > in.size()) {
+        res.ok = false;
+        return res;
+      }
+      origin = in.substr(0, len);
+      in.remove_prefix(len);
+      continue;
+    }
+    if (tag == 5) {
+      on_hello(origin);
+      continue;
+    }
+    if (tag > 4) {
+      res.ok = false;
+      return res;
+    }
+    std::uint64_t seq = 0;
+    if (tag == 4 && !detail::read_varint(in, seq)) {
       res.ok = false;
       return res;
     }
@@ -67,7 +103,10 @@ decode_result decode_payload(std::string_view in, OnEvent&& on_event, OnResync&&
     ev.frame = std::make_shared<const std::string>(in.substr(0, len));
     in.remove_prefix(len);
     ++res.events;
-    on_event(std::move(ev));
+    if (tag == 4)
+      on_replayed(origin, seq, std::move(ev));
+    else
+      on_event(std::move(ev));
   }
   return res;
 }

@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <optional>
 #include <random>
 #include <stdexcept>
+#include <utility>
 
 namespace chatrix::cluster::redis {
 
@@ -40,10 +42,22 @@ std::int64_t to_int(std::string_view s, std::int64_t fallback = 0) {
   return ec == std::errc() && p == s.data() + s.size() ? v : fallback;
 }
 
-// Dead node ids are remembered to skip their presence fields; ids are random per process, so
-// the set only grows with crashes and is simply cleared if it ever gets large.
-constexpr std::size_t max_dead_remembered = 4096;
 constexpr std::int64_t prune_after_ms = 3600 * 1000;
+// Origins whose replayed notices we track (one entry per node that ever replayed to us; ids
+// are random per process): cleared if it ever gets this large.
+constexpr std::size_t max_replay_origins = 4096;
+
+/// A presence field's value: "<devices>:<lease end ms>" (a bare count: no lease known).
+struct presence_field {
+  std::int64_t devices = 0;
+  std::optional<unix_ms> lease_end;
+};
+
+presence_field parse_presence(std::string_view v) {
+  const auto colon = v.find(':');
+  if (colon == std::string_view::npos) return {to_int(v), std::nullopt};
+  return {to_int(v.substr(0, colon)), to_int(v.substr(colon + 1))};
+}
 
 }  // namespace
 
@@ -106,15 +120,19 @@ void redis_bus::start(event_sink& sink) {
   schedule_heartbeat();
 }
 
+void redis_bus::deregister() {
+  main_->send({"DEL", node_key(id_)});
+  main_->send({"ZREM", nodes_key_, id_});
+  for (const auto& [uid, n] : local_) main_->send({"HDEL", presence_key(uid), id_});
+}
+
 void redis_bus::stop() {
   if (stopped_) return;
   stopped_ = true;
   heartbeat_timer_.cancel();
   if (main_) {
     if (main_up_) {
-      main_->send({"DEL", node_key(id_)});
-      main_->send({"ZREM", nodes_key_, id_});
-      for (const auto& [uid, n] : local_) main_->send({"HDEL", presence_key(uid), id_});
+      deregister();
       main_->close_gracefully(options_.stop_timeout);
     } else {
       main_->close();
@@ -124,7 +142,57 @@ void redis_bus::stop() {
   if (main_) spdlog::info("cluster: node {} left", id_);
   sink_ = nullptr;
   queue_.clear();
+  early_.clear();
   main_up_ = sub_up_ = synced_ = false;
+  if (auto done = std::move(shutdown_done_)) {
+    shutdown_done_ = nullptr;
+    asio::post(io_, std::move(done));
+  }
+}
+
+void redis_bus::shutdown(std::function<void()> done) {
+  if (stopped_ || draining_) {
+    if (done) asio::post(io_, std::move(done));
+    return;
+  }
+  // Messages acknowledged just before shutdown are routed before the node leaves: stored
+  // but not routed, a connected recipient elsewhere would get them only at its next resync.
+  draining_ = true;
+  shutdown_done_ = std::move(done);
+  heartbeat_timer_.cancel();
+  heartbeat_timer_.expires_after(options_.stop_timeout);
+  heartbeat_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {
+    if (ec || alive.expired()) return;
+    if (!stopped_) spdlog::warn("cluster: node {} stops with routing still in flight", id_);
+    stop();
+  });
+  // Posted: a flush posted earlier in this turn runs first.
+  asio::post(io_, [this, alive = std::weak_ptr<char>(alive_)] {
+    if (!alive.expired()) maybe_finish_shutdown();
+  });
+}
+
+void redis_bus::maybe_finish_shutdown() {
+  if (draining_ && !stopped_ && queue_.empty() && inflight_events_ == 0 && !flush_posted_) finish_shutdown();
+}
+
+void redis_bus::finish_shutdown() {
+  draining_ = false;
+  if (!main_ || !main_up_) {
+    stop();
+    return;
+  }
+  // Deregister, and stop once Redis has confirmed it (or when the timer above fires).
+  deregister();
+  heartbeat_timer_.cancel();
+  heartbeat_timer_.expires_after(options_.stop_timeout);
+  heartbeat_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {
+    if (!ec && !alive.expired()) stop();
+  });
+  main_->send({"PING"}, [this](error_code, reply) {
+    main_up_ = false;  // deregistered: stop() only closes
+    stop();
+  });
 }
 
 void redis_bus::simulate_crash_for_testing() {
@@ -134,6 +202,7 @@ void redis_bus::simulate_crash_for_testing() {
   if (sub_) sub_->close();
   sink_ = nullptr;
   queue_.clear();
+  early_.clear();
   main_up_ = sub_up_ = synced_ = false;
 }
 
@@ -184,22 +253,26 @@ void redis_bus::sync() {
     if (recovered) spdlog::info("cluster: node {} back on Redis; resyncing local devices", id_);
     // The first sync only matters for devices that attached before we were reachable.
     if (recovered || !local_.empty()) request_resync();
+    // What arrived since the subscription came back goes after the resync began, so that the
+    // sink holds it behind what the database still owes.
+    auto early = std::move(early_);
+    early_.clear();
+    for (auto& ev : early) on_remote_event(std::move(ev));
+    // Other nodes may have held notices for us (hello, after a loss), and we may hold some.
+    announce_ = true;
+    announce_hello_ = announce_hello_ || recovered;
     if (!dirty_.empty()) schedule_flush();
   });
   refresh_nodes();
+  announce_after_ = refreshes_;  // the registry read just issued sees every node synced before us
 }
 
 void redis_bus::request_resync() {
-  if (resync_posted_) return;
-  resync_posted_ = true;
-  // Coalesced per turn: several signals (ours, other nodes') cost one database re-check.
-  asio::post(io_, [this, alive = std::weak_ptr<char>(alive_)] {
-    if (alive.expired()) return;
-    resync_posted_ = false;
-    if (!sink_) return;
-    ++stats_.resyncs;
-    sink_->resync();
-  });
+  // Synchronous: the sink starts holding live events before the next event is handed over.
+  // It coalesces the database re-checks itself.
+  if (!sink_) return;
+  ++stats_.resyncs;
+  sink_->resync();
 }
 
 // ---- registry ---------------------------------------------------------------------------
@@ -220,7 +293,8 @@ void redis_bus::write_registration() {
 }
 
 void redis_bus::refresh_nodes() {
-  main_->send({"ZRANGE", nodes_key_, "0", "-1"}, [this](error_code ec, reply r) {
+  const auto refresh = ++refreshes_;
+  main_->send({"ZRANGE", nodes_key_, "0", "-1"}, [this, refresh](error_code ec, reply r) {
     if (ec || !r.is_array()) return;
     struct scan {
       std::vector<std::string> ids;
@@ -234,20 +308,25 @@ void redis_bus::refresh_nodes() {
     s->hashes.resize(s->ids.size());
     s->pttl.resize(s->ids.size(), -2);
     s->remaining = s->ids.size();
-    auto finish = [this, s] {
+    auto finish = [this, s, refresh] {
       if (s->failed) return;
       const auto now = now_ms();
       std::vector<node_info> fresh;
+      bool died = false;
       for (std::size_t i = 0; i < s->ids.size(); ++i) {
         const auto& h = s->hashes[i];
-        if (!h.is_array() || h.elements.empty()) {  // lease gone: dead
-          if (s->ids[i] != id_) {
-            if (dead_.size() >= max_dead_remembered) dead_.clear();
-            dead_.insert(s->ids[i]);
+        const auto& id = s->ids[i];
+        if (!h.is_array() || h.elements.empty()) {
+          // Still in the set, so it never deregistered, but its lease ran out: it died. What
+          // it had stored but not routed yet is only in the database.
+          const bool was_live = std::any_of(nodes_.begin(), nodes_.end(), [&](const node_info& n) { return n.id == id; });
+          if (was_live && id != id_) {
+            died = true;
+            ++stats_.node_deaths;
+            std::erase_if(held_, [&](const held_notice& n) { return n.node == id; });
           }
           continue;
         }
-        dead_.erase(s->ids[i]);  // back (e.g. its heartbeat stalled past the TTL once)
         node_info n;
         n.id = s->ids[i];
         for (std::size_t j = 0; j + 1 < h.elements.size(); j += 2) {
@@ -270,7 +349,19 @@ void redis_bus::refresh_nodes() {
         if (std::none_of(fresh.begin(), fresh.end(), [&](const node_info& n) { return o.id == n.id; }) && o.id != id_)
           spdlog::info("cluster: node {} ({}) is gone", o.id, o.address);
       nodes_ = std::move(fresh);
+      if (died) {
+        spdlog::info("cluster: a node died; node {} resyncs its local devices", id_);
+        request_resync();
+      }
       if (outbound_lost_ && main_up_) signal_resync();
+      if (announce_ && synced_ && refresh >= announce_after_) {
+        announce_ = false;
+        const bool hello = std::exchange(announce_hello_, false);
+        for (const auto& n : nodes_)
+          if (n.id != id_) hellos_.insert(n.id);
+        for (const auto& node : hellos_) replay_to(node, hello);
+        hellos_.clear();
+      }
     };
     if (s->ids.empty()) {
       finish();
@@ -297,6 +388,11 @@ bool redis_bus::lease_expired(std::string_view node, unix_ms now) const {
   return it != nodes_.end() && it->expires_at < now;
 }
 
+bool redis_bus::node_live(std::string_view node, unix_ms now) const {
+  auto it = std::find_if(nodes_.begin(), nodes_.end(), [&](const node_info& n) { return n.id == node; });
+  return it != nodes_.end() && it->expires_at >= now;
+}
+
 std::vector<node_info> redis_bus::nodes() const {
   const auto now = now_ms();
   std::vector<node_info> out;
@@ -319,6 +415,7 @@ void redis_bus::schedule_heartbeat() {
   heartbeat_timer_.expires_after(options_.heartbeat);
   heartbeat_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {
     if (ec || alive.expired() || stopped_) return;
+    prune_held(now_ms());
     if (main_up_) {
       write_registration();
       // Rewritten (not just PEXPIREd) every beat, so an entry that expired anyway heals.
@@ -333,10 +430,14 @@ void redis_bus::schedule_heartbeat() {
 // ---- presence ---------------------------------------------------------------------------
 
 void redis_bus::write_presence(user_id id, std::int64_t devices) {
+  // The key's TTL is renewed by every node with devices of the user, so each field carries
+  // its own lease: a crashed node's field is recognised as stale by its value alone.
   const std::string key = presence_key(id);
-  const std::string count = std::to_string(devices);
+  std::string value = std::to_string(devices);
+  value += ':';
+  value += std::to_string(now_ms() + options_.lease_ttl.count());
   const std::string ttl = std::to_string(options_.lease_ttl.count());
-  main_->send({"HSET", key, id_, count});
+  main_->send({"HSET", key, id_, value});
   main_->send({"PEXPIRE", key, ttl});
 }
 
@@ -377,11 +478,13 @@ void redis_bus::publish(user_event ev) {
   if (!main_up_) {
     ++stats_.dropped_redis_down;
     outbound_lost_ = true;
+    hold_notice(ev);
     return;
   }
   if (queue_.size() + inflight_events_ >= options_.max_queued_events) {
     ++stats_.dropped_overflow;
     outbound_lost_ = true;
+    hold_notice(ev);
     return;
   }
   queue_.push_back(std::move(ev));
@@ -403,10 +506,12 @@ void redis_bus::flush() {
   if (!main_up_) {
     if (!queue_.empty()) {
       stats_.dropped_redis_down += queue_.size();
+      hold_notices(queue_);
       queue_.clear();
       outbound_lost_ = true;
     }
     release_visible_waiters();
+    maybe_finish_shutdown();
     return;
   }
 
@@ -431,7 +536,12 @@ void redis_bus::flush() {
     release_visible_waiters();
   }
 
-  if (queue_.empty()) return;
+  // After dropped routing, later events wait for the resync signal (sent after the next
+  // registry read), so that no node gets them before it knows to re-check the database.
+  if (queue_.empty() || (outbound_lost_ && !draining_)) {
+    maybe_finish_shutdown();
+    return;
+  }
   auto b = std::make_shared<batch>();
   b->events = std::move(queue_);
   queue_.clear();
@@ -447,9 +557,12 @@ void redis_bus::flush() {
         auto& dest = b->where[uid];
         for (std::size_t j = 0; j + 1 < r.elements.size(); j += 2) {
           const auto& node = r.elements[j].str;
-          if (node == id_ || to_int(r.elements[j + 1].str) <= 0) continue;
-          if (dead_.contains(node)) {
-            // A crashed node's entry, kept alive by other nodes refreshing the key.
+          const auto field = parse_presence(r.elements[j + 1].str);
+          if (node == id_ || field.devices <= 0) continue;
+          if (field.lease_end && *field.lease_end < now && !node_live(node, now)) {
+            // A crashed node's field, kept alive by other nodes renewing the key. (The
+            // registry's view, which does not depend on clocks, keeps a live node whose
+            // clock runs behind.)
             main_->send({"HDEL", presence_key(uid), node});
             continue;
           }
@@ -468,7 +581,9 @@ void redis_bus::route(batch& b) {
   inflight_events_ -= b.events.size();
   if (b.failed || !main_up_) {
     stats_.dropped_redis_down += b.events.size();
+    hold_notices(b.events);
     outbound_lost_ = true;
+    maybe_finish_shutdown();
     return;
   }
   // One payload per destination node, events in publish order; all PUBLISHes go out on the
@@ -483,22 +598,30 @@ void redis_bus::route(batch& b) {
       append_event(p, ev);
       ++stats_.routed_remote;
       if (p.size() >= options_.max_payload_bytes) {
-        publish_payload(node, p);
+        publish_payload(node, std::move(p), true);
         p.clear();
       }
     }
   }
-  for (const auto& [node, p] : payloads)
-    if (!p.empty()) publish_payload(node, p);
+  for (auto& [node, p] : payloads)
+    if (!p.empty()) publish_payload(node, std::move(p), true);
+  maybe_finish_shutdown();
 }
 
-void redis_bus::publish_payload(const std::string& node, const std::string& payload) {
-  main_->send({"PUBLISH", channel(node), payload}, [this](error_code ec, reply r) {
-    if (ec || r.is_error()) {
-      outbound_lost_ = true;  // the next node refresh (at most a heartbeat away) signals a resync
-    } else if (r.integer == 0) {
-      ++stats_.publishes_unheard;  // its subscriber is reconnecting and will resync itself
-    }
+void redis_bus::publish_payload(const std::string& node, std::string payload, bool events) {
+  // Kept until the reply only for event batches, whose notices are held if nobody heard them.
+  auto kept = events ? std::make_shared<const std::string>(std::move(payload)) : nullptr;
+  const std::string_view body = kept ? std::string_view(*kept) : std::string_view(payload);
+  main_->send({"PUBLISH", channel(node), body}, [this, node, kept](error_code ec, reply r) {
+    const bool failed = ec || r.is_error();
+    if (failed) outbound_lost_ = true;  // the next node refresh (at most a heartbeat away) signals a resync
+    if (!failed && r.integer != 0) return;
+    // Not heard (its subscriber is reconnecting and will resync itself, or it died), or
+    // maybe not: its notices wait for its hello. Messages are the resync's.
+    if (!failed) ++stats_.publishes_unheard;
+    if (kept)
+      decode_payload(
+          *kept, [&](user_event&& ev) { hold_notice(ev, node); }, [] {});
   });
 }
 
@@ -512,20 +635,105 @@ void redis_bus::signal_resync() {
   for (const auto& n : nodes_) {
     if (n.id == id_) continue;
     ++stats_.resync_signals_sent;
-    publish_payload(n.id, payload);
+    publish_payload(n.id, payload, false);
   }
+  // Events held back meanwhile go out after the signal.
+  if (!queue_.empty()) schedule_flush();
+}
+
+// ---- held notices ------------------------------------------------------------------------
+
+void redis_bus::hold_notice(const user_event& ev, std::string node) {
+  // Messages need no copy: they are pending in the database until delivered, and a resync
+  // finds them. Notices are only events.
+  if (ev.type != user_event::kind::notice) return;
+  const auto now = now_ms();
+  prune_held(now);
+  if (held_.size() >= options_.max_held_notices) {
+    held_.pop_front();
+    ++stats_.notices_held_dropped;
+  }
+  held_.push_back(held_notice{next_notice_seq_++, std::move(node), now, ev});
+  ++stats_.notices_held;
+}
+
+void redis_bus::hold_notices(const std::vector<user_event>& events) {
+  for (const auto& ev : events) hold_notice(ev);
+}
+
+void redis_bus::prune_held(unix_ms now) {
+  const auto oldest = now - options_.notice_retention.count();
+  while (!held_.empty() && held_.front().at < oldest) {
+    held_.pop_front();
+    ++stats_.notices_held_dropped;
+  }
+}
+
+void redis_bus::replay_to(const std::string& node, bool hello) {
+  // Every notice the node may have missed, oldest first. It may have had some already (it
+  // was told before, or a node hello'd twice): receivers drop seqs they have seen.
+  std::string p;
+  const auto start = [&] {
+    p.clear();
+    begin_payload(p);
+    append_origin(p, id_);
+  };
+  start();
+  const auto header = p.size();
+  for (const auto& h : held_) {
+    if (!h.node.empty() && h.node != node) continue;
+    append_replayed(p, h.seq, h.ev);
+    ++stats_.notices_replayed;
+    if (p.size() >= options_.max_payload_bytes) {
+      publish_payload(node, std::move(p), false);
+      start();
+    }
+  }
+  if (hello) append_hello(p);
+  if (p.size() > header) publish_payload(node, std::move(p), false);
+}
+
+void redis_bus::on_hello(std::string origin) {
+  if (origin.empty() || origin == id_) return;
+  // Not synced yet (or about to announce): answered with the announcement.
+  if (synced_ && !announce_)
+    replay_to(origin, false);
+  else
+    hellos_.insert(std::move(origin));
+}
+
+// ---- receiving ------------------------------------------------------------------------
+
+void redis_bus::on_remote_event(user_event&& ev) {
+  if (!sink_) return;
+  if (!synced_) {
+    if (early_.size() < options_.max_queued_events)
+      early_.push_back(std::move(ev));
+    else
+      ++stats_.early_dropped;
+    return;
+  }
+  ++stats_.received_remote;
+  sink_->deliver_local(ev);
 }
 
 void redis_bus::on_push(std::string payload) {
   if (!sink_) return;
   auto res = decode_payload(
-      payload,
-      [this](user_event&& ev) {
-        if (!sink_) return;
-        ++stats_.received_remote;
-        sink_->deliver_local(ev);
+      payload, [this](user_event&& ev) { on_remote_event(std::move(ev)); },
+      [this] {
+        // Before our sync, the resync that follows it covers this one.
+        if (synced_) request_resync();
       },
-      [this] { request_resync(); });
+      [this](std::string_view origin, std::uint64_t seq, user_event&& ev) {
+        if (replays_seen_.size() >= max_replay_origins) replays_seen_.clear();
+        auto& seen = replays_seen_[std::string(origin)];
+        if (seq <= seen) return;
+        seen = seq;
+        ++stats_.replays_received;
+        on_remote_event(std::move(ev));
+      },
+      [this](std::string_view origin) { on_hello(std::string(origin)); });
   if (!res.ok) {
     ++stats_.decode_errors;
     spdlog::warn("cluster: malformed event payload ({} bytes) on node {}; resyncing", payload.size(), id_);

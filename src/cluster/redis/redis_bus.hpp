@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -35,7 +37,13 @@ struct redis_bus_options {
   std::size_t max_queued_events = 100'000;
   /// One PUBLISH payload is cut at about this size.
   std::size_t max_payload_bytes = 512 * 1024;
+  /// Notices (receipts, read marks, SENT copies) whose routing failed are kept to be sent
+  /// again when Redis, or the node they were for, is back: at most this many (the oldest go
+  /// first), each for at most `notice_retention`.
+  std::size_t max_held_notices = 10'000;
+  std::chrono::milliseconds notice_retention{std::chrono::minutes(5)};
   /// stop(): how long the final DEL/ZREM/HDEL may take before the link is closed anyway.
+  /// shutdown(): the same bound for routing what is in flight, then again for deregistering.
   std::chrono::milliseconds stop_timeout{1'000};
   /// Prefix of every key and channel, so that several deployments can share one Redis.
   std::string key_prefix = "chatrix:";
@@ -55,13 +63,20 @@ struct redis_bus_stats {
   std::uint64_t resyncs = 0;             // sink.resync() calls
   std::uint64_t resync_signals_sent = 0; // "resync" records sent after we dropped routing
   std::uint64_t decode_errors = 0;
+  std::uint64_t node_deaths = 0;         // leases that ran out without deregistering (resync)
+  std::uint64_t notices_held = 0;        // notices kept for replay after their routing failed
+  std::uint64_t notices_held_dropped = 0;  // ... and dropped again: buffer full or too old
+  std::uint64_t notices_replayed = 0;    // replayed notice copies sent
+  std::uint64_t replays_received = 0;    // replayed notices handed to the sink (repeats not counted)
+  std::uint64_t early_dropped = 0;       // events received before a sync that did not fit the buffer
 };
 
 /// Keys (prefix `chatrix:`):
 ///   node:<id>            hash {address, started_at, connections}, PEXPIRE lease_ttl
 ///   nodes                zset of node ids scored by lease end (ms); a member whose hash is
 ///                        gone is dead; members are pruned an hour after their lease ended
-///   presence:<user_id>   hash {<node id>: device count}, PEXPIRE lease_ttl
+///   presence:<user_id>   hash {<node id>: "<device count>:<field lease end, ms>"}, PEXPIRE
+///                        lease_ttl; routing ignores (and deletes) fields whose lease ran out
 ///   node:<id>:events     the node's pub/sub channel (payloads: event_codec.hpp)
 ///
 /// Delivery: publish() hands the event to the local sink at once when the user has devices
@@ -70,7 +85,9 @@ struct redis_bus_stats {
 /// destination node carrying all its events in order. One connection does both, in FIFO, so
 /// per-recipient order holds across nodes. Redis is only the fast path: whenever routing may
 /// have lost events (Redis down, a failed round, queue overflow, a subscriber link that
-/// dropped), the receiving side is made to call sink.resync() once Redis is back.
+/// dropped, a node that died), the receiving side is made to call sink.resync() once Redis is
+/// back. Notices (which the database cannot replay) whose routing failed are kept, bounded,
+/// and sent again when Redis, or the node that missed them, is back.
 ///
 /// Thread-safety: as bus. Construct, start, call and destroy on the I/O thread of `io` (or
 /// before that thread runs); the sink is called on that thread.
@@ -92,6 +109,9 @@ class redis_bus final : public bus {
   /// Deregisters (DEL node, ZREM, HDEL presence) and closes; the final commands are written
   /// while the io_context keeps running, bounded by stop_timeout.
   void stop() override;
+  /// Routes the events published so far (waiting up to stop_timeout), then deregisters and
+  /// waits for Redis to confirm it (up to stop_timeout again), closes and calls `done`.
+  void shutdown(std::function<void()> done) override;
   bool spans_nodes() const noexcept override { return true; }
   std::string node_id() const override { return id_; }
   std::vector<node_info> nodes() const override;
@@ -106,10 +126,19 @@ class redis_bus final : public bus {
 
  private:
   struct batch;
+  /// A notice whose routing failed, kept for replay.
+  struct held_notice {
+    std::uint64_t seq = 0;
+    std::string node;  // the node that missed it; empty: every node (it was routed nowhere)
+    unix_ms at = 0;
+    user_event ev;
+  };
 
   void on_main_state(bool up);
   void on_sub_state(bool up);
   void on_push(std::string payload);
+  void on_remote_event(user_event&& ev);
+  void on_hello(std::string origin);
   void sync();
   void write_registration();
   void write_presence(user_id id, std::int64_t devices);
@@ -119,15 +148,26 @@ class redis_bus final : public bus {
   void schedule_flush();
   void flush();
   void route(batch& b);
-  void publish_payload(const std::string& node, const std::string& payload);
+  /// `events`: publishing a batch of events (its notices are held if nobody hears it).
+  void publish_payload(const std::string& node, std::string payload, bool events);
   void request_resync();
   void signal_resync();
+  void hold_notice(const user_event& ev, std::string node = {});
+  void hold_notices(const std::vector<user_event>& events);
+  void prune_held(unix_ms now);
+  /// Sends `node` the held notices it may have missed, and (with `hello`) asks for its own.
+  void replay_to(const std::string& node, bool hello);
+  void deregister();
+  void maybe_finish_shutdown();
+  void finish_shutdown();
 
   std::string node_key(std::string_view id) const;
   std::string presence_key(user_id id) const;
   std::string channel(std::string_view id) const;
   node_info self_info() const;
+  /// The registry (as last read) shows `node` with a lease that ran out / that still runs.
   bool lease_expired(std::string_view node, unix_ms now) const;
+  bool node_live(std::string_view node, unix_ms now) const;
 
   boost::asio::any_io_executor io_;
   redis_bus_options options_;
@@ -155,11 +195,29 @@ class redis_bus final : public bus {
   std::vector<user_event> queue_;  // awaiting this turn's routing round
   std::size_t inflight_events_ = 0;
   bool flush_posted_ = false;
-  bool outbound_lost_ = false;  // we dropped remote routing: tell the other nodes to resync
-  bool resync_posted_ = false;
+  // We dropped remote routing: tell the other nodes to resync. Until then, routing waits,
+  // so that no later event reaches a node before the signal.
+  bool outbound_lost_ = false;
 
-  std::vector<node_info> nodes_;          // as of the last refresh
-  std::unordered_set<std::string> dead_;  // nodes seen registered but with no live lease
+  std::vector<node_info> nodes_;  // as of the last refresh
+  std::uint64_t refreshes_ = 0;   // registry reads issued
+
+  // Events from other nodes that arrive before the sync after a link loss: handed over right
+  // after the resync it triggers, so that they cannot overtake what was lost.
+  std::vector<user_event> early_;
+
+  std::deque<held_notice> held_;  // in seq (and time) order
+  std::uint64_t next_notice_seq_ = 1;
+  std::unordered_map<std::string, std::uint64_t> replays_seen_;  // origin node -> highest seq handed over
+  std::unordered_set<std::string> hellos_;  // asked for our held notices before we could answer
+  // After a sync: replay held notices to every live node (and hello them after a loss) once a
+  // registry read issued after the sync has come back.
+  bool announce_ = false;
+  bool announce_hello_ = false;
+  std::uint64_t announce_after_ = 0;
+
+  bool draining_ = false;  // shutdown(): waiting for routing in flight
+  std::function<void()> shutdown_done_;
 
   redis_bus_stats stats_;
   // Posted handlers and timers check it, since they may run after the bus is gone.

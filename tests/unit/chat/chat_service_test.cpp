@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <future>
 #include <random>
+#include <utility>
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -57,7 +58,10 @@ class lossy_bus final : public cluster::bus {
  public:
   void start(cluster::event_sink& sink) override { sink_ = &sink; }
   void publish(cluster::user_event ev) override {
-    if (sink_ && !dropping) sink_->deliver_local(ev);
+    if (!sink_ || dropping) return;
+    // As the Redis bus does: a loss is reported in the event stream before the next event.
+    if (std::exchange(resync_before_next, false)) sink_->resync();
+    sink_->deliver_local(ev);
   }
   void device_connected(user_id, std::function<void()> visible) override {
     if (visible) visible();
@@ -69,6 +73,7 @@ class lossy_bus final : public cluster::bus {
   std::vector<cluster::node_info> nodes() const override { return {}; }
   void recover() { sink_->resync(); }
   bool dropping = false;
+  bool resync_before_next = false;
 
  private:
   cluster::event_sink* sink_ = nullptr;
@@ -281,4 +286,81 @@ TEST_F(chat_service_test, resync_delivers_what_the_bus_lost_exactly_once) {
   bus_.recover();  // "first" is still pending (no ACK) but this device already has it
   settle();
   EXPECT_EQ(b.of_type(0).size(), 2u);
+}
+
+TEST_F(chat_service_test, live_events_after_a_resync_wait_for_the_lost_ones) {
+  fake_device a(*chat_, alice_, 1), b(*chat_, bob_, 3);
+  attach(a);
+  attach(b);
+  bus_.dropping = true;
+  text(a, "bob", "lost", 1);
+  run_until([&] { return a.of_type(1).size() == 1; });
+  bus_.dropping = false;
+  // The bus reports the loss just before the next event, which is newer than the lost one.
+  bus_.resync_before_next = true;
+  text(a, "bob", "live", 2);
+  run_until([&] { return b.of_type(0).size() == 2; });
+  EXPECT_EQ(b.of_type(0)[0].at("body").at("content").as_string(), "lost");
+  EXPECT_EQ(b.of_type(0)[1].at("body").at("content").as_string(), "live");
+  settle();
+  EXPECT_EQ(b.of_type(0).size(), 2u);
+  // Live again afterwards.
+  text(a, "bob", "after", 3);
+  run_until([&] { return b.of_type(0).size() == 3; });
+}
+
+TEST_F(chat_service_test, messages_lost_while_a_device_catches_up_keep_their_order) {
+  fake_device a(*chat_, alice_, 1), b(*chat_, bob_, 3);
+  attach(a);
+  attach(b);
+  bus_.dropping = true;
+  text(a, "bob", "lost 1", 1);
+  run_until([&] { return a.of_type(1).size() == 1; });
+  bus_.dropping = false;
+  bus_.recover();  // b catches up (not run yet)
+  bus_.dropping = true;
+  text(a, "bob", "lost 2", 2);  // lost while b catches up
+  run_until([&] { return a.of_type(1).size() == 2; });
+  bus_.dropping = false;
+  bus_.resync_before_next = true;
+  text(a, "bob", "live", 3);
+  run_until([&] { return b.of_type(0).size() == 3; });
+  std::vector<std::string> got;
+  for (const auto& f : b.of_type(0)) got.emplace_back(f.at("body").at("content").as_string());
+  EXPECT_EQ(got, (std::vector<std::string>{"lost 1", "lost 2", "live"}));
+}
+
+TEST_F(chat_service_test, a_retry_of_a_message_whose_publish_was_lost_is_published_again) {
+  fake_device a(*chat_, alice_, 1), a2(*chat_, alice_, 2), b(*chat_, bob_, 3, /*acks=*/true);
+  attach(a);
+  attach(a2);
+  attach(b);
+  // Stored and acknowledged, but its publish is lost (its node died right after the commit).
+  bus_.dropping = true;
+  text(a, "bob", "hello", 5);
+  run_until([&] { return a.of_type(1).size() == 1; });
+  bus_.dropping = false;
+  settle();
+  EXPECT_TRUE(b.of_type(0).empty());
+  // The client did not see DELIVERED and retries: the original comes back, and goes out.
+  text(a, "bob", "hello", 5);
+  run_until([&] { return a.of_type(1).size() == 2 && b.of_type(0).size() == 1 && a2.of_type(12).size() == 1; });
+  EXPECT_TRUE(a.of_type(1)[1].at("body").at("duplicate").as_bool());
+  EXPECT_EQ(b.of_type(0)[0].at("body").at("msg_id"), a.of_type(1)[0].at("body").at("message_id"));
+  // Another retry while it is still pending: devices that have it drop the repeat.
+  text(a, "bob", "hello", 5);
+  run_until([&] { return a.of_type(1).size() == 3; });
+  settle();
+  EXPECT_EQ(b.of_type(0).size(), 1u);
+  EXPECT_EQ(a2.of_type(12).size(), 1u);
+  // Once delivered, a retry publishes nothing: a new device of bob would otherwise get it.
+  const auto id = b.of_type(0)[0].at("body").at("msg_id").as_int64();
+  frame(b, R"({"type":11,"body":{"message_ids":[)" + std::to_string(id) + "]}}");
+  run_until([&] { return !a.of_type(10).empty(); });
+  fake_device b2(*chat_, bob_, 4);
+  attach(b2);
+  text(a, "bob", "hello", 5);
+  run_until([&] { return a.of_type(1).size() == 4; });
+  settle();
+  EXPECT_TRUE(b2.of_type(0).empty());
 }
