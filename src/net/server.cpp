@@ -84,6 +84,16 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::uint64_t device_prefix = random_device_prefix();
   std::uint64_t next_device = 1;
   std::unordered_map<std::uint64_t, std::weak_ptr<ws_session>> sessions;
+
+  /// The sessions as they are now. go_away() may end a session at once (its reader runs
+  /// inline and erases it from `sessions`), so shutdown walks this copy, never the map.
+  std::vector<std::shared_ptr<ws_session>> live_sessions() const {
+    std::vector<std::shared_ptr<ws_session>> out;
+    out.reserve(sessions.size());
+    for (const auto& [id, weak] : sessions)
+      if (auto session = weak.lock()) out.push_back(std::move(session));
+    return out;
+  }
 };
 
 // ---- WebSocket session ----
@@ -112,10 +122,12 @@ class ws_session final : public chat::connection, public std::enable_shared_from
 
   /// Closes the session with 1001 after the queued frames are written (server shutdown).
   void go_away() {
-    if (!open_ || closing_) return;
-    begin_close(ws::close_code::going_away);
-    // Reading stopped for the shutdown; the peer's close must be seen now.
-    if (std::exchange(parked_, false)) spawn_reader();
+    // Keeps this session alive through the call if nothing else does.
+    const auto parked = std::move(parked_self_);
+    if (open_ && !closing_) begin_close(ws::close_code::going_away);
+    // Reading stopped for the shutdown; the peer's close must be seen now, and a session
+    // that ended meanwhile (idle timeout, reset) must still be detached by its reader.
+    if (parked) spawn_reader();
   }
   bool attached() const noexcept { return attached_; }
 
@@ -302,7 +314,9 @@ class ws_session final : public chat::connection, public std::enable_shared_from
   bool reading_ = true;
   bool writing_ = false;
   bool attached_ = false;
-  bool parked_ = false;   // reading stopped for the shutdown until go_away()
+  // Set while reading is stopped for the shutdown (until go_away()): with no read loop and
+  // perhaps no write pending, nothing else would own the session.
+  std::shared_ptr<ws_session> parked_self_;
   bool rx_seen_ = false;  // bytes arrived since the last keep-alive tick
   bool ping_sent_ = false;
   // A vector consumed from queue_head_ rather than a std::deque: an idle connection then
@@ -348,7 +362,7 @@ asio::awaitable<void> ws_session::read_loop() {
     if (server_.stopping && attached_ && !close_queued_) {
       // Shutting down: no new frame is taken, so that the sends already taken can be stored
       // and acknowledged before the session is closed (server::stop, then go_away()).
-      parked_ = true;
+      parked_self_ = shared_from_this();
       co_return;
     }
 
@@ -622,8 +636,8 @@ void server::stop(std::chrono::milliseconds grace, std::function<void()> done) {
   s->acceptor.close(ignored);
   // Sessions stop reading at their next frame (read_loop). Those not yet authenticated have
   // nothing in flight and go at once.
-  for (auto& [id, weak] : s->sessions)
-    if (auto session = weak.lock(); session && !session->attached()) session->go_away();
+  for (const auto& session : s->live_sessions())
+    if (!session->attached()) session->go_away();
   asio::co_spawn(
       s->ioc,
       [s, grace, done = std::move(done)]() -> asio::awaitable<void> {
@@ -636,8 +650,7 @@ void server::stop(std::chrono::milliseconds grace, std::function<void()> done) {
           tick.expires_after(std::chrono::milliseconds(20));
           co_await tick.async_wait(use_tuple);
         }
-        for (auto& [id, weak] : s->sessions)
-          if (auto session = weak.lock()) session->go_away();
+        for (const auto& session : s->live_sessions()) session->go_away();
         while (!s->sessions.empty() && std::chrono::steady_clock::now() < until) {
           tick.expires_after(std::chrono::milliseconds(20));
           co_await tick.async_wait(use_tuple);
