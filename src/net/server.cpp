@@ -268,8 +268,10 @@ class ws_session final : public chat::connection, public std::enable_shared_from
           ping_sent_ = true;
           push_control(ws::opcode::ping, {});
         } else {
+          // A close frame rather than a bare TCP close, so a client that is alive after all
+          // learns why (1001) instead of seeing 1006; a dead one is dropped after close_wait.
           spdlog::debug("user {} device {:x}: idle timeout", user_.id, id_);
-          finish();
+          begin_close(ws::close_code::going_away, "idle timeout");
           return;
         }
         arm_timer(server_.options.idle_timeout / 2);
