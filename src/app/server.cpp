@@ -130,8 +130,9 @@ std::string generate_secret(const std::filesystem::path& path) {
   const int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0) cannot_store(errno);
   const std::string text = secret + "\n";
+  errno = 0;
   const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  const int write_err = errno;
+  const int write_err = errno != 0 ? errno : EIO;  // a short write leaves errno unset
   ::close(fd);
   if (!written) {
     ::unlink(tmp.c_str());
@@ -196,7 +197,8 @@ class port_file {
     if (fd_ < 0) return;
     const auto text = std::to_string(port) + "\n";
     int err = 0;
-    if (::write(fd_, text.data(), text.size()) != static_cast<ssize_t>(text.size())) err = errno;
+    errno = 0;
+    if (::write(fd_, text.data(), text.size()) != static_cast<ssize_t>(text.size())) err = errno != 0 ? errno : EIO;
     ::close(fd_);
     fd_ = -1;
     if (err == 0 && ::rename(tmp_.c_str(), path_.c_str()) != 0) err = errno;
