@@ -37,6 +37,11 @@ int main(int argc, char** argv) {
   spdlog::debug("allocator: mimalloc {}", mi_version());
   try {
     return migrate ? app::migrate(*cfg) : app::run_server(*cfg);
+  } catch (const config::config_error& e) {
+    // A setting that cannot be applied (port in use, data dir not creatable...): the same one
+    // line as a bad value.
+    std::fprintf(stderr, "chatrix: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

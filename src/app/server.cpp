@@ -17,15 +17,18 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/system/system_error.hpp>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <optional>
 #include <stdexcept>
 
 namespace chatrix::app {
@@ -48,49 +51,167 @@ void raise_open_file_limit() {
   spdlog::info("open files: soft limit {} (was {}), hard limit {}", lim.rlim_cur, soft_before, lim.rlim_max);
 }
 
-/// On a single node with no JWT_SECRET, a strong secret is generated once and kept in the
-/// data directory, so tokens survive restarts.
-std::string resolve_jwt_secret(const config::server_config& cfg) {
-  if (!cfg.jwt_secret.empty()) return cfg.jwt_secret;
-  const auto path = cfg.data_dir / "jwt_secret";
-  if (std::ifstream in(path); in) {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto secret = ss.str();
-    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-    if (secret.size() >= 16) return secret;
-    throw std::runtime_error("JWT_SECRET: the generated secret in " + path.string() + " is damaged; delete it");
+/// A start-up failure the operator can fix: one line that names the variable, printed like a
+/// bad configuration value (main prints config errors without a log prefix).
+[[noreturn]] void refuse(const std::string& line) { throw config::config_error(line); }
+
+/// An OS error reason in the style of the configuration messages ("no such file or directory").
+std::string reason(std::string message) {
+  if (!message.empty()) message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
+  return message;
+}
+std::string reason(const std::error_code& ec) { return reason(ec.message()); }
+std::string reason(int errnum) { return reason(std::error_code(errnum, std::generic_category())); }
+
+/// Creates `dir` (and its parents) unless it exists; `variable` names the setting to blame.
+void make_directory(const std::filesystem::path& dir, const char* variable) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) refuse(std::string(variable) + ": cannot create " + dir.string() + ": " + reason(ec));
+}
+
+/// The first 8 hex digits of the secret's SHA-256: enough to tell whether two nodes (or two
+/// runs) sign with the same secret, and nothing an attacker could use (any token is already
+/// an HMAC of the secret).
+std::string fingerprint(std::string_view secret) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(secret.data(), secret.size(), digest, &size, EVP_sha256(), nullptr) != 1) return "unknown";
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < 4 && i < size; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 0xF];
   }
+  return out;
+}
+
+/// The stored secret at `path`, or nullopt when there is none yet.
+std::optional<std::string> read_stored_secret(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    refuse("JWT_SECRET: not set, and the stored secret " + path.string() + " cannot be read: " + reason(errno));
+  }
+  std::string secret;
+  char buf[256];
+  ssize_t n = 0;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0 && secret.size() < 4096) secret.append(buf, static_cast<std::size_t>(n));
+  const int err = errno;
+  ::close(fd);
+  if (n < 0) refuse("JWT_SECRET: not set, and the stored secret " + path.string() + " cannot be read: " + reason(err));
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.size() < 16) {
+    refuse("JWT_SECRET: not set, and the stored secret " + path.string() +
+           " is damaged (delete it to generate a new one)");
+  }
+  return secret;
+}
+
+/// A new random secret stored at `path`, or the one another process stored there first.
+std::string generate_secret(const std::filesystem::path& path) {
   unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("JWT_SECRET: no randomness to generate one");
+  if (RAND_bytes(bytes, sizeof bytes) != 1) refuse("JWT_SECRET: not set, and no randomness to generate one");
   static constexpr char hex[] = "0123456789abcdef";
   std::string secret;
   for (auto b : bytes) {
     secret += hex[b >> 4];
     secret += hex[b & 0xF];
   }
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << secret << '\n';
-    if (!out) throw std::runtime_error("JWT_SECRET: cannot write " + tmp);
+  const auto cannot_store = [&](int err) {
+    refuse("JWT_SECRET: not set, and a generated one cannot be stored in " + path.string() + ": " + reason(err) +
+           " (set JWT_SECRET, or make CHATRIX_DATA_DIR writable)");
+  };
+  // Created 0600 from the start (never readable by others, even for a moment), under a name of
+  // this process's own; a temp file left by a crashed run with the same pid is replaced.
+  const auto tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) cannot_store(errno);
+  const std::string text = secret + "\n";
+  errno = 0;
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  const int write_err = errno != 0 ? errno : EIO;  // a short write leaves errno unset
+  ::close(fd);
+  if (!written) {
+    ::unlink(tmp.c_str());
+    cannot_store(write_err);
   }
-  ::chmod(tmp.c_str(), 0600);
-  std::filesystem::rename(tmp, path);
-  spdlog::warn("JWT_SECRET is not set: generated one and stored it in {} (set JWT_SECRET to share it between nodes)",
-               path.string());
+  // link() does not replace: if two processes start on a fresh data dir at once, both end up
+  // with the first one's secret. Where hard links are not supported, rename() does.
+  if (::link(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    if (err == EEXIST) {
+      ::unlink(tmp.c_str());
+      return read_stored_secret(path).value_or(secret);
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      const int rename_err = errno;
+      ::unlink(tmp.c_str());
+      cannot_store(rename_err);
+    }
+  }
+  ::unlink(tmp.c_str());
+  spdlog::warn("JWT secret: generated and stored in {} (fingerprint {}); set JWT_SECRET to share one between nodes",
+               path.string(), fingerprint(secret));
   return secret;
 }
 
-void write_port_file(const std::string& file, std::uint16_t port) {
-  if (file.empty()) return;
-  const auto tmp = file + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << port << '\n';
+/// JWT_SECRET, else a strong secret generated once and kept in the data directory, so tokens
+/// survive restarts. Every start logs where it came from and its fingerprint.
+std::string resolve_jwt_secret(const config::server_config& cfg) {
+  if (!cfg.jwt_secret.empty()) {
+    spdlog::info("JWT secret: from JWT_SECRET (fingerprint {})", fingerprint(cfg.jwt_secret));
+    return cfg.jwt_secret;
   }
-  std::filesystem::rename(tmp, file);  // atomic: readers never see a partial number
+  make_directory(cfg.data_dir, "CHATRIX_DATA_DIR");
+  const auto path = cfg.data_dir / "jwt_secret";
+  if (auto stored = read_stored_secret(path)) {
+    spdlog::info("JWT secret: from {} (fingerprint {})", path.string(), fingerprint(*stored));
+    return std::move(*stored);
+  }
+  return generate_secret(path);
 }
+
+/// CHATRIX_PORT_FILE. Its temp file is created before anything else, so an unwritable path is
+/// reported before the server starts; the port is written once listening and renamed into
+/// place (readers never see a partial number). Removed again if the start fails.
+class port_file {
+ public:
+  explicit port_file(std::string path) : path_(std::move(path)) {
+    if (path_.empty()) return;
+    tmp_ = path_ + ".tmp";
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) refuse("CHATRIX_PORT_FILE: cannot write " + path_ + ": " + reason(errno));
+  }
+  ~port_file() {
+    if (fd_ < 0) return;
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+  port_file(const port_file&) = delete;
+  port_file& operator=(const port_file&) = delete;
+
+  void publish(std::uint16_t port) {
+    if (fd_ < 0) return;
+    const auto text = std::to_string(port) + "\n";
+    int err = 0;
+    errno = 0;
+    if (::write(fd_, text.data(), text.size()) != static_cast<ssize_t>(text.size())) err = errno != 0 ? errno : EIO;
+    ::close(fd_);
+    fd_ = -1;
+    if (err == 0 && ::rename(tmp_.c_str(), path_.c_str()) != 0) err = errno;
+    if (err != 0) {
+      ::unlink(tmp_.c_str());
+      refuse("CHATRIX_PORT_FILE: cannot write " + path_ + ": " + reason(err));
+    }
+  }
+
+ private:
+  std::string path_;
+  std::string tmp_;
+  int fd_ = -1;
+};
 
 /// The configured store: SQLite by default, PostgreSQL for postgres:// and key=value URLs.
 std::unique_ptr<storage::store> open_store(const config::server_config& cfg) {
@@ -103,7 +224,10 @@ std::unique_ptr<storage::store> open_store(const config::server_config& cfg) {
     options.connect_timeout = cfg.db_connect_timeout;
     return std::make_unique<storage::postgres_store>(cfg.database_url, std::move(options));
   }
-  if (!cfg.sqlite_path.parent_path().empty()) std::filesystem::create_directories(cfg.sqlite_path.parent_path());
+  if (!cfg.sqlite_path.parent_path().empty()) {
+    // The default file is in the data dir; an explicit sqlite:PATH is DB_CONNECTION_URL's.
+    make_directory(cfg.sqlite_path.parent_path(), cfg.database_url.empty() ? "CHATRIX_DATA_DIR" : "DB_CONNECTION_URL");
+  }
   spdlog::info("store: SQLite at {}", cfg.sqlite_path.string());
   return std::make_unique<storage::sqlite_store>(cfg.sqlite_path);
 }
@@ -116,17 +240,12 @@ std::string advertised_address(const config::server_config& cfg) {
   return std::string(host) + ":" + std::to_string(cfg.port);
 }
 
-/// Single node: the in-process bus. REDISADDR: the Redis bus, which needs a shared database
-/// and a shared token secret (every node must accept every other node's tokens).
+/// Single node: the in-process bus. REDISADDR: the Redis bus (config::load has made sure of
+/// the shared database and the shared token secret it needs).
 std::unique_ptr<cluster::bus> make_bus(const config::server_config& cfg, asio::io_context& ioc, const clock& clock) {
   if (cfg.redis_address.empty())
     return std::make_unique<cluster::in_process_bus>(
         cluster::node_info{"local", advertised_address(cfg), clock.now_ms(), 0, 0});
-  if (cfg.database != config::database_kind::postgres)
-    throw std::runtime_error(
-        "REDISADDR: cluster mode needs a database shared by every node; set DB_CONNECTION_URL=postgres://...");
-  if (cfg.jwt_secret.empty())
-    throw std::runtime_error("REDISADDR: cluster mode needs JWT_SECRET set to the same value on every node");
   cluster::redis::redis_bus_options options;
   options.address = cfg.redis_address;
   options.advertised_address = advertised_address(cfg);
@@ -154,15 +273,15 @@ int migrate(const config::server_config& cfg) {
 }
 
 int run_server(const config::server_config& cfg) {
-  if (cfg.io_threads != 1)
-    throw std::runtime_error("IO_THREADS: only 1 is supported so far (one I/O thread runs the network and the domain)");
+  // Whatever can be refused without side effects was refused by config::load; from here on the
+  // order is: the port file's path, the data dir and JWT secret, the store, the listener.
+  auto cost = auth::argon2_cost::from_name(cfg.argon2_profile);
+  if (!cost) refuse("ARGON2_PROFILE: " + cost.error().message);
+  port_file ports(cfg.port_file);
   raise_open_file_limit();
-  std::filesystem::create_directories(cfg.data_dir);
 
   const system_clock clock;
   metrics::server_metrics metrics;
-  auto cost = auth::argon2_cost::from_name(cfg.argon2_profile);
-  if (!cost) throw std::runtime_error("ARGON2_PROFILE: " + cost.error().message);
   const auth::password_hasher hasher(*cost);
   const auth::token_codec tokens(resolve_jwt_secret(cfg), cfg.jwt_ttl);
 
@@ -190,8 +309,17 @@ int run_server(const config::server_config& cfg) {
   net_options.auth_timeout = cfg.auth_timeout;
   net_options.idle_timeout = cfg.idle_timeout;
   net::server server(ioc, net_options, chat, routes, metrics);
-  const auto port = server.start();
-  write_port_file(cfg.port_file, port);
+  std::uint16_t port = 0;
+  try {
+    port = server.start();
+  } catch (const boost::system::system_error& e) {
+    // e.what() carries Boost's source location; the operator needs the address and the reason.
+    const bool v6 = cfg.listen_address.find(':') != std::string::npos;
+    const auto address = v6 ? "[" + cfg.listen_address + "]" : cfg.listen_address;
+    refuse("SERVER_PORT: cannot listen on " + address + ":" + std::to_string(cfg.port) + ": " +
+           reason(e.code().message()));
+  }
+  ports.publish(port);
   spdlog::info("chatrix listening on {}:{}", cfg.listen_address, port);
 
   // Shutdown (docs/cluster.md, "Node SIGTERM"): sends in flight finish and sessions close

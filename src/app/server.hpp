@@ -6,8 +6,9 @@
 
 namespace chatrix::app {
 
-/// Runs a node until SIGINT or SIGTERM. Throws on a startup failure (bad configuration that
-/// only shows at start, unusable data directory, port in use).
+/// Runs a node until SIGINT or SIGTERM. Throws config::config_error, one line naming the
+/// variable, when a setting cannot be applied (data dir or port file not writable, port in
+/// use, stored JWT secret unreadable); other exceptions for unexpected start-up failures.
 int run_server(const config::server_config& cfg);
 
 /// Applies the database schema migrations and exits (`chatrix migrate`). Returns 0 on success.

@@ -59,7 +59,7 @@ constexpr setting_spec setting_specs[] = {
     {"CORS_ORIGINS", "", "--cors-origins",
      "allowed browser origins: * or a comma list of http(s)://host[:port] (default *)"},
     {"LOG_LEVEL", "", "--log-level", "trace, debug, info, warn, error, critical or off (default info)"},
-    {"IO_THREADS", "", "--io-threads", "network threads, 1-64 (default 1)"},
+    {"IO_THREADS", "", "--io-threads", "network threads: only 1 is supported so far (default 1)"},
     {"WORKER_THREADS", "", "--worker-threads", "password hashing threads, 1-64 (default 2)"},
     {"MAX_FRAME_BYTES", "", "--max-frame-bytes", "largest WebSocket frame, 1K-16M (default 64K)"},
     {"MAX_CONTENT_BYTES", "", "--max-content-bytes",
@@ -570,7 +570,12 @@ std::optional<server_config> load(int argc, const char* const* argv, const std::
                                 {"off", "off"}},
                                "trace, debug, info, warn, error, critical or off");
   }
-  if (const auto& r = get("IO_THREADS"); r.set) c.io_threads = parse_thread_count(r);
+  if (const auto& r = get("IO_THREADS"); r.set) {
+    c.io_threads = parse_thread_count(r);
+    if (c.io_threads != 1) {
+      fail(r, shown(r.value) + " is not supported yet (accepted: 1; one I/O thread runs the network and the domain)");
+    }
+  }
   if (const auto& r = get("WORKER_THREADS"); r.set) c.worker_threads = parse_thread_count(r);
   if (const auto& r = get("MAX_FRAME_BYTES"); r.set) {
     c.max_frame_bytes = parse_bytes(r, 1024, 16 * 1024 * 1024, "from 1K to 16M");
@@ -588,6 +593,14 @@ std::optional<server_config> load(int argc, const char* const* argv, const std::
   if (const auto& r = get("AUTH_TIMEOUT"); r.set) c.auth_timeout = parse_duration(r, hour, "from 1s to 1h");
   if (const auto& r = get("IDLE_TIMEOUT"); r.set) c.idle_timeout = parse_duration(r, day, "from 1s to 1d");
   if (const auto& r = get("RETRY_WINDOW"); r.set) c.retry_window = parse_duration(r, 30 * day, "from 1s to 30d");
+
+  // ---- combinations, refused here so that a server that cannot run writes nothing to disk ----
+  if (const auto& r = get("REDISADDR"); r.set) {
+    if (c.database != database_kind::postgres) {
+      fail(r, "cluster mode needs a database shared by every node; set DB_CONNECTION_URL=postgres://...");
+    }
+    if (c.jwt_secret.empty()) fail(r, "cluster mode needs JWT_SECRET set to the same value on every node");
+  }
   return c;
 }
 

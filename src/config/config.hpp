@@ -56,7 +56,7 @@ struct server_config {
   std::string log_level = "info";           // LOG_LEVEL: trace debug info warn error critical off
 
   // ---- limits and timing (documented in docs/configuration.md) ----
-  unsigned io_threads = 1;                     // IO_THREADS
+  unsigned io_threads = 1;                     // IO_THREADS: only 1 so far
   unsigned worker_threads = 2;                 // WORKER_THREADS: password hashing
   std::size_t max_frame_bytes = 64 * 1024;     // MAX_FRAME_BYTES
   std::size_t max_content_bytes = 8 * 1024;    // MAX_CONTENT_BYTES: TEXT content limit
@@ -85,8 +85,9 @@ std::map<std::string, std::string> parse_dotenv(const std::string& text, const s
 /// --version was printed to stdout (exit 0). An empty variable counts as unset (the next
 /// source decides); an explicitly empty flag value means the default. Sizes accept K/M/G
 /// (x1024) suffixes, durations s/m/h/d. A relative sqlite:PATH is relative to the working
-/// directory, not the data dir. PostgreSQL and Redis values are accepted here even though the
-/// server may not support them yet; refusing them is the app's job.
+/// directory, not the data dir. Combinations the server cannot run are refused here too, so
+/// that nothing is written before they are found: REDISADDR without PostgreSQL or without
+/// JWT_SECRET, IO_THREADS other than 1.
 std::optional<server_config> load(int argc, const char* const* argv,
                                   const std::map<std::string, std::string>& env,
                                   const std::filesystem::path& dotenv_path);

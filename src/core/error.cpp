@@ -21,6 +21,11 @@ std::string_view code_name(errc code) noexcept {
     case errc::overloaded: return "overloaded";
     case errc::unavailable: return "unavailable";
     case errc::internal: return "internal";
+    case errc::malformed_request: return "malformed_request";
+    case errc::headers_too_large: return "headers_too_large";
+    case errc::body_too_large: return "body_too_large";
+    case errc::method_not_allowed: return "method_not_allowed";
+    case errc::upgrade_required: return "upgrade_required";
   }
   return "internal";
 }

@@ -28,6 +28,12 @@ enum class errc {
   overloaded,          // a bounded queue is full; retry later
   unavailable,         // the database is unreachable; retry later
   internal,            // a bug or an unexpected failure
+  // HTTP only: the request itself, before any route sees it.
+  malformed_request,   // not parseable as HTTP/1.x (request line, header syntax, framing)
+  headers_too_large,   // the request line and headers exceed 16 KiB
+  body_too_large,      // the request body exceeds 16 KiB
+  method_not_allowed,  // the route exists but not for this method
+  upgrade_required,    // a plain HTTP request to the WebSocket endpoint
 };
 
 /// The stable snake_case name of a code, e.g. "unknown_recipient".

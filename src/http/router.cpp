@@ -20,7 +20,11 @@ unsigned status_for(errc code) {
     case errc::unauthorized: return 401;
     case errc::forbidden: return 403;
     case errc::not_found: return 404;
-    case errc::frame_too_large: return 413;
+    case errc::malformed_request: return 400;
+    case errc::method_not_allowed: return 405;
+    case errc::body_too_large: return 413;
+    case errc::upgrade_required: return 426;
+    case errc::headers_too_large: return 431;
     case errc::overloaded:
     case errc::unavailable: return 503;
     case errc::internal: return 500;
@@ -128,7 +132,7 @@ asio::awaitable<response> router::handle(const request& req) {
   }
   auto only = [&](std::string_view method) -> std::optional<response> {
     if (req.method == method) return std::nullopt;
-    auto res = error_response(405, errc::invalid_field, "method " + req.method + " is not allowed here");
+    auto res = error_response(405, errc::method_not_allowed, "method " + req.method + " is not allowed here");
     res.headers.emplace_back("Allow", std::string(method) + ", OPTIONS");
     return res;
   };
@@ -154,7 +158,7 @@ asio::awaitable<response> router::handle(const request& req) {
   }
   if (is_websocket_path(req.target)) {
     if (auto r = only("GET")) co_return *r;
-    co_return error_response(426, errc::invalid_field, "this endpoint expects a WebSocket upgrade");
+    co_return error_response(426, errc::upgrade_required, "this endpoint expects a WebSocket upgrade");
   }
   co_return error_response(404, errc::not_found, "no route for " + std::string(path));
 }
@@ -172,6 +176,10 @@ asio::awaitable<response> router::login(const request& req) {
   auto fields = read_fields(req, {"username", "password"});
   if (!fields) co_return error_response(fields.error());
   auto& f = *fields;
+  // A request without credentials is a client bug, not a failed login: say so (400) instead
+  // of the deliberately vague 401.
+  if (f[0].empty()) co_return error_response(make_error(errc::invalid_field, "username is missing or empty"));
+  if (f[1].empty()) co_return error_response(make_error(errc::invalid_field, "password is missing or empty"));
   auto r = co_await accounts_.login(std::move(f[0]), std::move(f[1]));
   if (!r) co_return error_response(r.error());
   co_return token_response(*r);

@@ -15,6 +15,8 @@
 namespace chatrix::http {
 
 inline constexpr std::size_t max_body_bytes = 16 * 1024;
+/// The request line and headers together.
+inline constexpr std::size_t max_header_bytes = 16 * 1024;
 
 struct request {
   std::string method;  // "GET", "POST", ...

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <random>
 #include <span>
 #include <unordered_map>
@@ -284,8 +285,10 @@ class ws_session final : public chat::connection, public std::enable_shared_from
           ping_sent_ = true;
           push_control(ws::opcode::ping, {});
         } else {
+          // A close frame rather than a bare TCP close, so a client that is alive after all
+          // learns why (1001) instead of seeing 1006; a dead one is dropped after close_wait.
           spdlog::debug("user {} device {:x}: idle timeout", user_.id, id_);
-          finish();
+          begin_close(ws::close_code::going_away, "idle timeout");
           return;
         }
         arm_timer(server_.options.idle_timeout / 2);
@@ -522,6 +525,31 @@ bhttp::response<bhttp::string_body> to_beast(const http::response& res, unsigned
   return out;
 }
 
+/// How long, and for how many bytes, a refused request's connection is drained before it closes.
+constexpr std::chrono::seconds linger_time{2};
+constexpr std::size_t linger_bytes = 1024 * 1024;
+
+/// The answer to a request the parser refused, or nullopt when there is nobody to answer (the
+/// client closed, the connection broke or timed out).
+std::optional<http::response> refusal_for(const beast::error_code& ec) {
+  if (ec == bhttp::error::body_limit) {
+    return http::error_response(413, errc::body_too_large,
+                                "the body is larger than " + std::to_string(http::max_body_bytes) + " bytes");
+  }
+  if (ec == bhttp::error::header_limit) {
+    return http::error_response(
+        431, errc::headers_too_large,
+        "the request line and headers are larger than " + std::to_string(http::max_header_bytes) + " bytes");
+  }
+  // Beast's syntax errors are the contiguous range bad_line_ending .. multiple_content_length.
+  const auto& parse_errors = bhttp::make_error_code(bhttp::error::bad_line_ending).category();
+  if (ec.category() == parse_errors && ec.value() >= static_cast<int>(bhttp::error::bad_line_ending) &&
+      ec.value() <= static_cast<int>(bhttp::error::multiple_content_length)) {
+    return http::error_response(400, errc::malformed_request, "not a valid HTTP/1.1 request: " + ec.message());
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 asio::awaitable<void> server::impl::serve_http(socket_type socket) {
@@ -532,17 +560,32 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket) {
     stream.expires_after(options.http_timeout);
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(http::max_body_bytes);
-    parser.header_limit(16 * 1024);
+    parser.header_limit(static_cast<std::uint32_t>(http::max_header_bytes));
     auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
-    if (ec == bhttp::error::body_limit) {
-      auto res = http::error_response(413, errc::frame_too_large,
-                                      "the body is larger than " + std::to_string(http::max_body_bytes) + " bytes");
-      routes.apply_cors("", res);
-      auto out = to_beast(res, 11, false);
-      co_await bhttp::async_write(stream, out, use_tuple);
+    if (ec) {
+      // A request that cannot be served is answered with the reason, then the connection
+      // closes: past a parse error there is no telling where a next request would start.
+      if (auto refusal = refusal_for(ec)) {
+        routes.apply_cors("", *refusal);
+        auto out = to_beast(*refusal, 11, false);
+        auto [wec, wn] = co_await bhttp::async_write(stream, out, use_tuple);
+        if (!wec) {
+          // The client may still be sending the rest of the refused request. Closing with
+          // unread bytes makes the kernel send RST, which can destroy the answer before the
+          // client has read it; so send FIN and drop what arrives until the client closes.
+          beast::error_code ignored;
+          stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+          stream.expires_after(linger_time);
+          for (std::size_t drained = 0; drained < linger_bytes;) {
+            buffer.clear();
+            auto [rec, rn] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+            if (rec) break;
+            drained += rn;
+          }
+        }
+      }
       break;
     }
-    if (ec) break;
     auto req = parser.release();
     const std::string target(req.target());
 

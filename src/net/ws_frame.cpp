@@ -2,6 +2,8 @@
 // No I/O here; net/server.cpp feeds it socket bytes and writes what it encodes.
 #include "net/ws_frame.hpp"
 
+#include "core/error.hpp"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -47,13 +49,17 @@ bool valid_key(std::string_view key) noexcept {
   });
 }
 
+/// The same JSON error body as every other HTTP error. `reason` is one of the constant texts
+/// below (no quotes or backslashes), so it needs no escaping.
 handshake_answer refuse(int status, std::string_view reason, std::string_view extra_headers = {}) {
+  const auto code = code_name(status == 426 ? errc::upgrade_required : errc::malformed_request);
+  const std::string body = "{\"error\":\"" + std::string(reason) + "\",\"code\":\"" + std::string(code) + "\"}";
   handshake_answer a;
   a.response = "HTTP/1.1 " + std::to_string(status) + (status == 426 ? " Upgrade Required" : " Bad Request") +
-               "\r\nServer: chatrix\r\nContent-Type: text/plain\r\nConnection: close\r\n";
+               "\r\nServer: chatrix\r\nContent-Type: application/json\r\nConnection: close\r\n";
   a.response += extra_headers;
-  a.response += "Content-Length: " + std::to_string(reason.size()) + "\r\n\r\n";
-  a.response += reason;
+  a.response += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  a.response += body;
   return a;
 }
 

@@ -275,8 +275,18 @@ TEST_F(websocket_idle, server_pings_and_a_client_that_answers_stays_while_a_sile
     }
   }
   EXPECT_GE(pings, 2) << "the server did not ping at half the idle timeout";
-  // The silent one never answered: it is gone (the guard is generous; 2 s is the timeout).
-  EXPECT_TRUE(silent.ended(3s)) << "a connection silent past IDLE_TIMEOUT was kept";
+  // The silent one never answered (reading frames is not answering): the server pinged it,
+  // then closed it with 1001 "idle timeout", and ends the connection once the client answers
+  // the close.
+  silent.set_timeout(3s);
+  const auto ping = silent.read_until(9);
+  EXPECT_EQ(ping.opcode, 9) << "the silent connection was not pinged before being closed";
+  const auto close = silent.read_until(8);
+  ASSERT_EQ(close.opcode, 8) << "a connection silent past IDLE_TIMEOUT got no close frame";
+  EXPECT_EQ(close.close_code(), 1001);
+  EXPECT_EQ(close.payload.substr(2), "idle timeout");
+  silent.write(client_frame(8, close_body(1001)));
+  EXPECT_TRUE(silent.ended(3s)) << "the server kept the connection after the close handshake";
   live.set_timeout(5s);
   live.send_text(frame_text(ev_search_request, json::object{{"username", "ali"}}));
   auto res = live.read_until(1);

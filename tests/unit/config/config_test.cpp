@@ -95,13 +95,13 @@ TEST_F(ConfigTest, Defaults) {
 }
 
 TEST_F(ConfigTest, PrecedenceFlagOverEnvOverDotenvOverDefault) {
-  write_dotenv("SERVER_PORT=1111\nLOG_LEVEL=debug\nIO_THREADS=3\n");
+  write_dotenv("SERVER_PORT=1111\nLOG_LEVEL=debug\nAUTH_TIMEOUT=3\n");
   const env_map env{{"SERVER_PORT", "2222"}, {"LOG_LEVEL", "warn"}};
   auto c = run({"--port", "3333"}, env);
   ASSERT_TRUE(c);
   EXPECT_EQ(c->port, 3333);          // flag
   EXPECT_EQ(c->log_level, "warn");   // env
-  EXPECT_EQ(c->io_threads, 3u);      // .env
+  EXPECT_EQ(c->auth_timeout, 3s);    // .env
   EXPECT_EQ(c->worker_threads, 2u);  // default
 
   c = run({}, env);
@@ -288,7 +288,11 @@ TEST_F(ConfigTest, PostgresSettings) {
 TEST_F(ConfigTest, RedisAddress) {
   for (const char* a :
        {"localhost:6379", "10.0.0.5:6379", "[::1]:6379", "redis://cache:6379/0", "rediss://user:pw@cache:6380"}) {
-    EXPECT_EQ(with_env("REDISADDR", a).redis_address, a);
+    // Cluster mode also needs PostgreSQL and JWT_SECRET (ClusterModeNeedsPostgresAndAJwtSecret).
+    const auto c =
+        run({}, {{"REDISADDR", a}, {"DB_CONNECTION_URL", "postgres://db/x"}, {"JWT_SECRET", "cluster-secret-0123"}});
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->redis_address, a);
   }
   for (const char* bad : {"localhost", "localhost:0", "localhost:70000", "host:abc", "a b:1", "::1:6379", ":6379",
                           "redis://", "[zz]:1"}) {
@@ -301,6 +305,40 @@ TEST_F(ConfigTest, RedisAddress) {
     EXPECT_NE(msg.find("***@h:6379"), std::string::npos) << msg;
   }
   EXPECT_NE(error_for("REDISADDR", "redis://:my secret@h:6379").find("'redis://***@h:6379'"), std::string::npos);
+}
+
+TEST_F(ConfigTest, ClusterModeNeedsPostgresAndAJwtSecret) {
+  const std::string pg = "postgres://db/chatrix";
+  const std::string secret = "cluster-secret-0123456789";
+  auto c = run({}, {{"REDISADDR", "cache:6379"}, {"DB_CONNECTION_URL", pg}, {"JWT_SECRET", secret}});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->redis_address, "cache:6379");
+
+  const auto refusal = [&](const env_map& env, const std::vector<std::string>& args = {}) -> std::string {
+    try {
+      run(args, env);
+    } catch (const config_error& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  // SQLite (default or explicit): every node would have its own users and messages.
+  for (const std::string db : {"", "sqlite:x.db"}) {
+    env_map env{{"REDISADDR", "cache:6379"}, {"JWT_SECRET", secret}};
+    if (!db.empty()) env["DB_CONNECTION_URL"] = db;
+    const auto msg = refusal(env);
+    EXPECT_TRUE(msg.starts_with("REDISADDR: ")) << msg;
+    EXPECT_NE(msg.find("DB_CONNECTION_URL=postgres://"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+  // A generated secret lives in one node's data dir; the others would refuse its tokens.
+  auto msg = refusal({{"REDISADDR", "cache:6379"}, {"DB_CONNECTION_URL", pg}});
+  EXPECT_TRUE(msg.starts_with("REDISADDR: ")) << msg;
+  EXPECT_NE(msg.find("JWT_SECRET"), std::string::npos) << msg;
+  // The error says where REDISADDR came from.
+  msg = refusal({{"DB_CONNECTION_URL", pg}}, {"--redis", "cache:6379"});
+  EXPECT_TRUE(msg.starts_with("REDISADDR: ")) << msg;
+  EXPECT_NE(msg.find("(from --redis)"), std::string::npos) << msg;
 }
 
 // ---- auth ----
@@ -394,7 +432,8 @@ TEST_F(ConfigTest, LogLevel) {
 
 TEST_F(ConfigTest, ThreadCounts) {
   EXPECT_EQ(with_env("IO_THREADS", "1").io_threads, 1u);
-  EXPECT_EQ(with_env("IO_THREADS", "64").io_threads, 64u);
+  // One I/O thread runs the network and the domain; more is refused rather than ignored.
+  expect_refused("IO_THREADS", "4", "not supported");
   EXPECT_EQ(with_env("WORKER_THREADS", "1").worker_threads, 1u);
   EXPECT_EQ(with_env("WORKER_THREADS", "64").worker_threads, 64u);
   for (const char* var : {"IO_THREADS", "WORKER_THREADS"}) {
@@ -476,7 +515,7 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
       {"SERVER_PORT", "127.0.0.1:7001"},
       {"SERVER_HOST", "n1:7001"},
       {"CHATRIX_PORT_FILE", "/tmp/port"},
-      {"DB_CONNECTION_URL", "sqlite:flag.db"},
+      {"DB_CONNECTION_URL", "postgres://db/flag"},
       {"DB_POOL_SIZE", "8"},
       {"DB_MAX_BATCH", "512"},
       {"DB_TIMEOUT", "20s"},
@@ -488,7 +527,7 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
       {"ARGON2_PROFILE", "min"},
       {"CORS_ORIGINS", "https://x.example"},
       {"LOG_LEVEL", "trace"},
-      {"IO_THREADS", "4"},
+      {"IO_THREADS", "1"},
       {"WORKER_THREADS", "5"},
       {"MAX_FRAME_BYTES", "128K"},
       {"MAX_CONTENT_BYTES", "16K"},
@@ -511,7 +550,8 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
   EXPECT_EQ(c->port, 7001);
   EXPECT_EQ(c->advertised_host, "n1:7001");
   EXPECT_EQ(c->port_file, "/tmp/port");
-  EXPECT_EQ(c->sqlite_path, "flag.db");
+  EXPECT_EQ(c->database, database_kind::postgres);
+  EXPECT_EQ(c->database_url, "postgres://db/flag");
   EXPECT_EQ(c->db_pool_size, 8);
   EXPECT_EQ(c->db_max_batch, 512u);
   EXPECT_EQ(c->db_timeout, 20s);
@@ -523,7 +563,7 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
   EXPECT_EQ(c->argon2_profile, "min");
   EXPECT_EQ(c->cors_origins, std::vector<std::string>{"https://x.example"});
   EXPECT_EQ(c->log_level, "trace");
-  EXPECT_EQ(c->io_threads, 4u);
+  EXPECT_EQ(c->io_threads, 1u);
   EXPECT_EQ(c->worker_threads, 5u);
   EXPECT_EQ(c->max_frame_bytes, 128u * 1024);
   EXPECT_EQ(c->max_content_bytes, 16u * 1024);

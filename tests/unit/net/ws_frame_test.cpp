@@ -121,6 +121,14 @@ TEST(ws_handshake, refuses_malformed_requests) {
     auto a = answer_handshake(r);
     EXPECT_FALSE(a.accepted);
     EXPECT_EQ(a.response.rfind(std::string("HTTP/1.1 ") + std::string(status), 0), 0u) << a.response;
+    // The JSON error body of every HTTP error, with its stable code.
+    EXPECT_NE(a.response.find("\r\nContent-Type: application/json\r\n"), std::string::npos) << a.response;
+    const auto body = a.response.substr(a.response.find("\r\n\r\n") + 4);
+    const std::string code = status == "426" ? "upgrade_required" : "malformed_request";
+    EXPECT_EQ(body.rfind("{\"error\":\"", 0), 0u) << body;
+    EXPECT_NE(body.find(",\"code\":\"" + code + "\"}"), std::string::npos) << body;
+    EXPECT_NE(a.response.find("\r\nContent-Length: " + std::to_string(body.size()) + "\r\n"), std::string::npos)
+        << a.response;
   };
   auto r = good_request();
   r.method = "POST";

@@ -1,0 +1,186 @@
+// Start-up of the real binary: settings that cannot be applied stop it with one line naming
+// the variable (exit status 2) and, where they can be found early, before anything is written;
+// the JWT secret generated when JWT_SECRET is not set (file mode, reuse, fingerprint log).
+#include "support/chat_fixture.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace chatrix::test {
+namespace {
+
+namespace fs = std::filesystem;
+using env_map = std::map<std::string, std::string>;
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// The first 8 hex digits of SHA-256(text), as the server logs a secret's fingerprint.
+std::string fingerprint(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 4; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 0xF];
+  }
+  return out;
+}
+
+/// Starts `s`, which must refuse to run: exit status 2 and a log of exactly one line, starting
+/// with "chatrix: " + `line_start`. Returns that line.
+std::string expect_refused_start(server_process& s, const std::string& line_start) {
+  EXPECT_THROW(s.start(std::chrono::seconds(20)), std::runtime_error) << "the server started";
+  const auto status = s.last_status();
+  EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 2)
+      << "exit status " << status.value_or(-1) << "\n" << s.log_tail();
+  const auto log = read_file(s.log_path());
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << "not one line:\n" << log;
+  EXPECT_TRUE(log.starts_with("chatrix: " + line_start)) << log;
+  return log;
+}
+
+/// Authenticates `token` on a fresh WebSocket; true when PROFILE_INFO comes back, false when
+/// the server answers ERR unauthorized and closes with 1008 (anything else fails the test).
+bool token_accepted(std::uint16_t port, const std::string& token) {
+  ws_client ws;
+  ws.connect(port);
+  ws.send_text(json::serialize(json::object{{"token", token}}));
+  const auto frame = ws.recv_json();
+  if (int_field(frame, "type") == ev_profile_info) return true;
+  EXPECT_EQ(err_code(frame), "unauthorized") << json::serialize(frame);
+  EXPECT_TRUE(ws.wait_closed());
+  EXPECT_EQ(ws.close_code(), 1008) << ws.close_error();
+  return false;
+}
+
+TEST(startup, cluster_and_thread_settings_it_cannot_run_are_refused_before_anything_is_written) {
+  struct bad_case {
+    std::map<std::string, std::string> env;
+    std::string line_start;
+    std::string mentions;
+  };
+  // DB_CONNECTION_URL is always given, so no test database is created for these servers.
+  const std::vector<bad_case> cases = {
+      {{{"REDISADDR", "127.0.0.1:1"}, {"DB_CONNECTION_URL", ""}}, "REDISADDR: ", "DB_CONNECTION_URL=postgres://"},
+      {{{"REDISADDR", "127.0.0.1:1"}, {"DB_CONNECTION_URL", "postgres://127.0.0.1:1/none"}, {"JWT_SECRET", ""}},
+       "REDISADDR: ",
+       "JWT_SECRET"},
+      {{{"IO_THREADS", "2"}, {"DB_CONNECTION_URL", ""}}, "IO_THREADS: ", "not supported"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.line_start + c.mentions);
+    server_process s(c.env);
+    const auto data = s.dir() / "fresh-data";
+    s.set_env("CHATRIX_DATA_DIR", data.string());
+    const auto line = expect_refused_start(s, c.line_start);
+    EXPECT_NE(line.find(c.mentions), std::string::npos) << line;
+    EXPECT_FALSE(fs::exists(data)) << "the refused server created its data dir";
+    EXPECT_FALSE(fs::exists(s.dir() / "port.tmp"));
+  }
+}
+
+TEST(startup, port_in_use_is_one_line_naming_server_port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string taken = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+
+  server_process s(env_map{{"SERVER_PORT", taken}});
+  const auto line = expect_refused_start(s, "SERVER_PORT: ");
+  // Exactly this: no Boost error category or source location.
+  EXPECT_EQ(line, "chatrix: SERVER_PORT: cannot listen on " + taken + ": address already in use\n");
+  // The port file was prepared before listening and removed when listening failed.
+  EXPECT_FALSE(fs::exists(s.dir() / "port.tmp"));
+  EXPECT_FALSE(fs::exists(s.dir() / "port"));
+  ::close(fd);
+}
+
+TEST(startup, a_data_dir_that_cannot_be_created_is_one_line_naming_chatrix_data_dir) {
+  server_process s(env_map{{"JWT_SECRET", ""}});
+  std::ofstream(s.dir() / "a-file") << "not a directory\n";
+  const auto data = s.dir() / "a-file" / "data";
+  s.set_env("CHATRIX_DATA_DIR", data.string());
+  const auto line = expect_refused_start(s, "CHATRIX_DATA_DIR: cannot create " + data.string() + ": ");
+  EXPECT_NE(line.find("not a directory"), std::string::npos) << line;
+}
+
+TEST(startup, an_unwritable_port_file_is_refused_before_anything_is_written) {
+  server_process s(env_map{{"JWT_SECRET", ""}});
+  const auto data = s.dir() / "fresh-data";
+  const auto port_file = s.dir() / "no-such-dir" / "port";
+  s.set_env("CHATRIX_DATA_DIR", data.string());
+  s.set_env("CHATRIX_PORT_FILE", port_file.string());
+  expect_refused_start(s, "CHATRIX_PORT_FILE: cannot write " + port_file.string() + ": no such file or directory");
+  EXPECT_FALSE(fs::exists(data)) << "the data dir (and a JWT secret) was written before the port file was checked";
+}
+
+TEST(startup, generated_jwt_secret_is_private_kept_across_restarts_and_differs_per_data_dir) {
+  server_process a(env_map{{"JWT_SECRET", ""}, {"LOG_LEVEL", "info"}});
+  a.start();
+  const auto secret_file = a.data_dir() / "jwt_secret";
+  ASSERT_TRUE(fs::is_regular_file(secret_file));
+  EXPECT_EQ(fs::status(secret_file).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  std::string secret = read_file(secret_file);
+  while (!secret.empty() && secret.back() == '\n') secret.pop_back();
+  EXPECT_GE(secret.size(), 32u);
+  const auto fp = fingerprint(secret);
+  auto log = read_file(a.log_path());
+  EXPECT_NE(log.find("JWT secret: generated and stored in " + secret_file.string() + " (fingerprint " + fp + ")"),
+            std::string::npos)
+      << log;
+  for (const auto& entry : fs::directory_iterator(a.data_dir()))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+
+  const auto alice = register_user(a.port(), "alice", "password-alice", "Alice");
+  a.stop();
+  a.start();
+  EXPECT_TRUE(token_accepted(a.port(), alice.token)) << "a token did not survive the restart";
+  std::string again = read_file(secret_file);
+  while (!again.empty() && again.back() == '\n') again.pop_back();
+  EXPECT_EQ(again, secret) << "the stored secret changed on restart";
+  log = read_file(a.log_path());
+  EXPECT_NE(log.find("JWT secret: from " + secret_file.string() + " (fingerprint " + fp + ")"), std::string::npos)
+      << log;
+  EXPECT_EQ(log.find(secret), std::string::npos) << "the secret itself was logged";
+
+  // Another data dir, another secret. Alice gets the same id there, so only the signature can
+  // tell the two tokens apart.
+  server_process b(env_map{{"JWT_SECRET", ""}});
+  b.start();
+  const auto alice_b = register_user(b.port(), "alice", "password-alice", "Alice");
+  ASSERT_EQ(alice_b.id, alice.id);
+  EXPECT_FALSE(token_accepted(b.port(), alice.token)) << "a token signed with another node's secret was accepted";
+  EXPECT_TRUE(token_accepted(b.port(), alice_b.token));
+}
+
+TEST(startup, jwt_secret_from_the_environment_is_logged_by_fingerprint_and_not_stored) {
+  server_process s(env_map{{"LOG_LEVEL", "info"}});
+  s.start();
+  const auto log = read_file(s.log_path());
+  EXPECT_NE(log.find("JWT secret: from JWT_SECRET (fingerprint " + fingerprint(test_jwt_secret) + ")"),
+            std::string::npos)
+      << log;
+  EXPECT_FALSE(fs::exists(s.data_dir() / "jwt_secret"));
+}
+
+}  // namespace
+}  // namespace chatrix::test
