@@ -18,7 +18,10 @@ const std::string text_frame =
 
 std::string mark_read_frame(int ids) {
   std::string f = R"({"type":2,"body":{"to":"bench_s_12","message_ids":[)";
-  for (int i = 0; i < ids; ++i) f += (i ? "," : "") + std::to_string(1'000'000 + i);
+  for (int i = 0; i < ids; ++i) {
+    if (i) f += ',';
+    f += std::to_string(1'000'000 + i);
+  }
   return f + "]}}";
 }
 

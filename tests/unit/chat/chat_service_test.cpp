@@ -218,14 +218,15 @@ TEST_F(chat_service_test, refusals_store_nothing) {
 TEST_F(chat_service_test, pending_pushed_once_on_connect_in_order) {
   fake_device a(*chat_, alice_, 1);
   attach(a);
-  for (int i = 0; i < 5; ++i) text(a, "bob", "m" + std::to_string(i), i + 1);
+  const auto content = [](int i) { return std::string("m").append(std::to_string(i)); };
+  for (int i = 0; i < 5; ++i) text(a, "bob", content(i), i + 1);
   run_until([&] { return a.of_type(1).size() == 5; });
   fake_device b(*chat_, bob_, 3);
   attach(b);
   ASSERT_EQ(b.frames.size(), 7u);
   EXPECT_EQ(b.frames[0].at("type").as_int64(), 4);
   EXPECT_EQ(b.frames[1].at("type").as_int64(), 5);
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(b.frames[2 + i].at("body").at("content").as_string(), "m" + std::to_string(i));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(b.frames[2 + i].at("body").at("content").as_string(), content(i));
   run_until([&] { return a.of_type(10).size() >= 1; });
   settle();
   chat_->detach(b);
