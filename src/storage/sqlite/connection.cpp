@@ -2,6 +2,8 @@
 
 #include "storage/sqlite/connection.hpp"
 
+#include "storage/sqlite/wal_write_buffer.hpp"
+
 #include <sqlite3.h>
 
 #include <mutex>
@@ -34,6 +36,7 @@ void configure_library() {
     // (SQLITE_MISUSE if the library was initialised already: then it keeps its defaults.)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sqlite3_initialize();
+    wal_write_buffer_vfs();
   });
 }
 
@@ -45,7 +48,7 @@ connection connection::open(const std::filesystem::path& file, open_mode mode) {
   int flags = SQLITE_OPEN_NOMUTEX;
   flags |= mode == open_mode::read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
+  const int rc = sqlite3_open_v2(file.c_str(), &db, flags, wal_write_buffer_vfs());
   if (rc != SQLITE_OK) {
     std::string what = "cannot open " + file.string() + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close_v2(db);
