@@ -52,6 +52,13 @@ std::uint64_t random_device_prefix() {
   return (static_cast<std::uint64_t>(rd()) << 32) & 0xFFFF'FFFF'0000'0000ULL;
 }
 
+/// Where sessions read into before the bytes go to their frame reader (which keeps only
+/// what belongs to an incomplete frame). One per I/O thread.
+std::array<char, 64 * 1024>& read_scratch() {
+  thread_local std::array<char, 64 * 1024> scratch;
+  return scratch;
+}
+
 /// For operations that stay pending while a connection idles. Asio's default handler
 /// allocator recycles freed operation blocks per thread, so a small wait would often inherit
 /// the larger block of a finished HTTP read or write and keep it for the connection's life.
@@ -210,8 +217,12 @@ class ws_session final : public chat::connection, public std::enable_shared_from
     queue_.push_back(queued_frame{std::move(payload), receipt, op});
     if (!writing_) {
       writing_ = true;
-      asio::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->write_loop(); },
-                     asio::detached);
+      // The writer starts after the handlers already queued, not inline: those are typically
+      // the rest of a store batch's completions, and the frames they add leave in the same
+      // system call instead of one write each.
+      asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        asio::co_spawn(self->socket_.get_executor(), [self] { return self->write_loop(); }, asio::detached);
+      });
     }
   }
 
@@ -352,7 +363,7 @@ void ws_session::start() {
 /// Runs while there is something to read or process, then hands over to wait_readable().
 asio::awaitable<void> ws_session::read_loop() {
   const auto limit = server_.options.max_frame_bytes;
-  bool woken = true;  // the socket was reported readable: a read must not find it empty
+  bool may_have_more = true;  // the socket was reported readable (or data came with the upgrade)
   boost::system::error_code ec;
   while (open_) {
     // A client whose own replies pile up (it sends faster than it reads, or has many TEXTs
@@ -374,15 +385,17 @@ asio::awaitable<void> ws_session::read_loop() {
       // A failed stream is not parsed any more; its bytes are read and dropped until the peer
       // closes or close_wait passes.
       if (ev.kind == ws::event_kind::error) reader_.clear();
-      const std::size_t available = socket_.available(ec);
-      if (ec) break;
-      if (available > 0 || woken) {
-        woken = false;
-        auto space = reader_.prepare(std::clamp<std::size_t>(available, 512, 256 * 1024));
-        const std::size_t n = socket_.read_some(asio::buffer(space.data(), space.size()), ec);
+      if (may_have_more) {
+        // One recv per wake-up: a read that did not fill the scratch buffer drained the
+        // socket, and bytes arriving later are reported by the next readiness event (this
+        // thread polls for it only after the wait below is queued). Measuring the socket
+        // first (FIONREAD) cost a system call more per read and another to find it empty.
+        auto& scratch = read_scratch();
+        const std::size_t n = socket_.read_some(asio::buffer(scratch), ec);
         if (!ec) {
-          reader_.commit(n);
+          reader_.feed(std::string_view(scratch.data(), n));
           rx_seen_ = true;
+          may_have_more = n == scratch.size();
           continue;
         }
         if (ec != asio::error::would_block && ec != asio::error::try_again) break;  // EOF or reset
