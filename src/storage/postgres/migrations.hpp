@@ -304,14 +304,16 @@ DROP INDEX users_name_trgm;
 -- Each tier walks its index from p_folded in ranking order and stops at the first key that
 -- does not start with it (no upper bound to compute) or once p_limit users are taken; a tier
 -- reads at most p_limit users beyond those already taken. Only then are the users read,
--- in one query. Settings: with the fragment a parameter, the planner cannot tell how much
--- of an index range matches; enable_seqscan = off keeps every tier on its index walk (a
--- sort of the whole range would not stop early), and jit = off spares compiling plans that
--- look expensive by that estimate but read a few rows.
+-- in one query. Settings: the planner cannot tell that a walk stops after a few rows (a
+-- short fragment's range may hold most of the table); enable_seqscan and enable_bitmapscan
+-- = off keep every tier on its ordered index walk (a scan of the range and a sort would
+-- read all of it before the first row), and jit = off spares compiling plans that look
+-- expensive by that estimate but read a few rows.
 CREATE FUNCTION chatrix_search(p_folded TEXT, p_limit BIGINT)
 RETURNS TABLE (r_id BIGINT, r_username TEXT, r_name TEXT)
 LANGUAGE plpgsql STABLE
 SET enable_seqscan = off
+SET enable_bitmapscan = off
 SET jit = off
 AS $fn$
 DECLARE
