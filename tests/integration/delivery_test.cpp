@@ -158,7 +158,9 @@ TEST_F(delivery, mark_read_without_ack_reports_received_before_read) {
   auto hist = body_of(a->recv_type(ev_history_response));
   ASSERT_TRUE(hist.is_array());
   EXPECT_TRUE(bool_field(hist.as_array()[0], "read"));
-  if (has_field(hist.as_array()[0], "delivered")) EXPECT_TRUE(bool_field(hist.as_array()[0], "delivered"));
+  if (has_field(hist.as_array()[0], "delivered")) {
+    EXPECT_TRUE(bool_field(hist.as_array()[0], "delivered"));
+  }
 }
 
 TEST_F(delivery, ack_from_a_legacy_device_is_harmless) {
