@@ -322,11 +322,19 @@ bool chat_service::reachable(user_id uid, std::uint64_t except_device) const {
 asio::awaitable<void> chat_service::on_mark_read(connection& conn, protocol::mark_read_request req) {
   if (req.ids.empty()) co_return;
   const auto me = conn.account().id;
-  auto r = co_await await_callback<std::vector<message_ref>>(
-      [&](auto done) { store_.mark_read(me, std::move(req.ids), clock_.now_ms(), done); });
+  const auto now = clock_.now_ms();
+  auto r = co_await await_callback<read_result>(
+      [&](auto done) { store_.mark_read(me, std::move(req.ids), now, done); });
   if (!r) co_return send_error(conn, r.error(), static_cast<int>(protocol::event::mark_read));
-  metrics::server_metrics::add(metrics_.messages_read, r->size());
-  for (auto& [sender, ids] : ids_by_sender(*r))
+  // Read implies received: a message read before any device reported it (an "acks" device
+  // that never sent ACK, say) was delivered by this read, and its sender hears RECEIVED
+  // once, before READ, as the states go.
+  metrics::server_metrics::add(metrics_.messages_delivered, r->delivered.size());
+  for (auto& [sender, ids] : ids_by_sender(r->delivered))
+    bus_.publish(user_event{sender, user_event::kind::notice, 0, 0,
+                            make_frame(protocol::encode_received(ids, me, now))});
+  metrics::server_metrics::add(metrics_.messages_read, r->read.size());
+  for (auto& [sender, ids] : ids_by_sender(r->read))
     bus_.publish(user_event{sender, user_event::kind::notice, 0, 0, make_frame(protocol::encode_read(ids))});
 }
 

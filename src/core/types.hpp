@@ -49,8 +49,9 @@ struct message {
   std::optional<unix_ms> read_at;
 };
 
-/// A request to store one message. `mark` is the client's mark as canonical JSON text
-/// (e.g. `17` or `"abc"`), kept so that retries can be recognised.
+/// A request to store one message. `mark` is the client's mark as JSON text, a number
+/// spelled as the client sent it and a string in canonical form (e.g. `17`, `1.50` or
+/// `"abc"`), kept so that retries can be recognised: the same text is the same mark.
 struct send_request {
   user_id sender = 0;
   user_id recipient = 0;
@@ -70,6 +71,13 @@ struct message_ref {
   message_id id = 0;
   user_id sender = 0;
   user_id recipient = 0;
+};
+
+/// What marking messages read changed. Reading a message also counts as receiving it, so
+/// a message read before any device reported it received becomes delivered too.
+struct read_result {
+  std::vector<message_ref> read;       // not read before, in the order first given
+  std::vector<message_ref> delivered;  // those of `read` that were not delivered before either
 };
 
 /// One row of CHATPREVIEWS: the other party and the conversation's latest state.

@@ -5,6 +5,7 @@
 #include "protocol/limits.hpp"
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 #include <array>
 #include <charconv>
@@ -70,6 +71,141 @@ int clamp_limit(std::optional<std::int64_t> requested, int fallback, int maximum
   return static_cast<int>(std::min<std::int64_t>(*requested, maximum));
 }
 
+/// Finds the text of body.mark in a frame, as the client wrote it. The DOM keeps a number's
+/// value, not its spelling (1.50 would come back as 1.5E0, -0 as 0, a 30-digit integer
+/// rounded, 1e400 as Infinity), and a mark is echoed exactly as sent. A second pass of
+/// Boost.JSON's parser with this handler allocates nothing and only tracks where it is:
+/// inside the top-level object's "body" object, the value of its "mark" key (the last
+/// "body" and the last "mark" win, as in the DOM).
+class mark_text_finder {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  explicit mark_text_finder(std::string_view frame) : frame_(frame) {}
+
+  /// The mark's text, when the frame's body has a numeric mark.
+  std::optional<std::string_view> text() const { return found_; }
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) {
+    // The body is the object that is the value of "body" in the top-level object.
+    const bool body = depth_ == 1 && key_is_body_;
+    value_begins();
+    ++depth_;
+    if (body) {
+      in_body_ = true;
+      found_.reset();  // a later "body" replaces an earlier one
+    }
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    if (--depth_ == 1) in_body_ = false;
+    return true;
+  }
+  bool on_array_begin(boost::system::error_code&) {
+    value_begins();
+    ++depth_;
+    return true;
+  }
+  bool on_array_end(std::size_t, boost::system::error_code&) {
+    --depth_;
+    return true;
+  }
+  bool on_key_part(std::string_view s, std::size_t, boost::system::error_code&) {
+    key_append(s);
+    return true;
+  }
+  bool on_key(std::string_view s, std::size_t, boost::system::error_code&) {
+    key_append(s);
+    key_is_body_ = depth_ == 1 && key_is("body");
+    key_is_mark_ = depth_ == 2 && in_body_ && key_is("mark");
+    key_length_ = 0;
+    return true;
+  }
+  bool on_string_part(std::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_string(std::string_view, std::size_t, boost::system::error_code&) { return scalar(); }
+  bool on_number_part(std::string_view s, boost::system::error_code&) {
+    // A number split over several calls: only its start matters, the rest is contiguous.
+    if (!number_start_) number_start_ = s.data();
+    return true;
+  }
+  bool on_int64(std::int64_t, std::string_view s, boost::system::error_code&) { return number(s); }
+  bool on_uint64(std::uint64_t, std::string_view s, boost::system::error_code&) { return number(s); }
+  bool on_double(double, std::string_view s, boost::system::error_code&) { return number(s); }
+  bool on_bool(bool, boost::system::error_code&) { return scalar(); }
+  bool on_null(boost::system::error_code&) { return scalar(); }
+  bool on_comment_part(std::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(std::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  // Any value other than a number under "mark" means the mark is not a number (any more).
+  void value_begins() {
+    if (key_is_mark_) found_.reset();
+    key_is_mark_ = false;
+    key_is_body_ = false;
+  }
+  bool scalar() {
+    value_begins();
+    return true;
+  }
+  bool number(std::string_view last) {
+    const char* start = number_start_ ? number_start_ : last.data();
+    number_start_ = nullptr;
+    if (key_is_mark_) {
+      // The text views the frame (the parser got it in one piece), from the number's first
+      // character to the end of its last part.
+      found_ = std::string_view(start, static_cast<std::size_t>(last.data() + last.size() - start));
+      if (found_->data() < frame_.data() || found_->data() + found_->size() > frame_.data() + frame_.size())
+        found_.reset();
+    }
+    key_is_mark_ = false;
+    key_is_body_ = false;
+    return true;
+  }
+
+  // Only "body" and "mark" matter: the first 4 characters of a key and its length.
+  void key_append(std::string_view s) {
+    for (const char ch : s) {
+      if (key_length_ < sizeof key_) key_[key_length_] = ch;
+      ++key_length_;
+    }
+  }
+  bool key_is(std::string_view k) const {
+    return key_length_ == k.size() && std::string_view(key_, key_length_) == k;
+  }
+
+  std::string_view frame_;
+  char key_[4] = {};
+  std::size_t key_length_ = 0;
+  int depth_ = 0;
+  bool in_body_ = false;
+  bool key_is_body_ = false;
+  bool key_is_mark_ = false;
+  const char* number_start_ = nullptr;
+  std::optional<std::string_view> found_;
+};
+
+/// The mark as JSON text: a string in canonical form (the same string however it was
+/// escaped), a number exactly as written in the frame.
+std::string mark_text(const json::value& mark, std::string_view frame) {
+  // Integers other than 0 have one spelling in JSON, which the DOM reproduces; 0 may
+  // have been -0, and a double any spelling. Only those need the frame's text.
+  if (mark.is_string() || mark.is_uint64() || (mark.is_int64() && mark.get_int64() != 0)) {
+    return json::serialize(mark);
+  }
+  json::basic_parser<mark_text_finder> parser(json::parse_options{}, frame);
+  boost::system::error_code ec;
+  parser.write_some(false, frame.data(), frame.size(), ec);
+  if (!ec) {
+    if (auto text = parser.handler().text()) return std::string(*text);
+  }
+  return json::serialize(mark);  // not reached for a frame the DOM parser accepted
+}
+
 std::size_t utf8_chars(std::string_view s) {
   std::size_t n = 0;
   for (unsigned char c : s)
@@ -77,7 +213,8 @@ std::size_t utf8_chars(std::string_view s) {
   return n;
 }
 
-boost::system::result<client_frame, frame_error> decode_text(const json::object& body, const decode_limits& limits) {
+boost::system::result<client_frame, frame_error> decode_text(const json::object& body, std::string_view frame,
+                                                             const decode_limits& limits) {
   constexpr int type = static_cast<int>(event::text);
   text_request req;
 
@@ -85,7 +222,7 @@ boost::system::result<client_frame, frame_error> decode_text(const json::object&
   if (auto it = body.find("mark"); it != body.end() && !it->value().is_null()) {
     const auto& m = it->value();
     if (!m.is_string() && !m.is_number()) return fail(errc::invalid_field, "mark must be a number or a string", type);
-    std::string text = json::serialize(m);
+    std::string text = mark_text(m, frame);
     if (text.size() > max_mark_bytes)
       return fail(errc::invalid_field, "mark is longer than " + std::to_string(max_mark_bytes) + " bytes", type);
     req.mark = std::move(text);
@@ -131,12 +268,12 @@ boost::system::result<client_frame, frame_error> decode_text(const json::object&
 }
 
 boost::system::result<client_frame, frame_error> decode_body(int type, const json::value& body_value,
-                                                             const decode_limits& limits) {
+                                                             std::string_view frame, const decode_limits& limits) {
   if (!body_value.is_object()) return fail(errc::invalid_field, "body must be an object", type);
   const auto& body = body_value.get_object();
   switch (static_cast<event>(type)) {
     case event::text:
-      return decode_text(body, limits);
+      return decode_text(body, frame, limits);
     case event::mark_read: {
       auto ids = read_ids(body, type);
       if (!ids) return ids.error();
@@ -280,7 +417,7 @@ boost::system::result<client_frame, frame_error> decode(std::string_view text, c
   if (!type || *type < 0 || *type > 1000) return fail(errc::malformed_frame, "type must be a small integer");
   auto b = obj.find("body");
   if (b == obj.end()) return fail(errc::invalid_field, "the frame has no body", static_cast<int>(*type));
-  return decode_body(static_cast<int>(*type), b->value(), limits);
+  return decode_body(static_cast<int>(*type), b->value(), text, limits);
 }
 
 std::string format_rfc3339(unix_ms t) {

@@ -43,8 +43,13 @@ class store {
   /// Case-insensitive lookup by username.
   virtual void find_user_by_name(std::string username, callback<std::optional<user_credentials>> done) = 0;
   virtual void find_user_by_id(user_id id, callback<std::optional<user>> done) = 0;
-  /// Case-insensitive substring match on username and display name, ranked: exact username,
-  /// then username prefix, then any other match. At most `limit` results.
+  /// Case-insensitive substring match on username and display name, fragments of any
+  /// length, ranked: exact username, exact display name (by id), username prefix (by
+  /// username), display-name prefix (by display name, then id), then any other match (by
+  /// the text from the match to the end of the field, then id); each user once. Case is
+  /// folded for ASCII letters only (fold_username) and text compares as bytes, so every
+  /// implementation returns the same users in the same order. At most `limit` results; the
+  /// cost is bounded by `limit`, not by the number of users or matches.
   virtual void search_users(std::string fragment, int limit, callback<std::vector<user>> done) = 0;
 
   // ---- messages ----
@@ -62,9 +67,9 @@ class store {
 
   /// Marks messages read by `reader`. If any id is not a message to `reader`, nothing
   /// changes and the result is errc::forbidden. Returns the messages that were not read
-  /// before (they also count as delivered from now on).
-  virtual void mark_read(user_id reader, std::vector<message_id> ids, unix_ms at,
-                         callback<std::vector<message_ref>> done) = 0;
+  /// before; they count as delivered from now on, and those that were not delivered before
+  /// come back in `delivered` too (each receipt is reported once, as by mark_delivered).
+  virtual void mark_read(user_id reader, std::vector<message_id> ids, unix_ms at, callback<read_result> done) = 0;
 
   /// Messages to `recipient` not yet delivered, with id > after, oldest first.
   virtual void pending_messages(user_id recipient, message_id after, int limit,

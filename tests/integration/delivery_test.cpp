@@ -130,6 +130,39 @@ TEST_F(delivery, received_waits_for_ack_when_device_declared_acks) {
   a->expect_no_frame(500ms);
 }
 
+// Reading a message is a receipt too: a device that declared acks and reads a message
+// without ever sending ACK still moves it to delivered, and the sender hears RECEIVED
+// (once) before the read notice.
+TEST_F(delivery, mark_read_without_ack_reports_received_before_read) {
+  auto alice = make_user("alice");
+  auto bob = make_user("bob");
+  session a = connect_authed(alice);
+  session b = connect_authed(bob, /*acks=*/true);
+  auto id = int_field(send_and_confirm(a, text_to("bob", "read, never acked", 1)), "message_id");
+  EXPECT_EQ(int_field(body_of(b->recv_type(ev_text)), "msg_id"), id);
+  a->expect_no_frame(500ms);  // no ACK yet, so no RECEIVED
+  b->send_json(ev_mark_read, json::object{{"to", "alice"}, {"message_ids", json::array{id}}});
+  auto received = a->recv_json(10s);
+  ASSERT_EQ(received.at("type").as_int64(), ev_received) << json::serialize(received);
+  EXPECT_EQ(ids_of(body_of(received)), std::vector<std::int64_t>{id});
+  EXPECT_EQ(int_field(body_of(received), "to_id"), bob.id);
+  auto read = a->recv_json(10s);
+  ASSERT_EQ(read.at("type").as_int64(), ev_mark_read) << json::serialize(read);
+  EXPECT_EQ(body_of(read), (json::array{id}));
+  // The receipt is reported once: a late ACK, or reading again, tells nothing new.
+  b->send_json(ev_ack, json::object{{"message_ids", json::array{id}}});
+  b->send_json(ev_mark_read, json::object{{"message_ids", json::array{id}}});
+  a->expect_no_frame(700ms);
+  // History agrees: delivered and read.
+  a->send_json(ev_history_request, json::object{{"user1_id", alice.id}, {"user2_id", bob.id}});
+  auto hist = body_of(a->recv_type(ev_history_response));
+  ASSERT_TRUE(hist.is_array());
+  EXPECT_TRUE(bool_field(hist.as_array()[0], "read"));
+  if (has_field(hist.as_array()[0], "delivered")) {
+    EXPECT_TRUE(bool_field(hist.as_array()[0], "delivered"));
+  }
+}
+
 TEST_F(delivery, ack_from_a_legacy_device_is_harmless) {
   auto alice = make_user("alice");
   auto bob = make_user("bob");

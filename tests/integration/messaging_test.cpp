@@ -125,6 +125,40 @@ TEST_F(messaging, marks_are_echoed_exactly) {
   }
 }
 
+// Numbers come back spelled as sent, checked on the raw text of DELIVERED (and of ERR),
+// and a retry with the same spelling is recognised.
+TEST_F(messaging, numeric_marks_are_echoed_with_their_original_text) {
+  auto alice = make_user("alice");
+  auto bob = make_user("bob");
+  session a = connect_authed(alice);
+  session b = connect_authed(bob);
+  const auto next_raw = [&](int type) {
+    for (;;) {
+      auto raw = a->recv(5s);
+      if (!raw) throw std::runtime_error("no frame");
+      if (raw->find("\"type\":10") != std::string::npos) continue;  // RECEIVED may interleave
+      EXPECT_NE(raw->find("\"type\":" + std::to_string(type) + ","), std::string::npos) << *raw;
+      return *raw;
+    }
+  };
+  int i = 0;
+  for (const std::string mark : {"1.50", "1e2", "-0", "-0.0", "123456789012345678901234567890", "1E400"}) {
+    SCOPED_TRACE(mark);
+    a->send_text(R"({"type":0,"body":{"to":"bob","content":"m)" + std::to_string(i++) + R"(","mark":)" + mark + "}}");
+    EXPECT_NE(next_raw(ev_delivered).find("\"mark\":" + mark + ","), std::string::npos);
+    b->recv_type(ev_text);
+  }
+  // A refusal echoes it the same way.
+  a->send_text(R"({"type":0,"body":{"to":"bob","content":"","mark":2.50}})");
+  EXPECT_NE(next_raw(ev_err).find(R"("mark":2.50})"), std::string::npos);
+  // The same text is the same mark: a retry.
+  a->send_text(R"({"type":0,"body":{"to":"bob","content":"m0","mark":1.50}})");
+  const auto retry = next_raw(ev_delivered);
+  EXPECT_NE(retry.find(R"("mark":1.50,)"), std::string::npos) << retry;
+  EXPECT_NE(retry.find(R"("duplicate":true)"), std::string::npos) << retry;
+  b->expect_no_frame(500ms);
+}
+
 TEST_F(messaging, message_without_mark_is_delivered) {
   auto alice = make_user("alice");
   auto bob = make_user("bob");

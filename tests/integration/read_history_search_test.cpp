@@ -253,6 +253,30 @@ TEST_F(read_history_search, search_is_case_insensitive_substring_with_exact_matc
   EXPECT_TRUE(none.as_array().empty());
 }
 
+TEST_F(read_history_search, search_matches_short_fragments_and_display_names_ranked) {
+  auto me = make_user("searcher", "Searcher");
+  make_user("alice", "Alice Smith");
+  make_user("bob", "Robert");
+  make_user("lisa", "Lisa Li");
+  make_user("zed", "Li");
+  session s = connect_authed(me);
+  // Exact display name (zed), username prefix (lisa), then any other substring: "li"
+  // inside "alice" (two letters, no prefix of anything).
+  EXPECT_EQ(usernames(search(s, "LI")), (std::vector<std::string>{"zed", "lisa", "alice"}));
+  // Two letters of a display name only.
+  EXPECT_EQ(usernames(search(s, "Ro")), std::vector<std::string>{"bob"});
+  // One letter: the display-name prefix first ("Robert"), then the other matches by the
+  // text from the match on (searcher's final "r").
+  EXPECT_EQ(usernames(search(s, "r")), (std::vector<std::string>{"bob", "searcher"}));
+  // Across a space in a display name.
+  EXPECT_EQ(usernames(search(s, "e s")), std::vector<std::string>{"alice"});
+  // Rows keep the wire shape.
+  auto rows = search(s, "robert");
+  ASSERT_EQ(rows.as_array().size(), 1u);
+  EXPECT_EQ(str_field(rows.as_array()[0], "name"), "Robert");
+  EXPECT_GT(int_field(rows.as_array()[0], "id"), 0);
+}
+
 TEST_F(read_history_search, search_limit) {
   auto me = make_user("lim_me");
   for (int i = 0; i < 25; ++i) make_user("many_" + std::to_string(i));

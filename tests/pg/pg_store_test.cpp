@@ -5,6 +5,7 @@
 #include "store_contract.hpp"
 
 #include "storage/postgres/conninfo.hpp"
+#include "storage/postgres/migrations.hpp"
 #include "storage/postgres/postgres_store.hpp"
 #include "support/pg_instance.hpp"
 
@@ -240,8 +241,8 @@ TEST(postgres_migrations, apply_once_and_a_second_open_is_a_no_op) {
   const std::string name = db_name(url);
   auto first = run_migrations(url);
   ASSERT_TRUE(first.has_value()) << first.error().message;
-  EXPECT_EQ(*first, 2);
-  EXPECT_EQ(server().query(name, "SELECT count(*) FROM schema_version"), "2");
+  EXPECT_EQ(*first, 3);
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM schema_version"), "3");
   const std::string applied = server().query(name, "SELECT max(applied_at) FROM schema_version");
 
   {
@@ -251,15 +252,52 @@ TEST(postgres_migrations, apply_once_and_a_second_open_is_a_no_op) {
   }
   auto again = run_migrations(url);
   ASSERT_TRUE(again.has_value());
-  EXPECT_EQ(*again, 2);
-  EXPECT_EQ(server().query(name, "SELECT count(*) FROM schema_version"), "2");
+  EXPECT_EQ(*again, 3);
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM schema_version"), "3");
   EXPECT_EQ(server().query(name, "SELECT max(applied_at) FROM schema_version"), applied) << "nothing re-applied";
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM users"), "1") << "data untouched";
-  // The search indexes exist (pg_trgm included).
+  // The search indexes exist, the trigram ones are gone.
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_indexes WHERE indexname IN "
-                                 "('users_username_prefix', 'users_username_trgm', 'users_name_trgm', "
+                                 "('users_username_prefix', 'users_name_folded', 'user_suffixes_pkey', "
                                  "'messages_pending', 'messages_unread', 'messages_retry', 'conversations_by_hi')"),
             "7");
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%trgm'"), "0");
+}
+
+// Migration 3 on a database that already has users: the new search finds them, and the
+// functions nodes of the previous release call keep working during a rolling upgrade.
+TEST(postgres_migrations, migration_3_indexes_existing_users_for_search) {
+  const std::string url = server().create_database();
+  const std::string name = db_name(url);
+  server().query(name, postgres_detail::create_schema_version_table);
+  for (int i = 0; i < 2; ++i) {
+    const auto& m = postgres_detail::migrations[i];
+    server().query(name, m.sql);
+    server().query(name, "INSERT INTO schema_version VALUES (" + std::to_string(m.version) + ", 'old', 0)");
+  }
+  server().query(name, "INSERT INTO users (username, username_folded, name, password_hash, created_at) VALUES "
+                       "('Alice', 'alice', 'Alice Liddell', 'h', 0), ('bob', 'bob', 'Robert', 'h', 0)");
+
+  postgres_store s(url, small_pool());
+  auto found = await<std::vector<user>>([&](auto done) { s.search_users("li", 10, done); });
+  ASSERT_TRUE(found.has_value()) << found.error().message;
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].username, "Alice");
+  found = await<std::vector<user>>([&](auto done) { s.search_users("RO", 10, done); });
+  ASSERT_TRUE(found.has_value());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].username, "bob");
+  // Users created afterwards are indexed by the trigger.
+  must_create(s, "carol");
+  found = await<std::vector<user>>([&](auto done) { s.search_users("ro", 10, done); });
+  ASSERT_TRUE(found.has_value());
+  ASSERT_EQ(found->size(), 2u);
+  EXPECT_EQ((*found)[1].username, "carol");
+  s.shutdown();
+
+  EXPECT_EQ(server().query(name, "SELECT string_agg(r_username, ',') FROM chatrix_search_users('ro', NULL, NULL, 10)"),
+            "bob,carol");
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM chatrix_mark_read(1, '{}', 0)"), "0");
 }
 
 TEST(postgres_migrations, stores_starting_at_once_on_a_fresh_database_all_succeed) {
@@ -272,8 +310,8 @@ TEST(postgres_migrations, stores_starting_at_once_on_a_fresh_database_all_succee
   }
   for (auto& t : starters) t.join();
   for (auto& o : opened) ASSERT_TRUE(o && o->has_value()) << (o ? o->error().message : "not run");
-  EXPECT_EQ(server().query(db_name(url), "SELECT count(*) FROM schema_version"), "2");
-  EXPECT_EQ(server().query(db_name(url), "SELECT max(version) FROM schema_version"), "2");
+  EXPECT_EQ(server().query(db_name(url), "SELECT count(*) FROM schema_version"), "3");
+  EXPECT_EQ(server().query(db_name(url), "SELECT max(version) FROM schema_version"), "3");
   for (auto& o : opened) (**o)->shutdown();
 }
 

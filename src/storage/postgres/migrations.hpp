@@ -239,12 +239,203 @@ END
 $fn$;
 )sql";
 
+inline constexpr const char* migration_3_search_and_read_receipts = R"sql(
+-- Search: case-insensitive substring match on username AND display name, of any length,
+-- ranked exact > prefix > substring, every tier an ordered index walk stopped after
+-- `limit` users. The same schema and ranking as the SQLite store's migration 2, so both
+-- stores return the same users in the same order.
+
+-- The display name folded like usernames: ASCII A-Z to a-z, every other character as it is
+-- (fold_username's rule; lower() would follow the database's locale). COLLATE "C": compared
+-- and ordered as bytes, like username_folded under text_pattern_ops and like SQLite.
+ALTER TABLE users ADD COLUMN name_folded TEXT COLLATE "C" NOT NULL
+  GENERATED ALWAYS AS (translate(name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')) STORED;
+-- Tiers 2 and 4: exact display name in id order, display names starting with the fragment
+-- in (name_folded, id) order.
+CREATE INDEX users_name_folded ON users (name_folded, id);
+
+-- Tier 5, any substring: every suffix of the folded username and display name, so that "s
+-- contains f" becomes "some suffix of s starts with f", one range of this primary key
+-- whatever the fragment's length (pg_trgm needs 3 characters, and its bitmap scans cannot
+-- stop early: a frequent trigram, or a fragment without any, read every matching row). The
+-- walk meets users in (suffix, id) order and stops once it has `limit` of them; a user
+-- appears once per occurrence at most, so the rows read are bounded by `limit` times the
+-- longest field, not by the number of users or of matches.
+CREATE TABLE user_suffixes (
+  suffix  TEXT COLLATE "C" NOT NULL,
+  user_id BIGINT NOT NULL
+);
+INSERT INTO user_suffixes (suffix, user_id)
+  SELECT DISTINCT substr(f.v, i), f.id
+    FROM (SELECT id, username_folded AS v FROM users UNION ALL SELECT id, name_folded FROM users) AS f,
+         generate_series(1, char_length(f.v)) AS i;
+-- Built after the backfill: one sort instead of a million index insertions.
+ALTER TABLE user_suffixes ADD CONSTRAINT user_suffixes_pkey PRIMARY KEY (suffix, user_id);
+
+CREATE FUNCTION chatrix_sync_user_suffixes() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP <> 'INSERT' THEN
+    DELETE FROM user_suffixes WHERE user_id = OLD.id;
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    INSERT INTO user_suffixes (suffix, user_id)
+      SELECT DISTINCT substr(f.v, i), NEW.id
+        FROM (VALUES (NEW.username_folded), (NEW.name_folded)) AS f(v),
+             generate_series(1, char_length(f.v)) AS i;
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER users_sync_suffixes AFTER INSERT OR DELETE OR UPDATE OF username_folded, name ON users
+  FOR EACH ROW EXECUTE FUNCTION chatrix_sync_user_suffixes();
+
+-- The trigram indexes served only the old search.
+DROP INDEX users_username_trgm;
+DROP INDEX users_name_trgm;
+
+-- Search, ranked: the ids of each tier in ranking order, skipping users an earlier tier
+-- took, until p_limit users (p_folded is the fold_username form of the fragment):
+--   1. the exact username (UNIQUE index);
+--   2. the exact display name, by id (users_name_folded);
+--   3. usernames starting with it, in byte order (users_username_prefix);
+--   4. display names starting with it, by (name_folded, id) (users_name_folded);
+--   5. every user containing it, by (suffix, id) (user_suffixes).
+-- Each tier walks its index from p_folded in ranking order and stops at the first key that
+-- does not start with it (no upper bound to compute) or once p_limit users are taken; a tier
+-- reads at most p_limit users beyond those already taken. Only then are the users read,
+-- in one query. Settings: the planner cannot tell that a walk stops after a few rows (a
+-- short fragment's range may hold most of the table); enable_seqscan and enable_bitmapscan
+-- = off keep every tier on its ordered index walk (a scan of the range and a sort would
+-- read all of it before the first row), and jit = off spares compiling plans that look
+-- expensive by that estimate but read a few rows.
+CREATE FUNCTION chatrix_search(p_folded TEXT, p_limit BIGINT)
+RETURNS TABLE (r_id BIGINT, r_username TEXT, r_name TEXT)
+LANGUAGE plpgsql STABLE
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+SET jit = off
+AS $fn$
+DECLARE
+  v_ids BIGINT[] := '{}';
+  v_id BIGINT;
+  v_key TEXT;
+BEGIN
+  IF p_limit <= 0 OR p_folded = '' THEN
+    RETURN;
+  END IF;
+  <<tiers>>
+  BEGIN
+    FOR v_id IN SELECT u.id FROM users AS u WHERE u.username_folded = p_folded LOOP
+      v_ids := v_ids || v_id;
+    END LOOP;
+    EXIT tiers WHEN cardinality(v_ids) >= p_limit;
+    FOR v_id IN SELECT u.id FROM users AS u WHERE u.name_folded = p_folded ORDER BY u.id LIMIT p_limit LOOP
+      CONTINUE WHEN v_id = ANY (v_ids);
+      v_ids := v_ids || v_id;
+      EXIT tiers WHEN cardinality(v_ids) >= p_limit;
+    END LOOP;
+    FOR v_key, v_id IN SELECT u.username_folded, u.id FROM users AS u WHERE u.username_folded ~>=~ p_folded
+                        ORDER BY u.username_folded USING ~<~ LIMIT p_limit LOOP
+      EXIT WHEN NOT starts_with(v_key, p_folded);
+      CONTINUE WHEN v_id = ANY (v_ids);
+      v_ids := v_ids || v_id;
+      EXIT tiers WHEN cardinality(v_ids) >= p_limit;
+    END LOOP;
+    FOR v_key, v_id IN SELECT u.name_folded, u.id FROM users AS u WHERE u.name_folded >= p_folded
+                        ORDER BY u.name_folded, u.id LIMIT p_limit LOOP
+      EXIT WHEN NOT starts_with(v_key, p_folded);
+      CONTINUE WHEN v_id = ANY (v_ids);
+      v_ids := v_ids || v_id;
+      EXIT tiers WHEN cardinality(v_ids) >= p_limit;
+    END LOOP;
+    -- No LIMIT: a user comes once per occurrence; the loop stops when it has enough.
+    FOR v_key, v_id IN SELECT s.suffix, s.user_id FROM user_suffixes AS s WHERE s.suffix >= p_folded
+                        ORDER BY s.suffix, s.user_id LOOP
+      EXIT WHEN NOT starts_with(v_key, p_folded);
+      CONTINUE WHEN v_id = ANY (v_ids);
+      v_ids := v_ids || v_id;
+      EXIT tiers WHEN cardinality(v_ids) >= p_limit;
+    END LOOP;
+  END tiers;
+  RETURN QUERY
+    SELECT u.id, u.username, u.name
+      FROM unnest(v_ids) WITH ORDINALITY AS w(id, ord)
+      JOIN users AS u ON u.id = w.id
+     ORDER BY w.ord;
+END
+$fn$;
+
+-- The previous search function, for nodes of the previous release still running during a
+-- rolling upgrade: same signature, now the new search.
+CREATE OR REPLACE FUNCTION chatrix_search_users(p_folded TEXT, p_upper TEXT, p_pattern TEXT, p_limit BIGINT)
+RETURNS TABLE (r_id BIGINT, r_username TEXT, r_name TEXT)
+LANGUAGE sql STABLE
+AS $fn$
+  SELECT r_id, r_username, r_name FROM chatrix_search(p_folded, p_limit)
+$fn$;
+
+-- Marks messages read by p_reader, as chatrix_mark_read did, and also tells which of them
+-- nobody had received yet (r_delivered): reading a message delivers it, and the sender is
+-- told RECEIVED for those, exactly once. Two statements: the first delivers the unread,
+-- undelivered ones and keeps their row locks, so no concurrent mark_delivered or mark_read
+-- (another node's writer) can report them as well; a concurrent one that got there first
+-- makes this one skip them (the WHERE clause is rechecked after waiting for its lock).
+CREATE FUNCTION chatrix_read_messages(p_reader BIGINT, p_ids BIGINT[], p_at BIGINT)
+RETURNS TABLE (r_status TEXT, r_id BIGINT, r_sender BIGINT, r_recipient BIGINT, r_delivered BOOLEAN)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_delivered BIGINT[];
+BEGIN
+  IF EXISTS (SELECT 1
+               FROM unnest(p_ids) AS w(id)
+               LEFT JOIN messages AS m ON m.id = w.id
+              WHERE m.id IS NULL OR m.recipient_id <> p_reader) THEN
+    r_status := 'forbidden';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  WITH delivered AS (
+    UPDATE messages AS m
+       SET delivered_at = p_at
+     WHERE m.id = ANY (p_ids) AND m.read_at IS NULL AND m.delivered_at IS NULL
+    RETURNING m.id
+  )
+  SELECT coalesce(array_agg(delivered.id), '{}') INTO v_delivered FROM delivered;
+  RETURN QUERY
+    WITH wanted AS (
+      SELECT w.id, min(w.ord) AS ord
+        FROM unnest(p_ids) WITH ORDINALITY AS w(id, ord)
+       GROUP BY w.id
+    ), changed AS (
+      UPDATE messages AS m
+         SET read_at = p_at, delivered_at = COALESCE(m.delivered_at, p_at)
+        FROM wanted
+       WHERE m.id = wanted.id AND m.read_at IS NULL
+      RETURNING m.id, m.sender_id, m.recipient_id, wanted.ord
+    )
+    SELECT 'ok'::text, changed.id, changed.sender_id, changed.recipient_id, changed.id = ANY (v_delivered)
+      FROM changed
+     ORDER BY changed.ord;
+END
+$fn$;
+
+-- The previous mark-read function, for nodes of the previous release still running during
+-- a rolling upgrade: same signature and columns, one implementation.
+CREATE OR REPLACE FUNCTION chatrix_mark_read(p_reader BIGINT, p_ids BIGINT[], p_at BIGINT)
+RETURNS TABLE (r_status TEXT, r_id BIGINT, r_sender BIGINT, r_recipient BIGINT)
+LANGUAGE sql AS $fn$
+  SELECT r_status, r_id, r_sender, r_recipient FROM chatrix_read_messages(p_reader, p_ids, p_at)
+$fn$;
+)sql";
+
 /// In order; versions start at 1 and have no gaps.
 inline constexpr migration migrations[] = {
     {1, "initial schema", migration_1_initial_schema},
     {2, "write functions", migration_2_write_functions},
+    {3, "search any substring, read receipts", migration_3_search_and_read_receipts},
 };
 
-inline constexpr int latest_schema_version = 2;
+inline constexpr int latest_schema_version = 3;
 
 }  // namespace chatrix::storage::postgres_detail

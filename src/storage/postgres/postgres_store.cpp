@@ -103,29 +103,6 @@ std::vector<message> read_messages(const PGresult* r) {
   return out;
 }
 
-/// The smallest string above every string starting with `prefix` in byte order, as the
-/// pattern operators compare: the last byte incremented. Usernames are ASCII, so only an
-/// ASCII prefix below DEL can start one, and then the bound is valid UTF-8 too.
-std::optional<std::string> prefix_upper_bound(std::string prefix) {
-  if (prefix.empty()) return std::nullopt;
-  for (const char ch : prefix) {
-    if (static_cast<unsigned char>(ch) >= 0x7F || ch == '\0') return std::nullopt;
-  }
-  prefix.back() = static_cast<char>(prefix.back() + 1);
-  return prefix;
-}
-
-/// '%fragment%' with LIKE's special characters escaped (backslash is LIKE's default escape).
-std::string like_contains_pattern(std::string_view fragment) {
-  std::string out = "%";
-  for (const char ch : fragment) {
-    if (ch == '\\' || ch == '%' || ch == '_') out.push_back('\\');
-    out.push_back(ch);
-  }
-  out.push_back('%');
-  return out;
-}
-
 int clamp_limit(int limit, int max) { return std::clamp(limit, 0, max); }
 
 // ---- jobs ----
@@ -903,8 +880,8 @@ void postgres_store::find_user_by_id(user_id id, callback<std::optional<user>> d
                                             }));
 }
 
-// One statement, three tiers (see chatrix_search_users). No LIKE pattern comes from the user
-// unescaped, so '%' and '_' are plain characters.
+// One statement, five tiers (see chatrix_search); the same ranking as the SQLite store.
+// The fragment is only compared, never a pattern, so no character in it is special.
 void postgres_store::search_users(std::string fragment, int limit, callback<std::vector<user>> done) {
   const int wanted = clamp_limit(limit, query_limits::max_search_results);
   // An empty fragment would match every user: treat it as no search at all.
@@ -917,7 +894,7 @@ void postgres_store::search_users(std::string fragment, int limit, callback<std:
   }
   const std::string folded = fold_username(fragment);
   params p;
-  p.add(folded).add(prefix_upper_bound(folded)).add(like_contains_pattern(folded)).add(std::int64_t{wanted});
+  p.add(folded).add(std::int64_t{wanted});
   impl_->read(make_job<std::vector<user>>(sql::search_users, std::move(p), std::move(done),
                                           [](const PGresult* r) -> result<std::vector<user>> {
                                             std::vector<user> out;
@@ -972,19 +949,20 @@ void postgres_store::mark_delivered(user_id recipient, std::vector<message_id> i
                                                   }));
 }
 
-void postgres_store::mark_read(user_id reader, std::vector<message_id> ids, unix_ms at,
-                               callback<std::vector<message_ref>> done) {
+void postgres_store::mark_read(user_id reader, std::vector<message_id> ids, unix_ms at, callback<read_result> done) {
   params p;
   p.add(reader).add_array(ids).add(at);
-  impl_->write(make_job<std::vector<message_ref>>(
-      sql::mark_read, std::move(p), std::move(done), [](const PGresult* r) -> result<std::vector<message_ref>> {
-        std::vector<message_ref> out;
-        for (int i = 0; i < PQntuples(r); ++i) {
-          if (text(r, i, 0) != "ok") return make_error(errc::forbidden, "not a message to you");
-          out.push_back({i64(r, i, 1), i64(r, i, 2), i64(r, i, 3)});
-        }
-        return out;
-      }));
+  impl_->write(make_job<read_result>(sql::mark_read, std::move(p), std::move(done),
+                                     [](const PGresult* r) -> result<read_result> {
+                                       read_result out;
+                                       for (int i = 0; i < PQntuples(r); ++i) {
+                                         if (text(r, i, 0) != "ok")
+                                           return make_error(errc::forbidden, "not a message to you");
+                                         out.read.push_back({i64(r, i, 1), i64(r, i, 2), i64(r, i, 3)});
+                                         if (text(r, i, 4) == "t") out.delivered.push_back(out.read.back());
+                                       }
+                                       return out;
+                                     }));
 }
 
 void postgres_store::pending_messages(user_id recipient, message_id after, int limit,

@@ -59,10 +59,11 @@ inline constexpr statement mark_delivered{
     "  RETURNING m.id, m.sender_id, m.recipient_id, wanted.ord"
     ") SELECT id, sender_id, recipient_id FROM changed ORDER BY ord"};
 
-// See chatrix_mark_read in migrations.hpp. Columns: status, id, sender, recipient.
-inline constexpr statement mark_read{"mark_read",
-                                     "SELECT r_status, r_id, r_sender, r_recipient "
-                                     "FROM chatrix_mark_read($1, $2::bigint[], $3)"};
+// See chatrix_read_messages in migrations.hpp. Columns: status, id, sender, recipient,
+// delivered (this read was also the first receipt).
+inline constexpr statement mark_read{"read_messages",
+                                     "SELECT r_status, r_id, r_sender, r_recipient, r_delivered "
+                                     "FROM chatrix_read_messages($1, $2::bigint[], $3)"};
 
 inline constexpr statement write_statements[] = {begin, commit, rollback, insert_user, append_message,
                                                  mark_delivered, mark_read};
@@ -77,10 +78,9 @@ inline constexpr statement select_credentials{
     "select_credentials", "SELECT id, username, name, password_hash FROM users WHERE username_folded = $1"};
 inline constexpr statement select_user{"select_user", "SELECT id, username, name FROM users WHERE id = $1"};
 
-// Search, ranked in one round trip without collecting or sorting the whole match set:
-// see chatrix_search_users in migrations.hpp.
-inline constexpr statement search_users{
-    "search_users", "SELECT r_id, r_username, r_name FROM chatrix_search_users($1, $2, $3, $4)"};
+// Search, ranked in one round trip, each tier an index walk stopped early: see
+// chatrix_search in migrations.hpp. $1 is the folded fragment, $2 the limit.
+inline constexpr statement search_users{"search", "SELECT r_id, r_username, r_name FROM chatrix_search($1, $2)"};
 
 // Uses messages_pending: only undelivered rows, already in (recipient, id) order.
 inline constexpr statement select_pending{

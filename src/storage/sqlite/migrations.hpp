@@ -111,10 +111,81 @@ DROP INDEX messages_unread;
 ALTER TABLE conversations DROP COLUMN last_message_id;
 )sql";
 
+inline constexpr std::string_view migration_3_search_any_substring = R"sql(
+-- Search (see sqlite_store::search_users): case-insensitive substring match on username AND
+-- display name, of any length, ranked exact > prefix > substring, every tier an ordered index
+-- walk stopped after `limit` users.
+
+-- The display name folded like usernames: ASCII A-Z to a-z, every other character as it is
+-- (the same rule as fold_username and as the PostgreSQL store). Spelled out as replace()
+-- calls rather than lower(), whose result depends on how SQLite was built (ICU makes it
+-- Unicode-aware), which an index must not. Virtual: computed on read, stored in the index.
+ALTER TABLE users ADD COLUMN name_folded TEXT GENERATED ALWAYS AS (
+  replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+  replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+    name,
+    'A', 'a'), 'B', 'b'), 'C', 'c'), 'D', 'd'), 'E', 'e'), 'F', 'f'), 'G', 'g'),
+    'H', 'h'), 'I', 'i'), 'J', 'j'), 'K', 'k'), 'L', 'l'), 'M', 'm'), 'N', 'n'),
+    'O', 'o'), 'P', 'p'), 'Q', 'q'), 'R', 'r'), 'S', 's'), 'T', 't'), 'U', 'u'),
+    'V', 'v'), 'W', 'w'), 'X', 'x'), 'Y', 'y'), 'Z', 'z')
+) VIRTUAL;
+-- Tiers 2 and 4: exact display name (in id order: the index ends with the rowid) and display
+-- names starting with the fragment (in (name_folded, id) order).
+CREATE INDEX users_name_folded ON users (name_folded);
+
+-- Tier 5, any substring: every suffix of the folded username and display name, so that "s
+-- contains f" becomes "some suffix of s starts with f", one range of this index whatever
+-- the fragment's length (a trigram index needs 3 characters). The walk meets the users in
+-- (suffix, id) order and stops once it has `limit` of them; a user appears once per
+-- occurrence at most, so the rows read are bounded by `limit` times the longest field, not
+-- by the number of users or of matches. One row per distinct suffix and user.
+CREATE TABLE user_suffixes (
+  suffix  TEXT    NOT NULL,
+  user_id INTEGER NOT NULL,
+  PRIMARY KEY (suffix, user_id)
+) WITHOUT ROWID;
+
+-- 1..1024: the character positions a suffix may start at. Triggers cannot use a recursive
+-- CTE, so they join this table instead. Usernames have at most 32 characters and display
+-- names 64; longer text would only be searchable in its first 1024 characters.
+CREATE TABLE search_positions (n INTEGER PRIMARY KEY);
+WITH RECURSIVE p (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM p WHERE n < 1024)
+INSERT INTO search_positions (n) SELECT n FROM p;
+
+INSERT OR IGNORE INTO user_suffixes (suffix, user_id)
+  SELECT substr(f.v, p.n), f.id
+    FROM (SELECT id, username_folded AS v FROM users UNION ALL SELECT id, name_folded FROM users) AS f
+    JOIN search_positions AS p ON p.n <= length(f.v);
+
+CREATE TRIGGER users_suffixes_after_insert AFTER INSERT ON users BEGIN
+  INSERT OR IGNORE INTO user_suffixes (suffix, user_id)
+    SELECT substr(f.v, p.n), new.id
+      FROM (SELECT new.username_folded AS v UNION ALL SELECT new.name_folded) AS f
+      JOIN search_positions AS p ON p.n <= length(f.v);
+END;
+CREATE TRIGGER users_suffixes_after_delete AFTER DELETE ON users BEGIN
+  DELETE FROM user_suffixes WHERE user_id = old.id;
+END;
+CREATE TRIGGER users_suffixes_after_update AFTER UPDATE OF username_folded, name ON users BEGIN
+  DELETE FROM user_suffixes WHERE user_id = old.id;
+  INSERT OR IGNORE INTO user_suffixes (suffix, user_id)
+    SELECT substr(f.v, p.n), new.id
+      FROM (SELECT new.username_folded AS v UNION ALL SELECT new.name_folded) AS f
+      JOIN search_positions AS p ON p.n <= length(f.v);
+END;
+
+-- The trigram index of migration 1 served only search; user_suffixes replaces it.
+DROP TRIGGER users_fts_after_insert;
+DROP TRIGGER users_fts_after_delete;
+DROP TRIGGER users_fts_after_update;
+DROP TABLE users_fts;
+)sql";
+
 /// In order; versions start at 1 and have no gaps.
 inline constexpr migration migrations[] = {
     {1, "initial schema", migration_1_initial_schema},
     {2, "unread counters", migration_2_unread_counters},
+    {3, "search any substring", migration_3_search_any_substring},
 };
 
 }  // namespace chatrix::storage::sqlite_detail

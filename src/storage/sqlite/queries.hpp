@@ -54,21 +54,26 @@ inline constexpr std::string_view select_credentials_by_folded_name =
     "SELECT id, username, name, password_hash FROM users WHERE username_folded = ?1";
 inline constexpr std::string_view select_user_by_id = "SELECT id, username, name FROM users WHERE id = ?1";
 
-// Search tier 1: the exact (folded) username, through the unique index.
-inline constexpr std::string_view search_exact = "SELECT id, username, name FROM users WHERE username_folded = ?1";
-// Search tier 2: usernames starting with the fragment, as a range scan of the unique index
-// ([fragment, fragment with its last byte + 1)), already in username order, so LIMIT stops
-// the scan early. The lower bound is exclusive: the exact match is tier 1.
-inline constexpr std::string_view search_prefix =
-    "SELECT id, username, name FROM users WHERE username_folded > ?1 AND username_folded < ?2 "
+// Search (see sqlite_store::search_users and migration 2): each tier returns user ids in
+// its ranking order from an ordered index walk that LIMIT (or the caller) stops early.
+// ?1 is the folded fragment; ?2 the smallest string above every string starting with it.
+// Tier 1: the exact username (UNIQUE index on username_folded).
+inline constexpr std::string_view search_exact_username = "SELECT id FROM users WHERE username_folded = ?1";
+// Tier 2: the exact display name, in id order (users_name_folded).
+inline constexpr std::string_view search_exact_name =
+    "SELECT id FROM users WHERE name_folded = ?1 ORDER BY id LIMIT ?2";
+// Tier 3: usernames starting with the fragment, as a range of the UNIQUE index, in order.
+inline constexpr std::string_view search_username_prefix =
+    "SELECT id FROM users WHERE username_folded >= ?1 AND username_folded < ?2 "
     "ORDER BY username_folded LIMIT ?3";
-// Search tier 3: any other substring of username or name, through the trigram index. ?1 is
-// an FTS5 phrase (the fragment in double quotes); users whose username starts with the
-// folded fragment ?2 were tiers 1 and 2. Rowid order is the index's own order: no sort.
+// Tier 4: display names starting with the fragment, as a range of users_name_folded.
+inline constexpr std::string_view search_name_prefix =
+    "SELECT id FROM users WHERE name_folded >= ?1 AND name_folded < ?2 ORDER BY name_folded, id LIMIT ?3";
+// Tier 5: every user with a suffix starting with the fragment, i.e. containing it, in
+// (suffix, id) order. No LIMIT: a user may come once per occurrence, so the caller steps
+// until it has enough distinct users.
 inline constexpr std::string_view search_substring =
-    "SELECT u.id, u.username, u.name FROM users_fts JOIN users AS u ON u.id = users_fts.rowid "
-    "WHERE users_fts MATCH ?1 AND substr(u.username_folded, 1, length(?2)) <> ?2 "
-    "ORDER BY users_fts.rowid LIMIT ?3";
+    "SELECT user_id FROM user_suffixes WHERE suffix >= ?1 AND suffix < ?2 ORDER BY suffix, user_id";
 
 // ---- messages ----
 
@@ -172,8 +177,11 @@ inline std::string_view set_delivered(std::size_t rows) {
   });
 }
 
+// mark_read: who may read it, whether it was read before, and whether reading it is also
+// its first receipt.
 inline constexpr std::string_view select_read_state =
-    "SELECT sender_id, recipient_id, conversation_id, read_at IS NOT NULL FROM messages WHERE id = ?1";
+    "SELECT sender_id, recipient_id, conversation_id, read_at IS NOT NULL, delivered_at IS NULL "
+    "FROM messages WHERE id = ?1";
 inline constexpr std::string_view set_read =
     "UPDATE messages SET read_at = ?2, delivered_at = COALESCE(delivered_at, ?2) WHERE id = ?1";
 // ?3 messages of conversation ?1 to user ?2 were read.

@@ -98,26 +98,6 @@ std::optional<std::string> prefix_upper_bound(std::string prefix) {
   return prefix;
 }
 
-std::size_t utf8_length(std::string_view s) {
-  return static_cast<std::size_t>(
-      std::count_if(s.begin(), s.end(), [](char ch) { return (static_cast<unsigned char>(ch) & 0xC0) != 0x80; }));
-}
-
-/// The fragment as one FTS5 string (a phrase): no FTS5 operator or column filter in the
-/// user's text can take effect, and the trigram tokenizer turns the phrase into a
-/// substring match. Inside an FTS5 string a double quote is written twice.
-std::string fts_phrase(std::string_view fragment) {
-  std::string out;
-  out.reserve(fragment.size() + 2);
-  out.push_back('"');
-  for (char ch : fragment) {
-    out.push_back(ch);
-    if (ch == '"') out.push_back('"');
-  }
-  out.push_back('"');
-  return out;
-}
-
 int clamp_limit(int limit, int max) { return std::clamp(limit, 0, max); }
 
 }  // namespace
@@ -455,17 +435,18 @@ void sqlite_store::find_user_by_id(user_id id, callback<std::optional<user>> don
   });
 }
 
-// Ranking is done by filling three tiers in order, each with its own LIMIT, so no query
-// ever collects or sorts the whole match set; the cost is bounded by `limit` index
-// entries per tier (plus the trigram doclists of the fragment), whether there are a
-// thousand users or a million:
-//   1. the exact username (unique index on username_folded),
-//   2. usernames starting with the fragment (range scan of the same index, in order),
-//   3. any other substring of username or name (FTS5 trigram index, in user id order).
-// Fragments shorter than 3 characters have no trigram, so only tiers 1 and 2 apply to
-// them: a one- or two-letter "contains" search would have to scan every user.
-// No LIKE/GLOB is used anywhere, so '%' and '_' in the fragment are plain characters;
-// FTS5 operators cannot apply either, as the fragment goes in as one quoted phrase.
+// Ranked by filling five tiers in order (see migration 2 for the indexes):
+//   1. the exact username,                 2. the exact display name, by id,
+//   3. usernames starting with the fragment, in username order,
+//   4. display names starting with it, in (display name, id) order,
+//   5. every user whose username or display name contains it, in (suffix, id) order: the
+//      folded text from the match to the end of the field, then the id.
+// Everything is compared folded (fold_username: ASCII case only) and in byte order, like
+// the PostgreSQL store, so both return the same users in the same order. A user already
+// taken by an earlier tier is skipped, so every tier reads at most `limit` users plus those
+// already taken: each is a walk of an index in ranking order stopped early, whose cost does
+// not grow with the number of users or of matches. No LIKE, GLOB or MATCH is used, so no
+// character of the fragment is special.
 void sqlite_store::search_users(std::string fragment, int limit, callback<std::vector<user>> done) {
   impl_->read<std::vector<user>>(
       std::move(done), [fragment = std::move(fragment), limit](connection& c) -> result<std::vector<user>> {
@@ -474,24 +455,36 @@ void sqlite_store::search_users(std::string fragment, int limit, callback<std::v
         // An empty fragment would match every user: treat it as no search at all.
         if (wanted == 0 || fragment.empty()) return out;
         const std::string folded = fold_username(fragment);
-        const auto remaining = [&] { return static_cast<std::int64_t>(wanted - out.size()); };
-        {
-          query q(c, sql::search_exact);
-          q.bind(folded);
-          if (q.step()) out.push_back(read_user(q, 0));
-        }
-        if (out.size() < wanted) {
-          // No upper bound only for a fragment of 0xFF bytes, which no username starts with.
-          if (const auto upper = prefix_upper_bound(folded)) {
-            query q(c, sql::search_prefix);
-            q.bind(folded, *upper, remaining());
-            while (q.step()) out.push_back(read_user(q, 0));
+        // None only for a fragment of 0xFF bytes, which is not UTF-8 and matches nothing.
+        const auto upper = prefix_upper_bound(folded);
+        if (!upper) return out;
+
+        std::vector<user_id> ids;
+        // Adds a user unless an earlier tier has it; true once there are enough.
+        const auto take = [&](user_id id) {
+          if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+          return ids.size() >= wanted;
+        };
+        const auto per_tier = static_cast<std::int64_t>(wanted);
+        // Steps through one tier's rows until there are enough users.
+        const auto run_tier = [&](std::string_view sql, const auto&... args) {
+          query q(c, sql);
+          q.bind(args...);
+          while (q.step()) {
+            if (take(q.int64(0))) return;
           }
-        }
-        if (out.size() < wanted && utf8_length(fragment) >= 3) {
-          query q(c, sql::search_substring);
-          q.bind(fts_phrase(fragment), folded, remaining());
-          while (q.step()) out.push_back(read_user(q, 0));
+        };
+        const auto need_more = [&] { return ids.size() < wanted; };
+        run_tier(sql::search_exact_username, folded);
+        if (need_more()) run_tier(sql::search_exact_name, folded, per_tier);
+        if (need_more()) run_tier(sql::search_username_prefix, folded, *upper, per_tier);
+        if (need_more()) run_tier(sql::search_name_prefix, folded, *upper, per_tier);
+        if (need_more()) run_tier(sql::search_substring, folded, *upper);
+        out.reserve(ids.size());
+        for (const user_id id : ids) {
+          query q(c, sql::select_user_by_id);
+          q.bind(id);
+          if (q.step()) out.push_back(read_user(q, 0));
         }
         return out;
       });
@@ -508,27 +501,27 @@ void sqlite_store::mark_delivered(user_id recipient, std::vector<message_id> ids
   impl_->enqueue(std::make_unique<receipt_job>(recipient, std::move(ids), at, std::move(done)));
 }
 
-void sqlite_store::mark_read(user_id reader, std::vector<message_id> ids, unix_ms at,
-                             callback<std::vector<message_ref>> done) {
-  impl_->write<std::vector<message_ref>>(
-      std::move(done), [reader, ids = std::move(ids), at](connection& c) -> result<std::vector<message_ref>> {
-        // Every id is checked before anything changes: a refusal must leave no write behind.
-        std::vector<message_ref> unread;
-        std::unordered_set<message_id> seen;
-        std::map<conversation_id, std::int64_t> read_per_conversation;
-        for (const message_id id : ids) {
-          query q(c, sql::select_read_state);
-          q.bind(id);
-          if (!q.step() || q.int64(1) != reader) return make_error(errc::forbidden, "not a message to you");
-          if (q.int64(3) != 0 || !seen.insert(id).second) continue;  // read before, or a repeated id
-          unread.push_back(message_ref{id, q.int64(0), reader});
-          ++read_per_conversation[q.int64(2)];
-        }
-        for (const auto& r : unread) query(c, sql::set_read).bind(r.id, at).run();
-        for (const auto& [conversation, count] : read_per_conversation)
-          query(c, sql::subtract_unread).bind(conversation, reader, count).run();
-        return unread;
-      });
+void sqlite_store::mark_read(user_id reader, std::vector<message_id> ids, unix_ms at, callback<read_result> done) {
+  impl_->write<read_result>(std::move(done), [reader, ids = std::move(ids), at](connection& c) -> result<read_result> {
+    // Every id is checked before anything changes: a refusal must leave no write behind. The
+    // same pass notes which messages nobody had received yet: reading delivers them too.
+    read_result out;
+    std::unordered_set<message_id> seen;
+    std::map<conversation_id, std::int64_t> read_per_conversation;
+    for (const message_id id : ids) {
+      query q(c, sql::select_read_state);
+      q.bind(id);
+      if (!q.step() || q.int64(1) != reader) return make_error(errc::forbidden, "not a message to you");
+      if (q.int64(3) != 0 || !seen.insert(id).second) continue;  // read before, or a repeated id
+      out.read.push_back(message_ref{id, q.int64(0), reader});
+      if (q.int64(4) != 0) out.delivered.push_back(out.read.back());
+      ++read_per_conversation[q.int64(2)];
+    }
+    for (const auto& r : out.read) query(c, sql::set_read).bind(r.id, at).run();
+    for (const auto& [conversation, count] : read_per_conversation)
+      query(c, sql::subtract_unread).bind(conversation, reader, count).run();
+    return out;
+  });
 }
 
 void sqlite_store::pending_messages(user_id recipient, message_id after, int limit,

@@ -198,6 +198,31 @@ TEST_F(chat_service_test, explicit_ack_devices_confirm_with_ack) {
   run_until([&] { return !a.of_type(10).empty(); });
 }
 
+TEST_F(chat_service_test, reading_without_ack_is_the_receipt_reported_before_read) {
+  fake_device a(*chat_, alice_, 1), b(*chat_, bob_, 3, /*acks=*/true);
+  attach(a);
+  attach(b);
+  text(a, "bob", "hello");
+  run_until([&] { return !b.of_type(0).empty(); });
+  settle();
+  ASSERT_TRUE(a.of_type(10).empty()) << "no receipt before the device's ACK";
+  const auto id = b.of_type(0)[0].at("body").at("msg_id").as_int64();
+  frame(b, R"({"type":2,"body":{"message_ids":[)" + std::to_string(id) + "]}}");
+  run_until([&] { return !a.of_type(2).empty(); });
+  std::vector<std::int64_t> types;
+  for (const auto& f : a.frames) {
+    const auto t = f.at("type").as_int64();
+    if (t == 10 || t == 2) types.push_back(t);
+  }
+  EXPECT_EQ(types, (std::vector<std::int64_t>{10, 2})) << "RECEIVED once, then READ";
+  EXPECT_EQ(a.of_type(10)[0].at("body").at("message_ids").as_array()[0].as_int64(), id);
+  EXPECT_EQ(a.of_type(10)[0].at("body").at("to_id").as_int64(), bob_.id);
+  // The ACK that comes late reports nothing again.
+  frame(b, R"({"type":11,"body":{"message_ids":[)" + std::to_string(id) + "]}}");
+  settle();
+  EXPECT_EQ(a.of_type(10).size(), 1u);
+}
+
 TEST_F(chat_service_test, refusals_store_nothing) {
   fake_device a(*chat_, alice_, 1), b(*chat_, bob_, 3);
   attach(a);

@@ -59,6 +59,41 @@ TEST(decode_text, id_only_and_large_integer_mark_kept_exactly) {
   EXPECT_EQ(t.mark, "1732500000123");
 }
 
+// The mark is echoed exactly as sent: numbers keep their spelling, whatever value the
+// JSON parser reads from it; strings are the same JSON string.
+TEST(decode_text, numeric_marks_keep_the_text_the_client_sent) {
+  const auto mark_of = [](const std::string& mark) {
+    return decode_text_ok(R"({"type":0,"body":{"to":"bob","content":"x","mark":)" + mark + "}}").mark;
+  };
+  for (const char* m : {"1.5", "1.50", "1e2", "1E+2", "-0", "0", "-0.0", "0.1", "-12", "123456789012345678901234567890",
+                        "18446744073709551615", "-9223372036854775808", "1e400", "2.5e-3"}) {
+    EXPECT_EQ(mark_of(m), m);
+  }
+  // Whatever comes around it.
+  EXPECT_EQ(decode_text_ok(R"({ "body" : { "mark" : 1.50 , "to":"bob","content":"x"} , "type" : 0 })").mark, "1.50");
+  EXPECT_EQ(decode_text_ok(R"({"type":0,"body":{"to":{"username":"bob","mark":7.0},"mark":-0,"content":"x"}})").mark,
+            "-0");
+  EXPECT_EQ(decode_text_ok(R"({"type":0,"mark":2.0,"body":{"to":"bob","content":"x","x":[1.0,{"mark":3.0}],"mark":4.0}})")
+                .mark,
+            "4.0");
+  // Duplicate keys: the last one counts, as for every other field.
+  EXPECT_EQ(decode_text_ok(R"({"type":0,"body":{"to":"bob","content":"x","mark":1.0,"mark":2.50}})").mark, "2.50");
+  EXPECT_EQ(decode_text_ok(R"({"type":0,"body":{"to":"bob","content":"x","mark":1.0,"mark":"s"}})").mark, "\"s\"");
+  EXPECT_EQ(decode_text_ok(R"({"type":0,"body":{"mark":9.5},"body":{"to":"bob","content":"x","mark":0.50}})").mark,
+            "0.50");
+  EXPECT_EQ(decode_text_ok(R"({"type":0,"body":{"to":"bob","content":"x","m\u0061rk":1.250}})").mark, "1.250");
+  // Strings: the same string, in canonical form.
+  EXPECT_EQ(decode_text_ok(R"({"type":0,"body":{"to":"bob","content":"x","mark":"a\u002db"}})").mark, "\"a-b\"");
+  EXPECT_EQ(decode_text_ok(R"({"type":0,"body":{"to":"bob","content":"x","mark":"1.50"}})").mark, "\"1.50\"");
+}
+
+TEST(decode_text, refusals_echo_the_mark_text) {
+  auto e = decode_fail(R"({"type":0,"body":{"to":"bob","content":"","mark":1.50}})");
+  EXPECT_EQ(e.err.code, errc::content_empty);
+  EXPECT_EQ(e.mark, "1.50");
+  EXPECT_NE(encode_error(e.err, e.ref_type, e.mark).find(R"("mark":1.50})"), std::string::npos);
+}
+
 TEST(decode_text, javascript_integral_double_is_an_id) {
   auto t = decode_text_ok(R"({"type":0,"body":{"to_id":3.0,"content":"x"}})");
   EXPECT_EQ(t.to_id, 3);
@@ -175,6 +210,17 @@ TEST(encode, delivered_echoes_mark_verbatim) {
   EXPECT_EQ(n.at("mark").as_int64(), 1732500000123);
   EXPECT_TRUE(n.at("duplicate").as_bool());
   EXPECT_TRUE(body_of(encode_delivered(m, std::nullopt, false), 1).at("mark").is_null());
+}
+
+TEST(encode, delivered_and_error_carry_the_mark_text_unchanged) {
+  message m{5, 1, 1, 1, 2, "x", 2000};
+  for (const char* mark : {"1.50", "1e2", "-0", "123456789012345678901234567890", "\"m\""}) {
+    const std::string want = std::string(R"("mark":)") + mark + ",";
+    EXPECT_NE(encode_delivered(m, std::string(mark), false).find(want), std::string::npos) << mark;
+    EXPECT_NE(encode_error(make_error(errc::internal, "x"), 0, std::string(mark)).find(std::string(R"("mark":)") + mark + "}"),
+              std::string::npos)
+        << mark;
+  }
 }
 
 TEST(encode, error_has_readable_text_and_code) {

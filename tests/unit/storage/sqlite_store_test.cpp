@@ -3,6 +3,7 @@
 
 #include "store_contract.hpp"
 
+#include "storage/sqlite/migrations.hpp"
 #include "storage/sqlite/queries.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
 
@@ -12,6 +13,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -77,6 +79,16 @@ class raw_db {
   raw_db& operator=(const raw_db&) = delete;
   ~raw_db() { sqlite3_close_v2(db_); }
 
+  /// Runs a script of several statements.
+  void exec(std::string_view script) {
+    char* message = nullptr;
+    if (sqlite3_exec(db_, std::string(script).c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+      const std::string what = message ? message : "unknown error";
+      sqlite3_free(message);
+      throw std::runtime_error("exec failed: " + what);
+    }
+  }
+
   /// All rows of a constant statement, each row's columns joined by '|'.
   std::vector<std::string> rows(const std::string& sql) {
     sqlite3_stmt* stmt = nullptr;
@@ -141,11 +153,44 @@ TEST(sqlite_store, applies_each_migration_once_and_uses_wal) {
   ASSERT_TRUE(fs::exists(file));
   raw_db db(file);
   EXPECT_EQ(db.rows("SELECT version, name FROM schema_version"),
-            (std::vector<std::string>{"1|initial schema", "2|unread counters"}));
+            (std::vector<std::string>{"1|initial schema", "2|unread counters", "3|search any substring"}));
   EXPECT_EQ(db.rows("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   EXPECT_EQ(db.rows("SELECT username FROM users ORDER BY id"), (std::vector<std::string>{"round0", "round1"}));
-  // The trigram index was kept in step by the triggers.
-  EXPECT_EQ(db.rows("SELECT rowid FROM users_fts WHERE users_fts MATCH '\"UND1\"'"), std::vector<std::string>{"2"});
+  // The suffix index was kept in step by the triggers: every suffix of the folded username
+  // and display name (both "round1" here, so each once).
+  EXPECT_EQ(db.rows("SELECT suffix FROM user_suffixes WHERE user_id = 2 ORDER BY suffix"),
+            (std::vector<std::string>{"1", "d1", "nd1", "ound1", "round1", "und1"}));
+}
+
+// Migrations 2 and 3 on a database that already has users: the new search finds them.
+TEST(sqlite_store, migration_3_indexes_existing_users_for_search) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "chatrix.db";
+  std::ofstream{file};  // an empty file is an empty database; raw_db does not create one
+  {
+    raw_db db(file);
+    db.exec(sqlite_detail::create_schema_version_table);
+    db.exec(sqlite_detail::migrations[0].sql);
+    db.exec("INSERT INTO schema_version VALUES (1, 'initial schema', 0);"
+            "INSERT INTO users (username, username_folded, name, password_hash, created_at) VALUES "
+            "('Alice', 'alice', 'Alice Liddell', 'h', 0), ('bob', 'bob', 'Robert', 'h', 0);");
+  }
+  sqlite_store s(file);
+  const auto search = [&](const std::string& fragment) {
+    std::vector<std::string> out;
+    for (const user& u :
+         await<std::vector<user>>([&](auto done) { s.search_users(fragment, 10, done); }).value()) {
+      out.push_back(u.username);
+    }
+    return out;
+  };
+  EXPECT_EQ(search("li"), std::vector<std::string>{"Alice"});
+  EXPECT_EQ(search("RO"), std::vector<std::string>{"bob"});
+  make_user(s, "carol");
+  EXPECT_EQ(search("ro"), (std::vector<std::string>{"bob", "carol"})) << "new users are indexed by the triggers";
+  s.shutdown();
+  raw_db db(file);
+  EXPECT_TRUE(db.rows("SELECT name FROM sqlite_schema WHERE name LIKE 'users_fts%'").empty()) << "trigram index dropped";
 }
 
 TEST(sqlite_store, refuses_a_schema_newer_than_it_knows) {
@@ -308,8 +353,10 @@ TEST(sqlite_store, hot_queries_use_indexes) {
   raw_db db(file);
   // ANALYZE-free plans are what a fresh database gets; that is the case to check.
   const std::vector<std::pair<const char*, std::string_view>> queries{
-      {"search_exact", sqlite_detail::sql::search_exact},
-      {"search_prefix", sqlite_detail::sql::search_prefix},
+      {"search_exact_username", sqlite_detail::sql::search_exact_username},
+      {"search_exact_name", sqlite_detail::sql::search_exact_name},
+      {"search_username_prefix", sqlite_detail::sql::search_username_prefix},
+      {"search_name_prefix", sqlite_detail::sql::search_name_prefix},
       {"search_substring", sqlite_detail::sql::search_substring},
       {"select_credentials_by_folded_name", sqlite_detail::sql::select_credentials_by_folded_name},
       {"select_retry", sqlite_detail::sql::select_retry},
@@ -333,10 +380,13 @@ TEST(sqlite_store, hot_queries_use_indexes) {
         EXPECT_FALSE(scans) << name << ": " << step;
       }
     }
-    if (std::string_view(name) == "search_substring") {
-      bool uses_fts = false;
-      for (const std::string& step : plan) uses_fts = uses_fts || step.find("VIRTUAL TABLE INDEX") != std::string::npos;
-      EXPECT_TRUE(uses_fts) << "the trigram index answers the MATCH";
+    if (std::string_view(name).starts_with("search_")) {
+      // Search stops walking after `limit` users, which only works if the rows come in
+      // ranking order from the index: a sort would read the whole range first.
+      for (const std::string& step : plan) {
+        EXPECT_EQ(step.find("TEMP B-TREE"), std::string::npos) << name << ": " << step;
+        EXPECT_EQ(step.find("SCAN"), std::string::npos) << name << ": " << step;
+      }
     }
   }
 }

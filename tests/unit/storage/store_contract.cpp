@@ -93,23 +93,28 @@ TEST_P(store_contract, missing_users_are_not_found) {
 
 TEST_P(store_contract, search_ranks_exact_then_prefix_then_other_matches) {
   // Created in an order that differs from the expected ranking.
-  const user alice_bob = add_user("alice_bob", "Alice");
-  const user bobcat = add_user("bobcat", "Cat");
-  const user marley = add_user("marley", "BOB Marley");
-  const user bobby = add_user("Bobby", "B");
+  add_user("snob", "Jim Bobson");
+  add_user("alice_bob", "Alice");
+  add_user("bobcat", "Cat");
+  add_user("zed", "Bob");
+  add_user("marley", "BOB Marley");
+  add_user("kim", "Bobbie Kim");
+  add_user("Bobby", "B");
+  add_user("zbobz", "Z");
   const user bob = add_user("bob", "Robert");
-  add_user("zed", "Zed");
+  add_user("amy", "bob");
   add_user("rob", "nobody");
 
-  const auto found = search("BOB", 10);
-  ASSERT_EQ(found.size(), 5u) << ::testing::PrintToString(usernames(found));
-  EXPECT_EQ(found[0].id, bob.id);     // exact username
-  EXPECT_EQ(found[1].id, bobby.id);   // prefixes, in username order
-  EXPECT_EQ(found[2].id, bobcat.id);
-  const std::set<user_id> others{found[3].id, found[4].id};  // other matches, any order
-  EXPECT_EQ(others, (std::set<user_id>{alice_bob.id, marley.id}));
-
-  EXPECT_EQ(found[0].username, "bob");
+  EXPECT_EQ(usernames(search("BOB")), (std::vector<std::string>{
+                                          "bob",                              // exact username
+                                          "zed", "amy",                       // exact display name, by id
+                                          "Bobby", "bobcat",                  // username prefix, by username
+                                          "marley", "kim",                    // display-name prefix, by name
+                                          "alice_bob", "snob", "zbobz",       // the rest, by "bob…" suffix
+                                      }));
+  const auto found = search("bob", 4);
+  EXPECT_EQ(usernames(found), (std::vector<std::string>{"bob", "zed", "amy", "Bobby"})) << "cut by the limit";
+  EXPECT_EQ(found[0].id, bob.id);
   EXPECT_EQ(found[0].name, "Robert");
 
   // A user matching in both username and name appears once.
@@ -117,6 +122,42 @@ TEST_P(store_contract, search_ranks_exact_then_prefix_then_other_matches) {
   // Display names are searched too.
   EXPECT_EQ(usernames(search("OBER")), std::vector<std::string>{"bob"});
   EXPECT_TRUE(search("nomatch").empty());
+  // A match never spans the username and the display name.
+  EXPECT_TRUE(search("bjim").empty());
+}
+
+TEST_P(store_contract, short_fragments_match_any_substring_of_username_and_display_name) {
+  add_user("alice", "Alice");
+  add_user("bob", "Robert");
+  add_user("lisa", "Lisa Li");
+  add_user("carol", "Caroline");
+  add_user("eli", "Eli");
+  add_user("dave", "Dave");
+  add_user("eva", "Eva");
+  // Prefix tiers first (lisa), then the rest by the text from the match on: "li" (eli),
+  // "lice" (alice), "line" (carol's display name).
+  EXPECT_EQ(usernames(search("li")), (std::vector<std::string>{"lisa", "eli", "alice", "carol"}));
+  EXPECT_EQ(usernames(search("LI", 2)), (std::vector<std::string>{"lisa", "eli"}));
+  // Two letters of a display name, in any case: "Robert" starts with them, "carol" has them.
+  EXPECT_EQ(usernames(search("Ro")), (std::vector<std::string>{"bob", "carol"}));
+  // One character, inside words only: "va" (eva) before "ve" (dave).
+  EXPECT_EQ(usernames(search("v")), (std::vector<std::string>{"eva", "dave"}));
+  EXPECT_EQ(usernames(search("V", 1)), (std::vector<std::string>{"eva"}));
+  // A space is a character like any other.
+  EXPECT_EQ(usernames(search("a l")), std::vector<std::string>{"lisa"});
+  EXPECT_TRUE(search("q").empty());
+  EXPECT_TRUE(search("zz").empty());
+}
+
+TEST_P(store_contract, search_folds_ascii_case_only) {
+  const user elo = add_user("elo", "Élodie");
+  add_user("emile", "Émile Zola");
+  EXPECT_EQ(usernames(search("ÉLODIE")), std::vector<std::string>{"elo"}) << "A-Z fold, É stays";
+  EXPECT_TRUE(search("élodie").empty()) << "no Unicode case folding";
+  EXPECT_EQ(usernames(search("LODIE")), std::vector<std::string>{"elo"});
+  EXPECT_EQ(usernames(search("É")), (std::vector<std::string>{"elo", "emile"})) << "display-name prefix, by name";
+  EXPECT_EQ(search("é").size(), 0u);
+  EXPECT_EQ(search("odie")[0].id, elo.id);
 }
 
 TEST_P(store_contract, search_returns_at_most_limit_results) {
@@ -135,17 +176,6 @@ TEST_P(store_contract, search_returns_at_most_limit_results) {
   EXPECT_EQ(search("clamp", 1000).size(), static_cast<std::size_t>(query_limits::max_search_results));
 }
 
-TEST_P(store_contract, short_fragments_match_username_exact_and_prefix_only) {
-  add_user("bob");
-  add_user("bobby");
-  add_user("alice_bo", "Alice");
-  add_user("marley", "Bo Marley");
-  add_user("bo");
-  // Fewer than 3 characters: no substring matches, only exact then prefix.
-  EXPECT_EQ(usernames(search("bo")), (std::vector<std::string>{"bo", "bob", "bobby"}));
-  EXPECT_EQ(usernames(search("B")), (std::vector<std::string>{"bo", "bob", "bobby"}));
-}
-
 TEST_P(store_contract, search_treats_wildcards_and_quotes_as_plain_characters) {
   add_user("x_yz");
   add_user("xayz");
@@ -154,10 +184,11 @@ TEST_P(store_contract, search_treats_wildcards_and_quotes_as_plain_characters) {
   EXPECT_EQ(usernames(search("x_y")), std::vector<std::string>{"x_yz"});
   EXPECT_EQ(usernames(search("x_")), std::vector<std::string>{"x_yz"});
   EXPECT_EQ(usernames(search("0% s")), std::vector<std::string>{"pct"});
-  EXPECT_TRUE(search("%").empty());
-  EXPECT_TRUE(search("_").empty());
+  EXPECT_EQ(usernames(search("%")), std::vector<std::string>{"pct"});
+  EXPECT_EQ(usernames(search("_")), std::vector<std::string>{"x_yz"});
   EXPECT_TRUE(search("%%%").empty());
   EXPECT_TRUE(search("___").empty());
+  EXPECT_TRUE(search("\\").empty());
   // Query-language characters must neither fail nor widen the search.
   for (const char* odd : {"\"", "a\"b", "\"x_yz\"", "pct OR xayz", "x*", "NEAR(x y)", "pct:"}) {
     auto r = await<std::vector<user>>([&](auto done) { db().search_users(odd, 10, done); });
@@ -192,10 +223,25 @@ TEST_P(store_contract, search_ranks_and_limits_among_thousands_of_users) {
   ASSERT_EQ(exact.size(), 1u);
   EXPECT_EQ(exact[0].username, "user2999");
 
-  // 111 display names contain "son 12"; only the limit comes back.
+  // 111 display names contain "son 12"; only the limit comes back, ordered by the text
+  // from the match on ("son 12", "son 120", "son 1200", ...), then by id.
   const auto by_name = search("son 12", 30);
   ASSERT_EQ(by_name.size(), 30u);
-  for (const user& u : by_name) EXPECT_NE(u.name.find("son 12"), std::string::npos) << u.name;
+  EXPECT_EQ(by_name[0].name, "Person 12");
+  std::vector<std::pair<std::string, user_id>> keys;
+  for (const user& u : by_name) {
+    const auto at = u.name.find("son 12");
+    ASSERT_NE(at, std::string::npos) << u.name;
+    keys.emplace_back(u.name.substr(at), u.id);
+  }
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end())) << ::testing::PrintToString(usernames(by_name));
+
+  // One character, in thousands of names: "9" ends user9, user19, ... (by id), then "90"...
+  const auto nines = search("9", 50);
+  ASSERT_EQ(nines.size(), 50u);
+  EXPECT_EQ(nines[0].username, "user9");
+  EXPECT_EQ(nines[1].username, "user19");
+  for (const user& u : nines) EXPECT_EQ(u.username.back(), '9') << u.username;
 }
 
 // ---- append ----
@@ -405,7 +451,7 @@ TEST_P(store_contract, mark_read_of_a_foreign_or_unknown_message_is_forbidden_an
   for (const std::vector<message_id>& ids :
        {std::vector<message_id>{m1.id, to_a.id}, std::vector<message_id>{m1.id, c_to_a.id, m2.id},
         std::vector<message_id>{m2.id, 999999}, std::vector<message_id>{to_a.id}}) {
-    auto r = await<std::vector<message_ref>>([&](auto done) { db().mark_read(b.id, ids, 80'000, done); });
+    auto r = await<read_result>([&](auto done) { db().mark_read(b.id, ids, 80'000, done); });
     ASSERT_FALSE(r.has_value()) << ::testing::PrintToString(ids);
     EXPECT_EQ(r.error().code, errc::forbidden);
   }
@@ -424,19 +470,32 @@ TEST_P(store_contract, mark_read_returns_messages_not_read_before_and_counts_the
   const auto m3 = send(a.id, b.id, "three").stored;
   ASSERT_TRUE(await<std::vector<message_ref>>([&](auto done) { db().mark_delivered(b.id, {m2.id}, 10, done); }));
 
-  auto first =
-      await<std::vector<message_ref>>([&](auto done) { db().mark_read(b.id, {m1.id, m1.id, m2.id}, 20, done); });
+  auto first = await<read_result>([&](auto done) { db().mark_read(b.id, {m1.id, m1.id, m2.id}, 20, done); });
   ASSERT_TRUE(first.has_value());
-  EXPECT_EQ(ids_of(*first), (std::vector<message_id>{m1.id, m2.id})) << "each once, duplicates are fine";
-  for (const message_ref& r : *first) {
+  EXPECT_EQ(ids_of(first->read), (std::vector<message_id>{m1.id, m2.id})) << "each once, duplicates are fine";
+  for (const message_ref& r : first->read) {
     EXPECT_EQ(r.sender, a.id);
     EXPECT_EQ(r.recipient, b.id);
   }
+  // m2 had been received already; m1 is received by being read.
+  ASSERT_EQ(ids_of(first->delivered), std::vector<message_id>{m1.id});
+  EXPECT_EQ(first->delivered[0].sender, a.id);
+  EXPECT_EQ(first->delivered[0].recipient, b.id);
 
-  auto second =
-      await<std::vector<message_ref>>([&](auto done) { db().mark_read(b.id, {m2.id, m3.id, m1.id}, 30, done); });
+  // A late receipt for a message delivered by reading it is not reported again.
+  auto late = await<std::vector<message_ref>>([&](auto done) { db().mark_delivered(b.id, {m1.id}, 25, done); });
+  ASSERT_TRUE(late.has_value());
+  EXPECT_TRUE(late->empty());
+
+  auto second = await<read_result>([&](auto done) { db().mark_read(b.id, {m2.id, m3.id, m1.id}, 30, done); });
   ASSERT_TRUE(second.has_value());
-  EXPECT_EQ(ids_of(*second), std::vector<message_id>{m3.id});
+  EXPECT_EQ(ids_of(second->read), std::vector<message_id>{m3.id});
+  EXPECT_EQ(ids_of(second->delivered), std::vector<message_id>{m3.id});
+
+  auto again = await<read_result>([&](auto done) { db().mark_read(b.id, {m3.id}, 40, done); });
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(again->read.empty());
+  EXPECT_TRUE(again->delivered.empty());
 
   const auto stored = history_of(a.id, b.id);  // newest first: m3, m2, m1
   ASSERT_EQ(stored.size(), 3u);
@@ -445,6 +504,7 @@ TEST_P(store_contract, mark_read_returns_messages_not_read_before_and_counts_the
   EXPECT_EQ(stored[1].read_at, std::optional<unix_ms>(20));
   EXPECT_EQ(stored[1].delivered_at, std::optional<unix_ms>(10)) << "an earlier receipt is kept";
   EXPECT_EQ(stored[0].read_at, std::optional<unix_ms>(30));
+  EXPECT_EQ(stored[0].delivered_at, std::optional<unix_ms>(30));
   EXPECT_TRUE(pending_for(b.id).empty());
 }
 
@@ -555,7 +615,7 @@ TEST_P(store_contract, previews_list_conversations_most_recent_first_with_unread
   EXPECT_EQ((*of_p1)[0].peer.id, v.id);
   EXPECT_EQ((*of_p1)[0].unread, 1);
 
-  ASSERT_TRUE(await<std::vector<message_ref>>([&](auto done) { db().mark_read(v.id, {p2_a.id, p2_b.id}, 5000, done); }));
+  ASSERT_TRUE(await<read_result>([&](auto done) { db().mark_read(v.id, {p2_a.id, p2_b.id}, 5000, done); }));
   send(v.id, p2.id, "reply", std::nullopt, 6000);
   previews = await<std::vector<chat_preview>>([&](auto done) { db().chat_previews(v.id, 1, done); });
   ASSERT_TRUE(previews.has_value());
