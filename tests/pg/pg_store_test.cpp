@@ -241,8 +241,8 @@ TEST(postgres_migrations, apply_once_and_a_second_open_is_a_no_op) {
   const std::string name = db_name(url);
   auto first = run_migrations(url);
   ASSERT_TRUE(first.has_value()) << first.error().message;
-  EXPECT_EQ(*first, 3);
-  EXPECT_EQ(server().query(name, "SELECT count(*) FROM schema_version"), "3");
+  EXPECT_EQ(*first, 4);
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM schema_version"), "4");
   const std::string applied = server().query(name, "SELECT max(applied_at) FROM schema_version");
 
   {
@@ -252,8 +252,8 @@ TEST(postgres_migrations, apply_once_and_a_second_open_is_a_no_op) {
   }
   auto again = run_migrations(url);
   ASSERT_TRUE(again.has_value());
-  EXPECT_EQ(*again, 3);
-  EXPECT_EQ(server().query(name, "SELECT count(*) FROM schema_version"), "3");
+  EXPECT_EQ(*again, 4);
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM schema_version"), "4");
   EXPECT_EQ(server().query(name, "SELECT max(applied_at) FROM schema_version"), applied) << "nothing re-applied";
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM users"), "1") << "data untouched";
   // The search indexes exist, the trigram ones are gone.
@@ -262,6 +262,10 @@ TEST(postgres_migrations, apply_once_and_a_second_open_is_a_no_op) {
                                  "'messages_pending', 'messages_unread', 'messages_retry', 'conversations_by_hi')"),
             "7");
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%trgm'"), "0");
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'messages'::regclass "
+                                 "AND contype = 'f'"),
+            "0")
+      << "messages has no foreign keys (migration 4): the write functions check the users";
 }
 
 // Migration 3 on a database that already has users: the new search finds them, and the
@@ -310,8 +314,8 @@ TEST(postgres_migrations, stores_starting_at_once_on_a_fresh_database_all_succee
   }
   for (auto& t : starters) t.join();
   for (auto& o : opened) ASSERT_TRUE(o && o->has_value()) << (o ? o->error().message : "not run");
-  EXPECT_EQ(server().query(db_name(url), "SELECT count(*) FROM schema_version"), "3");
-  EXPECT_EQ(server().query(db_name(url), "SELECT max(version) FROM schema_version"), "3");
+  EXPECT_EQ(server().query(db_name(url), "SELECT count(*) FROM schema_version"), "4");
+  EXPECT_EQ(server().query(db_name(url), "SELECT max(version) FROM schema_version"), "4");
   for (auto& o : opened) (**o)->shutdown();
 }
 
@@ -412,6 +416,101 @@ TEST(postgres_group_commit, two_stores_on_one_database_share_conversations_and_s
             "0");
   n1.shutdown();
   n2.shutdown();
+}
+
+// The writer sends consecutive appends as one chatrix_append_batch call; the outcomes must be
+// those of storing them one by one.
+TEST(postgres_group_commit, grouped_appends_match_one_by_one) {
+  const std::string url = server().create_database();
+  postgres_store s(url, small_pool());
+  const user a = must_create(s, "grp_a");
+  const user b = must_create(s, "grp_b");
+  const user c = must_create(s, "grp_c");
+  constexpr unix_ms window = 60'000;
+
+  postgres_options opts = small_pool();
+  gate_guard gate;
+  opts.before_write_batch = [f = gate.future()] { f.wait(); };
+  postgres_store gated(url, opts);
+  completion_log<send_result> sent;
+  gated.append_message(send_request{a.id, b.id, "one", "1", 1000, window}, sent.make(0));
+  gated.append_message(send_request{b.id, a.id, "two", "1", 1001, window}, sent.make(1));  // other sender
+  gated.append_message(send_request{a.id, b.id, "one", "1", 1002, window}, sent.make(2));  // a retry of 0
+  gated.append_message(send_request{a.id, b.id, "one!", "1", 1003, window}, sent.make(3));  // new text
+  gated.append_message(send_request{a.id, 999999, "lost", "2", 1004, window}, sent.make(4));
+  gated.append_message(send_request{a.id, c.id, "three \"q\" \\ {x,y}", "3", 1005, window}, sent.make(5));
+  gated.append_message(send_request{a.id, b.id, "four", std::nullopt, 1006, window}, sent.make(6));
+  gate.open();
+  ASSERT_TRUE(sent.wait_for(7));
+  const auto e = sent.entries();
+  for (int i : {0, 1, 2, 3, 5, 6}) ASSERT_TRUE(e[static_cast<std::size_t>(i)].outcome.has_value()) << i;
+  const message& one = e[0].outcome->stored;
+  const message& two = e[1].outcome->stored;
+  const message& one_again = e[3].outcome->stored;
+  const message& three = e[5].outcome->stored;
+  const message& four = e[6].outcome->stored;
+  EXPECT_FALSE(e[0].outcome->duplicate);
+  EXPECT_FALSE(e[1].outcome->duplicate);
+  EXPECT_TRUE(e[2].outcome->duplicate);
+  EXPECT_EQ(e[2].outcome->stored.id, one.id);
+  EXPECT_EQ(e[2].outcome->stored.seq, one.seq);
+  EXPECT_FALSE(e[3].outcome->duplicate) << "other content: not a retry";
+  ASSERT_FALSE(e[4].outcome.has_value());
+  EXPECT_EQ(e[4].outcome.error().code, errc::unknown_recipient);
+  EXPECT_EQ(one.seq, 1);
+  EXPECT_EQ(two.seq, 2);
+  EXPECT_EQ(one_again.seq, 3);
+  EXPECT_EQ(four.seq, 4);
+  EXPECT_EQ(two.conversation, one.conversation);
+  EXPECT_EQ(three.seq, 1);
+  EXPECT_NE(three.conversation, one.conversation);
+  EXPECT_LT(one.id, two.id);
+  EXPECT_LT(two.id, one_again.id);
+  EXPECT_LT(one_again.id, four.id);
+
+  // What was stored is what was sent (quotes, backslashes and braces survive the array).
+  auto history = await<std::vector<message>>([&](auto done) { s.history(a.id, c.id, std::nullopt, 10, done); });
+  ASSERT_TRUE(history.has_value());
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_EQ(history->front().content, "three \"q\" \\ {x,y}");
+  // A retry after the commit is found in the database.
+  auto later = await<send_result>(
+      [&](auto done) { s.append_message(send_request{a.id, b.id, "one", "1", 2000, window}, done); });
+  ASSERT_TRUE(later.has_value());
+  EXPECT_TRUE(later->duplicate);
+  EXPECT_EQ(later->stored.id, one.id);
+  gated.shutdown();
+
+  // Receipts of several calls in one batch: one chatrix_mark_delivered_batch call.
+  gate_guard receipts_gate;
+  postgres_options ropts = small_pool();
+  ropts.before_write_batch = [f = receipts_gate.future()] { f.wait(); };
+  postgres_store receipts_store(url, ropts);
+  completion_log<std::vector<message_ref>> receipts;
+  receipts_store.mark_delivered(b.id, {one.id, one.id, two.id}, 5000, receipts.make(0));  // two is to a
+  receipts_store.mark_delivered(b.id, {one.id, four.id}, 5000, receipts.make(1));         // one is taken
+  receipts_store.mark_delivered(a.id, {two.id}, 6000, receipts.make(2));
+  receipts_store.mark_delivered(a.id, {}, 6000, receipts.make(3));
+  receipts_gate.open();
+  ASSERT_TRUE(receipts.wait_for(4));
+  const auto r = receipts.entries();
+  auto ids = [](const result<std::vector<message_ref>>& refs) {
+    std::vector<message_id> out;
+    for (const auto& ref : refs.value()) out.push_back(ref.id);
+    return out;
+  };
+  EXPECT_EQ(ids(r[0].outcome), std::vector<message_id>{one.id});
+  EXPECT_EQ(ids(r[1].outcome), std::vector<message_id>{four.id});
+  EXPECT_EQ(ids(r[2].outcome), std::vector<message_id>{two.id});
+  EXPECT_TRUE(ids(r[3].outcome).empty());
+  EXPECT_EQ(r[0].outcome->front().sender, a.id);
+  EXPECT_EQ(r[0].outcome->front().recipient, b.id);
+  auto pending_b = await<std::vector<message>>([&](auto done) { s.pending_messages(b.id, 0, 10, done); });
+  ASSERT_TRUE(pending_b.has_value());
+  ASSERT_EQ(pending_b->size(), 1u);
+  EXPECT_EQ(pending_b->front().id, one_again.id);
+  receipts_store.shutdown();
+  s.shutdown();
 }
 
 TEST(postgres_group_commit, a_statement_error_fails_only_its_own_write) {

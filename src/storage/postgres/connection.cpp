@@ -32,6 +32,25 @@ params& params::add_array(const std::vector<std::int64_t>& values) {
   return add(std::move(literal));
 }
 
+params& params::add_text_array(const std::vector<std::optional<std::string_view>>& values) {
+  std::string literal = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) literal += ',';
+    if (!values[i]) {
+      literal += "NULL";
+      continue;
+    }
+    literal += '"';
+    for (const char ch : *values[i]) {
+      if (ch == '"' || ch == '\\') literal += '\\';
+      literal += ch;
+    }
+    literal += '"';
+  }
+  literal += '}';
+  return add(std::move(literal));
+}
+
 std::vector<const char*> params::pointers() const {
   std::vector<const char*> out;
   out.reserve(values_.size());

@@ -58,6 +58,9 @@ class params {
   }
   /// A bigint[] literal, e.g. {1,2,3}: the array is still one bound value.
   params& add_array(const std::vector<std::int64_t>& values);
+  /// A text[] literal: every element quoted (backslash and double quote escaped), a null
+  /// element as NULL.
+  params& add_text_array(const std::vector<std::optional<std::string_view>>& values);
 
   int size() const noexcept { return static_cast<int>(values_.size()); }
   /// Pointers into this object, valid until it changes; libpq copies the data when sending.

@@ -107,6 +107,19 @@ int clamp_limit(int limit, int max) { return std::clamp(limit, 0, max); }
 
 // ---- jobs ----
 
+/// Runs the caller's callback; an exception must not kill the store's thread nor keep the
+/// callbacks after it from running.
+template <class T>
+void deliver(const callback<T>& done, std::optional<result<T>>& outcome) noexcept {
+  try {
+    done(outcome ? std::move(*outcome) : failure<T>(make_error(errc::internal, "write not run")));
+  } catch (const std::exception& e) {
+    spdlog::error("postgres store: a callback threw: {}", e.what());
+  } catch (...) {
+    spdlog::error("postgres store: a callback threw");
+  }
+}
+
 /// One statement of the store, queued for the writer or a reader. take() reads its result
 /// (a logical failure comes back as a row, never as an SQL error); fail() replaces the
 /// outcome; complete() runs the callback once the outcome is final.
@@ -142,17 +155,7 @@ class typed_job final : public job {
 
   void fail(const error& e) noexcept override { outcome_.emplace(failure<T>(e)); }
 
-  void complete() noexcept override {
-    // Callbacks are the caller's code: an exception must not kill the store's thread nor
-    // keep the callbacks after it from running.
-    try {
-      done_(outcome_ ? std::move(*outcome_) : failure<T>(make_error(errc::internal, "write not run")));
-    } catch (const std::exception& e) {
-      spdlog::error("postgres store: a callback threw: {}", e.what());
-    } catch (...) {
-      spdlog::error("postgres store: a callback threw");
-    }
-  }
+  void complete() noexcept override { deliver(done_, outcome_); }
 
  private:
   Parse parse_;
@@ -163,6 +166,198 @@ class typed_job final : public job {
 template <class T, class Parse>
 std::unique_ptr<job> make_job(const sql::statement& stmt, params args, callback<T> done, Parse parse) {
   return std::make_unique<typed_job<T, Parse>>(stmt, std::move(args), std::move(parse), std::move(done));
+}
+
+/// A write the writer sends together with its neighbours of the same kind, as one call with
+/// arrays; each takes its rows of the result.
+class grouped_job : public job {
+ public:
+  using job::job;
+  /// A row of the group's result that belongs to this job.
+  virtual void take_row(const PGresult* r, int row) noexcept = 0;
+  /// Every row is distributed.
+  virtual void taken() noexcept = 0;
+  void take(const PGresult*) noexcept override {}  // always sent as part of a group
+};
+
+/// store::append_message, grouped as one chatrix_append_batch call.
+class append_job final : public grouped_job {
+ public:
+  append_job(send_request req, callback<send_result> done)
+      : grouped_job(sql::append_batch, params()), req_(std::move(req)), done_(std::move(done)) {}
+  const send_request& request() const noexcept { return req_; }
+
+  /// Columns as sql::append_batch's.
+  void take_row(const PGresult* r, int row) noexcept override {
+    try {
+      if (text(r, row, 1) != "ok") {
+        outcome_.emplace(make_error(errc::unknown_recipient, "no such user"));
+        return;
+      }
+      send_result out;
+      out.duplicate = text(r, row, 2) == "t";
+      out.stored.id = i64(r, row, 3);
+      out.stored.conversation = i64(r, row, 4);
+      out.stored.seq = i64(r, row, 5);
+      out.stored.created_at = i64(r, row, 6);
+      out.stored.delivered_at = opt_i64(r, row, 7);
+      out.stored.read_at = opt_i64(r, row, 8);
+      out.stored.sender = req_.sender;
+      out.stored.recipient = req_.recipient;
+      out.stored.content = req_.content;
+      outcome_.emplace(std::move(out));
+    } catch (const std::exception& e) {
+      spdlog::error("postgres store: unexpected result of {}: {}", stmt().name, e.what());
+      outcome_.emplace(failure<send_result>(make_error(errc::internal, "database error")));
+    }
+  }
+  void taken() noexcept override {
+    // No row: the statement's fault, not the message's.
+    if (!outcome_) outcome_.emplace(failure<send_result>(make_error(errc::internal, "database error")));
+  }
+  void fail(const error& e) noexcept override { outcome_.emplace(failure<send_result>(e)); }
+  void complete() noexcept override { deliver(done_, outcome_); }
+
+ private:
+  send_request req_;
+  callback<send_result> done_;
+  std::optional<result<send_result>> outcome_;
+};
+
+/// store::mark_delivered, grouped as one chatrix_mark_delivered_batch call.
+class receipt_job final : public grouped_job {
+ public:
+  receipt_job(user_id recipient, std::vector<message_id> ids, unix_ms at, callback<std::vector<message_ref>> done)
+      : grouped_job(sql::mark_delivered_batch, params()),
+        recipient_(recipient),
+        ids_(std::move(ids)),
+        at_(at),
+        done_(std::move(done)) {}
+  user_id recipient() const noexcept { return recipient_; }
+  const std::vector<message_id>& ids() const noexcept { return ids_; }
+  unix_ms at() const noexcept { return at_; }
+
+  /// Columns as sql::mark_delivered_batch's.
+  void take_row(const PGresult* r, int row) noexcept override {
+    try {
+      refs_.push_back({i64(r, row, 1), i64(r, row, 2), i64(r, row, 3)});
+    } catch (const std::exception& e) {
+      spdlog::error("postgres store: unexpected result of {}: {}", stmt().name, e.what());
+      failed_ = true;
+    }
+  }
+  void taken() noexcept override {
+    if (failed_)
+      outcome_.emplace(failure<std::vector<message_ref>>(make_error(errc::internal, "database error")));
+    else
+      outcome_.emplace(std::move(refs_));
+  }
+  void fail(const error& e) noexcept override { outcome_.emplace(failure<std::vector<message_ref>>(e)); }
+  void complete() noexcept override { deliver(done_, outcome_); }
+
+ private:
+  user_id recipient_;
+  std::vector<message_id> ids_;
+  unix_ms at_;
+  callback<std::vector<message_ref>> done_;
+  std::vector<message_ref> refs_;
+  bool failed_ = false;
+  std::optional<result<std::vector<message_ref>>> outcome_;
+};
+
+bool is_append(const job* j) noexcept { return &j->stmt() == &sql::append_batch; }
+bool is_receipt(const job* j) noexcept { return &j->stmt() == &sql::mark_delivered_batch; }
+bool is_grouped(const job* j) noexcept { return is_append(j) || is_receipt(j); }
+
+/// What the writer sends as one statement: a single job, or a run of grouped jobs of one
+/// kind (appends with the same retry window, or receipts) as one call with arrays, whose
+/// rows name their job by its 1-based position (appends) or 0-based index (receipts).
+struct write_unit {
+  std::vector<job*> jobs;
+  params args;  // for a group; a single job brings its own
+
+  const sql::statement& stmt() const noexcept { return jobs.front()->stmt(); }
+  const params& arguments() const noexcept { return is_grouped(jobs.front()) ? args : jobs.front()->args(); }
+
+  void take(const PGresult* r) {
+    if (!is_grouped(jobs.front())) {
+      jobs.front()->take(r);
+      return;
+    }
+    const std::int64_t base = is_append(jobs.front()) ? 1 : 0;
+    for (int row = 0; row < PQntuples(r); ++row) {
+      const auto index = i64(r, row, 0) - base;
+      if (index < 0 || index >= static_cast<std::int64_t>(jobs.size())) continue;
+      static_cast<grouped_job*>(jobs[static_cast<std::size_t>(index)])->take_row(r, row);
+    }
+    for (job* j : jobs) static_cast<grouped_job*>(j)->taken();
+  }
+  void fail(const error& e) {
+    for (job* j : jobs) j->fail(e);
+  }
+};
+
+/// Grouped jobs of one kind as one call.
+write_unit group_unit(std::vector<job*> jobs) {
+  write_unit u{std::move(jobs), {}};
+  if (is_append(u.jobs.front())) {
+    std::vector<std::int64_t> senders, recipients, nows;
+    std::vector<std::optional<std::string_view>> contents, marks;
+    for (job* j : u.jobs) {
+      const auto& req = static_cast<append_job*>(j)->request();
+      senders.push_back(req.sender);
+      recipients.push_back(req.recipient);
+      contents.emplace_back(req.content);
+      marks.push_back(req.mark ? std::optional<std::string_view>(*req.mark) : std::nullopt);
+      nows.push_back(req.now);
+    }
+    u.args.add_array(senders).add_array(recipients).add_text_array(contents).add_text_array(marks);
+    u.args.add_array(nows).add(static_cast<append_job*>(u.jobs.front())->request().retry_window);
+  } else {
+    std::vector<std::int64_t> index, recipients, ids, ats;
+    for (std::size_t i = 0; i < u.jobs.size(); ++i) {
+      const auto* r = static_cast<receipt_job*>(u.jobs[i]);
+      for (const message_id id : r->ids()) {
+        index.push_back(static_cast<std::int64_t>(i));
+        recipients.push_back(r->recipient());
+        ids.push_back(id);
+        ats.push_back(r->at());
+      }
+    }
+    u.args.add_array(index).add_array(recipients).add_array(ids).add_array(ats);
+  }
+  return u;
+}
+
+/// Whether b may join a group that starts with a.
+bool same_group(const job* a, const job* b) {
+  if (is_append(a))
+    return is_append(b) && static_cast<const append_job*>(a)->request().retry_window ==
+                               static_cast<const append_job*>(b)->request().retry_window;
+  return is_receipt(a) && is_receipt(b);
+}
+
+/// The batch as units: the appends first, grouped, then every other job in order, runs of
+/// receipts grouped. Moving the appends ahead changes no outcome: no other write of a batch
+/// can refer to a message stored in it (its id is known only once the batch committed), and
+/// no append to a user created in it (same reason).
+std::vector<write_unit> units_of(const std::vector<std::unique_ptr<job>>& jobs) {
+  std::vector<job*> batch;
+  for (const auto& j : jobs) batch.push_back(j.get());
+  std::stable_partition(batch.begin(), batch.end(), [](const job* j) { return is_append(j); });
+  std::vector<write_unit> units;
+  for (std::size_t first = 0; first < batch.size();) {
+    std::size_t end = first + 1;
+    if (!is_grouped(batch[first])) {
+      units.push_back(write_unit{{batch[first]}, {}});
+    } else {
+      while (end < batch.size() && same_group(batch[first], batch[end])) ++end;
+      units.push_back(group_unit(std::vector<job*>(batch.begin() + static_cast<std::ptrdiff_t>(first),
+                                                   batch.begin() + static_cast<std::ptrdiff_t>(end))));
+    }
+    first = end;
+  }
+  return units;
 }
 
 /// Where a connection's loop is, so that a wake-up or a stop knows what to cancel.
@@ -651,12 +846,13 @@ void postgres_store::impl::writer_down() {
 }
 
 awaitable<void> postgres_store::impl::run_batch(std::vector<std::unique_ptr<job>>& batch) {
-  // The jobs still to be committed. A job whose statement fails (an SQL error, not a
+  // The units still to be committed. A unit whose statement fails (an SQL error, not a
   // logical failure) aborts the whole transaction; it is dropped and the others go again
   // in a new transaction, so one bad write cannot fail its neighbours.
-  std::vector<job*> pending;
-  pending.reserve(batch.size());
-  for (auto& j : batch) pending.push_back(j.get());
+  std::vector<write_unit> pending = units_of(batch);
+  const auto fail_pending = [&](const error& e) {
+    for (auto& u : pending) u.fail(e);
+  };
   int conflicts = 0;
   connection& c = writer_.conn;
   // The whole batch, retries included, gets one deadline: a stalled server (or a lock held
@@ -667,7 +863,7 @@ awaitable<void> postgres_store::impl::run_batch(std::vector<std::unique_ptr<job>
   try {
     while (!pending.empty()) {
       c.send_prepared(sql::begin.name, params());
-      for (job* j : pending) c.send_prepared(j->stmt().name, j->args());
+      for (const auto& u : pending) c.send_prepared(u.stmt().name, u.arguments());
       c.send_prepared(sql::commit.name, params());
       c.pipeline_sync();
       co_await c.flush();
@@ -684,7 +880,7 @@ awaitable<void> postgres_store::impl::run_batch(std::vector<std::unique_ptr<job>
         r = co_await c.next_result();
         const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
         if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-          pending[i]->take(r.get());
+          pending[i].take(r.get());
         } else if (st != PGRES_PIPELINE_ABORTED && !failed) {
           if (c.classify(r.get()) == postgres_detail::failure_kind::connection) c.check(r.get(), PGRES_TUPLES_OK);
           failed = i;
@@ -735,26 +931,36 @@ awaitable<void> postgres_store::impl::run_batch(std::vector<std::unique_ptr<job>
         // Class 40 (serialization failure, deadlock with another node's batch): nobody's
         // fault; the same transaction may well succeed again.
         if (failed_state.starts_with("40") && ++conflicts <= 3) continue;
-        spdlog::error("postgres store: {} failed: {} (SQLSTATE {})", pending[*failed]->stmt().name, failed_message,
+        if (pending[*failed].jobs.size() > 1) {
+          // A group failed as a whole (one bad message fails its statement): its jobs go
+          // again one per statement, so that only the bad one fails.
+          const auto at = pending.begin() + static_cast<std::ptrdiff_t>(*failed);
+          std::vector<write_unit> singles;
+          for (job* j : at->jobs) singles.push_back(group_unit({j}));
+          pending.insert(pending.erase(at), std::make_move_iterator(singles.begin()),
+                         std::make_move_iterator(singles.end()));
+          continue;
+        }
+        spdlog::error("postgres store: {} failed: {} (SQLSTATE {})", pending[*failed].stmt().name, failed_message,
                       failed_state);
-        pending[*failed]->fail(make_error(errc::internal, "database error"));
+        pending[*failed].fail(make_error(errc::internal, "database error"));
         pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(*failed));
         continue;
       }
       // COMMIT itself failed: nothing of this transaction is durable.
       spdlog::error("postgres store: commit failed: {}", commit_message);
-      for (job* j : pending) j->fail(make_error(errc::internal, "database error"));
+      fail_pending(make_error(errc::internal, "database error"));
       co_return;
     }
   } catch (const connection_lost& e) {
     // The outcome of a COMMIT in flight is unknown: report unavailable (a client retry
     // carries the same mark and is recognised if the first attempt did commit).
-    spdlog::warn("postgres store: write batch of {} lost: {}", pending.size(), e.what());
-    for (job* j : pending) j->fail(unavailable_error());
+    spdlog::warn("postgres store: write batch of {} lost: {}", batch.size(), e.what());
+    fail_pending(unavailable_error());
     writer_down();
   } catch (const std::exception& e) {
     spdlog::error("postgres store: write batch failed: {}", e.what());
-    for (job* j : pending) j->fail(make_error(errc::internal, "database error"));
+    fail_pending(make_error(errc::internal, "database error"));
     // The connection's protocol state is unknown: start afresh.
     writer_down();
   }
@@ -906,47 +1112,19 @@ void postgres_store::search_users(std::string fragment, int limit, callback<std:
 // ---- messages ----
 
 void postgres_store::append_message(send_request req, callback<send_result> done) {
-  params p;
-  p.add(req.sender).add(req.recipient).add(req.content).add(req.mark).add(req.now).add(req.retry_window);
-  auto j = make_job<send_result>(
-      sql::append_message, std::move(p), std::move(done),
-      [sender = req.sender, recipient = req.recipient, content = req.content](const PGresult* r) -> result<send_result> {
-        if (PQntuples(r) != 1) throw std::runtime_error("chatrix_append returned no row");
-        if (text(r, 0, 0) != "ok") return make_error(errc::unknown_recipient, "no such user");
-        send_result out;
-        out.duplicate = text(r, 0, 1) == "t";
-        out.stored.id = i64(r, 0, 2);
-        out.stored.conversation = i64(r, 0, 3);
-        out.stored.seq = i64(r, 0, 4);
-        out.stored.created_at = i64(r, 0, 5);
-        out.stored.delivered_at = opt_i64(r, 0, 6);
-        out.stored.read_at = opt_i64(r, 0, 7);
-        out.stored.sender = sender;
-        out.stored.recipient = recipient;
-        out.stored.content = content;
-        return out;
-      });
   if (req.content.find('\0') != std::string::npos) {
     // PostgreSQL text cannot hold NUL; storing a truncated message would be worse.
+    auto j = std::make_unique<append_job>(std::move(req), std::move(done));
     j->fail(make_error(errc::invalid_field, "content contains a NUL character"));
     impl_->finish(std::move(j));
     return;
   }
-  impl_->write(std::move(j));
+  impl_->write(std::make_unique<append_job>(std::move(req), std::move(done)));
 }
 
 void postgres_store::mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
                                     callback<std::vector<message_ref>> done) {
-  params p;
-  p.add(recipient).add_array(ids).add(at);
-  impl_->write(make_job<std::vector<message_ref>>(sql::mark_delivered, std::move(p), std::move(done),
-                                                  [](const PGresult* r) -> result<std::vector<message_ref>> {
-                                                    std::vector<message_ref> out;
-                                                    for (int i = 0; i < PQntuples(r); ++i) {
-                                                      out.push_back({i64(r, i, 0), i64(r, i, 1), i64(r, i, 2)});
-                                                    }
-                                                    return out;
-                                                  }));
+  impl_->write(std::make_unique<receipt_job>(recipient, std::move(ids), at, std::move(done)));
 }
 
 void postgres_store::mark_read(user_id reader, std::vector<message_id> ids, unix_ms at, callback<read_result> done) {

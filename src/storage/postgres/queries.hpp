@@ -40,33 +40,31 @@ inline constexpr statement insert_user{
     "INSERT INTO users (username, username_folded, name, password_hash, created_at) "
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username_folded) DO NOTHING RETURNING id"};
 
-// See chatrix_append in migrations.hpp. Columns: status, duplicate, id, conversation, seq,
-// created_at, delivered_at, read_at.
-inline constexpr statement append_message{
-    "append_message",
-    "SELECT r_status, r_duplicate, r_id, r_conversation, r_seq, r_created_at, r_delivered_at, r_read_at "
-    "FROM chatrix_append($1, $2, $3, $4, $5, $6)"};
-
-// The WHERE clause does the filtering: other recipients' and already delivered messages
-// return no row. `wanted` removes repeated ids and keeps the caller's order.
-inline constexpr statement mark_delivered{
-    "mark_delivered",
-    "WITH wanted AS ("
-    "  SELECT w.id, min(w.ord) AS ord FROM unnest($2::bigint[]) WITH ORDINALITY AS w(id, ord) GROUP BY w.id"
-    "), changed AS ("
-    "  UPDATE messages AS m SET delivered_at = $3 FROM wanted"
-    "   WHERE m.id = wanted.id AND m.recipient_id = $1 AND m.delivered_at IS NULL"
-    "  RETURNING m.id, m.sender_id, m.recipient_id, wanted.ord"
-    ") SELECT id, sender_id, recipient_id FROM changed ORDER BY ord"};
-
 // See chatrix_read_messages in migrations.hpp. Columns: status, id, sender, recipient,
 // delivered (this read was also the first receipt).
 inline constexpr statement mark_read{"read_messages",
                                      "SELECT r_status, r_id, r_sender, r_recipient, r_delivered "
                                      "FROM chatrix_read_messages($1, $2::bigint[], $3)"};
 
-inline constexpr statement write_statements[] = {begin, commit, rollback, insert_user, append_message,
-                                                 mark_delivered, mark_read};
+// Consecutive appends of a batch as one call (see chatrix_append_batch in migrations.hpp):
+// arrays of senders, recipients, contents, marks and times, then the retry window. One row
+// per message, r_ord = its 1-based position, then status, duplicate, id, conversation, seq,
+// created_at, delivered_at, read_at.
+inline constexpr statement append_batch{
+    "append_batch",
+    "SELECT r_ord, r_status, r_duplicate, r_id, r_conversation, r_seq, r_created_at, r_delivered_at, r_read_at "
+    "FROM chatrix_append_batch($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6)"};
+
+// Consecutive mark_delivered calls of a batch as one call (see
+// chatrix_mark_delivered_batch in migrations.hpp): call index, recipient, id and time per
+// receipt. Rows: call index, id, sender, recipient.
+inline constexpr statement mark_delivered_batch{
+    "mark_delivered_batch",
+    "SELECT r_job, r_id, r_sender, r_recipient "
+    "FROM chatrix_mark_delivered_batch($1::int[], $2::bigint[], $3::bigint[], $4::bigint[])"};
+
+inline constexpr statement write_statements[] = {begin, commit, rollback, insert_user, append_batch,
+                                                 mark_delivered_batch, mark_read};
 
 // ---- readers ----
 
@@ -110,15 +108,16 @@ inline constexpr statement select_history{
     "ORDER BY m.seq DESC LIMIT $4"};
 
 // The viewer's most recent conversations (limit applied before the per-row work), then
-// the peer, the unread count (messages_unread) and the last message for those only. The
-// viewer's conversations are sorted in full: that set is per user and small.
+// the peer, the unread count (messages_unread) and the last message (by (conversation_id,
+// last_seq), through messages_conversation_seq) for those only. The viewer's conversations
+// are sorted in full: that set is per user and small.
 inline constexpr statement select_previews{
     "select_previews",
     "WITH recent AS ("
-    "  SELECT id, peer, updated_at, last_message_id FROM ("
-    "    SELECT id, user_hi AS peer, updated_at, last_message_id FROM conversations WHERE user_lo = $1"
+    "  SELECT id, peer, updated_at, last_seq FROM ("
+    "    SELECT id, user_hi AS peer, updated_at, last_seq FROM conversations WHERE user_lo = $1"
     "    UNION ALL"
-    "    SELECT id, user_lo AS peer, updated_at, last_message_id FROM conversations"
+    "    SELECT id, user_lo AS peer, updated_at, last_seq FROM conversations"
     "     WHERE user_hi = $1 AND user_lo <> $1"
     "  ) AS mine ORDER BY updated_at DESC, id DESC LIMIT $2"
     ") "
@@ -127,7 +126,7 @@ inline constexpr statement select_previews{
     "     AND x.read_at IS NULL), "
     "  " CHATRIX_PG_MESSAGE_COLUMNS " "
     "FROM recent AS c JOIN users AS p ON p.id = c.peer "
-    "LEFT JOIN messages AS m ON m.id = c.last_message_id "
+    "LEFT JOIN messages AS m ON m.conversation_id = c.id AND m.seq = c.last_seq "
     "ORDER BY c.updated_at DESC, c.id DESC"};
 
 #undef CHATRIX_PG_MESSAGE_COLUMNS
