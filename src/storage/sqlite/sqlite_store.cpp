@@ -314,10 +314,15 @@ void sqlite_store::impl::writer_loop() {
 
 void sqlite_store::impl::run_batch(std::vector<std::unique_ptr<write_job>>& batch) {
   connection& c = *writer_conn_;
-  // The batch as steps: each single job alone, consecutive appends or receipts together.
+  // The batch as steps: all appends together, first, then each single job alone and
+  // consecutive receipts together. Moving the appends ahead changes no outcome: no other
+  // write of a batch can refer to a message stored in it (its id is known only once the
+  // batch committed), and no append to a user created in it (same reason).
   std::vector<write_job*> jobs;
   jobs.reserve(batch.size());
   for (auto& job : batch) jobs.push_back(job.get());
+  std::stable_partition(jobs.begin(), jobs.end(),
+                        [](const write_job* j) { return j->job_kind() == write_job::kind::append; });
   std::vector<std::span<write_job* const>> steps;
   for (std::size_t first = 0; first < jobs.size();) {
     const auto kind = jobs[first]->job_kind();
