@@ -2,6 +2,9 @@
 # chatrix-bench smoke run: a short closed-loop and open-loop load against a fresh node on
 # loopback. It checks only that the generator works and that nothing was lost, duplicated or
 # reordered; speed is measured by the benchmarks in docs/performance.md, never asserted here.
+# The server's idle timeout is 2 s: it pings a connection after 2 s of silence and closes it 1 s
+# later without an answer. Recipients never send, so in the 4-second open-loop run a bench that
+# did not answer pings would lose its recipients and their messages.
 set -euo pipefail
 server_bin=$1
 bench_bin=$2
@@ -9,7 +12,7 @@ dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 
 CHATRIX_DATA_DIR="$dir/data" SERVER_PORT=127.0.0.1:0 CHATRIX_PORT_FILE="$dir/port" \
-  ARGON2_PROFILE=min LOG_LEVEL=warn JWT_SECRET=bench-smoke-secret-0123456789 \
+  ARGON2_PROFILE=min LOG_LEVEL=warn IDLE_TIMEOUT=2s JWT_SECRET=bench-smoke-secret-0123456789 \
   "$server_bin" >"$dir/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do [ -s "$dir/port" ] && break; sleep 0.05; done
@@ -20,8 +23,7 @@ port=$(cat "$dir/port")
 # needs nothing that scripts/install-deps.sh does not install.
 run() {
   local out line
-  out=$("$bench_bin" --url "ws://127.0.0.1:$port/ws" --pairs 10 --duration 2 --max-lost 0 --max-duplicates 0 \
-    --json "$@") || {
+  out=$("$bench_bin" --url "ws://127.0.0.1:$port/ws" --pairs 10 --max-lost 0 --max-duplicates 0 --json "$@") || {
     local rc=$?
     echo "$out"
     echo "bench smoke failed: chatrix-bench exited with $rc (3: messages lost or duplicated)"
@@ -35,7 +37,7 @@ run() {
   done
 }
 
-run --window 8
-run --rate 2000 --user-prefix open_
+run --window 8 --duration 2
+run --rate 2000 --duration 4 --user-prefix open_
 kill -0 "$pid"  # the server survived both runs
 echo "bench smoke: 2 passed, 0 failed"

@@ -1,6 +1,10 @@
 // chatrix-bench's WebSocket side: the load run (sender/recipient pairs) and the idle run.
 // The only translation unit that instantiates Beast WebSocket code (it dominates compile time).
+// Beast does the opening handshake only; the frames go straight over the TCP socket (ws_codec.hpp),
+// so that a connection costs one read per batch of incoming frames and one gathered write per
+// batch of outgoing ones (see README.md, "Data path").
 #include "bench.hpp"
+#include "ws_codec.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -11,7 +15,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
@@ -190,6 +194,9 @@ struct worker {
   std::vector<std::unique_ptr<connection>> conns;
   std::vector<std::unique_ptr<pair_state>> pairs;
   std::vector<asio::ip::address> sources;
+  ws::mask_prng masks{std::random_device{}() | std::uint64_t{std::random_device{}()} << 32};
+  std::vector<connection*> dirty;  // connections with frames queued since the last flush()
+  std::string payload;             // send_one's scratch
 
   histogram ack_ns, deliver_ns;
   std::atomic<std::uint64_t> sent{0}, acked{0}, delivered{0}, errors{0}, outstanding{0};
@@ -214,6 +221,9 @@ struct worker {
   std::unique_ptr<asio::steady_timer> pacer;
 
   void launch_more();
+  /// Starts one gathered write on every connection that queued frames (unless one is in flight:
+  /// its completion writes them). Called once the handlers of an event have run, never per frame.
+  void flush();
   void start_sending();
   void send_one(pair_state& p, std::uint64_t send_ns);
   void on_delivered(pair_state& p, std::int64_t seq, std::uint64_t at);
@@ -230,50 +240,70 @@ struct worker {
 class connection {
  public:
   connection(worker& w, role r, pair_state* p, std::size_t index)
-      : w_(w), role_(r), pair_(p), index_(index), ws_(w.io) {}
+      : w_(w),
+        role_(r),
+        pair_(p),
+        index_(index),
+        sock_(w.io),
+        reader_(max_message_bytes, r == role::idle ? idle_read_buffer : load_read_buffer) {}
 
   asio::awaitable<void> run(tcp::endpoint ep, std::string host, std::string target, std::string token);
-  void send(std::string frame) {
-    out_.push_back(std::move(frame));
-    if (!writing_) write_next();
-  }
+  /// Queues one text frame; worker::flush() writes it.
+  void send(std::string_view text) { queue(ws::opcode::text, text); }
+  /// Sends a close frame (1000) and shuts the write side down once it is out; reading goes on
+  /// until the server's close frame or the end of the stream.
   void close() {
     if (!open_) return;
     open_ = false;
-    ws_.async_close(websocket::close_code::normal, [](beast::error_code) {});
+    queue_close(ws::close_normal);
+    write_queued();
   }
   bool is_open() const { return open_; }
+  /// Starts a write of everything queued unless one is in flight.
+  void write_queued();
 
  private:
-  void write_next() {
-    writing_ = true;
-    ws_.async_write(asio::buffer(out_.front()), [this](beast::error_code ec, std::size_t) {
-      out_.pop_front();
-      if (ec) {
-        writing_ = false;
-        out_.clear();
-        return;  // the read loop sees the failure and reports it
-      }
-      if (out_.empty())
-        writing_ = false;
-      else
-        write_next();
-    });
+  // Load connections get a buffer that holds many frames per read; idle connections a small one
+  // (an idle run opens thousands), which grows for a large message and shrinks afterwards.
+  static constexpr std::size_t load_read_buffer = 64 * 1024;
+  static constexpr std::size_t idle_read_buffer = 1024;
+  static constexpr std::size_t max_message_bytes = 16 * 1024 * 1024;  // Beast's default limit
+
+  void queue(ws::opcode op, std::string_view payload) {
+    ws::append_frame(out_, op, payload, w_.masks.next());
+    if (!dirty_) {
+      dirty_ = true;
+      w_.dirty.push_back(this);
+    }
   }
+  void queue_close(std::uint16_t code) {
+    close_sent_ = true;
+    queue(ws::opcode::close, ws::close_payload(code == ws::close_no_status ? ws::close_normal : code));
+  }
+  void read_more();
+  void on_read(beast::error_code ec, std::size_t n);
+  void on_written(beast::error_code ec);
+  /// The connection failed: report it (fail) and close the socket, which ends every pending operation.
+  void drop(const std::string& what);
   void handle(std::string_view text, std::uint64_t at);
   void fail(const std::string& what);
 
+  friend struct worker;
   worker& w_;
   role role_;
   pair_state* pair_;
   std::size_t index_;
-  ws_stream ws_;
-  beast::flat_buffer buf_;
-  std::deque<std::string> out_;
+  tcp::socket sock_;
+  ws::frame_reader reader_;
+  std::string out_;      // frames queued for the next write
+  std::string writing_;  // frames of the write in flight (empty: none)
   std::string scratch_;
-  bool writing_ = false;
+  bool dirty_ = false;   // in w_.dirty
   bool authed_ = false;
-  bool open_ = false;
+  bool open_ = false;    // frames may be sent
+  bool close_sent_ = false;
+  bool close_received_ = false;
+  bool dead_ = false;    // the socket is closed
   bool finished_ = false;  // counted in ready or failed
 };
 
@@ -292,48 +322,131 @@ void connection::fail(const std::string& what) {
 }
 
 asio::awaitable<void> connection::run(tcp::endpoint ep, std::string host, std::string target, std::string token) {
-  auto& sock = ws_.next_layer();
   beast::error_code ec;
-  sock.open(ep.protocol(), ec);
+  sock_.open(ep.protocol(), ec);
   if (!ec && !w_.sources.empty()) {
     // Bind only the address; the port is chosen at connect time, per destination, so each
     // source address gets its own ephemeral port range.
-    sock.set_option(asio::detail::socket_option::boolean<IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT>(true), ec);
-    sock.bind(tcp::endpoint(w_.sources[index_ % w_.sources.size()], 0), ec);
+    sock_.set_option(asio::detail::socket_option::boolean<IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT>(true), ec);
+    sock_.bind(tcp::endpoint(w_.sources[index_ % w_.sources.size()], 0), ec);
   }
   if (ec) {
     fail("socket: " + ec.message());
     co_return;
   }
-  if (auto [cec] = co_await sock.async_connect(ep, use_tuple); cec) {
+  if (auto [cec] = co_await sock_.async_connect(ep, use_tuple); cec) {
     fail("connect " + ep.address().to_string() + ":" + std::to_string(ep.port()) + ": " + cec.message());
     co_return;
   }
-  sock.set_option(tcp::no_delay(true), ec);
-  ws_.secure_prng(false);  // masking keys need not be unpredictable on a benchmark; the fast PRNG is cheaper
-  ws_.auto_fragment(false);
-  ws_.text(true);
-  if (auto [hec] = co_await ws_.async_handshake(host, target, use_tuple); hec) {
-    fail("websocket handshake: " + hec.message());
-    co_return;
-  }
-  open_ = true;
-  const std::string auth = "{\"token\":" + json::serialize(json::string(token)) + "}";
-  if (auto [wec, n] = co_await ws_.async_write(asio::buffer(auth), use_tuple); wec) {
-    fail("auth write: " + wec.message());
-    co_return;
-  }
-  for (;;) {
-    auto [rec, n] = co_await ws_.async_read(buf_, use_tuple);
-    if (rec) {
-      open_ = false;
-      fail(authed_ ? "connection closed: " + rec.message() : "auth: connection closed: " + rec.message());
+  sock_.set_option(tcp::no_delay(true), ec);
+  {
+    // Beast only for the HTTP upgrade; the socket comes back out of its stream afterwards. The
+    // server sends nothing before the client's first frame (the token), so no frame bytes can
+    // be left in Beast's handshake buffer.
+    ws_stream ws(std::move(sock_));
+    if (auto [hec] = co_await ws.async_handshake(host, target, use_tuple); hec) {
+      fail("websocket handshake: " + hec.message());
       co_return;
     }
-    const auto at = now_ns();
-    handle(std::string_view(static_cast<const char*>(buf_.data().data()), buf_.size()), at);
-    buf_.consume(buf_.size());
+    sock_ = std::move(ws.next_layer());
   }
+  open_ = true;
+  send("{\"token\":" + json::serialize(json::string(token)) + "}");
+  w_.flush();
+  read_more();
+}
+
+void connection::write_queued() {
+  if (!writing_.empty() || out_.empty() || dead_) return;
+  writing_.swap(out_);
+  asio::async_write(sock_, asio::buffer(writing_), [this](beast::error_code ec, std::size_t) { on_written(ec); });
+}
+
+void connection::on_written(beast::error_code ec) {
+  writing_.clear();
+  if (dead_) return;
+  if (ec) {
+    drop((authed_ ? "write: " : "auth: write: ") + ec.message());
+    return;
+  }
+  if (!out_.empty()) {
+    write_queued();
+    return;
+  }
+  if (role_ == role::idle) std::string().swap(writing_);  // thousands of idle connections: keep no capacity
+  if (close_sent_) {
+    sock_.shutdown(tcp::socket::shutdown_send, ec);
+    if (close_received_) {  // both close frames are out: the connection is done
+      dead_ = true;
+      sock_.close(ec);
+    }
+  }
+}
+
+void connection::read_more() {
+  // A quarter of the initial buffer is the least a read asks for: reads stay large, and a tail
+  // left by a partial frame is moved to the front instead of growing the buffer.
+  const auto space = reader_.prepare(role_ == role::idle ? idle_read_buffer / 4 : load_read_buffer / 4);
+  sock_.async_read_some(asio::buffer(space.data(), space.size()),
+                        [this](beast::error_code ec, std::size_t n) { on_read(ec, n); });
+}
+
+void connection::on_read(beast::error_code ec, std::size_t n) {
+  if (dead_) return;
+  if (ec) {
+    drop(authed_ ? "connection closed: " + ec.message() : "auth: connection closed: " + ec.message());
+    return;
+  }
+  reader_.commit(n);
+  const auto at = now_ns();
+  // Every complete frame of this read is handled before anything is written: the frames the
+  // handlers queue (next messages, pongs) leave in one write.
+  for (;;) {
+    const auto ev = reader_.next();
+    switch (ev.kind) {
+      case ws::event_kind::none:
+        break;
+      case ws::event_kind::text:
+      case ws::event_kind::binary:
+        handle(ev.payload, at);
+        continue;
+      case ws::event_kind::ping:
+        if (!close_sent_) queue(ws::opcode::pong, ev.payload);
+        continue;
+      case ws::event_kind::pong:
+        continue;
+      case ws::event_kind::close: {
+        close_received_ = true;
+        open_ = false;
+        if (!close_sent_) queue_close(ev.code);
+        w_.flush();
+        fail((authed_ ? "connection closed: close frame " : "auth: connection closed: close frame ") +
+             std::to_string(ev.code));
+        if (writing_.empty() && out_.empty()) {  // our close frame went out earlier
+          dead_ = true;
+          beast::error_code ignored;
+          sock_.close(ignored);
+        }
+        return;  // nothing may follow a close frame; on_written closes the socket
+      }
+      case ws::event_kind::error:
+        drop(std::string(authed_ ? "connection closed: " : "auth: connection closed: ") + "protocol error: " + ev.reason);
+        return;
+    }
+    break;
+  }
+  w_.flush();
+  reader_.shrink();
+  read_more();
+}
+
+void connection::drop(const std::string& what) {
+  if (dead_) return;
+  dead_ = true;
+  open_ = false;
+  fail(what);
+  beast::error_code ec;
+  sock_.close(ec);
 }
 
 void connection::handle(std::string_view text, std::uint64_t at) {
@@ -381,6 +494,15 @@ void worker::launch_more() {
   }
 }
 
+void worker::flush() {
+  // write_queued() never completes inline, so no connection joins the list while it is walked.
+  for (auto* c : dirty) {
+    c->dirty_ = false;
+    c->write_queued();
+  }
+  dirty.clear();
+}
+
 void worker::start_sending() {
   if (load->rate > 0) {
     open_start_ns = now_ns();
@@ -391,6 +513,7 @@ void worker::start_sending() {
   const auto t = now_ns();
   for (auto& p : pairs)
     for (int k = 0; k < load->window; ++k) send_one(*p, t);
+  flush();
 }
 
 void worker::pace() {
@@ -405,6 +528,7 @@ void worker::pace() {
     send_one(*pairs[rr++ % pairs.size()], stamp);
     ++open_sent;
   }
+  flush();
   pacer->expires_after(std::chrono::microseconds(500));
   pacer->async_wait([this](beast::error_code ec) {
     if (!ec) pace();
@@ -422,9 +546,8 @@ void worker::send_one(pair_state& p, std::uint64_t send_ns) {
 
   char digits[24];
   const auto len = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, seq).ptr - digits);
-  std::string frame;
-  frame.reserve(p.frame_head.size() + static_cast<std::size_t>(load->size) + 48);
-  frame += p.frame_head;
+  auto& frame = payload;  // reused: its capacity stays
+  frame.assign(p.frame_head);
   frame.append(digits, len);
   frame += ' ';
   const auto content_len = p.content_fixed + len + 1;
@@ -432,7 +555,7 @@ void worker::send_one(pair_state& p, std::uint64_t send_ns) {
   frame += "\",\"mark\":";
   frame.append(digits, len);
   frame += "}}";
-  p.sender->send(std::move(frame));
+  p.sender->send(frame);
 }
 
 void worker::settle(pair_state& p, entry& e) {
@@ -523,6 +646,7 @@ class thread_pool {
       asio::post(w->io, [&w] {
         if (w->pacer) w->pacer->cancel();
         for (auto& c : w->conns) c->close();
+        w->flush();
       });
     guards_.clear();
     const auto deadline = std::chrono::steady_clock::now() + grace;
