@@ -281,6 +281,11 @@ class ws_session final : public chat::connection, public std::enable_shared_from
     }));
   }
 
+  /// Half the idle timeout, in milliseconds: in whole seconds, 1 s would become 0.
+  std::chrono::milliseconds keepalive_tick() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(server_.options.idle_timeout) / 2;
+  }
+
   void on_timer() {
     switch (phase_) {
       case phase::authenticating:
@@ -302,7 +307,7 @@ class ws_session final : public chat::connection, public std::enable_shared_from
           begin_close(ws::close_code::going_away, "idle timeout");
           return;
         }
-        arm_timer(server_.options.idle_timeout / 2);
+        arm_timer(keepalive_tick());
         return;
       case phase::closing:
         finish();
@@ -450,7 +455,7 @@ asio::awaitable<void> ws_session::read_loop() {
       user_ = std::move(*who);
       phase_ = phase::open;
       rx_seen_ = true;
-      arm_timer(server_.options.idle_timeout / 2);
+      arm_timer(keepalive_tick());
       attached_ = true;
       co_await server_.chat.attach(*this);
       continue;

@@ -294,5 +294,36 @@ TEST_F(websocket_idle, server_pings_and_a_client_that_answers_stays_while_a_sile
   EXPECT_EQ(int_field(json::parse(res.payload), "type"), ev_search_response);
 }
 
+// An odd number of seconds: the keep-alive tick is half of it (here 500 ms, not 0 s, which
+// made the server close every connection at once).
+class websocket_idle_one_second : public chat_test {
+ protected:
+  std::map<std::string, std::string> server_env() const override { return {{"IDLE_TIMEOUT", "1"}}; }
+};
+
+TEST_F(websocket_idle_one_second, a_client_that_answers_pings_stays) {
+  auto alice = make_user("alice");
+  raw_ws live(port());
+  ASSERT_TRUE(live.upgraded());
+  live.authenticate(alice);
+  const auto until = std::chrono::steady_clock::now() + 2500ms;
+  int pings = 0;
+  live.set_timeout(500ms);
+  while (std::chrono::steady_clock::now() < until) {
+    auto f = live.read_frame();
+    ASSERT_NE(f.opcode, 8) << "closed although it answered every ping";
+    if (f.opcode == 9) {
+      ++pings;
+      live.write(client_frame(10, f.payload));
+    }
+  }
+  EXPECT_GE(pings, 1);
+  EXPECT_LE(pings, 6) << "pings come every other 500 ms tick, not continuously";
+  live.set_timeout(5s);
+  live.send_text(frame_text(ev_search_request, json::object{{"username", "ali"}}));
+  auto res = live.read_until(1);
+  ASSERT_EQ(res.opcode, 1) << "the answering client was disconnected";
+}
+
 }  // namespace
 }  // namespace chatrix::test
