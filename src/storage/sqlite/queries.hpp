@@ -24,10 +24,6 @@ inline constexpr std::string_view temp_store_memory = "PRAGMA temp_store = MEMOR
 // KiB). At the default 2 MiB, pages were evicted between batches and read back.
 inline constexpr std::string_view writer_cache_size = "PRAGMA cache_size = -32768";
 inline constexpr std::string_view reader_cache_size = "PRAGMA cache_size = -8192";
-// A checkpoint copies each page once however many times the WAL holds it, so a larger WAL
-// between checkpoints means far fewer page copies under load (the default is 1000 pages,
-// about one checkpoint every other batch at full load).
-inline constexpr std::string_view wal_autocheckpoint = "PRAGMA wal_autocheckpoint = 16384";
 
 // ---- transactions ----
 

@@ -5,6 +5,7 @@
 
 #include "core/username.hpp"
 
+#include "storage/sqlite/checkpointer.hpp"
 #include "storage/sqlite/connection.hpp"
 #include "storage/sqlite/migrations.hpp"
 #include "storage/sqlite/queries.hpp"
@@ -159,10 +160,14 @@ class sqlite_store::impl {
   void run_batch(std::vector<std::unique_ptr<write_job>>& batch);
   static void rollback(connection& c) noexcept;
   void reader_loop(connection& c);
+  /// sqlite3_wal_hook: after each of the writer's commits, with the WAL's size in pages.
+  static int on_commit(void* self, sqlite3*, const char*, int wal_pages);
 
   sqlite_options opts_;
   std::optional<connection> writer_conn_;
   std::deque<connection> reader_conns_;  // deque: threads hold references into it
+  std::optional<sqlite_detail::checkpointer> checkpointer_;
+  bool checkpoint_on_writer_ = false;  // the WAL outgrew the checkpointer (writer thread only)
 
   std::mutex write_mutex_;
   std::condition_variable write_cv_;
@@ -197,6 +202,9 @@ sqlite_store::impl::impl(const std::filesystem::path& file, sqlite_options opts)
       query(c, sql::temp_store_memory).run();
       query(c, sql::reader_cache_size).run();
     }
+    checkpointer_.emplace(file, busy_ms);
+    // Replaces SQLite's automatic checkpoint, which would run inside the writer's commits.
+    sqlite3_wal_hook(writer_conn_->handle(), &impl::on_commit, this);
   } catch (const sqlite_error& e) {
     throw error_exception(make_error(errc::unavailable, "cannot open database " + file.string() + ": " + e.what()));
   }
@@ -220,7 +228,15 @@ void sqlite_store::impl::configure_writer(connection& c) {
   query(c, sql::synchronous_full).run();
   query(c, sql::temp_store_memory).run();
   query(c, sql::writer_cache_size).run();
-  query(c, sql::wal_autocheckpoint).run();
+}
+
+int sqlite_store::impl::on_commit(void* self, sqlite3*, const char*, int wal_pages) {
+  auto* store = static_cast<impl*>(self);
+  if (store->checkpointer_->wal_grew(wal_pages)) {
+    // Between batches, not inside this commit: its callbacks should not wait for the copy.
+    store->checkpoint_on_writer_ = true;
+  }
+  return SQLITE_OK;
 }
 
 void sqlite_store::impl::migrate(connection& c) {
@@ -262,6 +278,7 @@ void sqlite_store::impl::migrate(connection& c) {
 void sqlite_store::impl::shutdown() {
   std::call_once(shutdown_once_, [this] {
     stop_threads();
+    checkpointer_.reset();
     // Readers close first: the last connection to close checkpoints the WAL into the
     // main file, and that must be the read-write one.
     reader_conns_.clear();
@@ -309,6 +326,10 @@ void sqlite_store::impl::writer_loop() {
     }
     run_batch(batch);
     batch.clear();
+    if (std::exchange(checkpoint_on_writer_, false)) {
+      // The checkpointer falls behind: copy the rest here, where no commit can add to it.
+      sqlite3_wal_checkpoint_v2(writer_conn_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    }
   }
 }
 

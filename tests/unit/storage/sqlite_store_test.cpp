@@ -243,7 +243,9 @@ TEST(sqlite_store, queued_writes_share_one_transaction_up_to_the_batch_size) {
       ASSERT_TRUE(entry.outcome.has_value());
       // Multi-row inserts of 32 and a remainder: ids and sequence numbers still in call order.
       EXPECT_EQ(entry.outcome->stored.seq, i + 1);
-      if (i > 0) EXPECT_EQ(entry.outcome->stored.id, entries[static_cast<std::size_t>(i) - 1].outcome->stored.id + 1);
+      if (i > 0) {
+        EXPECT_EQ(entry.outcome->stored.id, entries[static_cast<std::size_t>(i) - 1].outcome->stored.id + 1);
+      }
     }
     const std::uint64_t expected = (count + batch_size - 1) / batch_size;
     EXPECT_EQ(s.committed_batches() - before, expected) << "batch size " << batch_size;
@@ -338,6 +340,29 @@ TEST(sqlite_store, grouped_appends_and_receipts_match_one_by_one) {
   EXPECT_EQ(previews->front().unread, 3) << "one, one!, four";
   ASSERT_TRUE(previews->front().last.has_value());
   EXPECT_EQ(previews->front().last->id, four.id);
+  s.shutdown();
+}
+
+// Checkpoints run on their own thread: the WAL is copied back into the database file while
+// the store keeps running (SQLite's automatic checkpoint, inside the writer's commits, is off).
+TEST(sqlite_store, the_wal_is_checkpointed_in_the_background) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "chatrix.db";
+  sqlite_store s(file);
+  const user a = make_user(s, "a");
+  const user b = make_user(s, "b");
+  const auto db_size = [&] { return fs::file_size(file); };
+  const auto before = db_size();
+  // ~24 MiB of messages: several times checkpointer::background_pages of WAL.
+  const std::string content(6000, 'x');
+  completion_log<send_result> log;
+  constexpr int count = 4000;
+  for (int i = 0; i < count; ++i) s.append_message(send_request{a.id, b.id, content, std::nullopt, i, 0}, log.make(i));
+  ASSERT_TRUE(log.wait_for(count));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (db_size() < before + 16 * 1024 * 1024 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_GE(db_size(), before + 16 * 1024 * 1024) << "the messages are still only in the WAL";
   s.shutdown();
 }
 
