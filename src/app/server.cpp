@@ -331,6 +331,8 @@ int run_server(const config::server_config& cfg) {
     server.stop(std::chrono::seconds(5), [&] {
       if (chat.texts_in_flight() > 0)
         spdlog::warn("{} messages still being stored at shutdown: they stay pending", chat.texts_in_flight());
+      // Receipts not yet stored would have their messages pushed again on the next connection.
+      chat.flush_receipts();
       bus.shutdown([&] { ioc.stop(); });
     });
   });

@@ -54,7 +54,8 @@ chat_service::chat_service(asio::any_io_executor io, storage::store& store, clus
       metrics_(metrics),
       options_(options),
       decode_limits_{options.max_content_bytes},
-      users_(store) {
+      users_(store),
+      receipts_timer_(io_) {
   bus_.start(*this);
 }
 
@@ -373,16 +374,17 @@ void chat_service::on_written(connection& conn, message_id receipt) { queue_rece
 
 void chat_service::queue_receipt(user_id recipient, message_id id) {
   receipts_[recipient].push_back(id);
-  if (receipts_flush_posted_) return;
-  receipts_flush_posted_ = true;
+  if (receipts_flush_scheduled_) return;
+  receipts_flush_scheduled_ = true;
   std::weak_ptr<bool> alive = alive_;
-  asio::post(io_, [this, alive] {
-    if (alive.lock()) flush_receipts();
+  receipts_timer_.expires_after(options_.receipt_delay);
+  receipts_timer_.async_wait([this, alive](boost::system::error_code ec) {
+    if (!ec && alive.lock()) flush_receipts();
   });
 }
 
 void chat_service::flush_receipts() {
-  receipts_flush_posted_ = false;
+  if (std::exchange(receipts_flush_scheduled_, false)) receipts_timer_.cancel();
   auto batch = std::move(receipts_);
   receipts_.clear();
   const auto now = clock_.now_ms();

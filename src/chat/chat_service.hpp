@@ -14,6 +14,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -33,6 +34,10 @@ struct service_options {
   /// TEXTs of one device queued for storage at once; beyond it the device's frames wait
   /// (TCP backpressure), so a pipelining client cannot bury itself in DELIVERED frames.
   int max_in_flight_per_device = 256;
+  /// Receipts are collected this long before they are stored together: a receipt commit of
+  /// its own would hold up the next message's commit behind it (on an idle server, a
+  /// message's latency doubled), and under load the receipts of several turns share one.
+  std::chrono::milliseconds receipt_delay{5};
 };
 
 /// One per node.
@@ -69,6 +74,9 @@ class chat_service final : public cluster::event_sink {
   void on_written(connection& conn, message_id receipt);
 
   void detach(connection& conn);
+
+  /// Stores the receipts collected so far now instead of after receipt_delay (shutdown).
+  void flush_receipts();
 
   void deliver_local(const cluster::user_event& ev) override;
   /// Holds live events for every local device, pushes each the pending messages it has not
@@ -126,7 +134,6 @@ class chat_service final : public cluster::event_sink {
   void on_stored(std::uint64_t device_id, const user& sender, const user& recipient,
                  const std::optional<std::string>& mark, result<send_result> r);
   void queue_receipt(user_id recipient, message_id id);
-  void flush_receipts();
   void on_marked_delivered(user_id recipient, result<std::vector<message_ref>> r);
   void send_error(connection& conn, const error& err, int ref_type = -1,
                   const std::optional<std::string>& mark = {});
@@ -155,9 +162,10 @@ class chat_service final : public cluster::event_sink {
   std::size_t texts_in_flight_ = 0;
   std::unordered_map<user_id, std::vector<std::uint64_t>> devices_by_user_;
 
-  // Receipts are batched per turn of the event loop into one mark_delivered per recipient.
+  // Receipts are collected for receipt_delay into one mark_delivered per recipient.
   std::unordered_map<user_id, std::vector<message_id>> receipts_;
-  bool receipts_flush_posted_ = false;
+  boost::asio::steady_timer receipts_timer_;
+  bool receipts_flush_scheduled_ = false;
 
   // Guards store callbacks that arrive after the service is gone (at shutdown).
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -36,11 +36,10 @@ redisport=$(freeport)
 redis-server --port "$redisport" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
   --pidfile "$work/redis.pid" --logfile "$work/redis.log" --dir "$work" >/dev/null
 until redis-cli -p "$redisport" ping 2>/dev/null | grep -q PONG; do sleep 0.05; done
-db_seq=0
+# new_database NAME: an empty database; prints its URL.
 new_database() {
-  db_seq=$((db_seq + 1))
-  psql -h 127.0.0.1 -p "$pgport" -U postgres -qc "CREATE DATABASE bench$db_seq" >/dev/null
-  echo "postgres://postgres@127.0.0.1:$pgport/bench$db_seq"
+  psql -h 127.0.0.1 -p "$pgport" -U postgres -qc "CREATE DATABASE $1" >/dev/null
+  echo "postgres://postgres@127.0.0.1:$pgport/$1"
 }
 
 # start_node NAME [ENV=VALUE...]: a fresh node; sets NODE_PORT and NODE_PID
@@ -69,14 +68,14 @@ run_sqlite() {
 }
 run_pg() {
   local url
-  url=$(new_database)
+  url=$(new_database "pg$1")
   start_node "pg$1" DB_CONNECTION_URL="$url"
   bench --url "ws://127.0.0.1:$NODE_PORT/ws" "${@:2}"
   stop_node "$NODE_PID"
 }
 run_cluster() {
   local url p1 p2 n1 n2
-  url=$(new_database)
+  url=$(new_database "cluster$1")
   start_node "c1_$1" DB_CONNECTION_URL="$url" REDISADDR="127.0.0.1:$redisport"
   p1=$NODE_PORT n1=$NODE_PID
   start_node "c2_$1" DB_CONNECTION_URL="$url" REDISADDR="127.0.0.1:$redisport"
