@@ -82,13 +82,12 @@ asio::awaitable<void> chat_service::attach(connection& conn) {
   devices_by_user_[me.id].push_back(id);
   metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
 
-  conn.send(make_frame(protocol::encode_profile(me)));
   // Only once other nodes route this user's messages here may the pending query run;
   // otherwise a message stored elsewhere in between would reach neither path.
   co_await await_callback<bool>([&](auto done) {
     bus_.device_connected(me.id, [done] { done(true); });
   });
-  co_await send_previews(conn);
+  co_await send_profile_and_previews(conn);
   co_await catch_up(id, me, /*report_errors=*/true);
 }
 
@@ -164,10 +163,13 @@ chat_service::device* chat_service::find_device(std::uint64_t id) {
   return it == devices_.end() ? nullptr : &it->second;
 }
 
-asio::awaitable<void> chat_service::send_previews(connection& conn) {
+asio::awaitable<void> chat_service::send_profile_and_previews(connection& conn) {
   const auto me = conn.account().id;
   auto r = co_await await_callback<std::vector<chat_preview>>(
       [&](auto done) { store_.chat_previews(me, protocol::max_previews, done); });
+  // PROFILE_INFO goes out with CHATPREVIEWS, in the same write, rather than alone before the
+  // previews are read: one system call less for every connection.
+  conn.send(make_frame(protocol::encode_profile(conn.account())));
   if (!r) {
     send_error(conn, r.error(), static_cast<int>(protocol::event::chat_previews));
     co_return;

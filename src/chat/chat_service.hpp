@@ -129,7 +129,7 @@ class chat_service final : public cluster::event_sink {
   /// Waits until the device can take `bytes` more without passing the pending watermark (an
   /// empty queue always can). Returns the device, or nullptr when it closed or went away.
   boost::asio::awaitable<device*> wait_for_room(std::uint64_t device_id, std::size_t bytes);
-  boost::asio::awaitable<void> send_previews(connection& conn);
+  boost::asio::awaitable<void> send_profile_and_previews(connection& conn);
 
   void on_stored(std::uint64_t device_id, const user& sender, const user& recipient,
                  const std::optional<std::string>& mark, result<send_result> r);
