@@ -5,7 +5,7 @@
 set -euo pipefail
 build=${1:-build}
 out=${2:-docs/perf}
-rates=${RATES:-"1000 2500 5000 10000 15000 20000 25000"}
+rates=${RATES:-"1000 2500 5000 10000 20000 25000 30000 40000 50000"}
 duration=${DURATION:-8}
 mkdir -p "$out"
 tsv="$out/latency_vs_load.tsv"
