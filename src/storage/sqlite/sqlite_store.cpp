@@ -70,12 +70,8 @@ class typed_read_job final : public read_job {
     std::optional<result<T>> outcome;
     try {
       outcome.emplace(work_(c));
-    } catch (const sqlite_error& e) {
-      spdlog::error("sqlite store: read failed: {}", e.what());
-      outcome.emplace(failure<T>(to_error(e)));
-    } catch (const std::exception& e) {
-      spdlog::error("sqlite store: read failed: {}", e.what());
-      outcome.emplace(failure<T>(make_error(errc::internal, "database error")));
+    } catch (...) {
+      outcome.emplace(failure<T>(sqlite_detail::current_failure("read")));
     }
     deliver(done_, std::move(*outcome));
   }

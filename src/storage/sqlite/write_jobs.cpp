@@ -169,19 +169,14 @@ void record_receipts(connection& c, std::span<write_job* const> jobs) {
 /// Runs `work` over a group of jobs; any failure aborts the group, every job with the error.
 template <class Work>
 job_run run_group(connection& c, std::span<write_job* const> jobs, Work work) {
-  error err;
   try {
     work(c, jobs);
     return job_run::done;
-  } catch (const sqlite_error& e) {
-    spdlog::error("sqlite store: write failed: {}", e.what());
-    err = to_error(e);
-  } catch (const std::exception& e) {
-    spdlog::error("sqlite store: write failed: {}", e.what());
-    err = make_error(errc::internal, "database error");
+  } catch (...) {
+    const error err = current_failure("write");
+    for (write_job* w : jobs) w->fail(err);
+    return job_run::aborted;
   }
-  for (write_job* w : jobs) w->fail(err);
-  return job_run::aborted;
 }
 
 }  // namespace

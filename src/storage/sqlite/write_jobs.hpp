@@ -37,6 +37,23 @@ void deliver(const callback<T>& done, result<T> r) noexcept {
   }
 }
 
+/// The store's error for the exception being handled (call inside a catch block), logged
+/// with what failed ("write", "read"). SQLite's own failures keep their kind (unavailable
+/// or internal, see to_error); anything else is internal.
+inline error current_failure(const char* what) noexcept {
+  try {
+    throw;
+  } catch (const sqlite_error& e) {
+    spdlog::error("sqlite store: {} failed: {}", what, e.what());
+    return to_error(e);
+  } catch (const std::exception& e) {
+    spdlog::error("sqlite store: {} failed: {}", what, e.what());
+  } catch (...) {
+    spdlog::error("sqlite store: {} failed", what);
+  }
+  return make_error(errc::internal, "database error");
+}
+
 /// What running a step did to the batch transaction.
 enum class job_run {
   done,     // every job succeeded, or refused with a result of its own having written nothing
@@ -96,14 +113,10 @@ class typed_write_job final : public single_job {
     try {
       outcome_.set(work_(c));
       return job_run::done;
-    } catch (const sqlite_error& e) {
-      spdlog::error("sqlite store: write failed: {}", e.what());
-      outcome_.set(failure<T>(to_error(e)));
-    } catch (const std::exception& e) {
-      spdlog::error("sqlite store: write failed: {}", e.what());
-      outcome_.set(failure<T>(make_error(errc::internal, "database error")));
+    } catch (...) {
+      outcome_.set(failure<T>(current_failure("write")));
+      return job_run::aborted;
     }
-    return job_run::aborted;
   }
   void fail(const error& e) override { outcome_.set(failure<T>(e)); }
   void complete() noexcept override { outcome_.complete(); }
