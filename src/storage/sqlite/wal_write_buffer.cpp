@@ -74,7 +74,10 @@ int x_write(sqlite3_file* file, const void* in, int amount, sqlite3_int64 offset
   if (f->size > 0 && (offset != f->offset + f->size || f->size + amount > buffer_capacity)) {
     if (const int rc = flush(f); rc != SQLITE_OK) return rc;
   }
-  if (amount > max_write) return f->real->pMethods->xWrite(f->real, in, amount, offset);
+  if (amount > max_write) {
+    if (const int rc = flush(f); rc != SQLITE_OK) return rc;
+    return f->real->pMethods->xWrite(f->real, in, amount, offset);
+  }
   if (f->data == nullptr) {
     f->data = static_cast<char*>(std::malloc(buffer_capacity));
     if (f->data == nullptr) return f->real->pMethods->xWrite(f->real, in, amount, offset);

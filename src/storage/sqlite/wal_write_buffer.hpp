@@ -8,6 +8,10 @@
 // size query, a truncation, a non-contiguous write, a file control, closing). Since SQLite
 // syncs the WAL before it makes a commit visible, durability and what readers see are
 // unchanged; only the number of system calls is. Every other file passes straight through.
+//
+// That relies on the writer committing with synchronous=FULL (sqlite_store's writer always
+// does): with NORMAL there is no sync at commit, and other connections, which read the WAL
+// through their own descriptors, could be told of frames still sitting in this buffer.
 #pragma once
 
 namespace chatrix::storage::sqlite_detail {

@@ -4,6 +4,7 @@
 #include "store_contract.hpp"
 
 #include "storage/sqlite/migrations.hpp"
+#include "storage/sqlite/connection.hpp"
 #include "storage/sqlite/queries.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
 
@@ -341,6 +342,34 @@ TEST(sqlite_store, grouped_appends_and_receipts_match_one_by_one) {
   ASSERT_TRUE(previews->front().last.has_value());
   EXPECT_EQ(previews->front().last->id, four.id);
   s.shutdown();
+}
+
+// The store's connections write the WAL through a layer that gathers writes until a sync or
+// a read needs them (wal_write_buffer.cpp). A transaction larger than the page cache makes
+// SQLite write pages to the WAL before the commit and read them back from it; another
+// connection, on the plain VFS, must then see exactly what was committed.
+TEST(sqlite_store, the_wal_write_buffer_keeps_what_sqlite_wrote) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "buffered.db";
+  {
+    auto c = sqlite_detail::connection::open(file, sqlite_detail::open_mode::read_write_create);
+    c.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = 16;"
+           "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);");
+    c.exec("BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
+           "INSERT INTO t (id, v) SELECT i, printf('%.200c', 'x') || i FROM n; COMMIT;");
+    // Rewrites pages of the same transaction (SQLite overwrites their frames in place).
+    c.exec("BEGIN; UPDATE t SET v = 'y' || id WHERE id % 7 = 0; UPDATE t SET v = 'z' || id WHERE id % 11 = 0; COMMIT;");
+    raw_db other(file);
+    long total_length = 0;
+    for (int i = 1; i <= 20000; ++i) {
+      const auto digits = static_cast<long>(std::to_string(i).size());
+      total_length += (i % 7 == 0 || i % 11 == 0) ? 1 + digits : 200 + digits;
+    }
+    EXPECT_EQ(other.rows("SELECT count(*), sum(length(v)) FROM t"),
+              std::vector<std::string>{"20000|" + std::to_string(total_length)});
+    EXPECT_EQ(other.rows("SELECT v FROM t WHERE id IN (77, 14, 22, 5) ORDER BY id"),
+              (std::vector<std::string>{std::string(200, 'x') + "5", "y14", "z22", "z77"}));
+  }
 }
 
 // Checkpoints run on their own thread: the WAL is copied back into the database file while
