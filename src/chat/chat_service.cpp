@@ -87,7 +87,27 @@ asio::awaitable<void> chat_service::attach(connection& conn) {
   co_await await_callback<bool>([&](auto done) {
     bus_.device_connected(me.id, [done] { done(true); });
   });
-  co_await send_profile_and_previews(conn);
+  // The read below covers every pending message stored until now; a resync while it runs
+  // sets recheck again, and catch_up reads once more.
+  if (auto* d = find_device(id)) d->recheck = false;
+  auto start = co_await await_callback<storage::session_snapshot>([&](auto done) {
+    store_.session_start(me.id, protocol::max_previews, options_.pending_page, done);
+  });
+  // PROFILE_INFO goes out with CHATPREVIEWS, in the same write: one system call less for
+  // every connection.
+  conn.send(make_frame(protocol::encode_profile(me)));
+  if (!start) {
+    send_error(conn, start.error(), static_cast<int>(protocol::event::chat_previews));
+    // The pending messages are read on their own below, and a failure reported.
+    if (auto* d = find_device(id)) d->recheck = true;
+  } else {
+    for (const auto& p : start->previews) users_.remember(p.peer);
+    conn.send(make_frame(protocol::encode_previews(start->previews)));
+    const bool more = !start->pending.empty() && start->pending.size() >= static_cast<std::size_t>(options_.pending_page);
+    const message_id last = more ? start->pending.back().id : 0;
+    if (!start->pending.empty() && !co_await push_page(id, me, start->pending)) co_return;
+    if (more && !co_await push_pending(id, me, /*report_errors=*/true, last)) co_return;
+  }
   co_await catch_up(id, me, /*report_errors=*/true);
 }
 
@@ -163,23 +183,8 @@ chat_service::device* chat_service::find_device(std::uint64_t id) {
   return it == devices_.end() ? nullptr : &it->second;
 }
 
-asio::awaitable<void> chat_service::send_profile_and_previews(connection& conn) {
-  const auto me = conn.account().id;
-  auto r = co_await await_callback<std::vector<chat_preview>>(
-      [&](auto done) { store_.chat_previews(me, protocol::max_previews, done); });
-  // PROFILE_INFO goes out with CHATPREVIEWS, in the same write, rather than alone before the
-  // previews are read: one system call less for every connection.
-  conn.send(make_frame(protocol::encode_profile(conn.account())));
-  if (!r) {
-    send_error(conn, r.error(), static_cast<int>(protocol::event::chat_previews));
-    co_return;
-  }
-  for (const auto& p : *r) users_.remember(p.peer);
-  conn.send(make_frame(protocol::encode_previews(*r)));
-}
-
-asio::awaitable<bool> chat_service::push_pending(std::uint64_t id, const user& me, bool report_errors) {
-  message_id after = 0;
+asio::awaitable<bool> chat_service::push_pending(std::uint64_t id, const user& me, bool report_errors,
+                                                 message_id after) {
   for (;;) {
     auto page = co_await await_callback<std::vector<message>>(
         [&](auto done) { store_.pending_messages(me.id, after, options_.pending_page, done); });
@@ -190,20 +195,25 @@ asio::awaitable<bool> chat_service::push_pending(std::uint64_t id, const user& m
       if (report_errors) send_error(*d->conn, page.error());
       co_return true;
     }
-    for (const auto& m : *page) {
-      auto from = co_await users_.by_id(m.sender);
-      if (!from || !*from) continue;  // the sender is gone; nothing sensible to render
-      auto frame = make_frame(protocol::encode_text({m, **from, me}));
-      // A long backlog goes out as fast as the device reads, so that it never trips the
-      // slow-consumer limit by itself.
-      auto* dev = co_await wait_for_room(id, frame->size());
-      if (!dev) co_return false;
-      push_message(*dev, m.id, frame);
-      metrics::server_metrics::add(metrics_.pending_pushed);
-    }
+    if (!co_await push_page(id, me, *page)) co_return false;
     if (page->size() < static_cast<std::size_t>(options_.pending_page)) co_return true;
     after = page->back().id;
   }
+}
+
+asio::awaitable<bool> chat_service::push_page(std::uint64_t id, const user& me, const std::vector<message>& page) {
+  for (const auto& m : page) {
+    auto from = co_await users_.by_id(m.sender);
+    if (!from || !*from) continue;  // the sender is gone; nothing sensible to render
+    auto frame = make_frame(protocol::encode_text({m, **from, me}));
+    // A long backlog goes out as fast as the device reads, so that it never trips the
+    // slow-consumer limit by itself.
+    auto* dev = co_await wait_for_room(id, frame->size());
+    if (!dev) co_return false;
+    push_message(*dev, m.id, frame);
+    metrics::server_metrics::add(metrics_.pending_pushed);
+  }
+  co_return find_device(id) != nullptr;
 }
 
 void chat_service::resync() {

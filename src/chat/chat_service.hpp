@@ -119,9 +119,13 @@ class chat_service final : public cluster::event_sink {
   boost::asio::awaitable<void> on_search(connection& conn, protocol::search_request req);
   boost::asio::awaitable<void> on_history(connection& conn, protocol::history_request req);
   void on_ack(connection& conn, const protocol::ack_request& req);
-  /// Sends each pending message of `me` that the device has not had yet; a failed read is
-  /// reported to the device with `report_errors`. Returns false when the device went away.
-  boost::asio::awaitable<bool> push_pending(std::uint64_t device_id, const user& me, bool report_errors);
+  /// Sends each pending message of `me` with an id above `after` that the device has not had
+  /// yet; a failed read is reported to the device with `report_errors`. Returns false when
+  /// the device went away.
+  boost::asio::awaitable<bool> push_pending(std::uint64_t device_id, const user& me, bool report_errors,
+                                            message_id after = 0);
+  /// Sends one page of pending messages; false when the device went away.
+  boost::asio::awaitable<bool> push_page(std::uint64_t device_id, const user& me, const std::vector<message>& page);
   /// Ends a device's sync: reads its pending messages while a recheck is due, then sends the
   /// events held meanwhile in order, then lets live events through.
   boost::asio::awaitable<void> catch_up(std::uint64_t device_id, user me, bool report_errors);
@@ -129,7 +133,6 @@ class chat_service final : public cluster::event_sink {
   /// Waits until the device can take `bytes` more without passing the pending watermark (an
   /// empty queue always can). Returns the device, or nullptr when it closed or went away.
   boost::asio::awaitable<device*> wait_for_room(std::uint64_t device_id, std::size_t bytes);
-  boost::asio::awaitable<void> send_profile_and_previews(connection& conn);
 
   void on_stored(std::uint64_t device_id, const user& sender, const user& recipient,
                  const std::optional<std::string>& mark, result<send_result> r);

@@ -6,6 +6,7 @@
 #include "core/types.hpp"
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,12 @@ struct query_limits {
   static constexpr int max_search_results = 50;
   static constexpr int max_history_page = 200;
   static constexpr int max_previews = 200;
+};
+
+/// See store::session_start.
+struct session_snapshot {
+  std::vector<chat_preview> previews;
+  std::vector<message> pending;  // oldest first
 };
 
 /// Durable store of users, conversations and messages.
@@ -82,8 +89,30 @@ class store {
   /// The viewer's conversations, most recent first.
   virtual void chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) = 0;
 
+  /// What a device gets when it connects: chat_previews(viewer, previews_limit) and
+  /// pending_messages(viewer, 0, pending_limit), read together. The default makes the two
+  /// calls in turn; a store that can answer both at once (one queued job, one read
+  /// transaction) saves a connecting device a round trip.
+  virtual void session_start(user_id viewer, int previews_limit, int pending_limit, callback<session_snapshot> done);
+
   /// Finishes queued writes (their callbacks run) and stops the store's threads.
   virtual void shutdown() = 0;
 };
+
+inline void store::session_start(user_id viewer, int previews_limit, int pending_limit,
+                                 callback<session_snapshot> done) {
+  chat_previews(viewer, previews_limit,
+                [this, viewer, pending_limit, done = std::move(done)](result<std::vector<chat_preview>> previews) mutable {
+                  if (!previews) return done(previews.error());
+                  auto snapshot = std::make_shared<session_snapshot>();
+                  snapshot->previews = std::move(*previews);
+                  pending_messages(viewer, 0, pending_limit,
+                                   [snapshot, done = std::move(done)](result<std::vector<message>> pending) {
+                                     if (!pending) return done(pending.error());
+                                     snapshot->pending = std::move(*pending);
+                                     done(std::move(*snapshot));
+                                   });
+                });
+}
 
 }  // namespace chatrix::storage

@@ -30,6 +30,7 @@ inline constexpr std::string_view reader_cache_size = "PRAGMA cache_size = -8192
 // IMMEDIATE takes the write lock at BEGIN, so a conflict shows up there (before any job
 // ran) rather than half-way through a batch.
 inline constexpr std::string_view begin_immediate = "BEGIN IMMEDIATE";
+inline constexpr std::string_view begin_deferred = "BEGIN";
 inline constexpr std::string_view commit = "COMMIT";
 inline constexpr std::string_view rollback = "ROLLBACK";
 

@@ -97,6 +97,47 @@ std::optional<std::string> prefix_upper_bound(std::string prefix) {
 
 int clamp_limit(int limit, int max) { return std::clamp(limit, 0, max); }
 
+// ---- reads shared by several calls ----
+
+std::vector<message> read_pending(connection& c, user_id recipient, message_id after, int limit) {
+  std::vector<message> out;
+  // A negative LIMIT means "no limit" to SQLite.
+  const int n = std::max(limit, 0);
+  if (n == 0) return out;
+  query q(c, sql::select_pending);
+  q.bind(recipient, after, n);
+  while (q.step()) out.push_back(read_message(q, 0));
+  return out;
+}
+
+std::vector<chat_preview> read_previews(connection& c, user_id viewer, int limit) {
+  std::vector<chat_preview> out;
+  const int n = clamp_limit(limit, query_limits::max_previews);
+  if (n == 0) return out;
+  query q(c, sql::select_previews);
+  q.bind(viewer, n);
+  while (q.step()) {
+    chat_preview p;
+    p.conversation = q.int64(0);
+    p.updated_at = q.int64(1);
+    p.peer = read_user(q, 2);
+    p.unread = q.int64(5);
+    if (q.optional_int64(6)) p.last = read_message(q, 6);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+/// Ends a reader's explicit transaction; a reader's COMMIT only releases its snapshot.
+void end_read(connection& c) noexcept {
+  try {
+    query(c, sql::commit).run();
+  } catch (const sqlite_error&) {
+    // A read-only transaction has nothing to commit; should COMMIT fail anyway, the next
+    // BEGIN on this connection reports it to its caller.
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -550,14 +591,7 @@ void sqlite_store::pending_messages(user_id recipient, message_id after, int lim
                                     callback<std::vector<message>> done) {
   impl_->read<std::vector<message>>(
       std::move(done), [recipient, after, limit](connection& c) -> result<std::vector<message>> {
-        std::vector<message> out;
-        // A negative LIMIT means "no limit" to SQLite.
-        const int n = std::max(limit, 0);
-        if (n == 0) return out;
-        query q(c, sql::select_pending);
-        q.bind(recipient, after, n);
-        while (q.step()) out.push_back(read_message(q, 0));
-        return out;
+        return read_pending(c, recipient, after, limit);
       });
 }
 
@@ -599,20 +633,26 @@ void sqlite_store::history(user_id a, user_id b, std::optional<message_id> befor
 void sqlite_store::chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) {
   impl_->read<std::vector<chat_preview>>(
       std::move(done), [viewer, limit](connection& c) -> result<std::vector<chat_preview>> {
-        std::vector<chat_preview> out;
-        const int n = clamp_limit(limit, query_limits::max_previews);
-        if (n == 0) return out;
-        query q(c, sql::select_previews);
-        q.bind(viewer, n);
-        while (q.step()) {
-          chat_preview p;
-          p.conversation = q.int64(0);
-          p.updated_at = q.int64(1);
-          p.peer = read_user(q, 2);
-          p.unread = q.int64(5);
-          if (q.optional_int64(6)) p.last = read_message(q, 6);
-          out.push_back(std::move(p));
+        return read_previews(c, viewer, limit);
+      });
+}
+
+void sqlite_store::session_start(user_id viewer, int previews_limit, int pending_limit,
+                                 callback<session_snapshot> done) {
+  impl_->read<session_snapshot>(
+      std::move(done), [viewer, previews_limit, pending_limit](connection& c) -> result<session_snapshot> {
+        // One read transaction for both: its locks are taken and released once, and the two
+        // parts are a consistent view.
+        query(c, sql::begin_deferred).run();
+        session_snapshot out;
+        try {
+          out.previews = read_previews(c, viewer, previews_limit);
+          out.pending = read_pending(c, viewer, 0, pending_limit);
+        } catch (...) {
+          end_read(c);
+          throw;
         }
+        end_read(c);
         return out;
       });
 }

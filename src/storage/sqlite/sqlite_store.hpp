@@ -64,6 +64,7 @@ class sqlite_store final : public store {
   void history(user_id a, user_id b, std::optional<message_id> before, int limit,
                callback<std::vector<message>> done) override;
   void chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) override;
+  void session_start(user_id viewer, int previews_limit, int pending_limit, callback<session_snapshot> done) override;
 
   /// Idempotent; concurrent callers wait for the first one to finish.
   void shutdown() override;

@@ -631,6 +631,34 @@ TEST_P(store_contract, previews_list_conversations_most_recent_first_with_unread
   EXPECT_TRUE(none->empty());
 }
 
+TEST_P(store_contract, session_start_reads_previews_and_the_first_pending_page_together) {
+  const user v = add_user("sam");
+  const user p = add_user("sue");
+  const user q = add_user("syd");
+  const auto first = send(p.id, v.id, "one").stored;
+  const auto second = send(q.id, v.id, "two").stored;
+  send(q.id, v.id, "three");
+  send(v.id, p.id, "from the viewer: not pending for it");
+
+  auto start = await<session_snapshot>([&](auto done) { db().session_start(v.id, 10, 2, done); });
+  ASSERT_TRUE(start.has_value());
+  ASSERT_EQ(start->previews.size(), 2u);
+  EXPECT_EQ(start->previews[0].peer.id, p.id) << "most recent first, as chat_previews";
+  EXPECT_EQ(start->previews[1].peer.id, q.id);
+  EXPECT_EQ(start->previews[1].unread, 2);
+  EXPECT_EQ(ids_of(start->pending), (std::vector<message_id>{first.id, second.id})) << "oldest first, one page";
+
+  start = await<session_snapshot>([&](auto done) { db().session_start(v.id, 1, 0, done); });
+  ASSERT_TRUE(start.has_value());
+  EXPECT_EQ(start->previews.size(), 1u) << "each part has its own limit";
+  EXPECT_TRUE(start->pending.empty());
+
+  auto nobody = await<session_snapshot>([&](auto done) { db().session_start(q.id + 1000, 10, 10, done); });
+  ASSERT_TRUE(nobody.has_value());
+  EXPECT_TRUE(nobody->previews.empty());
+  EXPECT_TRUE(nobody->pending.empty());
+}
+
 // ---- durability, queueing, threads ----
 
 TEST_P(store_contract, data_survives_reopening) {
