@@ -354,9 +354,8 @@ class ws_session final : public chat::connection, public std::enable_shared_from
 
 void ws_session::start() {
   metrics::server_metrics::add(server_.metrics.connections_total);
-  boost::system::error_code ec;
-  // Reads are attempted only when the socket is readable or just was, so they must never block.
-  socket_.non_blocking(true, ec);
+  // The accept loop made the socket non-blocking: reads are attempted only when it is
+  // readable or just was, and must never block.
   arm_timer(server_.options.auth_timeout);
   if (reader_.buffered() > 0) {
     spawn_reader();  // the token frame came with the upgrade request
@@ -667,6 +666,9 @@ asio::awaitable<void> server::impl::accept_loop() {
     }
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    // The WebSocket session reads without blocking (ws_session::read_loop); set here, the
+    // one ioctl also serves the HTTP reads, which would otherwise make one of their own.
+    socket.non_blocking(true, ignored);
     asio::co_spawn(ioc, serve_http(std::move(socket)), asio::detached);
   }
 }

@@ -156,9 +156,11 @@ class sqlite_store::impl {
     // Allocated by the caller, outside the lock; the lock only guards the queue.
     error rejection;
     {
-      std::lock_guard lock(write_mutex_);
+      std::unique_lock lock(write_mutex_);
       if (!write_stopping_ && writes_.size() < opts_.max_queued_writes) {
         writes_.push_back(std::move(job));
+        // Woken after the unlock, the writer does not block on the mutex still held here.
+        lock.unlock();
         write_cv_.notify_one();
         return;
       }
@@ -174,9 +176,10 @@ class sqlite_store::impl {
     auto job = std::make_unique<typed_read_job<T, Work>>(std::move(work), std::move(done));
     error rejection;
     {
-      std::lock_guard lock(read_mutex_);
+      std::unique_lock lock(read_mutex_);
       if (!read_stopping_ && reads_.size() < opts_.max_queued_reads) {
         reads_.push_back(std::move(job));
+        lock.unlock();
         read_cv_.notify_one();
         return;
       }
