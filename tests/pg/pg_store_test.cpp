@@ -241,8 +241,8 @@ TEST(postgres_migrations, apply_once_and_a_second_open_is_a_no_op) {
   const std::string name = db_name(url);
   auto first = run_migrations(url);
   ASSERT_TRUE(first.has_value()) << first.error().message;
-  EXPECT_EQ(*first, 4);
-  EXPECT_EQ(server().query(name, "SELECT count(*) FROM schema_version"), "4");
+  EXPECT_EQ(*first, postgres_detail::latest_schema_version);
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM schema_version"), std::to_string(postgres_detail::latest_schema_version));
   const std::string applied = server().query(name, "SELECT max(applied_at) FROM schema_version");
 
   {
@@ -252,15 +252,17 @@ TEST(postgres_migrations, apply_once_and_a_second_open_is_a_no_op) {
   }
   auto again = run_migrations(url);
   ASSERT_TRUE(again.has_value());
-  EXPECT_EQ(*again, 4);
-  EXPECT_EQ(server().query(name, "SELECT count(*) FROM schema_version"), "4");
+  EXPECT_EQ(*again, postgres_detail::latest_schema_version);
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM schema_version"), std::to_string(postgres_detail::latest_schema_version));
   EXPECT_EQ(server().query(name, "SELECT max(applied_at) FROM schema_version"), applied) << "nothing re-applied";
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM users"), "1") << "data untouched";
   // The search indexes exist, the trigram ones are gone.
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_indexes WHERE indexname IN "
                                  "('users_username_prefix', 'users_name_folded', 'user_suffixes_pkey', "
-                                 "'messages_pending', 'messages_unread', 'messages_retry', 'conversations_by_hi')"),
+                                 "'pending_messages_pkey', 'messages_unread', 'messages_retry', 'conversations_by_hi')"),
             "7");
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_indexes WHERE indexname = 'messages_pending'"), "0")
+      << "replaced by pending_messages (migration 5): receipts are HOT updates";
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%trgm'"), "0");
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'messages'::regclass "
                                  "AND contype = 'f'"),
@@ -304,6 +306,59 @@ TEST(postgres_migrations, migration_3_indexes_existing_users_for_search) {
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM chatrix_mark_read(1, '{}', 0)"), "0");
 }
 
+// Migration 5 on a database with delivered and undelivered messages: the undelivered ones
+// stay pending, and the functions nodes of the previous release call keep the pending table
+// right during a rolling upgrade.
+TEST(postgres_migrations, migration_5_keeps_pending_messages_pending) {
+  const std::string url = server().create_database();
+  const std::string name = db_name(url);
+  server().query(name, postgres_detail::create_schema_version_table);
+  for (int i = 0; i < 4; ++i) {
+    const auto& m = postgres_detail::migrations[i];
+    ASSERT_EQ(m.version, i + 1);
+    server().query(name, m.sql);
+    server().query(name, "INSERT INTO schema_version VALUES (" + std::to_string(m.version) + ", 'old', 0)");
+  }
+  server().query(name, "INSERT INTO users (username, username_folded, name, password_hash, created_at) VALUES "
+                       "('ann', 'ann', 'ann', 'h', 0), ('ben', 'ben', 'ben', 'h', 0)");
+  const std::string ids = server().query(
+      name, "SELECT string_agg(r_id::text, ',' ORDER BY r_ord) FROM chatrix_append_batch("
+            "'{1,1,2}', '{2,2,1}', '{one,two,back}', '{NULL,NULL,NULL}', '{10,11,12}', 0)");
+  const auto first = std::stoll(ids.substr(0, ids.find(',')));
+  const auto second = std::stoll(ids.substr(ids.find(',') + 1, ids.rfind(',') - ids.find(',') - 1));
+  ASSERT_EQ(server().query(name, "SELECT count(*) FROM chatrix_mark_delivered_batch('{0}', '{2}', '{" +
+                                     std::to_string(first) + "}', '{20}')"),
+            "1");
+
+  postgres_store s(url, small_pool());
+  auto pending = await<std::vector<message>>([&](auto done) { s.pending_messages(2, 0, 10, done); });
+  ASSERT_TRUE(pending.has_value()) << pending.error().message;
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].id, second);
+  EXPECT_EQ((*pending)[0].content, "two");
+  pending = await<std::vector<message>>([&](auto done) { s.pending_messages(1, 0, 10, done); });
+  ASSERT_TRUE(pending.has_value());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].content, "back");
+
+  // chatrix_append is only called by nodes of the previous release.
+  const auto old_node = std::stoll(server().query(name, "SELECT r_id FROM chatrix_append(1, 2, 'old node', NULL, 30, 0)"));
+  pending = await<std::vector<message>>([&](auto done) { s.pending_messages(2, 0, 10, done); });
+  ASSERT_TRUE(pending.has_value());
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[1].id, old_node);
+
+  auto receipts = await<std::vector<message_ref>>([&](auto done) { s.mark_delivered(2, {second, old_node}, 40, done); });
+  ASSERT_TRUE(receipts.has_value());
+  EXPECT_EQ(receipts->size(), 2u);
+  pending = await<std::vector<message>>([&](auto done) { s.pending_messages(2, 0, 10, done); });
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_TRUE(pending->empty());
+  s.shutdown();
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM messages WHERE delivered_at IS NULL"), "1") << "only 'back'";
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM pending_messages"), "1");
+}
+
 TEST(postgres_migrations, stores_starting_at_once_on_a_fresh_database_all_succeed) {
   const std::string url = server().create_database();
   constexpr int nodes = 4;
@@ -314,8 +369,8 @@ TEST(postgres_migrations, stores_starting_at_once_on_a_fresh_database_all_succee
   }
   for (auto& t : starters) t.join();
   for (auto& o : opened) ASSERT_TRUE(o && o->has_value()) << (o ? o->error().message : "not run");
-  EXPECT_EQ(server().query(db_name(url), "SELECT count(*) FROM schema_version"), "4");
-  EXPECT_EQ(server().query(db_name(url), "SELECT max(version) FROM schema_version"), "4");
+  EXPECT_EQ(server().query(db_name(url), "SELECT count(*) FROM schema_version"), std::to_string(postgres_detail::latest_schema_version));
+  EXPECT_EQ(server().query(db_name(url), "SELECT max(version) FROM schema_version"), std::to_string(postgres_detail::latest_schema_version));
   for (auto& o : opened) (**o)->shutdown();
 }
 

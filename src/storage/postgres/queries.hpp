@@ -80,11 +80,11 @@ inline constexpr statement select_user{"select_user", "SELECT id, username, name
 // chatrix_search in migrations.hpp. $1 is the folded fragment, $2 the limit.
 inline constexpr statement search_users{"search", "SELECT r_id, r_username, r_name FROM chatrix_search($1, $2)"};
 
-// Uses messages_pending: only undelivered rows, already in (recipient, id) order.
+// Walks pending_messages' primary key, (recipient, id) order, then fetches each message.
 inline constexpr statement select_pending{
     "select_pending",
-    "SELECT " CHATRIX_PG_MESSAGE_COLUMNS " FROM messages AS m "
-    "WHERE m.recipient_id = $1 AND m.delivered_at IS NULL AND m.id > $2 ORDER BY m.id LIMIT $3"};
+    "SELECT " CHATRIX_PG_MESSAGE_COLUMNS " FROM pending_messages AS p JOIN messages AS m ON m.id = p.message_id "
+    "WHERE p.recipient_id = $1 AND p.message_id > $2 ORDER BY p.message_id LIMIT $3"};
 
 // History walks UNIQUE (conversation_id, seq) backwards from a seq bound, which every
 // subquery below computes once (none refers to the outer row, so each is an InitPlan and
