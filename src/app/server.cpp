@@ -219,6 +219,7 @@ std::unique_ptr<storage::store> open_store(const config::server_config& cfg) {
     spdlog::info("store: PostgreSQL at {}", storage::redact_conninfo(cfg.database_url));
     storage::postgres_options options;
     options.pool_size = cfg.db_pool_size;
+    options.writers = cfg.db_writers;
     options.max_batch = cfg.db_max_batch;
     options.timeout = cfg.db_timeout;
     options.connect_timeout = cfg.db_connect_timeout;

@@ -44,7 +44,8 @@ constexpr setting_spec setting_specs[] = {
     {"CHATRIX_PORT_FILE", "", "--port-file", "write the bound port to this file once listening (default none)"},
     {"DB_CONNECTION_URL", "", "--db",
      "database: empty = SQLite at DATA_DIR/chatrix.db; sqlite:PATH; postgres://...; or libpq key=value"},
-    {"DB_POOL_SIZE", "", "--db-pool-size", "PostgreSQL read connections, 1-256; the writer has one more (default 4)"},
+    {"DB_POOL_SIZE", "", "--db-pool-size", "PostgreSQL read connections, 1-256; the writers have their own (default 4)"},
+    {"DB_WRITERS", "", "--db-writers", "PostgreSQL write connections, each committing its own batches, 1-16 (default 2)"},
     {"DB_MAX_BATCH", "", "--db-max-batch", "PostgreSQL: most writes sharing one transaction, 1-100000 (default 1024)"},
     {"DB_TIMEOUT", "", "--db-timeout",
      "PostgreSQL: limit for one write batch or read, then it fails as unavailable, 1s-1h (default 10s)"},
@@ -544,6 +545,9 @@ std::optional<server_config> load(int argc, const char* const* argv, const std::
   if (const auto& r = get("DB_CONNECTION_URL"); r.set) parse_database(r, c);
   if (const auto& r = get("DB_POOL_SIZE"); r.set) {
     c.db_pool_size = static_cast<int>(parse_count(r, 1, 256, "a connection count"));
+  }
+  if (const auto& r = get("DB_WRITERS"); r.set) {
+    c.db_writers = static_cast<int>(parse_count(r, 1, 16, "a connection count"));
   }
   if (const auto& r = get("DB_MAX_BATCH"); r.set) c.db_max_batch = parse_count(r, 1, 100000, "a batch size");
   if (const auto& r = get("DB_TIMEOUT"); r.set) c.db_timeout = parse_duration(r, hour, "from 1s to 1h");

@@ -37,6 +37,7 @@ struct server_config {
   std::filesystem::path sqlite_path;        // resolved: sqlite:PATH, or $CHATRIX_DATA_DIR/chatrix.db
   std::filesystem::path data_dir = "data";  // CHATRIX_DATA_DIR
   int db_pool_size = 4;                      // DB_POOL_SIZE: PostgreSQL read connections
+  int db_writers = 2;                        // DB_WRITERS: PostgreSQL write connections
   std::size_t db_max_batch = 1024;           // DB_MAX_BATCH: PostgreSQL writes per transaction
   std::chrono::seconds db_timeout{10};       // DB_TIMEOUT: PostgreSQL write batch / read limit
   std::chrono::seconds db_connect_timeout{5};  // DB_CONNECT_TIMEOUT: opening one connection

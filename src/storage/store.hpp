@@ -35,8 +35,12 @@ struct session_snapshot {
 /// its callback runs exactly once, on a thread owned by the store, and must only hand the
 /// result over (post it) and return. A call refused at once (errc::overloaded with a full
 /// queue, errc::unavailable after shutdown) runs its callback on the caller's thread before
-/// returning: queueing the refusal would need the very room that was refused. Writes are applied in the order they were called and
+/// returning: queueing the refusal would need the very room that was refused. Writes are
 /// group-committed: a callback reporting success runs only after its write is durable.
+/// Writes whose outcomes depend on each other are applied, and their callbacks run, in the
+/// order they were called: appends to one conversation (numbering, retries), one user's
+/// receipts and reads, registrations. Unrelated writes may be applied concurrently (the
+/// PostgreSQL store spreads them over several connections).
 /// Errors: errc::unavailable when the database cannot be reached, errc::overloaded when the
 /// store's bounded queue is full, errc::internal otherwise (unless a method says more).
 class store {

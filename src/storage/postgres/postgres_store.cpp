@@ -467,12 +467,33 @@ awaitable<void> prepare(connection& c, const sql::statement (&statements)[N], bo
 
 // ---------------------------------------------------------------------------------------
 
+namespace {
+
+/// Writes are split over the writer connections so that those whose order matters share
+/// one: a conversation's appends (its numbering, retries) by the pair, a recipient's
+/// receipts and reads (each receipt reported once) by the user. No two writers then
+/// touch the same rows, so their transactions never wait for each other.
+std::uint64_t mix(std::uint64_t x) noexcept {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  return x ^ (x >> 33);
+}
+std::uint64_t partition_of_user(user_id id) noexcept { return mix(static_cast<std::uint64_t>(id)); }
+std::uint64_t partition_of_pair(user_id a, user_id b) noexcept {
+  const auto lo = static_cast<std::uint64_t>(std::min(a, b)), hi = static_cast<std::uint64_t>(std::max(a, b));
+  return mix(lo * 0x9E3779B97F4A7C15ull + hi);
+}
+
+}  // namespace
+
 class postgres_store::impl {
  public:
   impl(std::string url, postgres_options opts);
   ~impl() { shutdown(); }
 
-  void write(std::unique_ptr<job> j);
+  /// Queues a write for the writer of `partition`: writes of one partition are applied in
+  /// call order; see postgres_options::writers.
+  void write(std::unique_ptr<job> j, std::uint64_t partition);
   void read(std::unique_ptr<job> j);
   /// Completes a job whose outcome is already known, on the store's thread.
   void finish(std::unique_ptr<job> j);
@@ -490,16 +511,24 @@ class postgres_store::impl {
     bool reported_down = false;  // log an outage once, not every retry
   };
 
+  /// A writer connection and its queue. The queue and `up` are guarded by write_mutex_.
+  struct writer_state {
+    explicit writer_state(const asio::any_io_executor& ex) : w(ex) {}
+    worker w;
+    std::deque<std::unique_ptr<job>> queue;
+    bool up = false;  // writes for it are refused while it is down
+  };
+
   awaitable<void> start_connections();
-  awaitable<void> writer_loop();
+  awaitable<void> writer_loop(writer_state& ws);
   awaitable<void> reader_loop(worker& w);
   awaitable<bool> reconnect(worker& w, bool writer);
-  awaitable<void> run_batch(std::vector<std::unique_ptr<job>>& batch);
+  awaitable<void> run_batch(writer_state& ws, std::vector<std::unique_ptr<job>>& batch);
   awaitable<void> run_read(worker& w, std::unique_ptr<job> j);
   /// Session setup and prepared statements on a freshly connected worker, within the
   /// operation timeout.
   awaitable<void> prepare_worker(worker& w, bool is_writer);
-  void writer_down();
+  void writer_down(writer_state& ws);
   void reader_down(worker& w);
   void wake(worker& w);
   void stop_on_loop();
@@ -515,13 +544,12 @@ class postgres_store::impl {
   asio::io_context ioc_{1};
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::thread thread_;
-  worker writer_;
-  std::deque<worker> readers_;  // deque: loops hold references
+  std::deque<writer_state> writers_;  // deque: loops hold references
+  std::deque<worker> readers_;
 
-  // The write queue: filled by any thread, drained by the writer loop.
+  // The write queues: filled by any thread, each drained by its writer loop.
   std::mutex write_mutex_;
-  std::deque<std::unique_ptr<job>> writes_;
-  bool writer_up_ = false;  // guarded by write_mutex_: writes are refused while it is down
+  std::size_t writes_queued_ = 0;  // in all queues, guarded by write_mutex_
   bool writes_closed_ = false;
 
   // The read queue lives on the loop thread; only the bound is counted from outside.
@@ -542,9 +570,10 @@ postgres_store::impl::impl(std::string url, postgres_options opts)
       redacted_url_(redact_conninfo(url_)),
       secrets_(postgres_detail::conninfo_secrets(url_)),
       opts_(std::move(opts)),
-      work_(ioc_.get_executor()),
-      writer_(ioc_.get_executor()) {
+      work_(ioc_.get_executor()) {
   opts_.max_batch = std::max<std::size_t>(opts_.max_batch, 1);
+  opts_.writers = std::max(opts_.writers, 1);
+  for (int i = 0; i < opts_.writers; ++i) writers_.emplace_back(ioc_.get_executor());
   opts_.pool_size = std::max(opts_.pool_size, 1);
   opts_.reconnect_min = std::max(opts_.reconnect_min, std::chrono::milliseconds(1));
   opts_.reconnect_max = std::max(opts_.reconnect_max, opts_.reconnect_min);
@@ -568,33 +597,41 @@ postgres_store::impl::impl(std::string url, postgres_options opts)
     work_.reset();
     ioc_.stop();
     thread_.join();
-    writer_.conn.close();
+    for (writer_state& ws : writers_) ws.w.conn.close();
     for (worker& r : readers_) r.conn.close();
     throw error_exception(make_error(errc::unavailable, "cannot open PostgreSQL database " + redacted_url_ + ": " +
                                                             postgres_detail::scrub(e.what(), secrets_)));
   }
-  spdlog::info("postgres store: connected to {} ({} read connections)", redacted_url_, opts_.pool_size);
+  spdlog::info("postgres store: connected to {} ({} write and {} read connections)", redacted_url_, opts_.writers,
+               opts_.pool_size);
 }
 
 awaitable<void> postgres_store::impl::start_connections() {
-  co_await writer_.conn.connect(url_, opts_.connect_timeout);
+  connection& first = writers_.front().w.conn;
+  co_await first.connect(url_, opts_.connect_timeout);
   // Migrations are not bounded by opts_.timeout: they may wait for another node's, and a
   // large one may take long.
-  co_await setup_session(writer_.conn, std::nullopt, warned_synchronous_commit_);
-  const int version = co_await migrate(writer_.conn);
+  co_await setup_session(first, std::nullopt, warned_synchronous_commit_);
+  const int version = co_await migrate(first);
   spdlog::info("postgres store: schema version {}", version);
-  co_await prepare(writer_.conn, sql::write_statements, true);
+  co_await prepare(first, sql::write_statements, true);
+  for (std::size_t i = 1; i < writers_.size(); ++i) {
+    co_await writers_[i].w.conn.connect(url_, opts_.connect_timeout);
+    co_await prepare_worker(writers_[i].w, true);
+  }
   for (worker& r : readers_) {
     co_await r.conn.connect(url_, opts_.connect_timeout);
     co_await prepare_worker(r, false);
   }
   {
     std::lock_guard lock(write_mutex_);
-    writer_up_ = true;
+    for (writer_state& ws : writers_) ws.up = true;
   }
   readers_up_ = static_cast<int>(readers_.size());
-  writer_.delay = opts_.reconnect_min;
-  spawn(writer_loop());
+  for (writer_state& ws : writers_) {
+    ws.w.delay = opts_.reconnect_min;
+    spawn(writer_loop(ws));
+  }
   for (worker& r : readers_) {
     r.delay = opts_.reconnect_min;
     spawn(reader_loop(r));
@@ -627,25 +664,27 @@ void postgres_store::impl::loop_finished() {
     j->complete();
     reads_queued_.fetch_sub(1, std::memory_order_relaxed);
   }
-  writer_.conn.close();
+  for (writer_state& ws : writers_) ws.w.conn.close();
   for (worker& r : readers_) r.conn.close();
   loops_done_.set_value();
 }
 
 // ---- entry points (any thread) ----
 
-void postgres_store::impl::write(std::unique_ptr<job> j) {
+void postgres_store::impl::write(std::unique_ptr<job> j, std::uint64_t partition) {
+  writer_state& ws = writers_[partition % writers_.size()];
   bool wake_writer = false;
   std::optional<error> rejection;
   {
     std::lock_guard lock(write_mutex_);
     if (writes_closed_) {
       rejection = make_error(errc::unavailable, "store is shut down");
-    } else if (writes_.size() >= opts_.max_queued_writes) {
+    } else if (writes_queued_ >= opts_.max_queued_writes) {
       rejection = make_error(errc::overloaded, "too many queued writes");
-    } else if (writer_up_) {
-      wake_writer = writes_.empty();
-      writes_.push_back(std::move(j));
+    } else if (ws.up) {
+      wake_writer = ws.queue.empty();
+      ws.queue.push_back(std::move(j));
+      ++writes_queued_;
     }
   }
   if (rejection) {
@@ -664,8 +703,8 @@ void postgres_store::impl::write(std::unique_ptr<job> j) {
   // Only the first write into an empty queue needs to wake the writer: it drains the
   // queue before it goes idle again, and both happen on the loop thread.
   if (wake_writer) {
-    asio::post(ioc_, [this] {
-      if (writer_.state == phase::idle) writer_.conn.cancel();
+    asio::post(ioc_, [&ws] {
+      if (ws.w.state == phase::idle) ws.w.conn.cancel();
     });
   }
 }
@@ -730,7 +769,7 @@ void postgres_store::impl::stop_on_loop() {
   stopping_ = true;
   // Busy loops notice stopping_ when their current work is done: queued writes still go
   // to the database and their callbacks run.
-  wake(writer_);
+  for (writer_state& ws : writers_) wake(ws.w);
   for (worker& r : readers_) wake(r);
 }
 
@@ -787,28 +826,29 @@ awaitable<void> postgres_store::impl::prepare_worker(worker& w, bool is_writer) 
   }
 }
 
-awaitable<void> postgres_store::impl::writer_loop() {
+awaitable<void> postgres_store::impl::writer_loop(writer_state& ws) {
   std::vector<std::unique_ptr<job>> batch;
+  worker& w = ws.w;
   for (;;) {
-    if (!writer_.conn.is_open()) {
+    if (!w.conn.is_open()) {
       if (stopping_) break;
-      if (co_await reconnect(writer_, true)) {
+      if (co_await reconnect(w, true)) {
         std::lock_guard lock(write_mutex_);
-        writer_up_ = true;
+        ws.up = true;
       }
       continue;
     }
     bool empty = false;
     {
       std::lock_guard lock(write_mutex_);
-      empty = writes_.empty();
+      empty = ws.queue.empty();
     }
     if (empty) {
       if (stopping_) break;
-      writer_.state = phase::idle;
-      const bool alive = co_await writer_.conn.wait_idle();
-      writer_.state = phase::busy;
-      if (!alive) writer_down();
+      w.state = phase::idle;
+      const bool alive = co_await w.conn.wait_idle();
+      w.state = phase::busy;
+      if (!alive) writer_down(ws);
       continue;
     }
     if (opts_.before_write_batch) opts_.before_write_batch();
@@ -816,36 +856,38 @@ awaitable<void> postgres_store::impl::writer_loop() {
       // Everything that queued up while the previous batch was being written goes into
       // this one: under load batches grow, and one commit's cost is shared by all of them.
       std::lock_guard lock(write_mutex_);
-      const std::size_t n = std::min(opts_.max_batch, writes_.size());
+      const std::size_t n = std::min(opts_.max_batch, ws.queue.size());
       for (std::size_t i = 0; i < n; ++i) {
-        batch.push_back(std::move(writes_.front()));
-        writes_.pop_front();
+        batch.push_back(std::move(ws.queue.front()));
+        ws.queue.pop_front();
       }
+      writes_queued_ -= n;
     }
-    co_await run_batch(batch);
+    co_await run_batch(ws, batch);
     // Only now, with the transaction's fate known, in call order.
     for (auto& j : batch) j->complete();
     batch.clear();
   }
-  writer_.conn.close();
+  w.conn.close();
 }
 
-void postgres_store::impl::writer_down() {
-  writer_.conn.close();
+void postgres_store::impl::writer_down(writer_state& ws) {
+  ws.w.conn.close();
   std::deque<std::unique_ptr<job>> orphans;
   {
     std::lock_guard lock(write_mutex_);
-    writer_up_ = false;
-    orphans.swap(writes_);
+    ws.up = false;
+    orphans.swap(ws.queue);
+    writes_queued_ -= orphans.size();
   }
-  if (!writer_.reported_down) spdlog::warn("postgres store: lost the writer connection; reconnecting");
+  if (!ws.w.reported_down) spdlog::warn("postgres store: lost a writer connection; reconnecting");
   for (auto& j : orphans) {
     j->fail(unavailable_error());
     j->complete();
   }
 }
 
-awaitable<void> postgres_store::impl::run_batch(std::vector<std::unique_ptr<job>>& batch) {
+awaitable<void> postgres_store::impl::run_batch(writer_state& ws, std::vector<std::unique_ptr<job>>& batch) {
   // The units still to be committed. A unit whose statement fails (an SQL error, not a
   // logical failure) aborts the whole transaction; it is dropped and the others go again
   // in a new transaction, so one bad write cannot fail its neighbours.
@@ -854,7 +896,7 @@ awaitable<void> postgres_store::impl::run_batch(std::vector<std::unique_ptr<job>
     for (auto& u : pending) u.fail(e);
   };
   int conflicts = 0;
-  connection& c = writer_.conn;
+  connection& c = ws.w.conn;
   // The whole batch, retries included, gets one deadline: a stalled server (or a lock held
   // elsewhere) otherwise holds every sender in it, and everything queued behind it, forever.
   // Its expiry closes the connection: connection_lost below, outcome unknown.
@@ -908,7 +950,7 @@ awaitable<void> postgres_store::impl::run_batch(std::vector<std::unique_ptr<job>
           c.check(sync.get(), PGRES_PIPELINE_SYNC);
         } catch (const std::exception& e) {
           spdlog::warn("postgres store: writer connection lost after a commit: {}", e.what());
-          writer_down();
+          writer_down(ws);
         }
         co_return;
       }
@@ -957,12 +999,12 @@ awaitable<void> postgres_store::impl::run_batch(std::vector<std::unique_ptr<job>
     // carries the same mark and is recognised if the first attempt did commit).
     spdlog::warn("postgres store: write batch of {} lost: {}", batch.size(), e.what());
     fail_pending(unavailable_error());
-    writer_down();
+    writer_down(ws);
   } catch (const std::exception& e) {
     spdlog::error("postgres store: write batch failed: {}", e.what());
     fail_pending(make_error(errc::internal, "database error"));
     // The connection's protocol state is unknown: start afresh.
-    writer_down();
+    writer_down(ws);
   }
 }
 
@@ -1066,7 +1108,8 @@ void postgres_store::create_user(new_user u, callback<user> done) {
                               [username = u.username, name = u.name](const PGresult* r) -> result<user> {
                                 if (PQntuples(r) == 0) return make_error(errc::username_taken, "username already taken");
                                 return user{i64(r, 0, 0), username, name};
-                              }));
+                              }),
+               0);
 }
 
 void postgres_store::find_user_by_name(std::string username, callback<std::optional<user_credentials>> done) {
@@ -1119,12 +1162,14 @@ void postgres_store::append_message(send_request req, callback<send_result> done
     impl_->finish(std::move(j));
     return;
   }
-  impl_->write(std::make_unique<append_job>(std::move(req), std::move(done)));
+  const auto partition = partition_of_pair(req.sender, req.recipient);
+  impl_->write(std::make_unique<append_job>(std::move(req), std::move(done)), partition);
 }
 
 void postgres_store::mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
                                     callback<std::vector<message_ref>> done) {
-  impl_->write(std::make_unique<receipt_job>(recipient, std::move(ids), at, std::move(done)));
+  impl_->write(std::make_unique<receipt_job>(recipient, std::move(ids), at, std::move(done)),
+               partition_of_user(recipient));
 }
 
 void postgres_store::mark_read(user_id reader, std::vector<message_id> ids, unix_ms at, callback<read_result> done) {
@@ -1140,7 +1185,8 @@ void postgres_store::mark_read(user_id reader, std::vector<message_id> ids, unix
                                          if (text(r, i, 4) == "t") out.delivered.push_back(out.read.back());
                                        }
                                        return out;
-                                     }));
+                                     }),
+               partition_of_user(reader));
 }
 
 void postgres_store::pending_messages(user_id recipient, message_id after, int limit,

@@ -15,8 +15,12 @@
 namespace chatrix::storage {
 
 struct postgres_options {
-  /// Read connections (lookups, search, history, previews); the writer has its own.
+  /// Read connections (lookups, search, history, previews); writers have their own.
   int pool_size = 4;
+  /// Write connections, each group-committing its own batches, so that PostgreSQL executes
+  /// several at once. A conversation's appends go to one of them, and a user's receipts and
+  /// reads to one, so call order holds wherever a result depends on it.
+  int writers = 2;
   /// Bound of the write queue; a write arriving when it is full fails with errc::overloaded.
   std::size_t max_queued_writes = 100000;
   /// At most this many queued writes share one transaction (one pipeline, one commit).
@@ -39,11 +43,13 @@ struct postgres_options {
 };
 
 /// storage::store on PostgreSQL. See store.hpp for the contract. In addition:
-/// - One thread runs an io_context that drives every connection (the writer and
+/// - One thread runs an io_context that drives every connection (`writers` writers and
 ///   `pool_size` readers) by socket readiness; no thread blocks on a query.
-/// - Writes are group-committed: each batch is one transaction sent as one pipeline
-///   (BEGIN, one statement per write, COMMIT, sync). Callbacks run, in call order, only
-///   after COMMIT succeeded; if the batch fails, none of its writes is acknowledged.
+/// - Writes are group-committed: each writer's batch is one transaction sent as one
+///   pipeline (BEGIN, one statement per write, COMMIT, sync). Callbacks run, in call order
+///   per writer, only after COMMIT succeeded; if the batch fails, none of its writes is
+///   acknowledged. Appends go to a writer by conversation, receipts and reads by user, and
+///   registrations to the first.
 ///   A write whose COMMIT outcome is unknown (connection lost while committing) reports
 ///   errc::unavailable; a client retry with the same mark is then recognised as a retry.
 /// - While the database is unreachable, calls complete promptly with errc::unavailable;

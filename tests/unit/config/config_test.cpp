@@ -261,11 +261,15 @@ TEST_F(ConfigTest, DatabaseRefused) {
 TEST_F(ConfigTest, PostgresSettings) {
   const auto d = with_env("LOG_LEVEL", "info");
   EXPECT_EQ(d.db_pool_size, 4);
+  EXPECT_EQ(d.db_writers, 2);
   EXPECT_EQ(d.db_max_batch, 1024u);
   EXPECT_EQ(d.db_timeout, 10s);
   EXPECT_EQ(d.db_connect_timeout, 5s);
   EXPECT_EQ(with_env("DB_POOL_SIZE", "1").db_pool_size, 1);
   EXPECT_EQ(with_env("DB_POOL_SIZE", " 256 ").db_pool_size, 256);
+  EXPECT_EQ(with_env("DB_WRITERS", "1").db_writers, 1);
+  EXPECT_EQ(with_env("DB_WRITERS", "16").db_writers, 16);
+  for (const char* bad : {"0", "17", "x"}) expect_refused("DB_WRITERS", bad, "not a connection count");
   EXPECT_EQ(with_env("DB_MAX_BATCH", "1").db_max_batch, 1u);
   EXPECT_EQ(with_env("DB_MAX_BATCH", "100000").db_max_batch, 100000u);
   EXPECT_EQ(with_env("DB_TIMEOUT", "30").db_timeout, 30s);
@@ -485,7 +489,7 @@ TEST_F(ConfigTest, EveryBadValueNamesItsVariableOnOneLine) {
       {"LOG_LEVEL", "x"},         {"IO_THREADS", "x"},       {"WORKER_THREADS", "x"},       {"MAX_FRAME_BYTES", "x"},
       {"MAX_CONTENT_BYTES", "x"}, {"SEND_QUEUE_BYTES", "x"}, {"AUTH_TIMEOUT", "x"},         {"IDLE_TIMEOUT", "x"},
       {"RETRY_WINDOW", "x"},      {"DB_POOL_SIZE", "x"},     {"DB_MAX_BATCH", "x"},         {"DB_TIMEOUT", "x"},
-      {"DB_CONNECT_TIMEOUT", "x"},
+      {"DB_CONNECT_TIMEOUT", "x"}, {"DB_WRITERS", "x"},
   };
   for (const auto& [var, value] : bad) expect_refused(var, value + "\n");
 }
@@ -517,6 +521,7 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
       {"CHATRIX_PORT_FILE", "/tmp/port"},
       {"DB_CONNECTION_URL", "postgres://db/flag"},
       {"DB_POOL_SIZE", "8"},
+      {"DB_WRITERS", "3"},
       {"DB_MAX_BATCH", "512"},
       {"DB_TIMEOUT", "20s"},
       {"DB_CONNECT_TIMEOUT", "3s"},
@@ -553,6 +558,7 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
   EXPECT_EQ(c->database, database_kind::postgres);
   EXPECT_EQ(c->database_url, "postgres://db/flag");
   EXPECT_EQ(c->db_pool_size, 8);
+  EXPECT_EQ(c->db_writers, 3);
   EXPECT_EQ(c->db_max_batch, 512u);
   EXPECT_EQ(c->db_timeout, 20s);
   EXPECT_EQ(c->db_connect_timeout, 3s);
@@ -578,6 +584,7 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
   EXPECT_EQ(from_env->port, 7001);
   EXPECT_EQ(from_env->retry_window, 1h);
   EXPECT_EQ(from_env->db_pool_size, 8);
+  EXPECT_EQ(from_env->db_writers, 3);
   EXPECT_EQ(from_env->db_timeout, 20s);
 }
 
@@ -588,7 +595,7 @@ TEST_F(ConfigTest, SettingsListIsComplete) {
     EXPECT_FALSE(s.help.empty()) << s.variable;
     EXPECT_TRUE(flags.insert(s.flag).second) << "duplicate flag " << s.flag;
   }
-  EXPECT_EQ(settings().size(), 23u);
+  EXPECT_EQ(settings().size(), 24u);
   const auto find = [](const std::string& var) {
     for (const auto& s : settings()) {
       if (s.variable == var) return s.flag;
