@@ -572,14 +572,16 @@ inline constexpr const char* migration_5_pending_table = R"sql(
 -- Receipts without index writes. A receipt set delivered_at, which the predicate of the
 -- partial index messages_pending reads, so every receipt wrote a whole new version of the
 -- row and an entry in each of the table's indexes (~21 us of PostgreSQL time per message).
--- The pending messages are now rows of a table of their own: a receipt deletes one (a delete
--- writes no index entry) and sets delivered_at in a HOT update (no index reads that column
--- any more). A HOT update puts the new version on the same page, and one commit's receipts
--- update most rows of the recent pages, whose old versions cannot be pruned before it
--- commits: new pages keep half their room free for them (with a tenth, one receipt in eight
--- was HOT; with half, all of them, and 17,000-21,000 -> 24,000-31,000 messages/s on the
--- project's benchmark). The price is a heap about twice as large.
+-- The pending messages are now rows of a table of their own, and no index of messages reads
+-- delivered_at any more: a receipt is a HOT update (no index entry, the new version on the
+-- same page) plus the delete of a pending row (a delete writes no index entry either). One
+-- commit's receipts update most rows of the recent pages, whose old versions cannot be
+-- pruned before it commits: new pages keep half their room free for them (with a tenth, one
+-- receipt in eight was HOT; with half, all of them). The price is a heap about twice as large.
+--
 -- Invariant: a pending_messages row exists exactly while its message's delivered_at is NULL.
+-- Two statement-level triggers keep it, whoever writes messages (the write functions of
+-- this and of the previous release alike), once per statement for all its rows.
 
 -- Writers of the previous release wait here until this migration commits, so the copy
 -- below misses none of their messages.
@@ -595,230 +597,32 @@ SELECT m.recipient_id, m.id FROM messages AS m WHERE m.delivered_at IS NULL;
 DROP INDEX messages_pending;
 ALTER TABLE messages SET (fillfactor = 50);
 
--- Every function that stores a message or records a receipt keeps the invariant, also those
--- only nodes of the previous release call during a rolling upgrade (chatrix_append).
-CREATE OR REPLACE FUNCTION chatrix_append(p_sender BIGINT, p_recipient BIGINT, p_content TEXT, p_mark TEXT,
-                               p_now BIGINT, p_window BIGINT)
-RETURNS TABLE (r_status TEXT, r_duplicate BOOLEAN, r_id BIGINT, r_conversation BIGINT, r_seq BIGINT,
-               r_created_at BIGINT, r_delivered_at BIGINT, r_read_at BIGINT)
+CREATE FUNCTION chatrix_queue_pending() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
-DECLARE
-  v_lo BIGINT := LEAST(p_sender, p_recipient);
-  v_hi BIGINT := GREATEST(p_sender, p_recipient);
-  v_users INT;
 BEGIN
-  SELECT count(*) INTO v_users FROM users AS u WHERE u.id = p_sender OR u.id = p_recipient;
-  IF v_users <> (CASE WHEN p_sender = p_recipient THEN 1 ELSE 2 END) THEN
-    r_status := 'unknown_user';
-    RETURN NEXT;
-    RETURN;
-  END IF;
-
-  IF p_mark IS NOT NULL AND p_window > 0 THEN
-    SELECT m.id, m.conversation_id, m.seq, m.created_at, m.delivered_at, m.read_at
-      INTO r_id, r_conversation, r_seq, r_created_at, r_delivered_at, r_read_at
-      FROM messages AS m
-     WHERE m.sender_id = p_sender AND m.mark = p_mark AND m.created_at >= p_now - p_window
-       AND m.recipient_id = p_recipient AND m.content = p_content
-     ORDER BY m.id DESC
-     LIMIT 1;
-    IF FOUND THEN
-      r_status := 'ok';
-      r_duplicate := true;
-      RETURN NEXT;
-      RETURN;
-    END IF;
-  END IF;
-
-  INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at)
-  VALUES (v_lo, v_hi, 0, p_now)
-  ON CONFLICT ON CONSTRAINT conversations_pair DO NOTHING;
-
-  UPDATE conversations AS c
-     SET last_seq = c.last_seq + 1,
-         last_message_id = nextval('messages_id_seq'),
-         updated_at = GREATEST(c.updated_at, p_now)
-   WHERE c.user_lo = v_lo AND c.user_hi = v_hi
-  RETURNING c.id, c.last_seq, c.last_message_id INTO r_conversation, r_seq, r_id;
-
-  INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, mark, created_at)
-  VALUES (r_id, r_conversation, r_seq, p_sender, p_recipient, p_content, p_mark, p_now);
-  INSERT INTO pending_messages (recipient_id, message_id) VALUES (p_recipient, r_id);
-
-  r_status := 'ok';
-  r_duplicate := false;
-  r_created_at := p_now;
-  RETURN NEXT;
+  INSERT INTO pending_messages (recipient_id, message_id)
+  SELECT n.recipient_id, n.id FROM stored AS n WHERE n.delivered_at IS NULL;
+  RETURN NULL;
 END
 $fn$;
+CREATE TRIGGER messages_queue_pending AFTER INSERT ON messages
+  REFERENCING NEW TABLE AS stored FOR EACH STATEMENT EXECUTE FUNCTION chatrix_queue_pending();
 
-CREATE OR REPLACE FUNCTION chatrix_append_batch(p_senders BIGINT[], p_recipients BIGINT[], p_contents TEXT[], p_marks TEXT[],
-                                     p_nows BIGINT[], p_window BIGINT)
-RETURNS TABLE (r_ord BIGINT, r_status TEXT, r_duplicate BOOLEAN, r_id BIGINT, r_conversation BIGINT, r_seq BIGINT,
-               r_created_at BIGINT, r_delivered_at BIGINT, r_read_at BIGINT)
-LANGUAGE plpgsql
--- Planned for every call with the arrays' real sizes. A cached generic plan assumes a
--- handful of rows (it cannot see the arrays) and joins the steps below by nested loops,
--- quadratic in the batch: 80 ms for a batch of 800 messages instead of a few.
-SET plan_cache_mode = force_custom_plan
-AS $fn$
-BEGIN
-  -- New pairs, created exactly once whatever other nodes do (ON CONFLICT waits for a
-  -- concurrent inserter and then sees its row), and only when both users exist: the one
-  -- place a bad user id could get in.
-  INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at)
-  SELECT DISTINCT LEAST(i.s, i.r), GREATEST(i.s, i.r), 0, 0
-    FROM unnest(p_senders, p_recipients) AS i(s, r)
-   WHERE NOT EXISTS (SELECT 1 FROM conversations AS c
-                      WHERE c.user_lo = LEAST(i.s, i.r) AND c.user_hi = GREATEST(i.s, i.r))
-     AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = i.s)
-     AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = i.r)
-  ON CONFLICT ON CONSTRAINT conversations_pair DO NOTHING;
-
-  RETURN QUERY
-  WITH input AS (
-    SELECT i.ord, i.s, i.r, i.content, i.mark, i.now,
-           (SELECT c.id FROM conversations AS c
-             WHERE c.user_lo = LEAST(i.s, i.r) AND c.user_hi = GREATEST(i.s, i.r)) AS conv
-      FROM unnest(p_senders, p_recipients, p_contents, p_marks, p_nows)
-           WITH ORDINALITY AS i(s, r, content, mark, now, ord)
-  ), stored AS (
-    -- Retries of messages stored before this call: the newest match, as chatrix_append finds.
-    SELECT i.ord, m.id, m.conversation_id, m.seq, m.created_at, m.delivered_at, m.read_at
-      FROM input AS i
-      CROSS JOIN LATERAL (
-        SELECT m.id, m.conversation_id, m.seq, m.created_at, m.delivered_at, m.read_at
-          FROM messages AS m
-         WHERE m.sender_id = i.s AND m.mark = i.mark AND m.created_at >= i.now - p_window
-           AND m.recipient_id = i.r AND m.content = i.content
-         ORDER BY m.id DESC
-         LIMIT 1) AS m
-     WHERE i.mark IS NOT NULL AND p_window > 0
-  ), fresh AS (
-    -- The others whose users exist; a repeat within the call points at its first occurrence.
-    SELECT i.*,
-           CASE WHEN i.mark IS NULL OR p_window <= 0 THEN i.ord
-                ELSE min(i.ord) OVER (PARTITION BY i.s, i.r, i.mark, i.content) END AS first_ord
-      FROM input AS i
-     WHERE i.conv IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stored AS st WHERE st.ord = i.ord)
-  ), counts AS (
-    SELECT f.conv, count(*) AS n, max(f.now) AS latest
-      FROM fresh AS f WHERE f.first_ord = f.ord GROUP BY f.conv ORDER BY f.conv
-  ), advanced AS (
-    -- Takes each conversation's next numbers and locks it until COMMIT, so one transaction
-    -- at a time numbers a conversation's messages and draws their ids. The UPDATE returns
-    -- the row as it is after any concurrent writer committed, so the numbers have no gaps.
-    UPDATE conversations AS c
-       SET last_seq = c.last_seq + x.n, updated_at = GREATEST(c.updated_at, x.latest)
-      FROM counts AS x
-     WHERE c.id = x.conv
-    RETURNING c.id, c.last_seq - x.n AS base
-  ), numbered AS (
-    -- Each new message takes its conversation's next number, in call order.
-    SELECT f.*, a.base + row_number() OVER (PARTITION BY f.conv ORDER BY f.ord) AS seq
-      FROM fresh AS f JOIN advanced AS a ON a.id = f.conv
-     WHERE f.first_ord = f.ord
-  ), ided AS (
-    -- Ids drawn in call order once the conversation is locked, so ids grow with seq within a
-    -- conversation, which history paging relies on. OFFSET 0 keeps the sort below nextval.
-    SELECT nextval('messages_id_seq') AS id, n.*
-      FROM (SELECT * FROM numbered ORDER BY ord OFFSET 0) AS n
-  ), inserted AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, mark, created_at)
-    SELECT d.id, d.conv, d.seq, d.s, d.r, d.content, d.mark, d.now FROM ided AS d
-  ), queued AS (
-    INSERT INTO pending_messages (recipient_id, message_id) SELECT d.r, d.id FROM ided AS d
-  )
-  SELECT i.ord,
-         CASE WHEN st.ord IS NOT NULL OR f.ord IS NOT NULL THEN 'ok' ELSE 'unknown_user' END,
-         st.ord IS NOT NULL OR (f.ord IS NOT NULL AND f.first_ord <> f.ord),
-         COALESCE(st.id, d.id), COALESCE(st.conversation_id, d.conv), COALESCE(st.seq, d.seq),
-         COALESCE(st.created_at, d.now), st.delivered_at, st.read_at
-    FROM input AS i
-    LEFT JOIN stored AS st ON st.ord = i.ord
-    LEFT JOIN fresh AS f ON f.ord = i.ord
-    LEFT JOIN ided AS d ON d.ord = f.first_ord
-   ORDER BY i.ord;
-END
-$fn$;
-
--- As before: the first receipt naming a message to that recipient not delivered yet wins,
--- each message once, in the order given. Of two nodes recording the same receipt, one
--- deletes the pending row; the other's DELETE waits for it and then finds nothing.
-CREATE OR REPLACE FUNCTION chatrix_mark_delivered_batch(p_jobs INT[], p_recipients BIGINT[], p_ids BIGINT[],
-                                                        p_ats BIGINT[])
-RETURNS TABLE (r_job INT, r_id BIGINT, r_sender BIGINT, r_recipient BIGINT)
-LANGUAGE plpgsql
-SET plan_cache_mode = force_custom_plan
-AS $fn$
-BEGIN
-  RETURN QUERY
-  WITH claimed AS (
-    -- Per (recipient, message), the first receipt; only the true recipient's can match a row.
-    SELECT DISTINCT ON (w.recipient, w.id) w.job, w.recipient, w.id, w.at, w.ord
-      FROM unnest(p_jobs, p_recipients, p_ids, p_ats) WITH ORDINALITY AS w(job, recipient, id, at, ord)
-     ORDER BY w.recipient, w.id, w.ord
-  ), taken AS (
-    DELETE FROM pending_messages AS p
-     USING claimed AS c
-     WHERE p.recipient_id = c.recipient AND p.message_id = c.id
-    RETURNING c.job, c.id, c.at, c.ord
-  ), changed AS (
-    UPDATE messages AS m SET delivered_at = t.at
-      FROM taken AS t
-     WHERE m.id = t.id
-    RETURNING t.job, m.id, m.sender_id, m.recipient_id, t.ord
-  )
-  SELECT ch.job, ch.id, ch.sender_id, ch.recipient_id FROM changed AS ch ORDER BY ch.ord;
-END
-$fn$;
-
--- As before (migration 3); the receipts a read implies are taken from pending_messages.
-CREATE OR REPLACE FUNCTION chatrix_read_messages(p_reader BIGINT, p_ids BIGINT[], p_at BIGINT)
-RETURNS TABLE (r_status TEXT, r_id BIGINT, r_sender BIGINT, r_recipient BIGINT, r_delivered BOOLEAN)
+-- After any update of messages, delivered ones have no pending row (receipts and reads set
+-- delivered_at only where it is NULL, rechecked under the row lock, so of two nodes recording
+-- one receipt only one updates the row). Only the new rows are needed: a row delivered
+-- earlier has no pending row left, and its probe finds nothing.
+CREATE FUNCTION chatrix_unqueue_delivered() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
-DECLARE
-  v_delivered BIGINT[];
 BEGIN
-  IF EXISTS (SELECT 1
-               FROM unnest(p_ids) AS w(id)
-               LEFT JOIN messages AS m ON m.id = w.id
-              WHERE m.id IS NULL OR m.recipient_id <> p_reader) THEN
-    r_status := 'forbidden';
-    RETURN NEXT;
-    RETURN;
-  END IF;
-  -- The deleted rows stay locked until COMMIT: no concurrent mark_delivered or mark_read
-  -- (another node's writer) can report these receipts as well.
-  WITH taken AS (
-    DELETE FROM pending_messages AS p
-     WHERE p.recipient_id = p_reader AND p.message_id = ANY (p_ids)
-    RETURNING p.message_id
-  ), delivered AS (
-    UPDATE messages AS m
-       SET delivered_at = p_at
-      FROM taken AS t
-     WHERE m.id = t.message_id
-    RETURNING m.id
-  )
-  SELECT coalesce(array_agg(delivered.id), '{}') INTO v_delivered FROM delivered;
-  RETURN QUERY
-    WITH wanted AS (
-      SELECT w.id, min(w.ord) AS ord
-        FROM unnest(p_ids) WITH ORDINALITY AS w(id, ord)
-       GROUP BY w.id
-    ), changed AS (
-      UPDATE messages AS m
-         SET read_at = p_at, delivered_at = COALESCE(m.delivered_at, p_at)
-        FROM wanted
-       WHERE m.id = wanted.id AND m.read_at IS NULL
-      RETURNING m.id, m.sender_id, m.recipient_id, wanted.ord
-    )
-    SELECT 'ok'::text, changed.id, changed.sender_id, changed.recipient_id, changed.id = ANY (v_delivered)
-      FROM changed
-     ORDER BY changed.ord;
+  DELETE FROM pending_messages AS p
+   USING new_rows AS n
+   WHERE n.delivered_at IS NOT NULL AND p.recipient_id = n.recipient_id AND p.message_id = n.id;
+  RETURN NULL;
 END
 $fn$;
+CREATE TRIGGER messages_unqueue_delivered AFTER UPDATE ON messages
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION chatrix_unqueue_delivered();
 )sql";
 
 /// In order; versions start at 1 and have no gaps.
