@@ -811,6 +811,12 @@ awaitable<bool> postgres_store::impl::reconnect(worker& w, bool is_writer) {
   w.delay = opts_.reconnect_min;
   w.reported_down = false;
   spdlog::info("postgres store: {} connection re-established", is_writer ? "writer" : "reader");
+  // The database is back: the other connections retry now rather than at the end of their
+  // own backoff, so that reads do not stay unavailable seconds after writes recovered.
+  for (writer_state& other : writers_)
+    if (other.w.state == phase::backoff) other.w.backoff.cancel();
+  for (worker& other : readers_)
+    if (other.state == phase::backoff) other.backoff.cancel();
   co_return true;
 }
 
