@@ -158,9 +158,7 @@ TEST_F(delivery, mark_read_without_ack_reports_received_before_read) {
   auto hist = body_of(a->recv_type(ev_history_response));
   ASSERT_TRUE(hist.is_array());
   EXPECT_TRUE(bool_field(hist.as_array()[0], "read"));
-  if (has_field(hist.as_array()[0], "delivered")) {
-    EXPECT_TRUE(bool_field(hist.as_array()[0], "delivered"));
-  }
+  EXPECT_TRUE(bool_field(hist.as_array()[0], "delivered"));
 }
 
 TEST_F(delivery, ack_from_a_legacy_device_is_harmless) {
@@ -272,9 +270,7 @@ TEST_F(delivery, restart_keeps_accounts_history_and_pending_messages) {
   // New messages continue the same conversation.
   auto d = send_and_confirm(a, text_to("bob", "after restart", 9));
   EXPECT_GT(int_field(d, "message_id"), ids.back());
-  if (has_field(d, "chat_id")) {
-    EXPECT_EQ(int_field(d, "chat_id"), int_field(hist.as_array()[0], "chat_id"));
-  }
+  EXPECT_EQ(int_field(d, "chat_id"), int_field(hist.as_array()[0], "chat_id"));
   EXPECT_EQ(str_field(body_of(b->recv_type(ev_text)), "content"), "after restart");
 }
 
