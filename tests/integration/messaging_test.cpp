@@ -36,7 +36,7 @@ TEST_F(messaging, text_to_username_string) {
   a->send_json(ev_text, text_to("bob", "hello bob", 7));
   json::value delivered = a->recv_type_skipping(ev_delivered, {ev_received});
   const auto& d = body_of(delivered);
-  EXPECT_EQ(d.at("mark"), json::value(7));
+  EXPECT_EQ(field_of(d, "mark"), json::value(7));
   EXPECT_GT(int_field(d, "message_id"), 0);
   EXPECT_GT(int_field(d, "timestamp"), 0);
   json::value text = b->recv_type(ev_text);
@@ -60,7 +60,7 @@ TEST_F(messaging, text_to_id_only) {
   session a = connect_authed(alice);
   session b = connect_authed(bob);
   auto d = send_and_confirm(a, text_to_id(bob.id, "by id", "m-1"));
-  EXPECT_EQ(d.at("mark"), json::value("m-1"));
+  EXPECT_EQ(field_of(d, "mark"), json::value("m-1"));
   expect_text_body(body_of(b->recv_type(ev_text)), alice, bob, "by id");
 }
 
@@ -107,7 +107,7 @@ TEST_F(messaging, marks_are_echoed_exactly) {
                         R"(","mark":)" + mark_text + "}}";
     a->send_text(frame);
     json::value d = a->recv_type_skipping(ev_delivered, {ev_received});
-    EXPECT_EQ(body_of(d).at("mark"), json::parse(mark_text)) << json::serialize(d);
+    EXPECT_EQ(field_of(body_of(d), "mark"), json::parse(mark_text)) << json::serialize(d);
     b->recv_type(ev_text);
   }
   // The exact digits of a large integer, checked on the raw text (a double would round).
@@ -189,17 +189,17 @@ TEST_F(messaging, retry_with_same_mark_and_content_is_a_duplicate) {
   session a = connect_authed(alice);
   session b = connect_authed(bob);
   auto first = send_and_confirm(a, text_to("bob", "retry me", "mark-r"));
-  EXPECT_FALSE(has_field(first, "duplicate") && first.at("duplicate").as_bool());
+  EXPECT_FALSE(bool_field(first, "duplicate"));
   b->recv_type(ev_text);
   auto again = send_and_confirm(a, text_to("bob", "retry me", "mark-r"));
   EXPECT_EQ(int_field(again, "message_id"), int_field(first, "message_id"));
   EXPECT_TRUE(bool_field(again, "duplicate")) << json::serialize(again);
-  EXPECT_EQ(again.at("mark"), json::value("mark-r"));
+  EXPECT_EQ(field_of(again, "mark"), json::value("mark-r"));
   b->expect_no_frame(500ms);  // the recipient gets the message once
   // The same mark with different content is a new message.
   auto other = send_and_confirm(a, text_to("bob", "different content", "mark-r"));
   EXPECT_NE(int_field(other, "message_id"), int_field(first, "message_id"));
-  EXPECT_FALSE(has_field(other, "duplicate") && other.at("duplicate").as_bool());
+  EXPECT_FALSE(bool_field(other, "duplicate"));
   EXPECT_EQ(str_field(body_of(b->recv_type(ev_text)), "content"), "different content");
   // Without a mark, identical content is a new message every time.
   auto n1 = send_and_confirm(a, text_to("bob", "same"));
@@ -234,8 +234,8 @@ TEST_F(messaging, racing_first_messages_share_one_conversation) {
     sy->send_json(ev_text, text_to(x.username, "from y", "my"));
     auto dx = body_of(sx->recv_type_skipping(ev_delivered, {ev_received, ev_text}, 10s));
     auto dy = body_of(sy->recv_type_skipping(ev_delivered, {ev_received, ev_text}, 10s));
-    EXPECT_EQ(dx.at("mark"), json::value("mx"));
-    EXPECT_EQ(dy.at("mark"), json::value("my"));
+    EXPECT_EQ(field_of(dx, "mark"), json::value("mx"));
+    EXPECT_EQ(field_of(dy, "mark"), json::value("my"));
     ASSERT_TRUE(has_field(dx, "chat_id") && has_field(dy, "chat_id")) << json::serialize(dx);
     EXPECT_EQ(int_field(dx, "chat_id"), int_field(dy, "chat_id"));
     std::set<std::int64_t> seqs{int_field(dx, "seq"), int_field(dy, "seq")};
@@ -260,7 +260,7 @@ TEST_F(messaging, one_senders_300_messages_arrive_in_order) {
   std::int64_t last_id = 0;
   for (int i = 0; i < n; ++i) {
     auto d = body_of(a->recv_type_skipping(ev_delivered, {ev_received}, 30s));
-    ASSERT_EQ(d.at("mark"), json::value(i)) << "DELIVERED out of order";
+    ASSERT_EQ(field_of(d, "mark"), json::value(i)) << "DELIVERED out of order";
     const auto id = int_field(d, "message_id");
     EXPECT_GT(id, last_id);
     last_id = id;

@@ -193,8 +193,8 @@ TEST_F(read_history_search, previews_list_the_peer_most_recent_first) {
   EXPECT_EQ(str_field(first, "name"), "Carol C");
   EXPECT_EQ(int_field(second, "id"), bob.id);
   ASSERT_TRUE(has_field(first, "last_message")) << json::serialize(first);
-  EXPECT_EQ(str_field(first.at("last_message"), "content"), "hi carol");
-  EXPECT_EQ(int_field(first.at("last_message"), "from_id"), alice.id);
+  EXPECT_EQ(str_field(field_of(first, "last_message"), "content"), "hi carol");
+  EXPECT_EQ(int_field(field_of(first, "last_message"), "from_id"), alice.id);
   EXPECT_EQ(int_field(first, "unread"), 0);  // Alice sent it
 
   // Bob's view: Alice, with one unread message (delivered on connect, not read).
@@ -208,7 +208,7 @@ TEST_F(read_history_search, previews_list_the_peer_most_recent_first) {
   ASSERT_TRUE(has_field(row, "unread")) << json::serialize(row);
   EXPECT_EQ(int_field(row, "unread"), 1);
   ASSERT_TRUE(has_field(row, "last_message")) << json::serialize(row);
-  EXPECT_EQ(str_field(row.at("last_message"), "content"), "hi bob");
+  EXPECT_EQ(str_field(field_of(row, "last_message"), "content"), "hi bob");
   auto id = int_field(body_of(b->recv_type(ev_text)), "msg_id");
   b->send_json(ev_mark_read, json::object{{"message_ids", json::array{id}}});
   // A history round trip after the MARK_READ: the read state is stored before the reconnect.
@@ -287,8 +287,8 @@ TEST_F(read_history_search, empty_search_fragment_finds_nobody_and_long_one_is_i
   session s = connect_authed(me);
   s->send_json(ev_search_request, json::object{{"username", ""}});
   auto empty = s->recv_json();
-  ASSERT_EQ(empty.at("type").as_int64(), 7) << json::serialize(empty);
-  EXPECT_TRUE(empty.at("body").as_array().empty());
+  ASSERT_EQ(int_field(empty, "type"), 7) << json::serialize(empty);
+  EXPECT_TRUE(body_of(empty).as_array().empty());
   s->send_json(ev_search_request, json::object{{"username", std::string(65, 'a')}});
   EXPECT_EQ(err_code(s->recv_json()), "invalid_field");
 }
