@@ -1,4 +1,4 @@
-// Sending TEXT in every accepted shape and what each side receives (docs/protocol.md, WIRE.md):
+// Sending TEXT in every accepted shape and what each side receives (docs/protocol.md):
 // addressing forms, the TEXT/DELIVERED bodies, marks echoed exactly, retries, sender
 // spoofing, one-conversation-per-pair under a race, and one sender's ordering.
 #include "support/chat_fixture.hpp"
