@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 namespace chatrix::auth {
+
 argon2_cost argon2_cost::interactive() {
   return {crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE, crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE};
 }

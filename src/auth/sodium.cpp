@@ -1,3 +1,4 @@
+// The one place that initialises libsodium. See sodium.hpp.
 #include "auth/sodium.hpp"
 
 #include <sodium.h>
