@@ -1,10 +1,13 @@
-// HS256 JWTs by hand: OpenSSL HMAC-SHA256, base64url and Boost.JSON. We avoid libjwt because
-// 1.10 accepts any HS* alg and never checks exp/nbf (see notes/stack-probe.md).
+// HS256 JWTs from parts: OpenSSL HMAC-SHA256, libsodium's base64url and Boost.JSON. We avoid
+// libjwt because 1.10 accepts any HS* alg and never checks exp/nbf.
 #include "auth/jwt.hpp"
+
+#include "auth/sodium.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <array>
@@ -23,64 +26,30 @@ namespace json = boost::json;
 constexpr std::size_t max_token_bytes = 8 * 1024;
 constexpr std::size_t signature_bytes = 32;  // SHA-256
 
-// ---- base64url (RFC 4648 §5, no padding, as JWS requires) ----
-
-constexpr char b64url_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+// ---- base64url (RFC 4648 §5, no padding, as JWS requires), by libsodium ----
 
 std::string base64url_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() * 4 + 2) / 3);
-  std::size_t i = 0;
-  for (; i + 3 <= in.size(); i += 3) {
-    const auto n = (std::uint32_t(std::uint8_t(in[i])) << 16) | (std::uint32_t(std::uint8_t(in[i + 1])) << 8) |
-                   std::uint32_t(std::uint8_t(in[i + 2]));
-    out += b64url_alphabet[(n >> 18) & 63];
-    out += b64url_alphabet[(n >> 12) & 63];
-    out += b64url_alphabet[(n >> 6) & 63];
-    out += b64url_alphabet[n & 63];
-  }
-  if (const auto rest = in.size() - i; rest == 1) {
-    const auto n = std::uint32_t(std::uint8_t(in[i])) << 16;
-    out += b64url_alphabet[(n >> 18) & 63];
-    out += b64url_alphabet[(n >> 12) & 63];
-  } else if (rest == 2) {
-    const auto n = (std::uint32_t(std::uint8_t(in[i])) << 16) | (std::uint32_t(std::uint8_t(in[i + 1])) << 8);
-    out += b64url_alphabet[(n >> 18) & 63];
-    out += b64url_alphabet[(n >> 12) & 63];
-    out += b64url_alphabet[(n >> 6) & 63];
-  }
+  constexpr int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+  // encoded_len counts the terminating NUL that sodium_bin2base64 writes.
+  std::string out(sodium_base64_encoded_len(in.size(), variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(in.data()), in.size(), variant);
+  out.pop_back();
   return out;
 }
 
-int b64url_value(char c) noexcept {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-
-// Strict: no padding, no foreign characters, and the unused low bits of the last character
-// must be zero. Without that last rule several spellings decode to the same signature, and a
-// "different" token would verify (harmless for HMAC, but it breaks token-equality checks).
+// Strict: no padding, no foreign characters (libsodium stops at the first and, with no end
+// pointer to report it through, fails), and the unused low bits of the last character must be
+// zero (libsodium checks that too). Without that last rule several spellings decode to the same
+// signature, and a "different" token would verify (harmless for HMAC, but it breaks
+// token-equality checks).
 std::optional<std::string> base64url_decode(std::string_view in) {
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : in) {
-    const int v = b64url_value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | std::uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += char((acc >> bits) & 0xFF);
-    }
+  std::string out(in.size() * 3 / 4, '\0');  // 6 bits a character, rounded down to whole bytes
+  std::size_t decoded = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(), in.size(), nullptr,
+                        &decoded, nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
+    return std::nullopt;
   }
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  out.resize(decoded);
   return out;
 }
 
@@ -169,6 +138,7 @@ token_codec::token_codec(std::string secret, std::chrono::seconds ttl) : secret_
   // An empty key makes every token forgeable; fail at startup rather than run like that.
   if (secret_.empty()) throw std::invalid_argument("token_codec: empty secret");
   if (ttl_.count() <= 0) throw std::invalid_argument("token_codec: ttl must be positive");
+  ensure_sodium();  // base64url is libsodium's
 }
 
 std::string token_codec::issue(user_id subject, std::chrono::system_clock::time_point now) const {

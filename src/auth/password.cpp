@@ -2,21 +2,13 @@
 // so a cost change only affects new hashes; old ones still verify).
 #include "auth/password.hpp"
 
+#include "auth/sodium.hpp"
+
 #include <sodium.h>
 
 #include <stdexcept>
 
 namespace chatrix::auth {
-namespace {
-
-// sodium_init() is itself thread-safe and idempotent; the static just makes sure it runs once
-// before the first hash, whichever thread gets there first.
-void ensure_sodium() {
-  static const int rc = sodium_init();
-  if (rc < 0) throw std::runtime_error("libsodium initialisation failed");
-}
-
-}  // namespace
 
 argon2_cost argon2_cost::interactive() {
   return {crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE, crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE};

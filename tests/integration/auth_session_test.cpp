@@ -6,8 +6,6 @@
 
 #include "auth/jwt.hpp"
 
-#include <thread>
-
 #include <sys/wait.h>
 
 namespace chatrix::test {
@@ -175,7 +173,11 @@ TEST_F(auth_deadline, silent_client_is_closed_with_1008) {
 TEST_F(auth_deadline, authenticated_session_outlives_the_auth_deadline) {
   auto alice = make_user("alice");
   session s = connect_authed(alice);
-  std::this_thread::sleep_for(2500ms);
+  // A connection opened after Alice's and never authenticated: once the server has closed it,
+  // Alice's auth deadline (earlier than its own) has passed too.
+  auto silent = connect_raw();
+  ASSERT_TRUE(silent->wait_closed(10s)) << "the auth deadline never closed the silent socket";
+  EXPECT_EQ(silent->close_code(), 1008) << silent->close_error();
   EXPECT_FALSE(s->closed());
   s->send_json(ev_search_request, json::object{{"username", "ali"}});
   s->recv_type(ev_search_response);

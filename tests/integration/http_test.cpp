@@ -13,8 +13,7 @@ class http_api : public shared_server_test {
   // An error answer must be {"error": "<non-empty>", "code": "<code>"}.
   void expect_error_body(const http_response& res, const std::string& code) {
     json::value v = res.json();
-    EXPECT_TRUE(has_field(v, "error") && v.at("error").is_string() && !v.at("error").as_string().empty())
-        << res.body;
+    EXPECT_FALSE(str_field(v, "error").empty()) << res.body;
     EXPECT_EQ(str_field(v, "code"), code) << res.body;
   }
 };
@@ -25,7 +24,7 @@ TEST_F(http_api, register_returns_token_and_user) {
   ASSERT_EQ(res.status, 200) << res.body;
   json::value v = res.json();
   EXPECT_FALSE(str_field(v, "token").empty());
-  const auto& user = v.at("user");
+  const auto& user = field_of(v, "user");
   EXPECT_GT(int_field(user, "id"), 0);
   EXPECT_EQ(str_field(user, "username"), name);
   EXPECT_EQ(str_field(user, "name"), "Reg User");
@@ -36,7 +35,7 @@ TEST_F(http_api, register_with_empty_name_uses_username) {
   const std::string name = unique_name("noname");
   auto res = post_json("/auth/register", {{"username", name}, {"password", "correct horse"}, {"name", ""}});
   ASSERT_EQ(res.status, 200) << res.body;
-  EXPECT_EQ(str_field(res.json().at("user"), "name"), name);
+  EXPECT_EQ(str_field(field_of(res.json(), "user"), "name"), name);
 }
 
 TEST_F(http_api, duplicate_username_in_other_case_is_409) {
@@ -50,7 +49,7 @@ TEST_F(http_api, duplicate_username_in_other_case_is_409) {
   // The spelling given at registration is kept, and login is case-insensitive.
   auto in = post_json("/auth/login", {{"username", lower}, {"password", "password1"}});
   ASSERT_EQ(in.status, 200) << in.body;
-  EXPECT_EQ(str_field(in.json().at("user"), "username"), name);
+  EXPECT_EQ(str_field(field_of(in.json(), "user"), "username"), name);
 }
 
 TEST_F(http_api, invalid_fields_are_400) {
@@ -97,8 +96,8 @@ TEST_F(http_api, login_ok) {
   ASSERT_EQ(res.status, 200) << res.body;
   json::value v = res.json();
   EXPECT_FALSE(str_field(v, "token").empty());
-  EXPECT_EQ(int_field(v.at("user"), "id"), reg.id);
-  EXPECT_EQ(str_field(v.at("user"), "username"), name);
+  EXPECT_EQ(int_field(field_of(v, "user"), "id"), reg.id);
+  EXPECT_EQ(str_field(field_of(v, "user"), "username"), name);
 }
 
 TEST_F(http_api, login_unknown_user_and_wrong_password_are_identical_401) {

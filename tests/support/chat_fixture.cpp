@@ -18,13 +18,6 @@ const json::object& as_obj(const json::value& v, std::string_view what) {
   return v.as_object();
 }
 
-const json::value& field(const json::value& obj, std::string_view key) {
-  const auto* f = as_obj(obj, "value").if_contains(key);
-  if (f == nullptr)
-    throw std::runtime_error("field '" + std::string(key) + "' missing in " + json::serialize(obj));
-  return *f;
-}
-
 void ignore_sigpipe() {
   // A write to a socket the server already closed must fail, not kill the test runner.
   static const bool done = [] {
@@ -36,7 +29,14 @@ void ignore_sigpipe() {
 
 }  // namespace
 
-const json::value& body_of(const json::value& frame) { return field(frame, "body"); }
+const json::value& field_of(const json::value& obj, std::string_view key) {
+  const auto* f = as_obj(obj, "value").if_contains(key);
+  if (f == nullptr)
+    throw std::runtime_error("field '" + std::string(key) + "' missing in " + json::serialize(obj));
+  return *f;
+}
+
+const json::value& body_of(const json::value& frame) { return field_of(frame, "body"); }
 
 std::int64_t to_i64(const json::value& v) {
   if (v.is_int64()) return v.as_int64();
@@ -46,21 +46,21 @@ std::int64_t to_i64(const json::value& v) {
 }
 
 std::int64_t int_field(const json::value& obj, std::string_view key) {
-  const auto& f = field(obj, key);
+  const auto& f = field_of(obj, key);
   if (!f.is_int64() && !f.is_uint64())
     throw std::runtime_error("field '" + std::string(key) + "' is not an integer in " + json::serialize(obj));
   return to_i64(f);
 }
 
 std::string str_field(const json::value& obj, std::string_view key) {
-  const auto& f = field(obj, key);
+  const auto& f = field_of(obj, key);
   if (!f.is_string())
     throw std::runtime_error("field '" + std::string(key) + "' is not a string in " + json::serialize(obj));
   return std::string(f.as_string());
 }
 
 bool bool_field(const json::value& obj, std::string_view key) {
-  const auto& f = field(obj, key);
+  const auto& f = field_of(obj, key);
   if (!f.is_bool()) throw std::runtime_error("field '" + std::string(key) + "' is not a bool in " + json::serialize(obj));
   return f.as_bool();
 }

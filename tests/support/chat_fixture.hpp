@@ -53,6 +53,8 @@ struct session {
 
 /// The "body" of a frame.
 const json::value& body_of(const json::value& frame);
+/// Any field of an object (for comparing JSON values as they are, e.g. a mark).
+const json::value& field_of(const json::value& obj, std::string_view key);
 /// An integer JSON number (int64 or uint64 in range) as int64.
 std::int64_t to_i64(const json::value& v);
 std::int64_t int_field(const json::value& obj, std::string_view key);

@@ -104,18 +104,24 @@ namespace {
 registered_user parse_auth_answer(const http_response& res, const std::string& what, const std::string& password) {
   if (res.status != 200)
     throw std::runtime_error(what + " answered " + std::to_string(res.status) + ": " + res.body);
-  json::value v = res.json();
-  registered_user u;
-  const auto& o = v.as_object();
-  if (!o.contains("token") || !o.at("token").is_string())
-    throw std::runtime_error(what + " answer has no string token: " + res.body);
-  u.token = std::string(o.at("token").as_string());
-  if (const auto* user = o.if_contains("user"); user != nullptr && user->is_object()) {
-    const auto& uo = user->as_object();
-    if (const auto* id = uo.if_contains("id"); id != nullptr && id->is_number()) u.id = id->to_number<std::int64_t>();
-    if (const auto* n = uo.if_contains("username"); n != nullptr && n->is_string()) u.username = std::string(n->as_string());
-    if (const auto* n = uo.if_contains("name"); n != nullptr && n->is_string()) u.name = std::string(n->as_string());
+  const json::value v = res.json();
+  const auto* o = v.if_object();
+  const auto* token = o == nullptr ? nullptr : o->if_contains("token");
+  const auto* user = o == nullptr ? nullptr : o->if_contains("user");
+  const auto* uo = user == nullptr ? nullptr : user->if_object();
+  const auto* id = uo == nullptr ? nullptr : uo->if_contains("id");
+  const auto* username = uo == nullptr ? nullptr : uo->if_contains("username");
+  const auto* name = uo == nullptr ? nullptr : uo->if_contains("name");
+  if (token == nullptr || !token->is_string() || id == nullptr || !(id->is_int64() || id->is_uint64()) ||
+      username == nullptr || !username->is_string() || name == nullptr || !name->is_string()) {
+    throw std::runtime_error(what + " answer is not {\"token\": string, \"user\": {\"id\", \"username\", \"name\"}}: " +
+                             res.body);
   }
+  registered_user u;
+  u.token = std::string(token->get_string());
+  u.id = id->to_number<std::int64_t>();
+  u.username = std::string(username->get_string());
+  u.name = std::string(name->get_string());
   u.password = password;
   return u;
 }

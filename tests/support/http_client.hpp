@@ -48,7 +48,7 @@ struct registered_user {
 /// POST /auth/register; throws unless the answer is 200 with a token and a user.
 registered_user register_user(std::uint16_t port, const std::string& username, const std::string& password,
                               const std::string& name);
-/// POST /auth/login; throws unless the answer is 200 with a token.
+/// POST /auth/login; throws unless the answer is 200 with a token and a user.
 registered_user login(std::uint16_t port, const std::string& username, const std::string& password);
 
 /// Connects, writes `bytes`, then reads until the peer closes or `timeout`; returns what was

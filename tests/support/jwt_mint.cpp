@@ -1,36 +1,26 @@
-// Builds JWTs with OpenSSL HMAC for the auth tests. See jwt_mint.hpp.
+// Builds JWTs with OpenSSL HMAC and libsodium base64url for the auth tests. See jwt_mint.hpp.
 #include "support/jwt_mint.hpp"
 
 #include <boost/json.hpp>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <sodium.h>
+
+#include <stdexcept>
 
 namespace chatrix::test {
 
 std::string base64url(std::string_view bytes) {
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::size_t i = 0;
-  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
-  for (; i + 2 < bytes.size(); i += 3) {
-    unsigned v = (b[i] << 16) | (b[i + 1] << 8) | b[i + 2];
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-    out += alphabet[v & 63];
-  }
-  if (bytes.size() - i == 1) {
-    unsigned v = b[i] << 16;
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-  } else if (bytes.size() - i == 2) {
-    unsigned v = (b[i] << 16) | (b[i + 1] << 8);
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-  }
-  return out;  // unpadded, as JWT requires
+  static const int sodium_ready = sodium_init();  // libsodium asks for it before any other call
+  if (sodium_ready < 0) throw std::runtime_error("libsodium initialisation failed");
+  constexpr int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;  // unpadded, as JWT requires
+  // encoded_len counts the terminating NUL that sodium_bin2base64 writes.
+  std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                    variant);
+  out.pop_back();
+  return out;
 }
 
 std::string mint_jwt(const boost::json::object& header, const boost::json::object& claims, std::string_view secret,

@@ -17,6 +17,7 @@
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -85,6 +86,36 @@ int run(const std::vector<std::string>& argv, const fs::path& log) {
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+/// State and parent of a process from /proc/<pid>/stat; false when it does not exist.
+bool read_stat(pid_t pid, char& state, pid_t& parent) {
+  std::ifstream stat(fs::path("/proc") / std::to_string(pid) / "stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  // pid (comm) state ppid ...: comm may hold spaces, so parse after the last ')'.
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream rest(line.substr(close + 1));
+  return static_cast<bool>(rest >> state >> parent);
+}
+
+/// The processes whose parent is `parent` right now.
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> children;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(name));
+    char state = 0;
+    pid_t ppid = 0;
+    if (read_stat(pid, state, ppid) && ppid == parent) children.push_back(pid);
+  }
+  return children;
+}
+
+/// True once `pid` is gone, reaped too: a new postmaster takes an old one that is still a
+/// zombie for a running server (it probes the pid in postmaster.pid with kill(pid, 0)).
+bool is_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
 
 struct pg_conn_deleter {
   void operator()(PGconn* c) const noexcept { PQfinish(c); }
@@ -209,12 +240,26 @@ void pg_instance::kill() {
     running_ = false;
     return;
   }
+  // Its backends notice its death and exit on their own, but a new server cannot start
+  // while any of them still holds the shared memory: wait for each. Stopped first, the
+  // postmaster cannot start another behind the list's back. None of them is our child (the
+  // postmaster is our grandchild's child), so this polls /proc instead of waitpid, up to 5 s
+  // in all.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  ::kill(pid, SIGSTOP);
+  char state = 0;
+  pid_t parent = 0;
+  while (read_stat(pid, state, parent) && state != 'T' && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::vector<pid_t> old_server = children_of(pid);
+  old_server.push_back(pid);
   ::kill(pid, SIGKILL);
-  // The postmaster is our grandchild's child, not ours: poll instead of waitpid. Its
-  // backends notice its death and exit on their own; a new server cannot start while they
-  // still hold the shared memory, hence the grace period.
-  for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (const pid_t p : old_server) {
+    while (!is_gone(p) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
   running_ = false;
 }
 
@@ -226,20 +271,7 @@ void pg_instance::pause() {
   // The postmaster first, so that it starts no new process while its children are stopped.
   if (::kill(postmaster, SIGSTOP) != 0) throw std::runtime_error("pause: cannot stop the postmaster");
   paused_.push_back(postmaster);
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    // pid (comm) state ppid ...: comm may hold spaces, so parse after the last ')'.
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 1));
-    std::string state;
-    pid_t ppid = 0;
-    if (!(rest >> state >> ppid) || ppid != postmaster) continue;
-    const pid_t pid = static_cast<pid_t>(std::stol(name));
+  for (const pid_t pid : children_of(postmaster)) {
     if (::kill(pid, SIGSTOP) == 0) paused_.push_back(pid);
   }
 }

@@ -314,6 +314,7 @@ TEST_F(JwtTest, MalformedStructureRejected) {
   expect_rejected(token + ".x", "malformed");
   expect_rejected("..", "malformed");
   expect_rejected("!!!." + part(token, 1) + "." + part(token, 2), "base64url");
+  expect_rejected("A." + part(token, 1) + "." + part(token, 2), "base64url");  // 6 bits: not even a byte
   expect_rejected(part(token, 0) + "=." + part(token, 1) + "." + part(token, 2), "base64url");
   expect_rejected(part(token, 0) + "." + part(token, 1) + "." + part(token, 2) + "=", "base64url");
 }
