@@ -36,6 +36,9 @@ class fake_device final : public chat::connection {
     // The write completes at once, as a socket write would shortly after.
     if (receipt != 0) chat_.on_written(*this, receipt);
   }
+  void when_queue_at_most(std::size_t, std::function<void()> ready) override { ready(); }
+  void may_read_again() override {}
+  void close_for_error() override {}
 
   std::vector<json::object> of_type(int type) const {
     std::vector<json::object> out;
