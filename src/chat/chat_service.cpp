@@ -5,8 +5,8 @@
 #include "chat/await.hpp"
 #include "protocol/limits.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include "core/spawn.hpp"
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
@@ -138,16 +138,25 @@ asio::awaitable<void> chat_service::catch_up(std::uint64_t device_id, user me, b
 }
 
 asio::awaitable<chat_service::device*> chat_service::wait_for_room(std::uint64_t device_id, std::size_t bytes) {
-  asio::steady_timer wait(io_);
+  // The queue may hold at most this much before `bytes` are added (an empty one always may).
+  const std::size_t room = bytes < options_.pending_queue_watermark ? options_.pending_queue_watermark - bytes : 0;
   for (;;) {
     // Looked up afresh after every wait: the caller need not be keeping the session alive.
     auto* d = find_device(device_id);
     if (!d || !d->conn->is_open()) co_return nullptr;
-    const auto queued = d->conn->queued_bytes();
-    if (queued == 0 || queued + bytes <= options_.pending_queue_watermark) co_return d;
-    wait.expires_after(std::chrono::milliseconds(2));
-    co_await wait.async_wait(asio::use_awaitable);
+    if (d->conn->queued_bytes() <= room) co_return d;
+    // Woken by the write that drains the queue that far, or by the close.
+    auto& conn = *d->conn;
+    co_await await_callback<bool>([&](auto done) { conn.when_queue_at_most(room, [done] { done(true); }); });
   }
+}
+
+void chat_service::when_texts_settled(std::function<void()> settled) {
+  if (texts_in_flight_ == 0) {
+    settled();
+    return;
+  }
+  texts_settled_ = std::move(settled);
 }
 
 bool chat_service::may_read(const connection& conn) const {
@@ -223,7 +232,12 @@ void chat_service::resync() {
     d.recheck = true;
     if (d.syncing) continue;  // attaching or catching up: it reads again before releasing
     d.syncing = true;
-    asio::co_spawn(io_, catch_up(id, d.conn->account(), /*report_errors=*/false), asio::detached);
+    // A device that cannot be brought back in sync is cut off rather than left holding its
+    // live events for ever; it reads what is pending when it reconnects.
+    spawn_logged(io_, catch_up(id, d.conn->account(), /*report_errors=*/false), "chat: catching up after a resync",
+                 [this, id] {
+                   if (auto* failed = find_device(id)) failed->conn->close_for_error();
+                 });
   }
 }
 
@@ -299,8 +313,9 @@ asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_req
 void chat_service::on_stored(std::uint64_t device_id, const user& sender, const user& recipient,
                              const std::optional<std::string>& mark, result<send_result> r) {
   auto* d = find_device(device_id);
-  if (d) --d->in_flight;
-  --texts_in_flight_;
+  // Just below the cap again: the transport, which stopped reading at the cap, reads on.
+  if (d && --d->in_flight == options_.max_in_flight_per_device - 1) d->conn->may_read_again();
+  if (--texts_in_flight_ == 0 && texts_settled_) std::exchange(texts_settled_, nullptr)();
   if (!r) {
     metrics::server_metrics::add(metrics_.store_errors);
     if (d) send_error(*d->conn, r.error(), static_cast<int>(protocol::event::text), mark);

@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -86,6 +87,9 @@ class chat_service final : public cluster::event_sink {
 
   /// TEXTs handed to the store whose result has not come back yet (shutdown waits for them).
   std::size_t texts_in_flight() const noexcept { return texts_in_flight_; }
+  /// Runs `settled` once no TEXT awaits the store: at once (inside this call) when none does,
+  /// otherwise when the last result comes back. Replaces a `settled` given before and not run.
+  void when_texts_settled(std::function<void()> settled);
 
   user_directory& users() noexcept { return users_; }
 
@@ -131,7 +135,8 @@ class chat_service final : public cluster::event_sink {
   boost::asio::awaitable<void> catch_up(std::uint64_t device_id, user me, bool report_errors);
   void push_message(device& d, message_id id, const shared_frame& frame);
   /// Waits until the device can take `bytes` more without passing the pending watermark (an
-  /// empty queue always can). Returns the device, or nullptr when it closed or went away.
+  /// empty queue always can), woken by the connection (connection::when_queue_at_most).
+  /// Returns the device, or nullptr when it closed or went away.
   boost::asio::awaitable<device*> wait_for_room(std::uint64_t device_id, std::size_t bytes);
 
   void on_stored(std::uint64_t device_id, const user& sender, const user& recipient,
@@ -163,6 +168,7 @@ class chat_service final : public cluster::event_sink {
 
   std::unordered_map<std::uint64_t, device> devices_;
   std::size_t texts_in_flight_ = 0;
+  std::function<void()> texts_settled_;
   std::unordered_map<user_id, std::vector<std::uint64_t>> devices_by_user_;
 
   // Receipts are collected for receipt_delay into one mark_delivered per recipient.

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace chatrix::chat {
 
@@ -30,6 +31,20 @@ class connection {
   /// (chat_service::on_written) once the frame has been written to the socket. A
   /// connection whose queue would exceed its limit is cut off instead (slow consumer).
   virtual void send(shared_frame frame, message_id receipt = 0) = 0;
+
+  /// Runs `ready` once the queue holds at most `bytes`, or once the connection has closed,
+  /// whichever comes first: at once (inside this call) when that is already so, otherwise
+  /// when the write that drains it completes. `ready` runs exactly once, on the I/O thread.
+  virtual void when_queue_at_most(std::size_t bytes, std::function<void()> ready) = 0;
+
+  /// chat_service::may_read turned true again: a transport that stopped reading because of
+  /// it reads on.
+  virtual void may_read_again() = 0;
+
+  /// Ends the connection with an error close: the service can no longer serve this device in
+  /// order (a failure while bringing it back in sync). The device reconnects and reads what
+  /// is pending from the store.
+  virtual void close_for_error() = 0;
 };
 
 }  // namespace chatrix::chat

@@ -1,31 +1,21 @@
 // The network edge: accepts TCP connections, serves HTTP through http::router and upgrades
-// /ws to WebSocket sessions that feed chat::chat_service. All Beast code lives in server.cpp,
-// because its template instantiation dominates build time.
+// /ws to WebSocket sessions (websocket_session.hpp) that feed chat::chat_service. All Beast
+// code lives in server.cpp, because its template instantiation dominates build time.
 #pragma once
 
 #include "chat/chat_service.hpp"
 #include "http/router.hpp"
 #include "metrics/metrics.hpp"
+#include "net/server_options.hpp"
 
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
-#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
-#include <string>
 
 namespace chatrix::net {
-
-struct server_options {
-  std::string address = "0.0.0.0";
-  std::uint16_t port = 6969;
-  std::size_t max_frame_bytes = 64 * 1024;
-  std::size_t send_queue_bytes = 4 * 1024 * 1024;
-  std::chrono::seconds auth_timeout{10};
-  std::chrono::seconds idle_timeout{60};
-  std::chrono::seconds http_timeout{30};
-};
 
 /// Thread-safety: construct, start and stop on the thread that runs `ioc`.
 class server {
@@ -41,9 +31,8 @@ class server {
   /// after its queued frames. `done` runs once every session has ended or `grace` has passed.
   void stop(std::chrono::milliseconds grace, std::function<void()> done);
 
-  struct impl;  // public only so that server.cpp's session classes can name it
-
  private:
+  struct impl;
   std::shared_ptr<impl> impl_;
 };
 

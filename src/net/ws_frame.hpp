@@ -22,6 +22,7 @@ constexpr std::uint16_t no_status = 1005;  // never sent: reported for a close f
 constexpr std::uint16_t invalid_payload = 1007;
 constexpr std::uint16_t policy_violation = 1008;
 constexpr std::uint16_t too_big = 1009;
+constexpr std::uint16_t internal_error = 1011;
 constexpr std::uint16_t try_again_later = 1013;
 }  // namespace close_code
 

@@ -36,6 +36,9 @@ class fake_device final : public chat::connection {
     // The write completes at once, as a socket write would shortly after.
     if (receipt != 0) chat_.on_written(*this, receipt);
   }
+  void when_queue_at_most(std::size_t, std::function<void()> ready) override { ready(); }
+  void may_read_again() override {}
+  void close_for_error() override {}
 
   std::vector<json::object> of_type(int type) const {
     std::vector<json::object> out;
@@ -51,6 +54,65 @@ class fake_device final : public chat::connection {
   user user_;
   std::uint64_t id_;
   bool acks_;
+};
+
+/// A device whose queue empties only when the test says so: a client that reads slowly.
+class slow_device final : public chat::connection {
+ public:
+  slow_device(user u, std::uint64_t id) : user_(std::move(u)), id_(id) {}
+
+  std::uint64_t device_id() const noexcept override { return id_; }
+  const user& account() const noexcept override { return user_; }
+  bool explicit_acks() const noexcept override { return true; }
+  bool is_open() const noexcept override { return open_; }
+  std::size_t queued_bytes() const noexcept override { return queued_; }
+  void send(chat::shared_frame frame, message_id) override {
+    if (!open_) return;
+    frames.push_back(json::parse(*frame).as_object());
+    queued_ += frame->size();
+  }
+  void when_queue_at_most(std::size_t bytes, std::function<void()> ready) override {
+    if (!open_ || queued_ <= bytes) {
+      ready();
+      return;
+    }
+    waiters_.emplace_back(bytes, std::move(ready));
+  }
+  void may_read_again() override { ++read_again; }
+  void close_for_error() override { close(); }
+
+  /// The client read everything queued.
+  void drain() {
+    queued_ = 0;
+    release();
+  }
+  void close() {
+    open_ = false;
+    release();
+  }
+  bool waited_on() const { return !waiters_.empty(); }
+
+  std::vector<json::object> frames;
+  int read_again = 0;
+
+ private:
+  void release() {
+    auto waiters = std::move(waiters_);
+    waiters_.clear();
+    for (auto& [at_most, ready] : waiters) {
+      if (!open_ || queued_ <= at_most) {
+        ready();
+      } else {
+        waiters_.emplace_back(at_most, std::move(ready));
+      }
+    }
+  }
+
+  user user_;
+  std::uint64_t id_;
+  bool open_ = true;
+  std::size_t queued_ = 0;
+  std::vector<std::pair<std::size_t, std::function<void()>>> waiters_;
 };
 
 /// The in-process bus, with a switch that drops every event (a lost publish).
@@ -96,6 +158,11 @@ class chat_service_test : public ::testing::Test {
     alice_ = make_user("alice");
     bob_ = make_user("bob");
     carol_ = make_user("carol");
+  }
+  /// A service with other options, for the tests of flow control.
+  void restart_chat(chat::service_options options) {
+    chat_.reset();
+    chat_ = std::make_unique<chat::chat_service>(io_.get_executor(), *store_, bus_, tokens_, clock_, metrics_, options);
   }
   void TearDown() override {
     chat_.reset();
@@ -389,4 +456,88 @@ TEST_F(chat_service_test, a_retry_of_a_message_whose_publish_was_lost_is_publish
   run_until([&] { return a.of_type(1).size() == 4; });
   settle();
   EXPECT_TRUE(b2.of_type(0).empty());
+}
+
+// ---- flow control: the service waits on the connection's events, never on a timer ----
+
+TEST_F(chat_service_test, a_backlog_goes_out_as_the_queue_drains_and_in_order) {
+  chat::service_options options;
+  options.pending_queue_watermark = 1;  // every frame waits for an empty queue
+  restart_chat(options);
+  fake_device a(*chat_, alice_, 1);
+  attach(a);
+  const auto content = [](int i) { return std::string("m").append(std::to_string(i)); };
+  for (int i = 0; i < 3; ++i) text(a, "bob", content(i), i + 1);
+  run_until([&] { return a.of_type(1).size() == 3; });
+
+  slow_device b(bob_, 3);
+  bool attached = false;
+  asio::co_spawn(io_, chat_->attach(b), [&](std::exception_ptr) { attached = true; });
+  run_until([&] { return b.waited_on(); });
+  settle();
+  ASSERT_EQ(b.frames.size(), 2u) << "PROFILE_INFO and CHATPREVIEWS, then the backlog waits";
+  for (std::size_t sent = 3; sent <= 5; ++sent) {
+    b.drain();
+    run_until([&] { return b.frames.size() == sent; });
+  }
+  run_until([&] { return attached; });
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(b.frames[2 + i].at("body").at("content").as_string(), content(i));
+  EXPECT_FALSE(b.waited_on());
+}
+
+TEST_F(chat_service_test, a_backlog_waiting_for_room_ends_when_the_connection_closes) {
+  chat::service_options options;
+  options.pending_queue_watermark = 1;
+  restart_chat(options);
+  fake_device a(*chat_, alice_, 1);
+  attach(a);
+  text(a, "bob", "m0", 1);
+  run_until([&] { return a.of_type(1).size() == 1; });
+
+  slow_device b(bob_, 3);
+  bool attached = false;
+  asio::co_spawn(io_, chat_->attach(b), [&](std::exception_ptr) { attached = true; });
+  run_until([&] { return b.waited_on(); });
+  b.close();
+  run_until([&] { return attached; });
+  EXPECT_EQ(b.frames.size(), 2u);
+  chat_->detach(b);
+}
+
+TEST_F(chat_service_test, a_device_at_its_in_flight_cap_is_told_when_it_may_read_again) {
+  chat::service_options options;
+  options.max_in_flight_per_device = 1;
+  restart_chat(options);
+  slow_device a(alice_, 1);
+  bool attached = false;
+  asio::co_spawn(io_, chat_->attach(a), [&](std::exception_ptr) { attached = true; });
+  run_until([&] { return attached; });
+  bool handled = false;
+  const std::string send = R"({"type":0,"body":{"to":"bob","content":"hi","mark":1}})";
+  asio::co_spawn(io_, chat_->handle_frame(a, send), [&](std::exception_ptr) { handled = true; });
+  // The frame is handled once the TEXT is queued for storage; the cap is reached then.
+  while (!handled) io_.run_one();
+  EXPECT_FALSE(chat_->may_read(a));
+  EXPECT_EQ(a.read_again, 0);
+  run_until([&] { return a.read_again == 1; });
+  EXPECT_TRUE(chat_->may_read(a));
+  chat_->detach(a);
+}
+
+TEST_F(chat_service_test, texts_settled_runs_at_once_or_when_the_last_is_stored) {
+  fake_device a(*chat_, alice_, 1);
+  attach(a);
+  int settled = 0;
+  chat_->when_texts_settled([&] { ++settled; });
+  EXPECT_EQ(settled, 1) << "nothing in flight";
+  bool handled = false;
+  const std::string send = R"({"type":0,"body":{"to":"bob","content":"hi","mark":1}})";
+  asio::co_spawn(io_, chat_->handle_frame(a, send), [&](std::exception_ptr) { handled = true; });
+  while (!handled) io_.run_one();
+  ASSERT_EQ(chat_->texts_in_flight(), 1u);
+  chat_->when_texts_settled([&] { ++settled; });
+  EXPECT_EQ(settled, 1);
+  run_until([&] { return settled == 2; });
+  EXPECT_EQ(chat_->texts_in_flight(), 0u);
+  EXPECT_EQ(a.of_type(1).size(), 1u) << "settled as the result came back";
 }
