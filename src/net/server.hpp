@@ -8,6 +8,7 @@
 #include "metrics/metrics.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -27,6 +28,10 @@ struct server_options {
   std::chrono::seconds http_timeout{30};
 };
 
+/// Binds `address`:`port` and listens without serving yet, so that the composition root can
+/// refuse a port in use before it writes anything. Throws boost::system::system_error.
+boost::asio::ip::tcp::acceptor listen(boost::asio::io_context& ioc, const std::string& address, std::uint16_t port);
+
 /// Thread-safety: construct, start and stop on the thread that runs `ioc`.
 class server {
  public:
@@ -36,6 +41,8 @@ class server {
 
   /// Binds and listens; returns the bound port. Throws std::system_error when it can't bind.
   std::uint16_t start();
+  /// Serves on `listening`, an acceptor from listen(); returns its port.
+  std::uint16_t start(boost::asio::ip::tcp::acceptor listening);
   /// Shutdown: stops accepting and reading new frames, waits until the sends already taken
   /// are stored and answered, then closes every WebSocket session with 1001 (going away)
   /// after its queued frames. `done` runs once every session has ended or `grace` has passed.
