@@ -237,7 +237,7 @@ std::unique_ptr<storage::store> open_store(const config::server_config& cfg) {
     options.timeout = cfg.db_timeout;
     options.connect_timeout = cfg.db_connect_timeout;
     try {
-      return std::make_unique<storage::postgres_store>(cfg.database_url, std::move(options));
+      return std::make_unique<storage::postgres_store>(cfg.postgres, std::move(options));
     } catch (const error_exception& e) {
       throw std::runtime_error("DB_CONNECTION_URL: " + e.err.message);
     }
@@ -276,8 +276,8 @@ std::unique_ptr<cluster::bus> make_bus(const config::server_config& cfg, asio::i
 
 int migrate(const config::server_config& cfg) {
   if (cfg.database == config::database_kind::postgres) {
-    auto version = storage::run_migrations(cfg.database_url, cfg.db_connect_timeout);
-    if (!version) throw std::runtime_error("migrate: " + version.error().message);
+    auto version = storage::run_migrations(cfg.postgres, cfg.db_connect_timeout);
+    if (!version) throw std::runtime_error("DB_CONNECTION_URL: " + version.error().message);
     spdlog::info("PostgreSQL schema at {} is at version {}", storage::redact_conninfo(cfg.database_url), *version);
     return 0;
   }
