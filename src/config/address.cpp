@@ -69,10 +69,13 @@ urls::url_view parse_url(std::string_view text, const std::string& hint) {
   if (has_space_or_control(text)) refuse("has a space or control character (percent-encode it: a space as %20)");
   const auto url = urls::parse_uri(urls::string_view(text.data(), text.size()));
   // Boost.URL 1.81 lets a path follow the authority without its '/': "u:p@ss@db/x" would
-  // read as host "ss" and path "@db/x", putting part of a password in the database name.
+  // read as host "ss" and path "@db/x", putting part of a password in the database name. An
+  // '@' left in the path is the same mistake with a '/' in the password ("u:p/ss@db/x").
   const bool path_follows_authority = !url || !url->has_authority() || url->encoded_path().empty() ||
                                       url->encoded_path().starts_with('/');
-  if (!url || !path_follows_authority) refuse("is not a valid URL (" + hint + ")");
+  if (!url || !path_follows_authority || url->encoded_path().find('@') != urls::string_view::npos) {
+    refuse("is not a valid URL (" + hint + ")");
+  }
   return *url;
 }
 
@@ -115,10 +118,60 @@ void set_postgres_keyword(postgres_address& a, std::string key, std::string valu
   }
 }
 
+/// One "host[:port]" or "[v6]:port" of a libpq host list.
+std::pair<std::string, std::string> split_host_port(std::string_view entry) {
+  std::string_view host = entry, port;
+  if (entry.starts_with('[')) {
+    const auto close = entry.find(']');
+    if (close == entry.npos || (close + 1 < entry.size() && entry[close + 1] != ':')) {
+      refuse("has a bad IPv6 address in its host list");
+    }
+    host = entry.substr(1, close - 1);
+    if (close + 1 < entry.size()) port = entry.substr(close + 2);
+  } else if (const auto colon = entry.rfind(':'); colon != entry.npos) {
+    host = entry.substr(0, colon);
+    port = entry.substr(colon + 1);
+  }
+  if (host.empty()) refuse("has an empty host in its host list");
+  if (!port.empty() && !parse_port(port, 1)) refuse("has a port that is not a number from 1 to 65535");
+  return {std::string(host), std::string(port)};
+}
+
+postgres_address parse_postgres_url(std::string_view text);
+
+/// libpq takes several hosts in one URL (postgres://h1:5432,h2:5433/db), which RFC 3986 does
+/// not: the list is cut out, the rest parsed as a URL with one host, and the list split here
+/// into libpq's comma-separated host and port values.
+std::optional<postgres_address> parse_postgres_url_with_host_list(std::string_view text) {
+  const auto authority_begin = text.find("://") + 3;
+  const auto authority_end = std::min(text.find_first_of("/?#", authority_begin), text.size());
+  const auto authority = text.substr(authority_begin, authority_end - authority_begin);
+  const auto at = authority.rfind('@');
+  const auto hosts_begin = at == authority.npos ? 0 : at + 1;
+  const auto host_list = authority.substr(hosts_begin);
+  if (host_list.find(',') == host_list.npos) return std::nullopt;
+  auto a = parse_postgres_url(std::string(text.substr(0, authority_begin + hosts_begin)) + "hosts" +
+                              std::string(text.substr(authority_end)));
+  std::string hosts, ports;
+  bool any_port = false;
+  for (std::size_t begin = 0; begin <= host_list.size();) {
+    const auto end = std::min(host_list.find(',', begin), host_list.size());
+    const auto [host, port] = split_host_port(host_list.substr(begin, end - begin));
+    hosts += (begin == 0 ? "" : ",") + host;
+    ports += (begin == 0 ? "" : ",") + port;
+    any_port = any_port || !port.empty();
+    begin = end + 1;
+  }
+  a.host = std::move(hosts);
+  a.port = any_port ? std::move(ports) : std::string();
+  return a;
+}
+
 postgres_address parse_postgres_url(std::string_view text) {
+  if (auto listed = parse_postgres_url_with_host_list(text)) return std::move(*listed);
   const auto url = parse_url(text,
                              "percent-encode reserved characters in the user name and password: @ as %40, : as %3A, "
-                             "/ as %2F; several hosts need the key=value form, host=a,b port=5432,5433");
+                             "/ as %2F");
   if (url.has_fragment()) refuse("has a fragment ('#'); percent-encode it in a password as %23");
   postgres_address a;
   if (url.has_authority()) {
