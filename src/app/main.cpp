@@ -7,10 +7,24 @@
 #include <mimalloc.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <string>
 #include <vector>
+
+namespace {
+
+/// A fatal start-up error as the operator sees it: one line on stderr, "chatrix: " and the
+/// message (libpq's messages span lines; the log may be elsewhere or filtered by level).
+void report(const char* message) {
+  std::string line = message;
+  std::replace_if(line.begin(), line.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+  std::fprintf(stderr, "chatrix: %s\n", line.c_str());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace chatrix;
@@ -28,7 +42,7 @@ int main(int argc, char** argv) {
   try {
     cfg = config::load(static_cast<int>(args.size()), args.data(), config::process_environment(), ".env");
   } catch (const config::config_error& e) {
-    std::fprintf(stderr, "chatrix: %s\n", e.what());
+    report(e.what());
     return 2;
   }
   if (!cfg) return 0;  // --help or --version
@@ -40,10 +54,12 @@ int main(int argc, char** argv) {
   } catch (const config::config_error& e) {
     // A setting that cannot be applied (port in use, data dir not creatable...): the same one
     // line as a bad value.
-    std::fprintf(stderr, "chatrix: %s\n", e.what());
+    report(e.what());
     return 2;
   } catch (const std::exception& e) {
-    spdlog::critical("{}", e.what());
+    // A dependency that cannot be had (the database unreachable...): the operator may only
+    // need to start it, hence a status of its own.
+    report(e.what());
     return 1;
   }
 }

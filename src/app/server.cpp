@@ -8,6 +8,7 @@
 #include "cluster/redis/redis_bus.hpp"
 #include "cluster/redis/redis_connection.hpp"
 #include "core/clock.hpp"
+#include "core/error.hpp"
 #include "http/router.hpp"
 #include "metrics/metrics.hpp"
 #include "net/server.hpp"
@@ -213,7 +214,19 @@ class port_file {
   int fd_ = -1;
 };
 
-/// The configured store: SQLite by default, PostgreSQL for postgres:// and key=value URLs.
+/// SERVER_PORT, bound before anything is written: a port in use leaves no trace behind.
+asio::ip::tcp::acceptor bind_listener(asio::io_context& ioc, const config::listen_address& at) {
+  try {
+    return net::listen(ioc, at.host, at.port);
+  } catch (const boost::system::system_error& e) {
+    // e.what() carries Boost's source location; the operator needs the address and the reason.
+    refuse("SERVER_PORT: cannot listen on " + at.to_string() + ": " + reason(e.code().message()));
+  }
+}
+
+/// The configured store: SQLite by default, PostgreSQL for postgres:// and key=value URLs. A
+/// database that cannot be reached is a dependency missing, not a bad setting: a plain
+/// exception (exit status 1), still naming the variable.
 std::unique_ptr<storage::store> open_store(const config::server_config& cfg) {
   if (cfg.database == config::database_kind::postgres) {
     spdlog::info("store: PostgreSQL at {}", storage::redact_conninfo(cfg.database_url));
@@ -223,7 +236,11 @@ std::unique_ptr<storage::store> open_store(const config::server_config& cfg) {
     options.max_batch = cfg.db_max_batch;
     options.timeout = cfg.db_timeout;
     options.connect_timeout = cfg.db_connect_timeout;
-    return std::make_unique<storage::postgres_store>(cfg.database_url, std::move(options));
+    try {
+      return std::make_unique<storage::postgres_store>(cfg.postgres, std::move(options));
+    } catch (const error_exception& e) {
+      throw std::runtime_error("DB_CONNECTION_URL: " + e.err.message);
+    }
   }
   if (!cfg.sqlite_path.parent_path().empty()) {
     // The default file is in the data dir; an explicit sqlite:PATH is DB_CONNECTION_URL's.
@@ -238,23 +255,20 @@ std::string advertised_address(const config::server_config& cfg) {
   if (!cfg.advertised_host.empty()) return cfg.advertised_host;
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "localhost");
-  return std::string(host) + ":" + std::to_string(cfg.port);
+  return std::string(host) + ":" + std::to_string(cfg.listen.port);
 }
 
 /// Single node: the in-process bus. REDISADDR: the Redis bus (config::load has made sure of
 /// the shared database and the shared token secret it needs).
 std::unique_ptr<cluster::bus> make_bus(const config::server_config& cfg, asio::io_context& ioc, const clock& clock) {
-  if (cfg.redis_address.empty())
+  if (!cfg.redis)
     return std::make_unique<cluster::in_process_bus>(
         cluster::node_info{"local", advertised_address(cfg), clock.now_ms(), 0, 0});
   cluster::redis::redis_bus_options options;
-  options.address = cfg.redis_address;
+  options.address = cfg.redis_url;
   options.advertised_address = advertised_address(cfg);
-  std::string why;
-  auto address = cluster::redis::parse_redis_address(cfg.redis_address, &why);
-  if (!address) throw std::runtime_error("REDISADDR: " + why);
   auto bus = std::make_unique<cluster::redis::redis_bus>(ioc, options);
-  spdlog::info("cluster: node {} ({}) on Redis {}", bus->node_id(), options.advertised_address, address->to_string());
+  spdlog::info("cluster: node {} ({}) on Redis {}", bus->node_id(), options.advertised_address, cfg.redis->to_string());
   return bus;
 }
 
@@ -262,8 +276,8 @@ std::unique_ptr<cluster::bus> make_bus(const config::server_config& cfg, asio::i
 
 int migrate(const config::server_config& cfg) {
   if (cfg.database == config::database_kind::postgres) {
-    auto version = storage::run_migrations(cfg.database_url, cfg.db_connect_timeout);
-    if (!version) throw std::runtime_error("migrate: " + version.error().message);
+    auto version = storage::run_migrations(cfg.postgres, cfg.db_connect_timeout);
+    if (!version) throw std::runtime_error("DB_CONNECTION_URL: " + version.error().message);
     spdlog::info("PostgreSQL schema at {} is at version {}", storage::redact_conninfo(cfg.database_url), *version);
     return 0;
   }
@@ -274,22 +288,25 @@ int migrate(const config::server_config& cfg) {
 }
 
 int run_server(const config::server_config& cfg) {
-  // Whatever can be refused without side effects was refused by config::load; from here on the
-  // order is: the port file's path, the data dir and JWT secret, the store, the listener.
+  // Whatever can be refused without side effects was refused by config::load. From here on,
+  // what can still be refused comes before what it would leave behind: the port file's path
+  // (its temp file is removed on failure), the listener, then the store (the SQLite file, or
+  // PostgreSQL's schema) and only then the data dir's JWT secret.
   auto cost = auth::argon2_cost::from_name(cfg.argon2_profile);
   if (!cost) refuse("ARGON2_PROFILE: " + cost.error().message);
   port_file ports(cfg.port_file);
   raise_open_file_limit();
 
+  // Declared first so that it outlives everything posting to it.
+  asio::io_context ioc(1);
+  auto listener = bind_listener(ioc, cfg.listen);
+  auto store_ptr = open_store(cfg);
+  auto& store = *store_ptr;
+
   const system_clock clock;
   metrics::server_metrics metrics;
   const auth::password_hasher hasher(*cost);
   const auth::token_codec tokens(resolve_jwt_secret(cfg), cfg.jwt_ttl);
-
-  // Declared first so that it outlives everything posting to it.
-  asio::io_context ioc(1);
-  auto store_ptr = open_store(cfg);
-  auto& store = *store_ptr;
   auto bus_ptr = make_bus(cfg, ioc, clock);
   auto& bus = *bus_ptr;
   asio::thread_pool workers(cfg.worker_threads);
@@ -303,25 +320,14 @@ int run_server(const config::server_config& cfg) {
   http::router routes(accounts, bus, metrics, http::cors_policy{cfg.cors_origins});
 
   net::server_options net_options;
-  net_options.address = cfg.listen_address;
-  net_options.port = cfg.port;
   net_options.max_frame_bytes = cfg.max_frame_bytes;
   net_options.send_queue_bytes = cfg.send_queue_bytes;
   net_options.auth_timeout = cfg.auth_timeout;
   net_options.idle_timeout = cfg.idle_timeout;
   net::server server(ioc, net_options, chat, routes, metrics);
-  std::uint16_t port = 0;
-  try {
-    port = server.start();
-  } catch (const boost::system::system_error& e) {
-    // e.what() carries Boost's source location; the operator needs the address and the reason.
-    const bool v6 = cfg.listen_address.find(':') != std::string::npos;
-    const auto address = v6 ? "[" + cfg.listen_address + "]" : cfg.listen_address;
-    refuse("SERVER_PORT: cannot listen on " + address + ":" + std::to_string(cfg.port) + ": " +
-           reason(e.code().message()));
-  }
+  const std::uint16_t port = server.start(std::move(listener));
   ports.publish(port);
-  spdlog::info("chatrix listening on {}:{}", cfg.listen_address, port);
+  spdlog::info("chatrix listening on {}", config::listen_address{cfg.listen.host, port}.to_string());
 
   // Shutdown (docs/cluster.md, "Node SIGTERM"): sends in flight finish and sessions close
   // with 1001 (up to 5 s), then the bus routes what is left and deregisters (up to 1 s each).

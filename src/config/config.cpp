@@ -3,8 +3,6 @@
 // string is validated into server_config, every failure a one-line config_error.
 #include "config/config.hpp"
 
-#include <arpa/inet.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
@@ -12,7 +10,6 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
-#include <set>
 #include <string_view>
 
 extern char** environ;  // POSIX; not declared by <unistd.h> unless _GNU_SOURCE
@@ -108,10 +105,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && lower(s.substr(0, prefix.size())) == prefix;
-}
-
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -184,125 +177,64 @@ unsigned parse_thread_count(const raw_value& r) {
   return static_cast<unsigned>(*v);
 }
 
-bool is_ipv4(const std::string& s) {
-  in_addr a{};
-  return inet_pton(AF_INET, s.c_str(), &a) == 1;
-}
-
-bool is_ipv6(const std::string& s) {
-  in6_addr a{};
-  return inet_pton(AF_INET6, s.c_str(), &a) == 1;
-}
-
-std::optional<std::uint16_t> parse_port(std::string_view s, std::uint16_t min) {
-  const auto v = parse_uint(s);
-  if (!v || *v < min || *v > 65535) return std::nullopt;
-  return static_cast<std::uint16_t>(*v);
-}
-
 // SERVER_PORT keeps the original's Go-style ":6969" and adds an optional bind address.
 void parse_listen(const raw_value& r, server_config& c) {
-  const std::string_view v = trim(r.value);
-  const auto bad = [&](const std::string& why) {
-    fail(r, shown(r.value) + " " + why +
+  try {
+    c.listen = parse_listen_address(r.value);
+  } catch (const address_error& e) {
+    fail(r, shown(r.value) + " " + e.what() +
                 " (accepted: PORT, :PORT, IPV4:PORT or [IPV6]:PORT; port 0-65535, 0 = any free port)");
-  };
-  std::string host;
-  std::string_view port_text;
-  if (all_digits(v)) {
-    port_text = v;
-  } else if (!v.empty() && v.front() == '[') {
-    const auto close = v.find("]:");
-    if (close == v.npos) bad("is not a listen address");
-    host = std::string(v.substr(1, close - 1));
-    port_text = v.substr(close + 2);
-    if (!is_ipv6(host)) bad("does not name an IPv6 address");
-  } else {
-    const auto colon = v.rfind(':');
-    if (colon == v.npos) bad("is not a listen address");
-    host = std::string(v.substr(0, colon));
-    port_text = v.substr(colon + 1);
-    if (host.find(':') != std::string::npos) bad("has an IPv6 address without brackets");
-    // The socket binds an IP address, not a name; "localhost" is the one name worth allowing.
-    if (host == "localhost") host = "127.0.0.1";
-    if (!host.empty() && !is_ipv4(host)) bad("does not name an IP address to listen on");
   }
-  const auto port = parse_port(port_text, 0);
-  if (!port) bad("is not a port");
-  if (!host.empty()) c.listen_address = host;
-  c.port = *port;
 }
 
 bool has_space_or_control(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F; });
 }
 
-// libpq keywords (the common ones) that mark a "key=value" connection string.
-bool looks_like_libpq_keywords(std::string_view s) {
-  static const std::set<std::string, std::less<>> keywords{
-      "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "service", "sslmode",
-      "application_name", "options", "connect_timeout", "sslrootcert", "target_session_attrs"};
-  if (s.find('=') == s.npos) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i > 0 && s[i - 1] != ' ' && s[i - 1] != '\t') continue;  // only at the start of a word
-    std::size_t end = i;
-    while (end < s.size() && (std::isalnum(static_cast<unsigned char>(s[end])) || s[end] == '_')) ++end;
-    std::size_t eq = end;
-    while (eq < s.size() && s[eq] == ' ') ++eq;
-    if (end > i && eq < s.size() && s[eq] == '=' && keywords.contains(s.substr(i, end - i))) return true;
-  }
-  return false;
-}
-
+// The value is never echoed: a connection string may carry a password (address_error's
+// reasons never quote one either).
 void parse_database(const raw_value& r, server_config& c) {
   const std::string_view v = trim(r.value);
   c.database_url = std::string(v);
-  if (starts_with_ci(v, "sqlite:")) {
-    std::string_view path = v.substr(7);
-    if (path.starts_with("//")) path.remove_prefix(2);  // "sqlite://x.db" and "sqlite:///abs/x.db"
-    if (path.empty()) fail(r, "'sqlite:' needs a file path (accepted: sqlite:PATH or sqlite://PATH)");
-    c.database = database_kind::sqlite;
-    c.sqlite_path = std::filesystem::path(std::string(path));
-    return;
+  const auto accepted =
+      " (accepted: empty for SQLite in the data dir, sqlite:PATH, postgres://..., postgresql://..., or a libpq "
+      "key=value string such as 'host=db dbname=chatrix')";
+  try {
+    if (is_sqlite_address(v)) {
+      c.database = database_kind::sqlite;
+      c.sqlite_path = parse_sqlite_address(v);
+      return;
+    }
+    if (is_postgres_address(v)) {
+      c.database = database_kind::postgres;
+      c.postgres = parse_postgres_address(v);
+      c.sqlite_path.clear();
+      return;
+    }
+  } catch (const address_error& e) {
+    fail(r, std::string(e.what()) + accepted);
   }
-  if (starts_with_ci(v, "postgres://") || starts_with_ci(v, "postgresql://") || looks_like_libpq_keywords(v)) {
-    c.database = database_kind::postgres;
-    c.sqlite_path.clear();
-    return;
-  }
-  // The value is not echoed: a connection string may carry a password.
   const auto scheme_end = v.find("://");
   const std::string what = scheme_end != v.npos && scheme_end < 20
                                ? "unsupported database scheme " + shown(v.substr(0, scheme_end))
                                : "not a database URL";
-  fail(r, what +
-              " (accepted: empty for SQLite in the data dir, sqlite:PATH, postgres://..., postgresql://..., or a "
-              "libpq key=value string such as 'host=db dbname=chatrix')");
+  fail(r, what + accepted);
 }
 
 void parse_redis(const raw_value& r, server_config& c) {
   const std::string_view v = trim(r.value);
-  const auto bad = [&] {
+  try {
+    c.redis = parse_redis_address(v);
+    c.redis_url = std::string(v);
+  } catch (const address_error& e) {
     // Whatever precedes an '@' may be a password (redis://user:secret@host): not echoed.
     const auto at = v.rfind('@'), scheme = v.find("://");
     const std::string echo = at == v.npos ? std::string(v)
                                           : std::string(v.substr(0, scheme == v.npos ? 0 : scheme + 3)) + "***" +
                                                 std::string(v.substr(at));
-    fail(r, shown(echo) + " is not a Redis address (accepted: HOST:PORT, [IPV6]:PORT, redis://...; TLS is not supported)");
-  };
-  if (starts_with_ci(v, "redis://") || starts_with_ci(v, "rediss://")) {
-    if (v.size() == v.find("://") + 3 || has_space_or_control(v)) bad();
-  } else {
-    const auto colon = v.rfind(':');
-    if (colon == v.npos || colon == 0 || has_space_or_control(v)) bad();
-    const std::string_view host = v.substr(0, colon);
-    if (host.front() == '[' ? (host.back() != ']' || !is_ipv6(std::string(host.substr(1, host.size() - 2))))
-                            : host.find(':') != host.npos) {
-      bad();
-    }
-    if (!parse_port(v.substr(colon + 1), 1)) bad();
+    fail(r, shown(echo) + " is not a Redis address: " + e.what() +
+                " (accepted: HOST:PORT, [IPV6]:PORT or redis://[[user]:password@]host[:port][/db])");
   }
-  c.redis_address = std::string(v);
 }
 
 std::vector<std::string> parse_cors(const raw_value& r) {

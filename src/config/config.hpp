@@ -3,6 +3,8 @@
 // default. Reads files; touches no sockets.
 #pragma once
 
+#include "config/address.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -26,8 +28,7 @@ enum class database_kind { sqlite, postgres };
 
 struct server_config {
   // ---- network ----
-  std::string listen_address = "0.0.0.0";  // SERVER_PORT may carry an address: "127.0.0.1:6969"
-  std::uint16_t port = 6969;                // SERVER_PORT ":6969", "6969", "0.0.0.0:6969"; 0 = any free port
+  listen_address listen;                    // SERVER_PORT ":6969", "6969", "127.0.0.1:6969"; port 0 = any free
   std::string advertised_host;              // SERVER_HOST (or SERVERHOST): how other nodes reach this one
   std::string port_file;                    // CHATRIX_PORT_FILE: write the bound port here once listening
 
@@ -35,6 +36,7 @@ struct server_config {
   database_kind database = database_kind::sqlite;
   std::string database_url;                 // DB_CONNECTION_URL as given ("" = embedded SQLite)
   std::filesystem::path sqlite_path;        // resolved: sqlite:PATH, or $CHATRIX_DATA_DIR/chatrix.db
+  postgres_address postgres;                // database_kind::postgres: DB_CONNECTION_URL parsed
   std::filesystem::path data_dir = "data";  // CHATRIX_DATA_DIR
   int db_pool_size = 4;                      // DB_POOL_SIZE: PostgreSQL read connections
   int db_writers = 2;                        // DB_WRITERS: PostgreSQL write connections
@@ -43,7 +45,8 @@ struct server_config {
   std::chrono::seconds db_connect_timeout{5};  // DB_CONNECT_TIMEOUT: opening one connection
 
   // ---- cluster ----
-  std::string redis_address;                // REDISADDR ("" = single node)
+  std::optional<redis_address> redis;       // REDISADDR parsed (nullopt = single node)
+  std::string redis_url;                    // REDISADDR as given, for the bus's options
 
   // ---- auth ----
   std::string jwt_secret;                   // JWT_SECRET ("" = generate one, kept in the data dir)

@@ -222,13 +222,21 @@ server::server(asio::io_context& ioc, server_options options, chat::chat_service
 
 server::~server() = default;
 
-std::uint16_t server::start() {
-  auto& acc = impl_->acceptor;
-  tcp::endpoint ep(asio::ip::make_address(impl_->options.address), impl_->options.port);
+tcp::acceptor listen(asio::io_context& ioc, const std::string& address, std::uint16_t port) {
+  tcp::acceptor acc(ioc);
+  tcp::endpoint ep(asio::ip::make_address(address), port);
   acc.open(ep.protocol());
   acc.set_option(asio::socket_base::reuse_address(true));
   acc.bind(ep);
   acc.listen(asio::socket_base::max_listen_connections);
+  return acc;
+}
+
+std::uint16_t server::start() { return start(listen(impl_->ioc, impl_->options.address, impl_->options.port)); }
+
+std::uint16_t server::start(tcp::acceptor listening) {
+  auto& acc = impl_->acceptor;
+  acc = std::move(listening);
   spawn_logged(impl_->ioc, impl_->accept_loop(), "accept loop");
   return acc.local_endpoint().port();
 }

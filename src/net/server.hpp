@@ -9,6 +9,7 @@
 #include "net/server_options.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -16,6 +17,10 @@
 #include <memory>
 
 namespace chatrix::net {
+
+/// Binds `address`:`port` and listens without serving yet, so that the composition root can
+/// refuse a port in use before it writes anything. Throws boost::system::system_error.
+boost::asio::ip::tcp::acceptor listen(boost::asio::io_context& ioc, const std::string& address, std::uint16_t port);
 
 /// Thread-safety: construct, start and stop on the thread that runs `ioc`.
 class server {
@@ -26,6 +31,8 @@ class server {
 
   /// Binds and listens; returns the bound port. Throws std::system_error when it can't bind.
   std::uint16_t start();
+  /// Serves on `listening`, an acceptor from listen(); returns its port.
+  std::uint16_t start(boost::asio::ip::tcp::acceptor listening);
   /// Shutdown: stops accepting and reading new frames, waits until the sends already taken
   /// are stored and answered, then closes every WebSocket session with 1001 (going away)
   /// after its queued frames. `done` runs once every session has ended or `grace` has passed.

@@ -1,18 +1,27 @@
-// Start-up of the real binary: settings that cannot be applied stop it with one line naming
-// the variable (exit status 2) and, where they can be found early, before anything is written;
-// the JWT secret generated when JWT_SECRET is not set (file mode, reuse, fingerprint log).
+// Start-up of the real binary: settings that cannot be applied stop it with one line on stderr
+// naming the variable (exit status 2), a dependency that cannot be reached with one line and
+// status 1, both before anything is written; the JWT secret generated when JWT_SECRET is not
+// set (file mode, reuse, fingerprint log).
 #include "support/chat_fixture.hpp"
 
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+extern char** environ;
 
 namespace chatrix::test {
 namespace {
@@ -50,6 +59,71 @@ std::string expect_refused_start(server_process& s, const std::string& line_star
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << "not one line:\n" << log;
   EXPECT_TRUE(log.starts_with("chatrix: " + line_start)) << log;
   return log;
+}
+
+/// How a run of the binary that was expected to stop by itself ended.
+struct finished_run {
+  int status = -1;  // as from waitpid; -1 if it had to be killed
+  std::string out;
+  std::string err;
+};
+
+/// Runs the binary in `dir` with only `env` (plus PATH) until it exits, stdout and stderr kept
+/// apart (server_process merges them): what a new user sees on the terminal.
+finished_run run_to_exit(const fs::path& dir, const env_map& env) {
+  std::vector<std::string> env_strings{"PATH=" + std::string(std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin")};
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string bin = fs::absolute(server_binary()).string();
+  std::vector<char*> argv{bin.data(), nullptr};
+  const auto out_path = (dir / "stdout").string(), err_path = (dir / "stderr").string();
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
+  pid_t pid = -1;
+  const int spawned = posix_spawn(&pid, bin.c_str(), &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  finished_run run;
+  if (spawned != 0) {
+    ADD_FAILURE() << "cannot start " << bin << ": " << std::strerror(spawned);
+    return run;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      ADD_FAILURE() << "the server did not stop by itself";
+      status = -1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  run.status = status;
+  run.out = read_file(out_path);
+  run.err = read_file(err_path);
+  return run;
+}
+
+/// The environment of a new user's first start: no JWT_SECRET (so one would be generated in
+/// the data dir), the default log level, any free port.
+env_map first_start_env(const fs::path& data) {
+  return {{"CHATRIX_DATA_DIR", data.string()}, {"SERVER_PORT", "127.0.0.1:0"}, {"ARGON2_PROFILE", "min"}};
+}
+
+/// `run` stopped by itself with `exit_status` and exactly one line on stderr, starting with
+/// "chatrix: " + `line_start`.
+void expect_one_line_exit(const finished_run& run, int exit_status, const std::string& line_start) {
+  EXPECT_TRUE(run.status >= 0 && WIFEXITED(run.status) && WEXITSTATUS(run.status) == exit_status)
+      << "status " << run.status << "\nstdout:\n" << run.out << "stderr:\n" << run.err;
+  EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << "not one line on stderr:\n" << run.err;
+  EXPECT_TRUE(run.err.starts_with("chatrix: " + line_start)) << run.err;
 }
 
 /// Authenticates `token` on a fresh WebSocket; true when PROFILE_INFO comes back, false when
@@ -111,7 +185,81 @@ TEST(startup, port_in_use_is_one_line_naming_server_port) {
   // The port file was prepared before listening and removed when listening failed.
   EXPECT_FALSE(fs::exists(s.dir() / "port.tmp"));
   EXPECT_FALSE(fs::exists(s.dir() / "port"));
+
+  // A new user's first start (SQLite in the data dir, no JWT_SECRET): refused before the
+  // database or a secret is written.
+  const auto data = s.dir() / "first-start";
+  auto env = first_start_env(data);
+  env["SERVER_PORT"] = taken;
+  const auto run = run_to_exit(s.dir(), env);
+  expect_one_line_exit(run, 2, "SERVER_PORT: cannot listen on " + taken + ": address already in use");
+  EXPECT_FALSE(fs::exists(data / "chatrix.db"));
+  EXPECT_FALSE(fs::exists(data / "jwt_secret"));
+  EXPECT_FALSE(fs::exists(data)) << "the refused server created its data dir";
   ::close(fd);
+}
+
+TEST(startup, an_unreachable_postgresql_is_one_line_on_stderr_with_status_1_and_writes_nothing) {
+  server_process s(env_map{{"DB_CONNECTION_URL", ""}});  // for its temp dir only
+  const auto data = s.dir() / "first-start";
+  auto env = first_start_env(data);
+  // Nothing listens on port 1 of loopback: refused at once.
+  env["DB_CONNECTION_URL"] = "postgres://chat:s3cret-pw@127.0.0.1:1/chatrix";
+  const auto run = run_to_exit(s.dir(), env);
+  expect_one_line_exit(run, 1, "DB_CONNECTION_URL: cannot open PostgreSQL database ");
+  EXPECT_EQ(run.err.find("s3cret-pw"), std::string::npos) << run.err;
+  EXPECT_EQ(run.out.find("s3cret-pw"), std::string::npos) << run.out;
+  EXPECT_FALSE(fs::exists(data / "jwt_secret"));
+  EXPECT_FALSE(fs::exists(data)) << "the server created its data dir before reaching its database";
+}
+
+TEST(startup, every_address_setting_it_cannot_use_is_refused_before_anything_is_written) {
+  struct bad_case {
+    env_map env;
+    std::string line_start;
+    std::string mentions;
+  };
+  const std::string pg = "postgres://127.0.0.1:1/none";
+  const std::string secret = "cluster-secret-0123456789";
+  const std::vector<bad_case> cases = {
+      {{{"SERVER_PORT", "70000"}}, "SERVER_PORT: ", "not a port"},
+      {{{"SERVER_PORT", "example.com:80"}}, "SERVER_PORT: ", "IP address"},
+      {{{"SERVER_HOST", "two words"}}, "SERVER_HOST: ", "not a host"},
+      {{{"DB_CONNECTION_URL", "mysql://root@db/x"}}, "DB_CONNECTION_URL: ", "'mysql'"},
+      {{{"DB_CONNECTION_URL", "postgres://chat:p@ss-word@db/x"}}, "DB_CONNECTION_URL: ", "%40"},
+      {{{"DB_CONNECTION_URL", "host=db passwrd=x"}}, "DB_CONNECTION_URL: ", "libpq keyword"},
+      {{{"DB_CONNECTION_URL", "sqlite:"}}, "DB_CONNECTION_URL: ", "file path"},
+      // TLS would be attempted as plain text after the schema was migrated: refused first.
+      {{{"REDISADDR", "rediss://127.0.0.1:6380"}, {"DB_CONNECTION_URL", pg}, {"JWT_SECRET", secret}},
+       "REDISADDR: ",
+       "TLS to Redis is not supported"},
+      {{{"REDISADDR", "REDISS://127.0.0.1:6380"}, {"DB_CONNECTION_URL", pg}, {"JWT_SECRET", secret}},
+       "REDISADDR: ",
+       "TLS to Redis is not supported"},
+      {{{"REDISADDR", "redis://127.0.0.1:6380/x"}, {"DB_CONNECTION_URL", pg}, {"JWT_SECRET", secret}},
+       "REDISADDR: ",
+       "database number"},
+      {{{"CORS_ORIGINS", "ftp://x.example"}}, "CORS_ORIGINS: ", "http"},
+  };
+  server_process s(env_map{{"DB_CONNECTION_URL", ""}});  // for its temp dir only
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.line_start + c.mentions);
+    const auto data = s.dir() / "first-start";
+    auto env = first_start_env(data);
+    for (const auto& [k, v] : c.env) env[k] = v;
+    const auto run = run_to_exit(s.dir(), env);
+    expect_one_line_exit(run, 2, c.line_start);
+    EXPECT_NE(run.err.find(c.mentions), std::string::npos) << run.err;
+    EXPECT_FALSE(fs::exists(data)) << "the refused server created its data dir";
+  }
+}
+
+TEST(startup, url_schemes_are_case_insensitive) {
+  server_process s(env_map{{"DB_CONNECTION_URL", ""}});
+  const auto file = s.dir() / "upper.db";
+  s.set_env("DB_CONNECTION_URL", "SQLite:" + file.string());
+  s.start();
+  EXPECT_TRUE(fs::exists(file));
 }
 
 TEST(startup, a_data_dir_that_cannot_be_created_is_one_line_naming_chatrix_data_dir) {

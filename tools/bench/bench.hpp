@@ -2,6 +2,7 @@
 // WebSocket runners (all Beast WebSocket code lives in ws_runner.cpp to keep compile time down).
 #pragma once
 
+#include "config/address.hpp"
 #include "histogram.hpp"
 
 #include <cstdint>
@@ -12,15 +13,9 @@
 
 namespace chatrix::bench {
 
-/// ws://host:port/path split into parts; the HTTP API is at http://host:port.
-struct endpoint {
-  std::string host;
-  std::string port;
-  std::string target;  // e.g. "/ws"
-};
-
-/// Parses "ws://host:port/path" (port defaults to 80, path to "/ws"). Throws on anything else.
-endpoint parse_ws_url(const std::string& url);
+/// ws://host:port/path split into parts, by the server's own address parser; the HTTP API is
+/// at http://host:port.
+using endpoint = config::websocket_address;
 
 struct account {
   std::string username;

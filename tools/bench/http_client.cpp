@@ -21,29 +21,6 @@ namespace http = beast::http;
 namespace json = boost::json;
 using tcp = asio::ip::tcp;
 
-endpoint parse_ws_url(const std::string& url) {
-  constexpr std::string_view scheme = "ws://";
-  if (url.rfind(scheme, 0) != 0) throw std::runtime_error("--url must start with ws:// (got '" + url + "')");
-  std::string rest = url.substr(scheme.size());
-  endpoint ep;
-  const auto slash = rest.find('/');
-  ep.target = slash == std::string::npos ? "/ws" : rest.substr(slash);
-  std::string authority = rest.substr(0, slash);
-  // "[::1]:port" keeps its brackets out of the host; "host:port" splits at the last colon.
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string::npos) throw std::runtime_error("bad IPv6 literal in '" + url + "'");
-    ep.host = authority.substr(1, close - 1);
-    ep.port = close + 1 < authority.size() && authority[close + 1] == ':' ? authority.substr(close + 2) : "80";
-  } else {
-    const auto colon = authority.rfind(':');
-    ep.host = authority.substr(0, colon);
-    ep.port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
-  }
-  if (ep.host.empty() || ep.port.empty()) throw std::runtime_error("cannot read host and port from '" + url + "'");
-  return ep;
-}
-
 namespace {
 
 /// One keep-alive HTTP/1.1 connection; reconnects once when the server closed it.

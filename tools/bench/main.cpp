@@ -11,11 +11,21 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 namespace {
 
 using namespace chatrix::bench;
+
+/// --url or --url2 as an endpoint (ws://host[:port][/path]; port 80 and /ws by default).
+endpoint parse_url_option(const char* option, const std::string& text) {
+  try {
+    return chatrix::config::parse_websocket_address(text);
+  } catch (const chatrix::config::address_error& e) {
+    throw std::runtime_error(std::string(option) + " '" + text + "' " + e.what());
+  }
+}
 
 /// The server's resident set from /proc/PID/status (VmRSS, in kB there), in bytes.
 std::optional<std::uint64_t> read_rss(int pid) {
@@ -105,8 +115,8 @@ int main(int argc, char** argv) {
   }
 
   try {
-    const auto ws = parse_ws_url(url);
-    const auto ws2 = url2.empty() ? ws : parse_ws_url(url2);
+    const auto ws = parse_url_option("--url", url);
+    const auto ws2 = url2.empty() ? ws : parse_url_option("--url2", url2);
     const auto sources = split_csv(source_ips);
 
     if (idle > 0) {

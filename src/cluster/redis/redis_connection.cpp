@@ -9,7 +9,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 #include <random>
 
 namespace chatrix::cluster::redis {
@@ -22,118 +21,15 @@ namespace {
 
 error_code protocol_error() { return make_error_code(boost::system::errc::protocol_error); }
 
-bool parse_int(std::string_view s, int& out, int lo, int hi) {
-  int v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v < lo || v > hi) return false;
-  out = v;
-  return true;
-}
-
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    int v = 0;
-    auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
-    if (ec != std::errc() || p != s.data() + i + 3) return std::nullopt;
-    out += static_cast<char>(v);
-    i += 2;
-  }
-  return out;
-}
-
-bool parse_host_port(std::string_view s, redis_address& a, std::string& why) {
-  std::string_view host = s, port;
-  if (s.starts_with('[')) {  // [v6]:port
-    auto close = s.find(']');
-    if (close == std::string_view::npos) {
-      why = "unclosed '[' in host";
-      return false;
-    }
-    host = s.substr(1, close - 1);
-    auto rest = s.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest[0] != ':') {
-        why = "junk after ']'";
-        return false;
-      }
-      port = rest.substr(1);
-    }
-  } else if (auto colon = s.rfind(':'); colon != std::string_view::npos) {
-    host = s.substr(0, colon);
-    port = s.substr(colon + 1);
-  }
-  if (host.empty()) {
-    why = "empty host";
-    return false;
-  }
-  a.host = std::string(host);
-  if (!port.empty()) {
-    int p = 0;
-    if (!parse_int(port, p, 1, 65535)) {
-      why = "bad port '" + std::string(port) + "'";
-      return false;
-    }
-    a.port = std::string(port);
-  }
-  return true;
-}
-
 }  // namespace
 
-std::string redis_address::to_string() const {
-  std::string s = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  s += ":" + port;
-  if (db != 0) s += "/" + std::to_string(db);
-  if (!password.empty()) s += " (with AUTH)";
-  return s;
-}
-
-std::optional<redis_address> parse_redis_address(std::string_view text, std::string* why_out) {
-  std::string why;
-  auto fail = [&](std::string w) -> std::optional<redis_address> {
-    if (why_out) *why_out = std::move(w);
+std::optional<redis_address> parse_redis_address(std::string_view text, std::string* why) {
+  try {
+    return config::parse_redis_address(text);
+  } catch (const config::address_error& e) {
+    if (why) *why = e.what();
     return std::nullopt;
-  };
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  if (text.empty()) return fail("empty Redis address");
-  redis_address a;
-  if (text.starts_with("rediss://")) return fail("TLS (rediss://) is not supported");
-  if (text.starts_with("redis://")) {
-    text.remove_prefix(8);
-    std::string_view path;
-    if (auto slash = text.find('/'); slash != std::string_view::npos) {
-      path = text.substr(slash + 1);
-      text = text.substr(0, slash);
-    }
-    if (auto at = text.rfind('@'); at != std::string_view::npos) {
-      std::string_view userinfo = text.substr(0, at);
-      text = text.substr(at + 1);
-      // `user:password`, `:password`, or (Redis clients' habit) a bare `password`.
-      std::string_view user, pass = userinfo;
-      if (auto colon = userinfo.find(':'); colon != std::string_view::npos) {
-        user = userinfo.substr(0, colon);
-        pass = userinfo.substr(colon + 1);
-      }
-      auto u = percent_decode(user);
-      auto p = percent_decode(pass);
-      if (!u || !p) return fail("bad %-escape in credentials");
-      a.username = std::move(*u);
-      a.password = std::move(*p);
-    }
-    if (!path.empty() && !parse_int(path, a.db, 0, 1 << 20)) return fail("bad database number '" + std::string(path) + "'");
-  } else if (text.find("://") != std::string_view::npos) {
-    return fail("unsupported scheme (use redis://)");
   }
-  if (!parse_host_port(text, a, why)) return fail(std::move(why));
-  return a;
 }
 
 // ---- lifecycle -------------------------------------------------------------------------

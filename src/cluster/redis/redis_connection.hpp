@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cluster/redis/resp_reader.hpp"
+#include "config/address.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -23,19 +24,11 @@
 
 namespace chatrix::cluster::redis {
 
-/// Where Redis is and how to log in.
-struct redis_address {
-  std::string host = "127.0.0.1";
-  std::string port = "6379";
-  std::string username;  // ACL user (Redis 6+); empty: the default user
-  std::string password;  // empty: no AUTH
-  int db = 0;            // SELECT; pub/sub ignores it
+/// Where Redis is and how to log in; REDISADDR parsed by the configuration.
+using redis_address = config::redis_address;
 
-  std::string to_string() const;  // for logs: the password is never shown
-};
-
-/// Parses `host:port`, `host`, or `redis://[[user]:password@]host[:port][/db]` (IPv6 hosts in
-/// brackets). Returns std::nullopt and sets `why` on malformed input.
+/// config::parse_redis_address for callers holding the address as text: std::nullopt, and the
+/// reason in `why`, instead of an exception.
 std::optional<redis_address> parse_redis_address(std::string_view text, std::string* why = nullptr);
 
 struct connection_options {

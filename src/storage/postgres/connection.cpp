@@ -119,22 +119,20 @@ void connection::adopt_socket() {
   if (ec) fail("cannot watch the socket (" + ec.message() + ")");
 }
 
-asio::awaitable<void> connection::connect(const std::string& conninfo, std::chrono::milliseconds timeout) {
+asio::awaitable<void> connection::connect(const config::postgres_address& address, std::chrono::milliseconds timeout) {
   using namespace asio::experimental::awaitable_operators;
   close();
-  const std::string info = normalize_conninfo(conninfo);
-  secrets_ = conninfo_secrets(info);
-  if (!conninfo_parses(info)) {
-    throw connection_lost("malformed connection string (in a URL, percent-encode reserved characters: @ as %40)");
-  }
+  secrets_ = address_secrets(address);
   // A database host that vanishes without a reset must still be noticed: keepalives for
   // idle connections, tcp_user_timeout (ms) for data sent and never acknowledged (else a
-  // batch in flight would wait for TCP's own retransmission limit, many minutes). They
-  // come before dbname: with expand_dbname, the caller's URL or key=value string overrides.
-  const char* const keys[] = {"keepalives",       "keepalives_idle", "keepalives_interval", "keepalives_count",
-                              "tcp_user_timeout", "dbname",          nullptr};
-  const char* const values[] = {"1", "30", "10", "3", "30000", info.c_str(), nullptr};
-  conn_ = PQconnectStartParams(keys, values, 1);
+  // batch in flight would wait for TCP's own retransmission limit, many minutes). They come
+  // first, so that the address's own keywords override them.
+  const libpq_parameters parameters(address, {{"keepalives", "1"},
+                                              {"keepalives_idle", "30"},
+                                              {"keepalives_interval", "10"},
+                                              {"keepalives_count", "3"},
+                                              {"tcp_user_timeout", "30000"}});
+  conn_ = PQconnectStartParams(parameters.keywords(), parameters.values(), 0);
   if (conn_ == nullptr) throw connection_lost("cannot allocate a connection");
   if (PQstatus(conn_) == CONNECTION_BAD) fail("cannot connect");
   deadline_.expires_after(timeout);

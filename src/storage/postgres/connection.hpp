@@ -3,6 +3,8 @@
 // blocks on the database. Not thread-safe: one coroutine at a time, on one io_context.
 #pragma once
 
+#include "config/address.hpp"
+
 #include <libpq-fe.h>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -80,11 +82,9 @@ class connection {
   connection& operator=(const connection&) = delete;
   ~connection() { close(); }
 
-  /// Connects (url or key=value string) without blocking. Throws connection_lost, with a
-  /// reason that never contains the password, on failure or after `timeout`; a string libpq
-  /// cannot parse fails as "malformed connection string", without libpq's text (which may
-  /// quote the password).
-  asio::awaitable<void> connect(const std::string& conninfo, std::chrono::milliseconds timeout);
+  /// Connects to `address` without blocking. Throws connection_lost, with a reason that never
+  /// contains the password, on failure or after `timeout`.
+  asio::awaitable<void> connect(const config::postgres_address& address, std::chrono::milliseconds timeout);
   bool is_open() const noexcept { return conn_ != nullptr; }
   /// Gives the socket back to libpq (release, not close: PQfinish closes it) and finishes.
   void close() noexcept;

@@ -1,6 +1,7 @@
-// Connection strings in logs and errors: redact_conninfo masks passwords in URL and key=value
-// forms; conninfo_secrets finds the passwords themselves so that scrub() can remove them from
-// any text, libpq's error messages included.
+// What reaches libpq, and what must not reach a log: libpq_parameters turns a parsed address
+// into PQconnectStartParams' arrays; address_secrets and conninfo_secrets find the passwords so
+// that scrub() can remove them from any text, libpq's error messages included; redact_conninfo
+// masks passwords in a connection string that may not even parse.
 
 #include "storage/postgres/conninfo.hpp"
 
@@ -185,9 +186,79 @@ std::string percent_encode(std::string_view s) {
   return out;
 }
 
+/// libpq's own rule (recognized_connection_string), after normalize_conninfo: a postgres URL or
+/// a key=value string rather than a bare database name.
+bool is_connection_string(std::string_view conninfo) {
+  return url_scheme_length(conninfo) > 0 || conninfo.find('=') != std::string_view::npos;
+}
+
+/// Each candidate raw, percent-decoded and percent-encoded; long enough to scrub; longest first.
+std::vector<std::string> secret_forms(const std::vector<std::string>& raw) {
+  std::vector<std::string> out;
+  for (const std::string& r : raw) {
+    out.push_back(r);
+    out.push_back(percent_decode(r));
+    out.push_back(percent_encode(out.back()));
+  }
+  // Too short to scrub: replacing every "p" would garble every message, and libpq quotes a
+  // password only when it cannot parse the string, which is then never shown.
+  std::erase_if(out, [](const std::string& v) { return v.size() < min_secret_length; });
+  // Longest first, so that a secret containing another is replaced whole.
+  std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() > b.size() : a < b;
+  });
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 }  // namespace
 
 namespace postgres_detail {
+
+libpq_parameters::libpq_parameters(const config::postgres_address& address,
+                                   const std::vector<std::pair<std::string, std::string>>& defaults) {
+  const auto add = [&](const std::string& keyword, const std::string& value) {
+    keywords_.push_back(keyword);
+    values_.push_back(value);
+  };
+  for (const auto& [keyword, value] : defaults) add(keyword, value);
+  // An empty field is left out, so that libpq falls back to PGHOST, PGUSER... as it would for
+  // a connection string that does not name it.
+  const std::pair<const char*, const std::string*> fields[] = {{"host", &address.host},
+                                                                {"port", &address.port},
+                                                                {"user", &address.user},
+                                                                {"password", &address.password},
+                                                                {"dbname", &address.dbname}};
+  for (const auto& [keyword, value] : fields) {
+    if (!value->empty()) add(keyword, *value);
+  }
+  for (const auto& [keyword, value] : address.options) add(keyword, value);
+  for (std::size_t i = 0; i < keywords_.size(); ++i) {
+    keyword_pointers_.push_back(keywords_[i].c_str());
+    value_pointers_.push_back(values_[i].c_str());
+  }
+  keyword_pointers_.push_back(nullptr);
+  value_pointers_.push_back(nullptr);
+}
+
+std::vector<std::string> address_secrets(const config::postgres_address& address) {
+  std::vector<std::string> raw{address.password};
+  for (const auto& [keyword, value] : address.options) {
+    if (keyword == "sslpassword") raw.push_back(value);
+  }
+  if (const char* env = std::getenv("PGPASSWORD"); env != nullptr) raw.emplace_back(env);
+  return secret_forms(raw);
+}
+
+result<config::postgres_address> parse_conninfo(std::string_view conninfo, std::string_view action) {
+  try {
+    return config::parse_postgres_address(conninfo);
+  } catch (const config::address_error& e) {
+    return make_error(errc::unavailable, "cannot " + std::string(action) + " PostgreSQL database " +
+                                             redact_conninfo(conninfo) + ": malformed connection string (it " +
+                                             e.what() + ")");
+  }
+}
 
 std::string normalize_conninfo(std::string conninfo) {
   const std::size_t n = url_scheme_length(conninfo);
@@ -195,30 +266,6 @@ std::string normalize_conninfo(std::string conninfo) {
     conninfo[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(conninfo[i])));
   }
   return conninfo;
-}
-
-bool is_connection_string(std::string_view conninfo) {
-  // libpq's own rule (recognized_connection_string), after normalize_conninfo.
-  return url_scheme_length(conninfo) > 0 || conninfo.find('=') != std::string_view::npos;
-}
-
-bool conninfo_parses(std::string_view conninfo) {
-  const std::string s = normalize_conninfo(std::string(conninfo));
-  if (!is_connection_string(s)) return true;
-  if (const std::size_t scheme = url_scheme_length(s); scheme > 0) {
-    // A second '@' before the path: an unencoded '@' in the password. libpq would split at
-    // the first one and take the rest of the password for the host, and quote it in its
-    // "could not translate host name" error. Such a URL cannot work anyway.
-    const std::string_view rest = std::string_view(s).substr(scheme);
-    const std::string_view authority = rest.substr(0, std::min(rest.find_first_of("/?"), rest.size()));
-    if (std::count(authority.begin(), authority.end(), '@') > 1) return false;
-  }
-  char* message = nullptr;
-  PQconninfoOption* options = PQconninfoParse(s.c_str(), &message);
-  if (message) PQfreemem(message);  // may quote the password: never shown
-  if (options == nullptr) return false;
-  PQconninfoFree(options);
-  return true;
 }
 
 std::vector<std::string> conninfo_secrets(std::string_view conninfo) {
@@ -263,21 +310,7 @@ std::vector<std::string> conninfo_secrets(std::string_view conninfo) {
   // libpq's fallback when the string names none.
   if (const char* env = std::getenv("PGPASSWORD"); env != nullptr) raw.emplace_back(env);
 
-  std::vector<std::string> out;
-  for (const std::string& r : raw) {
-    out.push_back(r);
-    out.push_back(percent_decode(r));
-    out.push_back(percent_encode(out.back()));
-  }
-  // Too short to scrub: replacing every "p" would garble every message, and libpq quotes a
-  // password only when it cannot parse the string, which is then never shown.
-  std::erase_if(out, [](const std::string& v) { return v.size() < min_secret_length; });
-  // Longest first, so that a secret containing another is replaced whole.
-  std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
-    return a.size() != b.size() ? a.size() > b.size() : a < b;
-  });
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
+  return secret_forms(raw);
 }
 
 std::string scrub(std::string text, const std::vector<std::string>& secrets) {

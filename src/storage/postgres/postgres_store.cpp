@@ -488,7 +488,7 @@ std::uint64_t partition_of_pair(user_id a, user_id b) noexcept {
 
 class postgres_store::impl {
  public:
-  impl(std::string url, postgres_options opts);
+  impl(config::postgres_address address, postgres_options opts);
   ~impl() { shutdown(); }
 
   /// Queues a write for the writer of `partition`: writes of one partition are applied in
@@ -535,7 +535,7 @@ class postgres_store::impl {
   void loop_finished();
   void spawn(awaitable<void> loop);
 
-  std::string url_;
+  config::postgres_address address_;
   std::string redacted_url_;
   std::vector<std::string> secrets_;  // the password's forms: scrubbed from every message
   postgres_options opts_;
@@ -565,10 +565,10 @@ class postgres_store::impl {
   std::atomic<std::uint64_t> batches_{0};
 };
 
-postgres_store::impl::impl(std::string url, postgres_options opts)
-    : url_(postgres_detail::normalize_conninfo(std::move(url))),
-      redacted_url_(redact_conninfo(url_)),
-      secrets_(postgres_detail::conninfo_secrets(url_)),
+postgres_store::impl::impl(config::postgres_address address, postgres_options opts)
+    : address_(std::move(address)),
+      redacted_url_(address_.to_string()),
+      secrets_(postgres_detail::address_secrets(address_)),
       opts_(std::move(opts)),
       work_(ioc_.get_executor()) {
   opts_.max_batch = std::max<std::size_t>(opts_.max_batch, 1);
@@ -608,7 +608,7 @@ postgres_store::impl::impl(std::string url, postgres_options opts)
 
 awaitable<void> postgres_store::impl::start_connections() {
   connection& first = writers_.front().w.conn;
-  co_await first.connect(url_, opts_.connect_timeout);
+  co_await first.connect(address_, opts_.connect_timeout);
   // Migrations are not bounded by opts_.timeout: they may wait for another node's, and a
   // large one may take long.
   co_await setup_session(first, std::nullopt, warned_synchronous_commit_);
@@ -616,11 +616,11 @@ awaitable<void> postgres_store::impl::start_connections() {
   spdlog::info("postgres store: schema version {}", version);
   co_await prepare(first, sql::write_statements, true);
   for (std::size_t i = 1; i < writers_.size(); ++i) {
-    co_await writers_[i].w.conn.connect(url_, opts_.connect_timeout);
+    co_await writers_[i].w.conn.connect(address_, opts_.connect_timeout);
     co_await prepare_worker(writers_[i].w, true);
   }
   for (worker& r : readers_) {
-    co_await r.conn.connect(url_, opts_.connect_timeout);
+    co_await r.conn.connect(address_, opts_.connect_timeout);
     co_await prepare_worker(r, false);
   }
   {
@@ -796,7 +796,7 @@ awaitable<bool> postgres_store::impl::reconnect(worker& w, bool is_writer) {
   if (stopping_) co_return false;
   w.state = phase::connecting;
   try {
-    co_await w.conn.connect(url_, opts_.connect_timeout);
+    co_await w.conn.connect(address_, opts_.connect_timeout);
     co_await prepare_worker(w, is_writer);
   } catch (const std::exception& e) {
     w.conn.close();
@@ -1088,15 +1088,25 @@ void postgres_store::impl::reader_down(worker& w) {
 
 // ---------------------------------------------------------------------------------------
 
-postgres_store::postgres_store(std::string url, postgres_options opts)
-    : impl_(std::make_unique<impl>(std::move(url), std::move(opts))) {}
+postgres_store::postgres_store(config::postgres_address address, postgres_options opts)
+    : impl_(std::make_unique<impl>(std::move(address), std::move(opts))) {}
 
-result<std::unique_ptr<postgres_store>> postgres_store::open(std::string url, postgres_options opts) {
+postgres_store::postgres_store(std::string_view url, postgres_options opts)
+    : postgres_store(postgres_detail::parse_conninfo(url, "open").value(), std::move(opts)) {}
+
+result<std::unique_ptr<postgres_store>> postgres_store::open(config::postgres_address address,
+                                                             postgres_options opts) {
   try {
-    return std::make_unique<postgres_store>(std::move(url), std::move(opts));
+    return std::make_unique<postgres_store>(std::move(address), std::move(opts));
   } catch (const error_exception& e) {
     return e.err;
   }
+}
+
+result<std::unique_ptr<postgres_store>> postgres_store::open(std::string_view url, postgres_options opts) {
+  auto address = postgres_detail::parse_conninfo(url, "open");
+  if (!address) return address.error();
+  return open(std::move(*address), std::move(opts));
 }
 
 postgres_store::~postgres_store() { shutdown(); }
@@ -1238,8 +1248,13 @@ void postgres_store::chat_previews(user_id viewer, int limit, callback<std::vect
 
 // ---- migrations by hand ----
 
-result<int> run_migrations(std::string url, std::chrono::milliseconds connect_timeout) {
-  url = postgres_detail::normalize_conninfo(std::move(url));
+result<int> run_migrations(std::string_view url, std::chrono::milliseconds connect_timeout) {
+  auto address = postgres_detail::parse_conninfo(url, "migrate");
+  if (!address) return address.error();
+  return run_migrations(*address, connect_timeout);
+}
+
+result<int> run_migrations(const config::postgres_address& address, std::chrono::milliseconds connect_timeout) {
   asio::io_context ioc{1};
   connection c(ioc.get_executor());
   int version = 0;
@@ -1247,7 +1262,7 @@ result<int> run_migrations(std::string url, std::chrono::milliseconds connect_ti
   asio::co_spawn(
       ioc,
       [&]() -> awaitable<void> {
-        co_await c.connect(url, connect_timeout);
+        co_await c.connect(address, connect_timeout);
         bool warned = false;
         co_await setup_session(c, std::nullopt, warned);
         version = co_await migrate(c);
@@ -1259,8 +1274,8 @@ result<int> run_migrations(std::string url, std::chrono::milliseconds connect_ti
   try {
     std::rethrow_exception(failed);
   } catch (const std::exception& e) {
-    return make_error(errc::unavailable, "cannot migrate PostgreSQL database " + redact_conninfo(url) + ": " +
-                                             postgres_detail::scrub(e.what(), postgres_detail::conninfo_secrets(url)));
+    return make_error(errc::unavailable, "cannot migrate PostgreSQL database " + address.to_string() + ": " +
+                                             postgres_detail::scrub(e.what(), postgres_detail::address_secrets(address)));
   }
   return make_error(errc::internal, "unreachable");
 }

@@ -2,6 +2,7 @@
 // asynchronous API on an Asio event loop, with a group-committing pipelined writer.
 #pragma once
 
+#include "config/address.hpp"
 #include "storage/store.hpp"
 
 #include <chrono>
@@ -62,12 +63,15 @@ struct postgres_options {
 ///   SQLite store. shutdown() must not be called from one of the store's callbacks.
 class postgres_store final : public store {
  public:
-  /// Connects (postgres:// or postgresql:// URL, or a libpq key=value string), applies
-  /// pending migrations and opens the pool. Throws chatrix::error_exception
+  /// Connects, applies pending migrations and opens the pool. Throws chatrix::error_exception
   /// (errc::unavailable, with a reason that never shows the password) when it cannot.
-  explicit postgres_store(std::string url, postgres_options opts = {});
+  explicit postgres_store(config::postgres_address address, postgres_options opts = {});
+  /// The same from a postgres:// or postgresql:// URL or a libpq key=value string, parsed by
+  /// config::parse_postgres_address (malformed: errc::unavailable).
+  explicit postgres_store(std::string_view url, postgres_options opts = {});
   /// The same, reporting failure as a result instead of an exception.
-  static result<std::unique_ptr<postgres_store>> open(std::string url, postgres_options opts = {});
+  static result<std::unique_ptr<postgres_store>> open(config::postgres_address address, postgres_options opts = {});
+  static result<std::unique_ptr<postgres_store>> open(std::string_view url, postgres_options opts = {});
 
   postgres_store(const postgres_store&) = delete;
   postgres_store& operator=(const postgres_store&) = delete;
@@ -108,6 +112,9 @@ std::string redact_conninfo(std::string_view url);
 
 /// Connects and applies pending migrations (what the store does at start); returns the
 /// schema version. For `chatrix migrate`. Blocks the calling thread.
-result<int> run_migrations(std::string url, std::chrono::milliseconds connect_timeout = std::chrono::seconds(10));
+result<int> run_migrations(const config::postgres_address& address,
+                           std::chrono::milliseconds connect_timeout = std::chrono::seconds(10));
+/// The same from a connection string, parsed by config::parse_postgres_address.
+result<int> run_migrations(std::string_view url, std::chrono::milliseconds connect_timeout = std::chrono::seconds(10));
 
 }  // namespace chatrix::storage

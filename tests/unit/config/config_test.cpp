@@ -39,7 +39,8 @@ class ConfigTest : public ::testing::Test {
   server_config with_env(const std::string& var, const std::string& value) {
     auto c = run({}, {{var, value}});
     EXPECT_TRUE(c.has_value());
-    return c.value_or(server_config{});
+    if (!c) return {};
+    return std::move(*c);
   }
 
   /// The config_error message for VAR=value (empty string and a test failure if it loads).
@@ -70,15 +71,15 @@ class ConfigTest : public ::testing::Test {
 TEST_F(ConfigTest, Defaults) {
   const auto c = run();
   ASSERT_TRUE(c.has_value());
-  EXPECT_EQ(c->listen_address, "0.0.0.0");
-  EXPECT_EQ(c->port, 6969);
+  EXPECT_EQ(c->listen.host, "0.0.0.0");
+  EXPECT_EQ(c->listen.port, 6969);
   EXPECT_EQ(c->advertised_host, "");
   EXPECT_EQ(c->port_file, "");
   EXPECT_EQ(c->database, database_kind::sqlite);
   EXPECT_EQ(c->database_url, "");
   EXPECT_EQ(c->data_dir, "data");
   EXPECT_EQ(c->sqlite_path, std::filesystem::path("data") / "chatrix.db");
-  EXPECT_EQ(c->redis_address, "");
+  EXPECT_FALSE(c->redis.has_value());
   EXPECT_EQ(c->jwt_secret, "");
   EXPECT_EQ(c->jwt_ttl, 24h);
   EXPECT_EQ(c->argon2_profile, "interactive");
@@ -99,19 +100,19 @@ TEST_F(ConfigTest, PrecedenceFlagOverEnvOverDotenvOverDefault) {
   const env_map env{{"SERVER_PORT", "2222"}, {"LOG_LEVEL", "warn"}};
   auto c = run({"--port", "3333"}, env);
   ASSERT_TRUE(c);
-  EXPECT_EQ(c->port, 3333);          // flag
+  EXPECT_EQ(c->listen.port, 3333);          // flag
   EXPECT_EQ(c->log_level, "warn");   // env
   EXPECT_EQ(c->auth_timeout, 3s);    // .env
   EXPECT_EQ(c->worker_threads, 2u);  // default
 
   c = run({}, env);
-  EXPECT_EQ(c->port, 2222);
+  EXPECT_EQ(c->listen.port, 2222);
   c = run();
-  EXPECT_EQ(c->port, 1111);
+  EXPECT_EQ(c->listen.port, 1111);
   EXPECT_EQ(c->log_level, "debug");
   std::filesystem::remove(dotenv_path_);
   c = run();
-  EXPECT_EQ(c->port, 6969);
+  EXPECT_EQ(c->listen.port, 6969);
 }
 
 TEST_F(ConfigTest, EmptyEnvironmentValueDoesNotHideDotenv) {
@@ -129,7 +130,7 @@ TEST_F(ConfigTest, EmptyFlagMeansDefault) {
 
 TEST_F(ConfigTest, LastRepeatedFlagWins) {
   const auto c = run({"--port", "1000", "--port=2000"});
-  EXPECT_EQ(c->port, 2000);
+  EXPECT_EQ(c->listen.port, 2000);
 }
 
 TEST_F(ConfigTest, UnknownVariablesAreIgnored) {
@@ -172,8 +173,8 @@ TEST_F(ConfigTest, ServerPortForms) {
         form{"[::1]:8080", "::1", 8080}, form{"[::]:80", "::", 80}, form{"localhost:6969", "127.0.0.1", 6969},
         form{" :6969 ", "0.0.0.0", 6969}}) {
     const auto c = with_env("SERVER_PORT", f.text);
-    EXPECT_EQ(c.listen_address, f.address) << f.text;
-    EXPECT_EQ(c.port, f.port) << f.text;
+    EXPECT_EQ(c.listen.host, f.address) << f.text;
+    EXPECT_EQ(c.listen.port, f.port) << f.text;
   }
 }
 
@@ -248,11 +249,66 @@ TEST_F(ConfigTest, DatabasePostgresFormsAccepted) {
   }
 }
 
+TEST_F(ConfigTest, DatabasePostgresAddressIsParsedOnce) {
+  auto p = with_env("DB_CONNECTION_URL", "PostgreSQL://chat:p%40ss%20w@db.example:5433/chatrix?sslmode=require").postgres;
+  EXPECT_EQ(p.host, "db.example");
+  EXPECT_EQ(p.port, "5433");
+  EXPECT_EQ(p.user, "chat");
+  EXPECT_EQ(p.password, "p@ss w");
+  EXPECT_EQ(p.dbname, "chatrix");
+  EXPECT_EQ(p.options, (std::vector<std::pair<std::string, std::string>>{{"sslmode", "require"}}));
+  EXPECT_EQ(p.to_string(), "postgres://chat:***@db.example:5433/chatrix?sslmode=require");
+
+  p = with_env("DB_CONNECTION_URL", "postgres://[::1]/x?application_name=chatrix&password=s3cret").postgres;
+  EXPECT_EQ(p.host, "::1");
+  EXPECT_EQ(p.password, "s3cret");
+  EXPECT_EQ(p.to_string().find("s3cret"), std::string::npos) << p.to_string();
+
+  p = with_env("DB_CONNECTION_URL", "postgresql://%2Frun%2Fpostgresql/chatrix").postgres;
+  EXPECT_EQ(p.host, "/run/postgresql") << "a socket directory, percent-encoded";
+
+  p = with_env("DB_CONNECTION_URL", "host=db port=5433 user=chat password='se cr\\'et' dbname=chatrix sslmode=disable")
+          .postgres;
+  EXPECT_EQ(p.host, "db");
+  EXPECT_EQ(p.port, "5433");
+  EXPECT_EQ(p.password, "se cr'et");
+  EXPECT_EQ(p.dbname, "chatrix");
+  EXPECT_EQ(p.options, (std::vector<std::pair<std::string, std::string>>{{"sslmode", "disable"}}));
+
+  p = with_env("DB_CONNECTION_URL", "host=a,b port=5432,5433 dbname=x").postgres;
+  EXPECT_EQ(p.host, "a,b") << "several hosts: the key=value form passes them to libpq";
+}
+
+TEST_F(ConfigTest, DatabasePostgresAddressRefusedWithoutThePassword) {
+  // Refused by config::load, before anything is written, never quoting the password.
+  for (const char* url : {"postgres://u:50%off@db/x", "postgres://u:p@ss@db/x", "postgres://u:pw@db:99999/x",
+                          "postgres://u:pw@db/x#frag", "host=db password='unterminated",
+                          "host=db passwd=secretish", "postgres://u:pw@db/x?nokeyword=1"}) {
+    const auto msg = error_for("DB_CONNECTION_URL", url);
+    EXPECT_TRUE(msg.starts_with("DB_CONNECTION_URL: ")) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    for (const char* secret : {"50%off", "ss@", "pw", "unterminated", "secretish"}) {
+      EXPECT_EQ(msg.find(secret), std::string::npos) << url << " -> " << msg;
+    }
+  }
+  EXPECT_NE(error_for("DB_CONNECTION_URL", "postgres://u:p@ss@db/x").find("%40"), std::string::npos)
+      << "the message says how to write an '@' in a password";
+}
+
+TEST_F(ConfigTest, SchemesAreCaseInsensitive) {
+  EXPECT_EQ(with_env("DB_CONNECTION_URL", "SQLite:up.db").sqlite_path, "up.db");
+  EXPECT_EQ(with_env("DB_CONNECTION_URL", "POSTGRES://db/x").database, database_kind::postgres);
+  const auto c =
+      run({}, {{"REDISADDR", "Redis://cache:6379"}, {"DB_CONNECTION_URL", "postgres://db/x"}, {"JWT_SECRET", "cluster-secret-0123"}});
+  ASSERT_TRUE(c && c->redis);
+  EXPECT_EQ(c->redis->host, "cache");
+}
+
 TEST_F(ConfigTest, DatabaseRefused) {
   expect_refused("DB_CONNECTION_URL", "mysql://root:hunter2@db/x", "'mysql'");
   EXPECT_EQ(error_for("DB_CONNECTION_URL", "mysql://root:hunter2@db/x").find("hunter2"), std::string::npos);
   expect_refused("DB_CONNECTION_URL", "chatrix.db", "not a database URL");
-  expect_refused("DB_CONNECTION_URL", "foo=bar", "not a database URL");
+  expect_refused("DB_CONNECTION_URL", "foo=bar", "not a libpq keyword");
   expect_refused("DB_CONNECTION_URL", "sqlite:", "file path");
   expect_refused("DB_CONNECTION_URL", "sqlite://", "file path");
   EXPECT_NE(error_for("DB_CONNECTION_URL", "x").find("postgres://"), std::string::npos);
@@ -290,17 +346,36 @@ TEST_F(ConfigTest, PostgresSettings) {
 }
 
 TEST_F(ConfigTest, RedisAddress) {
-  for (const char* a :
-       {"localhost:6379", "10.0.0.5:6379", "[::1]:6379", "redis://cache:6379/0", "rediss://user:pw@cache:6380"}) {
+  struct form {
+    const char* text;
+    const char* host;
+    const char* port;
+    const char* password;
+    int db;
+  };
+  for (const form f : {form{"localhost:6379", "localhost", "6379", "", 0}, form{"10.0.0.5:6380", "10.0.0.5", "6380", "", 0},
+                       form{"[::1]:6379", "::1", "6379", "", 0}, form{"redis://cache:6379/2", "cache", "6379", "", 2},
+                       form{"REDIS://:s%40cret@Cache:7000", "Cache", "7000", "s@cret", 0},
+                       form{"redis://cache", "cache", "6379", "", 0}}) {
     // Cluster mode also needs PostgreSQL and JWT_SECRET (ClusterModeNeedsPostgresAndAJwtSecret).
-    const auto c =
-        run({}, {{"REDISADDR", a}, {"DB_CONNECTION_URL", "postgres://db/x"}, {"JWT_SECRET", "cluster-secret-0123"}});
-    ASSERT_TRUE(c);
-    EXPECT_EQ(c->redis_address, a);
+    const auto c = run({}, {{"REDISADDR", f.text},
+                            {"DB_CONNECTION_URL", "postgres://db/x"},
+                            {"JWT_SECRET", "cluster-secret-0123"}});
+    ASSERT_TRUE(c && c->redis) << f.text;
+    EXPECT_EQ(c->redis->host, f.host) << f.text;
+    EXPECT_EQ(c->redis->port, f.port) << f.text;
+    EXPECT_EQ(c->redis->password, f.password) << f.text;
+    EXPECT_EQ(c->redis->db, f.db) << f.text;
+    EXPECT_EQ(c->redis_url, f.text);
   }
   for (const char* bad : {"localhost", "localhost:0", "localhost:70000", "host:abc", "a b:1", "::1:6379", ":6379",
-                          "redis://", "[zz]:1"}) {
+                          "redis://", "[zz]:1", "redis://h:1/x", "redis://h:1?db=2", "http://h:1"}) {
     expect_refused("REDISADDR", bad, "Redis address");
+  }
+  // TLS is refused as such, whatever the case of the scheme; the server would otherwise try
+  // a plain connection to a TLS port after writing the database schema.
+  for (const char* tls : {"rediss://cache:6380", "REDISS://user:pw@cache:6380"}) {
+    expect_refused("REDISADDR", tls, "TLS to Redis is not supported");
   }
   // What precedes an '@' may be a password: not echoed, the rest is.
   for (const char* bad : {"redis://:my secret@h:6379", "rediss://user:my secret@h:6379", "user:my-secret@h:6379"}) {
@@ -316,7 +391,7 @@ TEST_F(ConfigTest, ClusterModeNeedsPostgresAndAJwtSecret) {
   const std::string secret = "cluster-secret-0123456789";
   auto c = run({}, {{"REDISADDR", "cache:6379"}, {"DB_CONNECTION_URL", pg}, {"JWT_SECRET", secret}});
   ASSERT_TRUE(c);
-  EXPECT_EQ(c->redis_address, "cache:6379");
+  EXPECT_EQ(c->redis_url, "cache:6379");
 
   const auto refusal = [&](const env_map& env, const std::vector<std::string>& args = {}) -> std::string {
     try {
@@ -551,8 +626,8 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
   EXPECT_EQ(seen.size(), valid.size());
   const auto c = run(args);
   ASSERT_TRUE(c);
-  EXPECT_EQ(c->listen_address, "127.0.0.1");
-  EXPECT_EQ(c->port, 7001);
+  EXPECT_EQ(c->listen.host, "127.0.0.1");
+  EXPECT_EQ(c->listen.port, 7001);
   EXPECT_EQ(c->advertised_host, "n1:7001");
   EXPECT_EQ(c->port_file, "/tmp/port");
   EXPECT_EQ(c->database, database_kind::postgres);
@@ -563,7 +638,9 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
   EXPECT_EQ(c->db_timeout, 20s);
   EXPECT_EQ(c->db_connect_timeout, 3s);
   EXPECT_EQ(c->data_dir, "/srv/chatrix");
-  EXPECT_EQ(c->redis_address, "cache:6379");
+  ASSERT_TRUE(c->redis.has_value());
+  EXPECT_EQ(c->redis->host, "cache");
+  EXPECT_EQ(c->redis->port, "6379");
   EXPECT_EQ(c->jwt_secret, "flag-secret-0123456789");
   EXPECT_EQ(c->jwt_ttl, 2h);
   EXPECT_EQ(c->argon2_profile, "min");
@@ -581,7 +658,7 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
   // The same values from the environment give the same result.
   const auto from_env = run({}, valid);
   ASSERT_TRUE(from_env);
-  EXPECT_EQ(from_env->port, 7001);
+  EXPECT_EQ(from_env->listen.port, 7001);
   EXPECT_EQ(from_env->retry_window, 1h);
   EXPECT_EQ(from_env->db_pool_size, 8);
   EXPECT_EQ(from_env->db_writers, 3);
