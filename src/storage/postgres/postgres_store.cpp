@@ -1,5 +1,5 @@
 // PostgreSQL store: the event-loop thread, the group-committing pipelined writer, the
-// reader pool, reconnection with backoff, migrations, and each store operation as a job.
+// reader pool, reconnection with backoff, and each store operation as a job.
 
 #include "storage/postgres/postgres_store.hpp"
 
@@ -7,8 +7,14 @@
 
 #include "storage/postgres/connection.hpp"
 #include "storage/postgres/conninfo.hpp"
-#include "storage/postgres/migrations.hpp"
+#include "storage/postgres/job.hpp"
+#include "storage/postgres/migrate.hpp"
+#include "storage/postgres/partitions.hpp"
 #include "storage/postgres/queries.hpp"
+#include "storage/postgres/rows.hpp"
+#include "storage/postgres/scope_exit.hpp"
+#include "storage/postgres/session.hpp"
+#include "storage/postgres/write_jobs.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -21,7 +27,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <deque>
 #include <exception>
 #include <future>
@@ -37,454 +42,38 @@ using postgres_detail::connection_lost;
 using postgres_detail::params;
 using postgres_detail::pg_result;
 using postgres_detail::statement_error;
+using postgres_detail::append_job;
+using postgres_detail::i64;
+using postgres_detail::job;
+using postgres_detail::make_job;
+using postgres_detail::partition_of_pair;
+using postgres_detail::partition_of_user;
+using postgres_detail::read_message;
+using postgres_detail::read_messages;
+using postgres_detail::read_user;
+using postgres_detail::receipt_job;
+using postgres_detail::scope_exit;
+using postgres_detail::text;
+using postgres_detail::unavailable_error;
+using postgres_detail::write_unit;
+using postgres_detail::group_unit;
+using postgres_detail::migrate;
+using postgres_detail::prepare;
+using postgres_detail::setup_session;
+using postgres_detail::units_of;
 namespace asio = boost::asio;
 using asio::awaitable;
 
 namespace {
 
-unix_ms now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-template <class T>
-result<T> failure(const error& e) {
-  return result<T>(boost::system::in_place_error, e);
-}
-
-const error& unavailable_error() {
-  static const error e = make_error(errc::unavailable, "database temporarily unavailable");
-  return e;
-}
-
-// ---- reading result rows (text format) ----
-
-std::int64_t i64(const PGresult* r, int row, int col) {
-  const char* v = PQgetvalue(r, row, col);
-  const char* end = v + PQgetlength(r, row, col);
-  std::int64_t out = 0;
-  const auto [ptr, ec] = std::from_chars(v, end, out);
-  if (ec != std::errc() || ptr != end) throw std::runtime_error("not an integer in column " + std::to_string(col));
-  return out;
-}
-
-std::optional<std::int64_t> opt_i64(const PGresult* r, int row, int col) {
-  if (PQgetisnull(r, row, col)) return std::nullopt;
-  return i64(r, row, col);
-}
-
-std::string text(const PGresult* r, int row, int col) {
-  return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
-}
-
-user read_user(const PGresult* r, int row, int first) {
-  return user{i64(r, row, first), text(r, row, first + 1), text(r, row, first + 2)};
-}
-
-/// Columns as CHATRIX_PG_MESSAGE_COLUMNS in queries.hpp.
-message read_message(const PGresult* r, int row, int first) {
-  message m;
-  m.id = i64(r, row, first);
-  m.conversation = i64(r, row, first + 1);
-  m.seq = i64(r, row, first + 2);
-  m.sender = i64(r, row, first + 3);
-  m.recipient = i64(r, row, first + 4);
-  m.content = text(r, row, first + 5);
-  m.created_at = i64(r, row, first + 6);
-  m.delivered_at = opt_i64(r, row, first + 7);
-  m.read_at = opt_i64(r, row, first + 8);
-  return m;
-}
-
-std::vector<message> read_messages(const PGresult* r) {
-  std::vector<message> out;
-  out.reserve(static_cast<std::size_t>(PQntuples(r)));
-  for (int i = 0; i < PQntuples(r); ++i) out.push_back(read_message(r, i, 0));
-  return out;
-}
-
 int clamp_limit(int limit, int max) { return std::clamp(limit, 0, max); }
-
-// ---- jobs ----
-
-/// Runs the caller's callback; an exception must not kill the store's thread nor keep the
-/// callbacks after it from running.
-template <class T>
-void deliver(const callback<T>& done, std::optional<result<T>>& outcome) noexcept {
-  try {
-    done(outcome ? std::move(*outcome) : failure<T>(make_error(errc::internal, "write not run")));
-  } catch (const std::exception& e) {
-    spdlog::error("postgres store: a callback threw: {}", e.what());
-  } catch (...) {
-    spdlog::error("postgres store: a callback threw");
-  }
-}
-
-/// One statement of the store, queued for the writer or a reader. take() reads its result
-/// (a logical failure comes back as a row, never as an SQL error); fail() replaces the
-/// outcome; complete() runs the callback once the outcome is final.
-class job {
- public:
-  job(const sql::statement& stmt, params args) : stmt_(stmt), args_(std::move(args)) {}
-  virtual ~job() = default;
-  const sql::statement& stmt() const noexcept { return stmt_; }
-  const params& args() const noexcept { return args_; }
-  virtual void take(const PGresult* r) noexcept = 0;
-  virtual void fail(const error& e) noexcept = 0;
-  virtual void complete() noexcept = 0;
-
- private:
-  const sql::statement& stmt_;
-  params args_;
-};
-
-template <class T, class Parse>
-class typed_job final : public job {
- public:
-  typed_job(const sql::statement& stmt, params args, Parse parse, callback<T> done)
-      : job(stmt, std::move(args)), parse_(std::move(parse)), done_(std::move(done)) {}
-
-  void take(const PGresult* r) noexcept override {
-    try {
-      outcome_.emplace(parse_(r));
-    } catch (const std::exception& e) {
-      spdlog::error("postgres store: unexpected result of {}: {}", stmt().name, e.what());
-      outcome_.emplace(failure<T>(make_error(errc::internal, "database error")));
-    }
-  }
-
-  void fail(const error& e) noexcept override { outcome_.emplace(failure<T>(e)); }
-
-  void complete() noexcept override { deliver(done_, outcome_); }
-
- private:
-  Parse parse_;
-  callback<T> done_;
-  std::optional<result<T>> outcome_;
-};
-
-template <class T, class Parse>
-std::unique_ptr<job> make_job(const sql::statement& stmt, params args, callback<T> done, Parse parse) {
-  return std::make_unique<typed_job<T, Parse>>(stmt, std::move(args), std::move(parse), std::move(done));
-}
-
-/// A write the writer sends together with its neighbours of the same kind, as one call with
-/// arrays; each takes its rows of the result.
-class grouped_job : public job {
- public:
-  using job::job;
-  /// A row of the group's result that belongs to this job.
-  virtual void take_row(const PGresult* r, int row) noexcept = 0;
-  /// Every row is distributed.
-  virtual void taken() noexcept = 0;
-  void take(const PGresult*) noexcept override {}  // always sent as part of a group
-};
-
-/// store::append_message, grouped as one chatrix_append_batch call.
-class append_job final : public grouped_job {
- public:
-  append_job(send_request req, callback<send_result> done)
-      : grouped_job(sql::append_batch, params()), req_(std::move(req)), done_(std::move(done)) {}
-  const send_request& request() const noexcept { return req_; }
-
-  /// Columns as sql::append_batch's.
-  void take_row(const PGresult* r, int row) noexcept override {
-    try {
-      if (text(r, row, 1) != "ok") {
-        outcome_.emplace(make_error(errc::unknown_recipient, "no such user"));
-        return;
-      }
-      send_result out;
-      out.duplicate = text(r, row, 2) == "t";
-      out.stored.id = i64(r, row, 3);
-      out.stored.conversation = i64(r, row, 4);
-      out.stored.seq = i64(r, row, 5);
-      out.stored.created_at = i64(r, row, 6);
-      out.stored.delivered_at = opt_i64(r, row, 7);
-      out.stored.read_at = opt_i64(r, row, 8);
-      out.stored.sender = req_.sender;
-      out.stored.recipient = req_.recipient;
-      out.stored.content = req_.content;
-      outcome_.emplace(std::move(out));
-    } catch (const std::exception& e) {
-      spdlog::error("postgres store: unexpected result of {}: {}", stmt().name, e.what());
-      outcome_.emplace(failure<send_result>(make_error(errc::internal, "database error")));
-    }
-  }
-  void taken() noexcept override {
-    // No row: the statement's fault, not the message's.
-    if (!outcome_) outcome_.emplace(failure<send_result>(make_error(errc::internal, "database error")));
-  }
-  void fail(const error& e) noexcept override { outcome_.emplace(failure<send_result>(e)); }
-  void complete() noexcept override { deliver(done_, outcome_); }
-
- private:
-  send_request req_;
-  callback<send_result> done_;
-  std::optional<result<send_result>> outcome_;
-};
-
-/// store::mark_delivered, grouped as one chatrix_mark_delivered_batch call.
-class receipt_job final : public grouped_job {
- public:
-  receipt_job(user_id recipient, std::vector<message_id> ids, unix_ms at, callback<std::vector<message_ref>> done)
-      : grouped_job(sql::mark_delivered_batch, params()),
-        recipient_(recipient),
-        ids_(std::move(ids)),
-        at_(at),
-        done_(std::move(done)) {}
-  user_id recipient() const noexcept { return recipient_; }
-  const std::vector<message_id>& ids() const noexcept { return ids_; }
-  unix_ms at() const noexcept { return at_; }
-
-  /// Columns as sql::mark_delivered_batch's.
-  void take_row(const PGresult* r, int row) noexcept override {
-    try {
-      refs_.push_back({i64(r, row, 1), i64(r, row, 2), i64(r, row, 3)});
-    } catch (const std::exception& e) {
-      spdlog::error("postgres store: unexpected result of {}: {}", stmt().name, e.what());
-      failed_ = true;
-    }
-  }
-  void taken() noexcept override {
-    if (failed_)
-      outcome_.emplace(failure<std::vector<message_ref>>(make_error(errc::internal, "database error")));
-    else
-      outcome_.emplace(std::move(refs_));
-  }
-  void fail(const error& e) noexcept override { outcome_.emplace(failure<std::vector<message_ref>>(e)); }
-  void complete() noexcept override { deliver(done_, outcome_); }
-
- private:
-  user_id recipient_;
-  std::vector<message_id> ids_;
-  unix_ms at_;
-  callback<std::vector<message_ref>> done_;
-  std::vector<message_ref> refs_;
-  bool failed_ = false;
-  std::optional<result<std::vector<message_ref>>> outcome_;
-};
-
-bool is_append(const job* j) noexcept { return &j->stmt() == &sql::append_batch; }
-bool is_receipt(const job* j) noexcept { return &j->stmt() == &sql::mark_delivered_batch; }
-bool is_grouped(const job* j) noexcept { return is_append(j) || is_receipt(j); }
-
-/// What the writer sends as one statement: a single job, or a run of grouped jobs of one
-/// kind (appends with the same retry window, or receipts) as one call with arrays, whose
-/// rows name their job by its 1-based position (appends) or 0-based index (receipts).
-struct write_unit {
-  std::vector<job*> jobs;
-  params args;  // for a group; a single job brings its own
-
-  const sql::statement& stmt() const noexcept { return jobs.front()->stmt(); }
-  const params& arguments() const noexcept { return is_grouped(jobs.front()) ? args : jobs.front()->args(); }
-
-  void take(const PGresult* r) {
-    if (!is_grouped(jobs.front())) {
-      jobs.front()->take(r);
-      return;
-    }
-    const std::int64_t base = is_append(jobs.front()) ? 1 : 0;
-    for (int row = 0; row < PQntuples(r); ++row) {
-      const auto index = i64(r, row, 0) - base;
-      if (index < 0 || index >= static_cast<std::int64_t>(jobs.size())) continue;
-      static_cast<grouped_job*>(jobs[static_cast<std::size_t>(index)])->take_row(r, row);
-    }
-    for (job* j : jobs) static_cast<grouped_job*>(j)->taken();
-  }
-  void fail(const error& e) {
-    for (job* j : jobs) j->fail(e);
-  }
-};
-
-/// Grouped jobs of one kind as one call.
-write_unit group_unit(std::vector<job*> jobs) {
-  write_unit u{std::move(jobs), {}};
-  if (is_append(u.jobs.front())) {
-    std::vector<std::int64_t> senders, recipients, nows;
-    std::vector<std::optional<std::string_view>> contents, marks;
-    for (job* j : u.jobs) {
-      const auto& req = static_cast<append_job*>(j)->request();
-      senders.push_back(req.sender);
-      recipients.push_back(req.recipient);
-      contents.emplace_back(req.content);
-      marks.push_back(req.mark ? std::optional<std::string_view>(*req.mark) : std::nullopt);
-      nows.push_back(req.now);
-    }
-    u.args.add_array(senders).add_array(recipients).add_text_array(contents).add_text_array(marks);
-    u.args.add_array(nows).add(static_cast<append_job*>(u.jobs.front())->request().retry_window);
-  } else {
-    std::vector<std::int64_t> index, recipients, ids, ats;
-    for (std::size_t i = 0; i < u.jobs.size(); ++i) {
-      const auto* r = static_cast<receipt_job*>(u.jobs[i]);
-      for (const message_id id : r->ids()) {
-        index.push_back(static_cast<std::int64_t>(i));
-        recipients.push_back(r->recipient());
-        ids.push_back(id);
-        ats.push_back(r->at());
-      }
-    }
-    u.args.add_array(index).add_array(recipients).add_array(ids).add_array(ats);
-  }
-  return u;
-}
-
-/// Whether b may join a group that starts with a.
-bool same_group(const job* a, const job* b) {
-  if (is_append(a))
-    return is_append(b) && static_cast<const append_job*>(a)->request().retry_window ==
-                               static_cast<const append_job*>(b)->request().retry_window;
-  return is_receipt(a) && is_receipt(b);
-}
-
-/// The batch as units: the appends first, grouped, then every other job in order, runs of
-/// receipts grouped. Moving the appends ahead changes no outcome: no other write of a batch
-/// can refer to a message stored in it (its id is known only once the batch committed), and
-/// no append to a user created in it (same reason).
-std::vector<write_unit> units_of(const std::vector<std::unique_ptr<job>>& jobs) {
-  std::vector<job*> batch;
-  for (const auto& j : jobs) batch.push_back(j.get());
-  std::stable_partition(batch.begin(), batch.end(), [](const job* j) { return is_append(j); });
-  std::vector<write_unit> units;
-  for (std::size_t first = 0; first < batch.size();) {
-    std::size_t end = first + 1;
-    if (!is_grouped(batch[first])) {
-      units.push_back(write_unit{{batch[first]}, {}});
-    } else {
-      while (end < batch.size() && same_group(batch[first], batch[end])) ++end;
-      units.push_back(group_unit(std::vector<job*>(batch.begin() + static_cast<std::ptrdiff_t>(first),
-                                                   batch.begin() + static_cast<std::ptrdiff_t>(end))));
-    }
-    first = end;
-  }
-  return units;
-}
 
 /// Where a connection's loop is, so that a wake-up or a stop knows what to cancel.
 enum class phase { busy, idle, backoff, connecting };
 
-awaitable<pg_result> exec(connection& c, const char* text, const params& p = {}) {
-  c.send_params(text, p);
-  co_await c.flush();
-  co_return co_await c.finish_query();
-}
-
-awaitable<void> exec_script(connection& c, const char* text) {
-  c.send_script(text);
-  co_await c.flush();
-  co_await c.finish_query();
-}
-
-/// Applies pending migrations under the advisory lock; returns the schema version. The
-/// lock is taken per session: if anything fails the caller closes the connection, which
-/// releases it.
-awaitable<int> migrate(connection& c) {
-  using postgres_detail::latest_schema_version;
-  using postgres_detail::migration_lock_key;
-  co_await exec(c, sql::advisory_lock, params().add(migration_lock_key));
-  co_await exec_script(c, postgres_detail::create_schema_version_table);
-  int current = 0;
-  for (const auto& m : postgres_detail::migrations) {
-    // Read inside the transaction, under the lock: another node may have just applied it.
-    co_await exec(c, sql::begin_tx);
-    try {
-      const pg_result r = co_await exec(c, sql::select_schema_version);
-      current = static_cast<int>(i64(r.get(), 0, 0));
-      if (current > latest_schema_version) {
-        throw std::runtime_error("database schema version " + std::to_string(current) +
-                                 " is newer than this build supports (" + std::to_string(latest_schema_version) + ")");
-      }
-      if (current < m.version) {
-        spdlog::info("postgres store: applying migration {} ({})", m.version, m.name);
-        co_await exec_script(c, m.sql);
-        co_await exec(c, sql::insert_schema_version,
-                      params().add(std::int64_t{m.version}).add(std::string(m.name)).add(now_ms()));
-        current = m.version;
-      }
-      co_await exec(c, sql::commit_tx);
-    } catch (const statement_error& e) {
-      throw std::runtime_error("migration " + std::to_string(m.version) + " (" + m.name + ") failed: " + e.what());
-    }
-  }
-  co_await exec(c, sql::advisory_unlock, params().add(migration_lock_key));
-  co_return current;
-}
-
-/// Session settings every connection needs, before anything else runs on it.
-/// synchronous_commit: with 'off' a COMMIT returns before its WAL is flushed, and a crash
-/// of the database could lose messages already acknowledged. 'off' (from the role or the
-/// database, say) is turned on for the session; every other value flushes locally and is
-/// kept (remote_apply, for one, is stronger than on). Read connections also get
-/// statement_timeout, so that the server gives up a read the store stopped waiting for.
-/// `warned`: log the override once per store, not once per connection.
-awaitable<void> setup_session(connection& c, std::optional<std::chrono::milliseconds> statement_timeout,
-                              bool& warned) {
-  const pg_result shown = co_await exec(c, sql::show_synchronous_commit);
-  if (text(shown.get(), 0, 0) == "off") {
-    if (!warned) {
-      spdlog::warn("postgres store: synchronous_commit is off for this role or database; Chatrix turns it on "
-                   "for its own sessions (a commit must be on disk before a message is acknowledged)");
-      warned = true;
-    }
-    const pg_result set = co_await exec(c, sql::synchronous_commit_on);
-    if (const std::string now = text(set.get(), 0, 0); now != "on") {
-      throw std::runtime_error("synchronous_commit is '" + now + "' and cannot be turned on; refusing to run");
-    }
-  }
-  if (statement_timeout) {
-    co_await exec(c, sql::set_statement_timeout, params().add(std::to_string(statement_timeout->count())));
-  }
-}
-
-/// Runs `f` on scope exit.
-template <class F>
-struct scope_exit {
-  F f;
-  ~scope_exit() { f(); }
-};
-template <class F>
-scope_exit(F) -> scope_exit<F>;
-
-/// Prepares `statements` in one pipeline (one round trip). Leaves the connection in
-/// pipeline mode if `stay_in_pipeline`.
-template <std::size_t N>
-awaitable<void> prepare(connection& c, const sql::statement (&statements)[N], bool stay_in_pipeline) {
-  c.enter_pipeline();
-  for (const auto& s : statements) c.send_prepare(s.name, s.text);
-  c.pipeline_sync();
-  co_await c.flush();
-  for (std::size_t i = 0; i < N; ++i) {
-    const pg_result r = co_await c.next_result();
-    c.check(r.get(), PGRES_COMMAND_OK);
-    co_await c.next_result();  // end of this statement's results
-  }
-  const pg_result sync = co_await c.next_result();
-  c.check(sync.get(), PGRES_PIPELINE_SYNC);
-  if (!stay_in_pipeline) c.exit_pipeline();
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
-
-namespace {
-
-/// Writes are split over the writer connections so that those whose order matters share
-/// one: a conversation's appends (its numbering, retries) by the pair, a recipient's
-/// receipts and reads (each receipt reported once) by the user. No two writers then
-/// touch the same rows, so their transactions never wait for each other.
-std::uint64_t mix(std::uint64_t x) noexcept {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  return x ^ (x >> 33);
-}
-std::uint64_t partition_of_user(user_id id) noexcept { return mix(static_cast<std::uint64_t>(id)); }
-std::uint64_t partition_of_pair(user_id a, user_id b) noexcept {
-  const auto lo = static_cast<std::uint64_t>(std::min(a, b)), hi = static_cast<std::uint64_t>(std::max(a, b));
-  return mix(lo * 0x9E3779B97F4A7C15ull + hi);
-}
-
-}  // namespace
 
 class postgres_store::impl {
  public:
