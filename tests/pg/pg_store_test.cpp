@@ -1,6 +1,7 @@
 // What only the PostgreSQL store promises beyond the contract: connection string forms and
 // redaction, migrations under an advisory lock, group commit from many threads, several
-// stores (nodes) on one database, and isolation of a statement that fails in a batch.
+// stores (nodes) on one database, isolation of a statement that fails in a batch, and
+// session_start's own statement answering as the two calls it replaces.
 
 #include "store_contract.hpp"
 
@@ -18,6 +19,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace chatrix::storage::testing {
@@ -605,6 +607,65 @@ TEST(postgres_group_commit, a_statement_error_fails_only_its_own_write) {
   ASSERT_TRUE(next.has_value()) << next.error().message;
   EXPECT_EQ(next->stored.seq, 3);
   gated.shutdown();
+  s.shutdown();
+}
+
+// ---- connecting devices ----
+
+std::string shown(const std::optional<unix_ms>& t) { return t ? std::to_string(*t) : "-"; }
+
+std::string shown(const message& m) {
+  return std::to_string(m.id) + "/" + std::to_string(m.conversation) + "/" + std::to_string(m.seq) + "/" +
+         std::to_string(m.sender) + ">" + std::to_string(m.recipient) + "/" + m.content + "/" +
+         std::to_string(m.created_at) + "/" + shown(m.delivered_at) + "/" + shown(m.read_at);
+}
+
+std::string shown(const chat_preview& p) {
+  return std::to_string(p.conversation) + " " + std::to_string(p.peer.id) + ":" + p.peer.username + ":" +
+         p.peer.name + " unread " + std::to_string(p.unread) + " at " + std::to_string(p.updated_at) + " last " +
+         (p.last ? shown(*p.last) : "-");
+}
+
+template <class T>
+std::vector<std::string> shown_all(const std::vector<T>& items) {
+  std::vector<std::string> out;
+  for (const auto& item : items) out.push_back(shown(item));
+  return out;
+}
+
+// session_start has a statement of its own (one round trip for a connecting device): it
+// must answer, field by field, what chat_previews and pending_messages answer.
+TEST(postgres_session_start, answers_as_previews_and_pending_messages_do) {
+  postgres_store s(server().create_database(), small_pool());
+  const user viewer = must_create(s, "viewer");
+  std::vector<message_id> to_viewer;
+  for (int i = 0; i < 6; ++i) {
+    const user peer = must_create(s, "peer" + std::to_string(i));
+    for (int k = 0; k <= i % 3; ++k) {
+      const bool inbound = (i + k) % 2 == 0;
+      send_request req{inbound ? peer.id : viewer.id, inbound ? viewer.id : peer.id, "m", std::nullopt, 100 * i + k, 0};
+      req.content.append(std::to_string(i)).append(".").append(std::to_string(k));
+      const auto sent = await<send_result>([&](auto done) { s.append_message(req, done); });
+      ASSERT_TRUE(sent.has_value()) << sent.error().message;
+      if (inbound) to_viewer.push_back(sent->stored.id);
+    }
+  }
+  ASSERT_GE(to_viewer.size(), 4u);
+  ASSERT_TRUE(await<std::vector<message_ref>>([&](auto done) { s.mark_delivered(viewer.id, {to_viewer[0]}, 7, done); }));
+  ASSERT_TRUE(await<read_result>([&](auto done) { s.mark_read(viewer.id, {to_viewer[1]}, 8, done); }));
+
+  for (const auto& [previews_limit, pending_limit] : {std::pair{10, 10}, std::pair{3, 2}, std::pair{0, 1}}) {
+    const auto start = await<session_snapshot>(
+        [&](auto done) { s.session_start(viewer.id, previews_limit, pending_limit, done); });
+    const auto previews =
+        await<std::vector<chat_preview>>([&](auto done) { s.chat_previews(viewer.id, previews_limit, done); });
+    const auto pending =
+        await<std::vector<message>>([&](auto done) { s.pending_messages(viewer.id, 0, pending_limit, done); });
+    ASSERT_TRUE(start.has_value()) << start.error().message;
+    ASSERT_TRUE(previews.has_value() && pending.has_value());
+    EXPECT_EQ(shown_all(start->previews), shown_all(*previews)) << previews_limit;
+    EXPECT_EQ(shown_all(start->pending), shown_all(*pending)) << pending_limit;
+  }
   s.shutdown();
 }
 

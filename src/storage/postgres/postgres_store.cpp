@@ -47,6 +47,7 @@ using postgres_detail::prepare;
 using postgres_detail::prepare_worker;
 using postgres_detail::read_message;
 using postgres_detail::read_messages;
+using postgres_detail::read_preview;
 using postgres_detail::read_user;
 using postgres_detail::receipt_job;
 using postgres_detail::setup_session;
@@ -356,17 +357,33 @@ void postgres_store::chat_previews(user_id viewer, int limit, callback<std::vect
   impl_->read(make_job<std::vector<chat_preview>>(sql::select_previews, std::move(p), std::move(done),
                                                   [](const PGresult* r) -> result<std::vector<chat_preview>> {
                                                     std::vector<chat_preview> out;
-                                                    for (int i = 0; i < PQntuples(r); ++i) {
-                                                      chat_preview pv;
-                                                      pv.conversation = i64(r, i, 0);
-                                                      pv.updated_at = i64(r, i, 1);
-                                                      pv.peer = read_user(r, i, 2);
-                                                      pv.unread = i64(r, i, 5);
-                                                      if (!PQgetisnull(r, i, 6)) pv.last = read_message(r, i, 6);
-                                                      out.push_back(std::move(pv));
-                                                    }
+                                                    for (int i = 0; i < PQntuples(r); ++i)
+                                                      out.push_back(read_preview(r, i, 0));
                                                     return out;
                                                   }));
+}
+
+// One statement (see sql::session_start): a connecting device costs one read job and one
+// round trip, as on SQLite, instead of the default's two reads in turn.
+void postgres_store::session_start(user_id viewer, int previews_limit, int pending_limit,
+                                   callback<session_snapshot> done) {
+  params p;
+  p.add(viewer).add(std::int64_t{clamp_limit(previews_limit, query_limits::max_previews)});
+  p.add(std::int64_t{std::max(pending_limit, 0)});
+  impl_->read(make_job<session_snapshot>(sql::session_start, std::move(p), std::move(done),
+                                         [](const PGresult* r) -> result<session_snapshot> {
+                                           constexpr int preview_part = 0;
+                                           constexpr int first_column = 2;  // after part and order
+                                           constexpr int message_column = first_column + 6;
+                                           session_snapshot out;
+                                           for (int i = 0; i < PQntuples(r); ++i) {
+                                             if (i64(r, i, 0) == preview_part)
+                                               out.previews.push_back(read_preview(r, i, first_column));
+                                             else
+                                               out.pending.push_back(read_message(r, i, message_column));
+                                           }
+                                           return out;
+                                         }));
 }
 
 // ---- migrations by hand ----

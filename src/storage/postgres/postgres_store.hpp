@@ -88,6 +88,8 @@ class postgres_store final : public store {
   void history(user_id a, user_id b, std::optional<message_id> before, int limit,
                callback<std::vector<message>> done) override;
   void chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) override;
+  /// One read job, one statement: one round trip and one snapshot for both parts.
+  void session_start(user_id viewer, int previews_limit, int pending_limit, callback<session_snapshot> done) override;
 
   /// Finishes queued writes (their callbacks run), closes the connections and joins the
   /// thread. Idempotent; concurrent callers wait for the first one to finish.

@@ -48,4 +48,14 @@ std::vector<message> read_messages(const PGresult* r) {
   return out;
 }
 
+chat_preview read_preview(const PGresult* r, int row, int first) {
+  chat_preview pv;
+  pv.conversation = i64(r, row, first);
+  pv.updated_at = i64(r, row, first + 1);
+  pv.peer = read_user(r, row, first + 2);
+  pv.unread = i64(r, row, first + 5);
+  if (!PQgetisnull(r, row, first + 6)) pv.last = read_message(r, row, first + 6);
+  return pv;
+}
+
 }  // namespace chatrix::storage::postgres_detail

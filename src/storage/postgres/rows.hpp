@@ -22,5 +22,7 @@ user read_user(const PGresult* r, int row, int first);
 /// Columns as CHATRIX_PG_MESSAGE_COLUMNS in queries.hpp.
 message read_message(const PGresult* r, int row, int first);
 std::vector<message> read_messages(const PGresult* r);
+/// Columns as CHATRIX_PG_PREVIEW_COLUMNS in queries.hpp.
+chat_preview read_preview(const PGresult* r, int row, int first);
 
 }  // namespace chatrix::storage::postgres_detail
