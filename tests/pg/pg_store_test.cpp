@@ -266,14 +266,17 @@ TEST(postgres_migrations, apply_once_and_a_second_open_is_a_no_op) {
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_indexes WHERE indexname = 'messages_pending'"), "0")
       << "replaced by pending_messages (migration 5): receipts are HOT updates";
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%trgm'"), "0");
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'"), "0")
+      << "installing needs no extension";
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'messages'::regclass "
                                  "AND contype = 'f'"),
             "0")
       << "messages has no foreign keys (migration 4): the write functions check the users";
 }
 
-// Migration 3 on a database that already has users: the new search finds them, and the
-// functions nodes of the previous release call keep working during a rolling upgrade.
+// Migration 3 on a database that already has users (and the trigram indexes of earlier
+// releases): the new search finds them, the trigram indexes are dropped, and the functions
+// nodes of the previous release call keep working during a rolling upgrade.
 TEST(postgres_migrations, migration_3_indexes_existing_users_for_search) {
   const std::string url = server().create_database();
   const std::string name = db_name(url);
@@ -283,6 +286,10 @@ TEST(postgres_migrations, migration_3_indexes_existing_users_for_search) {
     server().query(name, m.sql);
     server().query(name, "INSERT INTO schema_version VALUES (" + std::to_string(m.version) + ", 'old', 0)");
   }
+  // What migration 1 of earlier releases also made, and migration 3 drops.
+  server().query(name, "CREATE EXTENSION pg_trgm");
+  server().query(name, "CREATE INDEX users_username_trgm ON users USING gin (username_folded gin_trgm_ops)");
+  server().query(name, "CREATE INDEX users_name_trgm ON users USING gin (lower(name) gin_trgm_ops)");
   server().query(name, "INSERT INTO users (username, username_folded, name, password_hash, created_at) VALUES "
                        "('Alice', 'alice', 'Alice Liddell', 'h', 0), ('bob', 'bob', 'Robert', 'h', 0)");
 
@@ -306,6 +313,7 @@ TEST(postgres_migrations, migration_3_indexes_existing_users_for_search) {
   EXPECT_EQ(server().query(name, "SELECT string_agg(r_username, ',') FROM chatrix_search_users('ro', NULL, NULL, 10)"),
             "bob,carol");
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM chatrix_mark_read(1, '{}', 0)"), "0");
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%trgm'"), "0");
 }
 
 // Migration 5 on a database with delivered and undelivered messages: the undelivered ones
