@@ -1,5 +1,5 @@
-// PostgreSQL store: the public API. Each call becomes a job for the writers (writer.hpp) or
-// the readers (reader_pool.hpp); impl owns the event-loop thread that runs them.
+// PostgreSQL store: the public API. Each call becomes a job (job.hpp, write_jobs.hpp) for the
+// writers or the readers of the event loop (event_loop.hpp).
 
 #include "storage/postgres/postgres_store.hpp"
 
@@ -7,28 +7,21 @@
 
 #include "storage/postgres/connection.hpp"
 #include "storage/postgres/conninfo.hpp"
+#include "storage/postgres/event_loop.hpp"
 #include "storage/postgres/job.hpp"
 #include "storage/postgres/migrate.hpp"
 #include "storage/postgres/partitions.hpp"
 #include "storage/postgres/queries.hpp"
-#include "storage/postgres/reader_pool.hpp"
 #include "storage/postgres/rows.hpp"
 #include "storage/postgres/session.hpp"
-#include "storage/postgres/worker.hpp"
 #include "storage/postgres/write_jobs.hpp"
-#include "storage/postgres/writer.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <exception>
-#include <future>
-#include <mutex>
-#include <thread>
 #include <utility>
 
 namespace chatrix::storage {
@@ -43,8 +36,6 @@ using postgres_detail::migrate;
 using postgres_detail::params;
 using postgres_detail::partition_of_pair;
 using postgres_detail::partition_of_user;
-using postgres_detail::prepare;
-using postgres_detail::prepare_worker;
 using postgres_detail::read_message;
 using postgres_detail::read_messages;
 using postgres_detail::read_preview;
@@ -52,8 +43,6 @@ using postgres_detail::read_user;
 using postgres_detail::receipt_job;
 using postgres_detail::setup_session;
 using postgres_detail::text;
-using postgres_detail::worker;
-using postgres_detail::worker_role;
 namespace asio = boost::asio;
 using asio::awaitable;
 
@@ -61,169 +50,23 @@ namespace {
 
 int clamp_limit(int limit, int max) { return std::clamp(limit, 0, max); }
 
-/// The options with every value the loops divide by, double or wait on made usable.
-postgres_options usable(postgres_options opts) {
-  opts.max_batch = std::max<std::size_t>(opts.max_batch, 1);
-  opts.writers = std::max(opts.writers, 1);
-  opts.pool_size = std::max(opts.pool_size, 1);
-  opts.reconnect_min = std::max(opts.reconnect_min, std::chrono::milliseconds(1));
-  opts.reconnect_max = std::max(opts.reconnect_max, opts.reconnect_min);
-  opts.timeout = std::max(opts.timeout, std::chrono::milliseconds(1));
-  return opts;
-}
-
 }  // namespace
-
-/// The store's event-loop thread and its life cycle: connecting and migrating at start,
-/// running the writers' and readers' loops, and stopping them.
-class postgres_store::impl {
- public:
-  impl(std::string url, postgres_options opts);
-  ~impl() { shutdown(); }
-
-  /// See writer_pool::write.
-  void write(std::unique_ptr<job> j, std::uint64_t partition) { writers_.write(std::move(j), partition); }
-  /// See reader_pool::read.
-  void read(std::unique_ptr<job> j) { readers_.read(std::move(j)); }
-  /// Completes a job whose outcome is already known, on the store's thread.
-  void finish(std::unique_ptr<job> j);
-  void shutdown();
-  std::uint64_t committed_batches() const noexcept { return writers_.committed_batches(); }
-
- private:
-  awaitable<void> start_connections();
-  void stop_on_loop();
-  void loop_finished();
-  void spawn(awaitable<void> loop);
-
-  postgres_detail::loop_context ctx_;
-  std::string redacted_url_;
-  std::vector<std::string> secrets_;  // the password's forms: scrubbed from every message
-
-  asio::io_context ioc_{1};
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::thread thread_;
-  postgres_detail::writer_pool writers_;
-  postgres_detail::reader_pool readers_;
-
-  int running_loops_ = 0;  // loop thread
-  std::promise<void> loops_done_;
-  std::once_flag shutdown_once_;
-};
-
-postgres_store::impl::impl(std::string url, postgres_options opts)
-    : ctx_{postgres_detail::normalize_conninfo(std::move(url)), usable(std::move(opts))},
-      redacted_url_(redact_conninfo(ctx_.url)),
-      secrets_(postgres_detail::conninfo_secrets(ctx_.url)),
-      work_(ioc_.get_executor()),
-      writers_(ioc_, ctx_),
-      readers_(ioc_, ctx_) {
-  std::promise<void> started;
-  auto started_future = started.get_future();
-  asio::co_spawn(ioc_, start_connections(), [&started](std::exception_ptr e) {
-    if (e) {
-      started.set_exception(e);
-    } else {
-      started.set_value();
-    }
-  });
-  thread_ = std::thread([this] { ioc_.run(); });
-  try {
-    started_future.get();
-  } catch (const std::exception& e) {
-    // Nothing else runs on the loop yet: closing from here, after it stopped, is safe.
-    work_.reset();
-    ioc_.stop();
-    thread_.join();
-    writers_.close_connections();
-    readers_.close_connections();
-    throw error_exception(make_error(errc::unavailable, "cannot open PostgreSQL database " + redacted_url_ + ": " +
-                                                            postgres_detail::scrub(e.what(), secrets_)));
-  }
-  spdlog::info("postgres store: connected to {} ({} write and {} read connections)", redacted_url_,
-               ctx_.opts.writers, ctx_.opts.pool_size);
-}
-
-awaitable<void> postgres_store::impl::start_connections() {
-  connection& first = writers_.at(0).conn;
-  co_await first.connect(ctx_.url, ctx_.opts.connect_timeout);
-  // Migrations are not bounded by opts.timeout: they may wait for another node's, and a
-  // large one may take long.
-  co_await setup_session(first, std::nullopt, ctx_.warned_synchronous_commit);
-  const int version = co_await migrate(first);
-  spdlog::info("postgres store: schema version {}", version);
-  co_await prepare(first, sql::write_statements, true);
-  for (std::size_t i = 1; i < writers_.size(); ++i) {
-    co_await writers_.at(i).conn.connect(ctx_.url, ctx_.opts.connect_timeout);
-    co_await prepare_worker(ctx_, writers_.at(i), worker_role::writer);
-  }
-  for (worker& r : readers_.workers()) {
-    co_await r.conn.connect(ctx_.url, ctx_.opts.connect_timeout);
-    co_await prepare_worker(ctx_, r, worker_role::reader);
-  }
-  const auto spawn_loop = [this](awaitable<void> loop) { spawn(std::move(loop)); };
-  writers_.start(spawn_loop);
-  readers_.start(spawn_loop);
-}
-
-void postgres_store::impl::spawn(awaitable<void> loop) {
-  ++running_loops_;
-  asio::co_spawn(ioc_, std::move(loop), [this](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::critical("postgres store: a connection loop failed: {}", ex.what());
-      } catch (...) {
-        spdlog::critical("postgres store: a connection loop failed");
-      }
-    }
-    loop_finished();
-  });
-}
-
-void postgres_store::impl::loop_finished() {
-  if (--running_loops_ > 0) return;
-  // Everything has stopped: whatever is still queued can only fail.
-  readers_.fail_queued(make_error(errc::unavailable, "store is shut down"));
-  writers_.close_connections();
-  readers_.close_connections();
-  loops_done_.set_value();
-}
-
-void postgres_store::impl::finish(std::unique_ptr<job> j) {
-  if (readers_.closed()) {
-    j->complete();  // no loop thread to hand it to any more
-    return;
-  }
-  asio::post(ioc_, [j = std::move(j)] { j->complete(); });
-}
-
-void postgres_store::impl::shutdown() {
-  std::call_once(shutdown_once_, [this] {
-    writers_.close();
-    readers_.close();
-    auto done = loops_done_.get_future();
-    asio::post(ioc_, [this] { stop_on_loop(); });
-    done.wait();
-    work_.reset();
-    thread_.join();
-    spdlog::info("postgres store: shut down");
-  });
-}
-
-void postgres_store::impl::stop_on_loop() {
-  ctx_.stopping = true;
-  // Busy loops notice `stopping` when their current work is done: queued writes still go
-  // to the database and their callbacks run.
-  writers_.wake_all();
-  readers_.wake_all();
-}
 
 // ---------------------------------------------------------------------------------------
 
-postgres_store::postgres_store(std::string url, postgres_options opts)
-    : impl_(std::make_unique<impl>(std::move(url), std::move(opts))) {}
+postgres_store::postgres_store(std::string url, postgres_options opts) {
+  std::string conninfo = postgres_detail::normalize_conninfo(std::move(url));
+  const std::string redacted = redact_conninfo(conninfo);
+  const std::vector<std::string> secrets = postgres_detail::conninfo_secrets(conninfo);
+  try {
+    loop_ = std::make_unique<postgres_detail::event_loop>(std::move(conninfo), std::move(opts));
+  } catch (const std::exception& e) {
+    throw error_exception(make_error(errc::unavailable, "cannot open PostgreSQL database " + redacted + ": " +
+                                                            postgres_detail::scrub(e.what(), secrets)));
+  }
+  spdlog::info("postgres store: connected to {} ({} write and {} read connections)", redacted,
+               loop_->options().writers, loop_->options().pool_size);
+}
 
 result<std::unique_ptr<postgres_store>> postgres_store::open(std::string url, postgres_options opts) {
   try {
@@ -235,16 +78,16 @@ result<std::unique_ptr<postgres_store>> postgres_store::open(std::string url, po
 
 postgres_store::~postgres_store() { shutdown(); }
 
-void postgres_store::shutdown() { impl_->shutdown(); }
+void postgres_store::shutdown() { loop_->shutdown(); }
 
-std::uint64_t postgres_store::committed_batches() const noexcept { return impl_->committed_batches(); }
+std::uint64_t postgres_store::committed_batches() const noexcept { return loop_->committed_batches(); }
 
 // ---- users ----
 
 void postgres_store::create_user(new_user u, callback<user> done) {
   params p;
   p.add(u.username).add(fold_username(u.username)).add(u.name).add(u.password_hash).add(u.created_at);
-  impl_->write(make_job<user>(sql::insert_user, std::move(p), std::move(done),
+  loop_->write(make_job<user>(sql::insert_user, std::move(p), std::move(done),
                               [username = u.username, name = u.name](const PGresult* r) -> result<user> {
                                 if (PQntuples(r) == 0) return make_error(errc::username_taken, "username already taken");
                                 return user{i64(r, 0, 0), username, name};
@@ -253,7 +96,7 @@ void postgres_store::create_user(new_user u, callback<user> done) {
 }
 
 void postgres_store::find_user_by_name(std::string username, callback<std::optional<user_credentials>> done) {
-  impl_->read(make_job<std::optional<user_credentials>>(
+  loop_->read(make_job<std::optional<user_credentials>>(
       sql::select_credentials, params().add(fold_username(username)), std::move(done),
       [](const PGresult* r) -> result<std::optional<user_credentials>> {
         if (PQntuples(r) == 0) return std::optional<user_credentials>();
@@ -262,7 +105,7 @@ void postgres_store::find_user_by_name(std::string username, callback<std::optio
 }
 
 void postgres_store::find_user_by_id(user_id id, callback<std::optional<user>> done) {
-  impl_->read(make_job<std::optional<user>>(sql::select_user, params().add(id), std::move(done),
+  loop_->read(make_job<std::optional<user>>(sql::select_user, params().add(id), std::move(done),
                                             [](const PGresult* r) -> result<std::optional<user>> {
                                               if (PQntuples(r) == 0) return std::optional<user>();
                                               return std::optional<user>(read_user(r, 0, 0));
@@ -278,13 +121,13 @@ void postgres_store::search_users(std::string fragment, int limit, callback<std:
     auto j = make_job<std::vector<user>>(sql::search_users, params(), std::move(done),
                                          [](const PGresult*) -> result<std::vector<user>> { return {}; });
     j->take(nullptr);
-    impl_->finish(std::move(j));
+    loop_->finish(std::move(j));
     return;
   }
   const std::string folded = fold_username(fragment);
   params p;
   p.add(folded).add(std::int64_t{wanted});
-  impl_->read(make_job<std::vector<user>>(sql::search_users, std::move(p), std::move(done),
+  loop_->read(make_job<std::vector<user>>(sql::search_users, std::move(p), std::move(done),
                                           [](const PGresult* r) -> result<std::vector<user>> {
                                             std::vector<user> out;
                                             for (int i = 0; i < PQntuples(r); ++i) out.push_back(read_user(r, i, 0));
@@ -299,23 +142,23 @@ void postgres_store::append_message(send_request req, callback<send_result> done
     // PostgreSQL text cannot hold NUL; storing a truncated message would be worse.
     auto j = std::make_unique<append_job>(std::move(req), std::move(done));
     j->fail(make_error(errc::invalid_field, "content contains a NUL character"));
-    impl_->finish(std::move(j));
+    loop_->finish(std::move(j));
     return;
   }
   const auto partition = partition_of_pair(req.sender, req.recipient);
-  impl_->write(std::make_unique<append_job>(std::move(req), std::move(done)), partition);
+  loop_->write(std::make_unique<append_job>(std::move(req), std::move(done)), partition);
 }
 
 void postgres_store::mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
                                     callback<std::vector<message_ref>> done) {
-  impl_->write(std::make_unique<receipt_job>(recipient, std::move(ids), at, std::move(done)),
+  loop_->write(std::make_unique<receipt_job>(recipient, std::move(ids), at, std::move(done)),
                partition_of_user(recipient));
 }
 
 void postgres_store::mark_read(user_id reader, std::vector<message_id> ids, unix_ms at, callback<read_result> done) {
   params p;
   p.add(reader).add_array(ids).add(at);
-  impl_->write(make_job<read_result>(sql::mark_read, std::move(p), std::move(done),
+  loop_->write(make_job<read_result>(sql::mark_read, std::move(p), std::move(done),
                                      [](const PGresult* r) -> result<read_result> {
                                        read_result out;
                                        for (int i = 0; i < PQntuples(r); ++i) {
@@ -333,7 +176,7 @@ void postgres_store::pending_messages(user_id recipient, message_id after, int l
                                       callback<std::vector<message>> done) {
   params p;
   p.add(recipient).add(after).add(std::int64_t{std::max(limit, 0)});
-  impl_->read(make_job<std::vector<message>>(sql::select_pending, std::move(p), std::move(done),
+  loop_->read(make_job<std::vector<message>>(sql::select_pending, std::move(p), std::move(done),
                                              [](const PGresult* r) -> result<std::vector<message>> {
                                                return read_messages(r);
                                              }));
@@ -345,7 +188,7 @@ void postgres_store::history(user_id a, user_id b, std::optional<message_id> bef
   p.add(std::min(a, b)).add(std::max(a, b));
   p.add(before ? std::optional<std::string>(std::to_string(*before)) : std::nullopt);
   p.add(std::int64_t{clamp_limit(limit, query_limits::max_history_page)});
-  impl_->read(make_job<std::vector<message>>(sql::select_history, std::move(p), std::move(done),
+  loop_->read(make_job<std::vector<message>>(sql::select_history, std::move(p), std::move(done),
                                              [](const PGresult* r) -> result<std::vector<message>> {
                                                return read_messages(r);
                                              }));
@@ -354,7 +197,7 @@ void postgres_store::history(user_id a, user_id b, std::optional<message_id> bef
 void postgres_store::chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) {
   params p;
   p.add(viewer).add(std::int64_t{clamp_limit(limit, query_limits::max_previews)});
-  impl_->read(make_job<std::vector<chat_preview>>(sql::select_previews, std::move(p), std::move(done),
+  loop_->read(make_job<std::vector<chat_preview>>(sql::select_previews, std::move(p), std::move(done),
                                                   [](const PGresult* r) -> result<std::vector<chat_preview>> {
                                                     std::vector<chat_preview> out;
                                                     for (int i = 0; i < PQntuples(r); ++i)
@@ -370,7 +213,7 @@ void postgres_store::session_start(user_id viewer, int previews_limit, int pendi
   params p;
   p.add(viewer).add(std::int64_t{clamp_limit(previews_limit, query_limits::max_previews)});
   p.add(std::int64_t{std::max(pending_limit, 0)});
-  impl_->read(make_job<session_snapshot>(sql::session_start, std::move(p), std::move(done),
+  loop_->read(make_job<session_snapshot>(sql::session_start, std::move(p), std::move(done),
                                          [](const PGresult* r) -> result<session_snapshot> {
                                            constexpr int preview_part = 0;
                                            constexpr int first_column = 2;  // after part and order

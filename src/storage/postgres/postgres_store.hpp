@@ -14,6 +14,10 @@
 
 namespace chatrix::storage {
 
+namespace postgres_detail {
+class event_loop;
+}
+
 struct postgres_options {
   /// Read connections (lookups, search, history, previews); writers have their own.
   int pool_size = 4;
@@ -99,8 +103,7 @@ class postgres_store final : public store {
   std::uint64_t committed_batches() const noexcept;
 
  private:
-  class impl;
-  std::unique_ptr<impl> impl_;
+  std::unique_ptr<postgres_detail::event_loop> loop_;
 };
 
 /// The connection string with any password replaced by "***", for logs and errors. Handles
