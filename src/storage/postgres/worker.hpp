@@ -36,7 +36,8 @@ void wake(worker& w);
 
 enum class worker_role { writer, reader };
 
-/// What every connection loop of one store shares.
+/// What every connection loop of one store shares. Filled before the loops start; after
+/// that only the loop thread changes it, and other threads only read `opts`.
 struct loop_context {
   std::string url;
   postgres_options opts;
