@@ -1,6 +1,7 @@
 // What only the PostgreSQL store promises beyond the contract: connection string forms and
 // redaction, migrations under an advisory lock, group commit from many threads, several
-// stores (nodes) on one database, and isolation of a statement that fails in a batch.
+// stores (nodes) on one database, isolation of a statement that fails in a batch, and
+// session_start's own statement answering as the two calls it replaces.
 
 #include "store_contract.hpp"
 
@@ -18,6 +19,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace chatrix::storage::testing {
@@ -264,14 +266,17 @@ TEST(postgres_migrations, apply_once_and_a_second_open_is_a_no_op) {
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_indexes WHERE indexname = 'messages_pending'"), "0")
       << "replaced by pending_messages (migration 5): receipts are HOT updates";
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%trgm'"), "0");
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'"), "0")
+      << "installing needs no extension";
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'messages'::regclass "
                                  "AND contype = 'f'"),
             "0")
       << "messages has no foreign keys (migration 4): the write functions check the users";
 }
 
-// Migration 3 on a database that already has users: the new search finds them, and the
-// functions nodes of the previous release call keep working during a rolling upgrade.
+// Migration 3 on a database that already has users (and the trigram indexes of earlier
+// releases): the new search finds them, the trigram indexes are dropped, and the functions
+// nodes of the previous release call keep working during a rolling upgrade.
 TEST(postgres_migrations, migration_3_indexes_existing_users_for_search) {
   const std::string url = server().create_database();
   const std::string name = db_name(url);
@@ -281,6 +286,10 @@ TEST(postgres_migrations, migration_3_indexes_existing_users_for_search) {
     server().query(name, m.sql);
     server().query(name, "INSERT INTO schema_version VALUES (" + std::to_string(m.version) + ", 'old', 0)");
   }
+  // What migration 1 of earlier releases also made, and migration 3 drops.
+  server().query(name, "CREATE EXTENSION pg_trgm");
+  server().query(name, "CREATE INDEX users_username_trgm ON users USING gin (username_folded gin_trgm_ops)");
+  server().query(name, "CREATE INDEX users_name_trgm ON users USING gin (lower(name) gin_trgm_ops)");
   server().query(name, "INSERT INTO users (username, username_folded, name, password_hash, created_at) VALUES "
                        "('Alice', 'alice', 'Alice Liddell', 'h', 0), ('bob', 'bob', 'Robert', 'h', 0)");
 
@@ -304,6 +313,7 @@ TEST(postgres_migrations, migration_3_indexes_existing_users_for_search) {
   EXPECT_EQ(server().query(name, "SELECT string_agg(r_username, ',') FROM chatrix_search_users('ro', NULL, NULL, 10)"),
             "bob,carol");
   EXPECT_EQ(server().query(name, "SELECT count(*) FROM chatrix_mark_read(1, '{}', 0)"), "0");
+  EXPECT_EQ(server().query(name, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%trgm'"), "0");
 }
 
 // Migration 5 on a database with delivered and undelivered messages: the undelivered ones
@@ -605,6 +615,65 @@ TEST(postgres_group_commit, a_statement_error_fails_only_its_own_write) {
   ASSERT_TRUE(next.has_value()) << next.error().message;
   EXPECT_EQ(next->stored.seq, 3);
   gated.shutdown();
+  s.shutdown();
+}
+
+// ---- connecting devices ----
+
+std::string shown(const std::optional<unix_ms>& t) { return t ? std::to_string(*t) : "-"; }
+
+std::string shown(const message& m) {
+  return std::to_string(m.id) + "/" + std::to_string(m.conversation) + "/" + std::to_string(m.seq) + "/" +
+         std::to_string(m.sender) + ">" + std::to_string(m.recipient) + "/" + m.content + "/" +
+         std::to_string(m.created_at) + "/" + shown(m.delivered_at) + "/" + shown(m.read_at);
+}
+
+std::string shown(const chat_preview& p) {
+  return std::to_string(p.conversation) + " " + std::to_string(p.peer.id) + ":" + p.peer.username + ":" +
+         p.peer.name + " unread " + std::to_string(p.unread) + " at " + std::to_string(p.updated_at) + " last " +
+         (p.last ? shown(*p.last) : "-");
+}
+
+template <class T>
+std::vector<std::string> shown_all(const std::vector<T>& items) {
+  std::vector<std::string> out;
+  for (const auto& item : items) out.push_back(shown(item));
+  return out;
+}
+
+// session_start has a statement of its own (one round trip for a connecting device): it
+// must answer, field by field, what chat_previews and pending_messages answer.
+TEST(postgres_session_start, answers_as_previews_and_pending_messages_do) {
+  postgres_store s(server().create_database(), small_pool());
+  const user viewer = must_create(s, "viewer");
+  std::vector<message_id> to_viewer;
+  for (int i = 0; i < 6; ++i) {
+    const user peer = must_create(s, "peer" + std::to_string(i));
+    for (int k = 0; k <= i % 3; ++k) {
+      const bool inbound = (i + k) % 2 == 0;
+      send_request req{inbound ? peer.id : viewer.id, inbound ? viewer.id : peer.id, "m", std::nullopt, 100 * i + k, 0};
+      req.content.append(std::to_string(i)).append(".").append(std::to_string(k));
+      const auto sent = await<send_result>([&](auto done) { s.append_message(req, done); });
+      ASSERT_TRUE(sent.has_value()) << sent.error().message;
+      if (inbound) to_viewer.push_back(sent->stored.id);
+    }
+  }
+  ASSERT_GE(to_viewer.size(), 4u);
+  ASSERT_TRUE(await<std::vector<message_ref>>([&](auto done) { s.mark_delivered(viewer.id, {to_viewer[0]}, 7, done); }));
+  ASSERT_TRUE(await<read_result>([&](auto done) { s.mark_read(viewer.id, {to_viewer[1]}, 8, done); }));
+
+  for (const auto& [previews_limit, pending_limit] : {std::pair{10, 10}, std::pair{3, 2}, std::pair{0, 1}}) {
+    const auto start = await<session_snapshot>(
+        [&](auto done) { s.session_start(viewer.id, previews_limit, pending_limit, done); });
+    const auto previews =
+        await<std::vector<chat_preview>>([&](auto done) { s.chat_previews(viewer.id, previews_limit, done); });
+    const auto pending =
+        await<std::vector<message>>([&](auto done) { s.pending_messages(viewer.id, 0, pending_limit, done); });
+    ASSERT_TRUE(start.has_value()) << start.error().message;
+    ASSERT_TRUE(previews.has_value() && pending.has_value());
+    EXPECT_EQ(shown_all(start->previews), shown_all(*previews)) << previews_limit;
+    EXPECT_EQ(shown_all(start->pending), shown_all(*pending)) << pending_limit;
+  }
   s.shutdown();
 }
 

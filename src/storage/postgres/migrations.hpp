@@ -1,6 +1,8 @@
 // Schema migrations of the PostgreSQL store, as a numbered list of constant SQL scripts.
 // Each runs once, in its own transaction, under an advisory lock, and is recorded in
-// schema_version. Never edit a released migration: append a new one.
+// schema_version. Never edit a released migration: append a new one. (One exception, for
+// installs without pg_trgm: migration 1 no longer creates the trigram objects that
+// migration 3 drops; see docs/storage.md, Migrations.)
 #pragma once
 
 #include <cstdint>
@@ -46,15 +48,9 @@ CREATE TABLE users (
 -- the collation, where prefixes are not ranges in general.
 CREATE INDEX users_username_prefix ON users (username_folded text_pattern_ops);
 
--- Search tier 3 (any substring of username or display name): trigram GIN indexes answer
--- LIKE '%fragment%' for fragments of 3+ characters without scanning the table; the
--- executor rechecks each candidate, so the match is exact. lower(name) makes the display
--- name search case-insensitive (the query uses the same expression). pg_trgm ships with
--- PostgreSQL (Debian: postgresql-contrib, part of postgresql-15) and is a trusted
--- extension: a database owner may create it.
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE INDEX users_username_trgm ON users USING gin (username_folded gin_trgm_ops);
-CREATE INDEX users_name_trgm ON users USING gin (lower(name) gin_trgm_ops);
+-- Search of any substring: user_suffixes (migration 3). Releases before it created the
+-- pg_trgm extension and two trigram indexes here, which migration 3 drops; they are left out
+-- so that installing needs no extension (see docs/storage.md, Migrations).
 
 -- One row per unordered pair (user_lo <= user_hi). last_seq hands out the gap-free
 -- per-conversation sequence: the UPDATE that increments it also locks the row, which
@@ -290,9 +286,10 @@ $fn$;
 CREATE TRIGGER users_sync_suffixes AFTER INSERT OR DELETE OR UPDATE OF username_folded, name ON users
   FOR EACH ROW EXECUTE FUNCTION chatrix_sync_user_suffixes();
 
--- The trigram indexes served only the old search.
-DROP INDEX users_username_trgm;
-DROP INDEX users_name_trgm;
+-- The trigram indexes served only the old search (only databases created by releases whose
+-- migration 1 still made them have them).
+DROP INDEX IF EXISTS users_username_trgm;
+DROP INDEX IF EXISTS users_name_trgm;
 
 -- Search, ranked: the ids of each tier in ranking order, skipping users an earlier tier
 -- took, until p_limit users (p_folded is the fold_username form of the fragment):

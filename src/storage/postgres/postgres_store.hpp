@@ -15,6 +15,10 @@
 
 namespace chatrix::storage {
 
+namespace postgres_detail {
+class event_loop;
+}
+
 struct postgres_options {
   /// Read connections (lookups, search, history, previews); writers have their own.
   int pool_size = 4;
@@ -92,6 +96,8 @@ class postgres_store final : public store {
   void history(user_id a, user_id b, std::optional<message_id> before, int limit,
                callback<std::vector<message>> done) override;
   void chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) override;
+  /// One read job, one statement: one round trip and one snapshot for both parts.
+  void session_start(user_id viewer, int previews_limit, int pending_limit, callback<session_snapshot> done) override;
 
   /// Finishes queued writes (their callbacks run), closes the connections and joins the
   /// thread. Idempotent; concurrent callers wait for the first one to finish.
@@ -101,8 +107,7 @@ class postgres_store final : public store {
   std::uint64_t committed_batches() const noexcept;
 
  private:
-  class impl;
-  std::unique_ptr<impl> impl_;
+  std::unique_ptr<postgres_detail::event_loop> loop_;
 };
 
 /// The connection string with any password replaced by "***", for logs and errors. Handles

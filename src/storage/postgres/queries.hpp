@@ -110,28 +110,53 @@ inline constexpr statement select_history{
 // The viewer's most recent conversations (limit applied before the per-row work), then
 // the peer, the unread count (messages_unread) and the last message (by (conversation_id,
 // last_seq), through messages_conversation_seq) for those only. The viewer's conversations
-// are sorted in full: that set is per user and small.
+// are sorted in full: that set is per user and small. $1 is the viewer, $2 the limit.
+#define CHATRIX_PG_RECENT_CONVERSATIONS                                          \
+  "recent AS ("                                                                 \
+  "  SELECT id, peer, updated_at, last_seq FROM ("                              \
+  "    SELECT id, user_hi AS peer, updated_at, last_seq FROM conversations WHERE user_lo = $1" \
+  "    UNION ALL"                                                               \
+  "    SELECT id, user_lo AS peer, updated_at, last_seq FROM conversations"     \
+  "     WHERE user_hi = $1 AND user_lo <> $1"                                   \
+  "  ) AS mine ORDER BY updated_at DESC, id DESC LIMIT $2"                      \
+  ") "
+// The columns read_preview expects, and where they come from.
+#define CHATRIX_PG_PREVIEW_COLUMNS                                                   \
+  "c.id, c.updated_at, p.id, p.username, p.name, "                                  \
+  "  (SELECT count(*) FROM messages AS x WHERE x.recipient_id = $1 AND x.conversation_id = c.id" \
+  "     AND x.read_at IS NULL), "                                                   \
+  "  " CHATRIX_PG_MESSAGE_COLUMNS " "
+#define CHATRIX_PG_PREVIEW_SOURCES                  \
+  "FROM recent AS c JOIN users AS p ON p.id = c.peer " \
+  "LEFT JOIN messages AS m ON m.conversation_id = c.id AND m.seq = c.last_seq "
+
 inline constexpr statement select_previews{
     "select_previews",
-    "WITH recent AS ("
-    "  SELECT id, peer, updated_at, last_seq FROM ("
-    "    SELECT id, user_hi AS peer, updated_at, last_seq FROM conversations WHERE user_lo = $1"
-    "    UNION ALL"
-    "    SELECT id, user_lo AS peer, updated_at, last_seq FROM conversations"
-    "     WHERE user_hi = $1 AND user_lo <> $1"
-    "  ) AS mine ORDER BY updated_at DESC, id DESC LIMIT $2"
-    ") "
-    "SELECT c.id, c.updated_at, p.id, p.username, p.name, "
-    "  (SELECT count(*) FROM messages AS x WHERE x.recipient_id = $1 AND x.conversation_id = c.id"
-    "     AND x.read_at IS NULL), "
-    "  " CHATRIX_PG_MESSAGE_COLUMNS " "
-    "FROM recent AS c JOIN users AS p ON p.id = c.peer "
-    "LEFT JOIN messages AS m ON m.conversation_id = c.id AND m.seq = c.last_seq "
+    "WITH " CHATRIX_PG_RECENT_CONVERSATIONS "SELECT " CHATRIX_PG_PREVIEW_COLUMNS CHATRIX_PG_PREVIEW_SOURCES
     "ORDER BY c.updated_at DESC, c.id DESC"};
 
+// What a connecting device gets (store::session_start), in one statement, so one round trip
+// and one snapshot: select_previews ($1 viewer, $2 its limit) as rows of part 0, then
+// select_pending with after = 0 ($3 its limit) as rows of part 1. Columns: part, the row's
+// order within its part, the preview's columns (NULL in part 1), the message's columns
+// (part 1: the pending message). The final sort is over at most both limits' rows.
+inline constexpr statement session_start{
+    "session_start",
+    "WITH " CHATRIX_PG_RECENT_CONVERSATIONS
+    "(SELECT 0 AS part, row_number() OVER (ORDER BY c.updated_at DESC, c.id DESC) AS ord, "
+    CHATRIX_PG_PREVIEW_COLUMNS CHATRIX_PG_PREVIEW_SOURCES ") "
+    "UNION ALL "
+    "(SELECT 1, p.message_id, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::bigint, "
+    CHATRIX_PG_MESSAGE_COLUMNS " FROM pending_messages AS p JOIN messages AS m ON m.id = p.message_id "
+    "WHERE p.recipient_id = $1 AND p.message_id > 0 ORDER BY p.message_id LIMIT $3) "
+    "ORDER BY part, ord"};
+
+#undef CHATRIX_PG_PREVIEW_SOURCES
+#undef CHATRIX_PG_PREVIEW_COLUMNS
+#undef CHATRIX_PG_RECENT_CONVERSATIONS
 #undef CHATRIX_PG_MESSAGE_COLUMNS
 
-inline constexpr statement read_statements[] = {select_credentials, select_user,    search_users,
-                                                select_pending,     select_history, select_previews};
+inline constexpr statement read_statements[] = {select_credentials, select_user,     search_users,  select_pending,
+                                                select_history,     select_previews, session_start};
 
 }  // namespace chatrix::storage::postgres_detail::sql
