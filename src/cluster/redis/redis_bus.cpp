@@ -3,12 +3,15 @@
 // presence, routing and notice replay live in the files named after them.
 #include "cluster/redis/redis_bus.hpp"
 
-#include "cluster/redis/bus_detail.hpp"
 #include "cluster/redis/event_codec.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <exception>
 #include <random>
 #include <stdexcept>
 #include <utility>
@@ -17,8 +20,6 @@ namespace chatrix::cluster::redis {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
-
-using detail::now_ms;
 
 namespace {
 
@@ -31,37 +32,48 @@ std::string random_node_id() {
   return s;
 }
 
-// Origins whose replayed notices we track (one entry per node that ever replayed to us; ids
-// are random per process): cleared if it ever gets this large.
-constexpr std::size_t max_replay_origins = 4096;
+const clock& process_clock() {
+  static const system_clock c;
+  return c;
+}
 
 }  // namespace
 
-redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options)
-    : io_(io), options_(std::move(options)), heartbeat_timer_(io) {
+redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options, const clock& clk)
+    : io_(io),
+      options_(std::move(options)),
+      clock_(clk),
+      id_(options_.node_id.empty() ? random_node_id() : options_.node_id),
+      keys_(options_.key_prefix),
+      heartbeat_timer_(io),
+      registry_(keys_, id_, options_.lease_ttl, clock_),
+      presence_(keys_, id_, options_.lease_ttl, clock_),
+      replay_({options_.max_held_notices, options_.notice_retention, options_.max_payload_bytes}, stats_) {
   std::string why;
   auto addr = parse_redis_address(options_.address, &why);
   if (!addr) throw std::invalid_argument("REDISADDR '" + options_.address + "': " + why);
   address_ = std::move(*addr);
-  id_ = options_.node_id.empty() ? random_node_id() : options_.node_id;
-  nodes_key_ = options_.key_prefix + "nodes";
 }
+
+redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options)
+    : redis_bus(std::move(io), std::move(options), process_clock()) {}
 
 redis_bus::~redis_bus() { stop(); }
 
-std::string redis_bus::node_key(std::string_view id) const {
-  std::string k = options_.key_prefix;
-  k += "node:";
-  k += id;
-  return k;
+node_info redis_bus::self_info() const {
+  return node_info{id_, options_.advertised_address, started_at_, presence_.connections(),
+                   clock_.now_ms() + options_.lease_ttl.count()};
 }
 
-std::string redis_bus::presence_key(user_id id) const { return options_.key_prefix + "presence:" + std::to_string(id); }
-
-std::string redis_bus::channel(std::string_view id) const { return node_key(id) + ":events"; }
-
-node_info redis_bus::self_info() const {
-  return node_info{id_, options_.advertised_address, started_at_, connections_, now_ms() + options_.lease_ttl.count()};
+void redis_bus::spawn(asio::awaitable<void> task, const char* what) {
+  asio::co_spawn(io_, std::move(task), [id = id_, what](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("cluster: node {}: {} failed: {}", id, what, ex.what());
+    }
+  });
 }
 
 // ---- lifecycle -------------------------------------------------------------------------
@@ -69,7 +81,7 @@ node_info redis_bus::self_info() const {
 void redis_bus::start(event_sink& sink) {
   if (main_ || stopped_) return;
   sink_ = &sink;
-  started_at_ = now_ms();
+  started_at_ = clock_.now_ms();
 
   auto opts = options_.connection;
   opts.address = address_;
@@ -79,20 +91,19 @@ void redis_bus::start(event_sink& sink) {
 
   opts.name += "-sub";
   sub_ = redis_connection::create(io_, opts);
-  sub_->subscribe(channel(id_), [this](std::string_view, std::string payload) { on_push(std::move(payload)); });
+  sub_->subscribe(keys_.channel(id_), [this](std::string_view, std::string payload) { on_push(std::move(payload)); });
   sub_->on_state([this](bool up) { on_sub_state(up); });
 
   spdlog::info("cluster: node {} ({}) joining via Redis at {}", id_, options_.advertised_address,
                address_.to_string());
   main_->start();
   sub_->start();
-  schedule_heartbeat();
+  spawn(heartbeat_loop(), "heartbeat");
 }
 
 void redis_bus::deregister() {
-  main_->send({"DEL", node_key(id_)});
-  main_->send({"ZREM", nodes_key_, id_});
-  for (const auto& [uid, n] : local_) main_->send({"HDEL", presence_key(uid), id_});
+  registry_.erase_lease(*main_);
+  presence_.erase_all(*main_);
 }
 
 void redis_bus::stop() {
@@ -210,10 +221,7 @@ void redis_bus::sync() {
   // meanwhile is either routed to us (presence visible) or found by the resync.
   const auto gen = ++sync_gen_;
   write_registration();
-  for (user_id uid : dirty_)  // users who left meanwhile: their entries would outlive them
-    if (!local_.contains(uid)) main_->send({"HDEL", presence_key(uid), id_});
-  dirty_.clear();
-  for (const auto& [uid, n] : local_) write_presence(uid, n);
+  presence_.rewrite_all(*main_);
   main_->send({"PING"}, [this, gen](error_code ec, reply) {
     if (ec || gen != sync_gen_ || !main_up_ || !sub_up_) return;
     synced_ = true;
@@ -221,7 +229,7 @@ void redis_bus::sync() {
     ever_synced_ = true;
     if (recovered) spdlog::info("cluster: node {} back on Redis; resyncing local devices", id_);
     // The first sync only matters for devices that attached before we were reachable.
-    if (recovered || !local_.empty()) request_resync();
+    if (recovered || !presence_.empty()) request_resync();
     // What arrived since the subscription came back goes after the resync began, so that the
     // sink holds it behind what the database still owes.
     auto early = std::move(early_);
@@ -230,10 +238,10 @@ void redis_bus::sync() {
     // Other nodes may have held notices for us (hello, after a loss), and we may hold some.
     announce_ = true;
     announce_hello_ = announce_hello_ || recovered;
-    if (!dirty_.empty()) schedule_flush();
+    if (presence_.changed()) schedule_flush();
   });
   refresh_nodes();
-  announce_after_ = refreshes_;  // the registry read just issued sees every node synced before us
+  announce_after_ = registry_.reads_issued();  // the registry read just issued sees every node synced before us
 }
 
 void redis_bus::request_resync() {
@@ -245,6 +253,69 @@ void redis_bus::request_resync() {
 }
 
 // ---- registry ---------------------------------------------------------------------------
+
+// ---- registry and presence upkeep ---------------------------------------------------------
+
+void redis_bus::write_registration() { registry_.write_lease(*main_, self_info()); }
+
+void redis_bus::refresh_nodes() { spawn(read_nodes(alive_), "registry read"); }
+
+asio::awaitable<void> redis_bus::read_nodes(std::weak_ptr<char> alive) {
+  auto read = co_await registry_.read(*main_);
+  if (read && !alive.expired()) on_nodes_read(*read);
+}
+
+void redis_bus::on_nodes_read(const node_registry::read_result& read) {
+  for (const auto& id : read.died) {
+    ++stats_.node_deaths;
+    replay_.forget(id);
+  }
+  if (!read.died.empty()) {
+    spdlog::info("cluster: a node died; node {} resyncs its local devices", id_);
+    request_resync();
+  }
+  if (outbound_lost_ && main_up_) signal_resync();
+  if (announce_ && synced_ && read.number >= announce_after_) {
+    announce_ = false;
+    const bool hello = std::exchange(announce_hello_, false);
+    for (const auto& n : registry_.last_read())
+      if (n.id != id_) replay_.defer_hello(n.id);
+    for (const auto& node : replay_.take_deferred_hellos()) replay_to(node, hello);
+  }
+}
+
+std::vector<node_info> redis_bus::nodes() const { return registry_.live_nodes(self_info()); }
+
+asio::awaitable<void> redis_bus::heartbeat_loop() {
+  const auto alive = std::weak_ptr<char>(alive_);
+  for (;;) {
+    heartbeat_timer_.expires_after(options_.heartbeat);
+    auto [ec] = co_await heartbeat_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec || alive.expired() || stopped_) co_return;
+    replay_.prune(clock_.now_ms());
+    if (main_up_) {
+      write_registration();
+      if (synced_) presence_.renew(*main_);
+      refresh_nodes();
+    }
+  }
+}
+
+void redis_bus::device_connected(user_id id, std::function<void()> visible) {
+  presence_.add_device(id);
+  if (visible) presence_.await_visible(std::move(visible));
+  schedule_flush();
+}
+
+void redis_bus::device_disconnected(user_id id) {
+  if (!presence_.remove_device(id)) return;
+  schedule_flush();
+}
+
+void redis_bus::release_visible_waiters() {
+  // Without Redis nobody can route to us anyway; the resync after recovery covers the gap.
+  for (auto& w : presence_.take_waiters()) w();
+}
 
 // ---- receiving ------------------------------------------------------------------------
 
@@ -261,6 +332,15 @@ void redis_bus::on_remote_event(user_event&& ev) {
   sink_->deliver_local(ev);
 }
 
+void redis_bus::on_hello(std::string origin) {
+  if (origin.empty() || origin == id_) return;
+  // Not synced yet (or about to announce): answered with the announcement.
+  if (synced_ && !announce_)
+    replay_to(origin, false);
+  else
+    replay_.defer_hello(std::move(origin));
+}
+
 void redis_bus::on_push(std::string payload) {
   if (!sink_) return;
   auto res = decode_payload(
@@ -270,10 +350,7 @@ void redis_bus::on_push(std::string payload) {
         if (synced_) request_resync();
       },
       [this](std::string_view origin, std::uint64_t seq, user_event&& ev) {
-        if (replays_seen_.size() >= max_replay_origins) replays_seen_.clear();
-        auto& seen = replays_seen_[std::string(origin)];
-        if (seq <= seen) return;
-        seen = seq;
+        if (!replay_.first_sight(origin, seq)) return;
         ++stats_.replays_received;
         on_remote_event(std::move(ev));
       },

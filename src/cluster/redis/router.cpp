@@ -1,39 +1,20 @@
 // redis_bus, routing: the per-turn round (presence lookups, then one PUBLISH per destination
-// node) and the resync signal after routing was dropped.
+// node), the resync signal after routing was dropped, and publishing held notices again.
 #include "cluster/redis/redis_bus.hpp"
 
-#include "cluster/redis/bus_detail.hpp"
 #include "cluster/redis/event_codec.hpp"
 
 #include <boost/asio/post.hpp>
 
 #include <map>
 #include <memory>
-#include <optional>
+#include <unordered_map>
 #include <utility>
 
 namespace chatrix::cluster::redis {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
-using detail::now_ms;
-using detail::to_int;
-
-namespace {
-
-/// A presence field's value: "<devices>:<lease end ms>" (a bare count: no lease known).
-struct presence_field {
-  std::int64_t devices = 0;
-  std::optional<unix_ms> lease_end;
-};
-
-presence_field parse_presence(std::string_view v) {
-  const auto colon = v.find(':');
-  if (colon == std::string_view::npos) return {to_int(v), std::nullopt};
-  return {to_int(v.substr(0, colon)), to_int(v.substr(colon + 1))};
-}
-
-}  // namespace
 
 struct redis_bus::batch {
   std::vector<user_event> events;
@@ -45,7 +26,7 @@ struct redis_bus::batch {
 void redis_bus::publish(user_event ev) {
   if (!sink_) return;
   ++stats_.published;
-  if (local_.contains(ev.to)) {
+  if (presence_.has(ev.to)) {
     ++stats_.delivered_local;
     sink_->deliver_local(ev);
     if (!sink_) return;  // the sink stopped us
@@ -53,13 +34,13 @@ void redis_bus::publish(user_event ev) {
   if (!main_up_) {
     ++stats_.dropped_redis_down;
     outbound_lost_ = true;
-    hold_notice(ev);
+    replay_.hold(ev, {}, clock_.now_ms());
     return;
   }
   if (queue_.size() + inflight_events_ >= options_.max_queued_events) {
     ++stats_.dropped_overflow;
     outbound_lost_ = true;
-    hold_notice(ev);
+    replay_.hold(ev, {}, clock_.now_ms());
     return;
   }
   queue_.push_back(std::move(ev));
@@ -92,20 +73,12 @@ void redis_bus::flush() {
 
   // Presence changes of this turn (while not synced, sync() rewrites everything anyway).
   if (synced_) {
-    for (user_id uid : dirty_) {
-      auto it = local_.find(uid);
-      if (it != local_.end())
-        write_presence(uid, it->second);
-      else
-        main_->send({"HDEL", presence_key(uid), id_});
-    }
-    dirty_.clear();
-    if (!visible_waiters_.empty()) {
+    presence_.write_changes(*main_);
+    if (presence_.awaiting_visible()) {
       // Replies come in order: when this one arrives, the presence writes above are applied.
-      main_->send({"PING"}, [waiters = std::move(visible_waiters_)](error_code, reply) mutable {
+      main_->send({"PING"}, [waiters = presence_.take_waiters()](error_code, reply) mutable {
         for (auto& w : waiters) w();
       });
-      visible_waiters_.clear();
     }
   } else {
     release_visible_waiters();
@@ -124,26 +97,26 @@ void redis_bus::flush() {
   for (const auto& ev : b->events) b->where.try_emplace(ev.to);
   b->remaining = b->where.size();
   for (auto& [uid, nodes] : b->where) {
-    main_->send({"HGETALL", presence_key(uid)}, [this, b, uid = uid](error_code ec, reply r) {
+    main_->send({"HGETALL", keys_.presence(uid)}, [this, b, uid = uid](error_code ec, reply r) {
       if (ec || !r.is_array()) {
         b->failed = true;
       } else {
-        const auto now = now_ms();
+        const auto now = clock_.now_ms();
         auto& dest = b->where[uid];
         for (std::size_t j = 0; j + 1 < r.elements.size(); j += 2) {
           const auto& node = r.elements[j].str;
-          const auto field = parse_presence(r.elements[j + 1].str);
+          const auto field = parse_presence_field(r.elements[j + 1].str);
           if (node == id_ || field.devices <= 0) continue;
-          if (field.lease_end && *field.lease_end < now && !node_live(node, now)) {
+          if (field.lease_end && *field.lease_end < now && !registry_.node_live(node, now)) {
             // A crashed node's field, kept alive by other nodes renewing the key. (The
             // registry's view, which does not depend on clocks, keeps a live node whose
             // clock runs behind.)
-            main_->send({"HDEL", presence_key(uid), node});
+            main_->send({"HDEL", keys_.presence(uid), node});
             continue;
           }
           // Its lease ran out since our last refresh. (A live node's cached lease is always
           // several beats ahead; a node we have not seen yet is routed to: it may be new.)
-          if (lease_expired(node, now)) continue;
+          if (registry_.lease_expired(node, now)) continue;
           dest.push_back(node);
         }
       }
@@ -187,7 +160,7 @@ void redis_bus::publish_payload(const std::string& node, std::string payload, bo
   // Kept until the reply only for event batches, whose notices are held if nobody heard them.
   auto kept = events ? std::make_shared<const std::string>(std::move(payload)) : nullptr;
   const std::string_view body = kept ? std::string_view(*kept) : std::string_view(payload);
-  main_->send({"PUBLISH", channel(node), body}, [this, node, kept](error_code ec, reply r) {
+  main_->send({"PUBLISH", keys_.channel(node), body}, [this, node, kept](error_code ec, reply r) {
     const bool failed = ec || r.is_error();
     if (failed) outbound_lost_ = true;  // the next node refresh (at most a heartbeat away) signals a resync
     if (!failed && r.integer != 0) return;
@@ -196,7 +169,7 @@ void redis_bus::publish_payload(const std::string& node, std::string payload, bo
     if (!failed) ++stats_.publishes_unheard;
     if (kept)
       decode_payload(
-          *kept, [&](user_event&& ev) { hold_notice(ev, node); }, [] {});
+          *kept, [&](user_event&& ev) { replay_.hold(ev, node, clock_.now_ms()); }, [] {});
   });
 }
 
@@ -207,13 +180,23 @@ void redis_bus::signal_resync() {
   std::string payload;
   begin_payload(payload);
   append_resync(payload);
-  for (const auto& n : nodes_) {
+  for (const auto& n : registry_.last_read()) {
     if (n.id == id_) continue;
     ++stats_.resync_signals_sent;
     publish_payload(n.id, payload, false);
   }
   // Events held back meanwhile go out after the signal.
   if (!queue_.empty()) schedule_flush();
+}
+
+// ---- held notices ------------------------------------------------------------------------
+
+void redis_bus::hold_notices(const std::vector<user_event>& events) {
+  for (const auto& ev : events) replay_.hold(ev, {}, clock_.now_ms());
+}
+
+void redis_bus::replay_to(const std::string& node, bool hello) {
+  for (auto& payload : replay_.payloads_for(node, id_, hello)) publish_payload(node, std::move(payload), false);
 }
 
 }  // namespace chatrix::cluster::redis
