@@ -64,10 +64,11 @@ struct node_info {
 /// (spans_nodes()). Events for one recipient are handed over in the order they were
 /// published, on every node. Before start() and after stop(), publish() does nothing.
 ///
-/// Callbacks: `done` (shutdown) runs exactly once; `visible` (device_connected) exactly once
-/// unless the bus is stopped first (then maybe never). Either may run before the call
-/// returns (in_process_bus) or later (redis_bus), never after the bus was destroyed.
-/// Nothing is handed to the sink after stop() or after `done`.
+/// Callbacks: `done` (shutdown) runs exactly once, even if the bus is destroyed first;
+/// `visible` (device_connected) exactly once unless the bus is stopped first (then maybe
+/// never), and never after the bus was destroyed. Either may run before the call returns
+/// (in_process_bus) or later (redis_bus). Nothing is handed to the sink after stop() or
+/// after `done`.
 ///
 /// Errors: no method throws (constructors may, on bad options). A bus that may have lost
 /// events on their way (its backend was unreachable, a node died) does not report an error:

@@ -113,6 +113,20 @@ TEST_F(RedisBus, RandomNodeIdAndBadAddress) {
   EXPECT_THROW(redis_bus(io_, o), std::invalid_argument);
 }
 
+TEST_F(RedisBus, StartedThenDestroyedBeforeTheLoopRuns) {
+  redis_bus_options o;
+  o.address = redis_.address();
+  auto done = std::make_shared<int>(0);
+  {
+    redis_bus x(io_, o);
+    x.start(sa_);
+    x.shutdown([done] { ++*done; });
+  }
+  run_for(io_, 100ms);  // what start() and shutdown() queued runs after the bus is gone
+  EXPECT_EQ(*done, 1) << "shutdown's callback runs once even when the bus is destroyed first";
+  EXPECT_TRUE(sa_.got.empty());
+}
+
 TEST_F(RedisBus, EventsForAUserOnAnotherNodeArriveInOrder) {
   start_both();
   b_->device_connected(7, {});

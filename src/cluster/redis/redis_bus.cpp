@@ -46,6 +46,7 @@ redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options, const 
       id_(options_.node_id.empty() ? random_node_id() : options_.node_id),
       keys_(options_.key_prefix),
       heartbeat_timer_(io),
+      stop_timer_(io),
       registry_(keys_, id_, options_.lease_ttl, clock_),
       presence_(keys_, id_, options_.lease_ttl, clock_),
       replay_({options_.max_held_notices, options_.notice_retention, options_.max_payload_bytes}, stats_) {
@@ -98,7 +99,7 @@ void redis_bus::start(event_sink& sink) {
                address_.to_string());
   main_->start();
   sub_->start();
-  spawn(heartbeat_loop(), "heartbeat");
+  spawn(heartbeat_loop(alive_), "heartbeat");
 }
 
 void redis_bus::deregister() {
@@ -110,6 +111,7 @@ void redis_bus::stop() {
   if (stopped_) return;
   stopped_ = true;
   heartbeat_timer_.cancel();
+  stop_timer_.cancel();
   if (main_) {
     if (main_up_) {
       deregister();
@@ -140,8 +142,8 @@ void redis_bus::shutdown(std::function<void()> done) {
   draining_ = true;
   shutdown_done_ = std::move(done);
   heartbeat_timer_.cancel();
-  heartbeat_timer_.expires_after(options_.stop_timeout);
-  heartbeat_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {
+  stop_timer_.expires_after(options_.stop_timeout);
+  stop_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {
     if (ec || alive.expired()) return;
     if (!stopped_) spdlog::warn("cluster: node {} stops with routing still in flight", id_);
     stop();
@@ -164,9 +166,9 @@ void redis_bus::finish_shutdown() {
   }
   // Deregister, and stop once Redis has confirmed it (or when the timer above fires).
   deregister();
-  heartbeat_timer_.cancel();
-  heartbeat_timer_.expires_after(options_.stop_timeout);
-  heartbeat_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {
+  stop_timer_.cancel();
+  stop_timer_.expires_after(options_.stop_timeout);
+  stop_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {
     if (!ec && !alive.expired()) stop();
   });
   main_->send({"PING"}, [this](error_code, reply) {
@@ -178,6 +180,7 @@ void redis_bus::finish_shutdown() {
 void redis_bus::simulate_crash_for_testing() {
   stopped_ = true;
   heartbeat_timer_.cancel();
+  stop_timer_.cancel();
   if (main_) main_->close();
   if (sub_) sub_->close();
   sink_ = nullptr;
@@ -286,12 +289,14 @@ void redis_bus::on_nodes_read(const node_registry::read_result& read) {
 
 std::vector<node_info> redis_bus::nodes() const { return registry_.live_nodes(self_info()); }
 
-asio::awaitable<void> redis_bus::heartbeat_loop() {
-  const auto alive = std::weak_ptr<char>(alive_);
+asio::awaitable<void> redis_bus::heartbeat_loop(std::weak_ptr<char> alive) {
+  // `alive` first: the coroutine starts on the executor, after start() returned, and the bus
+  // may be gone by then. Shutting down ends the beats (the stop timer bounds what is left).
   for (;;) {
+    if (alive.expired() || stopped_ || draining_) co_return;
     heartbeat_timer_.expires_after(options_.heartbeat);
     auto [ec] = co_await heartbeat_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec || alive.expired() || stopped_) co_return;
+    if (ec || alive.expired() || stopped_ || draining_) co_return;
     replay_.prune(clock_.now_ms());
     if (main_up_) {
       write_registration();

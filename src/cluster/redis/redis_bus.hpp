@@ -128,7 +128,7 @@ class redis_bus final : public bus {
   /// A member, not a lambda: a coroutine lambda's captures die with the lambda object.
   boost::asio::awaitable<void> read_nodes(std::weak_ptr<char> alive);
   void on_nodes_read(const node_registry::read_result& read);
-  boost::asio::awaitable<void> heartbeat_loop();
+  boost::asio::awaitable<void> heartbeat_loop(std::weak_ptr<char> alive);
   void schedule_flush();
   void flush();
   void route(batch& b);
@@ -160,6 +160,7 @@ class redis_bus final : public bus {
   std::shared_ptr<redis_connection> main_;  // commands: registry, presence, PUBLISH
   std::shared_ptr<redis_connection> sub_;   // SUBSCRIBE to our channel only
   boost::asio::steady_timer heartbeat_timer_;
+  boost::asio::steady_timer stop_timer_;  // shutdown() and stop(): the stop_timeout bounds
   bool main_up_ = false;
   bool sub_up_ = false;
   bool synced_ = false;        // both up and presence rewritten since the last loss
