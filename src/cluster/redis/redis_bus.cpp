@@ -1,6 +1,6 @@
 // redis_bus: construction, life cycle (start, stop, shutdown), the recovery protocol
-// (rewrite presence, then resync) after any loss of a Redis link, and receiving. Registry,
-// presence, routing and notice replay live in the files named after them.
+// (rewrite presence, then resync) after any loss of a Redis link, the heartbeat that drives
+// the registry and presence parts, and receiving. The routing round is in router.cpp.
 #include "cluster/redis/redis_bus.hpp"
 
 #include "cluster/redis/event_codec.hpp"

@@ -79,7 +79,7 @@ class redis_bus final : public bus {
  public:
   /// Throws std::invalid_argument if `options.address` is malformed. Connects on start().
   /// Leases, presence fields and notice ages are read from `clk` (the system clock when
-  /// none is given); timers run on the executor's steady clock.
+  /// none is given), which must outlive the bus; timers run on the executor's steady clock.
   redis_bus(boost::asio::any_io_executor io, redis_bus_options options, const clock& clk);
   redis_bus(boost::asio::any_io_executor io, redis_bus_options options);
   redis_bus(boost::asio::io_context& io, redis_bus_options options)
