@@ -1,6 +1,7 @@
 // redis_bus: construction, life cycle (start, stop, shutdown), the recovery protocol
 // (rewrite presence, then resync) after any loss of a Redis link, the heartbeat that drives
-// the registry and presence parts, and receiving. The routing round is in router.cpp.
+// the registry and presence parts, the per-turn flush (presence writes, then the router's
+// round), and receiving.
 #include "cluster/redis/redis_bus.hpp"
 
 #include "cluster/redis/event_codec.hpp"
@@ -49,7 +50,9 @@ redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options, const 
       stop_timer_(io),
       registry_(keys_, id_, options_.lease_ttl, clock_),
       presence_(keys_, id_, options_.lease_ttl, clock_),
-      replay_({options_.max_held_notices, options_.notice_retention, options_.max_payload_bytes}, stats_) {
+      replay_({options_.max_held_notices, options_.notice_retention, options_.max_payload_bytes}, stats_),
+      router_(keys_, id_, {options_.max_queued_events, options_.max_payload_bytes}, registry_, replay_, stats_,
+              clock_) {
   std::string why;
   auto addr = parse_redis_address(options_.address, &why);
   if (!addr) throw std::invalid_argument("REDISADDR '" + options_.address + "': " + why);
@@ -123,7 +126,7 @@ void redis_bus::stop() {
   if (sub_) sub_->close();
   if (main_) spdlog::info("cluster: node {} left", id_);
   sink_ = nullptr;
-  queue_.clear();
+  router_.clear();
   early_.clear();
   main_up_ = sub_up_ = synced_ = false;
   if (auto done = std::move(shutdown_done_)) {
@@ -155,7 +158,7 @@ void redis_bus::shutdown(std::function<void()> done) {
 }
 
 void redis_bus::maybe_finish_shutdown() {
-  if (draining_ && !stopped_ && queue_.empty() && inflight_events_ == 0 && !flush_posted_) finish_shutdown();
+  if (draining_ && !stopped_ && router_.idle() && !flush_posted_) finish_shutdown();
 }
 
 void redis_bus::finish_shutdown() {
@@ -184,7 +187,7 @@ void redis_bus::simulate_crash_for_testing() {
   if (main_) main_->close();
   if (sub_) sub_->close();
   sink_ = nullptr;
-  queue_.clear();
+  router_.clear();
   early_.clear();
   main_up_ = sub_up_ = synced_ = false;
 }
@@ -277,7 +280,12 @@ void redis_bus::on_nodes_read(const node_registry::read_result& read) {
     spdlog::info("cluster: a node died; node {} resyncs its local devices", id_);
     request_resync();
   }
-  if (outbound_lost_ && main_up_) signal_resync();
+  if (router_.lost() && main_up_) {
+    // We dropped remote routing earlier: every other live node re-checks the database for
+    // its devices. Events held back meanwhile go out after the signal.
+    router_.signal_resync(*main_);
+    if (router_.has_queued()) schedule_flush();
+  }
   if (announce_ && synced_ && read.number >= announce_after_) {
     announce_ = false;
     const bool hello = std::exchange(announce_hello_, false);
@@ -320,6 +328,64 @@ void redis_bus::device_disconnected(user_id id) {
 void redis_bus::release_visible_waiters() {
   // Without Redis nobody can route to us anyway; the resync after recovery covers the gap.
   for (auto& w : presence_.take_waiters()) w();
+}
+
+// ---- routing ----------------------------------------------------------------------------
+
+void redis_bus::publish(user_event ev) {
+  if (!sink_) return;
+  ++stats_.published;
+  if (presence_.has(ev.to)) {
+    ++stats_.delivered_local;
+    sink_->deliver_local(ev);
+    if (!sink_) return;  // the sink stopped us
+  }
+  if (!main_up_) {
+    router_.drop(ev);
+    return;
+  }
+  if (router_.enqueue(std::move(ev))) schedule_flush();
+}
+
+void redis_bus::schedule_flush() {
+  if (flush_posted_ || stopped_) return;
+  flush_posted_ = true;
+  asio::post(io_, [this, alive = std::weak_ptr<char>(alive_)] {
+    if (alive.expired()) return;
+    flush_posted_ = false;
+    flush();
+  });
+}
+
+void redis_bus::flush() {
+  if (stopped_ || !main_) return;
+  if (!main_up_) {
+    router_.drop_queued();
+    release_visible_waiters();
+    maybe_finish_shutdown();
+    return;
+  }
+
+  // Presence changes of this turn (while not synced, sync() rewrites everything anyway).
+  if (synced_) {
+    presence_.write_changes(*main_);
+    if (presence_.awaiting_visible()) {
+      // Replies come in order: when this one arrives, the presence writes above are applied.
+      main_->send({"PING"}, [waiters = presence_.take_waiters()](error_code, reply) mutable {
+        for (auto& w : waiters) w();
+      });
+    }
+  } else {
+    release_visible_waiters();
+  }
+
+  const bool started = router_.route_queued(
+      *main_, draining_, [this] { return main_up_; }, [this] { maybe_finish_shutdown(); });
+  if (!started) maybe_finish_shutdown();
+}
+
+void redis_bus::replay_to(const std::string& node, bool hello) {
+  for (auto& payload : replay_.payloads_for(node, id_, hello)) router_.publish(*main_, node, std::move(payload), false);
 }
 
 // ---- receiving ------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include "cluster/redis/presence.hpp"
 #include "cluster/redis/redis_bus_stats.hpp"
 #include "cluster/redis/redis_connection.hpp"
+#include "cluster/redis/router.hpp"
 #include "core/clock.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -114,8 +115,6 @@ class redis_bus final : public bus {
   void simulate_crash_for_testing();
 
  private:
-  struct batch;
-
   void on_main_state(bool up);
   void on_sub_state(bool up);
   void on_push(std::string payload);
@@ -131,12 +130,7 @@ class redis_bus final : public bus {
   boost::asio::awaitable<void> heartbeat_loop(std::weak_ptr<char> alive);
   void schedule_flush();
   void flush();
-  void route(batch& b);
-  /// `events`: publishing a batch of events (its notices are held if nobody hears it).
-  void publish_payload(const std::string& node, std::string payload, bool events);
   void request_resync();
-  void signal_resync();
-  void hold_notices(const std::vector<user_event>& events);
   /// Sends `node` the held notices it may have missed, and (with `hello`) asks for its own.
   void replay_to(const std::string& node, bool hello);
   void deregister();
@@ -172,12 +166,8 @@ class redis_bus final : public bus {
   presence presence_;
   notice_replay replay_;
 
-  std::vector<user_event> queue_;  // awaiting this turn's routing round
-  std::size_t inflight_events_ = 0;
-  bool flush_posted_ = false;
-  // We dropped remote routing: tell the other nodes to resync. Until then, routing waits,
-  // so that no later event reaches a node before the signal.
-  bool outbound_lost_ = false;
+  router router_;
+  bool flush_posted_ = false;  // presence writes and the routing round, once per turn
 
   // Events from other nodes that arrive before the sync after a link loss: handed over right
   // after the resync it triggers, so that they cannot overtake what was lost.

@@ -1,10 +1,8 @@
-// redis_bus, routing: the per-turn round (presence lookups, then one PUBLISH per destination
-// node), the resync signal after routing was dropped, and publishing held notices again.
-#include "cluster/redis/redis_bus.hpp"
+// router: the per-turn routing round and the resync signal after routing was dropped.
+#include "cluster/redis/router.hpp"
 
 #include "cluster/redis/event_codec.hpp"
-
-#include <boost/asio/post.hpp>
+#include "cluster/redis/presence.hpp"
 
 #include <map>
 #include <memory>
@@ -13,91 +11,55 @@
 
 namespace chatrix::cluster::redis {
 
-namespace asio = boost::asio;
 using boost::system::error_code;
 
-struct redis_bus::batch {
+struct router::batch {
   std::vector<user_event> events;
   std::unordered_map<user_id, std::vector<std::string>> where;  // user -> other nodes with devices
   std::size_t remaining = 0;                                    // lookups still to come
   bool failed = false;
+  std::function<bool()> link_up;
+  std::function<void()> round_over;
 };
 
-void redis_bus::publish(user_event ev) {
-  if (!sink_) return;
-  ++stats_.published;
-  if (presence_.has(ev.to)) {
-    ++stats_.delivered_local;
-    sink_->deliver_local(ev);
-    if (!sink_) return;  // the sink stopped us
-  }
-  if (!main_up_) {
-    ++stats_.dropped_redis_down;
-    outbound_lost_ = true;
-    replay_.hold(ev, {}, clock_.now_ms());
-    return;
-  }
-  if (queue_.size() + inflight_events_ >= options_.max_queued_events) {
+bool router::enqueue(user_event ev) {
+  if (queue_.size() + inflight_events_ >= limits_.max_queued_events) {
     ++stats_.dropped_overflow;
-    outbound_lost_ = true;
+    lost_ = true;
     replay_.hold(ev, {}, clock_.now_ms());
-    return;
+    return false;
   }
   queue_.push_back(std::move(ev));
-  schedule_flush();
+  return true;
 }
 
-void redis_bus::schedule_flush() {
-  if (flush_posted_ || stopped_) return;
-  flush_posted_ = true;
-  asio::post(io_, [this, alive = std::weak_ptr<char>(alive_)] {
-    if (alive.expired()) return;
-    flush_posted_ = false;
-    flush();
-  });
+void router::drop(const user_event& ev) {
+  ++stats_.dropped_redis_down;
+  lost_ = true;
+  replay_.hold(ev, {}, clock_.now_ms());
 }
 
-void redis_bus::flush() {
-  if (stopped_ || !main_) return;
-  if (!main_up_) {
-    if (!queue_.empty()) {
-      stats_.dropped_redis_down += queue_.size();
-      hold_notices(queue_);
-      queue_.clear();
-      outbound_lost_ = true;
-    }
-    release_visible_waiters();
-    maybe_finish_shutdown();
-    return;
-  }
+void router::drop_queued() {
+  if (queue_.empty()) return;
+  stats_.dropped_redis_down += queue_.size();
+  for (const auto& ev : queue_) replay_.hold(ev, {}, clock_.now_ms());
+  queue_.clear();
+  lost_ = true;
+}
 
-  // Presence changes of this turn (while not synced, sync() rewrites everything anyway).
-  if (synced_) {
-    presence_.write_changes(*main_);
-    if (presence_.awaiting_visible()) {
-      // Replies come in order: when this one arrives, the presence writes above are applied.
-      main_->send({"PING"}, [waiters = presence_.take_waiters()](error_code, reply) mutable {
-        for (auto& w : waiters) w();
-      });
-    }
-  } else {
-    release_visible_waiters();
-  }
-
-  // After dropped routing, later events wait for the resync signal (sent after the next
-  // registry read), so that no node gets them before it knows to re-check the database.
-  if (queue_.empty() || (outbound_lost_ && !draining_)) {
-    maybe_finish_shutdown();
-    return;
-  }
+bool router::route_queued(redis_connection& conn, bool draining, std::function<bool()> link_up,
+                          std::function<void()> round_over) {
+  if (queue_.empty() || (lost_ && !draining)) return false;
   auto b = std::make_shared<batch>();
   b->events = std::move(queue_);
   queue_.clear();
+  b->link_up = std::move(link_up);
+  b->round_over = std::move(round_over);
   inflight_events_ += b->events.size();
   for (const auto& ev : b->events) b->where.try_emplace(ev.to);
   b->remaining = b->where.size();
   for (auto& [uid, nodes] : b->where) {
-    main_->send({"HGETALL", keys_.presence(uid)}, [this, b, uid = uid](error_code ec, reply r) {
+    conn.send({"HGETALL", keys_.presence(uid)}, [this, &conn, b, uid = uid](error_code ec, reply r) {
       if (ec || !r.is_array()) {
         b->failed = true;
       } else {
@@ -106,12 +68,12 @@ void redis_bus::flush() {
         for (std::size_t j = 0; j + 1 < r.elements.size(); j += 2) {
           const auto& node = r.elements[j].str;
           const auto field = parse_presence_field(r.elements[j + 1].str);
-          if (node == id_ || field.devices <= 0) continue;
+          if (node == node_id_ || field.devices <= 0) continue;
           if (field.lease_end && *field.lease_end < now && !registry_.node_live(node, now)) {
             // A crashed node's field, kept alive by other nodes renewing the key. (The
             // registry's view, which does not depend on clocks, keeps a live node whose
             // clock runs behind.)
-            main_->send({"HDEL", keys_.presence(uid), node});
+            conn.send({"HDEL", keys_.presence(uid), node});
             continue;
           }
           // Its lease ran out since our last refresh. (A live node's cached lease is always
@@ -120,18 +82,19 @@ void redis_bus::flush() {
           dest.push_back(node);
         }
       }
-      if (--b->remaining == 0) route(*b);
+      if (--b->remaining == 0) route(conn, *b);
     });
   }
+  return true;
 }
 
-void redis_bus::route(batch& b) {
+void router::route(redis_connection& conn, batch& b) {
   inflight_events_ -= b.events.size();
-  if (b.failed || !main_up_) {
+  if (b.failed || !b.link_up()) {
     stats_.dropped_redis_down += b.events.size();
-    hold_notices(b.events);
-    outbound_lost_ = true;
-    maybe_finish_shutdown();
+    for (const auto& ev : b.events) replay_.hold(ev, {}, clock_.now_ms());
+    lost_ = true;
+    b.round_over();
     return;
   }
   // One payload per destination node, events in publish order; all PUBLISHes go out on the
@@ -145,24 +108,24 @@ void redis_bus::route(batch& b) {
       if (p.empty()) begin_payload(p);
       append_event(p, ev);
       ++stats_.routed_remote;
-      if (p.size() >= options_.max_payload_bytes) {
-        publish_payload(node, std::move(p), true);
+      if (p.size() >= limits_.max_payload_bytes) {
+        publish(conn, node, std::move(p), true);
         p.clear();
       }
     }
   }
   for (auto& [node, p] : payloads)
-    if (!p.empty()) publish_payload(node, std::move(p), true);
-  maybe_finish_shutdown();
+    if (!p.empty()) publish(conn, node, std::move(p), true);
+  b.round_over();
 }
 
-void redis_bus::publish_payload(const std::string& node, std::string payload, bool events) {
+void router::publish(redis_connection& conn, const std::string& node, std::string payload, bool events) {
   // Kept until the reply only for event batches, whose notices are held if nobody heard them.
   auto kept = events ? std::make_shared<const std::string>(std::move(payload)) : nullptr;
   const std::string_view body = kept ? std::string_view(*kept) : std::string_view(payload);
-  main_->send({"PUBLISH", keys_.channel(node), body}, [this, node, kept](error_code ec, reply r) {
+  conn.send({"PUBLISH", keys_.channel(node), body}, [this, node, kept](error_code ec, reply r) {
     const bool failed = ec || r.is_error();
-    if (failed) outbound_lost_ = true;  // the next node refresh (at most a heartbeat away) signals a resync
+    if (failed) lost_ = true;  // the next node refresh (at most a heartbeat away) signals a resync
     if (!failed && r.integer != 0) return;
     // Not heard (its subscriber is reconnecting and will resync itself, or it died), or
     // maybe not: its notices wait for its hello. Messages are the resync's.
@@ -173,30 +136,17 @@ void redis_bus::publish_payload(const std::string& node, std::string payload, bo
   });
 }
 
-void redis_bus::signal_resync() {
-  // We dropped remote routing earlier: every other live node re-checks the database for its
-  // devices. Sent after a node refresh, so nodes that joined meanwhile are included.
-  outbound_lost_ = false;
+void router::signal_resync(redis_connection& conn) {
+  // Sent after a node refresh, so nodes that joined meanwhile are included.
+  lost_ = false;
   std::string payload;
   begin_payload(payload);
   append_resync(payload);
   for (const auto& n : registry_.last_read()) {
-    if (n.id == id_) continue;
+    if (n.id == node_id_) continue;
     ++stats_.resync_signals_sent;
-    publish_payload(n.id, payload, false);
+    publish(conn, n.id, payload, false);
   }
-  // Events held back meanwhile go out after the signal.
-  if (!queue_.empty()) schedule_flush();
-}
-
-// ---- held notices ------------------------------------------------------------------------
-
-void redis_bus::hold_notices(const std::vector<user_event>& events) {
-  for (const auto& ev : events) replay_.hold(ev, {}, clock_.now_ms());
-}
-
-void redis_bus::replay_to(const std::string& node, bool hello) {
-  for (auto& payload : replay_.payloads_for(node, id_, hello)) publish_payload(node, std::move(payload), false);
 }
 
 }  // namespace chatrix::cluster::redis
