@@ -53,18 +53,39 @@ struct node_info {
 
 /// Routes user events to the nodes holding the users' sessions.
 ///
-/// Thread-safety: call only from the I/O thread that owns the chat service; deliver_local is
-/// called on that thread too.
+/// Thread-safety: none. Construct, call, and destroy on the one I/O thread that owns the chat
+/// service (or before that thread runs); every callback (the sink's deliver_local and
+/// resync, `visible`, `done`) runs on that thread too, never concurrently with a call.
+///
+/// Delivery: between start() and stop(), an event published for a user with a device
+/// connected on this node is handed to the sink's deliver_local exactly once, before
+/// publish() returns; a bus may also hand over events for users with no device here (the
+/// sink drops them). Events for users with devices on other nodes reach those nodes' sinks
+/// (spans_nodes()). Events for one recipient are handed over in the order they were
+/// published, on every node. Before start() and after stop(), publish() does nothing.
+///
+/// Callbacks: `done` (shutdown) runs exactly once, even if the bus is destroyed first;
+/// `visible` (device_connected) exactly once unless the bus is stopped first (then maybe
+/// never), and never after the bus was destroyed. Either may run before the call returns
+/// (in_process_bus) or later (redis_bus). Nothing is handed to the sink after stop() or
+/// after `done`.
+///
+/// Errors: no method throws (constructors may, on bad options). A bus that may have lost
+/// events on their way (its backend was unreachable, a node died) does not report an error:
+/// it calls the sink's resync() once it can deliver again, and the sink re-reads what the
+/// database still owes; events that are not in the database (notices) may be lost.
+///
+/// Every implementation runs the bus contract suite (tests/cluster/bus_contract.*).
 class bus {
  public:
   virtual ~bus() = default;
   /// Starts routing to `sink` (the local chat service).
   virtual void start(event_sink& sink) = 0;
   virtual void publish(user_event ev) = 0;
-  /// Presence: the node holds (or no longer holds) a session of `id`. `visible` runs on the
-  /// I/O thread once other nodes route `id`'s events here (at once when they cannot: a
-  /// resync follows when the bus recovers), so that a pending-message query made after it
-  /// cannot miss a message routed nowhere.
+  /// Presence: the node holds (or no longer holds) a session of `id`. `visible` runs once
+  /// other nodes route `id`'s events here (at once when they cannot: a resync follows when
+  /// the bus recovers), so that a pending-message query made after it cannot miss a message
+  /// routed nowhere. Each device_disconnected matches an earlier device_connected.
   virtual void device_connected(user_id id, std::function<void()> visible) = 0;
   virtual void device_disconnected(user_id id) = 0;
   /// Deregisters the node and stops at once. Idempotent.
@@ -81,7 +102,8 @@ class bus {
   virtual bool spans_nodes() const noexcept = 0;
 
   virtual std::string node_id() const = 0;
-  /// Live nodes as last seen by this node (itself included).
+  /// Live nodes as last seen by this node: itself always, with its current count of
+  /// connected devices.
   virtual std::vector<node_info> nodes() const = 0;
 };
 

@@ -1,16 +1,18 @@
-// redis_bus: node lease and presence upkeep, the per-turn routing round, and the recovery
-// protocol (rewrite presence, then resync) after any loss of a Redis link.
+// redis_bus: construction, life cycle (start, stop, shutdown), the recovery protocol
+// (rewrite presence, then resync) after any loss of a Redis link, the heartbeat that drives
+// the registry and presence parts, the per-turn flush (presence writes, then the router's
+// round), and receiving.
 #include "cluster/redis/redis_bus.hpp"
 
 #include "cluster/redis/event_codec.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <charconv>
-#include <map>
-#include <optional>
+#include <exception>
 #include <random>
 #include <stdexcept>
 #include <utility>
@@ -22,11 +24,6 @@ using boost::system::error_code;
 
 namespace {
 
-unix_ms now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string random_node_id() {
   std::random_device rd;
   std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
@@ -36,63 +33,51 @@ std::string random_node_id() {
   return s;
 }
 
-std::int64_t to_int(std::string_view s, std::int64_t fallback = 0) {
-  std::int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return ec == std::errc() && p == s.data() + s.size() ? v : fallback;
-}
-
-constexpr std::int64_t prune_after_ms = 3600 * 1000;
-// Origins whose replayed notices we track (one entry per node that ever replayed to us; ids
-// are random per process): cleared if it ever gets this large.
-constexpr std::size_t max_replay_origins = 4096;
-
-/// A presence field's value: "<devices>:<lease end ms>" (a bare count: no lease known).
-struct presence_field {
-  std::int64_t devices = 0;
-  std::optional<unix_ms> lease_end;
-};
-
-presence_field parse_presence(std::string_view v) {
-  const auto colon = v.find(':');
-  if (colon == std::string_view::npos) return {to_int(v), std::nullopt};
-  return {to_int(v.substr(0, colon)), to_int(v.substr(colon + 1))};
+const clock& process_clock() {
+  static const system_clock c;
+  return c;
 }
 
 }  // namespace
 
-struct redis_bus::batch {
-  std::vector<user_event> events;
-  std::unordered_map<user_id, std::vector<std::string>> where;  // user -> other nodes with devices
-  std::size_t remaining = 0;                                    // lookups still to come
-  bool failed = false;
-};
-
-redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options)
-    : io_(io), options_(std::move(options)), heartbeat_timer_(io) {
+redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options, const clock& clk)
+    : io_(io),
+      options_(std::move(options)),
+      clock_(clk),
+      id_(options_.node_id.empty() ? random_node_id() : options_.node_id),
+      keys_(options_.key_prefix),
+      heartbeat_timer_(io),
+      stop_timer_(io),
+      registry_(keys_, id_, options_.lease_ttl, clock_),
+      presence_(keys_, id_, options_.lease_ttl, clock_),
+      replay_({options_.max_held_notices, options_.notice_retention, options_.max_payload_bytes}, stats_),
+      router_(keys_, id_, {options_.max_queued_events, options_.max_payload_bytes}, registry_, replay_, stats_,
+              clock_) {
   std::string why;
   auto addr = parse_redis_address(options_.address, &why);
   if (!addr) throw std::invalid_argument("REDISADDR '" + options_.address + "': " + why);
   address_ = std::move(*addr);
-  id_ = options_.node_id.empty() ? random_node_id() : options_.node_id;
-  nodes_key_ = options_.key_prefix + "nodes";
 }
+
+redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options)
+    : redis_bus(std::move(io), std::move(options), process_clock()) {}
 
 redis_bus::~redis_bus() { stop(); }
 
-std::string redis_bus::node_key(std::string_view id) const {
-  std::string k = options_.key_prefix;
-  k += "node:";
-  k += id;
-  return k;
+node_info redis_bus::self_info() const {
+  return node_info{id_, options_.advertised_address, started_at_, presence_.connections(),
+                   clock_.now_ms() + options_.lease_ttl.count()};
 }
 
-std::string redis_bus::presence_key(user_id id) const { return options_.key_prefix + "presence:" + std::to_string(id); }
-
-std::string redis_bus::channel(std::string_view id) const { return node_key(id) + ":events"; }
-
-node_info redis_bus::self_info() const {
-  return node_info{id_, options_.advertised_address, started_at_, connections_, now_ms() + options_.lease_ttl.count()};
+void redis_bus::spawn(asio::awaitable<void> task, const char* what) {
+  asio::co_spawn(io_, std::move(task), [id = id_, what](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("cluster: node {}: {} failed: {}", id, what, ex.what());
+    }
+  });
 }
 
 // ---- lifecycle -------------------------------------------------------------------------
@@ -100,7 +85,7 @@ node_info redis_bus::self_info() const {
 void redis_bus::start(event_sink& sink) {
   if (main_ || stopped_) return;
   sink_ = &sink;
-  started_at_ = now_ms();
+  started_at_ = clock_.now_ms();
 
   auto opts = options_.connection;
   opts.address = address_;
@@ -110,26 +95,26 @@ void redis_bus::start(event_sink& sink) {
 
   opts.name += "-sub";
   sub_ = redis_connection::create(io_, opts);
-  sub_->subscribe(channel(id_), [this](std::string_view, std::string payload) { on_push(std::move(payload)); });
+  sub_->subscribe(keys_.channel(id_), [this](std::string_view, std::string payload) { on_push(std::move(payload)); });
   sub_->on_state([this](bool up) { on_sub_state(up); });
 
   spdlog::info("cluster: node {} ({}) joining via Redis at {}", id_, options_.advertised_address,
                address_.to_string());
   main_->start();
   sub_->start();
-  schedule_heartbeat();
+  spawn(heartbeat_loop(alive_), "heartbeat");
 }
 
 void redis_bus::deregister() {
-  main_->send({"DEL", node_key(id_)});
-  main_->send({"ZREM", nodes_key_, id_});
-  for (const auto& [uid, n] : local_) main_->send({"HDEL", presence_key(uid), id_});
+  registry_.erase_lease(*main_);
+  presence_.erase_all(*main_);
 }
 
 void redis_bus::stop() {
   if (stopped_) return;
   stopped_ = true;
   heartbeat_timer_.cancel();
+  stop_timer_.cancel();
   if (main_) {
     if (main_up_) {
       deregister();
@@ -141,7 +126,7 @@ void redis_bus::stop() {
   if (sub_) sub_->close();
   if (main_) spdlog::info("cluster: node {} left", id_);
   sink_ = nullptr;
-  queue_.clear();
+  router_.clear();
   early_.clear();
   main_up_ = sub_up_ = synced_ = false;
   if (auto done = std::move(shutdown_done_)) {
@@ -160,8 +145,8 @@ void redis_bus::shutdown(std::function<void()> done) {
   draining_ = true;
   shutdown_done_ = std::move(done);
   heartbeat_timer_.cancel();
-  heartbeat_timer_.expires_after(options_.stop_timeout);
-  heartbeat_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {
+  stop_timer_.expires_after(options_.stop_timeout);
+  stop_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {
     if (ec || alive.expired()) return;
     if (!stopped_) spdlog::warn("cluster: node {} stops with routing still in flight", id_);
     stop();
@@ -173,7 +158,7 @@ void redis_bus::shutdown(std::function<void()> done) {
 }
 
 void redis_bus::maybe_finish_shutdown() {
-  if (draining_ && !stopped_ && queue_.empty() && inflight_events_ == 0 && !flush_posted_) finish_shutdown();
+  if (draining_ && !stopped_ && router_.idle() && !flush_posted_) finish_shutdown();
 }
 
 void redis_bus::finish_shutdown() {
@@ -184,9 +169,9 @@ void redis_bus::finish_shutdown() {
   }
   // Deregister, and stop once Redis has confirmed it (or when the timer above fires).
   deregister();
-  heartbeat_timer_.cancel();
-  heartbeat_timer_.expires_after(options_.stop_timeout);
-  heartbeat_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {
+  stop_timer_.cancel();
+  stop_timer_.expires_after(options_.stop_timeout);
+  stop_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {
     if (!ec && !alive.expired()) stop();
   });
   main_->send({"PING"}, [this](error_code, reply) {
@@ -198,10 +183,11 @@ void redis_bus::finish_shutdown() {
 void redis_bus::simulate_crash_for_testing() {
   stopped_ = true;
   heartbeat_timer_.cancel();
+  stop_timer_.cancel();
   if (main_) main_->close();
   if (sub_) sub_->close();
   sink_ = nullptr;
-  queue_.clear();
+  router_.clear();
   early_.clear();
   main_up_ = sub_up_ = synced_ = false;
 }
@@ -241,10 +227,7 @@ void redis_bus::sync() {
   // meanwhile is either routed to us (presence visible) or found by the resync.
   const auto gen = ++sync_gen_;
   write_registration();
-  for (user_id uid : dirty_)  // users who left meanwhile: their entries would outlive them
-    if (!local_.contains(uid)) main_->send({"HDEL", presence_key(uid), id_});
-  dirty_.clear();
-  for (const auto& [uid, n] : local_) write_presence(uid, n);
+  presence_.rewrite_all(*main_);
   main_->send({"PING"}, [this, gen](error_code ec, reply) {
     if (ec || gen != sync_gen_ || !main_up_ || !sub_up_) return;
     synced_ = true;
@@ -252,7 +235,7 @@ void redis_bus::sync() {
     ever_synced_ = true;
     if (recovered) spdlog::info("cluster: node {} back on Redis; resyncing local devices", id_);
     // The first sync only matters for devices that attached before we were reachable.
-    if (recovered || !local_.empty()) request_resync();
+    if (recovered || !presence_.empty()) request_resync();
     // What arrived since the subscription came back goes after the resync began, so that the
     // sink holds it behind what the database still owes.
     auto early = std::move(early_);
@@ -261,10 +244,10 @@ void redis_bus::sync() {
     // Other nodes may have held notices for us (hello, after a loss), and we may hold some.
     announce_ = true;
     announce_hello_ = announce_hello_ || recovered;
-    if (!dirty_.empty()) schedule_flush();
+    if (presence_.changed()) schedule_flush();
   });
   refresh_nodes();
-  announce_after_ = refreshes_;  // the registry read just issued sees every node synced before us
+  announce_after_ = registry_.reads_issued();  // the registry read just issued sees every node synced before us
 }
 
 void redis_bus::request_resync() {
@@ -277,192 +260,74 @@ void redis_bus::request_resync() {
 
 // ---- registry ---------------------------------------------------------------------------
 
-void redis_bus::write_registration() {
-  const auto now = now_ms();
-  const std::string key = node_key(id_);
-  const std::string started = std::to_string(started_at_);
-  const std::string conns = std::to_string(connections_);
-  const std::string ttl = std::to_string(options_.lease_ttl.count());
-  const std::string score = std::to_string(now + options_.lease_ttl.count());
-  std::string prune = "(";  // exclusive bound; built by append (g++ 12 warns on "(" + s)
-  prune += std::to_string(now - prune_after_ms);
-  main_->send({"HSET", key, "address", options_.advertised_address, "started_at", started, "connections", conns});
-  main_->send({"PEXPIRE", key, ttl});
-  main_->send({"ZADD", nodes_key_, score, id_});
-  main_->send({"ZREMRANGEBYSCORE", nodes_key_, "-inf", prune});
+// ---- registry and presence upkeep ---------------------------------------------------------
+
+void redis_bus::write_registration() { registry_.write_lease(*main_, self_info()); }
+
+void redis_bus::refresh_nodes() { spawn(read_nodes(alive_), "registry read"); }
+
+asio::awaitable<void> redis_bus::read_nodes(std::weak_ptr<char> alive) {
+  auto read = co_await registry_.read(*main_);
+  if (read && !alive.expired()) on_nodes_read(*read);
 }
 
-void redis_bus::refresh_nodes() {
-  const auto refresh = ++refreshes_;
-  main_->send({"ZRANGE", nodes_key_, "0", "-1"}, [this, refresh](error_code ec, reply r) {
-    if (ec || !r.is_array()) return;
-    struct scan {
-      std::vector<std::string> ids;
-      std::vector<reply> hashes;
-      std::vector<std::int64_t> pttl;
-      std::size_t remaining = 0;
-      bool failed = false;
-    };
-    auto s = std::make_shared<scan>();
-    for (auto& e : r.elements) s->ids.push_back(std::move(e.str));
-    s->hashes.resize(s->ids.size());
-    s->pttl.resize(s->ids.size(), -2);
-    s->remaining = s->ids.size();
-    auto finish = [this, s, refresh] {
-      if (s->failed) return;
-      const auto now = now_ms();
-      std::vector<node_info> fresh;
-      bool died = false;
-      for (std::size_t i = 0; i < s->ids.size(); ++i) {
-        const auto& h = s->hashes[i];
-        const auto& id = s->ids[i];
-        if (!h.is_array() || h.elements.empty()) {
-          // Still in the set, so it never deregistered, but its lease ran out: it died. What
-          // it had stored but not routed yet is only in the database.
-          const bool was_live = std::any_of(nodes_.begin(), nodes_.end(), [&](const node_info& n) { return n.id == id; });
-          if (was_live && id != id_) {
-            died = true;
-            ++stats_.node_deaths;
-            std::erase_if(held_, [&](const held_notice& n) { return n.node == id; });
-          }
-          continue;
-        }
-        node_info n;
-        n.id = s->ids[i];
-        for (std::size_t j = 0; j + 1 < h.elements.size(); j += 2) {
-          const auto& f = h.elements[j].str;
-          const auto& v = h.elements[j + 1].str;
-          if (f == "address") n.address = v;
-          else if (f == "started_at") n.started_at = to_int(v);
-          else if (f == "connections") n.connections = to_int(v);
-        }
-        n.expires_at = s->pttl[i] >= 0 ? now + s->pttl[i] : now + options_.lease_ttl.count();
-        fresh.push_back(std::move(n));
-      }
-      std::sort(fresh.begin(), fresh.end(), [](const node_info& a, const node_info& b) {
-        return a.started_at != b.started_at ? a.started_at < b.started_at : a.id < b.id;
-      });
-      for (const auto& n : fresh)
-        if (std::none_of(nodes_.begin(), nodes_.end(), [&](const node_info& o) { return o.id == n.id; }) && n.id != id_)
-          spdlog::info("cluster: node {} ({}) is live", n.id, n.address);
-      for (const auto& o : nodes_)
-        if (std::none_of(fresh.begin(), fresh.end(), [&](const node_info& n) { return o.id == n.id; }) && o.id != id_)
-          spdlog::info("cluster: node {} ({}) is gone", o.id, o.address);
-      nodes_ = std::move(fresh);
-      if (died) {
-        spdlog::info("cluster: a node died; node {} resyncs its local devices", id_);
-        request_resync();
-      }
-      if (outbound_lost_ && main_up_) signal_resync();
-      if (announce_ && synced_ && refresh >= announce_after_) {
-        announce_ = false;
-        const bool hello = std::exchange(announce_hello_, false);
-        for (const auto& n : nodes_)
-          if (n.id != id_) hellos_.insert(n.id);
-        for (const auto& node : hellos_) replay_to(node, hello);
-        hellos_.clear();
-      }
-    };
-    if (s->ids.empty()) {
-      finish();
-      return;
-    }
-    for (std::size_t i = 0; i < s->ids.size(); ++i) {
-      const std::string key = node_key(s->ids[i]);
-      main_->send({"HGETALL", key}, [s, i](error_code ec, reply h) {
-        if (ec || h.is_error()) s->failed = true;
-        else s->hashes[i] = std::move(h);
-      });
-      // Replies are FIFO: the last PTTL reply ends the scan.
-      main_->send({"PTTL", key}, [s, i, finish](error_code ec, reply t) {
-        if (ec || t.is_error()) s->failed = true;
-        else s->pttl[i] = t.integer;
-        if (--s->remaining == 0) finish();
-      });
-    }
-  });
-}
-
-bool redis_bus::lease_expired(std::string_view node, unix_ms now) const {
-  auto it = std::find_if(nodes_.begin(), nodes_.end(), [&](const node_info& n) { return n.id == node; });
-  return it != nodes_.end() && it->expires_at < now;
-}
-
-bool redis_bus::node_live(std::string_view node, unix_ms now) const {
-  auto it = std::find_if(nodes_.begin(), nodes_.end(), [&](const node_info& n) { return n.id == node; });
-  return it != nodes_.end() && it->expires_at >= now;
-}
-
-std::vector<node_info> redis_bus::nodes() const {
-  const auto now = now_ms();
-  std::vector<node_info> out;
-  bool self_seen = false;
-  for (const auto& n : nodes_) {
-    if (n.id == id_) {
-      auto me = self_info();
-      me.expires_at = n.expires_at;
-      out.push_back(std::move(me));
-      self_seen = true;
-    } else if (n.expires_at >= now) {  // a lease that ran out since the refresh is gone too
-      out.push_back(n);
-    }
+void redis_bus::on_nodes_read(const node_registry::read_result& read) {
+  for (const auto& id : read.died) {
+    ++stats_.node_deaths;
+    replay_.forget(id);
   }
-  if (!self_seen) out.insert(out.begin(), self_info());
-  return out;
+  if (!read.died.empty()) {
+    spdlog::info("cluster: a node died; node {} resyncs its local devices", id_);
+    request_resync();
+  }
+  if (router_.lost() && main_up_) {
+    // We dropped remote routing earlier: every other live node re-checks the database for
+    // its devices. Events held back meanwhile go out after the signal.
+    router_.signal_resync(*main_);
+    if (router_.has_queued()) schedule_flush();
+  }
+  if (announce_ && synced_ && read.number >= announce_after_) {
+    announce_ = false;
+    const bool hello = std::exchange(announce_hello_, false);
+    for (const auto& n : registry_.last_read())
+      if (n.id != id_) replay_.defer_hello(n.id);
+    for (const auto& node : replay_.take_deferred_hellos()) replay_to(node, hello);
+  }
 }
 
-void redis_bus::schedule_heartbeat() {
-  heartbeat_timer_.expires_after(options_.heartbeat);
-  heartbeat_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](error_code ec) {
-    if (ec || alive.expired() || stopped_) return;
-    prune_held(now_ms());
+std::vector<node_info> redis_bus::nodes() const { return registry_.live_nodes(self_info()); }
+
+asio::awaitable<void> redis_bus::heartbeat_loop(std::weak_ptr<char> alive) {
+  // `alive` first: the coroutine starts on the executor, after start() returned, and the bus
+  // may be gone by then. Shutting down ends the beats (the stop timer bounds what is left).
+  for (;;) {
+    if (alive.expired() || stopped_ || draining_) co_return;
+    heartbeat_timer_.expires_after(options_.heartbeat);
+    auto [ec] = co_await heartbeat_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec || alive.expired() || stopped_ || draining_) co_return;
+    replay_.prune(clock_.now_ms());
     if (main_up_) {
       write_registration();
-      // Rewritten (not just PEXPIREd) every beat, so an entry that expired anyway heals.
-      if (synced_)
-        for (const auto& [uid, n] : local_) write_presence(uid, n);
+      if (synced_) presence_.renew(*main_);
       refresh_nodes();
     }
-    schedule_heartbeat();
-  });
-}
-
-// ---- presence ---------------------------------------------------------------------------
-
-void redis_bus::write_presence(user_id id, std::int64_t devices) {
-  // The key's TTL is renewed by every node with devices of the user, so each field carries
-  // its own lease: a crashed node's field is recognised as stale by its value alone.
-  const std::string key = presence_key(id);
-  std::string value = std::to_string(devices);
-  value += ':';
-  value += std::to_string(now_ms() + options_.lease_ttl.count());
-  const std::string ttl = std::to_string(options_.lease_ttl.count());
-  main_->send({"HSET", key, id_, value});
-  main_->send({"PEXPIRE", key, ttl});
+  }
 }
 
 void redis_bus::device_connected(user_id id, std::function<void()> visible) {
-  ++local_[id];
-  ++connections_;
-  dirty_.insert(id);
-  if (visible) visible_waiters_.push_back(std::move(visible));
+  presence_.add_device(id);
+  if (visible) presence_.await_visible(std::move(visible));
+  schedule_flush();
+}
+
+void redis_bus::device_disconnected(user_id id) {
+  if (!presence_.remove_device(id)) return;
   schedule_flush();
 }
 
 void redis_bus::release_visible_waiters() {
   // Without Redis nobody can route to us anyway; the resync after recovery covers the gap.
-  auto waiters = std::move(visible_waiters_);
-  visible_waiters_.clear();
-  for (auto& w : waiters) w();
-}
-
-void redis_bus::device_disconnected(user_id id) {
-  auto it = local_.find(id);
-  if (it == local_.end()) return;
-  --connections_;
-  if (--it->second <= 0) local_.erase(it);
-  dirty_.insert(id);
-  schedule_flush();
+  for (auto& w : presence_.take_waiters()) w();
 }
 
 // ---- routing ----------------------------------------------------------------------------
@@ -470,25 +335,16 @@ void redis_bus::device_disconnected(user_id id) {
 void redis_bus::publish(user_event ev) {
   if (!sink_) return;
   ++stats_.published;
-  if (local_.contains(ev.to)) {
+  if (presence_.has(ev.to)) {
     ++stats_.delivered_local;
     sink_->deliver_local(ev);
     if (!sink_) return;  // the sink stopped us
   }
   if (!main_up_) {
-    ++stats_.dropped_redis_down;
-    outbound_lost_ = true;
-    hold_notice(ev);
+    router_.drop(ev);
     return;
   }
-  if (queue_.size() + inflight_events_ >= options_.max_queued_events) {
-    ++stats_.dropped_overflow;
-    outbound_lost_ = true;
-    hold_notice(ev);
-    return;
-  }
-  queue_.push_back(std::move(ev));
-  schedule_flush();
+  if (router_.enqueue(std::move(ev))) schedule_flush();
 }
 
 void redis_bus::schedule_flush() {
@@ -504,12 +360,7 @@ void redis_bus::schedule_flush() {
 void redis_bus::flush() {
   if (stopped_ || !main_) return;
   if (!main_up_) {
-    if (!queue_.empty()) {
-      stats_.dropped_redis_down += queue_.size();
-      hold_notices(queue_);
-      queue_.clear();
-      outbound_lost_ = true;
-    }
+    router_.drop_queued();
     release_visible_waiters();
     maybe_finish_shutdown();
     return;
@@ -517,189 +368,24 @@ void redis_bus::flush() {
 
   // Presence changes of this turn (while not synced, sync() rewrites everything anyway).
   if (synced_) {
-    for (user_id uid : dirty_) {
-      auto it = local_.find(uid);
-      if (it != local_.end())
-        write_presence(uid, it->second);
-      else
-        main_->send({"HDEL", presence_key(uid), id_});
-    }
-    dirty_.clear();
-    if (!visible_waiters_.empty()) {
+    presence_.write_changes(*main_);
+    if (presence_.awaiting_visible()) {
       // Replies come in order: when this one arrives, the presence writes above are applied.
-      main_->send({"PING"}, [waiters = std::move(visible_waiters_)](error_code, reply) mutable {
+      main_->send({"PING"}, [waiters = presence_.take_waiters()](error_code, reply) mutable {
         for (auto& w : waiters) w();
       });
-      visible_waiters_.clear();
     }
   } else {
     release_visible_waiters();
   }
 
-  // After dropped routing, later events wait for the resync signal (sent after the next
-  // registry read), so that no node gets them before it knows to re-check the database.
-  if (queue_.empty() || (outbound_lost_ && !draining_)) {
-    maybe_finish_shutdown();
-    return;
-  }
-  auto b = std::make_shared<batch>();
-  b->events = std::move(queue_);
-  queue_.clear();
-  inflight_events_ += b->events.size();
-  for (const auto& ev : b->events) b->where.try_emplace(ev.to);
-  b->remaining = b->where.size();
-  for (auto& [uid, nodes] : b->where) {
-    main_->send({"HGETALL", presence_key(uid)}, [this, b, uid = uid](error_code ec, reply r) {
-      if (ec || !r.is_array()) {
-        b->failed = true;
-      } else {
-        const auto now = now_ms();
-        auto& dest = b->where[uid];
-        for (std::size_t j = 0; j + 1 < r.elements.size(); j += 2) {
-          const auto& node = r.elements[j].str;
-          const auto field = parse_presence(r.elements[j + 1].str);
-          if (node == id_ || field.devices <= 0) continue;
-          if (field.lease_end && *field.lease_end < now && !node_live(node, now)) {
-            // A crashed node's field, kept alive by other nodes renewing the key. (The
-            // registry's view, which does not depend on clocks, keeps a live node whose
-            // clock runs behind.)
-            main_->send({"HDEL", presence_key(uid), node});
-            continue;
-          }
-          // Its lease ran out since our last refresh. (A live node's cached lease is always
-          // several beats ahead; a node we have not seen yet is routed to: it may be new.)
-          if (lease_expired(node, now)) continue;
-          dest.push_back(node);
-        }
-      }
-      if (--b->remaining == 0) route(*b);
-    });
-  }
-}
-
-void redis_bus::route(batch& b) {
-  inflight_events_ -= b.events.size();
-  if (b.failed || !main_up_) {
-    stats_.dropped_redis_down += b.events.size();
-    hold_notices(b.events);
-    outbound_lost_ = true;
-    maybe_finish_shutdown();
-    return;
-  }
-  // One payload per destination node, events in publish order; all PUBLISHes go out on the
-  // same connection after every earlier round's, so order per recipient holds.
-  std::map<std::string, std::string> payloads;
-  for (const auto& ev : b.events) {
-    auto it = b.where.find(ev.to);
-    if (it == b.where.end()) continue;
-    for (const auto& node : it->second) {
-      auto& p = payloads[node];
-      if (p.empty()) begin_payload(p);
-      append_event(p, ev);
-      ++stats_.routed_remote;
-      if (p.size() >= options_.max_payload_bytes) {
-        publish_payload(node, std::move(p), true);
-        p.clear();
-      }
-    }
-  }
-  for (auto& [node, p] : payloads)
-    if (!p.empty()) publish_payload(node, std::move(p), true);
-  maybe_finish_shutdown();
-}
-
-void redis_bus::publish_payload(const std::string& node, std::string payload, bool events) {
-  // Kept until the reply only for event batches, whose notices are held if nobody heard them.
-  auto kept = events ? std::make_shared<const std::string>(std::move(payload)) : nullptr;
-  const std::string_view body = kept ? std::string_view(*kept) : std::string_view(payload);
-  main_->send({"PUBLISH", channel(node), body}, [this, node, kept](error_code ec, reply r) {
-    const bool failed = ec || r.is_error();
-    if (failed) outbound_lost_ = true;  // the next node refresh (at most a heartbeat away) signals a resync
-    if (!failed && r.integer != 0) return;
-    // Not heard (its subscriber is reconnecting and will resync itself, or it died), or
-    // maybe not: its notices wait for its hello. Messages are the resync's.
-    if (!failed) ++stats_.publishes_unheard;
-    if (kept)
-      decode_payload(
-          *kept, [&](user_event&& ev) { hold_notice(ev, node); }, [] {});
-  });
-}
-
-void redis_bus::signal_resync() {
-  // We dropped remote routing earlier: every other live node re-checks the database for its
-  // devices. Sent after a node refresh, so nodes that joined meanwhile are included.
-  outbound_lost_ = false;
-  std::string payload;
-  begin_payload(payload);
-  append_resync(payload);
-  for (const auto& n : nodes_) {
-    if (n.id == id_) continue;
-    ++stats_.resync_signals_sent;
-    publish_payload(n.id, payload, false);
-  }
-  // Events held back meanwhile go out after the signal.
-  if (!queue_.empty()) schedule_flush();
-}
-
-// ---- held notices ------------------------------------------------------------------------
-
-void redis_bus::hold_notice(const user_event& ev, std::string node) {
-  // Messages need no copy: they are pending in the database until delivered, and a resync
-  // finds them. Notices are only events.
-  if (ev.type != user_event::kind::notice) return;
-  const auto now = now_ms();
-  prune_held(now);
-  if (held_.size() >= options_.max_held_notices) {
-    held_.pop_front();
-    ++stats_.notices_held_dropped;
-  }
-  held_.push_back(held_notice{next_notice_seq_++, std::move(node), now, ev});
-  ++stats_.notices_held;
-}
-
-void redis_bus::hold_notices(const std::vector<user_event>& events) {
-  for (const auto& ev : events) hold_notice(ev);
-}
-
-void redis_bus::prune_held(unix_ms now) {
-  const auto oldest = now - options_.notice_retention.count();
-  while (!held_.empty() && held_.front().at < oldest) {
-    held_.pop_front();
-    ++stats_.notices_held_dropped;
-  }
+  const bool started = router_.route_queued(
+      *main_, draining_, [this] { return main_up_; }, [this] { maybe_finish_shutdown(); });
+  if (!started) maybe_finish_shutdown();
 }
 
 void redis_bus::replay_to(const std::string& node, bool hello) {
-  // Every notice the node may have missed, oldest first. It may have had some already (it
-  // was told before, or a node hello'd twice): receivers drop seqs they have seen.
-  std::string p;
-  const auto start = [&] {
-    p.clear();
-    begin_payload(p);
-    append_origin(p, id_);
-  };
-  start();
-  const auto header = p.size();
-  for (const auto& h : held_) {
-    if (!h.node.empty() && h.node != node) continue;
-    append_replayed(p, h.seq, h.ev);
-    ++stats_.notices_replayed;
-    if (p.size() >= options_.max_payload_bytes) {
-      publish_payload(node, std::move(p), false);
-      start();
-    }
-  }
-  if (hello) append_hello(p);
-  if (p.size() > header) publish_payload(node, std::move(p), false);
-}
-
-void redis_bus::on_hello(std::string origin) {
-  if (origin.empty() || origin == id_) return;
-  // Not synced yet (or about to announce): answered with the announcement.
-  if (synced_ && !announce_)
-    replay_to(origin, false);
-  else
-    hellos_.insert(std::move(origin));
+  for (auto& payload : replay_.payloads_for(node, id_, hello)) router_.publish(*main_, node, std::move(payload), false);
 }
 
 // ---- receiving ------------------------------------------------------------------------
@@ -717,6 +403,15 @@ void redis_bus::on_remote_event(user_event&& ev) {
   sink_->deliver_local(ev);
 }
 
+void redis_bus::on_hello(std::string origin) {
+  if (origin.empty() || origin == id_) return;
+  // Not synced yet (or about to announce): answered with the announcement.
+  if (synced_ && !announce_)
+    replay_to(origin, false);
+  else
+    replay_.defer_hello(std::move(origin));
+}
+
 void redis_bus::on_push(std::string payload) {
   if (!sink_) return;
   auto res = decode_payload(
@@ -726,10 +421,7 @@ void redis_bus::on_push(std::string payload) {
         if (synced_) request_resync();
       },
       [this](std::string_view origin, std::uint64_t seq, user_event&& ev) {
-        if (replays_seen_.size() >= max_replay_origins) replays_seen_.clear();
-        auto& seen = replays_seen_[std::string(origin)];
-        if (seq <= seen) return;
-        seen = seq;
+        if (!replay_.first_sight(origin, seq)) return;
         ++stats_.replays_received;
         on_remote_event(std::move(ev));
       },

@@ -3,20 +3,25 @@
 #pragma once
 
 #include "cluster/bus.hpp"
+#include "cluster/redis/bus_keys.hpp"
+#include "cluster/redis/node_registry.hpp"
+#include "cluster/redis/notice_replay.hpp"
+#include "cluster/redis/presence.hpp"
+#include "cluster/redis/redis_bus_stats.hpp"
 #include "cluster/redis/redis_connection.hpp"
+#include "cluster/redis/router.hpp"
+#include "core/clock.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace chatrix::cluster::redis {
@@ -51,26 +56,6 @@ struct redis_bus_options {
   connection_options connection{};
 };
 
-/// Counters for metrics and tests; monotonically increasing.
-struct redis_bus_stats {
-  std::uint64_t published = 0;           // publish() calls
-  std::uint64_t delivered_local = 0;     // handed at once to this node's sink
-  std::uint64_t routed_remote = 0;       // event copies published to other nodes
-  std::uint64_t received_remote = 0;     // events from other nodes handed to the sink
-  std::uint64_t dropped_redis_down = 0;  // not routed: Redis unreachable or the round failed
-  std::uint64_t dropped_overflow = 0;    // not routed: the queue was full
-  std::uint64_t publishes_unheard = 0;   // PUBLISH reached no subscriber (that node is down)
-  std::uint64_t resyncs = 0;             // sink.resync() calls
-  std::uint64_t resync_signals_sent = 0; // "resync" records sent after we dropped routing
-  std::uint64_t decode_errors = 0;
-  std::uint64_t node_deaths = 0;         // leases that ran out without deregistering (resync)
-  std::uint64_t notices_held = 0;        // notices kept for replay after their routing failed
-  std::uint64_t notices_held_dropped = 0;  // ... and dropped again: buffer full or too old
-  std::uint64_t notices_replayed = 0;    // replayed notice copies sent
-  std::uint64_t replays_received = 0;    // replayed notices handed to the sink (repeats not counted)
-  std::uint64_t early_dropped = 0;       // events received before a sync that did not fit the buffer
-};
-
 /// Keys (prefix `chatrix:`):
 ///   node:<id>            hash {address, started_at, connections}, PEXPIRE lease_ttl
 ///   nodes                zset of node ids scored by lease end (ms); a member whose hash is
@@ -94,9 +79,14 @@ struct redis_bus_stats {
 class redis_bus final : public bus {
  public:
   /// Throws std::invalid_argument if `options.address` is malformed. Connects on start().
+  /// Leases, presence fields and notice ages are read from `clk` (the system clock when
+  /// none is given), which must outlive the bus; timers run on the executor's steady clock.
+  redis_bus(boost::asio::any_io_executor io, redis_bus_options options, const clock& clk);
   redis_bus(boost::asio::any_io_executor io, redis_bus_options options);
   redis_bus(boost::asio::io_context& io, redis_bus_options options)
       : redis_bus(io.get_executor(), std::move(options)) {}
+  redis_bus(boost::asio::io_context& io, redis_bus_options options, const clock& clk)
+      : redis_bus(io.get_executor(), std::move(options), clk) {}
   ~redis_bus() override;
 
   redis_bus(const redis_bus&) = delete;
@@ -125,15 +115,6 @@ class redis_bus final : public bus {
   void simulate_crash_for_testing();
 
  private:
-  struct batch;
-  /// A notice whose routing failed, kept for replay.
-  struct held_notice {
-    std::uint64_t seq = 0;
-    std::string node;  // the node that missed it; empty: every node (it was routed nowhere)
-    unix_ms at = 0;
-    user_event ev;
-  };
-
   void on_main_state(bool up);
   void on_sub_state(bool up);
   void on_push(std::string payload);
@@ -141,39 +122,31 @@ class redis_bus final : public bus {
   void on_hello(std::string origin);
   void sync();
   void write_registration();
-  void write_presence(user_id id, std::int64_t devices);
   void release_visible_waiters();
   void refresh_nodes();
-  void schedule_heartbeat();
+  /// A member, not a lambda: a coroutine lambda's captures die with the lambda object.
+  boost::asio::awaitable<void> read_nodes(std::weak_ptr<char> alive);
+  void on_nodes_read(const node_registry::read_result& read);
+  boost::asio::awaitable<void> heartbeat_loop(std::weak_ptr<char> alive);
   void schedule_flush();
   void flush();
-  void route(batch& b);
-  /// `events`: publishing a batch of events (its notices are held if nobody hears it).
-  void publish_payload(const std::string& node, std::string payload, bool events);
   void request_resync();
-  void signal_resync();
-  void hold_notice(const user_event& ev, std::string node = {});
-  void hold_notices(const std::vector<user_event>& events);
-  void prune_held(unix_ms now);
   /// Sends `node` the held notices it may have missed, and (with `hello`) asks for its own.
   void replay_to(const std::string& node, bool hello);
   void deregister();
   void maybe_finish_shutdown();
   void finish_shutdown();
+  /// Runs `task` on the bus's executor; an exception it throws is logged, not lost.
+  void spawn(boost::asio::awaitable<void> task, const char* what);
 
-  std::string node_key(std::string_view id) const;
-  std::string presence_key(user_id id) const;
-  std::string channel(std::string_view id) const;
   node_info self_info() const;
-  /// The registry (as last read) shows `node` with a lease that ran out / that still runs.
-  bool lease_expired(std::string_view node, unix_ms now) const;
-  bool node_live(std::string_view node, unix_ms now) const;
 
   boost::asio::any_io_executor io_;
   redis_bus_options options_;
+  const clock& clock_;
   redis_address address_;
   std::string id_;
-  std::string nodes_key_;
+  bus_keys keys_;
   event_sink* sink_ = nullptr;
   bool stopped_ = false;
   unix_ms started_at_ = 0;
@@ -181,35 +154,25 @@ class redis_bus final : public bus {
   std::shared_ptr<redis_connection> main_;  // commands: registry, presence, PUBLISH
   std::shared_ptr<redis_connection> sub_;   // SUBSCRIBE to our channel only
   boost::asio::steady_timer heartbeat_timer_;
+  boost::asio::steady_timer stop_timer_;  // shutdown() and stop(): the stop_timeout bounds
   bool main_up_ = false;
   bool sub_up_ = false;
   bool synced_ = false;        // both up and presence rewritten since the last loss
   bool ever_synced_ = false;
   std::uint64_t sync_gen_ = 0; // invalidates a sync round when a link drops meanwhile
 
-  std::unordered_map<user_id, std::int64_t> local_;  // devices per user on this node
-  std::int64_t connections_ = 0;
-  std::unordered_set<user_id> dirty_;  // presence to write at the end of this turn
-  std::vector<std::function<void()>> visible_waiters_;  // device_connected callers awaiting their presence
+  redis_bus_stats stats_;
+  node_registry registry_;
+  presence presence_;
+  notice_replay replay_;
 
-  std::vector<user_event> queue_;  // awaiting this turn's routing round
-  std::size_t inflight_events_ = 0;
-  bool flush_posted_ = false;
-  // We dropped remote routing: tell the other nodes to resync. Until then, routing waits,
-  // so that no later event reaches a node before the signal.
-  bool outbound_lost_ = false;
-
-  std::vector<node_info> nodes_;  // as of the last refresh
-  std::uint64_t refreshes_ = 0;   // registry reads issued
+  router router_;
+  bool flush_posted_ = false;  // presence writes and the routing round, once per turn
 
   // Events from other nodes that arrive before the sync after a link loss: handed over right
   // after the resync it triggers, so that they cannot overtake what was lost.
   std::vector<user_event> early_;
 
-  std::deque<held_notice> held_;  // in seq (and time) order
-  std::uint64_t next_notice_seq_ = 1;
-  std::unordered_map<std::string, std::uint64_t> replays_seen_;  // origin node -> highest seq handed over
-  std::unordered_set<std::string> hellos_;  // asked for our held notices before we could answer
   // After a sync: replay held notices to every live node (and hello them after a loss) once a
   // registry read issued after the sync has come back.
   bool announce_ = false;
@@ -219,7 +182,6 @@ class redis_bus final : public bus {
   bool draining_ = false;  // shutdown(): waiting for routing in flight
   std::function<void()> shutdown_done_;
 
-  redis_bus_stats stats_;
   // Posted handlers and timers check it, since they may run after the bus is gone.
   std::shared_ptr<char> alive_ = std::make_shared<char>();
 };

@@ -1,0 +1,152 @@
+// router: the per-turn routing round and the resync signal after routing was dropped.
+#include "cluster/redis/router.hpp"
+
+#include "cluster/redis/event_codec.hpp"
+#include "cluster/redis/presence.hpp"
+
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <utility>
+
+namespace chatrix::cluster::redis {
+
+using boost::system::error_code;
+
+struct router::batch {
+  std::vector<user_event> events;
+  std::unordered_map<user_id, std::vector<std::string>> where;  // user -> other nodes with devices
+  std::size_t remaining = 0;                                    // lookups still to come
+  bool failed = false;
+  std::function<bool()> link_up;
+  std::function<void()> round_over;
+};
+
+bool router::enqueue(user_event ev) {
+  if (queue_.size() + inflight_events_ >= limits_.max_queued_events) {
+    ++stats_.dropped_overflow;
+    lost_ = true;
+    replay_.hold(ev, {}, clock_.now_ms());
+    return false;
+  }
+  queue_.push_back(std::move(ev));
+  return true;
+}
+
+void router::drop(const user_event& ev) {
+  ++stats_.dropped_redis_down;
+  lost_ = true;
+  replay_.hold(ev, {}, clock_.now_ms());
+}
+
+void router::drop_queued() {
+  if (queue_.empty()) return;
+  stats_.dropped_redis_down += queue_.size();
+  for (const auto& ev : queue_) replay_.hold(ev, {}, clock_.now_ms());
+  queue_.clear();
+  lost_ = true;
+}
+
+bool router::route_queued(redis_connection& conn, bool draining, std::function<bool()> link_up,
+                          std::function<void()> round_over) {
+  if (queue_.empty() || (lost_ && !draining)) return false;
+  auto b = std::make_shared<batch>();
+  b->events = std::move(queue_);
+  queue_.clear();
+  b->link_up = std::move(link_up);
+  b->round_over = std::move(round_over);
+  inflight_events_ += b->events.size();
+  for (const auto& ev : b->events) b->where.try_emplace(ev.to);
+  b->remaining = b->where.size();
+  for (auto& [uid, nodes] : b->where) {
+    conn.send({"HGETALL", keys_.presence(uid)}, [this, &conn, b, uid = uid](error_code ec, reply r) {
+      if (ec || !r.is_array()) {
+        b->failed = true;
+      } else {
+        const auto now = clock_.now_ms();
+        auto& dest = b->where[uid];
+        for (std::size_t j = 0; j + 1 < r.elements.size(); j += 2) {
+          const auto& node = r.elements[j].str;
+          const auto field = parse_presence_field(r.elements[j + 1].str);
+          if (node == node_id_ || field.devices <= 0) continue;
+          if (field.lease_end && *field.lease_end < now && !registry_.node_live(node, now)) {
+            // A crashed node's field, kept alive by other nodes renewing the key. (The
+            // registry's view, which does not depend on clocks, keeps a live node whose
+            // clock runs behind.)
+            conn.send({"HDEL", keys_.presence(uid), node});
+            continue;
+          }
+          // Its lease ran out since our last refresh. (A live node's cached lease is always
+          // several beats ahead; a node we have not seen yet is routed to: it may be new.)
+          if (registry_.lease_expired(node, now)) continue;
+          dest.push_back(node);
+        }
+      }
+      if (--b->remaining == 0) route(conn, *b);
+    });
+  }
+  return true;
+}
+
+void router::route(redis_connection& conn, batch& b) {
+  inflight_events_ -= b.events.size();
+  if (b.failed || !b.link_up()) {
+    stats_.dropped_redis_down += b.events.size();
+    for (const auto& ev : b.events) replay_.hold(ev, {}, clock_.now_ms());
+    lost_ = true;
+    b.round_over();
+    return;
+  }
+  // One payload per destination node, events in publish order; all PUBLISHes go out on the
+  // same connection after every earlier round's, so order per recipient holds.
+  std::map<std::string, std::string> payloads;
+  for (const auto& ev : b.events) {
+    auto it = b.where.find(ev.to);
+    if (it == b.where.end()) continue;
+    for (const auto& node : it->second) {
+      auto& p = payloads[node];
+      if (p.empty()) begin_payload(p);
+      append_event(p, ev);
+      ++stats_.routed_remote;
+      if (p.size() >= limits_.max_payload_bytes) {
+        publish(conn, node, std::move(p), true);
+        p.clear();
+      }
+    }
+  }
+  for (auto& [node, p] : payloads)
+    if (!p.empty()) publish(conn, node, std::move(p), true);
+  b.round_over();
+}
+
+void router::publish(redis_connection& conn, const std::string& node, std::string payload, bool events) {
+  // Kept until the reply only for event batches, whose notices are held if nobody heard them.
+  auto kept = events ? std::make_shared<const std::string>(std::move(payload)) : nullptr;
+  const std::string_view body = kept ? std::string_view(*kept) : std::string_view(payload);
+  conn.send({"PUBLISH", keys_.channel(node), body}, [this, node, kept](error_code ec, reply r) {
+    const bool failed = ec || r.is_error();
+    if (failed) lost_ = true;  // the next node refresh (at most a heartbeat away) signals a resync
+    if (!failed && r.integer != 0) return;
+    // Not heard (its subscriber is reconnecting and will resync itself, or it died), or
+    // maybe not: its notices wait for its hello. Messages are the resync's.
+    if (!failed) ++stats_.publishes_unheard;
+    if (kept)
+      decode_payload(
+          *kept, [&](user_event&& ev) { replay_.hold(ev, node, clock_.now_ms()); }, [] {});
+  });
+}
+
+void router::signal_resync(redis_connection& conn) {
+  // Sent after a node refresh, so nodes that joined meanwhile are included.
+  lost_ = false;
+  std::string payload;
+  begin_payload(payload);
+  append_resync(payload);
+  for (const auto& n : registry_.last_read()) {
+    if (n.id == node_id_) continue;
+    ++stats_.resync_signals_sent;
+    publish(conn, n.id, payload, false);
+  }
+}
+
+}  // namespace chatrix::cluster::redis

@@ -1,0 +1,79 @@
+// Remote routing of user events: the events queued this turn, the round that routes them
+// (one pipelined presence lookup per distinct recipient, then one PUBLISH per destination
+// node), and the state after routing was dropped.
+#pragma once
+
+#include "cluster/bus.hpp"
+#include "cluster/redis/bus_keys.hpp"
+#include "cluster/redis/node_registry.hpp"
+#include "cluster/redis/notice_replay.hpp"
+#include "cluster/redis/redis_bus_stats.hpp"
+#include "cluster/redis/redis_connection.hpp"
+#include "core/clock.hpp"
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace chatrix::cluster::redis {
+
+/// Thread-safety: none (the bus's I/O thread).
+class router {
+ public:
+  struct limits {
+    std::size_t max_queued_events = 100'000;  // queued + in flight
+    std::size_t max_payload_bytes = 512 * 1024;
+  };
+
+  router(const bus_keys& keys, std::string node_id, limits lim, const node_registry& registry,
+         notice_replay& replay, redis_bus_stats& stats, const clock& clk)
+      : keys_(keys), node_id_(std::move(node_id)), limits_(lim), registry_(registry), replay_(replay),
+        stats_(stats), clock_(clk) {}
+
+  /// Queues `ev` for the next round. False when the queue is full: the event is dropped
+  /// (counted, its notice held) and routing is marked lost.
+  bool enqueue(user_event ev);
+  /// Drops `ev` unrouted because Redis is down: counted, its notice held, routing marked lost.
+  void drop(const user_event& ev);
+  /// Drops what is queued, as drop() does.
+  void drop_queued();
+  void clear() { queue_.clear(); }
+  bool has_queued() const noexcept { return !queue_.empty(); }
+  /// Nothing queued and no round in flight.
+  bool idle() const noexcept { return queue_.empty() && inflight_events_ == 0; }
+  /// Routing was dropped since the last signal_resync().
+  bool lost() const noexcept { return lost_; }
+
+  /// Starts a round for the queued events; false when there is none to start (nothing
+  /// queued, or routing was lost and not `draining`: later events wait for the resync
+  /// signal, so that no node gets them before it knows to re-check the database).
+  /// When the round ends, `link_up()` says whether to publish, and `round_over` runs.
+  bool route_queued(redis_connection& conn, bool draining, std::function<bool()> link_up,
+                    std::function<void()> round_over);
+  /// Tells every other live node (as last read) to re-check the database, and clears lost().
+  void signal_resync(redis_connection& conn);
+  /// Publishes `payload` to `node`. `events`: a batch of events, whose notices are held if
+  /// nobody hears it.
+  void publish(redis_connection& conn, const std::string& node, std::string payload, bool events);
+
+ private:
+  struct batch;
+  void route(redis_connection& conn, batch& b);
+
+  const bus_keys& keys_;
+  std::string node_id_;
+  limits limits_;
+  const node_registry& registry_;
+  notice_replay& replay_;
+  redis_bus_stats& stats_;
+  const clock& clock_;
+  std::vector<user_event> queue_;  // awaiting this turn's round
+  std::size_t inflight_events_ = 0;
+  // We dropped remote routing: the other nodes must be told to resync. Until then, routing
+  // waits, so that no later event reaches a node before the signal.
+  bool lost_ = false;
+};
+
+}  // namespace chatrix::cluster::redis

@@ -1,0 +1,212 @@
+// The bus contract: what every cluster::bus implementation must do (src/cluster/bus.hpp),
+// written once against the interface. Each implementation instantiates bus_contract.
+#include "bus_contract.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace chatrix::cluster::testing {
+
+using namespace std::chrono_literals;
+
+bus& bus_contract::start_node(const std::string& id, recording_sink& sink) {
+  buses_.push_back(factory_->make(io_, id));
+  bus& b = *buses_.back();
+  b.start(sink);
+  EXPECT_TRUE(run_until([&] { return factory_->ready(b); })) << id << " never became ready";
+  return b;
+}
+
+bool bus_contract::run_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    io_.restart();
+    if (io_.run_for(5ms) == 0) std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+void bus_contract::run_for(std::chrono::milliseconds d) {
+  run_until([] { return false; }, d);
+}
+
+void bus_contract::connect_visible(bus& b, user_id user) {
+  bool visible = false;
+  b.device_connected(user, [&] { visible = true; });
+  ASSERT_TRUE(run_until([&] { return visible; })) << "visible never ran";
+}
+
+namespace {
+
+user_event message_to(user_id to, message_id msg) {
+  return user_event{to, user_event::kind::message, msg, 0, std::make_shared<const std::string>(std::to_string(msg))};
+}
+
+user_event notice_to(user_id to, const std::string& what) {
+  return user_event{to, user_event::kind::notice, 0, 0, std::make_shared<const std::string>(what)};
+}
+
+std::vector<message_id> messages_for(const recording_sink& sink, user_id to) {
+  std::vector<message_id> out;
+  for (const auto& ev : sink.got)
+    if (ev.to == to && ev.type == user_event::kind::message) out.push_back(ev.msg);
+  return out;
+}
+
+const node_info* find_node(const std::vector<node_info>& nodes, const std::string& id) {
+  for (const auto& n : nodes)
+    if (n.id == id) return &n;
+  return nullptr;
+}
+
+}  // namespace
+
+// ---- local delivery ----
+
+TEST_P(bus_contract, hands_an_event_for_a_local_device_to_the_sink_once_before_publish_returns) {
+  bus& a = start_node("node-a", sink_a_);
+  connect_visible(a, 7);
+  a.publish(message_to(7, 1));
+  ASSERT_EQ(sink_a_.got.size(), 1u);
+  EXPECT_EQ(sink_a_.got[0].to, 7);
+  EXPECT_EQ(sink_a_.got[0].msg, 1);
+  EXPECT_EQ(*sink_a_.got[0].frame, "1");
+  EXPECT_EQ(sink_a_.threads[0], std::this_thread::get_id());
+  run_for(100ms);
+  EXPECT_EQ(sink_a_.got.size(), 1u) << "handed over a second time";
+}
+
+TEST_P(bus_contract, keeps_publish_order_per_recipient_locally) {
+  bus& a = start_node("node-a", sink_a_);
+  connect_visible(a, 7);
+  connect_visible(a, 8);
+  std::vector<message_id> expected;
+  for (message_id i = 1; i <= 100; ++i) {
+    a.publish(message_to(i % 3 == 0 ? 8 : 7, i));
+    if (i % 3 != 0) expected.push_back(i);
+  }
+  run_for(50ms);
+  EXPECT_EQ(messages_for(sink_a_, 7), expected);
+}
+
+TEST_P(bus_contract, carries_the_whole_event) {
+  bus& a = start_node("node-a", sink_a_);
+  connect_visible(a, 7);
+  a.publish(user_event{7, user_event::kind::notice, 42, 1234, std::make_shared<const std::string>("receipt")});
+  ASSERT_EQ(sink_a_.got.size(), 1u);
+  EXPECT_EQ(sink_a_.got[0].type, user_event::kind::notice);
+  EXPECT_EQ(sink_a_.got[0].msg, 42);
+  EXPECT_EQ(sink_a_.got[0].skip_device, 1234u);
+  EXPECT_EQ(*sink_a_.got[0].frame, "receipt");
+}
+
+TEST_P(bus_contract, publish_before_start_and_after_stop_does_nothing) {
+  buses_.push_back(factory_->make(io_, "node-a"));
+  bus& a = *buses_.back();
+  a.publish(message_to(7, 1));
+  a.start(sink_a_);
+  ASSERT_TRUE(run_until([&] { return factory_->ready(a); }));
+  connect_visible(a, 7);
+  a.stop();
+  a.publish(message_to(7, 2));
+  run_for(100ms);
+  EXPECT_TRUE(sink_a_.got.empty());
+  a.stop();  // idempotent
+}
+
+// ---- callbacks ----
+
+TEST_P(bus_contract, visible_runs_exactly_once) {
+  bus& a = start_node("node-a", sink_a_);
+  int visible = 0;
+  a.device_connected(7, [&] { ++visible; });
+  ASSERT_TRUE(run_until([&] { return visible > 0; }));
+  run_for(100ms);
+  EXPECT_EQ(visible, 1);
+}
+
+TEST_P(bus_contract, shutdown_calls_done_exactly_once_and_stops_delivery) {
+  bus& a = start_node("node-a", sink_a_);
+  connect_visible(a, 7);
+  int done = 0;
+  a.shutdown([&] { ++done; });
+  ASSERT_TRUE(run_until([&] { return done > 0; }));
+  a.publish(message_to(7, 1));
+  run_for(100ms);
+  EXPECT_EQ(done, 1);
+  EXPECT_TRUE(sink_a_.got.empty());
+}
+
+TEST_P(bus_contract, shutdown_after_stop_still_calls_done) {
+  bus& a = start_node("node-a", sink_a_);
+  a.stop();
+  int done = 0;
+  a.shutdown([&] { ++done; });
+  ASSERT_TRUE(run_until([&] { return done > 0; }));
+  run_for(50ms);
+  EXPECT_EQ(done, 1);
+}
+
+// ---- the registry ----
+
+TEST_P(bus_contract, nodes_lists_itself_with_its_device_count) {
+  bus& a = start_node("node-a", sink_a_);
+  EXPECT_EQ(a.node_id(), "node-a");
+  connect_visible(a, 7);
+  connect_visible(a, 7);
+  connect_visible(a, 8);
+  a.device_disconnected(8);
+  run_for(50ms);
+  const auto nodes = a.nodes();
+  const node_info* self = find_node(nodes, "node-a");
+  ASSERT_NE(self, nullptr) << "nodes() does not list the node itself";
+  EXPECT_EQ(self->connections, 2);
+}
+
+// ---- across nodes (buses that span nodes) ----
+
+TEST_P(bus_contract, an_event_reaches_the_node_holding_the_device_once_and_in_order) {
+  bus& a = start_node("node-a", sink_a_);
+  if (!a.spans_nodes()) GTEST_SKIP() << "a single-node bus";
+  bus& b = start_node("node-b", sink_b_);
+  connect_visible(b, 7);
+  std::vector<message_id> expected;
+  for (message_id i = 1; i <= 200; ++i) {
+    a.publish(message_to(7, i));
+    expected.push_back(i);
+    if (i % 50 == 0) run_for(1ms);
+  }
+  ASSERT_TRUE(run_until([&] { return sink_b_.got.size() >= expected.size(); }));
+  run_for(100ms);
+  EXPECT_EQ(messages_for(sink_b_, 7), expected);
+  EXPECT_TRUE(messages_for(sink_a_, 7).empty()) << "user 7 has no device on node-a";
+}
+
+TEST_P(bus_contract, a_notice_reaches_every_node_with_a_device_of_the_user) {
+  bus& a = start_node("node-a", sink_a_);
+  if (!a.spans_nodes()) GTEST_SKIP() << "a single-node bus";
+  bus& b = start_node("node-b", sink_b_);
+  connect_visible(a, 7);
+  connect_visible(b, 7);
+  a.publish(notice_to(7, "read"));
+  ASSERT_EQ(sink_a_.got.size(), 1u);
+  ASSERT_TRUE(run_until([&] { return sink_b_.got.size() == 1; }));
+  EXPECT_EQ(*sink_b_.got[0].frame, "read");
+  run_for(100ms);
+  EXPECT_EQ(sink_a_.got.size(), 1u) << "a second copy came back to the publishing node";
+  EXPECT_EQ(sink_b_.got.size(), 1u);
+}
+
+TEST_P(bus_contract, each_node_lists_the_other) {
+  bus& a = start_node("node-a", sink_a_);
+  if (!a.spans_nodes()) GTEST_SKIP() << "a single-node bus";
+  bus& b = start_node("node-b", sink_b_);
+  ASSERT_TRUE(run_until([&] { return find_node(a.nodes(), "node-b") && find_node(b.nodes(), "node-a"); }));
+}
+
+}  // namespace chatrix::cluster::testing

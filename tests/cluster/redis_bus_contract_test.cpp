@@ -1,0 +1,32 @@
+// Runs the bus contract suite (bus_contract.cpp) on redis_bus, every node of a test on one
+// throwaway redis-server.
+#include "bus_contract.hpp"
+
+#include "cluster/redis/redis_bus.hpp"
+#include "redis_instance.hpp"
+
+namespace chatrix::cluster::testing {
+namespace {
+
+struct redis_factory final : bus_factory {
+  test::redis_instance redis;  // one per test: the factory lives as long as the fixture
+
+  std::unique_ptr<bus> make(boost::asio::io_context& io, const std::string& id) override {
+    redis::redis_bus_options o;
+    o.address = redis.address();
+    o.node_id = id;
+    o.advertised_address = id + ".example:8080";
+    o.heartbeat = std::chrono::milliseconds(200);
+    return std::make_unique<redis::redis_bus>(io, o);
+  }
+  bool ready(const bus& b) const override { return static_cast<const redis::redis_bus&>(b).connected(); }
+};
+
+INSTANTIATE_TEST_SUITE_P(redis, bus_contract,
+                         ::testing::Values(bus_backend{"redis", [] {
+                                                         return std::unique_ptr<bus_factory>(new redis_factory);
+                                                       }}),
+                         bus_backend_name{});
+
+}  // namespace
+}  // namespace chatrix::cluster::testing
