@@ -3,12 +3,10 @@
 #include "chat/chat_service.hpp"
 
 #include "chat/await.hpp"
+#include "core/spawn.hpp"
 #include "protocol/limits.hpp"
 
-#include "core/spawn.hpp"
-
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>

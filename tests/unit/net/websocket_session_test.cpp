@@ -1,5 +1,6 @@
-// The WebSocket session's drain signal on a real loopback socket: a waiter on its queue wakes
-// when the peer has read the queue down, or when the connection breaks; never before.
+// The WebSocket session on a real loopback socket: a waiter on its queue wakes when the peer
+// has read the queue down, or when the connection breaks, never before; a reader that stopped
+// (for flow, for the shutdown) is woken by the event it waits for, not by a timer.
 #include "net/websocket_session.hpp"
 
 #include "cluster/in_process_bus.hpp"
@@ -8,9 +9,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
+#include <array>
 #include <filesystem>
+#include <future>
 #include <random>
 #include <thread>
 #include <vector>
@@ -26,6 +31,45 @@ constexpr std::size_t frame_bytes = 1024 * 1024;
 // More than loopback's socket buffers hold together (a few MiB), so frames stay queued.
 constexpr std::size_t frames = 32;
 constexpr std::size_t header_bytes = 10;  // a server frame of 1 MiB: 2 bytes + 8 of length
+
+/// A frame as a client sends it: final, masked (RFC 6455 5.3), payload under 64 KiB.
+std::string client_frame(std::uint8_t opcode, std::string_view payload) {
+  std::string out{static_cast<char>(0x80 | opcode)};
+  if (payload.size() < 126) {
+    out.push_back(static_cast<char>(0x80 | payload.size()));
+  } else {
+    out.push_back(static_cast<char>(0x80 | 126));
+    out.push_back(static_cast<char>(payload.size() >> 8));
+    out.push_back(static_cast<char>(payload.size() & 0xFF));
+  }
+  const std::array<char, 4> mask{0x11, 0x22, 0x33, 0x44};
+  out.append(mask.data(), mask.size());
+  for (std::size_t i = 0; i < payload.size(); ++i) out.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
+  return out;
+}
+
+struct server_frame {
+  int opcode = -1;  // -1: the connection ended instead
+  std::string payload;
+};
+
+/// Reads one frame the server sent (never masked), blocking.
+server_frame read_server_frame(tcp::socket& peer) {
+  boost::system::error_code ec;
+  std::array<unsigned char, 8> head{};
+  if (asio::read(peer, asio::buffer(head.data(), 2), ec); ec) return {};
+  const int opcode = head[0] & 0x0F;
+  std::uint64_t size = head[1] & 0x7F;
+  const std::size_t extended = size == 126 ? 2 : size == 127 ? 8 : 0;
+  if (extended > 0) {
+    if (asio::read(peer, asio::buffer(head.data(), extended), ec); ec) return {};
+    size = 0;
+    for (std::size_t i = 0; i < extended; ++i) size = size << 8 | head[i];
+  }
+  server_frame frame{opcode, std::string(size, '\0')};
+  if (asio::read(peer, asio::buffer(frame.payload), ec); ec) return {};
+  return frame;
+}
 
 class websocket_session_test : public ::testing::Test {
  protected:
@@ -69,6 +113,23 @@ class websocket_session_test : public ::testing::Test {
     ASSERT_GT(session_->queued_bytes(), 0u) << "the peer has not read anything yet";
   }
 
+  /// Starts the session and authenticates it as a new user over the socket; returns once the
+  /// session is attached to the chat service and the peer has read PROFILE_INFO and CHATPREVIEWS.
+  void authenticate() {
+    std::promise<result<user>> created;
+    store_->create_user(new_user{"alice", "Alice", "hash", 1},
+                        [&](result<user> r) { created.set_value(std::move(r)); });
+    const auto alice = created.get_future().get().value();
+    context_->sessions.add(1, session_);
+    session_->start();
+    const auto token = tokens_.issue(alice.id, std::chrono::system_clock::now());
+    asio::write(peer_, asio::buffer(client_frame(0x1, R"({"token":")" + token + R"("})")));
+    run_until([&] { return metrics_.connections_open.load() == 1 && session_->queued_bytes() == 0; });
+    ASSERT_EQ(metrics_.connections_open.load(), 1);
+    for (const std::string type : {R"("type":4)", R"("type":5)"})
+      ASSERT_NE(read_server_frame(peer_).payload.find(type), std::string::npos) << "expected " << type;
+  }
+
   /// Runs the I/O loop until `done` holds or `limit` passes.
   template <class Pred>
   void run_until(Pred done, std::chrono::milliseconds limit = 10s) {
@@ -77,6 +138,24 @@ class websocket_session_test : public ::testing::Test {
       io_.restart();
       io_.run_for(5ms);
     }
+  }
+
+  /// Runs the I/O loop for `time`, to show that something does not happen meanwhile.
+  void run_for(std::chrono::milliseconds time) {
+    run_until([] { return false; }, time);
+  }
+
+  /// Runs the I/O loop until the peer's reads are done. When they are not within the limit,
+  /// the peer's socket is shut down so that its blocked read returns: the test fails instead
+  /// of hanging.
+  template <class T>
+  bool wait_for_peer(std::future<T>& reads) {
+    const auto done = [&] { return reads.wait_for(0s) == std::future_status::ready; };
+    run_until(done);
+    if (done()) return true;
+    ::shutdown(peer_.native_handle(), SHUT_RDWR);
+    reads.wait();
+    return false;
   }
 
   asio::io_context io_;
@@ -137,4 +216,62 @@ TEST_F(websocket_session_test, a_waiter_wakes_when_the_connection_breaks) {
   run_until([&] { return ready; });
   EXPECT_TRUE(ready);
   EXPECT_FALSE(session_->is_open());
+}
+
+TEST_F(websocket_session_test, a_reader_held_for_flow_reads_on_once_the_peer_has_read_the_queue_down) {
+  authenticate();
+  // Over half the send queue, and the peer reads nothing: the next frame is not taken.
+  constexpr std::size_t queued_frames = frames + frames / 2;
+  const auto frame = std::make_shared<const std::string>(frame_bytes, 'x');
+  for (std::size_t i = 0; i < queued_frames; ++i) session_->send(frame, 0);
+  run_for(50ms);
+  const auto held_back = session_->queued_bytes();
+  ASSERT_GT(held_back, options_.send_queue_bytes / 2);
+  asio::write(peer_, asio::buffer(client_frame(0x1, R"({"type":6,"body":{"username":""}})")));
+  run_for(50ms);
+  EXPECT_EQ(session_->queued_bytes(), held_back) << "the search was answered while the queue was over half full";
+
+  // The writer's progress, not a timer, lets the reader go on: the answer follows the frames.
+  auto peer_reads = std::async(std::launch::async, [this] {
+    std::size_t big_frames = 0;
+    for (;;) {
+      auto got = read_server_frame(peer_);
+      if (got.opcode != 0x1) return std::make_pair(big_frames, std::string("connection ended"));
+      if (got.payload.size() != frame_bytes) return std::make_pair(big_frames, std::move(got.payload));
+      ++big_frames;
+    }
+  });
+  ASSERT_TRUE(wait_for_peer(peer_reads)) << "the held reader was never woken";
+  const auto [big_frames, answer] = peer_reads.get();
+  EXPECT_EQ(big_frames, queued_frames);
+  EXPECT_NE(answer.find(R"("type":7)"), std::string::npos) << answer;
+  EXPECT_TRUE(session_->is_open());
+}
+
+TEST_F(websocket_session_test, a_reader_held_for_the_shutdown_reads_the_peers_close_after_go_away) {
+  authenticate();
+  context_->sessions.begin_stopping(std::chrono::steady_clock::now() + 1h);
+  session_->server_stopping();
+  // A frame after the shutdown began is not taken: the reader stops before it.
+  asio::write(peer_, asio::buffer(client_frame(0x1, R"({"type":6,"body":{"username":""}})")));
+  run_for(50ms);
+  EXPECT_EQ(session_->queued_bytes(), 0u) << "the search was answered during the shutdown";
+  EXPECT_FALSE(context_->sessions.empty());
+
+  session_->go_away();
+  auto peer_reads = std::async(std::launch::async, [this] {
+    auto got = read_server_frame(peer_);
+    // The close handshake's answer, echoing 1001 (going away).
+    if (got.opcode == 0x8) asio::write(peer_, asio::buffer(client_frame(0x8, got.payload)));
+    return got;
+  });
+  run_until([&] { return context_->sessions.empty(); });
+  EXPECT_TRUE(context_->sessions.empty()) << "the session never read the peer's close";
+  EXPECT_FALSE(session_->is_open());
+  ASSERT_TRUE(wait_for_peer(peer_reads));
+  const auto close_frame = peer_reads.get();
+  EXPECT_EQ(close_frame.opcode, 0x8);
+  ASSERT_GE(close_frame.payload.size(), 2u);
+  const auto& code = close_frame.payload;
+  EXPECT_EQ(static_cast<unsigned char>(code[0]) << 8 | static_cast<unsigned char>(code[1]), 1001) << "going away";
 }
