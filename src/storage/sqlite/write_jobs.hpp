@@ -129,8 +129,8 @@ class typed_write_job final : public single_job {
 /// store::append_message.
 class append_job final : public write_job {
  public:
-  append_job(send_request req, callback<send_result> done)
-      : write_job(kind::append), req(std::move(req)), outcome(std::move(done)) {}
+  append_job(send_request request, callback<send_result> done)
+      : write_job(kind::append), req(std::move(request)), outcome(std::move(done)) {}
   void fail(const error& e) override { outcome.set(failure<send_result>(e)); }
   void complete() noexcept override { outcome.complete(); }
 
@@ -141,8 +141,13 @@ class append_job final : public write_job {
 /// store::mark_delivered.
 class receipt_job final : public write_job {
  public:
-  receipt_job(user_id recipient, std::vector<message_id> ids, unix_ms at, callback<std::vector<message_ref>> done)
-      : write_job(kind::receipt), recipient(recipient), ids(std::move(ids)), at(at), outcome(std::move(done)) {}
+  receipt_job(user_id for_user, std::vector<message_id> message_ids, unix_ms when,
+              callback<std::vector<message_ref>> done)
+      : write_job(kind::receipt),
+        recipient(for_user),
+        ids(std::move(message_ids)),
+        at(when),
+        outcome(std::move(done)) {}
   void fail(const error& e) override { outcome.set(failure<std::vector<message_ref>>(e)); }
   void complete() noexcept override { outcome.complete(); }
 
