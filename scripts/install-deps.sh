@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Chatrix builds and tests with, only when some are missing.
+# Installs the Debian 12 packages Chatrix needs, only when some are missing.
+#   install-deps.sh server   what building and running the server needs (`make run`)
+#   install-deps.sh all      that plus what the tests, the tools and cluster mode need (`make test`)
 # Never installs libboost-dev: it is Boost 1.74 and conflicts with libboost1.81-dev.
 set -euo pipefail
 
-packages=(
+# libpq-dev and libhiredis-dev are here too: the server compiles in its PostgreSQL store and
+# its Redis bus, even when it runs on SQLite alone.
+server=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libpq-dev libsqlite3-dev libhiredis-dev libsodium-dev libssl-dev
-  libspdlog-dev libcli11-dev libgtest-dev libbenchmark-dev libmimalloc-dev
-  postgresql-15 redis-server redis-tools
+  libspdlog-dev libcli11-dev libmimalloc-dev
 )
+# The tests start real PostgreSQL and redis-server processes; the tools link Google Benchmark.
+tests=(libgtest-dev libbenchmark-dev postgresql-15 redis-server redis-tools)
+
+case "${1:-all}" in
+  server) packages=("${server[@]}") ;;
+  all) packages=("${server[@]}" "${tests[@]}") ;;
+  *) echo "usage: $0 [server|all]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

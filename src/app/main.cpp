@@ -4,7 +4,9 @@
 #include "config/config.hpp"
 
 #include <malloc.h>
+#ifdef CHATRIX_MIMALLOC
 #include <mimalloc.h>
+#endif
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -47,8 +49,10 @@ int main(int argc, char** argv) {
   }
   if (!cfg) return 0;  // --help or --version
   spdlog::set_level(spdlog::level::from_str(cfg->log_level));
+#ifdef CHATRIX_MIMALLOC
   // Also what keeps the linker from dropping mimalloc, whose malloc replaces glibc's.
   spdlog::debug("allocator: mimalloc {}", mi_version());
+#endif
   try {
     return migrate ? app::migrate(*cfg) : app::run_server(*cfg);
   } catch (const config::config_error& e) {
