@@ -9,7 +9,9 @@ TSAN_DIR   ?= build-tsan
 # ccache when it is installed: a new build directory, or a branch switched back to, reuses the
 # objects compiled before instead of compiling them again.
 LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-CMAKE_FLAGS = -G Ninja $(LAUNCHER)
+# WERROR=ON (CI) turns warnings into errors.
+WERROR ?= OFF
+CMAKE_FLAGS = -G Ninja $(LAUNCHER) -DCHATRIX_WERROR=$(WERROR)
 
 # Sanitizer builds: -O1 (quicker to compile than -O2, and stacks that still match the source)
 # with line numbers in the reports. Without the tools (chatrix-bench, the micro-benchmarks):
