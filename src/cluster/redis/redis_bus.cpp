@@ -14,7 +14,6 @@
 
 #include <exception>
 #include <random>
-#include <stdexcept>
 #include <utility>
 
 namespace chatrix::cluster::redis {
@@ -33,11 +32,6 @@ std::string random_node_id() {
   return s;
 }
 
-const clock& process_clock() {
-  static const system_clock c;
-  return c;
-}
-
 }  // namespace
 
 redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options, const clock& clk)
@@ -52,15 +46,7 @@ redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options, const 
       presence_(keys_, id_, options_.lease_ttl, clock_),
       replay_({options_.max_held_notices, options_.notice_retention, options_.max_payload_bytes}, stats_),
       router_(keys_, id_, {options_.max_queued_events, options_.max_payload_bytes}, registry_, replay_, stats_,
-              clock_) {
-  std::string why;
-  auto addr = parse_redis_address(options_.address, &why);
-  if (!addr) throw std::invalid_argument("REDISADDR '" + options_.address + "': " + why);
-  address_ = std::move(*addr);
-}
-
-redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options)
-    : redis_bus(std::move(io), std::move(options), process_clock()) {}
+              clock_) {}
 
 redis_bus::~redis_bus() { stop(); }
 
@@ -88,7 +74,7 @@ void redis_bus::start(event_sink& sink) {
   started_at_ = clock_.now_ms();
 
   auto opts = options_.connection;
-  opts.address = address_;
+  opts.address = options_.address;
   opts.name = "chatrix-" + id_;
   main_ = redis_connection::create(io_, opts);
   main_->on_state([this](bool up) { on_main_state(up); });
@@ -99,7 +85,7 @@ void redis_bus::start(event_sink& sink) {
   sub_->on_state([this](bool up) { on_sub_state(up); });
 
   spdlog::info("cluster: node {} ({}) joining via Redis at {}", id_, options_.advertised_address,
-               address_.to_string());
+               options_.address.to_string());
   main_->start();
   sub_->start();
   spawn(heartbeat_loop(alive_), "heartbeat");
