@@ -45,7 +45,7 @@ redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options, const 
       registry_(keys_, id_, options_.lease_ttl, clock_),
       presence_(keys_, id_, options_.lease_ttl, clock_),
       replay_({options_.max_held_notices, options_.notice_retention, options_.max_payload_bytes}, stats_),
-      router_(keys_, id_, {options_.max_queued_events, options_.max_payload_bytes}, registry_, replay_, stats_,
+      router_(io_, keys_, id_, {options_.max_queued_events, options_.max_payload_bytes}, registry_, replay_, stats_,
               clock_) {}
 
 redis_bus::~redis_bus() { stop(); }
