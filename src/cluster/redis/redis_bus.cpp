@@ -5,14 +5,14 @@
 #include "cluster/redis/redis_bus.hpp"
 
 #include "cluster/redis/event_codec.hpp"
+#include "cluster/redis/redis_command.hpp"
+#include "core/spawn.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
-#include <exception>
 #include <random>
 #include <utility>
 
@@ -22,6 +22,8 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 namespace {
+
+constexpr auto as_result = asio::as_tuple(asio::use_awaitable);
 
 std::string random_node_id() {
   std::random_device rd;
@@ -55,17 +57,6 @@ node_info redis_bus::self_info() const {
                    clock_.now_ms() + options_.lease_ttl.count()};
 }
 
-void redis_bus::spawn(asio::awaitable<void> task, const char* what) {
-  asio::co_spawn(io_, std::move(task), [id = id_, what](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("cluster: node {}: {} failed: {}", id, what, ex.what());
-    }
-  });
-}
-
 // ---- lifecycle -------------------------------------------------------------------------
 
 void redis_bus::start(event_sink& sink) {
@@ -88,7 +79,7 @@ void redis_bus::start(event_sink& sink) {
                options_.address.to_string());
   main_->start();
   sub_->start();
-  spawn(heartbeat_loop(alive_), "heartbeat");
+  spawn_logged(io_, heartbeat_loop(alive_), "cluster: heartbeat");
 }
 
 void redis_bus::deregister() {
@@ -207,33 +198,38 @@ void redis_bus::on_sub_state(bool up) {
 }
 
 void redis_bus::sync() {
+  // co_spawn dispatches: the round below has written its commands, PING last, by the time it
+  // first waits, so the registry read after them goes out behind them.
+  spawn_logged(io_, sync_round(++sync_gen_, alive_), "cluster: sync");
+  refresh_nodes();
+  announce_after_ = registry_.reads_issued();  // the registry read just issued sees every node synced before us
+}
+
+asio::awaitable<void> redis_bus::sync_round(std::uint64_t gen, std::weak_ptr<char> alive) {
   // After a loss, Redis may have forgotten us (restart, or our lease ran out): rewrite the
   // registration and every presence entry, and only once Redis has them (the PING after
   // them returns) ask the sink to re-check the database. In that order, a message stored
   // meanwhile is either routed to us (presence visible) or found by the resync.
-  const auto gen = ++sync_gen_;
   write_registration();
   presence_.rewrite_all(*main_);
-  main_->send({"PING"}, [this, gen](error_code ec, reply) {
-    if (ec || gen != sync_gen_ || !main_up_ || !sub_up_) return;
-    synced_ = true;
-    const bool recovered = ever_synced_;
-    ever_synced_ = true;
-    if (recovered) spdlog::info("cluster: node {} back on Redis; resyncing local devices", id_);
-    // The first sync only matters for devices that attached before we were reachable.
-    if (recovered || !presence_.empty()) request_resync();
-    // What arrived since the subscription came back goes after the resync began, so that the
-    // sink holds it behind what the database still owes.
-    auto early = std::move(early_);
-    early_.clear();
-    for (auto& ev : early) on_remote_event(std::move(ev));
-    // Other nodes may have held notices for us (hello, after a loss), and we may hold some.
-    announce_ = true;
-    announce_hello_ = announce_hello_ || recovered;
-    if (presence_.changed()) schedule_flush();
-  });
-  refresh_nodes();
-  announce_after_ = registry_.reads_issued();  // the registry read just issued sees every node synced before us
+  command_args ping{"PING"};  // named: g++ 12 rejects a braced list inside the co_await
+  auto [ec, pong] = co_await async_command(*main_, std::move(ping), as_result);
+  if (ec || alive.expired() || gen != sync_gen_ || !main_up_ || !sub_up_) co_return;
+  synced_ = true;
+  const bool recovered = ever_synced_;
+  ever_synced_ = true;
+  if (recovered) spdlog::info("cluster: node {} back on Redis; resyncing local devices", id_);
+  // The first sync only matters for devices that attached before we were reachable.
+  if (recovered || !presence_.empty()) request_resync();
+  // What arrived since the subscription came back goes after the resync began, so that the
+  // sink holds it behind what the database still owes.
+  auto early = std::move(early_);
+  early_.clear();
+  for (auto& ev : early) on_remote_event(std::move(ev));
+  // Other nodes may have held notices for us (hello, after a loss), and we may hold some.
+  announce_ = true;
+  announce_hello_ = announce_hello_ || recovered;
+  if (presence_.changed()) schedule_flush();
 }
 
 void redis_bus::request_resync() {
@@ -250,7 +246,7 @@ void redis_bus::request_resync() {
 
 void redis_bus::write_registration() { registry_.write_lease(*main_, self_info()); }
 
-void redis_bus::refresh_nodes() { spawn(read_nodes(alive_), "registry read"); }
+void redis_bus::refresh_nodes() { spawn_logged(io_, read_nodes(alive_), "cluster: registry read"); }
 
 asio::awaitable<void> redis_bus::read_nodes(std::weak_ptr<char> alive) {
   auto read = co_await registry_.read(*main_);

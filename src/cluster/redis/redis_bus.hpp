@@ -117,6 +117,8 @@ class redis_bus final : public bus {
   void on_remote_event(user_event&& ev);
   void on_hello(std::string origin);
   void sync();
+  /// The writes of a sync and what follows Redis's confirmation; `gen` is its sync_gen_.
+  boost::asio::awaitable<void> sync_round(std::uint64_t gen, std::weak_ptr<char> alive);
   void write_registration();
   void release_visible_waiters();
   void refresh_nodes();
@@ -132,8 +134,6 @@ class redis_bus final : public bus {
   void deregister();
   void maybe_finish_shutdown();
   void finish_shutdown();
-  /// Runs `task` on the bus's executor; an exception it throws is logged, not lost.
-  void spawn(boost::asio::awaitable<void> task, const char* what);
 
   node_info self_info() const;
 
