@@ -102,10 +102,10 @@ void redis_connection::start_connect() {
           self->drop(ec, "resolve");
           return;
         }
-        asio::async_connect(self->socket_, results, [self, gen](error_code ec, const asio::ip::tcp::endpoint&) {
+        asio::async_connect(self->socket_, results, [self, gen](error_code connect_ec, const asio::ip::tcp::endpoint&) {
           if (gen != self->generation_) return;
-          if (ec) {
-            self->drop(ec, "connect");
+          if (connect_ec) {
+            self->drop(connect_ec, "connect");
             return;
           }
           self->on_connected();
