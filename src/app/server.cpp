@@ -265,9 +265,9 @@ std::unique_ptr<cluster::bus> make_bus(const config::server_config& cfg, asio::i
     return std::make_unique<cluster::in_process_bus>(
         cluster::node_info{"local", advertised_address(cfg), clock.now_ms(), 0, 0});
   cluster::redis::redis_bus_options options;
-  options.address = cfg.redis_url;
+  options.address = *cfg.redis;
   options.advertised_address = advertised_address(cfg);
-  auto bus = std::make_unique<cluster::redis::redis_bus>(ioc, options);
+  auto bus = std::make_unique<cluster::redis::redis_bus>(ioc, options, clock);
   spdlog::info("cluster: node {} ({}) on Redis {}", bus->node_id(), options.advertised_address, cfg.redis->to_string());
   return bus;
 }

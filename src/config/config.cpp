@@ -225,7 +225,6 @@ void parse_redis(const raw_value& r, server_config& c) {
   const std::string_view v = trim(r.value);
   try {
     c.redis = parse_redis_address(v);
-    c.redis_url = std::string(v);
   } catch (const address_error& e) {
     // Whatever precedes an '@' may be a password (redis://user:secret@host): not echoed.
     const auto at = v.rfind('@'), scheme = v.find("://");

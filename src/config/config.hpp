@@ -46,7 +46,6 @@ struct server_config {
 
   // ---- cluster ----
   std::optional<redis_address> redis;       // REDISADDR parsed (nullopt = single node)
-  std::string redis_url;                    // REDISADDR as given, for the bus's options
 
   // ---- auth ----
   std::string jwt_secret;                   // JWT_SECRET ("" = generate one, kept in the data dir)

@@ -10,14 +10,15 @@ namespace {
 
 struct redis_factory final : bus_factory {
   test::redis_instance redis;  // one per test: the factory lives as long as the fixture
+  const system_clock clock;    // likewise, so it outlives every bus it made
 
   std::unique_ptr<bus> make(boost::asio::io_context& io, const std::string& id) override {
     redis::redis_bus_options o;
-    o.address = redis.address();
+    o.address = redis.parsed_address();
     o.node_id = id;
     o.advertised_address = id + ".example:8080";
     o.heartbeat = std::chrono::milliseconds(200);
-    return std::make_unique<redis::redis_bus>(io, o);
+    return std::make_unique<redis::redis_bus>(io, o, clock);
   }
   bool ready(const bus& b) const override { return static_cast<const redis::redis_bus&>(b).connected(); }
 };

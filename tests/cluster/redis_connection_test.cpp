@@ -14,6 +14,7 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace chatrix::cluster::redis;
+using chatrix::config::parse_redis_address;
 using chatrix::test::redis_instance;
 using chatrix::test::run_for;
 using chatrix::test::run_until;
@@ -24,7 +25,7 @@ using namespace std::string_literals;
 class RedisConnection : public ::testing::Test {
  protected:
   std::shared_ptr<redis_connection> make(std::string address = {}, connection_options o = {}) {
-    o.address = *parse_redis_address(address.empty() ? redis_.address() : address);
+    o.address = parse_redis_address(address.empty() ? redis_.address() : address);
     o.name = "test";
     auto c = redis_connection::create(io_.get_executor(), o);
     c->on_state([this](bool up) { states_.push_back(up); });
@@ -41,38 +42,32 @@ class RedisConnection : public ::testing::Test {
 
 TEST(RedisAddress, Parses) {
   auto a = parse_redis_address("10.0.0.5:6380");
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->host, "10.0.0.5");
-  EXPECT_EQ(a->port, "6380");
-  EXPECT_EQ(a->db, 0);
-  EXPECT_TRUE(a->password.empty());
+  EXPECT_EQ(a.host, "10.0.0.5");
+  EXPECT_EQ(a.port, "6380");
+  EXPECT_EQ(a.db, 0);
+  EXPECT_TRUE(a.password.empty());
 
   a = parse_redis_address("redis://:s%40cret@redis.internal:7000/3");
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->host, "redis.internal");
-  EXPECT_EQ(a->port, "7000");
-  EXPECT_EQ(a->password, "s@cret");
-  EXPECT_TRUE(a->username.empty());
-  EXPECT_EQ(a->db, 3);
-  EXPECT_EQ(a->to_string().find("cret"), std::string::npos);  // never logged
+  EXPECT_EQ(a.host, "redis.internal");
+  EXPECT_EQ(a.port, "7000");
+  EXPECT_EQ(a.password, "s@cret");
+  EXPECT_TRUE(a.username.empty());
+  EXPECT_EQ(a.db, 3);
+  EXPECT_EQ(a.to_string().find("cret"), std::string::npos);  // never logged
 
   a = parse_redis_address("redis://app:pw@[::1]:6379");
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->host, "::1");
-  EXPECT_EQ(a->username, "app");
-  EXPECT_EQ(a->password, "pw");
+  EXPECT_EQ(a.host, "::1");
+  EXPECT_EQ(a.username, "app");
+  EXPECT_EQ(a.password, "pw");
 
   a = parse_redis_address("redis://localhost");
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->port, "6379");
+  EXPECT_EQ(a.port, "6379");
 
-  std::string why;
-  EXPECT_FALSE(parse_redis_address("", &why));
-  EXPECT_FALSE(parse_redis_address("host:99999", &why));
-  EXPECT_FALSE(parse_redis_address("redis://host:1/x", &why));
-  EXPECT_FALSE(parse_redis_address("rediss://host:1", &why));
-  EXPECT_FALSE(parse_redis_address("http://host:1", &why));
-  EXPECT_FALSE(why.empty());
+  EXPECT_THROW(parse_redis_address(""), chatrix::config::address_error);
+  EXPECT_THROW(parse_redis_address("host:99999"), chatrix::config::address_error);
+  EXPECT_THROW(parse_redis_address("redis://host:1/x"), chatrix::config::address_error);
+  EXPECT_THROW(parse_redis_address("rediss://host:1"), chatrix::config::address_error);
+  EXPECT_THROW(parse_redis_address("http://host:1"), chatrix::config::address_error);
 }
 
 TEST_F(RedisConnection, ThousandPipelinedCommandsReplyInOrder) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cluster/redis/resp_reader.hpp"
+#include "config/address.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -37,6 +38,13 @@ class redis_instance {
 
   std::uint16_t port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  /// address() as the configuration would have parsed it.
+  config::redis_address parsed_address() const {
+    config::redis_address a;
+    a.host = "127.0.0.1";
+    a.port = std::to_string(port_);
+    return a;
+  }
   const std::filesystem::path& dir() const { return dir_; }
 
   /// One command over a fresh blocking connection (tests only). Throws on I/O errors.

@@ -5,16 +5,15 @@
 #include "cluster/redis/redis_bus.hpp"
 
 #include "cluster/redis/event_codec.hpp"
+#include "cluster/redis/redis_command.hpp"
+#include "core/spawn.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
-#include <exception>
 #include <random>
-#include <stdexcept>
 #include <utility>
 
 namespace chatrix::cluster::redis {
@@ -24,6 +23,8 @@ using boost::system::error_code;
 
 namespace {
 
+constexpr auto as_result = asio::as_tuple(asio::use_awaitable);
+
 std::string random_node_id() {
   std::random_device rd;
   std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
@@ -31,11 +32,6 @@ std::string random_node_id() {
   std::string s(16, '0');
   for (int i = 15; i >= 0; --i, v >>= 4) s[static_cast<std::size_t>(i)] = hex[v & 0xf];
   return s;
-}
-
-const clock& process_clock() {
-  static const system_clock c;
-  return c;
 }
 
 }  // namespace
@@ -51,33 +47,14 @@ redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options, const 
       registry_(keys_, id_, options_.lease_ttl, clock_),
       presence_(keys_, id_, options_.lease_ttl, clock_),
       replay_({options_.max_held_notices, options_.notice_retention, options_.max_payload_bytes}, stats_),
-      router_(keys_, id_, {options_.max_queued_events, options_.max_payload_bytes}, registry_, replay_, stats_,
-              clock_) {
-  std::string why;
-  auto addr = parse_redis_address(options_.address, &why);
-  if (!addr) throw std::invalid_argument("REDISADDR '" + options_.address + "': " + why);
-  address_ = std::move(*addr);
-}
-
-redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options)
-    : redis_bus(std::move(io), std::move(options), process_clock()) {}
+      router_(io_, keys_, id_, {options_.max_queued_events, options_.max_payload_bytes}, registry_, replay_, stats_,
+              clock_) {}
 
 redis_bus::~redis_bus() { stop(); }
 
 node_info redis_bus::self_info() const {
   return node_info{id_, options_.advertised_address, started_at_, presence_.connections(),
                    clock_.now_ms() + options_.lease_ttl.count()};
-}
-
-void redis_bus::spawn(asio::awaitable<void> task, const char* what) {
-  asio::co_spawn(io_, std::move(task), [id = id_, what](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("cluster: node {}: {} failed: {}", id, what, ex.what());
-    }
-  });
 }
 
 // ---- lifecycle -------------------------------------------------------------------------
@@ -88,7 +65,7 @@ void redis_bus::start(event_sink& sink) {
   started_at_ = clock_.now_ms();
 
   auto opts = options_.connection;
-  opts.address = address_;
+  opts.address = options_.address;
   opts.name = "chatrix-" + id_;
   main_ = redis_connection::create(io_, opts);
   main_->on_state([this](bool up) { on_main_state(up); });
@@ -99,10 +76,10 @@ void redis_bus::start(event_sink& sink) {
   sub_->on_state([this](bool up) { on_sub_state(up); });
 
   spdlog::info("cluster: node {} ({}) joining via Redis at {}", id_, options_.advertised_address,
-               address_.to_string());
+               options_.address.to_string());
   main_->start();
   sub_->start();
-  spawn(heartbeat_loop(alive_), "heartbeat");
+  spawn_logged(io_, heartbeat_loop(alive_), "cluster: heartbeat");
 }
 
 void redis_bus::deregister() {
@@ -221,33 +198,38 @@ void redis_bus::on_sub_state(bool up) {
 }
 
 void redis_bus::sync() {
+  // co_spawn dispatches: the round below has written its commands, PING last, by the time it
+  // first waits, so the registry read after them goes out behind them.
+  spawn_logged(io_, sync_round(++sync_gen_, alive_), "cluster: sync");
+  refresh_nodes();
+  announce_after_ = registry_.reads_issued();  // the registry read just issued sees every node synced before us
+}
+
+asio::awaitable<void> redis_bus::sync_round(std::uint64_t gen, std::weak_ptr<char> alive) {
   // After a loss, Redis may have forgotten us (restart, or our lease ran out): rewrite the
   // registration and every presence entry, and only once Redis has them (the PING after
   // them returns) ask the sink to re-check the database. In that order, a message stored
   // meanwhile is either routed to us (presence visible) or found by the resync.
-  const auto gen = ++sync_gen_;
   write_registration();
   presence_.rewrite_all(*main_);
-  main_->send({"PING"}, [this, gen](error_code ec, reply) {
-    if (ec || gen != sync_gen_ || !main_up_ || !sub_up_) return;
-    synced_ = true;
-    const bool recovered = ever_synced_;
-    ever_synced_ = true;
-    if (recovered) spdlog::info("cluster: node {} back on Redis; resyncing local devices", id_);
-    // The first sync only matters for devices that attached before we were reachable.
-    if (recovered || !presence_.empty()) request_resync();
-    // What arrived since the subscription came back goes after the resync began, so that the
-    // sink holds it behind what the database still owes.
-    auto early = std::move(early_);
-    early_.clear();
-    for (auto& ev : early) on_remote_event(std::move(ev));
-    // Other nodes may have held notices for us (hello, after a loss), and we may hold some.
-    announce_ = true;
-    announce_hello_ = announce_hello_ || recovered;
-    if (presence_.changed()) schedule_flush();
-  });
-  refresh_nodes();
-  announce_after_ = registry_.reads_issued();  // the registry read just issued sees every node synced before us
+  command_args ping{"PING"};  // named: g++ 12 rejects a braced list inside the co_await
+  auto [ec, pong] = co_await async_command(*main_, std::move(ping), as_result);
+  if (ec || alive.expired() || gen != sync_gen_ || !main_up_ || !sub_up_) co_return;
+  synced_ = true;
+  const bool recovered = ever_synced_;
+  ever_synced_ = true;
+  if (recovered) spdlog::info("cluster: node {} back on Redis; resyncing local devices", id_);
+  // The first sync only matters for devices that attached before we were reachable.
+  if (recovered || !presence_.empty()) request_resync();
+  // What arrived since the subscription came back goes after the resync began, so that the
+  // sink holds it behind what the database still owes.
+  auto early = std::move(early_);
+  early_.clear();
+  for (auto& ev : early) on_remote_event(std::move(ev));
+  // Other nodes may have held notices for us (hello, after a loss), and we may hold some.
+  announce_ = true;
+  announce_hello_ = announce_hello_ || recovered;
+  if (presence_.changed()) schedule_flush();
 }
 
 void redis_bus::request_resync() {
@@ -264,7 +246,7 @@ void redis_bus::request_resync() {
 
 void redis_bus::write_registration() { registry_.write_lease(*main_, self_info()); }
 
-void redis_bus::refresh_nodes() { spawn(read_nodes(alive_), "registry read"); }
+void redis_bus::refresh_nodes() { spawn_logged(io_, read_nodes(alive_), "cluster: registry read"); }
 
 asio::awaitable<void> redis_bus::read_nodes(std::weak_ptr<char> alive) {
   auto read = co_await registry_.read(*main_);

@@ -27,8 +27,8 @@
 namespace chatrix::cluster::redis {
 
 struct redis_bus_options {
-  /// REDISADDR: `host:port` or `redis://[[user]:password@]host[:port][/db]`.
-  std::string address;
+  /// REDISADDR, as the configuration parsed it.
+  redis_address address;
   /// Empty: 16 random hex digits (a restarted process is a new node).
   std::string node_id;
   /// SERVER_HOST: how other nodes and operators reach this node (shown by GET /cluster).
@@ -78,13 +78,9 @@ struct redis_bus_options {
 /// before that thread runs); the sink is called on that thread.
 class redis_bus final : public bus {
  public:
-  /// Throws std::invalid_argument if `options.address` is malformed. Connects on start().
-  /// Leases, presence fields and notice ages are read from `clk` (the system clock when
-  /// none is given), which must outlive the bus; timers run on the executor's steady clock.
+  /// Connects on start(). Leases, presence fields and notice ages are read from `clk`, which
+  /// must outlive the bus; timers run on the executor's steady clock.
   redis_bus(boost::asio::any_io_executor io, redis_bus_options options, const clock& clk);
-  redis_bus(boost::asio::any_io_executor io, redis_bus_options options);
-  redis_bus(boost::asio::io_context& io, redis_bus_options options)
-      : redis_bus(io.get_executor(), std::move(options)) {}
   redis_bus(boost::asio::io_context& io, redis_bus_options options, const clock& clk)
       : redis_bus(io.get_executor(), std::move(options), clk) {}
   ~redis_bus() override;
@@ -121,6 +117,8 @@ class redis_bus final : public bus {
   void on_remote_event(user_event&& ev);
   void on_hello(std::string origin);
   void sync();
+  /// The writes of a sync and what follows Redis's confirmation; `gen` is its sync_gen_.
+  boost::asio::awaitable<void> sync_round(std::uint64_t gen, std::weak_ptr<char> alive);
   void write_registration();
   void release_visible_waiters();
   void refresh_nodes();
@@ -136,15 +134,12 @@ class redis_bus final : public bus {
   void deregister();
   void maybe_finish_shutdown();
   void finish_shutdown();
-  /// Runs `task` on the bus's executor; an exception it throws is logged, not lost.
-  void spawn(boost::asio::awaitable<void> task, const char* what);
 
   node_info self_info() const;
 
   boost::asio::any_io_executor io_;
   redis_bus_options options_;
   const clock& clock_;
-  redis_address address_;
   std::string id_;
   bus_keys keys_;
   event_sink* sink_ = nullptr;

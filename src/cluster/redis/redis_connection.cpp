@@ -23,15 +23,6 @@ error_code protocol_error() { return make_error_code(boost::system::errc::protoc
 
 }  // namespace
 
-std::optional<redis_address> parse_redis_address(std::string_view text, std::string* why) {
-  try {
-    return config::parse_redis_address(text);
-  } catch (const config::address_error& e) {
-    if (why) *why = e.what();
-    return std::nullopt;
-  }
-}
-
 // ---- lifecycle -------------------------------------------------------------------------
 
 std::shared_ptr<redis_connection> redis_connection::create(asio::any_io_executor ex, connection_options options) {

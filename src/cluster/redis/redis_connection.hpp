@@ -16,7 +16,6 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,10 +25,6 @@ namespace chatrix::cluster::redis {
 
 /// Where Redis is and how to log in; REDISADDR parsed by the configuration.
 using redis_address = config::redis_address;
-
-/// config::parse_redis_address for callers holding the address as text: std::nullopt, and the
-/// reason in `why`, instead of an exception.
-std::optional<redis_address> parse_redis_address(std::string_view text, std::string* why = nullptr);
 
 struct connection_options {
   redis_address address;

@@ -1,26 +1,23 @@
-// router: the per-turn routing round and the resync signal after routing was dropped.
+// router: the per-turn routing round (one coroutine per round) and the resync signal after
+// routing was dropped.
 #include "cluster/redis/router.hpp"
 
 #include "cluster/redis/event_codec.hpp"
 #include "cluster/redis/presence.hpp"
+#include "cluster/redis/redis_command.hpp"
+#include "core/spawn.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <map>
 #include <memory>
-#include <unordered_map>
 #include <utility>
 
 namespace chatrix::cluster::redis {
 
+namespace asio = boost::asio;
 using boost::system::error_code;
-
-struct router::batch {
-  std::vector<user_event> events;
-  std::unordered_map<user_id, std::vector<std::string>> where;  // user -> other nodes with devices
-  std::size_t remaining = 0;                                    // lookups still to come
-  bool failed = false;
-  std::function<bool()> link_up;
-  std::function<void()> round_over;
-};
 
 bool router::enqueue(user_event ev) {
   if (queue_.size() + inflight_events_ >= limits_.max_queued_events) {
@@ -50,59 +47,76 @@ void router::drop_queued() {
 bool router::route_queued(redis_connection& conn, bool draining, std::function<bool()> link_up,
                           std::function<void()> round_over) {
   if (queue_.empty() || (lost_ && !draining)) return false;
-  auto b = std::make_shared<batch>();
-  b->events = std::move(queue_);
+  auto events = std::move(queue_);
   queue_.clear();
-  b->link_up = std::move(link_up);
-  b->round_over = std::move(round_over);
-  inflight_events_ += b->events.size();
-  for (const auto& ev : b->events) b->where.try_emplace(ev.to);
-  b->remaining = b->where.size();
-  for (auto& [uid, nodes] : b->where) {
-    conn.send({"HGETALL", keys_.presence(uid)}, [this, &conn, b, uid = uid](error_code ec, reply r) {
-      if (ec || !r.is_array()) {
-        b->failed = true;
-      } else {
-        const auto now = clock_.now_ms();
-        auto& dest = b->where[uid];
-        for (std::size_t j = 0; j + 1 < r.elements.size(); j += 2) {
-          const auto& node = r.elements[j].str;
-          const auto field = parse_presence_field(r.elements[j + 1].str);
-          if (node == node_id_ || field.devices <= 0) continue;
-          if (field.lease_end && *field.lease_end < now && !registry_.node_live(node, now)) {
-            // A crashed node's field, kept alive by other nodes renewing the key. (The
-            // registry's view, which does not depend on clocks, keeps a live node whose
-            // clock runs behind.)
-            conn.send({"HDEL", keys_.presence(uid), node});
-            continue;
-          }
-          // Its lease ran out since our last refresh. (A live node's cached lease is always
-          // several beats ahead; a node we have not seen yet is routed to: it may be new.)
-          if (registry_.lease_expired(node, now)) continue;
-          dest.push_back(node);
-        }
-      }
-      if (--b->remaining == 0) route(conn, *b);
-    });
-  }
+  inflight_events_ += events.size();
+  // co_spawn dispatches: on the I/O thread the round runs at once up to its first co_await,
+  // so its lookups are written now, behind what this turn sent before them and ahead of
+  // what it sends after, as when they were sent from here directly.
+  spawn_logged(io_, route_round(conn, std::move(events), std::move(link_up), std::move(round_over)), "routing round");
   return true;
 }
 
-void router::route(redis_connection& conn, batch& b) {
-  inflight_events_ -= b.events.size();
-  if (b.failed || !b.link_up()) {
-    stats_.dropped_redis_down += b.events.size();
-    for (const auto& ev : b.events) replay_.hold(ev, {}, clock_.now_ms());
-    lost_ = true;
-    b.round_over();
-    return;
+asio::awaitable<void> router::route_round(redis_connection& conn, std::vector<user_event> events,
+                                          std::function<bool()> link_up, std::function<void()> round_over) {
+  // One pipelined HGETALL per distinct recipient, all in one write, one await for the lot.
+  destinations where;
+  for (const auto& ev : events) where.try_emplace(ev.to);
+  std::vector<command_args> lookups;
+  lookups.reserve(where.size());
+  for (const auto& entry : where) lookups.push_back({"HGETALL", keys_.presence(entry.first)});
+  auto [lookup_ec, replies] = co_await async_pipeline(conn, std::move(lookups), asio::as_tuple(asio::use_awaitable));
+
+  // A failed lookup fails the round; the others are still read (their stale fields deleted).
+  bool failed = static_cast<bool>(lookup_ec);
+  const auto now = clock_.now_ms();
+  std::size_t i = 0;
+  for (auto& [uid, dest] : where) {
+    const auto& r = replies[i++];
+    if (r.is_array())
+      read_presence(conn, uid, r, now, dest);
+    else
+      failed = true;
   }
+
+  inflight_events_ -= events.size();
+  if (failed || !link_up()) {
+    stats_.dropped_redis_down += events.size();
+    for (const auto& ev : events) replay_.hold(ev, {}, clock_.now_ms());
+    lost_ = true;
+  } else {
+    publish_events(conn, events, where);
+  }
+  round_over();
+}
+
+void router::read_presence(redis_connection& conn, user_id user, const reply& r, unix_ms now,
+                           std::vector<std::string>& dest) {
+  for (std::size_t j = 0; j + 1 < r.elements.size(); j += 2) {
+    const auto& node = r.elements[j].str;
+    const auto field = parse_presence_field(r.elements[j + 1].str);
+    if (node == node_id_ || field.devices <= 0) continue;
+    if (field.lease_end && *field.lease_end < now && !registry_.node_live(node, now)) {
+      // A crashed node's field, kept alive by other nodes renewing the key. (The registry's
+      // view, which does not depend on clocks, keeps a live node whose clock runs behind.)
+      conn.send({"HDEL", keys_.presence(user), node});
+      continue;
+    }
+    // Its lease ran out since our last refresh. (A live node's cached lease is always
+    // several beats ahead; a node we have not seen yet is routed to: it may be new.)
+    if (registry_.lease_expired(node, now)) continue;
+    dest.push_back(node);
+  }
+}
+
+void router::publish_events(redis_connection& conn, const std::vector<user_event>& events,
+                            const destinations& where) {
   // One payload per destination node, events in publish order; all PUBLISHes go out on the
   // same connection after every earlier round's, so order per recipient holds.
   std::map<std::string, std::string> payloads;
-  for (const auto& ev : b.events) {
-    auto it = b.where.find(ev.to);
-    if (it == b.where.end()) continue;
+  for (const auto& ev : events) {
+    auto it = where.find(ev.to);
+    if (it == where.end()) continue;
     for (const auto& node : it->second) {
       auto& p = payloads[node];
       if (p.empty()) begin_payload(p);
@@ -116,7 +130,6 @@ void router::route(redis_connection& conn, batch& b) {
   }
   for (auto& [node, p] : payloads)
     if (!p.empty()) publish(conn, node, std::move(p), true);
-  b.round_over();
 }
 
 void router::publish(redis_connection& conn, const std::string& node, std::string payload, bool events) {

@@ -11,9 +11,13 @@
 #include "cluster/redis/redis_connection.hpp"
 #include "core/clock.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -27,10 +31,11 @@ class router {
     std::size_t max_payload_bytes = 512 * 1024;
   };
 
-  router(const bus_keys& keys, std::string node_id, limits lim, const node_registry& registry,
-         notice_replay& replay, redis_bus_stats& stats, const clock& clk)
-      : keys_(keys), node_id_(std::move(node_id)), limits_(lim), registry_(registry), replay_(replay),
-        stats_(stats), clock_(clk) {}
+  /// Rounds run as coroutines on `io`, the executor of the connection they are given.
+  router(boost::asio::any_io_executor io, const bus_keys& keys, std::string node_id, limits lim,
+         const node_registry& registry, notice_replay& replay, redis_bus_stats& stats, const clock& clk)
+      : io_(std::move(io)), keys_(keys), node_id_(std::move(node_id)), limits_(lim), registry_(registry),
+        replay_(replay), stats_(stats), clock_(clk) {}
 
   /// Queues `ev` for the next round. False when the queue is full: the event is dropped
   /// (counted, its notice held) and routing is marked lost.
@@ -49,7 +54,8 @@ class router {
   /// Starts a round for the queued events; false when there is none to start (nothing
   /// queued, or routing was lost and not `draining`: later events wait for the resync
   /// signal, so that no node gets them before it knows to re-check the database).
-  /// When the round ends, `link_up()` says whether to publish, and `round_over` runs.
+  /// When the round ends, `link_up()` says whether to publish, and `round_over` runs. Called
+  /// on the I/O thread, it has written the round's lookups by the time it returns.
   bool route_queued(redis_connection& conn, bool draining, std::function<bool()> link_up,
                     std::function<void()> round_over);
   /// Tells every other live node (as last read) to re-check the database, and clears lost().
@@ -59,9 +65,17 @@ class router {
   void publish(redis_connection& conn, const std::string& node, std::string payload, bool events);
 
  private:
-  struct batch;
-  void route(redis_connection& conn, batch& b);
+  using destinations = std::unordered_map<user_id, std::vector<std::string>>;  // user -> other nodes
 
+  /// A member, not a lambda: a coroutine lambda's captures die with the lambda object.
+  boost::asio::awaitable<void> route_round(redis_connection& conn, std::vector<user_event> events,
+                                           std::function<bool()> link_up, std::function<void()> round_over);
+  /// Reads one HGETALL presence reply into `dest`, deleting the fields of crashed nodes.
+  void read_presence(redis_connection& conn, user_id user, const reply& r, unix_ms now,
+                     std::vector<std::string>& dest);
+  void publish_events(redis_connection& conn, const std::vector<user_event>& events, const destinations& where);
+
+  boost::asio::any_io_executor io_;
   const bus_keys& keys_;
   std::string node_id_;
   limits limits_;
