@@ -58,7 +58,7 @@ struct server_config {
   // ---- logging ----
   std::string log_level = "info";           // LOG_LEVEL: trace debug info warn error critical off
 
-  // ---- limits and timing (documented in docs/configuration.md) ----
+  // ---- limits and timing (documented in README.md, Configuration) ----
   unsigned io_threads = 1;                     // IO_THREADS: only 1 so far
   unsigned worker_threads = 2;                 // WORKER_THREADS: password hashing
   std::size_t max_frame_bytes = 64 * 1024;     // MAX_FRAME_BYTES
