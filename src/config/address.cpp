@@ -2,6 +2,7 @@
 // cover: the HOST:PORT forms and libpq's key=value syntax. No error message quotes a user
 // name, a password or a key=value word, since any of them may be (part of) a secret.
 #include "config/address.hpp"
+#include "config/text.hpp"
 
 #include <arpa/inet.h>
 
@@ -16,29 +17,16 @@
 namespace chatrix::config {
 namespace {
 
+using text::all_digits;
+using text::lower;
+using text::trim;
+
 namespace urls = boost::urls;
 
 [[noreturn]] void refuse(const std::string& why) { throw address_error(why); }
 
-std::string_view trim(std::string_view s) {
-  const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool has_space_or_control(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F; });
-}
-
-bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::optional<std::uint16_t> parse_port(std::string_view s, std::uint16_t min) {

@@ -2,6 +2,7 @@
 // flags, --help and the lookup order flag > environment > .env > default; then each raw
 // string is validated into server_config, every failure a one-line config_error.
 #include "config/config.hpp"
+#include "config/text.hpp"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -20,6 +21,10 @@ extern char** environ;  // POSIX; not declared by <unistd.h> unless _GNU_SOURCE
 
 namespace chatrix::config {
 namespace {
+
+using text::all_digits;
+using text::lower;
+using text::trim;
 
 using namespace std::string_literals;
 
@@ -88,25 +93,6 @@ std::string shown(std::string_view v) {
 
 [[noreturn]] void fail(const raw_value& r, const std::string& what) {
   throw config_error(r.variable + ": " + what + r.origin);
-}
-
-std::string_view trim(std::string_view s) {
-  const auto is_space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-  };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::optional<std::uint64_t> parse_uint(std::string_view s) {
