@@ -24,7 +24,7 @@ SANITIZER_FLAGS = $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 # ctest lists their unbuilt binaries as <target>_NOT_BUILT, hence the -E.
 TSAN_TARGETS = chatrix storage_sqlite_test chat_unit_tests storage_pg_contract_test \
   storage_pg_store_test storage_pg_outage_test chatrix_pg_server_outage_test \
-  chatrix_pg_server_password_test chatrix_cluster_tests
+  chatrix_pg_server_password_test chatrix_cluster_tests chatrix_cluster_unit_tests
 
 .PHONY: all deps deps-server configure configure-server build run test unit install \
         test-sanitize test-tsan clean
