@@ -62,7 +62,8 @@ unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 -L unit
 
 # The server and the tools under $(DESTDIR)$(PREFIX) (bin/, share/doc/chatrix/).
-install: build
+install: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target chatrix chatrix-bench
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer (CI runs it).
