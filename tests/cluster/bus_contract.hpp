@@ -69,4 +69,7 @@ class bus_contract : public ::testing::TestWithParam<bus_backend> {
   std::vector<std::unique_ptr<bus>> buses_;
 };
 
+/// The cases that need two nodes on one bus: instantiated only for buses that span nodes.
+class multi_node_bus_contract : public bus_contract {};
+
 }  // namespace chatrix::cluster::testing

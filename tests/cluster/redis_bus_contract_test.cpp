@@ -23,11 +23,9 @@ struct redis_factory final : bus_factory {
   bool ready(const bus& b) const override { return static_cast<const redis::redis_bus&>(b).connected(); }
 };
 
-INSTANTIATE_TEST_SUITE_P(redis, bus_contract,
-                         ::testing::Values(bus_backend{"redis", [] {
-                                                         return std::unique_ptr<bus_factory>(new redis_factory);
-                                                       }}),
-                         bus_backend_name{});
+const bus_backend redis_backend{"redis", [] { return std::unique_ptr<bus_factory>(new redis_factory); }};
+INSTANTIATE_TEST_SUITE_P(redis, bus_contract, ::testing::Values(redis_backend), bus_backend_name{});
+INSTANTIATE_TEST_SUITE_P(redis, multi_node_bus_contract, ::testing::Values(redis_backend), bus_backend_name{});
 
 }  // namespace
 }  // namespace chatrix::cluster::testing
