@@ -232,8 +232,6 @@ tcp::acceptor listen(asio::io_context& ioc, const std::string& address, std::uin
   return acc;
 }
 
-std::uint16_t server::start() { return start(listen(impl_->ioc, impl_->options.address, impl_->options.port)); }
-
 std::uint16_t server::start(tcp::acceptor listening) {
   auto& acc = impl_->acceptor;
   acc = std::move(listening);

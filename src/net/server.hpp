@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 namespace chatrix::net {
 
@@ -29,8 +30,6 @@ class server {
          metrics::server_metrics& metrics);
   ~server();
 
-  /// Binds and listens; returns the bound port. Throws std::system_error when it can't bind.
-  std::uint16_t start();
   /// Serves on `listening`, an acceptor from listen(); returns its port.
   std::uint16_t start(boost::asio::ip::tcp::acceptor listening);
   /// Shutdown: stops accepting and reading new frames, waits until the sends already taken

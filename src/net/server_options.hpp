@@ -3,14 +3,10 @@
 
 #include <chrono>
 #include <cstddef>
-#include <cstdint>
-#include <string>
 
 namespace chatrix::net {
 
 struct server_options {
-  std::string address = "0.0.0.0";
-  std::uint16_t port = 6969;
   std::size_t max_frame_bytes = 64 * 1024;
   std::size_t send_queue_bytes = 4 * 1024 * 1024;
   std::chrono::seconds auth_timeout{10};
