@@ -4,7 +4,6 @@
 #include "cluster/redis/bus_detail.hpp"
 #include "cluster/redis/redis_command.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
@@ -18,8 +17,6 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr std::int64_t prune_after_ms = 3600 * 1000;
-
-constexpr auto as_result = asio::as_tuple(asio::use_awaitable);
 
 }  // namespace
 

@@ -8,7 +8,6 @@
 #include "cluster/redis/redis_command.hpp"
 #include "core/spawn.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
@@ -22,8 +21,6 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 namespace {
-
-constexpr auto as_result = asio::as_tuple(asio::use_awaitable);
 
 std::string random_node_id() {
   std::random_device rd;
@@ -280,12 +277,12 @@ void redis_bus::on_nodes_read(const node_registry::read_result& read) {
 std::vector<node_info> redis_bus::nodes() const { return registry_.live_nodes(self_info()); }
 
 asio::awaitable<void> redis_bus::heartbeat_loop(std::weak_ptr<char> alive) {
-  // `alive` first: the coroutine starts on the executor, after start() returned, and the bus
-  // may be gone by then. Shutting down ends the beats (the stop timer bounds what is left).
+  // `alive` first: when start() runs off the I/O thread, the coroutine starts later, and the
+  // bus may be gone by then. Shutting down ends the beats (the stop timer bounds what is left).
   for (;;) {
     if (alive.expired() || stopped_ || draining_) co_return;
     heartbeat_timer_.expires_after(options_.heartbeat);
-    auto [ec] = co_await heartbeat_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto [ec] = co_await heartbeat_timer_.async_wait(as_result);
     if (ec || alive.expired() || stopped_ || draining_) co_return;
     replay_.prune(clock_.now_ms());
     if (main_up_) {

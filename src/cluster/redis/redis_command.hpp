@@ -4,8 +4,10 @@
 
 #include "cluster/redis/redis_connection.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <memory>
@@ -15,6 +17,9 @@
 #include <vector>
 
 namespace chatrix::cluster::redis {
+
+/// How the bus's coroutines await Redis and timers: the error as a value, never thrown.
+inline constexpr auto as_result = boost::asio::as_tuple(boost::asio::use_awaitable);
 
 using command_args = std::vector<std::string>;
 

@@ -7,7 +7,6 @@
 #include "cluster/redis/redis_command.hpp"
 #include "core/spawn.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <map>
@@ -65,7 +64,7 @@ asio::awaitable<void> router::route_round(redis_connection& conn, std::vector<us
   std::vector<command_args> lookups;
   lookups.reserve(where.size());
   for (const auto& entry : where) lookups.push_back({"HGETALL", keys_.presence(entry.first)});
-  auto [lookup_ec, replies] = co_await async_pipeline(conn, std::move(lookups), asio::as_tuple(asio::use_awaitable));
+  auto [lookup_ec, replies] = co_await async_pipeline(conn, std::move(lookups), as_result);
 
   // A failed lookup fails the round; the others are still read (their stale fields deleted).
   bool failed = static_cast<bool>(lookup_ec);
