@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <optional>
 
 namespace chatrix::config {
@@ -383,6 +384,86 @@ websocket_address parse_websocket_address(std::string_view text) {
     if (url.has_query()) a.target.append("?").append(str(url.encoded_query()));
   }
   return a;
+}
+
+// ---- IP networks ----
+
+std::optional<ip_bytes> parse_ip(std::string_view text) {
+  if (const auto pct = text.find('%'); pct != text.npos) text = text.substr(0, pct);  // fe80::1%eth0
+  if (text.empty() || text.size() > 45) return std::nullopt;
+  const std::string s(text);
+  ip_bytes out{};
+  in_addr v4{};
+  if (::inet_pton(AF_INET, s.c_str(), &v4) == 1) {
+    out[10] = out[11] = 0xFF;
+    std::memcpy(out.data() + 12, &v4, 4);
+    return out;
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, s.c_str(), &v6) == 1) {
+    std::memcpy(out.data(), &v6, 16);
+    return out;
+  }
+  return std::nullopt;
+}
+
+bool ip_network::contains(const ip_bytes& address) const noexcept {
+  const unsigned whole = prefix / 8, rest = prefix % 8;
+  if (!std::equal(base.begin(), base.begin() + whole, address.begin())) return false;
+  if (rest == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
+  return (base[whole] & mask) == (address[whole] & mask);
+}
+
+bool ip_network::contains(std::string_view address) const {
+  const auto ip = parse_ip(address);
+  return ip && contains(*ip);
+}
+
+namespace {
+
+bool is_v4_mapped(const ip_bytes& b) {
+  return std::all_of(b.begin(), b.begin() + 10, [](std::uint8_t x) { return x == 0; }) && b[10] == 0xFF &&
+         b[11] == 0xFF;
+}
+
+}  // namespace
+
+std::string ip_network::to_string() const {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (is_v4_mapped(base) && prefix >= 96) {
+    ::inet_ntop(AF_INET, base.data() + 12, buf, sizeof buf);
+    return std::string(buf) + "/" + std::to_string(prefix - 96);
+  }
+  ::inet_ntop(AF_INET6, base.data(), buf, sizeof buf);
+  return std::string(buf) + "/" + std::to_string(prefix);
+}
+
+ip_network parse_ip_network(std::string_view text) {
+  text = trim(text);
+  const auto slash = text.find('/');
+  const auto ip = parse_ip(text.substr(0, slash));
+  if (!ip) refuse("is not an IPv4 or IPv6 address");
+  const bool v4 = text.substr(0, slash).find(':') == std::string_view::npos;
+  ip_network n{*ip, 128};
+  if (slash != text.npos) {
+    const auto bits_text = text.substr(slash + 1);
+    unsigned bits = 0;
+    const auto [end, ec] = std::from_chars(bits_text.data(), bits_text.data() + bits_text.size(), bits);
+    const unsigned max = v4 ? 32 : 128;
+    if (bits_text.empty() || !all_digits(bits_text) || ec != std::errc{} || end != bits_text.data() + bits_text.size() ||
+        bits > max) {
+      refuse("has a prefix length that is not a number from 0 to " + std::to_string(max));
+    }
+    n.prefix = v4 ? bits + 96 : bits;
+  }
+  ip_network masked = n;
+  for (unsigned i = 0; i < 16; ++i) {
+    const unsigned covered = std::min(8u, n.prefix > i * 8 ? n.prefix - i * 8 : 0u);
+    masked.base[i] = static_cast<std::uint8_t>(masked.base[i] & (covered == 0 ? 0 : 0xFF << (8 - covered)));
+  }
+  if (masked.base != n.base) refuse("has bits set after the prefix (did you mean " + masked.to_string() + "?)");
+  return n;
 }
 
 }  // namespace chatrix::config

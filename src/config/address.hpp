@@ -4,7 +4,9 @@
 // percent-decoded). Pure: no sockets, no name resolution.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -87,5 +89,26 @@ struct websocket_address {
 
 /// ws://host[:port][/path] (any case of the scheme; port 80 and path /ws by default).
 websocket_address parse_websocket_address(std::string_view text);
+
+/// An IP address as 16 bytes, IPv4 in its IPv4-mapped IPv6 form (::ffff:a.b.c.d), so that
+/// either spelling of one client compares equal.
+using ip_bytes = std::array<std::uint8_t, 16>;
+
+/// A literal IPv4 or IPv6 address (an IPv6 zone is ignored); nullopt if `text` is not one.
+std::optional<ip_bytes> parse_ip(std::string_view text);
+
+/// A CIDR block such as 10.0.0.0/8 or fd00::/8; a bare address is a block of one.
+struct ip_network {
+  ip_bytes base{};
+  unsigned prefix = 128;  // bits of `base` that must match, in the 128-bit space
+
+  bool contains(const ip_bytes& address) const noexcept;
+  bool contains(std::string_view address) const;  // false for anything that is not an address
+  std::string to_string() const;                  // "10.0.0.0/8", "fd00::/8"
+};
+
+/// ADDRESS[/BITS] with IPv4 or IPv6; host bits set below the prefix are refused (a typo
+/// such as 10.0.0.1/8 is more likely than the intent).
+ip_network parse_ip_network(std::string_view text);
 
 }  // namespace chatrix::config

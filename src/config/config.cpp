@@ -71,6 +71,42 @@ constexpr setting_spec setting_specs[] = {
     {"AUTH_TIMEOUT", "", "--auth-timeout", "time allowed for the first (token) frame, 1s-1h (default 10s)"},
     {"IDLE_TIMEOUT", "", "--idle-timeout", "close a connection silent for this long, 1s-1d (default 60s)"},
     {"RETRY_WINDOW", "", "--retry-window", "how long a resent TEXT counts as a retry, 1s-30d (default 10m)"},
+    // Abuse limits (docs/security.md). Rates are N/s, N/m or N/h (N at once, then N per
+    // period); 0 turns a limit off.
+    {"LOGIN_FAILURE_LIMIT", "", "--login-failure-limit", "wrong passwords per username (default 10/m)"},
+    {"LOGIN_ADDRESS_LIMIT", "", "--login-address-limit", "login attempts per client address (default 300/m)"},
+    {"REGISTER_LIMIT", "", "--register-limit", "registrations per client address (default 300/h)"},
+    {"MESSAGE_RATE", "", "--message-rate", "TEXT frames per connection, sustained (default 1000/s)"},
+    {"MESSAGE_BURST", "", "--message-burst", "TEXT frames per connection at once, 1-1000000 (default 2000)"},
+    {"MESSAGE_FLOOD_LIMIT", "", "--message-flood-limit",
+     "TEXT frames refused in a row for rate before the connection is closed with 1008; 0 = never (default 1000)"},
+    {"SEARCH_LIMIT", "", "--search-limit", "user searches per connection (default 10/s)"},
+    {"HISTORY_LIMIT", "", "--history-limit", "history requests per connection (default 20/s)"},
+    {"STORAGE_QUOTA", "", "--storage-quota",
+     "message bytes a user may store per UTC day, with K, M or G; 0 = no quota (default 64M)"},
+    {"HASH_QUEUE", "", "--hash-queue",
+     "password hashes queued or running; beyond it login and register answer 503; 0 = no bound (default 64)"},
+    {"CONNECT_LIMIT", "", "--connect-limit", "connection attempts per client address (default 300/s)"},
+    {"ADDRESS_CONNECTIONS", "", "--address-connections",
+     "open connections per client address, WebSocket and HTTP; 0 = no limit (default 1000)"},
+    {"HTTP_ADDRESS_CONNECTIONS", "", "--http-address-connections",
+     "open plain HTTP connections per client address; 0 = no limit (default 64)"},
+    {"UNAUTHENTICATED_PER_ADDRESS", "", "--unauthenticated-per-address",
+     "WebSocket connections not yet authenticated per client address; 0 = no limit (default 256)"},
+    {"UNAUTHENTICATED_TOTAL", "", "--unauthenticated-total",
+     "WebSocket connections not yet authenticated on this node; 0 = no limit (default 8192)"},
+    {"UNAUTHENTICATED_PINGS", "", "--unauthenticated-pings",
+     "control frames a connection may send before authenticating, then 1008; 0 = no limit (default 8)"},
+    {"HTTP_HEADER_TIMEOUT", "", "--http-header-timeout",
+     "time allowed for a request line and headers, 1s-10m (default 10s)"},
+    {"HTTP_REQUEST_TIMEOUT", "", "--http-request-timeout",
+     "time allowed for a whole request, and for an idle keep-alive connection, 1s-1h (default 30s)"},
+    {"TRUSTED_PROXIES", "", "--trusted-proxies",
+     "comma list of proxy addresses or CIDR blocks whose X-Forwarded-For is believed (default none)"},
+    {"WS_ORIGINS", "", "--ws-origins",
+     "browser origins allowed to open /ws: a comma list of http(s)://host[:port] (default any)"},
+    {"ADMIN_PORT", "", "--admin-port",
+     "serve /metrics and /cluster only here: PORT (on 127.0.0.1) or ADDRESS:PORT (default: on the main port)"},
 };
 
 // ---- raw values and errors ----
@@ -247,6 +283,65 @@ std::vector<std::string> parse_cors(const raw_value& r) {
   }
   if (origins.empty()) fail(r, "no origins given (accepted: * or a comma list of http(s) origins)");
   return origins;
+}
+
+// "10/m": ten a minute; "0" (or "0/m") turns the limit off.
+limits::rate parse_rate(const raw_value& r) {
+  const std::string v = lower(trim(r.value));
+  const auto accepted = " (accepted: N/s, N/m or N/h such as 10/m; 0 turns the limit off)";
+  if (v == "0") return limits::rate{0, std::chrono::seconds(1)};
+  const auto slash = v.find('/');
+  const auto count = parse_uint(trim(std::string_view(v).substr(0, slash)));
+  if (slash == v.npos || !count || *count > 1'000'000'000) fail(r, shown(r.value) + " is not a rate" + accepted);
+  const auto unit = trim(std::string_view(v).substr(slash + 1));
+  std::chrono::milliseconds period;
+  if (unit == "s") {
+    period = std::chrono::seconds(1);
+  } else if (unit == "m") {
+    period = std::chrono::minutes(1);
+  } else if (unit == "h") {
+    period = std::chrono::hours(1);
+  } else {
+    fail(r, shown(r.value) + " has an unknown period" + accepted);
+  }
+  return limits::rate{*count, period};
+}
+
+std::vector<std::string> split_list(std::string_view v) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= v.size()) {
+    const auto comma = std::min(v.find(',', start), v.size());
+    auto item = std::string(trim(v.substr(start, comma - start)));
+    start = comma + 1;
+    if (!item.empty()) out.push_back(std::move(item));  // tolerate "a, b," and doubled commas
+  }
+  return out;
+}
+
+std::vector<ip_network> parse_networks(const raw_value& r) {
+  std::vector<ip_network> out;
+  for (const auto& item : split_list(r.value)) {
+    try {
+      out.push_back(parse_ip_network(item));
+    } catch (const address_error& e) {
+      fail(r, shown(item) + " " + e.what() + " (accepted: a comma list of addresses or CIDR blocks such as 10.0.0.0/8)");
+    }
+  }
+  return out;
+}
+
+// A bare port is on loopback: the admin routes are for the operator, not the internet.
+listen_address parse_admin(const raw_value& r) {
+  const auto v = trim(r.value);
+  listen_address a;
+  try {
+    a = parse_listen_address(v);
+  } catch (const address_error& e) {
+    fail(r, shown(r.value) + " " + e.what() + " (accepted: PORT for 127.0.0.1:PORT, or IPV4:PORT or [IPV6]:PORT)");
+  }
+  if (all_digits(v) || v.starts_with(":")) a.host = "127.0.0.1";
+  return a;
 }
 
 std::string parse_choice(const raw_value& r, const std::vector<std::pair<std::string, std::string>>& names,
@@ -514,6 +609,50 @@ std::optional<server_config> load(int argc, const char* const* argv, const std::
   if (const auto& r = get("AUTH_TIMEOUT"); r.set) c.auth_timeout = parse_duration(r, hour, "from 1s to 1h");
   if (const auto& r = get("IDLE_TIMEOUT"); r.set) c.idle_timeout = parse_duration(r, day, "from 1s to 1d");
   if (const auto& r = get("RETRY_WINDOW"); r.set) c.retry_window = parse_duration(r, 30 * day, "from 1s to 30d");
+
+  // ---- abuse limits ----
+  if (const auto& r = get("LOGIN_FAILURE_LIMIT"); r.set) c.login_failure_limit = parse_rate(r);
+  if (const auto& r = get("LOGIN_ADDRESS_LIMIT"); r.set) c.login_address_limit = parse_rate(r);
+  if (const auto& r = get("REGISTER_LIMIT"); r.set) c.register_limit = parse_rate(r);
+  if (const auto& r = get("MESSAGE_RATE"); r.set) c.message_rate = parse_rate(r);
+  if (const auto& r = get("MESSAGE_BURST"); r.set) c.message_burst = parse_count(r, 1, 1'000'000, "a burst size");
+  if (const auto& r = get("MESSAGE_FLOOD_LIMIT"); r.set) {
+    c.message_flood_limit = parse_count(r, 0, 1'000'000'000, "a count");
+  }
+  if (const auto& r = get("SEARCH_LIMIT"); r.set) c.search_limit = parse_rate(r);
+  if (const auto& r = get("HISTORY_LIMIT"); r.set) c.history_limit = parse_rate(r);
+  if (const auto& r = get("STORAGE_QUOTA"); r.set) {
+    c.storage_quota = trim(r.value) == "0" ? 0 : parse_bytes(r, 1, 1ull << 50, "0 for none, or up to 1024T");
+  }
+  if (const auto& r = get("HASH_QUEUE"); r.set) c.hash_queue = parse_count(r, 0, 1'000'000, "a queue length");
+  if (const auto& r = get("CONNECT_LIMIT"); r.set) c.connect_limit = parse_rate(r);
+  if (const auto& r = get("ADDRESS_CONNECTIONS"); r.set) {
+    c.address_connections = parse_count(r, 0, 10'000'000, "a connection count");
+  }
+  if (const auto& r = get("HTTP_ADDRESS_CONNECTIONS"); r.set) {
+    c.http_address_connections = parse_count(r, 0, 10'000'000, "a connection count");
+  }
+  if (const auto& r = get("UNAUTHENTICATED_PER_ADDRESS"); r.set) {
+    c.unauthenticated_per_address = parse_count(r, 0, 10'000'000, "a connection count");
+  }
+  if (const auto& r = get("UNAUTHENTICATED_TOTAL"); r.set) {
+    c.unauthenticated_total = parse_count(r, 0, 10'000'000, "a connection count");
+  }
+  if (const auto& r = get("UNAUTHENTICATED_PINGS"); r.set) {
+    c.unauthenticated_pings = parse_count(r, 0, 1'000'000, "a frame count");
+  }
+  if (const auto& r = get("HTTP_HEADER_TIMEOUT"); r.set) {
+    c.http_header_timeout = parse_duration(r, 10 * minute, "from 1s to 10m");
+  }
+  if (const auto& r = get("HTTP_REQUEST_TIMEOUT"); r.set) {
+    c.http_request_timeout = parse_duration(r, hour, "from 1s to 1h");
+  }
+  if (const auto& r = get("TRUSTED_PROXIES"); r.set) c.trusted_proxies = parse_networks(r);
+  if (const auto& r = get("WS_ORIGINS"); r.set) {
+    c.ws_origins = parse_cors(r);
+    if (c.ws_origins == std::vector<std::string>{"*"}) c.ws_origins.clear();  // any origin: the default
+  }
+  if (const auto& r = get("ADMIN_PORT"); r.set) c.admin = parse_admin(r);
 
   // ---- combinations, refused here so that a server that cannot run writes nothing to disk ----
   if (const auto& r = get("REDISADDR"); r.set) {

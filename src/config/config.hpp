@@ -4,6 +4,7 @@
 #pragma once
 
 #include "config/address.hpp"
+#include "limits/rate.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -67,6 +68,29 @@ struct server_config {
   std::chrono::seconds auth_timeout{10};       // AUTH_TIMEOUT: first frame must arrive by then
   std::chrono::seconds idle_timeout{60};       // IDLE_TIMEOUT: no traffic and no pong -> close
   std::chrono::seconds retry_window{600};      // RETRY_WINDOW: duplicate TEXT detection
+
+  // ---- abuse limits (docs/security.md); a rate of 0 turns a limit off ----
+  limits::rate login_failure_limit{10, std::chrono::minutes(1)};   // LOGIN_FAILURE_LIMIT: wrong passwords per username
+  limits::rate login_address_limit{300, std::chrono::minutes(1)};  // LOGIN_ADDRESS_LIMIT: login attempts per address
+  limits::rate register_limit{300, std::chrono::hours(1)};         // REGISTER_LIMIT: registrations per address
+  limits::rate message_rate{1000, std::chrono::seconds(1)};        // MESSAGE_RATE: TEXTs per connection, sustained
+  std::uint64_t message_burst = 2000;                              // MESSAGE_BURST: TEXTs per connection at once
+  std::uint64_t message_flood_limit = 1000;  // MESSAGE_FLOOD_LIMIT: refusals in a row before close 1008 (0 = never)
+  limits::rate search_limit{10, std::chrono::seconds(1)};   // SEARCH_LIMIT: searches per connection
+  limits::rate history_limit{20, std::chrono::seconds(1)};  // HISTORY_LIMIT: history requests per connection
+  std::uint64_t storage_quota = 64ull * 1024 * 1024;        // STORAGE_QUOTA: content bytes per user per UTC day (0 = off)
+  std::size_t hash_queue = 64;                              // HASH_QUEUE: password hashes queued or running (0 = off)
+  limits::rate connect_limit{300, std::chrono::seconds(1)};  // CONNECT_LIMIT: connection attempts per address
+  std::size_t address_connections = 1000;    // ADDRESS_CONNECTIONS: open connections per address (0 = off)
+  std::size_t http_address_connections = 64;  // HTTP_ADDRESS_CONNECTIONS: plain HTTP ones per address (0 = off)
+  std::size_t unauthenticated_per_address = 256;  // UNAUTHENTICATED_PER_ADDRESS: sockets before auth (0 = off)
+  std::size_t unauthenticated_total = 8192;       // UNAUTHENTICATED_TOTAL: sockets before auth, whole node (0 = off)
+  std::size_t unauthenticated_pings = 8;          // UNAUTHENTICATED_PINGS: control frames before auth (0 = off)
+  std::chrono::seconds http_header_timeout{10};   // HTTP_HEADER_TIMEOUT: request line and headers
+  std::chrono::seconds http_request_timeout{30};  // HTTP_REQUEST_TIMEOUT: a whole request, and keep-alive idle
+  std::vector<ip_network> trusted_proxies;        // TRUSTED_PROXIES: X-Forwarded-For believed only from these
+  std::vector<std::string> ws_origins;            // WS_ORIGINS: browser origins allowed to open /ws (empty = any)
+  std::optional<listen_address> admin;            // ADMIN_PORT: /metrics and /cluster only there (nullopt = main port)
 };
 
 /// One accepted setting: its variable name, flag and help line, for --help and the docs.

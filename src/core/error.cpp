@@ -26,6 +26,9 @@ std::string_view code_name(errc code) noexcept {
     case errc::body_too_large: return "body_too_large";
     case errc::method_not_allowed: return "method_not_allowed";
     case errc::upgrade_required: return "upgrade_required";
+    case errc::rate_limited: return "rate_limited";
+    case errc::quota_exceeded: return "quota_exceeded";
+    case errc::forbidden_origin: return "forbidden_origin";
   }
   return "internal";
 }

@@ -4,6 +4,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,10 @@ enum class errc {
   body_too_large,      // the request body exceeds 16 KiB
   method_not_allowed,  // the route exists but not for this method
   upgrade_required,    // a plain HTTP request to the WebSocket endpoint
+  // Abuse limits (docs/security.md).
+  rate_limited,        // too many requests of one kind; retry after retry_after_ms
+  quota_exceeded,      // the user's daily storage quota is used up
+  forbidden_origin,    // WebSocket upgrade from a browser origin not in WS_ORIGINS
 };
 
 /// The stable snake_case name of a code, e.g. "unknown_recipient".
@@ -43,6 +48,9 @@ std::string_view code_name(errc code) noexcept;
 struct error {
   errc code = errc::internal;
   std::string message;
+  /// rate_limited, quota_exceeded: when trying again may succeed (0 = not said). Sent as
+  /// retry_after_ms in ERR frames and as Retry-After (whole seconds, rounded up) over HTTP.
+  std::int64_t retry_after_ms = 0;
 };
 
 /// Raised by result<T>::value() on an error; only meant for startup paths and tests.
@@ -57,5 +65,8 @@ template <class T>
 using result = boost::system::result<T, error>;
 
 inline error make_error(errc code, std::string message) { return error{code, std::move(message)}; }
+inline error make_limited(errc code, std::string message, std::int64_t retry_after_ms) {
+  return error{code, std::move(message), retry_after_ms};
+}
 
 }  // namespace chatrix

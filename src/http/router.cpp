@@ -18,13 +18,16 @@ unsigned status_for(errc code) {
     case errc::username_taken: return 409;
     case errc::bad_credentials:
     case errc::unauthorized: return 401;
-    case errc::forbidden: return 403;
+    case errc::forbidden:
+    case errc::forbidden_origin: return 403;
     case errc::not_found: return 404;
     case errc::malformed_request: return 400;
     case errc::method_not_allowed: return 405;
     case errc::body_too_large: return 413;
     case errc::upgrade_required: return 426;
     case errc::headers_too_large: return 431;
+    case errc::rate_limited:
+    case errc::quota_exceeded: return 429;
     case errc::overloaded:
     case errc::unavailable: return 503;
     case errc::internal: return 500;
@@ -79,7 +82,16 @@ response error_response(unsigned status, errc code, std::string message) {
   return response{status, std::move(body)};
 }
 
-response error_response(const error& err) { return error_response(status_for(err.code), err.code, err.message); }
+response error_response(const error& err) {
+  auto res = error_response(status_for(err.code), err.code, err.message);
+  if (err.retry_after_ms > 0) {
+    // The body keeps the exact figure; the header (RFC 9110) takes whole seconds, rounded up.
+    res.body.pop_back();
+    res.body += ",\"retry_after_ms\":" + std::to_string(err.retry_after_ms) + '}';
+    res.headers.emplace_back("Retry-After", std::to_string((err.retry_after_ms + 999) / 1000));
+  }
+  return res;
+}
 
 router::router(chat::account_service& accounts, const cluster::bus& bus, metrics::server_metrics& metrics,
                cors_policy cors)

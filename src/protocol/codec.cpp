@@ -498,6 +498,10 @@ std::string encode_error(const error& err, int ref_type, const std::optional<std
     out += ",\"ref_type\":";
     append_int(out, ref_type);
   }
+  if (err.retry_after_ms > 0) {
+    out += ",\"retry_after_ms\":";
+    append_int(out, err.retry_after_ms);
+  }
   if (mark) {
     out += ",\"mark\":";
     out += *mark;
