@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cluster/bus.hpp"
+#include "core/error.hpp"
 #include "core/types.hpp"
 
 #include <cstddef>
@@ -45,6 +46,12 @@ class connection {
   /// order (a failure while bringing it back in sync). The device reconnects and reads what
   /// is pending from the store.
   virtual void close_for_error() = 0;
+
+  /// Ends the connection for a policy reason the client must hear about: sends ERR with
+  /// `reason` (its code, message and retry_after_ms) behind what is queued, then closes as a
+  /// policy violation (WebSocket 1008). Used for an expired or revoked token and for a client
+  /// that keeps flooding past its limit. Nothing it sends afterwards is handled.
+  virtual void end_session(const error& reason) = 0;
 };
 
 }  // namespace chatrix::chat

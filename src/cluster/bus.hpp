@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace chatrix::cluster {
@@ -29,10 +30,21 @@ struct user_event {
   shared_frame frame;
 };
 
+/// Tokens revoked on some node; every node must stop honouring them (docs/security.md).
+struct revocation {
+  user_id user = 0;
+  std::vector<std::string> jtis;  // the revoked tokens' ids
+  std::int64_t cutoff_s = 0;      // tokens of `user` without a jti issued at or before (0 = none)
+  std::vector<std::pair<std::string, unix_ms>> expiries;  // jti -> token expiry, for forgetting it
+};
+
 /// Receives the events that this node's devices must get.
 class event_sink {
  public:
   virtual ~event_sink() = default;
+  /// Tokens were revoked (on this node or another): close the sockets using them, refuse them.
+  /// A revocation the bus may have lost is made up for by resync() (re-read from the store).
+  virtual void revoked(const revocation& r) { (void)r; }
   virtual void deliver_local(const user_event& ev) = 0;
   /// The bus may have dropped events for local devices (it lost Redis and has it back, another
   /// node dropped routing or died). Called at the point of the event stream where the loss is
@@ -82,6 +94,9 @@ class bus {
   /// Starts routing to `sink` (the local chat service).
   virtual void start(event_sink& sink) = 0;
   virtual void publish(user_event ev) = 0;
+  /// Hands `r` to the sink of every live node, this one included (before returning, here).
+  /// Temporary default: this node only, until every bus implements it.
+  virtual void publish_revocation(const revocation& r) { (void)r; }
   /// Presence: the node holds (or no longer holds) a session of `id`. `visible` runs once
   /// other nodes route `id`'s events here (at once when they cannot: a resync follows when
   /// the bus recovers), so that a pending-message query made after it cannot miss a message

@@ -24,6 +24,8 @@ struct request {
   std::string body;
   std::string content_type;
   std::string origin;  // the Origin header, if any
+  std::string authorization;   // the Authorization header, if any ("Bearer <token>")
+  std::string client_address;  // the peer's IP, or X-Forwarded-For's when the peer is a trusted proxy
 };
 
 struct response {

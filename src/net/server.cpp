@@ -112,6 +112,13 @@ std::optional<http::response> refusal_for(const beast::error_code& ec) {
 
 asio::awaitable<void> server::impl::serve_http(socket_type socket) {
   auto self = shared_from_this();
+  beast::error_code peer_ec;
+  const auto peer = socket.remote_endpoint(peer_ec);
+  // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d; limits and logs use a.b.c.d.
+  const auto peer_ip = peer.address().is_v6() && peer.address().to_v6().is_v4_mapped()
+                           ? asio::ip::address(asio::ip::make_address_v4(asio::ip::v4_mapped, peer.address().to_v6()))
+                           : peer.address();
+  const std::string client_address = peer_ec ? std::string() : peer_ip.to_string();
   http_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
@@ -181,6 +188,8 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket) {
     r.body = std::move(req.body());
     if (auto it = req.find(bhttp::field::content_type); it != req.end()) r.content_type = std::string(it->value());
     if (auto it = req.find(bhttp::field::origin); it != req.end()) r.origin = std::string(it->value());
+    if (auto it = req.find(bhttp::field::authorization); it != req.end()) r.authorization = std::string(it->value());
+    r.client_address = client_address;
     auto res = co_await routes.handle(r);
     routes.apply_cors(r.origin, res);
     const bool keep_alive = req.keep_alive() && !websockets.sessions.stopping();

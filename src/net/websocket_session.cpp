@@ -98,6 +98,13 @@ void websocket_session::go_away() {
 
 void websocket_session::close_for_error() { begin_close(ws::close_code::internal_error); }
 
+void websocket_session::end_session(const error& reason) {
+  if (!life_.accepts_frames()) return;
+  push(ws::opcode::text, std::make_shared<const std::string>(protocol::encode_error(reason)));
+  // The close reason is at most 123 bytes (RFC 6455 5.5); the ERR frame carries the whole story.
+  begin_close(ws::close_code::policy_violation, std::string(code_name(reason.code)));
+}
+
 // ---- chat::connection ----
 
 void websocket_session::send(chat::shared_frame frame, message_id receipt) {

@@ -79,6 +79,7 @@ class websocket_session final : public chat::connection, public std::enable_shar
   void when_queue_at_most(std::size_t bytes, std::function<void()> ready) override;
   void may_read_again() override { resume_reader_if_unblocked(); }
   void close_for_error() override;
+  void end_session(const error& reason) override;
 
  private:
   struct queued_frame {

@@ -7,8 +7,10 @@
 
 #include <functional>
 #include <memory>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace chatrix::storage {
@@ -21,6 +23,21 @@ struct query_limits {
   static constexpr int max_search_results = 50;
   static constexpr int max_history_page = 200;
   static constexpr int max_previews = 200;
+};
+
+/// An issued token, as revocation needs it (docs/security.md, "Token lifecycle").
+struct token_record {
+  std::string jti;
+  user_id user = 0;
+  unix_ms expires_at = 0;  // after this the record may be forgotten: the token is dead anyway
+};
+
+/// What is revoked and not yet expired: loaded by every node at start and after the bus may
+/// have lost revocations (a resync).
+struct revocation_snapshot {
+  std::vector<token_record> tokens;
+  /// Per user: tokens without a jti issued at or before this (unix seconds) are revoked.
+  std::vector<std::pair<user_id, std::int64_t>> cutoffs;
 };
 
 /// See store::session_start.
@@ -98,6 +115,29 @@ class store {
   /// calls in turn; a store that can answer both at once (one queued job, one read
   /// transaction) saves a connecting device a round trip.
   virtual void session_start(user_id viewer, int previews_limit, int pending_limit, callback<session_snapshot> done);
+
+  // ---- tokens (revocation survives restarts and holds on every node) ----
+  // Temporary defaults (errc::internal) until both stores implement them.
+
+  /// Remembers an issued token, so that revoking all of a user's tokens finds it.
+  virtual void record_token(token_record /*t*/, callback<bool> done) { done(make_error(errc::internal, "not implemented")); }
+  /// Revokes one token (logout). Idempotent: true when it was not revoked before.
+  virtual void revoke_token(token_record /*t*/, callback<bool> done) { done(make_error(errc::internal, "not implemented")); }
+  /// Revokes every unexpired token of `user` except the one with jti `keep_jti` ("" = none),
+  /// and sets the user's cutoff for tokens without a jti to `now_s` (unix seconds). Returns the
+  /// jtis revoked now.
+  virtual void revoke_user_tokens(user_id /*user*/, std::string /*keep_jti*/, std::int64_t /*now_s*/,
+                                  callback<std::vector<token_record>> done) {
+    done(make_error(errc::internal, "not implemented"));
+  }
+  /// Every revoked token with expires_at > now, and every cutoff.
+  virtual void revocations(unix_ms /*now*/, callback<revocation_snapshot> done) {
+    done(make_error(errc::internal, "not implemented"));
+  }
+  /// Replaces a user's password hash (the caller verified the old password).
+  virtual void set_password_hash(user_id /*user*/, std::string /*hash*/, callback<bool> done) {
+    done(make_error(errc::internal, "not implemented"));
+  }
 
   /// Finishes queued writes (their callbacks run) and stops the store's threads.
   virtual void shutdown() = 0;
