@@ -258,16 +258,24 @@ void parse_redis(const raw_value& r, server_config& c) {
   }
 }
 
+std::vector<std::string> split_list(std::string_view v) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= v.size()) {
+    const auto comma = std::min(v.find(',', start), v.size());
+    auto item = std::string(trim(v.substr(start, comma - start)));
+    start = comma + 1;
+    if (!item.empty()) out.push_back(std::move(item));  // tolerate "a, b," and doubled commas
+  }
+  return out;
+}
+
 std::vector<std::string> parse_cors(const raw_value& r) {
   const std::string_view v = trim(r.value);
   if (v == "*") return {"*"};
   std::vector<std::string> origins;
-  std::size_t start = 0;
-  while (start <= v.size()) {
-    const auto comma = std::min(v.find(',', start), v.size());
-    std::string origin = lower(trim(v.substr(start, comma - start)));
-    start = comma + 1;
-    if (origin.empty()) continue;  // tolerate "a, b," and doubled commas
+  for (const auto& item : split_list(v)) {
+    std::string origin = lower(item);
     const auto accepted = " (accepted: * alone, or a comma list of origins like https://chat.example.com:8443)";
     if (origin == "*") fail(r, "'*' cannot be combined with other origins" + std::string(accepted));
     if (!origin.starts_with("http://") && !origin.starts_with("https://")) {
@@ -305,18 +313,6 @@ limits::rate parse_rate(const raw_value& r) {
     fail(r, shown(r.value) + " has an unknown period" + accepted);
   }
   return limits::rate{*count, period};
-}
-
-std::vector<std::string> split_list(std::string_view v) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= v.size()) {
-    const auto comma = std::min(v.find(',', start), v.size());
-    auto item = std::string(trim(v.substr(start, comma - start)));
-    start = comma + 1;
-    if (!item.empty()) out.push_back(std::move(item));  // tolerate "a, b," and doubled commas
-  }
-  return out;
 }
 
 std::vector<ip_network> parse_networks(const raw_value& r) {

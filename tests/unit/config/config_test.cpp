@@ -614,6 +614,27 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
       {"AUTH_TIMEOUT", "7"},
       {"IDLE_TIMEOUT", "90"},
       {"RETRY_WINDOW", "1h"},
+      {"LOGIN_FAILURE_LIMIT", "5/m"},
+      {"LOGIN_ADDRESS_LIMIT", "100/m"},
+      {"REGISTER_LIMIT", "10/h"},
+      {"MESSAGE_RATE", "50/s"},
+      {"MESSAGE_BURST", "100"},
+      {"MESSAGE_FLOOD_LIMIT", "10"},
+      {"SEARCH_LIMIT", "2/s"},
+      {"HISTORY_LIMIT", "3/s"},
+      {"STORAGE_QUOTA", "1M"},
+      {"HASH_QUEUE", "8"},
+      {"CONNECT_LIMIT", "0"},
+      {"ADDRESS_CONNECTIONS", "50"},
+      {"HTTP_ADDRESS_CONNECTIONS", "5"},
+      {"UNAUTHENTICATED_PER_ADDRESS", "9"},
+      {"UNAUTHENTICATED_TOTAL", "99"},
+      {"UNAUTHENTICATED_PINGS", "3"},
+      {"HTTP_HEADER_TIMEOUT", "5s"},
+      {"HTTP_REQUEST_TIMEOUT", "20s"},
+      {"TRUSTED_PROXIES", "10.0.0.0/8"},
+      {"WS_ORIGINS", "https://x.example"},
+      {"ADMIN_PORT", "9100"},
   };
   std::vector<std::string> args;
   std::set<std::string> seen;
@@ -653,6 +674,28 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
   EXPECT_EQ(c->auth_timeout, 7s);
   EXPECT_EQ(c->idle_timeout, 90s);
   EXPECT_EQ(c->retry_window, 1h);
+  EXPECT_EQ(c->login_failure_limit, (chatrix::limits::rate{5, 1min}));
+  EXPECT_EQ(c->login_address_limit, (chatrix::limits::rate{100, 1min}));
+  EXPECT_EQ(c->register_limit, (chatrix::limits::rate{10, 1h}));
+  EXPECT_EQ(c->message_rate, (chatrix::limits::rate{50, 1s}));
+  EXPECT_EQ(c->message_burst, 100u);
+  EXPECT_EQ(c->message_flood_limit, 10u);
+  EXPECT_EQ(c->search_limit, (chatrix::limits::rate{2, 1s}));
+  EXPECT_EQ(c->history_limit, (chatrix::limits::rate{3, 1s}));
+  EXPECT_EQ(c->storage_quota, 1024u * 1024);
+  EXPECT_EQ(c->hash_queue, 8u);
+  EXPECT_TRUE(c->connect_limit.off());
+  EXPECT_EQ(c->address_connections, 50u);
+  EXPECT_EQ(c->http_address_connections, 5u);
+  EXPECT_EQ(c->unauthenticated_per_address, 9u);
+  EXPECT_EQ(c->unauthenticated_total, 99u);
+  EXPECT_EQ(c->unauthenticated_pings, 3u);
+  EXPECT_EQ(c->http_header_timeout, 5s);
+  EXPECT_EQ(c->http_request_timeout, 20s);
+  ASSERT_EQ(c->trusted_proxies.size(), 1u);
+  EXPECT_EQ(c->ws_origins, std::vector<std::string>{"https://x.example"});
+  ASSERT_TRUE(c->admin.has_value());
+  EXPECT_EQ(c->admin->to_string(), "127.0.0.1:9100");
 
   // The same values from the environment give the same result.
   const auto from_env = run({}, valid);
@@ -671,7 +714,7 @@ TEST_F(ConfigTest, SettingsListIsComplete) {
     EXPECT_FALSE(s.help.empty()) << s.variable;
     EXPECT_TRUE(flags.insert(s.flag).second) << "duplicate flag " << s.flag;
   }
-  EXPECT_EQ(settings().size(), 24u);
+  EXPECT_EQ(settings().size(), 45u);
   const auto find = [](const std::string& var) {
     for (const auto& s : settings()) {
       if (s.variable == var) return s.flag;
