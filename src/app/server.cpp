@@ -4,6 +4,7 @@
 #include "auth/password.hpp"
 #include "chat/account_service.hpp"
 #include "chat/chat_service.hpp"
+#include "chat/login_guard.hpp"
 #include "cluster/in_process_bus.hpp"
 #include "cluster/redis/redis_bus.hpp"
 #include "cluster/redis/redis_connection.hpp"
@@ -316,7 +317,10 @@ int run_server(const config::server_config& cfg) {
   chat_options.retry_window = cfg.retry_window;
   chat_options.pending_queue_watermark = cfg.send_queue_bytes / 4;
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
-  chat::account_service accounts(workers.get_executor(), store, chat.users(), hasher, tokens, clock);
+  chat::login_guard login_guard(
+      chat::local_login_limits(cfg.login_failure_limit, cfg.login_address_limit, cfg.register_limit), cfg.hash_queue,
+      metrics);
+  chat::account_service accounts(workers.get_executor(), store, chat.users(), hasher, tokens, clock, login_guard);
   http::router routes(accounts, bus, metrics, http::cors_policy{cfg.cors_origins});
 
   net::server_options net_options;
