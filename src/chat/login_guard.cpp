@@ -23,7 +23,9 @@ std::string username_key(std::string_view username) {
   return fold_username(username.substr(0, std::min(username.size(), max_username_key_bytes)));
 }
 
-std::string shown_address(std::string_view address) { return address.empty() ? "unknown address" : std::string(address); }
+std::string shown_address(std::string_view address) {
+  return address.empty() ? "unknown address" : std::string(address);
+}
 
 }  // namespace
 
@@ -69,19 +71,21 @@ void login_guard::log_limited(std::string_view setting, const std::string& key, 
   gate_key += '\n';
   gate_key += key;
   if (log_gate_.take(gate_key, std::chrono::steady_clock::now()).count() != 0) return;
-  spdlog::warn("rate limited: {} ({}; not logged again for this key for a minute)", line, setting);
+  spdlog::warn("{} (further refusals for this key are not logged for a minute)", line);
 }
 
 result<hash_ticket> login_guard::take_hash_slot() {
   if (hash_queue_ == 0 || hashes_in_flight_ < hash_queue_) return hash_ticket(hashes_in_flight_);
   metrics::server_metrics::add(metrics_.hash_queue_full);
-  log_limited("HASH_QUEUE", {}, std::to_string(hashes_in_flight_) + " passwords being checked, login or registration refused with 503");
+  log_limited("HASH_QUEUE", {},
+              "overloaded: login or registration refused with 503, HASH_QUEUE full (" +
+                  std::to_string(hashes_in_flight_) + " passwords being checked)");
   // Retry-After: a place frees up as soon as one hash is done (~0.1 s at the interactive cost).
   return make_limited(errc::overloaded, "too many passwords being checked; try again in a moment", 1000);
 }
 
 asio::awaitable<result<login_attempt>> login_guard::admit_login(const std::string& username,
-                                                               const std::string& address) {
+                                                                const std::string& address) {
   login_attempt attempt{username_key(username), loggable_username(username), address, {}};
   // The address first: a client spraying usernames is stopped by its address, without
   // leaving a trace in every username's budget.
@@ -89,7 +93,8 @@ asio::awaitable<result<login_attempt>> login_guard::admit_login(const std::strin
     const auto key = address_limit_key(address);
     if (const auto wait = co_await limits_.attempts_per_address->take(key); wait.count() > 0) {
       metrics::server_metrics::add(metrics_.limited_login_address);
-      log_limited("LOGIN_ADDRESS_LIMIT", key, "login from " + shown_address(address) + " refused");
+      log_limited("LOGIN_ADDRESS_LIMIT", key,
+                  "rate limited: login from " + shown_address(address) + " refused by LOGIN_ADDRESS_LIMIT");
       co_return make_limited(errc::rate_limited, "too many login attempts from this address; try again later",
                              wait.count());
     }
@@ -98,7 +103,8 @@ asio::awaitable<result<login_attempt>> login_guard::admit_login(const std::strin
     if (const auto wait = co_await limits_.failures_per_username->take(attempt.username_key); wait.count() > 0) {
       metrics::server_metrics::add(metrics_.limited_login_username);
       log_limited("LOGIN_FAILURE_LIMIT", attempt.username_key,
-                  "login for username \"" + attempt.shown_username + "\" from " + shown_address(address) + " refused");
+                  "rate limited: login for username \"" + attempt.shown_username + "\" from " + shown_address(address) +
+                      " refused by LOGIN_FAILURE_LIMIT");
       co_return make_limited(errc::rate_limited, "too many failed logins for this username; try again later",
                              wait.count());
     }
@@ -128,7 +134,8 @@ asio::awaitable<result<registration_attempt>> login_guard::admit_registration(co
   if (!limits_.registrations_per_address->off()) {
     if (const auto wait = co_await limits_.registrations_per_address->take(attempt.address_key); wait.count() > 0) {
       metrics::server_metrics::add(metrics_.limited_register);
-      log_limited("REGISTER_LIMIT", attempt.address_key, "registration from " + shown_address(address) + " refused");
+      log_limited("REGISTER_LIMIT", attempt.address_key,
+                  "rate limited: registration from " + shown_address(address) + " refused by REGISTER_LIMIT");
       co_return make_limited(errc::rate_limited, "too many registrations from this address; try again later",
                              wait.count());
     }

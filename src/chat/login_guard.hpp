@@ -46,9 +46,9 @@ class hash_ticket {
 /// A login let through to the password check. Settle it with login_guard::failed() or
 /// login_guard::released(); left unsettled, the username's token stays used.
 struct login_attempt {
-  std::string username_key;  // the LOGIN_FAILURE_LIMIT key: the folded username
+  std::string username_key;    // the LOGIN_FAILURE_LIMIT key: the folded username
   std::string shown_username;  // for the log: printable, truncated
-  std::string address;       // the client address as the edge gave it, for the log
+  std::string address;         // the client address as the edge gave it, for the log
   hash_ticket ticket;
 };
 
@@ -96,7 +96,7 @@ class login_guard {
 
  private:
   result<hash_ticket> take_hash_slot();
-  /// Logs a refusal at warn, at most once per minute for each limit and key.
+  /// Logs `line` at warn, at most once per minute for each setting and key.
   void log_limited(std::string_view setting, const std::string& key, const std::string& line);
 
   login_limits limits_;
