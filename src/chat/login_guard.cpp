@@ -74,11 +74,11 @@ void login_guard::log_limited(std::string_view setting, const std::string& key, 
   spdlog::warn("{} (further refusals for this key are not logged for a minute)", line);
 }
 
-result<hash_ticket> login_guard::take_hash_slot() {
+result<hash_ticket> login_guard::hash_slot() {
   if (hash_queue_ == 0 || hashes_in_flight_ < hash_queue_) return hash_ticket(hashes_in_flight_);
   metrics::server_metrics::add(metrics_.hash_queue_full);
   log_limited("HASH_QUEUE", {},
-              "overloaded: login or registration refused with 503, HASH_QUEUE full (" +
+              "overloaded: password work refused with 503, HASH_QUEUE full (" +
                   std::to_string(hashes_in_flight_) + " passwords being checked)");
   // Retry-After: a place frees up as soon as one hash is done (~0.1 s at the interactive cost).
   return make_limited(errc::overloaded, "too many passwords being checked; try again in a moment", 1000);
@@ -109,7 +109,7 @@ asio::awaitable<result<login_attempt>> login_guard::admit_login(const std::strin
                              wait.count());
     }
   }
-  auto ticket = take_hash_slot();
+  auto ticket = hash_slot();
   if (!ticket) {
     released(attempt);
     co_return ticket.error();
@@ -140,7 +140,7 @@ asio::awaitable<result<registration_attempt>> login_guard::admit_registration(co
                              wait.count());
     }
   }
-  auto ticket = take_hash_slot();
+  auto ticket = hash_slot();
   if (!ticket) {
     not_created(attempt);
     co_return ticket.error();

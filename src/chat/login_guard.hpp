@@ -92,10 +92,13 @@ class login_guard {
   /// created, so the token goes back.
   void not_created(registration_attempt& attempt);
 
+  /// A place in the hash queue for other password work (a password change), or
+  /// errc::overloaded (counted and logged like a login's).
+  result<hash_ticket> hash_slot();
+
   std::size_t hashes_in_flight() const noexcept { return hashes_in_flight_; }
 
  private:
-  result<hash_ticket> take_hash_slot();
   /// Logs `line` at warn, at most once per minute for each setting and key.
   void log_limited(std::string_view setting, const std::string& key, const std::string& line);
 
