@@ -4,9 +4,11 @@
 #include "auth/password.hpp"
 #include "chat/account_service.hpp"
 #include "chat/chat_service.hpp"
+#include "chat/login_guard.hpp"
 #include "cluster/in_process_bus.hpp"
 #include "cluster/redis/redis_bus.hpp"
 #include "cluster/redis/redis_connection.hpp"
+#include "cluster/redis/redis_limiter.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "http/router.hpp"
@@ -316,7 +318,11 @@ int run_server(const config::server_config& cfg) {
   chat_options.retry_window = cfg.retry_window;
   chat_options.pending_queue_watermark = cfg.send_queue_bytes / 4;
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
-  chat::account_service accounts(workers.get_executor(), store, chat.users(), hasher, tokens, clock);
+  auto login_limits = chat::local_login_limits(cfg.login_failure_limit, cfg.login_address_limit, cfg.register_limit);
+  if (cfg.redis)
+    login_limits = cluster::redis::shared_login_limits(ioc.get_executor(), {*cfg.redis}, std::move(login_limits));
+  chat::login_guard login_guard(std::move(login_limits), cfg.hash_queue, metrics);
+  chat::account_service accounts(workers.get_executor(), store, chat.users(), hasher, tokens, clock, login_guard);
   http::router routes(accounts, bus, metrics, http::cors_policy{cfg.cors_origins});
 
   net::server_options net_options;

@@ -11,8 +11,14 @@ namespace asio = boost::asio;
 
 account_service::account_service(asio::any_io_executor workers, storage::store& store, user_directory& users,
                                  const auth::password_hasher& hasher, const auth::token_codec& tokens,
-                                 const clock& clock)
-    : workers_(std::move(workers)), store_(store), users_(users), hasher_(hasher), tokens_(tokens), clock_(clock) {
+                                 const clock& clock, login_guard& guard)
+    : workers_(std::move(workers)),
+      store_(store),
+      users_(users),
+      hasher_(hasher),
+      tokens_(tokens),
+      clock_(clock),
+      guard_(guard) {
   auto dummy = hasher_.hash("not a real password, only for timing");
   if (dummy) dummy_hash_ = std::move(*dummy);
 }
@@ -29,36 +35,71 @@ asio::awaitable<result<T>> account_service::on_worker(std::function<result<T>()>
 }
 
 asio::awaitable<result<session_token>> account_service::register_user(std::string username, std::string password,
-                                                                      std::string name) {
+                                                                      std::string name, std::string client_address) {
   if (auto ok = auth::check_username(username); !ok) co_return ok.error();
   if (auto ok = auth::check_password(password); !ok) co_return ok.error();
   if (auto ok = auth::check_display_name(name); !ok) co_return ok.error();
   if (name.empty()) name = username;
 
+  auto admitted = co_await guard_.admit_registration(client_address);
+  if (!admitted) co_return admitted.error();
+  auto& attempt = *admitted;
+  // A taken name is answered before the hash: a 409 then costs a lookup, not an Argon2 run
+  // (the answer says the name exists either way). create_user still decides races.
+  auto existing = co_await await_callback<std::optional<user_credentials>>(
+      [&](auto done) { store_.find_user_by_name(username, done); });
+  if (!existing || *existing) {
+    guard_.not_created(attempt);
+    co_return existing ? make_error(errc::username_taken, "username already taken") : existing.error();
+  }
+
   std::function<result<std::string>()> hash_job = [this, password] { return hasher_.hash(password); };
   auto hashed = co_await on_worker<std::string>(std::move(hash_job));
-  if (!hashed) co_return hashed.error();
+  if (!hashed) {
+    guard_.not_created(attempt);
+    co_return hashed.error();
+  }
 
   new_user nu{std::move(username), std::move(name), std::move(*hashed), clock_.now_ms()};
   auto created = co_await await_callback<user>([&](auto done) { store_.create_user(std::move(nu), done); });
-  if (!created) co_return created.error();
+  if (!created) {
+    guard_.not_created(attempt);
+    co_return created.error();
+  }
   users_.remember(*created);
   co_return session_token{tokens_.issue(created->id, clock_.now()), *created};
 }
 
-asio::awaitable<result<session_token>> account_service::login(std::string username, std::string password) {
+asio::awaitable<result<session_token>> account_service::login(std::string username, std::string password,
+                                                              std::string client_address) {
   const auto refused = make_error(errc::bad_credentials, "invalid username or password");
-  if (password.size() > auth::max_password_bytes || username.size() > 256) co_return refused;
+  auto admitted = co_await guard_.admit_login(username, client_address);
+  if (!admitted) co_return admitted.error();
+  auto& attempt = *admitted;
+  if (password.size() > auth::max_password_bytes || username.size() > 256) {
+    guard_.failed(attempt);
+    co_return refused;
+  }
   auto found = co_await await_callback<std::optional<user_credentials>>(
       [&](auto done) { store_.find_user_by_name(username, done); });
-  if (!found) co_return found.error();
+  if (!found) {
+    guard_.released(attempt);
+    co_return found.error();
+  }
   const std::string hash = *found ? (*found)->password_hash : dummy_hash_;
   std::function<result<bool>()> verify_job = [this, hash, password]() -> result<bool> {
     return hasher_.verify(hash, password);
   };
   auto ok = co_await on_worker<bool>(std::move(verify_job));
-  if (!ok) co_return ok.error();
-  if (!*found || !*ok) co_return refused;
+  if (!ok) {
+    guard_.released(attempt);
+    co_return ok.error();
+  }
+  if (!*found || !*ok) {
+    guard_.failed(attempt);
+    co_return refused;
+  }
+  guard_.released(attempt);
   const auto& account = (*found)->account;
   users_.remember(account);
   co_return session_token{tokens_.issue(account.id, clock_.now()), account};

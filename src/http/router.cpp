@@ -179,7 +179,7 @@ asio::awaitable<response> router::register_user(const request& req) {
   auto fields = read_fields(req, {"username", "password", "name"});
   if (!fields) co_return error_response(fields.error());
   auto& f = *fields;
-  auto r = co_await accounts_.register_user(std::move(f[0]), std::move(f[1]), std::move(f[2]));
+  auto r = co_await accounts_.register_user(std::move(f[0]), std::move(f[1]), std::move(f[2]), req.client_address);
   if (!r) co_return error_response(r.error());
   co_return token_response(*r);
 }
@@ -192,7 +192,7 @@ asio::awaitable<response> router::login(const request& req) {
   // of the deliberately vague 401.
   if (f[0].empty()) co_return error_response(make_error(errc::invalid_field, "username is missing or empty"));
   if (f[1].empty()) co_return error_response(make_error(errc::invalid_field, "password is missing or empty"));
-  auto r = co_await accounts_.login(std::move(f[0]), std::move(f[1]));
+  auto r = co_await accounts_.login(std::move(f[0]), std::move(f[1]), req.client_address);
   if (!r) co_return error_response(r.error());
   co_return token_response(*r);
 }
