@@ -458,37 +458,37 @@ class security_login : public security_base {
 TEST_F(security_login, unknown_user_and_wrong_password_get_the_same_answer_in_the_same_time) {
   const std::string password = "the-right-password";
   register_user(port(), "known_user", password, "Known");
-  const auto attempt = [&](const std::string& username, std::vector<double>& times, http_response& last) {
-    const json::object body{{"username", username}, {"password", "a-wrong-password"}};
-    const auto start = steady_clock::now();
-    last = http_request(port(), "POST", "/auth/login", json::serialize(body));
-    times.push_back(std::chrono::duration<double, std::milli>(steady_clock::now() - start).count());
-  };
   std::vector<double> unknown_ms;
   std::vector<double> wrong_ms;
-  http_response unknown;
-  http_response wrong;
-  attempt("unknown_user", unknown_ms, unknown);  // warm-up, not counted
-  attempt("known_user", wrong_ms, wrong);
+  // One wrong login for `username`; its time goes to `times`.
+  const auto attempt = [&](const std::string& username, std::vector<double>& times) {
+    const json::object body{{"username", username}, {"password", "a-wrong-password"}};
+    const auto start = steady_clock::now();
+    auto res = http_request(port(), "POST", "/auth/login", json::serialize(body));
+    times.push_back(std::chrono::duration<double, std::milli>(steady_clock::now() - start).count());
+    return res;
+  };
+  attempt("unknown_user", unknown_ms);  // warm-up (first connections, caches), not counted
+  attempt("known_user", wrong_ms);
   unknown_ms.clear();
   wrong_ms.clear();
   // Alternating, and each pair in the other order from the last, so that a change of load
   // on the machine falls on both alike.
   constexpr int rounds = 20;
   for (int i = 0; i < rounds; ++i) {
-    http_response u;
-    http_response w;
+    http_response unknown;
+    http_response wrong;
     if (i % 2 == 0) {
-      attempt("unknown_user", unknown_ms, u);
-      attempt("known_user", wrong_ms, w);
+      unknown = attempt("unknown_user", unknown_ms);
+      wrong = attempt("known_user", wrong_ms);
     } else {
-      attempt("known_user", wrong_ms, w);
-      attempt("unknown_user", unknown_ms, u);
+      wrong = attempt("known_user", wrong_ms);
+      unknown = attempt("unknown_user", unknown_ms);
     }
-    ASSERT_EQ(u.status, 401) << u.body;
-    ASSERT_EQ(w.status, u.status);
-    ASSERT_EQ(w.body, u.body);
-    ASSERT_EQ(w.header("Content-Type"), u.header("Content-Type"));
+    ASSERT_EQ(unknown.status, 401) << unknown.body;
+    ASSERT_EQ(wrong.status, unknown.status);
+    ASSERT_EQ(wrong.body, unknown.body);
+    ASSERT_EQ(wrong.header("Content-Type"), unknown.header("Content-Type"));
   }
   const auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
