@@ -429,6 +429,11 @@ TEST_F(security_sql, message_content_is_stored_and_returned_verbatim) {
   const auto too_long = a->recv_type_skipping(ev_err, {ev_received});
   EXPECT_EQ(err_code(too_long), "content_too_long");
   EXPECT_EQ(field_of(body_of(too_long), "mark"), json::value(mark));
+  // NUL is the one character PostgreSQL text cannot hold: refused on both stores alike.
+  a->send_json(ev_text, text_to("bob", std::string("a\0b", 3), ++mark));
+  const auto nul = a->recv_type_skipping(ev_err, {ev_received});
+  EXPECT_EQ(err_code(nul), "invalid_field");
+  EXPECT_EQ(field_of(body_of(nul), "mark"), json::value(mark));
   // Intact: history and the table hold exactly what was sent, in order.
   a->send_json(ev_history_request, json::object{{"user1_id", alice.id}, {"user2_id", bob.id}});
   const auto history = body_of(a->recv_type_skipping(ev_history_response, {ev_received}));
