@@ -263,6 +263,9 @@ boost::system::result<client_frame, frame_error> decode_text(const json::object&
   if (content.size() > limits.max_content_bytes)
     return refuse(errc::content_too_long,
                   "content is longer than " + std::to_string(limits.max_content_bytes) + " bytes");
+  // PostgreSQL text cannot hold NUL: refused here, so that both stores answer alike.
+  if (std::string_view(content).find('\0') != std::string_view::npos)
+    return refuse(errc::invalid_field, "content contains a NUL character");
   req.content = std::string(content);
   return client_frame{std::move(req)};
 }

@@ -11,9 +11,39 @@
 
 namespace chatrix::test {
 
-std::string base64url(std::string_view bytes) {
+namespace {
+
+void need_sodium() {
   static const int sodium_ready = sodium_init();  // libsodium asks for it before any other call
   if (sodium_ready < 0) throw std::runtime_error("libsodium initialisation failed");
+}
+
+std::string base64url_decode(std::string_view text) {
+  need_sodium();
+  std::string out(text.size(), '\0');  // decoding only ever shrinks
+  std::size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
+                        &len, nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+    throw std::runtime_error("not base64url: " + std::string(text));
+  out.resize(len);
+  return out;
+}
+
+/// Part `index` (0 header, 1 claims) of a three-part token, as a JSON object.
+boost::json::object json_part(std::string_view token, int index) {
+  const auto first = token.find('.');
+  const auto last = token.rfind('.');
+  if (first == std::string_view::npos || first == last) throw std::runtime_error("not a JWT: " + std::string(token));
+  const auto part = index == 0 ? token.substr(0, first) : token.substr(first + 1, last - first - 1);
+  const auto value = boost::json::parse(base64url_decode(part));
+  if (!value.is_object()) throw std::runtime_error("JWT part is not a JSON object: " + std::string(token));
+  return value.as_object();
+}
+
+}  // namespace
+
+std::string base64url(std::string_view bytes) {
+  need_sodium();
   constexpr int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;  // unpadded, as JWT requires
   // encoded_len counts the terminating NUL that sodium_bin2base64 writes.
   std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
@@ -57,5 +87,9 @@ boost::json::object standard_claims(std::int64_t sub, std::chrono::seconds ttl, 
 std::string hs256_token(std::int64_t sub, std::string_view secret) {
   return mint_jwt({{"alg", "HS256"}, {"typ", "JWT"}}, standard_claims(sub), secret, "HS256");
 }
+
+boost::json::object header_of(std::string_view token) { return json_part(token, 0); }
+
+boost::json::object claims_of(std::string_view token) { return json_part(token, 1); }
 
 }  // namespace chatrix::test

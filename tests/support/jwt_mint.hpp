@@ -25,4 +25,11 @@ boost::json::object standard_claims(std::int64_t sub, std::chrono::seconds ttl =
 /// A valid-looking HS256 token for `sub` signed with `secret`.
 std::string hs256_token(std::int64_t sub, std::string_view secret);
 
+/// The header (first part) and the claims (middle part) of `token`, decoded without checking
+/// anything: a test forges from a token the server issued, so that the forgery differs from
+/// a token the server accepts in the one property under test. Throw std::runtime_error
+/// unless the token has three parts and the part is base64url of a JSON object.
+boost::json::object header_of(std::string_view token);
+boost::json::object claims_of(std::string_view token);
+
 }  // namespace chatrix::test

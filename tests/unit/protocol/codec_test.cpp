@@ -111,6 +111,7 @@ TEST(decode_text, refusals_carry_code_type_and_mark) {
   EXPECT_EQ(decode_fail(R"({"type":0,"body":{"content":"hi"}})").err.code, errc::invalid_field);
   EXPECT_EQ(decode_fail(R"({"type":0,"body":{"to":5,"content":"hi"}})").err.code, errc::invalid_field);
   EXPECT_EQ(decode_fail(R"({"type":0,"body":{"to":"bob","content":7}})").err.code, errc::invalid_field);
+  EXPECT_EQ(decode_fail(R"({"type":0,"body":{"to":"bob","content":"a\u0000b"}})").err.code, errc::invalid_field);
   EXPECT_EQ(decode_fail(R"({"type":0,"body":{"to":"bob","content":"x","mark":{"a":1}}})").err.code, errc::invalid_field);
   EXPECT_EQ(decode_fail(R"({"type":0,"body":{"to":{"id":2},"to_id":3,"content":"x"}})").err.code,
             errc::recipient_mismatch);
