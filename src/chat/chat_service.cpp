@@ -176,6 +176,7 @@ void chat_service::recent_ids::insert(message_id id) {
 
 void chat_service::detach(connection& conn) {
   const auto id = conn.device_id();
+  if (auto* d = find_device(id); d && d->limits) left_over_.keep(conn.account().id, *d->limits, std::chrono::steady_clock::now());
   if (devices_.erase(id) == 0) return;
   const auto uid = conn.account().id;
   if (auto it = devices_by_user_.find(uid); it != devices_by_user_.end()) {
@@ -321,7 +322,11 @@ asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_req
 device_limits* chat_service::limits_of(const connection& conn) {
   auto* d = find_device(conn.device_id());
   if (!d) return nullptr;
-  if (!d->limits) d->limits.emplace(options_.device_limits, std::chrono::steady_clock::now());
+  if (!d->limits) {
+    const auto now = std::chrono::steady_clock::now();
+    d->limits.emplace(options_.device_limits, now);
+    left_over_.resume(conn.account().id, *d->limits, now);
+  }
   return &*d->limits;
 }
 

@@ -183,6 +183,7 @@ class chat_service final : public cluster::event_sink {
   protocol::decode_limits decode_limits_;
   user_directory users_;
   storage_quota quota_;
+  left_over_buckets left_over_;
 
   std::unordered_map<std::uint64_t, device> devices_;
   std::size_t texts_in_flight_ = 0;

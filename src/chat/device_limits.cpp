@@ -14,18 +14,14 @@ device_limits::device_limits(const device_limit_options& options, steady_time no
     : texts_(bucket(options.message_rate, options.message_burst, now)),
       searches_(bucket(options.search_limit, options.search_limit.count, now)),
       history_(bucket(options.history_limit, options.history_limit.count, now)),
-      flood_limit_(options.message_flood_limit) {}
+      refusals_(options.message_flood_limit == 0 ? std::nullopt
+                                                 : bucket(options.message_rate, options.message_flood_limit, now)) {}
 
 device_limits::text_verdict device_limits::take_text(steady_time now) {
   if (!texts_) return {};
   const auto wait = texts_->take(now);
-  if (wait == milliseconds(0)) {
-    if (now >= retry_at_) refused_in_a_row_ = 0;
-    return {};
-  }
-  ++refused_in_a_row_;
-  retry_at_ = now + wait;
-  const bool flooding = flood_limit_ != 0 && refused_in_a_row_ > flood_limit_;
+  if (wait == milliseconds(0)) return {};
+  const bool flooding = refusals_ && refusals_->take(now) > milliseconds(0);
   return {flooding ? text_outcome::flooding : text_outcome::refused, wait};
 }
 
@@ -37,6 +33,26 @@ bool device_limits::warning_due(steady_time now) {
   if (next_warning_ && now < *next_warning_) return false;
   next_warning_ = now + std::chrono::minutes(1);
   return true;
+}
+
+void left_over_buckets::keep(user_id user, const device_limits& limits, steady_time now) {
+  const auto& bucket = limits.text_bucket();
+  if (!bucket || bucket->full_at(now)) {
+    left_.erase(user);
+    return;
+  }
+  if (left_.size() >= max_users_ && !left_.contains(user)) {
+    std::erase_if(left_, [now](const auto& entry) { return entry.second.full_at(now); });
+    if (left_.size() >= max_users_) left_.erase(left_.begin());
+  }
+  left_.insert_or_assign(user, *bucket);
+}
+
+void left_over_buckets::resume(user_id user, device_limits& limits, steady_time now) {
+  const auto it = left_.find(user);
+  if (it == left_.end()) return;
+  if (!it->second.full_at(now)) limits.resume_texts(it->second);
+  left_.erase(it);
 }
 
 }  // namespace chatrix::chat

@@ -4,11 +4,15 @@
 // database from one socket. Pure computation on times handed in, like limits/rate.hpp.
 #pragma once
 
+#include "core/types.hpp"
 #include "limits/rate.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <unordered_map>
 
 namespace chatrix::chat {
 
@@ -17,8 +21,8 @@ namespace chatrix::chat {
 struct device_limit_options {
   limits::rate message_rate{2000, std::chrono::seconds(1)};
   std::uint64_t message_burst = 2000;
-  /// Refused TEXTs in a row (see device_limits::take_text) before the connection is closed;
-  /// 0 = never.
+  /// Refusals a connection may run up at once, then MESSAGE_RATE of them per period (a
+  /// bucket like the TEXTs' own); one more closes the connection. 0 = never.
   std::uint64_t message_flood_limit = 1000;
   limits::rate search_limit{10, std::chrono::seconds(1)};
   limits::rate history_limit{20, std::chrono::seconds(1)};
@@ -39,11 +43,13 @@ class device_limits {
 
   device_limits(const device_limit_options& options, limits::steady_time now);
 
-  /// One TEXT arrives at `now`. A refusal says when the next TEXT would pass; refusals count
-  /// "in a row" until a TEXT passes that came no earlier than the last refusal said. A TEXT
-  /// that slips through on a token refilled meanwhile does not end the row: otherwise a
-  /// client writing as fast as it can would never reach the flood limit, since a token comes
-  /// back every 1/MESSAGE_RATE s (0.5 ms by default) whatever it does.
+  /// One TEXT arrives at `now`. A refusal says when the next TEXT would pass. Refusals are
+  /// themselves limited like TEXTs (message_flood_limit at once, then message_rate): a client
+  /// that backs off when told, or that goes only a little over the rate, is never cut off; one
+  /// that writes as fast as it can is, within milliseconds. "Refused in a row, none accepted in
+  /// between" would never catch it: a token refills every 1/MESSAGE_RATE s (0.5 ms by default)
+  /// whatever the client does, and the server's own pauses in reading (a device at its
+  /// in-flight cap) look like a client that waited.
   text_verdict take_text(limits::steady_time now);
 
   /// Zero when the search or history request may go on, else how long until it would.
@@ -54,16 +60,41 @@ class device_limits {
   /// a minute in the log, not one per frame.
   bool warning_due(limits::steady_time now);
 
+  /// The TEXT bucket as it is (nullopt when the limit is off), and one to go on from.
+  const std::optional<limits::token_bucket>& text_bucket() const noexcept { return texts_; }
+  void resume_texts(const limits::token_bucket& left) {
+    if (texts_) texts_ = left;
+  }
+
  private:
   static std::optional<limits::token_bucket> bucket(limits::rate rate, std::uint64_t burst, limits::steady_time now);
 
   std::optional<limits::token_bucket> texts_;  // nullopt: the limit is off
   std::optional<limits::token_bucket> searches_;
   std::optional<limits::token_bucket> history_;
-  std::uint64_t flood_limit_;
-  std::uint64_t refused_in_a_row_ = 0;
-  limits::steady_time retry_at_{};
+  std::optional<limits::token_bucket> refusals_;  // nullopt: never cut off
   std::optional<limits::steady_time> next_warning_;
+};
+
+/// What the TEXT buckets of closed connections had left, by user: the user's next connection
+/// goes on from there instead of a full bucket, so that a client cut off for flooding cannot
+/// buy a fresh burst (2000 TEXTs by default) by reconnecting. Bounded: a bucket that has
+/// refilled is forgotten, and when the table is full an arbitrary user is forgiven.
+/// Thread-safety: none; owned by the chat service, used on the I/O thread.
+class left_over_buckets {
+ public:
+  explicit left_over_buckets(std::size_t max_users = 100'000) : max_users_(std::max<std::size_t>(max_users, 1)) {}
+
+  /// A connection of `user` closes with `limits`.
+  void keep(user_id user, const device_limits& limits, limits::steady_time now);
+  /// A new connection of `user` starts: it goes on from what the last closed one left.
+  void resume(user_id user, device_limits& limits, limits::steady_time now);
+
+  std::size_t size() const noexcept { return left_.size(); }
+
+ private:
+  std::size_t max_users_;
+  std::unordered_map<user_id, limits::token_bucket> left_;
 };
 
 }  // namespace chatrix::chat

@@ -79,7 +79,7 @@ constexpr setting_spec setting_specs[] = {
     {"MESSAGE_RATE", "", "--message-rate", "TEXT frames per connection, sustained (default 2000/s)"},
     {"MESSAGE_BURST", "", "--message-burst", "TEXT frames per connection at once, 1-1000000 (default 2000)"},
     {"MESSAGE_FLOOD_LIMIT", "", "--message-flood-limit",
-     "TEXT frames refused in a row for rate before the connection is closed with 1008; 0 = never (default 1000)"},
+     "TEXT frames refused for rate at once (then MESSAGE_RATE) before the connection is closed with 1008; 0 = never (default 1000)"},
     {"SEARCH_LIMIT", "", "--search-limit", "user searches per connection (default 10/s)"},
     {"HISTORY_LIMIT", "", "--history-limit", "history requests per connection (default 20/s)"},
     {"STORAGE_QUOTA", "", "--storage-quota",
