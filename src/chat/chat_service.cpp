@@ -176,7 +176,8 @@ void chat_service::recent_ids::insert(message_id id) {
 
 void chat_service::detach(connection& conn) {
   const auto id = conn.device_id();
-  if (auto* d = find_device(id); d && d->limits) left_over_.keep(conn.account().id, *d->limits, std::chrono::steady_clock::now());
+  if (auto* d = find_device(id); d && d->limits)
+    left_over_.keep(conn.account().id, *d->limits, std::chrono::steady_clock::now());
   if (devices_.erase(id) == 0) return;
   const auto uid = conn.account().id;
   if (auto it = devices_by_user_.find(uid); it != devices_by_user_.end()) {
@@ -340,9 +341,9 @@ bool chat_service::admit_text(connection& conn, const std::optional<std::string>
   const auto wait = verdict.retry_after.count();
   if (verdict.outcome == device_limits::text_outcome::flooding) {
     metrics::server_metrics::add(metrics_.flood_disconnects);
-    spdlog::warn("user {} device {:x}: rate-limited: disconnected after {} TEXT frames refused in a row (MESSAGE_FLOOD_LIMIT)",
-                 conn.account().id, conn.device_id(), options_.device_limits.message_flood_limit);
-    conn.end_session(make_limited(errc::rate_limited, "too many messages refused in a row; closing", wait));
+    spdlog::warn("user {} device {:x}: rate-limited: closed, TEXTs refused past MESSAGE_FLOOD_LIMIT", conn.account().id,
+                 conn.device_id());
+    conn.end_session(make_limited(errc::rate_limited, "too many messages refused; closing", wait));
     return false;
   }
   if (limits->warning_due(now))
@@ -353,7 +354,8 @@ bool chat_service::admit_text(connection& conn, const std::optional<std::string>
   return false;
 }
 
-bool chat_service::charge_quota(connection& conn, std::size_t bytes, unix_ms now, const std::optional<std::string>& mark) {
+bool chat_service::charge_quota(connection& conn, std::size_t bytes, unix_ms now,
+                                const std::optional<std::string>& mark) {
   const auto wait = quota_.charge(conn.account().id, bytes, now);
   if (wait.count() == 0) return true;
   metrics::server_metrics::add(metrics_.quota_exceeded);

@@ -157,7 +157,8 @@ class chat_service final : public cluster::event_sink {
   boost::asio::awaitable<device*> wait_for_room(std::uint64_t device_id, std::size_t bytes);
 
   void on_stored(std::uint64_t device_id, const user& sender, const user& recipient,
-                 const std::optional<std::string>& mark, std::size_t charged, unix_ms charged_at, result<send_result> r);
+                 const std::optional<std::string>& mark, std::size_t charged, unix_ms charged_at,
+                 result<send_result> r);
   void queue_receipt(user_id recipient, message_id id);
   void on_marked_delivered(user_id recipient, result<std::vector<message_ref>> r);
   void send_error(connection& conn, const error& err, int ref_type = -1,
