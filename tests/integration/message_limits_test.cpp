@@ -239,12 +239,12 @@ TEST_F(message_flood_off, flood_limit_zero_refuses_but_never_disconnects) {
 
 // ---- STORAGE_QUOTA ----
 
-class storage_quota : public chat_test {
+class daily_quota : public chat_test {
  protected:
   std::map<std::string, std::string> server_env() const override { return {{"STORAGE_QUOTA", "1K"}}; }
 };
 
-TEST_F(storage_quota, texts_past_the_daily_quota_are_refused_until_utc_midnight_and_retries_are_not_charged) {
+TEST_F(daily_quota, texts_past_the_daily_quota_are_refused_until_utc_midnight_and_retries_are_not_charged) {
   auto alice = make_user("alice");
   auto bob = make_user("bob");
   session a = connect_authed(alice);
