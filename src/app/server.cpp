@@ -317,6 +317,9 @@ int run_server(const config::server_config& cfg) {
   chat_options.max_content_bytes = cfg.max_content_bytes;
   chat_options.retry_window = cfg.retry_window;
   chat_options.pending_queue_watermark = cfg.send_queue_bytes / 4;
+  chat_options.device_limits = {cfg.message_rate, cfg.message_burst, cfg.message_flood_limit, cfg.search_limit,
+                                cfg.history_limit};
+  chat_options.storage_quota = cfg.storage_quota;
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
   auto login_limits = chat::local_login_limits(cfg.login_failure_limit, cfg.login_address_limit, cfg.register_limit);
   if (cfg.redis)

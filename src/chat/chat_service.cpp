@@ -53,6 +53,7 @@ chat_service::chat_service(asio::any_io_executor io, storage::store& store, clus
       options_(options),
       decode_limits_{options.max_content_bytes},
       users_(store),
+      quota_(options.storage_quota),
       receipts_timer_(io_) {
   bus_.start(*this);
 }
@@ -175,6 +176,8 @@ void chat_service::recent_ids::insert(message_id id) {
 
 void chat_service::detach(connection& conn) {
   const auto id = conn.device_id();
+  if (auto* d = find_device(id); d && d->limits)
+    left_over_.keep(conn.account().id, *d->limits, std::chrono::steady_clock::now());
   if (devices_.erase(id) == 0) return;
   const auto uid = conn.account().id;
   if (auto it = devices_by_user_.find(uid); it != devices_by_user_.end()) {
@@ -273,6 +276,8 @@ void chat_service::refuse_frame(connection& conn, const error& err) { send_error
 
 asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_request req) {
   constexpr int ref = static_cast<int>(protocol::event::text);
+  // Before anything that could reach the store, the recipient's lookup included.
+  if (!admit_text(conn, req.mark)) co_return;
   const user me = conn.account();
   std::optional<user> to;
   if (req.to_id) {
@@ -291,29 +296,97 @@ asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_req
   }
   if (to->id == me.id) co_return send_error(conn, make_error(errc::self_message, "you cannot send a message to yourself"), ref, req.mark);
 
+  const unix_ms now = clock_.now_ms();
+  const std::size_t bytes = req.content.size();
+  if (!charge_quota(conn, bytes, now, req.mark)) co_return;
+
   send_request sreq;
   sreq.sender = me.id;
   sreq.recipient = to->id;
   sreq.content = std::move(req.content);
   sreq.mark = req.mark;
-  sreq.now = clock_.now_ms();
+  sreq.now = now;
   sreq.retry_window = options_.retry_window.count();
   // Queued in frame order; the store commits in call order, so one sender's messages are
   // stored, acknowledged and delivered in the order sent.
   if (auto* d = find_device(conn.device_id())) ++d->in_flight;
   ++texts_in_flight_;
-  store_.append_message(std::move(sreq), on_io<send_result>([this, device = conn.device_id(), me, recipient = *to,
-                                                           mark = std::move(req.mark)](result<send_result> r) {
-                          on_stored(device, me, recipient, mark, std::move(r));
+  store_.append_message(std::move(sreq),
+                        on_io<send_result>([this, device = conn.device_id(), me, recipient = *to,
+                                            mark = std::move(req.mark), bytes, now](result<send_result> r) {
+                          on_stored(device, me, recipient, mark, bytes, now, std::move(r));
                         }));
 }
 
+// ---- limits ----
+
+device_limits* chat_service::limits_of(const connection& conn) {
+  auto* d = find_device(conn.device_id());
+  if (!d) return nullptr;
+  if (!d->limits) {
+    const auto now = std::chrono::steady_clock::now();
+    d->limits.emplace(options_.device_limits, now);
+    left_over_.resume(conn.account().id, *d->limits, now);
+  }
+  return &*d->limits;
+}
+
+bool chat_service::admit_text(connection& conn, const std::optional<std::string>& mark) {
+  auto* limits = limits_of(conn);
+  if (!limits) return true;
+  const auto now = std::chrono::steady_clock::now();
+  const auto verdict = limits->take_text(now);
+  if (verdict.outcome == device_limits::text_outcome::accepted) return true;
+  metrics::server_metrics::add(metrics_.limited_messages);
+  const auto wait = verdict.retry_after.count();
+  if (verdict.outcome == device_limits::text_outcome::flooding) {
+    metrics::server_metrics::add(metrics_.flood_disconnects);
+    spdlog::warn("user {} device {:x}: rate-limited: closed, TEXTs refused past MESSAGE_FLOOD_LIMIT", conn.account().id,
+                 conn.device_id());
+    conn.end_session(make_limited(errc::rate_limited, "too many messages refused; closing", wait));
+    return false;
+  }
+  if (limits->warning_due(now))
+    spdlog::warn("user {} device {:x}: rate-limited: TEXT over MESSAGE_RATE/MESSAGE_BURST", conn.account().id,
+                 conn.device_id());
+  send_error(conn, make_limited(errc::rate_limited, "too many messages; retry after retry_after_ms", wait),
+             static_cast<int>(protocol::event::text), mark);
+  return false;
+}
+
+bool chat_service::charge_quota(connection& conn, std::size_t bytes, unix_ms now,
+                                const std::optional<std::string>& mark) {
+  const auto wait = quota_.charge(conn.account().id, bytes, now);
+  if (wait.count() == 0) return true;
+  metrics::server_metrics::add(metrics_.quota_exceeded);
+  if (auto* limits = limits_of(conn); limits && limits->warning_due(std::chrono::steady_clock::now()))
+    spdlog::warn("user {} device {:x}: rate-limited: STORAGE_QUOTA used up for today", conn.account().id,
+                 conn.device_id());
+  send_error(conn,
+             make_limited(errc::quota_exceeded, "today's storage quota is used up; it starts again at 00:00 UTC",
+                          wait.count()),
+             static_cast<int>(protocol::event::text), mark);
+  return false;
+}
+
+void chat_service::refuse_read(connection& conn, std::chrono::milliseconds wait, protocol::event type) {
+  metrics::server_metrics::add(metrics_.limited_reads);
+  if (auto* limits = limits_of(conn); limits && limits->warning_due(std::chrono::steady_clock::now()))
+    spdlog::warn("user {} device {:x}: rate-limited: {}", conn.account().id, conn.device_id(),
+                 type == protocol::event::search_request ? "SEARCH_LIMIT" : "HISTORY_LIMIT");
+  send_error(conn, make_limited(errc::rate_limited, "too many requests; retry after retry_after_ms", wait.count()),
+             static_cast<int>(type));
+}
+
 void chat_service::on_stored(std::uint64_t device_id, const user& sender, const user& recipient,
-                             const std::optional<std::string>& mark, result<send_result> r) {
+                             const std::optional<std::string>& mark, std::size_t charged, unix_ms charged_at,
+                             result<send_result> r) {
   auto* d = find_device(device_id);
   // Just below the cap again: the transport, which stopped reading at the cap, reads on.
   if (d && --d->in_flight == options_.max_in_flight_per_device - 1) d->conn->may_read_again();
   if (--texts_in_flight_ == 0 && texts_settled_) std::exchange(texts_settled_, nullptr)();
+  // Only what was stored counts: a retry is the message already charged, a failure stored nothing.
+  if (!r || r->duplicate) quota_.refund(sender.id, charged, charged_at);
   if (!r) {
     metrics::server_metrics::add(metrics_.store_errors);
     if (d) send_error(*d->conn, r.error(), static_cast<int>(protocol::event::text), mark);
@@ -365,6 +438,10 @@ asio::awaitable<void> chat_service::on_mark_read(connection& conn, protocol::mar
 }
 
 asio::awaitable<void> chat_service::on_search(connection& conn, protocol::search_request req) {
+  if (auto* limits = limits_of(conn)) {
+    if (const auto wait = limits->take_search(std::chrono::steady_clock::now()); wait.count() > 0)
+      co_return refuse_read(conn, wait, protocol::event::search_request);
+  }
   if (req.fragment.empty()) {
     conn.send(make_frame(protocol::encode_search({})));
     co_return;
@@ -376,6 +453,10 @@ asio::awaitable<void> chat_service::on_search(connection& conn, protocol::search
 }
 
 asio::awaitable<void> chat_service::on_history(connection& conn, protocol::history_request req) {
+  if (auto* limits = limits_of(conn)) {
+    if (const auto wait = limits->take_history(std::chrono::steady_clock::now()); wait.count() > 0)
+      co_return refuse_read(conn, wait, protocol::event::history_request);
+  }
   const auto me = conn.account().id;
   if (req.user1 != me && req.user2 != me)
     co_return send_error(conn, make_error(errc::forbidden, "you can only load conversations you are part of"),

@@ -5,6 +5,8 @@
 
 #include "auth/jwt.hpp"
 #include "chat/connection.hpp"
+#include "chat/device_limits.hpp"
+#include "chat/storage_quota.hpp"
 #include "chat/user_directory.hpp"
 #include "cluster/bus.hpp"
 #include "core/clock.hpp"
@@ -19,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -39,6 +42,10 @@ struct service_options {
   /// its own would hold up the next message's commit behind it (on an idle server, a
   /// message's latency doubled), and under load the receipts of several turns share one.
   std::chrono::milliseconds receipt_delay{5};
+  /// Per connection: TEXTs, searches, history requests (docs/security.md).
+  device_limit_options device_limits;
+  /// STORAGE_QUOTA: content bytes each user may store per UTC day on this node; 0 = off.
+  std::uint64_t storage_quota = 64ull * 1024 * 1024;
 };
 
 /// One per node.
@@ -116,6 +123,8 @@ class chat_service final : public cluster::event_sink {
     std::vector<cluster::user_event> held;  // live events that arrived while syncing
     recent_ids sent;
     int in_flight = 0;  // TEXTs queued for storage, not yet acknowledged
+    // Made at the first TEXT, search or history request: the many idle devices hold none.
+    std::optional<device_limits> limits;
   };
 
   boost::asio::awaitable<void> on_text(connection& conn, protocol::text_request req);
@@ -123,6 +132,14 @@ class chat_service final : public cluster::event_sink {
   boost::asio::awaitable<void> on_search(connection& conn, protocol::search_request req);
   boost::asio::awaitable<void> on_history(connection& conn, protocol::history_request req);
   void on_ack(connection& conn, const protocol::ack_request& req);
+  /// The device's limits, made on first use; nullptr for a connection not attached.
+  device_limits* limits_of(const connection& conn);
+  /// Whether the TEXT may go on; if not, it has been answered (ERR, or the connection ended).
+  bool admit_text(connection& conn, const std::optional<std::string>& mark);
+  /// Charges a TEXT's content to the sender's quota; if refused, it has been answered.
+  bool charge_quota(connection& conn, std::size_t bytes, unix_ms now, const std::optional<std::string>& mark);
+  /// Refuses a read (search or history) that came `wait` too early, with ERR and the count.
+  void refuse_read(connection& conn, std::chrono::milliseconds wait, protocol::event type);
   /// Sends each pending message of `me` with an id above `after` that the device has not had
   /// yet; a failed read is reported to the device with `report_errors`. Returns false when
   /// the device went away.
@@ -140,7 +157,8 @@ class chat_service final : public cluster::event_sink {
   boost::asio::awaitable<device*> wait_for_room(std::uint64_t device_id, std::size_t bytes);
 
   void on_stored(std::uint64_t device_id, const user& sender, const user& recipient,
-                 const std::optional<std::string>& mark, result<send_result> r);
+                 const std::optional<std::string>& mark, std::size_t charged, unix_ms charged_at,
+                 result<send_result> r);
   void queue_receipt(user_id recipient, message_id id);
   void on_marked_delivered(user_id recipient, result<std::vector<message_ref>> r);
   void send_error(connection& conn, const error& err, int ref_type = -1,
@@ -165,6 +183,8 @@ class chat_service final : public cluster::event_sink {
   service_options options_;
   protocol::decode_limits decode_limits_;
   user_directory users_;
+  storage_quota quota_;
+  left_over_buckets left_over_;
 
   std::unordered_map<std::uint64_t, device> devices_;
   std::size_t texts_in_flight_ = 0;

@@ -39,6 +39,7 @@ class fake_device final : public chat::connection {
   void when_queue_at_most(std::size_t, std::function<void()> ready) override { ready(); }
   void may_read_again() override {}
   void close_for_error() override {}
+  void end_session(const error& reason) override { ended = reason; }
 
   std::vector<json::object> of_type(int type) const {
     std::vector<json::object> out;
@@ -48,6 +49,7 @@ class fake_device final : public chat::connection {
   }
 
   std::vector<json::object> frames;
+  std::optional<error> ended;  // the reason given to end_session
 
  private:
   chat::chat_service& chat_;
@@ -80,6 +82,7 @@ class slow_device final : public chat::connection {
   }
   void may_read_again() override { ++read_again; }
   void close_for_error() override { close(); }
+  void end_session(const error&) override { close(); }
 
   /// The client read everything queued.
   void drain() {
