@@ -316,7 +316,11 @@ int run_server(const config::server_config& cfg) {
   chat_options.retry_window = cfg.retry_window;
   chat_options.pending_queue_watermark = cfg.send_queue_bytes / 4;
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
-  chat::account_service accounts(workers.get_executor(), store, chat.users(), hasher, tokens, clock);
+  // Before the first session: no token is honoured until this node knows which are revoked.
+  auto revocations = chat::read_revocations(store, clock.now_ms());
+  if (!revocations) throw std::runtime_error("cannot read the token revocations: " + revocations.error().message);
+  chat.tokens().load(*revocations);
+  chat::account_service accounts(workers.get_executor(), store, chat.users(), hasher, chat.tokens(), clock);
   http::router routes(accounts, bus, metrics, http::cors_policy{cfg.cors_origins});
 
   net::server_options net_options;

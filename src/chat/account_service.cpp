@@ -4,14 +4,14 @@
 #include "chat/await.hpp"
 
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 namespace chatrix::chat {
 
 namespace asio = boost::asio;
 
 account_service::account_service(asio::any_io_executor workers, storage::store& store, user_directory& users,
-                                 const auth::password_hasher& hasher, const auth::token_codec& tokens,
-                                 const clock& clock)
+                                 const auth::password_hasher& hasher, token_service& tokens, const clock& clock)
     : workers_(std::move(workers)), store_(store), users_(users), hasher_(hasher), tokens_(tokens), clock_(clock) {
   auto dummy = hasher_.hash("not a real password, only for timing");
   if (dummy) dummy_hash_ = std::move(*dummy);
@@ -43,7 +43,9 @@ asio::awaitable<result<session_token>> account_service::register_user(std::strin
   auto created = co_await await_callback<user>([&](auto done) { store_.create_user(std::move(nu), done); });
   if (!created) co_return created.error();
   users_.remember(*created);
-  co_return session_token{tokens_.issue(created->id, clock_.now()), *created};
+  auto issued = co_await tokens_.issue(created->id);
+  if (!issued) co_return issued.error();
+  co_return session_token{std::move(issued->token), *created};
 }
 
 asio::awaitable<result<session_token>> account_service::login(std::string username, std::string password) {
@@ -61,7 +63,66 @@ asio::awaitable<result<session_token>> account_service::login(std::string userna
   if (!*found || !*ok) co_return refused;
   const auto& account = (*found)->account;
   users_.remember(account);
-  co_return session_token{tokens_.issue(account.id, clock_.now()), account};
+  auto issued = co_await tokens_.issue(account.id);
+  if (!issued) co_return issued.error();
+  co_return session_token{std::move(issued->token), account};
+}
+
+// ---- token lifecycle ----
+
+asio::awaitable<result<auth::token_claims>> account_service::check_bearer(const std::string& bearer) {
+  auto claims = tokens_.check(bearer);
+  if (!claims) co_return claims.error();
+  auto found = co_await users_.by_id(claims->subject);
+  if (!found) co_return found.error();
+  if (!*found) co_return make_error(errc::unauthorized, "the token's user does not exist");
+  co_return claims;
+}
+
+asio::awaitable<result<std::size_t>> account_service::logout(std::string bearer) {
+  auto claims = co_await check_bearer(bearer);
+  if (!claims) co_return claims.error();
+  co_return co_await tokens_.revoke(*claims);
+}
+
+asio::awaitable<result<std::size_t>> account_service::logout_all(std::string bearer) {
+  auto claims = co_await check_bearer(bearer);
+  if (!claims) co_return claims.error();
+  co_return co_await tokens_.revoke_all(claims->subject, std::string());
+}
+
+asio::awaitable<result<std::size_t>> account_service::change_password(std::string bearer, std::string old_password,
+                                                                       std::string new_password) {
+  auto claims = co_await check_bearer(bearer);
+  if (!claims) co_return claims.error();
+  if (auto ok = auth::check_password(new_password); !ok) co_return ok.error();
+  const user_id uid = claims->subject;
+  auto profile = co_await users_.by_id(uid);
+  if (!profile) co_return profile.error();
+  if (!*profile) co_return make_error(errc::unauthorized, "the token's user does not exist");
+  const std::string username = (*profile)->username;
+  auto found = co_await await_callback<std::optional<user_credentials>>(
+      [&](auto done) { store_.find_user_by_name(username, done); });
+  if (!found) co_return found.error();
+  if (!*found || (*found)->account.id != uid) co_return make_error(errc::unauthorized, "the token's user does not exist");
+
+  const std::string old_hash = (*found)->password_hash;
+  std::function<result<bool>()> verify_job = [this, old_hash, old_password]() -> result<bool> {
+    return hasher_.verify(old_hash, old_password);
+  };
+  auto ok = co_await on_worker<bool>(std::move(verify_job));
+  if (!ok) co_return ok.error();
+  if (!*ok) co_return make_error(errc::bad_credentials, "the old password is wrong");
+
+  std::function<result<std::string>()> hash_job = [this, new_password] { return hasher_.hash(new_password); };
+  auto hashed = co_await on_worker<std::string>(std::move(hash_job));
+  if (!hashed) co_return hashed.error();
+  auto stored = co_await await_callback<bool>(
+      [&](auto done) { store_.set_password_hash(uid, std::move(*hashed), done); });
+  if (!stored) co_return stored.error();
+  spdlog::info("user {}: password changed", uid);
+  // Whoever else holds a token of this user (a stolen one, say) is out; the caller stays in.
+  co_return co_await tokens_.revoke_all(uid, claims->jti);
 }
 
 }  // namespace chatrix::chat
