@@ -244,6 +244,10 @@ result<token_claims> token_codec::verify(std::string_view token, std::chrono::sy
   if (const json::value* jti = claims->if_contains("jti")) {
     if (!jti->is_string() || jti->get_string().empty()) return unauthorized("token jti is not a non-empty string");
     if (jti->get_string().size() > max_jti_bytes) return unauthorized("token jti is too long");
+    // Control characters (NUL above all) have no place in an id that is stored and logged.
+    if (std::any_of(jti->get_string().begin(), jti->get_string().end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      return unauthorized("token jti holds control characters");
     out.jti = std::string(jti->get_string());
   }
 

@@ -52,8 +52,9 @@ class token_codec {
   /// exp is required; aud may be a string or an array containing "chatrix-server"; sub may be
   /// a JSON integer (what issue() writes) or a decimal string such as "42" (RFC 7519 makes sub
   /// a string, so tokens minted by other services may carry it that way). jti is optional; when
-  /// present it must be a non-empty string of at most max_jti_bytes. Tokens over 8 KiB are
-  /// refused unread. Revocation is not checked here (chat::token_service does).
+  /// present it must be a non-empty string of at most max_jti_bytes, without control
+  /// characters. Tokens over 8 KiB are refused unread. Revocation is not checked here
+  /// (chat::token_service does).
   result<token_claims> verify(std::string_view token, std::chrono::system_clock::time_point now) const;
 
   std::chrono::seconds ttl() const noexcept { return ttl_; }

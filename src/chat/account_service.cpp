@@ -120,6 +120,7 @@ asio::awaitable<result<std::size_t>> account_service::change_password(std::strin
   auto stored = co_await await_callback<bool>(
       [&](auto done) { store_.set_password_hash(uid, std::move(*hashed), done); });
   if (!stored) co_return stored.error();
+  if (!*stored) co_return make_error(errc::unauthorized, "the token's user does not exist");
   spdlog::info("user {}: password changed", uid);
   // Whoever else holds a token of this user (a stolen one, say) is out; the caller stays in.
   co_return co_await tokens_.revoke_all(uid, claims->jti);

@@ -388,6 +388,10 @@ TEST_F(JwtTest, BadJtiRejected) {
   expect_rejected(mint(claims), "jti");
   claims["jti"] = std::string(chatrix::auth::max_jti_bytes + 1, 'j');
   expect_rejected(mint(claims), "jti is too long");
+  claims["jti"] = std::string("a\0b", 3);
+  expect_rejected(mint(claims), "control characters");
+  claims["jti"] = "line\nbreak";
+  expect_rejected(mint(claims), "control characters");
   claims["jti"] = std::string(chatrix::auth::max_jti_bytes, 'j');
   EXPECT_TRUE(codec_.verify(mint(claims), t0).has_value());
 }
