@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct token_record {
   user_id user = 0;
   unix_ms expires_at = 0;  // after this the record may be forgotten: the token is dead anyway
 };
+
+/// A token id the stores accept: non-empty, no NUL character (PostgreSQL text cannot hold one).
+inline bool is_valid_jti(std::string_view jti) noexcept {
+  return !jti.empty() && jti.find('\0') == std::string_view::npos;
+}
 
 /// What is revoked and not yet expired: loaded by every node at start and after the bus may
 /// have lost revocations (a resync).
@@ -117,27 +123,31 @@ class store {
   virtual void session_start(user_id viewer, int previews_limit, int pending_limit, callback<session_snapshot> done);
 
   // ---- tokens (revocation survives restarts and holds on every node) ----
-  // Temporary defaults (errc::internal) until both stores implement them.
+  // Records live until their token expires: every record_token and revoke_token also
+  // forgets up to max_pruned_per_write records whose expires_at has passed (by the store's
+  // clock), so the tables hold the unexpired tokens plus a backlog that each new token
+  // shrinks. Writes of one user's tokens are applied in call order. A jti is non-empty and
+  // holds no NUL character (errc::invalid_field otherwise).
 
-  /// Remembers an issued token, so that revoking all of a user's tokens finds it.
-  virtual void record_token(token_record /*t*/, callback<bool> done) { done(make_error(errc::internal, "not implemented")); }
-  /// Revokes one token (logout). Idempotent: true when it was not revoked before.
-  virtual void revoke_token(token_record /*t*/, callback<bool> done) { done(make_error(errc::internal, "not implemented")); }
-  /// Revokes every unexpired token of `user` except the one with jti `keep_jti` ("" = none),
-  /// and sets the user's cutoff for tokens without a jti to `now_s` (unix seconds). Returns the
-  /// jtis revoked now.
-  virtual void revoke_user_tokens(user_id /*user*/, std::string /*keep_jti*/, std::int64_t /*now_s*/,
-                                  callback<std::vector<token_record>> done) {
-    done(make_error(errc::internal, "not implemented"));
-  }
-  /// Every revoked token with expires_at > now, and every cutoff.
-  virtual void revocations(unix_ms /*now*/, callback<revocation_snapshot> done) {
-    done(make_error(errc::internal, "not implemented"));
-  }
-  /// Replaces a user's password hash (the caller verified the old password).
-  virtual void set_password_hash(user_id /*user*/, std::string /*hash*/, callback<bool> done) {
-    done(make_error(errc::internal, "not implemented"));
-  }
+  static constexpr int max_pruned_per_write = 16;
+
+  /// Remembers an issued token, so that revoking all of a user's tokens finds it. True
+  /// when the jti was new (recording it again changes nothing).
+  virtual void record_token(token_record t, callback<bool> done) = 0;
+  /// Revokes one token (logout), recording it first if it was not (a token minted
+  /// elsewhere). Idempotent: true when it was not revoked before.
+  virtual void revoke_token(token_record t, callback<bool> done) = 0;
+  /// Revokes every token of `user` unexpired at `now_s` (unix seconds) except the one with
+  /// jti `keep_jti` ("" = none), and raises the user's cutoff for tokens without a jti to
+  /// `now_s` (a cutoff never moves back). Returns the records revoked now (not those revoked
+  /// before), in no particular order.
+  virtual void revoke_user_tokens(user_id user, std::string keep_jti, std::int64_t now_s,
+                                  callback<std::vector<token_record>> done) = 0;
+  /// Every revoked token with expires_at > now, and every cutoff, read as one snapshot.
+  virtual void revocations(unix_ms now, callback<revocation_snapshot> done) = 0;
+  /// Replaces a user's password hash (the caller verified the old password). False when
+  /// there is no such user.
+  virtual void set_password_hash(user_id user, std::string hash, callback<bool> done) = 0;
 
   /// Finishes queued writes (their callbacks run) and stops the store's threads.
   virtual void shutdown() = 0;

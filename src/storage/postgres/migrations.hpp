@@ -622,6 +622,32 @@ CREATE TRIGGER messages_unqueue_delivered AFTER UPDATE ON messages
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION chatrix_unqueue_delivered();
 )sql";
 
+// Token revocation (store::record_token and the calls after it; docs/storage.md, Tokens).
+inline constexpr const char* migration_6_token_revocation = R"sql(
+-- One row per issued token until it expires; writers forget expired rows a few at a time as
+-- they record new ones. revoked_at: unix ms, NULL while the token is valid. No foreign key:
+-- the user comes from a token the server signed, and a key check would lock the user's row.
+CREATE TABLE tokens (
+  jti        TEXT   NOT NULL PRIMARY KEY,
+  user_id    BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,  -- unix ms
+  revoked_at BIGINT NULL
+);
+-- revoke_user_tokens: one user's unexpired tokens.
+CREATE INDEX tokens_by_user ON tokens (user_id, expires_at);
+-- Pruning: the oldest expiries first, whoever they belong to.
+CREATE INDEX tokens_by_expiry ON tokens (expires_at);
+-- revocations(): only the revoked rows, a small part of the table.
+CREATE INDEX tokens_revoked ON tokens (expires_at) WHERE revoked_at IS NOT NULL;
+
+-- Tokens without a jti (minted by another service, or before this release) issued at or
+-- before cutoff_s (unix seconds) are revoked. One row per user who ever revoked all.
+CREATE TABLE token_cutoffs (
+  user_id  BIGINT NOT NULL PRIMARY KEY,
+  cutoff_s BIGINT NOT NULL
+);
+)sql";
+
 /// In order; versions start at 1 and have no gaps.
 inline constexpr migration migrations[] = {
     {1, "initial schema", migration_1_initial_schema},
@@ -629,8 +655,9 @@ inline constexpr migration migrations[] = {
     {3, "search any substring, read receipts", migration_3_search_and_read_receipts},
     {4, "batched appends", migration_4_batched_appends},
     {5, "pending messages table", migration_5_pending_table},
+    {6, "token revocation", migration_6_token_revocation},
 };
 
-inline constexpr int latest_schema_version = 5;
+inline constexpr int latest_schema_version = 6;
 
 }  // namespace chatrix::storage::postgres_detail

@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <utility>
 
@@ -49,6 +50,22 @@ using asio::awaitable;
 namespace {
 
 int clamp_limit(int limit, int max) { return std::clamp(limit, 0, max); }
+
+unix_ms now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// A call with a bad jti: refused with errc::invalid_field, reported like any outcome.
+bool refuse_jti(postgres_detail::event_loop& loop, std::string_view jti, std::unique_ptr<job>& j) {
+  if (is_valid_jti(jti)) return false;
+  j->fail(make_error(errc::invalid_field, "jti must be non-empty without NUL"));
+  loop.finish(std::move(j));
+  return true;
+}
+
+/// A row back from the statement: the write changed something.
+result<bool> changed_a_row(const PGresult* r) { return PQntuples(r) > 0; }
 
 }  // namespace
 
@@ -119,6 +136,13 @@ void postgres_store::find_user_by_id(user_id id, callback<std::optional<user>> d
                                               if (PQntuples(r) == 0) return std::optional<user>();
                                               return std::optional<user>(read_user(r, 0, 0));
                                             }));
+}
+
+void postgres_store::set_password_hash(user_id user, std::string hash, callback<bool> done) {
+  params p;
+  p.add(user).add(std::move(hash));
+  loop_->write(make_job<bool>(sql::set_password_hash, std::move(p), std::move(done), changed_a_row),
+               partition_of_user(user));
 }
 
 // One statement, five tiers (see chatrix_search); the same ranking as the SQLite store.
@@ -236,6 +260,56 @@ void postgres_store::session_start(user_id viewer, int previews_limit, int pendi
                                            }
                                            return out;
                                          }));
+}
+
+// ---- tokens ----
+// A user's token writes go to the user's writer, so they apply in call order. Pruning
+// touches other users' rows too, but skips those another writer holds (see sql::record_token).
+
+void postgres_store::record_token(token_record t, callback<bool> done) {
+  params p;
+  p.add(t.jti).add(t.user).add(t.expires_at).add(now_ms()).add(std::int64_t{max_pruned_per_write});
+  auto j = make_job<bool>(sql::record_token, std::move(p), std::move(done), changed_a_row);
+  if (refuse_jti(*loop_, t.jti, j)) return;
+  loop_->write(std::move(j), partition_of_user(t.user));
+}
+
+void postgres_store::revoke_token(token_record t, callback<bool> done) {
+  params p;
+  p.add(t.jti).add(t.user).add(t.expires_at).add(now_ms()).add(std::int64_t{max_pruned_per_write});
+  auto j = make_job<bool>(sql::revoke_token, std::move(p), std::move(done), changed_a_row);
+  if (refuse_jti(*loop_, t.jti, j)) return;
+  loop_->write(std::move(j), partition_of_user(t.user));
+}
+
+void postgres_store::revoke_user_tokens(user_id user, std::string keep_jti, std::int64_t now_s,
+                                        callback<std::vector<token_record>> done) {
+  params p;
+  p.add(user).add(keep_jti).add(now_s * 1000).add(now_s);
+  auto j = make_job<std::vector<token_record>>(sql::revoke_user_tokens, std::move(p), std::move(done),
+                                               [](const PGresult* r) -> result<std::vector<token_record>> {
+                                                 std::vector<token_record> out;
+                                                 for (int i = 0; i < PQntuples(r); ++i)
+                                                   out.push_back({text(r, i, 0), i64(r, i, 1), i64(r, i, 2)});
+                                                 return out;
+                                               });
+  if (!keep_jti.empty() && refuse_jti(*loop_, keep_jti, j)) return;
+  loop_->write(std::move(j), partition_of_user(user));
+}
+
+void postgres_store::revocations(unix_ms now, callback<revocation_snapshot> done) {
+  loop_->read(make_job<revocation_snapshot>(sql::select_revocations, params().add(now), std::move(done),
+                                            [](const PGresult* r) -> result<revocation_snapshot> {
+                                              constexpr std::int64_t token_part = 0;
+                                              revocation_snapshot out;
+                                              for (int i = 0; i < PQntuples(r); ++i) {
+                                                if (i64(r, i, 0) == token_part)
+                                                  out.tokens.push_back({text(r, i, 1), i64(r, i, 2), i64(r, i, 3)});
+                                                else
+                                                  out.cutoffs.emplace_back(i64(r, i, 2), i64(r, i, 3));
+                                              }
+                                              return out;
+                                            }));
 }
 
 // ---- migrations by hand ----

@@ -99,6 +99,14 @@ class postgres_store final : public store {
   /// One read job, one statement: one round trip and one snapshot for both parts.
   void session_start(user_id viewer, int previews_limit, int pending_limit, callback<session_snapshot> done) override;
 
+  void record_token(token_record t, callback<bool> done) override;
+  void revoke_token(token_record t, callback<bool> done) override;
+  void revoke_user_tokens(user_id user, std::string keep_jti, std::int64_t now_s,
+                          callback<std::vector<token_record>> done) override;
+  /// One statement: one snapshot of tokens and cutoffs.
+  void revocations(unix_ms now, callback<revocation_snapshot> done) override;
+  void set_password_hash(user_id user, std::string hash, callback<bool> done) override;
+
   /// Finishes queued writes (their callbacks run), closes the connections and joins the
   /// thread. Idempotent; concurrent callers wait for the first one to finish.
   void shutdown() override;

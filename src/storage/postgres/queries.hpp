@@ -63,8 +63,44 @@ inline constexpr statement mark_delivered_batch{
     "SELECT r_job, r_id, r_sender, r_recipient "
     "FROM chatrix_mark_delivered_batch($1::int[], $2::bigint[], $3::bigint[], $4::bigint[])"};
 
-inline constexpr statement write_statements[] = {begin, commit, rollback, insert_user, append_batch,
-                                                 mark_delivered_batch, mark_read};
+inline constexpr statement set_password_hash{"set_password_hash",
+                                             "UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id"};
+
+// ---- tokens (migration 6) ----
+
+// Forgets up to $5 records expired at $4 (unix ms), oldest first, except the jti $1 being
+// written. SKIP LOCKED: rows another writer (of this node or another) is pruning are left
+// to it instead of waited for.
+#define CHATRIX_PG_PRUNE_EXPIRED_TOKENS                                                        \
+  "WITH pruned AS (DELETE FROM tokens WHERE jti IN (SELECT jti FROM tokens "                  \
+  "  WHERE expires_at <= $4 AND jti <> $1 ORDER BY expires_at LIMIT $5 FOR UPDATE SKIP LOCKED)) "
+
+// $1 jti, $2 user, $3 expiry, then the pruning's. A row back: the jti was new.
+inline constexpr statement record_token{
+    "record_token", CHATRIX_PG_PRUNE_EXPIRED_TOKENS
+    "INSERT INTO tokens (jti, user_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING RETURNING 1"};
+// The same, revoked at $4. A row back: inserted revoked, or revoked now; none when it was
+// revoked already.
+inline constexpr statement revoke_token{
+    "revoke_token", CHATRIX_PG_PRUNE_EXPIRED_TOKENS
+    "INSERT INTO tokens (jti, user_id, expires_at, revoked_at) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (jti) DO UPDATE SET revoked_at = EXCLUDED.revoked_at WHERE tokens.revoked_at IS NULL RETURNING 1"};
+#undef CHATRIX_PG_PRUNE_EXPIRED_TOKENS
+
+// User $1's tokens valid at $3 (unix ms) but the jti $2, revoked at $3 and returned; the
+// user's cutoff raised to $4 (unix s), never lowered.
+inline constexpr statement revoke_user_tokens{
+    "revoke_user_tokens",
+    "WITH revoked AS (UPDATE tokens SET revoked_at = $3 "
+    "  WHERE user_id = $1 AND expires_at > $3 AND revoked_at IS NULL AND jti <> $2 "
+    "  RETURNING jti, user_id, expires_at), "
+    "cutoff AS (INSERT INTO token_cutoffs (user_id, cutoff_s) VALUES ($1, $4) ON CONFLICT (user_id) "
+    "  DO UPDATE SET cutoff_s = GREATEST(token_cutoffs.cutoff_s, EXCLUDED.cutoff_s)) "
+    "SELECT jti, user_id, expires_at FROM revoked"};
+
+inline constexpr statement write_statements[] = {begin,        commit,       rollback,           insert_user,
+                                                 append_batch, mark_delivered_batch, mark_read, set_password_hash,
+                                                 record_token, revoke_token, revoke_user_tokens};
 
 // ---- readers ----
 
@@ -156,7 +192,14 @@ inline constexpr statement session_start{
 #undef CHATRIX_PG_RECENT_CONVERSATIONS
 #undef CHATRIX_PG_MESSAGE_COLUMNS
 
+// store::revocations in one statement, so one snapshot: the revoked tokens unexpired at $1
+// (part 0: jti, user, expiry), then every cutoff (part 1: NULL, user, cutoff).
+inline constexpr statement select_revocations{
+    "select_revocations",
+    "SELECT 0, jti, user_id, expires_at FROM tokens WHERE revoked_at IS NOT NULL AND expires_at > $1 "
+    "UNION ALL SELECT 1, NULL, user_id, cutoff_s FROM token_cutoffs"};
+
 inline constexpr statement read_statements[] = {select_credentials, select_user,     search_users,  select_pending,
-                                                select_history,     select_previews, session_start};
+                                                select_history,     select_previews, session_start, select_revocations};
 
 }  // namespace chatrix::storage::postgres_detail::sql

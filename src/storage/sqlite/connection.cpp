@@ -4,7 +4,11 @@
 
 #include "storage/sqlite/wal_write_buffer.hpp"
 
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <mutex>
 #include <utility>
@@ -41,6 +45,17 @@ void configure_library() {
 }
 
 }  // namespace
+
+void create_owner_only(const std::filesystem::path& file) {
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return;  // SQLite's own open fails the same way and reports it
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    spdlog::warn("sqlite store: {} (it holds password hashes) is open to other users (mode {:o}); chmod 600 it",
+                 file.string(), st.st_mode & 0777);
+  }
+  ::close(fd);
+}
 
 connection connection::open(const std::filesystem::path& file, open_mode mode) {
   configure_library();

@@ -35,6 +35,13 @@ error to_error(const sqlite_error& e);
 
 enum class open_mode { read_write_create, read_only };
 
+/// The database holds password hashes: a new file is created readable by its owner only,
+/// before SQLite opens it (SQLite would create it 0644, and it would stay so for a moment at
+/// least). SQLite's unix VFS gives the -wal and -shm files the database file's mode, so they
+/// are 0600 too. An existing file keeps the mode its operator chose, with a warning when
+/// others may read it. A file that cannot be created is left for SQLite's open to report.
+void create_owner_only(const std::filesystem::path& file);
+
 /// One SQLite connection. Movable, not copyable; not thread-safe (SQLITE_OPEN_NOMUTEX):
 /// the store gives every connection to a single thread.
 class connection {

@@ -181,11 +181,39 @@ DROP TRIGGER users_fts_after_update;
 DROP TABLE users_fts;
 )sql";
 
+// Token revocation (store::record_token and the calls after it; docs/storage.md, Tokens).
+inline constexpr std::string_view migration_4_token_revocation = R"sql(
+-- One row per issued token until it expires; the writer forgets expired rows a few at a
+-- time as it records new ones. revoked_at: unix ms, NULL while the token is valid. No
+-- foreign key: the writer runs without their enforcement, and the user comes from a token
+-- the server signed.
+CREATE TABLE tokens (
+  jti        TEXT    NOT NULL PRIMARY KEY,
+  user_id    INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,  -- unix ms
+  revoked_at INTEGER NULL
+) WITHOUT ROWID;
+-- revoke_user_tokens: one user's unexpired tokens.
+CREATE INDEX tokens_by_user ON tokens (user_id, expires_at);
+-- Pruning: the oldest expiries first, whoever they belong to.
+CREATE INDEX tokens_by_expiry ON tokens (expires_at);
+-- revocations(): only the revoked rows, a small part of the table.
+CREATE INDEX tokens_revoked ON tokens (expires_at) WHERE revoked_at IS NOT NULL;
+
+-- Tokens without a jti (minted by another service, or before this release) issued at or
+-- before cutoff_s (unix seconds) are revoked. One row per user who ever revoked all.
+CREATE TABLE token_cutoffs (
+  user_id  INTEGER NOT NULL PRIMARY KEY,
+  cutoff_s INTEGER NOT NULL
+);
+)sql";
+
 /// In order; versions start at 1 and have no gaps.
 inline constexpr migration migrations[] = {
     {1, "initial schema", migration_1_initial_schema},
     {2, "unread counters", migration_2_unread_counters},
     {3, "search any substring", migration_3_search_any_substring},
+    {4, "token revocation", migration_4_token_revocation},
 };
 
 }  // namespace chatrix::storage::sqlite_detail

@@ -51,6 +51,8 @@ inline constexpr std::string_view select_credentials_by_folded_name =
     "SELECT id, username, name, password_hash FROM users WHERE username_folded = ?1";
 inline constexpr std::string_view select_user_by_id = "SELECT id, username, name FROM users WHERE id = ?1";
 
+inline constexpr std::string_view set_password_hash = "UPDATE users SET password_hash = ?2 WHERE id = ?1 RETURNING id";
+
 // Search (see sqlite_store::search_users and migration 2): each tier returns user ids in
 // its ranking order from an ordered index walk that LIMIT (or the caller) stops early.
 // ?1 is the folded fragment; ?2 the smallest string above every string starting with it.
@@ -227,5 +229,31 @@ inline constexpr std::string_view select_previews =
     "ORDER BY c.updated_at DESC, c.id DESC";
 
 #undef CHATRIX_SQLITE_MESSAGE_COLUMNS
+
+// ---- tokens (see tokens.hpp and migration 4) ----
+// Token writes are a few per login, not per message: RETURNING's temporary b-tree is fine here.
+
+// Up to ?3 records expired at ?1 (unix ms), oldest first, except the jti ?2 being written.
+inline constexpr std::string_view prune_expired_tokens =
+    "DELETE FROM tokens WHERE jti IN "
+    "(SELECT jti FROM tokens WHERE expires_at <= ?1 AND jti <> ?2 ORDER BY expires_at LIMIT ?3)";
+// A row back: the jti was new.
+inline constexpr std::string_view insert_token =
+    "INSERT INTO tokens (jti, user_id, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT (jti) DO NOTHING RETURNING 1";
+// A row back: inserted revoked, or revoked now; none when it was revoked already.
+inline constexpr std::string_view revoke_token =
+    "INSERT INTO tokens (jti, user_id, expires_at, revoked_at) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (jti) DO UPDATE SET revoked_at = excluded.revoked_at WHERE revoked_at IS NULL RETURNING 1";
+// User ?1's tokens valid at ?2 (unix ms) but the jti ?3: revoked at ?2, and returned.
+inline constexpr std::string_view revoke_user_tokens =
+    "UPDATE tokens SET revoked_at = ?2 "
+    "WHERE user_id = ?1 AND expires_at > ?2 AND revoked_at IS NULL AND jti <> ?3 "
+    "RETURNING jti, user_id, expires_at";
+inline constexpr std::string_view raise_token_cutoff =
+    "INSERT INTO token_cutoffs (user_id, cutoff_s) VALUES (?1, ?2) "
+    "ON CONFLICT (user_id) DO UPDATE SET cutoff_s = max(cutoff_s, excluded.cutoff_s)";
+inline constexpr std::string_view select_revoked_tokens =
+    "SELECT jti, user_id, expires_at FROM tokens WHERE revoked_at IS NOT NULL AND expires_at > ?1";
+inline constexpr std::string_view select_token_cutoffs = "SELECT user_id, cutoff_s FROM token_cutoffs";
 
 }  // namespace chatrix::storage::sqlite_detail::sql

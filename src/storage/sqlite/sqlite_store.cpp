@@ -10,6 +10,7 @@
 #include "storage/sqlite/migrations.hpp"
 #include "storage/sqlite/queries.hpp"
 #include "storage/sqlite/rows.hpp"
+#include "storage/sqlite/tokens.hpp"
 #include "storage/sqlite/write_jobs.hpp"
 
 #include <sqlite3.h>
@@ -230,6 +231,7 @@ sqlite_store::impl::impl(const std::filesystem::path& file, sqlite_options opts)
   const int reader_count = std::max(opts_.reader_threads, 1);
   const auto busy_ms = static_cast<int>(opts_.busy_timeout.count());
   try {
+    sqlite_detail::create_owner_only(file);
     writer_conn_.emplace(connection::open(file, open_mode::read_write_create));
     sqlite3_busy_timeout(writer_conn_->handle(), busy_ms);
     configure_writer(*writer_conn_);
@@ -501,6 +503,14 @@ void sqlite_store::find_user_by_id(user_id id, callback<std::optional<user>> don
   });
 }
 
+void sqlite_store::set_password_hash(user_id user, std::string hash, callback<bool> done) {
+  impl_->write<bool>(std::move(done), [user, hash = std::move(hash)](connection& c) -> result<bool> {
+    query q(c, sql::set_password_hash);
+    q.bind(user, hash);
+    return q.step();
+  });
+}
+
 // Ranked by filling five tiers in order (see migration 2 for the indexes):
 //   1. the exact username,                 2. the exact display name, by id,
 //   3. usernames starting with the fragment, in username order,
@@ -658,6 +668,59 @@ void sqlite_store::session_start(user_id viewer, int previews_limit, int pending
         end_read(c);
         return out;
       });
+}
+
+// ---- tokens ----
+
+namespace {
+
+/// Calls with a bad jti answer at once, like any call refused before it was queued.
+template <class T>
+bool refuse_jti(std::string_view jti, const callback<T>& done) {
+  if (is_valid_jti(jti)) return false;
+  deliver(done, failure<T>(make_error(errc::invalid_field, "jti must be non-empty without NUL")));
+  return true;
+}
+
+}  // namespace
+
+void sqlite_store::record_token(token_record t, callback<bool> done) {
+  if (refuse_jti(t.jti, done)) return;
+  impl_->write<bool>(std::move(done), [t = std::move(t)](connection& c) {
+    return sqlite_detail::record_token(c, t, now_ms());
+  });
+}
+
+void sqlite_store::revoke_token(token_record t, callback<bool> done) {
+  if (refuse_jti(t.jti, done)) return;
+  impl_->write<bool>(std::move(done), [t = std::move(t)](connection& c) {
+    return sqlite_detail::revoke_token(c, t, now_ms());
+  });
+}
+
+void sqlite_store::revoke_user_tokens(user_id user, std::string keep_jti, std::int64_t now_s,
+                                      callback<std::vector<token_record>> done) {
+  if (!keep_jti.empty() && refuse_jti(keep_jti, done)) return;
+  impl_->write<std::vector<token_record>>(
+      std::move(done), [user, keep_jti = std::move(keep_jti), now_s](connection& c) {
+        return sqlite_detail::revoke_user_tokens(c, user, keep_jti, now_s);
+      });
+}
+
+void sqlite_store::revocations(unix_ms now, callback<revocation_snapshot> done) {
+  impl_->read<revocation_snapshot>(std::move(done), [now](connection& c) -> result<revocation_snapshot> {
+    // One read transaction: a revoke_user_tokens committed between the two reads would
+    // otherwise show its cutoff without its tokens.
+    query(c, sql::begin_deferred).run();
+    try {
+      auto out = sqlite_detail::read_revocations(c, now);
+      end_read(c);
+      return out;
+    } catch (...) {
+      end_read(c);
+      throw;
+    }
+  });
 }
 
 }  // namespace chatrix::storage

@@ -66,6 +66,13 @@ class sqlite_store final : public store {
   void chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) override;
   void session_start(user_id viewer, int previews_limit, int pending_limit, callback<session_snapshot> done) override;
 
+  void record_token(token_record t, callback<bool> done) override;
+  void revoke_token(token_record t, callback<bool> done) override;
+  void revoke_user_tokens(user_id user, std::string keep_jti, std::int64_t now_s,
+                          callback<std::vector<token_record>> done) override;
+  void revocations(unix_ms now, callback<revocation_snapshot> done) override;
+  void set_password_hash(user_id user, std::string hash, callback<bool> done) override;
+
   /// Idempotent; concurrent callers wait for the first one to finish.
   void shutdown() override;
 

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <condition_variable>
 #include <cstdlib>
@@ -154,7 +155,8 @@ TEST(sqlite_store, applies_each_migration_once_and_uses_wal) {
   ASSERT_TRUE(fs::exists(file));
   raw_db db(file);
   EXPECT_EQ(db.rows("SELECT version, name FROM schema_version"),
-            (std::vector<std::string>{"1|initial schema", "2|unread counters", "3|search any substring"}));
+            (std::vector<std::string>{"1|initial schema", "2|unread counters", "3|search any substring",
+                                      "4|token revocation"}));
   EXPECT_EQ(db.rows("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   EXPECT_EQ(db.rows("SELECT username FROM users ORDER BY id"), (std::vector<std::string>{"round0", "round1"}));
   // The suffix index was kept in step by the triggers: every suffix of the folded username
@@ -206,6 +208,69 @@ TEST(sqlite_store, refuses_a_schema_newer_than_it_knows) {
   ASSERT_FALSE(opened.has_value());
   EXPECT_EQ(opened.error().code, errc::unavailable);
   EXPECT_NE(opened.error().message.find("newer"), std::string::npos) << opened.error().message;
+}
+
+mode_t mode_of(const fs::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) throw std::runtime_error("cannot stat " + file.string());
+  return st.st_mode & 0777;
+}
+
+// The database holds password hashes: neither it nor its WAL and shared-memory files may be
+// readable by others, whatever the umask (the common 022 would give 0644).
+TEST(sqlite_store, creates_the_database_and_its_wal_files_owner_only) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "chatrix.db";
+  const mode_t old_umask = ::umask(022);
+  sqlite_store s(file);
+  ::umask(old_umask);
+  make_user(s, "written");  // the WAL exists once something was written
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const fs::path f = file.string() + suffix;
+    ASSERT_TRUE(fs::exists(f)) << f;
+    EXPECT_EQ(mode_of(f), 0600u) << f;
+  }
+}
+
+// An operator's choice for an existing file stands (a warning is logged when it is open to others).
+TEST(sqlite_store, keeps_the_mode_of_an_existing_database) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "chatrix.db";
+  std::ofstream{file};
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  sqlite_store s(file);
+  make_user(s, "written");
+  EXPECT_EQ(mode_of(file), 0640u);
+}
+
+// Pruning is bounded per write: a backlog of expired records goes max_pruned_per_write at a
+// time, oldest first, never the record being written.
+TEST(sqlite_store, each_token_write_forgets_a_bounded_number_of_expired_records) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "chatrix.db";
+  { sqlite_store s(file); }
+  constexpr int backlog = 2 * store::max_pruned_per_write + 5;
+  {
+    raw_db db(file);
+    for (int i = 0; i < backlog; ++i) {
+      db.exec("INSERT INTO tokens (jti, user_id, expires_at, revoked_at) VALUES ('old-" + std::to_string(i) +
+              "', 1, " + std::to_string(1000 + i) + ", 1)");
+    }
+  }
+  sqlite_store s(file);
+  const auto remaining = [&] {
+    return await<revocation_snapshot>([&](auto done) { s.revocations(0, done); }).value().tokens.size();
+  };
+  ASSERT_EQ(remaining(), static_cast<std::size_t>(backlog));
+  ASSERT_TRUE(await<bool>([&](auto done) { s.record_token({"new-1", 1, 4'000'000'000'000}, done); }).value());
+  EXPECT_EQ(remaining(), static_cast<std::size_t>(backlog - store::max_pruned_per_write));
+  ASSERT_FALSE(await<bool>([&](auto done) { s.revoke_token({"old-30", 1, 1030}, done); }).value()) << "revoked before";
+  EXPECT_EQ(remaining(), static_cast<std::size_t>(backlog - 2 * store::max_pruned_per_write))
+      << "revoking prunes too, but not the token it writes";
+  s.shutdown();
+  raw_db db(file);
+  EXPECT_EQ(db.rows("SELECT jti FROM tokens WHERE jti LIKE 'old-%' ORDER BY expires_at"),
+            (std::vector<std::string>{"old-30", "old-33", "old-34", "old-35", "old-36"}));
 }
 
 TEST(sqlite_store, open_reports_an_unusable_path) {
