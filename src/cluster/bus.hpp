@@ -38,12 +38,15 @@ struct revocation {
   std::vector<std::pair<std::string, unix_ms>> expiries;  // jti -> token expiry, for forgetting it
 };
 
-/// Receives the events that this node's devices must get.
+/// Receives the events that this node's devices must get, and the revocations every node must
+/// apply.
 class event_sink {
  public:
   virtual ~event_sink() = default;
   /// Tokens were revoked (on this node or another): close the sockets using them, refuse them.
-  /// A revocation the bus may have lost is made up for by resync() (re-read from the store).
+  /// A revocation the bus may have lost is made up for by resync(), in which the sink
+  /// re-reads store::revocations() as well as what its devices are owed. Idempotent: the
+  /// same revocation may come twice (published, then found again by a resync).
   virtual void revoked(const revocation& r) { (void)r; }
   virtual void deliver_local(const user_event& ev) = 0;
   /// The bus may have dropped events for local devices (it lost Redis and has it back, another
@@ -95,8 +98,10 @@ class bus {
   virtual void start(event_sink& sink) = 0;
   virtual void publish(user_event ev) = 0;
   /// Hands `r` to the sink of every live node, this one included (before returning, here).
-  /// Temporary default: this node only, until every bus implements it.
-  virtual void publish_revocation(const revocation& r) { (void)r; }
+  /// The caller has stored the revocation first: a node that may have missed it (its link to
+  /// the cluster was down, or it started meanwhile) gets resync() instead, and re-reads
+  /// store::revocations() then. Before start() and after stop(), does nothing.
+  virtual void publish_revocation(const revocation& r) = 0;
   /// Presence: the node holds (or no longer holds) a session of `id`. `visible` runs once
   /// other nodes route `id`'s events here (at once when they cannot: a resync follows when
   /// the bus recovers), so that a pending-message query made after it cannot miss a message

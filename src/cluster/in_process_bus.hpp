@@ -17,6 +17,9 @@ class in_process_bus final : public bus {
   void publish(user_event ev) override {
     if (sink_) sink_->deliver_local(ev);
   }
+  void publish_revocation(const revocation& r) override {
+    if (sink_) sink_->revoked(r);
+  }
   void device_connected(user_id, std::function<void()> visible) override {
     ++self_.connections;
     if (visible) visible();

@@ -58,6 +58,23 @@ std::vector<message_id> messages_for(const recording_sink& sink, user_id to) {
   return out;
 }
 
+/// All fields set, binary-safe jtis, so that a lossy encoding shows.
+revocation sample_revocation() {
+  revocation r;
+  r.user = 7;
+  r.jtis = {"jti-1", std::string("j\0t\xffi", 6)};
+  r.cutoff_s = 1'700'000'000;
+  r.expiries = {{"jti-1", 1'700'000'900'000}, {std::string("j\0t\xffi", 6), 1'700'000'000'001}};
+  return r;
+}
+
+void expect_same(const revocation& got, const revocation& want) {
+  EXPECT_EQ(got.user, want.user);
+  EXPECT_EQ(got.jtis, want.jtis);
+  EXPECT_EQ(got.cutoff_s, want.cutoff_s);
+  EXPECT_EQ(got.expiries, want.expiries);
+}
+
 const node_info* find_node(const std::vector<node_info>& nodes, const std::string& id) {
   for (const auto& n : nodes)
     if (n.id == id) return &n;
@@ -168,7 +185,48 @@ TEST_P(bus_contract, nodes_lists_itself_with_its_device_count) {
   EXPECT_EQ(self->connections, 2);
 }
 
+// ---- revocations ----
+
+TEST_P(bus_contract, a_revocation_reaches_the_local_sink_before_publish_returns) {
+  bus& a = start_node("node-a", sink_a_);
+  a.publish_revocation(sample_revocation());
+  ASSERT_EQ(sink_a_.revocations.size(), 1u) << "even with no device connected: later logins must be refused";
+  expect_same(sink_a_.revocations[0], sample_revocation());
+  run_for(100ms);
+  EXPECT_EQ(sink_a_.revocations.size(), 1u) << "once: the node's own publication does not come back";
+}
+
+TEST_P(bus_contract, publish_revocation_before_start_and_after_stop_does_nothing) {
+  buses_.push_back(factory_->make(io_, "node-a"));
+  bus& a = *buses_.back();
+  a.publish_revocation(sample_revocation());
+  a.start(sink_a_);
+  ASSERT_TRUE(run_until([&] { return factory_->ready(a); }));
+  a.stop();
+  a.publish_revocation(sample_revocation());
+  run_for(50ms);
+  EXPECT_TRUE(sink_a_.revocations.empty());
+}
+
 // ---- across nodes (multi_node_bus_contract: buses that span nodes) ----
+
+TEST_P(multi_node_bus_contract, a_revocation_reaches_every_node_once_the_publisher_first) {
+  bus& a = start_node("node-a", sink_a_);
+  ASSERT_TRUE(a.spans_nodes());
+  bus& b = start_node("node-b", sink_b_);
+  // No device anywhere: revocations go to every node, not to those holding the user.
+  a.publish_revocation(sample_revocation());
+  ASSERT_EQ(sink_a_.revocations.size(), 1u);
+  ASSERT_TRUE(run_until([&] { return sink_b_.revocations.size() == 1; }));
+  expect_same(sink_b_.revocations[0], sample_revocation());
+  b.publish_revocation(revocation{9, {"other"}, 0, {{"other", 5}}});
+  ASSERT_EQ(sink_b_.revocations.size(), 2u);
+  ASSERT_TRUE(run_until([&] { return sink_a_.revocations.size() == 2; }));
+  EXPECT_EQ(sink_a_.revocations[1].user, 9);
+  run_for(100ms);
+  EXPECT_EQ(sink_a_.revocations.size(), 2u) << "no copy came back to a publishing node";
+  EXPECT_EQ(sink_b_.revocations.size(), 2u);
+}
 
 TEST_P(multi_node_bus_contract, an_event_reaches_the_node_holding_the_device_once_and_in_order) {
   bus& a = start_node("node-a", sink_a_);

@@ -42,7 +42,9 @@ struct bus_backend_name {
 struct recording_sink final : event_sink {
   std::vector<user_event> got;
   std::vector<std::thread::id> threads;
+  std::vector<revocation> revocations;
   int resyncs = 0;
+  void revoked(const revocation& r) override { revocations.push_back(r); }
   void deliver_local(const user_event& ev) override {
     got.push_back(ev);
     threads.push_back(std::this_thread::get_id());

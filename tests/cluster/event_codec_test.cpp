@@ -17,6 +17,47 @@ user_event make(chatrix::user_id to, user_event::kind k, chatrix::message_id msg
   return user_event{to, k, msg, skip, std::make_shared<const std::string>(std::move(frame))};
 }
 
+revocation sample_revocation() {
+  revocation r;
+  r.user = std::numeric_limits<chatrix::user_id>::max();
+  r.jtis = {"a", "\0\xff"s, ""};
+  r.cutoff_s = 1'700'000'000;
+  r.expiries = {{"a", 1}, {"\0\xff"s, std::numeric_limits<chatrix::unix_ms>::max()}};
+  return r;
+}
+
+TEST(EventCodec, RevocationRoundTrip) {
+  const std::string p = encode_revocation("node-1", sample_revocation());
+  const auto d = decode_revocation(p);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->origin, "node-1");
+  EXPECT_EQ(d->r.user, sample_revocation().user);
+  EXPECT_EQ(d->r.jtis, sample_revocation().jtis);
+  EXPECT_EQ(d->r.cutoff_s, sample_revocation().cutoff_s);
+  EXPECT_EQ(d->r.expiries, sample_revocation().expiries);
+
+  const auto empty = decode_revocation(encode_revocation("n", revocation{1, {}, 0, {}}));
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_TRUE(empty->r.jtis.empty());
+}
+
+TEST(EventCodec, DamagedRevocationsAreRefused) {
+  const std::string p = encode_revocation("node-1", sample_revocation());
+  for (std::size_t n = 0; n < p.size(); ++n) EXPECT_FALSE(decode_revocation(p.substr(0, n))) << "cut at " << n;
+  EXPECT_FALSE(decode_revocation(p + "x")) << "trailing bytes";
+  // A count far beyond what the payload holds is refused before anything is reserved.
+  std::string forged = encode_revocation("n", revocation{1, {}, 0, {}});
+  forged.resize(forged.size() - 2);
+  forged += "\xff\xff\xff\xff\x0f";
+  EXPECT_FALSE(decode_revocation(forged));
+  // An event payload is not a revocation, and a revocation is not an event payload.
+  std::string events;
+  begin_payload(events);
+  append_resync(events);
+  EXPECT_FALSE(decode_revocation(events));
+  EXPECT_FALSE(decode_payload(p, [](user_event&&) {}, [] {}).ok);
+}
+
 TEST(EventCodec, RoundTrip) {
   std::vector<user_event> in = {
       make(1, user_event::kind::message, 77, 0, R"({"type":"TEXT"})"),

@@ -27,7 +27,9 @@ using namespace std::string_literals;
 
 struct fake_sink final : event_sink {
   std::vector<user_event> got;
+  std::vector<revocation> revocations;
   int resyncs = 0;
+  void revoked(const revocation& r) override { revocations.push_back(r); }
   void deliver_local(const user_event& ev) override { got.push_back(ev); }
   void resync() override { ++resyncs; }
 };
@@ -306,6 +308,36 @@ TEST_F(RedisBus, CrashedNodeDropsOutWithinTheLease) {
   EXPECT_EQ(a_->stats().routed_remote, routed);  // nothing sent to the dead node
   // ...and its stale presence field was cleaned up on the way.
   EXPECT_TRUE(redis_.command({"HGET", "chatrix:presence:3", "node-b"}).is_nil());
+}
+
+// A revocation published before the node subscribed reached it nowhere, and the sink's
+// start-up read of the store may be older than it: the first sync resyncs, even with no device.
+TEST_F(RedisBus, FirstSyncResyncsSoThatRevocationsAreReadAgain) {
+  a_ = make("node-a");
+  a_->start(sa_);
+  ASSERT_TRUE(run_until(io_, [&] { return a_->connected(); }));
+  EXPECT_EQ(sa_.resyncs, 1);
+}
+
+// The publisher's link is down: its own sink has the revocation at once, and every other
+// node, which could not hear it, resyncs (re-reading the store) once the publisher is back.
+TEST_F(RedisBus, RevocationPublishedWithoutRedisMakesTheOtherNodesResync) {
+  start_both();
+  const int resyncs_before = sb_.resyncs;
+  kill_client("chatrix-node-a");
+  ASSERT_TRUE(run_until(io_, [&] { return !a_->connected(); }, 5s));
+  a_->publish_revocation(revocation{7, {"jti-1"}, 0, {{"jti-1", now_ms() + 60'000}}});
+  ASSERT_EQ(sa_.revocations.size(), 1u);
+
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.resyncs > resyncs_before; }, 5s));
+  EXPECT_TRUE(sb_.revocations.empty()) << "never published";
+  EXPECT_GE(a_->stats().resync_signals_sent, 1u);
+
+  // Back to normal: the next one is heard.
+  a_->publish_revocation(revocation{7, {"jti-2"}, 0, {}});
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.revocations.size() == 1; }));
+  EXPECT_EQ(sb_.revocations[0].jtis, std::vector<std::string>{"jti-2"});
+  EXPECT_EQ(b_->stats().revocations_received, 1u);
 }
 
 TEST_F(RedisBus, RedisKilledAndRestarted_ReconnectAndResync) {

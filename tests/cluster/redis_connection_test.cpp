@@ -199,7 +199,7 @@ TEST_F(RedisConnection, SubscriberGetsPushesAndResubscribesAfterRestart) {
   so.ping_interval = 100ms;
   auto sub = make({}, so);
   std::vector<std::pair<std::string, std::string>> pushes;
-  sub->subscribe("ch:1", [&](std::string_view ch, std::string payload) { pushes.emplace_back(ch, std::move(payload)); });
+  sub->subscribe({"ch:1"}, [&](std::string_view ch, std::string payload) { pushes.emplace_back(ch, std::move(payload)); });
   pub->start();
   sub->start();
   ASSERT_TRUE(run_until(io_, [&] { return pub->is_up() && sub->is_up(); }));

@@ -21,6 +21,8 @@ struct bus_keys {
   }
   std::string presence(user_id id) const { return prefix + "presence:" + std::to_string(id); }
   std::string channel(std::string_view node_id) const { return node(node_id) + ":events"; }
+  /// The one channel every node subscribes to: token revocations (event_codec.hpp).
+  std::string revocations() const { return prefix + "revocations"; }
 
   std::string prefix;
   std::string nodes;  // the zset of node ids scored by lease end

@@ -64,4 +64,77 @@ void append_replayed(std::string& out, std::uint64_t seq, const user_event& ev) 
 
 void append_hello(std::string& out) { out += static_cast<char>(5); }
 
+// ---- revocations ----
+
+namespace {
+
+constexpr std::uint8_t origin_tag = 3;
+constexpr std::uint8_t revocation_tag = 6;
+
+void put_bytes(std::string& out, std::string_view bytes) {
+  put_varint(out, bytes.size());
+  out.append(bytes);
+}
+
+bool read_bytes(std::string_view& in, std::string& out) {
+  std::uint64_t len = 0;
+  if (!detail::read_varint(in, len) || len > in.size()) return false;
+  out.assign(in.substr(0, len));
+  in.remove_prefix(len);
+  return true;
+}
+
+bool read_tag(std::string_view& in, std::uint8_t tag) {
+  if (in.empty() || static_cast<std::uint8_t>(in[0]) != tag) return false;
+  in.remove_prefix(1);
+  return true;
+}
+
+/// A count of entries of at least one byte each: never more than the bytes left, so a
+/// forged count cannot make the reader reserve memory the payload does not back.
+bool read_count(std::string_view& in, std::uint64_t& n) { return detail::read_varint(in, n) && n <= in.size(); }
+
+}  // namespace
+
+std::string encode_revocation(std::string_view origin, const revocation& r) {
+  std::string out;
+  begin_payload(out);
+  append_origin(out, origin);
+  out += static_cast<char>(revocation_tag);
+  put_varint(out, static_cast<std::uint64_t>(r.user));
+  put_varint(out, static_cast<std::uint64_t>(r.cutoff_s));
+  put_varint(out, r.jtis.size());
+  for (const auto& jti : r.jtis) put_bytes(out, jti);
+  put_varint(out, r.expiries.size());
+  for (const auto& [jti, expiry] : r.expiries) {
+    put_bytes(out, jti);
+    put_varint(out, static_cast<std::uint64_t>(expiry));
+  }
+  return out;
+}
+
+std::optional<decoded_revocation> decode_revocation(std::string_view in) {
+  decoded_revocation d;
+  std::uint64_t user = 0, cutoff = 0, count = 0;
+  if (!read_tag(in, payload_version) || !read_tag(in, origin_tag) || !read_bytes(in, d.origin) ||
+      !read_tag(in, revocation_tag) || !detail::read_varint(in, user) || !detail::read_varint(in, cutoff) ||
+      !read_count(in, count)) {
+    return std::nullopt;
+  }
+  d.r.user = static_cast<user_id>(user);
+  d.r.cutoff_s = static_cast<std::int64_t>(cutoff);
+  d.r.jtis.resize(count);
+  for (auto& jti : d.r.jtis)
+    if (!read_bytes(in, jti)) return std::nullopt;
+  if (!read_count(in, count)) return std::nullopt;
+  d.r.expiries.resize(count);
+  for (auto& [jti, expiry] : d.r.expiries) {
+    std::uint64_t v = 0;
+    if (!read_bytes(in, jti) || !detail::read_varint(in, v)) return std::nullopt;
+    expiry = static_cast<unix_ms>(v);
+  }
+  if (!in.empty()) return std::nullopt;
+  return d;
+}
+
 }  // namespace chatrix::cluster::redis

@@ -5,6 +5,7 @@
 #include "cluster/bus.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,7 +19,12 @@ namespace chatrix::cluster::redis {
 /// - 4 = replayed notice: varint `seq` (the origin's number for it, increasing), then as an
 ///   event: a notice whose routing failed earlier, sent again (receivers drop repeats by seq);
 /// - 5 = hello: the origin is back after losing Redis and asks for the notices it may have missed.
-/// Nodes that predate tags 3-5 treat them as a malformed payload, i.e. resync.
+/// - 6 = revocation, only on the revocations channel (bus_keys::revocations), after an origin:
+///   varints `user` and `cutoff_s`, a varint count of jtis, each a varint length and its
+///   bytes, then a varint count of expiries, each a length, the jti's bytes and a varint
+///   expiry (unix ms).
+/// Nodes that predate tags 3-5 treat them as a malformed payload, i.e. resync. Tag 6 never
+/// goes to a node's own channel, so decode_payload takes it for a malformed payload too.
 inline constexpr std::uint8_t payload_version = 1;
 
 /// Starts an empty payload.
@@ -28,6 +34,16 @@ void append_resync(std::string& out);
 void append_origin(std::string& out, std::string_view node_id);
 void append_replayed(std::string& out, std::uint64_t seq, const user_event& ev);
 void append_hello(std::string& out);
+
+/// A whole revocations-channel payload: version, origin, one revocation record.
+std::string encode_revocation(std::string_view origin, const revocation& r);
+
+struct decoded_revocation {
+  std::string origin;  // the node that published it
+  revocation r;
+};
+/// nullopt when `in` is not exactly what encode_revocation writes.
+std::optional<decoded_revocation> decode_revocation(std::string_view in);
 
 /// What decode_payload found.
 struct decode_result {

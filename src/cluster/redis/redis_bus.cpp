@@ -39,6 +39,7 @@ redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options, const 
       clock_(clk),
       id_(options_.node_id.empty() ? random_node_id() : options_.node_id),
       keys_(options_.key_prefix),
+      revocations_channel_(keys_.revocations()),
       heartbeat_timer_(io),
       stop_timer_(io),
       registry_(keys_, id_, options_.lease_ttl, clock_),
@@ -69,7 +70,12 @@ void redis_bus::start(event_sink& sink) {
 
   opts.name += "-sub";
   sub_ = redis_connection::create(io_, opts);
-  sub_->subscribe(keys_.channel(id_), [this](std::string_view, std::string payload) { on_push(std::move(payload)); });
+  sub_->subscribe({keys_.channel(id_), revocations_channel_}, [this](std::string_view channel, std::string payload) {
+    if (channel == revocations_channel_)
+      on_revocation_push(payload);
+    else
+      on_push(std::move(payload));
+  });
   sub_->on_state([this](bool up) { on_sub_state(up); });
 
   spdlog::info("cluster: node {} ({}) joining via Redis at {}", id_, options_.advertised_address,
@@ -216,8 +222,9 @@ asio::awaitable<void> redis_bus::sync_round(std::uint64_t gen, std::weak_ptr<cha
   const bool recovered = ever_synced_;
   ever_synced_ = true;
   if (recovered) spdlog::info("cluster: node {} back on Redis; resyncing local devices", id_);
-  // The first sync only matters for devices that attached before we were reachable.
-  if (recovered || !presence_.empty()) request_resync();
+  // The first sync matters too: for devices that attached before we were reachable, and for
+  // revocations published between the sink's start-up read of the store and our subscription.
+  request_resync();
   // What arrived since the subscription came back goes after the resync began, so that the
   // sink holds it behind what the database still owes.
   auto early = std::move(early_);
@@ -326,6 +333,23 @@ void redis_bus::publish(user_event ev) {
   if (router_.enqueue(std::move(ev))) schedule_flush();
 }
 
+void redis_bus::publish_revocation(const revocation& r) {
+  if (!sink_) return;
+  ++stats_.revocations_published;
+  sink_->revoked(r);
+  if (!sink_) return;  // the sink stopped us
+  if (!main_up_) {
+    router_.mark_lost();
+    return;
+  }
+  // On the main link, in order with the routing rounds. A PUBLISH that fails (the link
+  // dropped) may or may not have gone out: the other nodes resync either way.
+  std::string payload = encode_revocation(id_, r);
+  main_->send({"PUBLISH", revocations_channel_, payload}, [this](error_code ec, reply) {
+    if (ec) router_.mark_lost();
+  });
+}
+
 void redis_bus::schedule_flush() {
   if (flush_posted_ || stopped_) return;
   flush_posted_ = true;
@@ -389,6 +413,20 @@ void redis_bus::on_hello(std::string origin) {
     replay_to(origin, false);
   else
     replay_.defer_hello(std::move(origin));
+}
+
+void redis_bus::on_revocation_push(std::string_view payload) {
+  if (!sink_) return;
+  auto decoded = decode_revocation(payload);
+  if (!decoded) {
+    ++stats_.decode_errors;
+    spdlog::warn("cluster: malformed revocation ({} bytes) on node {}; resyncing", payload.size(), id_);
+    request_resync();
+    return;
+  }
+  if (decoded->origin == id_) return;  // handed to our sink when published
+  ++stats_.revocations_received;
+  sink_->revoked(decoded->r);
 }
 
 void redis_bus::on_push(std::string payload) {

@@ -63,6 +63,8 @@ struct redis_bus_options {
 ///   presence:<user_id>   hash {<node id>: "<device count>:<field lease end, ms>"}, PEXPIRE
 ///                        lease_ttl; routing ignores (and deletes) fields whose lease ran out
 ///   node:<id>:events     the node's pub/sub channel (payloads: event_codec.hpp)
+///   revocations          the channel every node subscribes to: token revocations, one per
+///                        PUBLISH (event_codec.hpp, encode_revocation)
 ///
 /// Delivery: publish() hands the event to the local sink at once when the user has devices
 /// here, and queues it for remote routing. Once per event-loop turn the queue is routed: one
@@ -73,6 +75,14 @@ struct redis_bus_options {
 /// dropped, a node that died), the receiving side is made to call sink.resync() once Redis is
 /// back. Notices (which the database cannot replay) whose routing failed are kept, bounded,
 /// and sent again when Redis, or the node that missed them, is back.
+///
+/// Revocations: publish_revocation() hands the revocation to the local sink at once and
+/// PUBLISHes it on the revocations channel, which every node's subscriber link listens to
+/// besides its own; a node skips its own echo. One that cannot be published (Redis down, the
+/// PUBLISH failed) marks routing lost, so every other node resyncs once Redis is back, and a
+/// node whose own links dropped resyncs when they come back: resync() re-reads the store's
+/// revocations. The first sync after start() resyncs too, since revocations published
+/// between the node's start-up read of the store and its subscription reached it nowhere.
 ///
 /// Thread-safety: as bus. Construct, start, call and destroy on the I/O thread of `io` (or
 /// before that thread runs); the sink is called on that thread.
@@ -90,6 +100,7 @@ class redis_bus final : public bus {
 
   void start(event_sink& sink) override;
   void publish(user_event ev) override;
+  void publish_revocation(const revocation& r) override;
   void device_connected(user_id id, std::function<void()> visible) override;
   void device_disconnected(user_id id) override;
   /// Deregisters (DEL node, ZREM, HDEL presence) and closes; the final commands are written
@@ -114,6 +125,7 @@ class redis_bus final : public bus {
   void on_main_state(bool up);
   void on_sub_state(bool up);
   void on_push(std::string payload);
+  void on_revocation_push(std::string_view payload);
   void on_remote_event(user_event&& ev);
   void on_hello(std::string origin);
   void sync();
@@ -142,6 +154,7 @@ class redis_bus final : public bus {
   const clock& clock_;
   std::string id_;
   bus_keys keys_;
+  std::string revocations_channel_;
   event_sink* sink_ = nullptr;
   bool stopped_ = false;
   unix_ms started_at_ = 0;

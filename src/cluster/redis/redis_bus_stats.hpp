@@ -23,6 +23,8 @@ struct redis_bus_stats {
   std::uint64_t notices_replayed = 0;    // replayed notice copies sent
   std::uint64_t replays_received = 0;    // replayed notices handed to the sink (repeats not counted)
   std::uint64_t early_dropped = 0;       // events received before a sync that did not fit the buffer
+  std::uint64_t revocations_published = 0;  // publish_revocation() calls
+  std::uint64_t revocations_received = 0;   // revocations from other nodes handed to the sink
 };
 
 }  // namespace chatrix::cluster::redis

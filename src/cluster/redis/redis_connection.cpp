@@ -41,8 +41,8 @@ redis_connection::redis_connection(asio::any_io_executor ex, connection_options 
 
 redis_connection::~redis_connection() = default;
 
-void redis_connection::subscribe(std::string channel, push_handler handler) {
-  channel_ = std::move(channel);
+void redis_connection::subscribe(std::vector<std::string> channels, push_handler handler) {
+  channels_ = std::move(channels);
   push_handler_ = std::move(handler);
 }
 
@@ -142,22 +142,27 @@ void redis_connection::on_connected() {
     else
       enqueue({"AUTH", a.username, a.password}, step("AUTH"));
   }
-  if (a.db != 0 && channel_.empty()) {
+  if (a.db != 0 && channels_.empty()) {
     const std::string db = std::to_string(a.db);
     enqueue({"SELECT", db}, step("SELECT"));
   }
   // Only a label for operators (CLIENT LIST): proxies that refuse it must not stop us.
   if (!options_.name.empty()) enqueue({"CLIENT", "SETNAME", options_.name}, {});
 
-  if (!channel_.empty()) {
-    enqueue({"SUBSCRIBE", channel_}, [self, gen](error_code ec, reply r) {
-      if (ec || gen != self->generation_) return;
-      if (!r.is_array() || r.elements.empty() || r.elements[0].str != "subscribe") {
-        self->drop(protocol_error(), "SUBSCRIBE failed: " + to_debug_string(r));
-        return;
-      }
-      self->become_up();
-    });
+  if (!channels_.empty()) {
+    // One SUBSCRIBE per channel: each confirms with exactly one reply, which keeps replies
+    // and callbacks matched FIFO. Up once the last one is confirmed.
+    for (std::size_t i = 0; i < channels_.size(); ++i) {
+      const bool last = i + 1 == channels_.size();
+      enqueue({"SUBSCRIBE", channels_[i]}, [self, gen, last](error_code ec, reply r) {
+        if (ec || gen != self->generation_) return;
+        if (!r.is_array() || r.elements.empty() || r.elements[0].str != "subscribe") {
+          self->drop(protocol_error(), "SUBSCRIBE failed: " + to_debug_string(r));
+          return;
+        }
+        if (last) self->become_up();
+      });
+    }
   } else {
     enqueue({"PING"}, [self, gen](error_code ec, reply r) {
       if (ec || gen != self->generation_) return;
@@ -243,7 +248,8 @@ void redis_connection::schedule_reconnect() {
 }
 
 void redis_connection::arm_health() {
-  auto tick = std::min(options_.reply_timeout, channel_.empty() ? options_.reply_timeout : options_.ping_interval) / 2;
+  auto tick =
+      std::min(options_.reply_timeout, channels_.empty() ? options_.reply_timeout : options_.ping_interval) / 2;
   tick = std::max(tick, std::chrono::milliseconds(20));
   health_timer_.expires_after(tick);
   health_timer_.async_wait([self = shared_from_this(), gen = generation_](error_code ec) {
@@ -253,7 +259,7 @@ void redis_connection::arm_health() {
       self->drop(asio::error::timed_out, "no reply within the reply timeout");
       return;
     }
-    if (!self->channel_.empty() && self->state_ == state::up && self->options_.ping_interval.count() > 0 &&
+    if (!self->channels_.empty() && self->state_ == state::up && self->options_.ping_interval.count() > 0 &&
         now - self->last_ping_ >= self->options_.ping_interval) {
       self->last_ping_ = now;
       self->enqueue({"PING"}, {});
@@ -353,7 +359,7 @@ void redis_connection::do_read() {
 
 void redis_connection::dispatch(reply r) {
   ++stats_.replies;
-  if (!channel_.empty() && r.is_array() && !r.elements.empty() && r.elements[0].is_string()) {
+  if (!channels_.empty() && r.is_array() && !r.elements.empty() && r.elements[0].is_string()) {
     const std::string& k = r.elements[0].str;
     if (k == "message" && r.elements.size() == 3) {
       ++stats_.pushes;

@@ -49,7 +49,7 @@ struct connection_options {
 /// (asynchronously) with `not_connected`; when the link drops, every pending callback gets the
 /// error. Reconnects by itself (backoff from backoff_min doubling to backoff_max, jittered).
 ///
-/// Subscriber mode (subscribe() before start()): after each (re)connect the channel is
+/// Subscriber mode (subscribe() before start()): after each (re)connect the channels are
 /// subscribed again, pushes go to the push handler, and the state handler reports "up" only
 /// once the subscription is confirmed.
 ///
@@ -77,8 +77,8 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   /// subscriber mode), with false when a ready link drops.
   void on_state(state_handler handler) { state_handler_ = std::move(handler); }
 
-  /// Turns on subscriber mode. Call before start().
-  void subscribe(std::string channel, push_handler handler);
+  /// Turns on subscriber mode for `channels` (at least one). Call before start().
+  void subscribe(std::vector<std::string> channels, push_handler handler);
 
   /// Connects (and keeps reconnecting until closed).
   void start();
@@ -157,7 +157,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   std::chrono::milliseconds backoff_;
   bool logged_down_ = false;  // one warning per outage, not one per attempt
 
-  std::string channel_;  // subscriber mode when non-empty
+  std::vector<std::string> channels_;  // subscriber mode when non-empty
   push_handler push_handler_;
   state_handler state_handler_;
   counters stats_;

@@ -44,6 +44,9 @@ class router {
   void drop(const user_event& ev);
   /// Drops what is queued, as drop() does.
   void drop_queued();
+  /// Something other than an event (a revocation) could not be published: routing is marked
+  /// lost, so every other node is told to resync (and re-read the store) once Redis is back.
+  void mark_lost() noexcept { lost_ = true; }
   void clear() { queue_.clear(); }
   bool has_queued() const noexcept { return !queue_.empty(); }
   /// Nothing queued and no round in flight.

@@ -129,6 +129,9 @@ class lossy_bus final : public cluster::bus {
     if (std::exchange(resync_before_next, false)) sink_->resync();
     sink_->deliver_local(ev);
   }
+  void publish_revocation(const cluster::revocation& r) override {
+    if (sink_) sink_->revoked(r);
+  }
   void device_connected(user_id, std::function<void()> visible) override {
     if (visible) visible();
   }
