@@ -17,6 +17,7 @@ namespace {
 
 /// A failed re-read of the revocations is tried again this often until it succeeds.
 constexpr std::chrono::seconds reload_retry_interval{5};
+constexpr unix_ms refusal_log_interval_ms = 10'000;
 
 /// Enough of a jti to find its log lines, never enough to matter: a jti is not a secret, but
 /// the log has no use for all of it.
@@ -58,8 +59,23 @@ asio::awaitable<result<auth::issued_token>> token_service::issue(user_id account
 result<auth::token_claims> token_service::check(std::string_view token) {
   auto claims = codec_.verify(token, clock_.now());
   if (claims && revoked(*claims)) claims = make_error(errc::unauthorized, "token revoked");
-  if (!claims) metrics::server_metrics::add(metrics_.bad_tokens);
+  if (!claims) {
+    metrics::server_metrics::add(metrics_.bad_tokens);
+    log_refused(claims.error());
+  }
   return claims;
+}
+
+void token_service::log_refused(const error& why) {
+  const auto now = clock_.now_ms();
+  if (now < next_refusal_log_) {
+    ++refusals_not_logged_;
+    return;
+  }
+  next_refusal_log_ = now + refusal_log_interval_ms;
+  // The reason never quotes the token (auth::token_codec::verify names only what is wrong).
+  spdlog::warn("token refused: {} ({} more refused since the last such line)", why.message,
+               std::exchange(refusals_not_logged_, 0));
 }
 
 bool token_service::revoked(const auth::token_claims& token) const {

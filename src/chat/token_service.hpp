@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -65,6 +66,9 @@ class token_service {
 
  private:
   void publish(const cluster::revocation& r, std::size_t count, std::string_view why);
+  /// A warning with the reason, at most one per bad_token_log_interval: refused tokens leave a
+  /// trace, and a flood of them cannot flood the log.
+  void log_refused(const error& why);
   void start_reload();
 
   boost::asio::any_io_executor io_;
@@ -78,6 +82,8 @@ class token_service {
   std::function<void()> reload_done_;  // the latest caller's; earlier reloads it covers
   bool reloading_ = false;
   bool reload_again_ = false;  // asked for while a read was under way: it may predate the loss
+  unix_ms next_refusal_log_ = 0;
+  std::uint64_t refusals_not_logged_ = 0;
   // Guards store callbacks that arrive after the service is gone (at shutdown).
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
