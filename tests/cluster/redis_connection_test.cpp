@@ -223,6 +223,27 @@ TEST_F(RedisConnection, SubscriberGetsPushesAndResubscribesAfterRestart) {
   EXPECT_EQ(pushes[1].second, "after");
 }
 
+// Several channels: up only once every one is confirmed, pushes of each tagged with it.
+TEST_F(RedisConnection, SubscriberListensToSeveralChannels) {
+  auto pub = make();
+  auto sub = make();
+  std::vector<std::pair<std::string, std::string>> pushes;
+  sub->subscribe({"ch:a", "ch:b"},
+                 [&](std::string_view ch, std::string payload) { pushes.emplace_back(ch, std::move(payload)); });
+  pub->start();
+  sub->start();
+  ASSERT_TRUE(run_until(io_, [&] { return pub->is_up() && sub->is_up(); }));
+  EXPECT_EQ(redis_.command({"PUBSUB", "NUMSUB", "ch:a", "ch:b"}).elements.at(3).integer, 1);
+  pub->send({"PUBLISH", "ch:b", "2"});
+  pub->send({"PUBLISH", "ch:a", "1"});
+  ASSERT_TRUE(run_until(io_, [&] { return pushes.size() == 2; }));
+  EXPECT_EQ(pushes[0], (std::pair<std::string, std::string>{"ch:b", "2"}));
+  EXPECT_EQ(pushes[1], (std::pair<std::string, std::string>{"ch:a", "1"}));
+  bool pong = false;
+  sub->send({"PING"}, [&](error_code ec, reply) { pong = !ec; });
+  ASSERT_TRUE(run_until(io_, [&] { return pong; })) << "replies still matched after the subscriptions";
+}
+
 TEST_F(RedisConnection, HalfOpenLinkIsDetectedByReplyTimeout) {
   connection_options o;
   o.reply_timeout = 300ms;

@@ -486,12 +486,15 @@ TEST(sqlite_store, hot_queries_use_indexes) {
       {"select_conversation_seq", sqlite_detail::sql::select_conversation_seq},
       {"select_undelivered(32)", sqlite_detail::sql::select_undelivered(32)},
       {"select_read_state", sqlite_detail::sql::select_read_state},
+      {"prune_expired_tokens", sqlite_detail::sql::prune_expired_tokens},
+      {"revoke_user_tokens", sqlite_detail::sql::revoke_user_tokens},
+      {"select_revoked_tokens", sqlite_detail::sql::select_revoked_tokens},
   };
   for (const auto& [name, sql] : queries) {
     const auto plan = db.rows("EXPLAIN QUERY PLAN " + std::string(sql));
     ASSERT_FALSE(plan.empty()) << name;
     for (const std::string& step : plan) {
-      for (const char* table : {"users", "u", "p", "messages", "m", "x", "conversations"}) {
+      for (const char* table : {"users", "u", "p", "messages", "m", "x", "conversations", "tokens"}) {
         const std::string full_scan = std::string("SCAN ") + table;
         const auto at = step.find(full_scan);
         const bool scans = at != std::string::npos &&
