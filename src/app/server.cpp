@@ -321,11 +321,16 @@ int run_server(const config::server_config& cfg) {
                                 cfg.history_limit};
   chat_options.storage_quota = cfg.storage_quota;
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
+  // Before the first session: no token is honoured until this node knows which are revoked.
+  auto revocations = chat::read_revocations(store, clock.now_ms());
+  if (!revocations) throw std::runtime_error("cannot read the token revocations: " + revocations.error().message);
+  chat.tokens().load(*revocations);
   auto login_limits = chat::local_login_limits(cfg.login_failure_limit, cfg.login_address_limit, cfg.register_limit);
   if (cfg.redis)
     login_limits = cluster::redis::shared_login_limits(ioc.get_executor(), {*cfg.redis}, std::move(login_limits));
   chat::login_guard login_guard(std::move(login_limits), cfg.hash_queue, metrics);
-  chat::account_service accounts(workers.get_executor(), store, chat.users(), hasher, tokens, clock, login_guard);
+  chat::account_service accounts(workers.get_executor(), store, chat.users(), hasher, chat.tokens(), clock,
+                                 login_guard);
   http::router routes(accounts, bus, metrics, http::cors_policy{cfg.cors_origins});
 
   net::server_options net_options;

@@ -141,24 +141,33 @@ token_codec::token_codec(std::string secret, std::chrono::seconds ttl) : secret_
   ensure_sodium();  // base64url is libsodium's
 }
 
-std::string token_codec::issue(user_id subject, std::chrono::system_clock::time_point now) const {
+issued_token token_codec::issue(user_id subject, std::chrono::system_clock::time_point now) const {
   // The header never changes, so its encoding is a constant.
   static const std::string header = base64url_encode(R"({"alg":"HS256","typ":"JWT"})");
   const std::int64_t iat = unix_seconds(now);
+  // 128 bits: ids of tokens issued by every node never collide in practice, without any
+  // coordination between the nodes.
+  std::array<unsigned char, 16> id{};
+  randombytes_buf(id.data(), id.size());
+  issued_token out;
+  out.jti = base64url_encode(std::string_view(reinterpret_cast<const char*>(id.data()), id.size()));
+  out.expires_at = iat + ttl_.count();
   json::object claims;
   claims["sub"] = subject;
-  claims["exp"] = iat + ttl_.count();
+  claims["exp"] = out.expires_at;
   claims["iat"] = iat;
   claims["nbf"] = iat;
   claims["iss"] = token_issuer;
   claims["aud"] = token_audience;
-  std::string token = header;
+  claims["jti"] = out.jti;
+  std::string& token = out.token;
+  token = header;
   token += '.';
   token += base64url_encode(json::serialize(claims));
   const auto mac = hmac_sha256(secret_, token);
   token += '.';
   token += base64url_encode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
-  return token;
+  return out;
 }
 
 result<token_claims> token_codec::verify(std::string_view token, std::chrono::system_clock::time_point now) const {
@@ -230,6 +239,16 @@ result<token_claims> token_codec::verify(std::string_view token, std::chrono::sy
     const auto iat_s = numeric_date(*iat);
     if (!iat_s) return unauthorized("token iat is not a number");
     out.issued_at = *iat_s;
+  }
+
+  if (const json::value* jti = claims->if_contains("jti")) {
+    if (!jti->is_string() || jti->get_string().empty()) return unauthorized("token jti is not a non-empty string");
+    if (jti->get_string().size() > max_jti_bytes) return unauthorized("token jti is too long");
+    // Control characters (NUL above all) have no place in an id that is stored and logged.
+    if (std::any_of(jti->get_string().begin(), jti->get_string().end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      return unauthorized("token jti holds control characters");
+    out.jti = std::string(jti->get_string());
   }
 
   if (!is_string_equal(claims->if_contains("iss"), token_issuer)) return unauthorized("wrong token issuer");

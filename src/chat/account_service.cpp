@@ -4,13 +4,14 @@
 #include "chat/await.hpp"
 
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 namespace chatrix::chat {
 
 namespace asio = boost::asio;
 
 account_service::account_service(asio::any_io_executor workers, storage::store& store, user_directory& users,
-                                 const auth::password_hasher& hasher, const auth::token_codec& tokens,
+                                 const auth::password_hasher& hasher, token_service& tokens,
                                  const clock& clock, login_guard& guard)
     : workers_(std::move(workers)),
       store_(store),
@@ -67,7 +68,9 @@ asio::awaitable<result<session_token>> account_service::register_user(std::strin
     co_return created.error();
   }
   users_.remember(*created);
-  co_return session_token{tokens_.issue(created->id, clock_.now()), *created};
+  auto issued = co_await tokens_.issue(created->id);
+  if (!issued) co_return issued.error();
+  co_return session_token{std::move(issued->token), *created};
 }
 
 asio::awaitable<result<session_token>> account_service::login(std::string username, std::string password,
@@ -102,7 +105,80 @@ asio::awaitable<result<session_token>> account_service::login(std::string userna
   guard_.released(attempt);
   const auto& account = (*found)->account;
   users_.remember(account);
-  co_return session_token{tokens_.issue(account.id, clock_.now()), account};
+  auto issued = co_await tokens_.issue(account.id);
+  if (!issued) co_return issued.error();
+  co_return session_token{std::move(issued->token), account};
+}
+
+// ---- token lifecycle ----
+
+asio::awaitable<result<auth::token_claims>> account_service::check_bearer(const std::string& bearer) {
+  auto claims = tokens_.check(bearer);
+  if (!claims) co_return claims.error();
+  auto found = co_await users_.by_id(claims->subject);
+  if (!found) co_return found.error();
+  if (!*found) co_return make_error(errc::unauthorized, "the token's user does not exist");
+  co_return claims;
+}
+
+asio::awaitable<result<std::size_t>> account_service::logout(std::string bearer) {
+  auto claims = co_await check_bearer(bearer);
+  if (!claims) co_return claims.error();
+  co_return co_await tokens_.revoke(*claims);
+}
+
+asio::awaitable<result<std::size_t>> account_service::logout_all(std::string bearer) {
+  auto claims = co_await check_bearer(bearer);
+  if (!claims) co_return claims.error();
+  co_return co_await tokens_.revoke_all(claims->subject, std::string());
+}
+
+asio::awaitable<result<std::size_t>> account_service::change_password(std::string bearer, std::string old_password,
+                                                                       std::string new_password,
+                                                                       std::string client_address) {
+  auto claims = co_await check_bearer(bearer);
+  if (!claims) co_return claims.error();
+  if (auto ok = auth::check_password(new_password); !ok) co_return ok.error();
+  const user_id uid = claims->subject;
+  auto profile = co_await users_.by_id(uid);
+  if (!profile) co_return profile.error();
+  if (!*profile) co_return make_error(errc::unauthorized, "the token's user does not exist");
+  const std::string username = (*profile)->username;
+  auto found = co_await await_callback<std::optional<user_credentials>>(
+      [&](auto done) { store_.find_user_by_name(username, done); });
+  if (!found) co_return found.error();
+  if (!*found || (*found)->account.id != uid) co_return make_error(errc::unauthorized, "the token's user does not exist");
+
+  // A wrong old password counts like a failed login (LOGIN_FAILURE_LIMIT), so a stolen token
+  // cannot be used to guess the password without limit; both hashes hold a place in HASH_QUEUE.
+  auto admitted = co_await guard_.admit_login(username, client_address);
+  if (!admitted) co_return admitted.error();
+  auto& attempt = *admitted;
+  const std::string old_hash = (*found)->password_hash;
+  std::function<result<bool>()> verify_job = [this, old_hash, old_password]() -> result<bool> {
+    return hasher_.verify(old_hash, old_password);
+  };
+  auto ok = co_await on_worker<bool>(std::move(verify_job));
+  if (!ok) {
+    guard_.released(attempt);
+    co_return ok.error();
+  }
+  if (!*ok) {
+    guard_.failed(attempt);
+    co_return make_error(errc::bad_credentials, "the old password is wrong");
+  }
+  guard_.released(attempt);
+
+  std::function<result<std::string>()> hash_job = [this, new_password] { return hasher_.hash(new_password); };
+  auto hashed = co_await on_worker<std::string>(std::move(hash_job));
+  if (!hashed) co_return hashed.error();
+  auto stored = co_await await_callback<bool>(
+      [&](auto done) { store_.set_password_hash(uid, std::move(*hashed), done); });
+  if (!stored) co_return stored.error();
+  if (!*stored) co_return make_error(errc::unauthorized, "the token's user does not exist");
+  spdlog::info("user {}: password changed", uid);
+  // Whoever else holds a token of this user (a stolen one, say) is out; the caller stays in.
+  co_return co_await tokens_.revoke_all(uid, claims->jti);
 }
 
 }  // namespace chatrix::chat

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 namespace chatrix::chat {
@@ -47,13 +48,22 @@ chat_service::chat_service(asio::any_io_executor io, storage::store& store, clus
     : io_(std::move(io)),
       store_(store),
       bus_(bus),
-      tokens_(tokens),
       clock_(clock),
       metrics_(metrics),
       options_(options),
       decode_limits_{options.max_content_bytes},
       users_(store),
       quota_(options.storage_quota),
+      tokens_(io_, store, bus, tokens, clock, metrics),
+      expiry_(
+          io_, clock,
+          [this](std::uint64_t id, std::int64_t deadline_s) {
+            auto* d = find_device(id);
+            return d && token_deadline(d->token) == deadline_s;
+          },
+          [this](std::uint64_t id) {
+            if (auto* d = find_device(id)) end_for_token(*d, "token expired");
+          }),
       receipts_timer_(io_) {
   bus_.start(*this);
 }
@@ -62,23 +72,36 @@ chat_service::~chat_service() { bus_.stop(); }
 
 // ---- sessions ----
 
-asio::awaitable<result<user>> chat_service::authenticate(std::string_view first_frame, bool* explicit_acks) {
+asio::awaitable<result<authenticated>> chat_service::authenticate(std::string_view first_frame,
+                                                                  bool* explicit_acks) {
   auto req = protocol::decode_auth(first_frame);
   if (!req) co_return req.error();
-  auto claims = tokens_.verify(req->token, clock_.now());
+  auto claims = tokens_.check(req->token);
   if (!claims) co_return claims.error();
   auto found = co_await users_.by_id(claims->subject);
   if (!found) co_return found.error();
-  if (!*found) co_return make_error(errc::unauthorized, "the token's user does not exist");
+  if (!*found) {
+    metrics::server_metrics::add(metrics_.bad_tokens);
+    co_return make_error(errc::unauthorized, "the token's user does not exist");
+  }
+  // Checked again after the wait: a revocation may have come meanwhile, and from attach() on
+  // the device is in devices_, where revoked() finds it.
+  if (tokens_.revoked(*claims)) {
+    metrics::server_metrics::add(metrics_.bad_tokens);
+    co_return make_error(errc::unauthorized, "token revoked");
+  }
   if (explicit_acks) *explicit_acks = req->explicit_acks;
-  co_return **found;
+  co_return authenticated{**found, std::move(*claims)};
 }
 
-asio::awaitable<void> chat_service::attach(connection& conn) {
+asio::awaitable<void> chat_service::attach(connection& conn, auth::token_claims token) {
   const user me = conn.account();
   const auto id = conn.device_id();
+  const auto deadline = token_deadline(token);
   devices_[id] = device{&conn};
+  devices_[id].token = std::move(token);
   devices_by_user_[me.id].push_back(id);
+  expiry_.watch(id, deadline);
   metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
 
   // Only once other nodes route this user's messages here may the pending query run;
@@ -227,6 +250,15 @@ asio::awaitable<bool> chat_service::push_page(std::uint64_t id, const user& me, 
 }
 
 void chat_service::resync() {
+  // Revocations the bus lost are in the store: read them again, then end the devices whose
+  // tokens they revoke.
+  tokens_.reload([this] {
+    std::vector<std::uint64_t> revoked_devices;
+    for (auto& [id, d] : devices_)
+      if (tokens_.revoked(d.token)) revoked_devices.push_back(id);
+    for (auto id : revoked_devices)
+      if (auto* d = find_device(id)) end_for_token(*d, "token revoked");
+  });
   for (auto& [id, d] : devices_) {
     // Live events that come from now on may be newer than lost ones: held until the
     // database has been read again.
@@ -269,6 +301,8 @@ asio::awaitable<void> chat_service::handle_frame(connection& conn, std::string_v
     co_await on_history(conn, *h);
   } else if (auto* a = std::get_if<protocol::ack_request>(&frame)) {
     on_ack(conn, *a);
+  } else if (auto* r = std::get_if<protocol::refresh_token_request>(&frame)) {
+    on_refresh_token(conn, *r);
   }
 }
 
@@ -466,6 +500,51 @@ asio::awaitable<void> chat_service::on_history(connection& conn, protocol::histo
       [&](auto done) { store_.history(me, peer, req.before, req.limit, done); });
   if (!r) co_return send_error(conn, r.error(), static_cast<int>(protocol::event::history_request));
   conn.send(make_frame(protocol::encode_history(*r)));
+}
+
+// ---- token lifecycle ----
+
+std::int64_t chat_service::token_deadline(const auth::token_claims& token) {
+  constexpr std::int64_t leeway = auth::token_leeway.count();
+  // exp of a token minted elsewhere may be anything up to int64.
+  return token.expires_at > std::numeric_limits<std::int64_t>::max() - leeway ? std::numeric_limits<std::int64_t>::max()
+                                                                               : token.expires_at + leeway;
+}
+
+void chat_service::on_refresh_token(connection& conn, const protocol::refresh_token_request& req) {
+  constexpr int ref = static_cast<int>(protocol::event::refresh_token);
+  auto* d = find_device(conn.device_id());
+  if (!d) return;
+  auto claims = tokens_.check(req.token);
+  if (claims && claims->subject != conn.account().id) {
+    metrics::server_metrics::add(metrics_.bad_tokens);
+    claims = make_error(errc::unauthorized, "the token is for another user");
+  }
+  // Not logged here: a client could send refusals as fast as it likes (check() logs them,
+  // rate limited, and both count in chatrix_bad_tokens_total).
+  if (!claims) return send_error(conn, claims.error(), ref);
+  const auto deadline = token_deadline(*claims);
+  conn.send(make_frame(protocol::encode_token_refreshed(claims->expires_at)));
+  d->token = std::move(*claims);
+  expiry_.watch(conn.device_id(), deadline);
+}
+
+void chat_service::revoked(const cluster::revocation& r) {
+  tokens_.apply(r);
+  auto it = devices_by_user_.find(r.user);
+  if (it == devices_by_user_.end()) return;
+  // end_session only queues the ERR and the close; the device leaves devices_ later, when its
+  // reader ends, so the list is not changed under this loop.
+  for (auto id : it->second)
+    if (auto* d = find_device(id); d && tokens_.revoked(d->token)) end_for_token(*d, "token revoked");
+}
+
+void chat_service::end_for_token(device& d, std::string_view reason) {
+  if (d.ended_for_token || !d.conn->is_open()) return;
+  d.ended_for_token = true;
+  metrics::server_metrics::add(metrics_.sessions_closed_token);
+  spdlog::info("user {} device {:x}: {}, session closed", d.conn->account().id, d.conn->device_id(), reason);
+  d.conn->end_session(make_error(errc::unauthorized, std::string(reason)));
 }
 
 // ---- delivery tracking ----

@@ -7,6 +7,8 @@
 #include "chat/connection.hpp"
 #include "chat/device_limits.hpp"
 #include "chat/storage_quota.hpp"
+#include "chat/token_expiry.hpp"
+#include "chat/token_service.hpp"
 #include "chat/user_directory.hpp"
 #include "cluster/bus.hpp"
 #include "core/clock.hpp"
@@ -48,6 +50,12 @@ struct service_options {
   std::uint64_t storage_quota = 64ull * 1024 * 1024;
 };
 
+/// A session that passed authentication: who it is, and the token it showed.
+struct authenticated {
+  user account;
+  auth::token_claims token;
+};
+
 /// One per node.
 ///
 /// Thread-safety: every member function must be called on the I/O thread given as `io`;
@@ -59,13 +67,15 @@ class chat_service final : public cluster::event_sink {
                service_options options);
   ~chat_service() override;
 
-  /// Checks a session's first frame; the user must still exist.
-  boost::asio::awaitable<result<user>> authenticate(std::string_view first_frame, bool* explicit_acks);
+  /// Checks a session's first frame: a valid token, not revoked, whose user still exists.
+  boost::asio::awaitable<result<authenticated>> authenticate(std::string_view first_frame, bool* explicit_acks);
 
   /// Registers an authenticated device, then sends PROFILE_INFO, CHATPREVIEWS and every
   /// pending message, in that order. Live messages arriving meanwhile are held back and sent
-  /// after the pending ones, never twice.
-  boost::asio::awaitable<void> attach(connection& conn);
+  /// after the pending ones, never twice. From here on the device is ended
+  /// (connection::end_session) when `token` expires, unless it sends a fresh one first, or
+  /// as soon as the token is revoked.
+  boost::asio::awaitable<void> attach(connection& conn, auth::token_claims token);
 
   /// Handles one text frame from an attached device. Returns once the frame no longer needs
   /// the session's order: a TEXT is queued for storage (in order) but not yet durable.
@@ -87,9 +97,12 @@ class chat_service final : public cluster::event_sink {
   void flush_receipts();
 
   void deliver_local(const cluster::user_event& ev) override;
+  /// Ends every local device whose token `r` revokes, and refuses those tokens from now on.
+  void revoked(const cluster::revocation& r) override;
   /// Holds live events for every local device, pushes each the pending messages it has not
   /// been sent yet, then the held events. Cheap to call repeatedly: a device already catching
-  /// up only reads the database once more before releasing its held events.
+  /// up only reads the database once more before releasing its held events. The revocations
+  /// are read again too, and devices whose tokens were revoked meanwhile are ended.
   void resync() override;
 
   /// TEXTs handed to the store whose result has not come back yet (shutdown waits for them).
@@ -99,6 +112,7 @@ class chat_service final : public cluster::event_sink {
   void when_texts_settled(std::function<void()> settled);
 
   user_directory& users() noexcept { return users_; }
+  token_service& tokens() noexcept { return tokens_; }
 
  private:
   /// The ids of the last messages sent to one device, so that a message reaching it by two
@@ -125,6 +139,8 @@ class chat_service final : public cluster::event_sink {
     int in_flight = 0;  // TEXTs queued for storage, not yet acknowledged
     // Made at the first TEXT, search or history request: the many idle devices hold none.
     std::optional<device_limits> limits;
+    auth::token_claims token;  // the token it authenticated with, or refreshed to
+    bool ended_for_token = false;  // end_session sent; the device leaves when its socket closes
   };
 
   boost::asio::awaitable<void> on_text(connection& conn, protocol::text_request req);
@@ -140,6 +156,13 @@ class chat_service final : public cluster::event_sink {
   bool charge_quota(connection& conn, std::size_t bytes, unix_ms now, const std::optional<std::string>& mark);
   /// Refuses a read (search or history) that came `wait` too early, with ERR and the count.
   void refuse_read(connection& conn, std::chrono::milliseconds wait, protocol::event type);
+  /// A fresh token of the same user replaces the device's (and its expiry); anything else is
+  /// refused and the device keeps its token.
+  void on_refresh_token(connection& conn, const protocol::refresh_token_request& req);
+  /// Ends a device because of its token ("token expired", "token revoked").
+  void end_for_token(device& d, std::string_view reason);
+  /// The end of a token's life as the session sees it: exp plus the clock skew allowed.
+  static std::int64_t token_deadline(const auth::token_claims& token);
   /// Sends each pending message of `me` with an id above `after` that the device has not had
   /// yet; a failed read is reported to the device with `report_errors`. Returns false when
   /// the device went away.
@@ -177,7 +200,6 @@ class chat_service final : public cluster::event_sink {
   boost::asio::any_io_executor io_;
   storage::store& store_;
   cluster::bus& bus_;
-  const auth::token_codec& tokens_;
   const clock& clock_;
   metrics::server_metrics& metrics_;
   service_options options_;
@@ -185,6 +207,8 @@ class chat_service final : public cluster::event_sink {
   user_directory users_;
   storage_quota quota_;
   left_over_buckets left_over_;
+  token_service tokens_;
+  token_expiry expiry_;
 
   std::unordered_map<std::uint64_t, device> devices_;
   std::size_t texts_in_flight_ = 0;

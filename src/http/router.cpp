@@ -51,6 +51,34 @@ response token_response(const chat::session_token& t) {
   return response{200, std::move(body)};
 }
 
+/// The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1; the scheme is
+/// case-insensitive). Only the header: a token in the URL would end up in proxy and access
+/// logs, so a query string is never read for one.
+result<std::string> bearer_token(const request& req) {
+  constexpr std::string_view scheme = "bearer ";
+  std::string_view h = req.authorization;
+  const bool is_bearer = h.size() > scheme.size() && std::equal(scheme.begin(), scheme.end(), h.begin(), [](char a, char b) {
+                           return a == (b >= 'A' && b <= 'Z' ? char(b - 'A' + 'a') : b);
+                         });
+  if (!is_bearer) return make_error(errc::unauthorized, "this route needs an Authorization: Bearer <token> header");
+  h.remove_prefix(scheme.size());
+  while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
+  while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
+  if (h.empty()) return make_error(errc::unauthorized, "this route needs an Authorization: Bearer <token> header");
+  return std::string(h);
+}
+
+/// 401 for a missing or refused token, with the challenge RFC 6750 §3 asks for.
+response bearer_refused(const error& err) {
+  auto res = error_response(err);
+  if (err.code == errc::unauthorized) res.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"chatrix\"");
+  return res;
+}
+
+response revoked_response(std::size_t count) {
+  return response{200, "{\"revoked\":" + std::to_string(count) + "}"};
+}
+
 /// Reads the named string fields of a JSON object body; a missing field reads as "".
 result<std::vector<std::string>> read_fields(const request& req, std::initializer_list<std::string_view> names) {
   // The content type is not checked: the original accepted any, and so do its clients' tools.
@@ -156,6 +184,18 @@ asio::awaitable<response> router::handle(const request& req) {
     if (auto r = only("POST")) co_return *r;
     co_return co_await login(req);
   }
+  if (path == "/auth/logout") {
+    if (auto r = only("POST")) co_return *r;
+    co_return co_await logout(req);
+  }
+  if (path == "/auth/logout-all") {
+    if (auto r = only("POST")) co_return *r;
+    co_return co_await logout_all(req);
+  }
+  if (path == "/auth/password") {
+    if (auto r = only("POST")) co_return *r;
+    co_return co_await change_password(req);
+  }
   if (path == "/health") {
     if (auto r = only("GET")) co_return *r;
     co_return response{200, "{\"status\":\"ok\"}"};
@@ -195,6 +235,36 @@ asio::awaitable<response> router::login(const request& req) {
   auto r = co_await accounts_.login(std::move(f[0]), std::move(f[1]), req.client_address);
   if (!r) co_return error_response(r.error());
   co_return token_response(*r);
+}
+
+// ---- token lifecycle (docs/security.md, "Token lifecycle") ----
+
+asio::awaitable<response> router::logout(const request& req) {
+  auto token = bearer_token(req);
+  if (!token) co_return bearer_refused(token.error());
+  auto r = co_await accounts_.logout(std::move(*token));
+  if (!r) co_return bearer_refused(r.error());
+  co_return revoked_response(*r);
+}
+
+asio::awaitable<response> router::logout_all(const request& req) {
+  auto token = bearer_token(req);
+  if (!token) co_return bearer_refused(token.error());
+  auto r = co_await accounts_.logout_all(std::move(*token));
+  if (!r) co_return bearer_refused(r.error());
+  co_return revoked_response(*r);
+}
+
+asio::awaitable<response> router::change_password(const request& req) {
+  auto token = bearer_token(req);
+  if (!token) co_return bearer_refused(token.error());
+  auto fields = read_fields(req, {"old_password", "new_password"});
+  if (!fields) co_return error_response(fields.error());
+  auto& f = *fields;
+  if (f[0].empty()) co_return error_response(make_error(errc::invalid_field, "old_password is missing or empty"));
+  auto r = co_await accounts_.change_password(std::move(*token), std::move(f[0]), std::move(f[1]), req.client_address);
+  if (!r) co_return bearer_refused(r.error());
+  co_return revoked_response(*r);
 }
 
 }  // namespace chatrix::http

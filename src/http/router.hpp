@@ -59,6 +59,9 @@ class router {
  private:
   boost::asio::awaitable<response> register_user(const request& req);
   boost::asio::awaitable<response> login(const request& req);
+  boost::asio::awaitable<response> logout(const request& req);
+  boost::asio::awaitable<response> logout_all(const request& req);
+  boost::asio::awaitable<response> change_password(const request& req);
 
   response cluster_nodes() const;
 

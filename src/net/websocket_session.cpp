@@ -299,12 +299,14 @@ asio::awaitable<void> websocket_session::read_loop() {
                                                           : ws::close_code::policy_violation);
         continue;
       }
-      user_ = std::move(*who);
+      user_ = std::move(who->account);
+      // The chat service keeps the token and ends the session when it expires or is revoked.
+      auto token = std::move(who->token);
       life_.advance(ws_state::open);
       rx_seen_ = true;
       arm_timer(keepalive_tick());
       attached_ = true;
-      co_await context_.chat.attach(*this);
+      co_await context_.chat.attach(*this, std::move(token));
       continue;
     }
 

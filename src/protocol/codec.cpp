@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdio>
@@ -318,6 +319,16 @@ boost::system::result<client_frame, frame_error> decode_body(int type, const jso
       req.limit = clamp_limit(limit, default_history_page, max_history_page);
       return client_frame{req};
     }
+    case event::refresh_token: {
+      // Every refusal of a refresh is `unauthorized`, whatever is wrong with it: the client
+      // learns that its session keeps its old token, and nothing more.
+      auto it = body.find("token");
+      if (it == body.end() || !it->value().is_string() || it->value().get_string().empty())
+        return fail(errc::unauthorized, "the body must be {\"token\": \"<jwt>\"}", type);
+      if (it->value().get_string().size() > max_token_bytes)
+        return fail(errc::unauthorized, "the token is too large", type);
+      return client_frame{refresh_token_request{std::string(it->value().get_string())}};
+    }
     default:
       return fail(errc::unknown_type, "type " + std::to_string(type) + " is not a request a client can send", type);
   }
@@ -618,6 +629,17 @@ std::string encode_received(const std::vector<message_id>& ids, user_id recipien
   append_int(out, recipient);
   out += ",\"timestamp\":";
   append_int(out, seconds(at));
+  out += "}}";
+  return out;
+}
+
+std::string encode_token_refreshed(std::int64_t expires_at_s) {
+  std::string out;
+  open_frame(out, event::refresh_token);
+  // A token minted elsewhere may carry any exp; RFC 3339 ends with year 9999.
+  constexpr std::int64_t last_rfc3339_second = 253402300799;  // 9999-12-31T23:59:59Z
+  out += "{\"expires_at\":";
+  append_json_string(out, format_rfc3339(std::min(expires_at_s, last_rfc3339_second) * 1000));
   out += "}}";
   return out;
 }

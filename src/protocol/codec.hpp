@@ -42,6 +42,8 @@ std::string encode_search(const std::vector<user>& users);
 /// `newest_first` as the store returns them; the frame lists them oldest first.
 std::string encode_history(const std::vector<message>& newest_first);
 std::string encode_received(const std::vector<message_id>& ids, user_id recipient, unix_ms at);
+/// The answer to a refresh_token frame: the session now expires with the new token.
+std::string encode_token_refreshed(std::int64_t expires_at_s);
 
 /// RFC 3339 in UTC with milliseconds, e.g. "2026-11-25T04:10:59.123Z".
 std::string format_rfc3339(unix_ms t);

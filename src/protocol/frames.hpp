@@ -26,6 +26,7 @@ enum class event : int {
   received = 10,  // extension: the recipient's device has the messages
   ack = 11,       // extension: a device confirms receipt
   sent = 12,      // extension: own message sent from another device
+  refresh_token = 19,  // extension: a fresh token for a live session, and the server's answer
 };
 
 /// The first frame of a session.
@@ -61,7 +62,13 @@ struct ack_request {
   std::vector<message_id> ids;
 };
 
-using client_frame = std::variant<text_request, mark_read_request, search_request, history_request, ack_request>;
+/// A fresh token for the live session (before the one it authenticated with expires).
+struct refresh_token_request {
+  std::string token;
+};
+
+using client_frame = std::variant<text_request, mark_read_request, search_request, history_request, ack_request,
+                                  refresh_token_request>;
 
 /// Why a client frame was refused, with what an ERR reply needs to point back at it.
 struct frame_error {

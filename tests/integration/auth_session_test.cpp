@@ -55,7 +55,7 @@ TEST_F(auth_session, token_from_chatrix_auth_codec_is_accepted) {
   auto alice = make_user("alice");
   auth::token_codec codec(test_jwt_secret, std::chrono::hours(24));
   auto ws = connect_raw();
-  ws->send_text(token_frame(codec.issue(alice.id, std::chrono::system_clock::now())));
+  ws->send_text(token_frame(codec.issue(alice.id, std::chrono::system_clock::now()).token));
   EXPECT_EQ(int_field(body_of(ws->recv_type(ev_profile_info)), "id"), alice.id);
 }
 
@@ -89,7 +89,7 @@ TEST_F(auth_session, expired_token_is_rejected) {
   expect_rejected(token_frame(mint_jwt({{"alg", "HS256"}, {"typ", "JWT"}}, claims, test_jwt_secret, "HS256")),
                   "expired (hand-minted)");
   auth::token_codec codec(test_jwt_secret, std::chrono::hours(1));
-  expect_rejected(token_frame(codec.issue(alice.id, std::chrono::system_clock::now() - std::chrono::hours(3))),
+  expect_rejected(token_frame(codec.issue(alice.id, std::chrono::system_clock::now() - std::chrono::hours(3)).token),
                   "expired (chatrix_auth)");
 }
 

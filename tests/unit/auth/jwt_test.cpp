@@ -92,7 +92,7 @@ class JwtTest : public ::testing::Test {
 // ---- issue / verify ----
 
 TEST_F(JwtTest, RoundTrip) {
-  const auto token = codec_.issue(42, t0);
+  const auto token = codec_.issue(42, t0).token;
   const auto r = codec_.verify(token, t0);
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->subject, 42);
@@ -103,7 +103,7 @@ TEST_F(JwtTest, RoundTrip) {
 }
 
 TEST_F(JwtTest, IssuedTokenHasTheOriginalServersShape) {
-  const auto token = codec_.issue(7, t0 + 500ms);  // sub-second part is dropped
+  const auto token = codec_.issue(7, t0 + 500ms).token;  // sub-second part is dropped
   const auto header = json::parse(b64url_decode(part(token, 0))).as_object();
   EXPECT_EQ(header, (json::object{{"alg", "HS256"}, {"typ", "JWT"}}));
   const auto claims = json::parse(b64url_decode(part(token, 1))).as_object();
@@ -114,6 +114,7 @@ TEST_F(JwtTest, IssuedTokenHasTheOriginalServersShape) {
   EXPECT_EQ(claims.at("nbf").as_int64(), t0_s);
   EXPECT_EQ(claims.at("iss").as_string(), "chatrix-server");
   EXPECT_EQ(claims.at("aud").as_string(), "chatrix-server");
+  EXPECT_EQ(claims.at("jti").as_string().size(), 22u);  // 128 bits, base64url without padding
   // The signature is HMAC-SHA256 of header.payload with the secret's bytes, per our own signer.
   EXPECT_EQ(part(token, 2), b64url(hmac(secret, part(token, 0) + "." + part(token, 1))));
   // No padding anywhere.
@@ -129,10 +130,10 @@ TEST_F(JwtTest, HandMintedTokenVerifies) {
 
 TEST_F(JwtTest, SecretBytesAreUsedExactly) {
   const token_codec spaced(secret + " ", 24h);
-  expect_rejected(spaced.issue(1, t0), "bad signature");
+  expect_rejected(spaced.issue(1, t0).token, "bad signature");
   const std::string binary("\x00\xff\x01secret-with-nul!!", 19);
   const token_codec bin(binary, 1h);
-  ASSERT_TRUE(bin.verify(bin.issue(1, t0), t0).has_value());
+  ASSERT_TRUE(bin.verify(bin.issue(1, t0).token, t0).has_value());
   EXPECT_TRUE(bin.verify(mint_raw(R"({"alg":"HS256"})", json::serialize(good_claims()), binary), t0).has_value());
 }
 
@@ -151,7 +152,7 @@ TEST_F(JwtTest, HeaderWithoutTypAndExtraClaimsIsAccepted) {
 // ---- time ----
 
 TEST_F(JwtTest, ExpiryHonoursLeeway) {
-  const auto token = codec_.issue(1, t0);
+  const auto token = codec_.issue(1, t0).token;
   const auto exp = t0 + 24h;
   EXPECT_TRUE(codec_.verify(token, exp).has_value());
   EXPECT_TRUE(codec_.verify(token, exp + 30s).has_value());
@@ -241,11 +242,11 @@ TEST_F(JwtTest, NumericStringSubjectAccepted) {
 
 TEST_F(JwtTest, WrongSecretRejected) {
   const token_codec other("another-secret-of-16+", 24h);
-  expect_rejected(other.issue(42, t0), "bad signature");
+  expect_rejected(other.issue(42, t0).token, "bad signature");
 }
 
 TEST_F(JwtTest, TamperedPayloadRejected) {
-  const auto token = codec_.issue(42, t0);
+  const auto token = codec_.issue(42, t0).token;
   auto claims = json::parse(b64url_decode(part(token, 1))).as_object();
   claims["sub"] = 1;  // become someone else, keep the old signature
   const auto forged = part(token, 0) + "." + b64url(json::serialize(claims)) + "." + part(token, 2);
@@ -253,7 +254,7 @@ TEST_F(JwtTest, TamperedPayloadRejected) {
 }
 
 TEST_F(JwtTest, TamperedSignatureRejected) {
-  auto token = codec_.issue(42, t0);
+  auto token = codec_.issue(42, t0).token;
   token[token.size() - 5] = token[token.size() - 5] == 'A' ? 'B' : 'A';
   expect_rejected(token, "bad signature");
   // A truncated signature (fewer than 32 bytes) never reaches the byte comparison.
@@ -263,7 +264,7 @@ TEST_F(JwtTest, TamperedSignatureRejected) {
 TEST_F(JwtTest, NonCanonicalSignatureEncodingRejected) {
   // 32 bytes encode to 43 characters whose last one carries 2 unused bits; setting them must
   // not produce a second valid spelling of the same token.
-  const auto token = codec_.issue(42, t0);
+  const auto token = codec_.issue(42, t0).token;
   auto sig = part(token, 2);
   ASSERT_EQ(sig.size(), 43u);
   const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -306,7 +307,7 @@ TEST_F(JwtTest, ForeignAlgNameNotEchoedVerbatim) {
 // ---- structure ----
 
 TEST_F(JwtTest, MalformedStructureRejected) {
-  const auto token = codec_.issue(42, t0);
+  const auto token = codec_.issue(42, t0).token;
   expect_rejected("", "missing");
   expect_rejected("abc", "malformed");
   expect_rejected(part(token, 0) + "." + part(token, 1), "malformed");
@@ -340,6 +341,59 @@ TEST_F(JwtTest, OversizedTokenRejected) {
   const auto token = mint(claims);
   ASSERT_LE(token.size(), 8u * 1024);
   EXPECT_TRUE(codec_.verify(token, t0).has_value());
+}
+
+// ---- jti ----
+
+TEST_F(JwtTest, EveryIssuedTokenHasItsOwnJti) {
+  const auto a = codec_.issue(42, t0);
+  const auto b = codec_.issue(42, t0);  // same user, same second: still two tokens
+  EXPECT_EQ(a.jti.size(), 22u);
+  EXPECT_NE(a.jti, b.jti);
+  EXPECT_NE(a.token, b.token);
+  EXPECT_EQ(a.expires_at, t0_s + 24 * 3600);
+  for (const auto& t : {a, b}) {
+    const auto r = codec_.verify(t.token, t0);
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    EXPECT_EQ(r->jti, t.jti);
+    EXPECT_EQ(r->expires_at, t.expires_at);
+  }
+  EXPECT_EQ(a.jti.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+            std::string::npos);
+}
+
+TEST_F(JwtTest, TokenWithoutJtiVerifiesWithAnEmptyOne) {
+  // Tokens minted elsewhere (or before jtis existed) stay valid; revocation uses their iat.
+  const auto r = codec_.verify(mint(good_claims()), t0);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_TRUE(r->jti.empty());
+  EXPECT_EQ(r->issued_at, t0_s);
+}
+
+TEST_F(JwtTest, ForeignJtiIsReadAsGiven) {
+  auto claims = good_claims();
+  claims["jti"] = "a-foreign id/with:any chars";
+  const auto r = codec_.verify(mint(claims), t0);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->jti, "a-foreign id/with:any chars");
+}
+
+TEST_F(JwtTest, BadJtiRejected) {
+  auto claims = good_claims();
+  claims["jti"] = 17;
+  expect_rejected(mint(claims), "jti");
+  claims["jti"] = "";
+  expect_rejected(mint(claims), "jti");
+  claims["jti"] = nullptr;
+  expect_rejected(mint(claims), "jti");
+  claims["jti"] = std::string(chatrix::auth::max_jti_bytes + 1, 'j');
+  expect_rejected(mint(claims), "jti is too long");
+  claims["jti"] = std::string("a\0b", 3);
+  expect_rejected(mint(claims), "control characters");
+  claims["jti"] = "line\nbreak";
+  expect_rejected(mint(claims), "control characters");
+  claims["jti"] = std::string(chatrix::auth::max_jti_bytes, 'j');
+  EXPECT_TRUE(codec_.verify(mint(claims), t0).has_value());
 }
 
 }  // namespace

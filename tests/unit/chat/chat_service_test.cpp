@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <optional>
 #include <future>
 #include <random>
 #include <utility>
@@ -39,7 +40,7 @@ class fake_device final : public chat::connection {
   void when_queue_at_most(std::size_t, std::function<void()> ready) override { ready(); }
   void may_read_again() override {}
   void close_for_error() override {}
-  void end_session(const error& reason) override { ended = reason; }
+  void end_session(const error& reason) override { ended.push_back(reason); }
 
   std::vector<json::object> of_type(int type) const {
     std::vector<json::object> out;
@@ -49,7 +50,7 @@ class fake_device final : public chat::connection {
   }
 
   std::vector<json::object> frames;
-  std::optional<error> ended;  // the reason given to end_session
+  std::vector<error> ended;  // end_session calls
 
  private:
   chat::chat_service& chat_;
@@ -198,9 +199,16 @@ class chat_service_test : public ::testing::Test {
     }
   }
 
+  /// A token of the device's user, valid for an hour, its jti named after the device.
+  auth::token_claims token_of(const chat::connection& d) const {
+    const auto now = std::chrono::floor<std::chrono::seconds>(clock_.t.time_since_epoch()).count();
+    return auth::token_claims{d.account().id, now, now, now + 3600, "jti-" + std::to_string(d.device_id())};
+  }
+
   void attach(fake_device& d) {
     bool done = false;
-    asio::co_spawn(io_, chat_->attach(d), [&](std::exception_ptr) { done = true; });
+    auto token = token_of(d);
+    asio::co_spawn(io_, chat_->attach(d, std::move(token)), [&](std::exception_ptr) { done = true; });
     run_until([&] { return done; });
   }
   void frame(fake_device& d, const std::string& text) {
@@ -478,7 +486,8 @@ TEST_F(chat_service_test, a_backlog_goes_out_as_the_queue_drains_and_in_order) {
 
   slow_device b(bob_, 3);
   bool attached = false;
-  asio::co_spawn(io_, chat_->attach(b), [&](std::exception_ptr) { attached = true; });
+  auto token = token_of(b);
+  asio::co_spawn(io_, chat_->attach(b, std::move(token)), [&](std::exception_ptr) { attached = true; });
   run_until([&] { return b.waited_on(); });
   settle();
   ASSERT_EQ(b.frames.size(), 2u) << "PROFILE_INFO and CHATPREVIEWS, then the backlog waits";
@@ -502,7 +511,8 @@ TEST_F(chat_service_test, a_backlog_waiting_for_room_ends_when_the_connection_cl
 
   slow_device b(bob_, 3);
   bool attached = false;
-  asio::co_spawn(io_, chat_->attach(b), [&](std::exception_ptr) { attached = true; });
+  auto token = token_of(b);
+  asio::co_spawn(io_, chat_->attach(b, std::move(token)), [&](std::exception_ptr) { attached = true; });
   run_until([&] { return b.waited_on(); });
   b.close();
   run_until([&] { return attached; });
@@ -516,7 +526,8 @@ TEST_F(chat_service_test, a_device_at_its_in_flight_cap_is_told_when_it_may_read
   restart_chat(options);
   slow_device a(alice_, 1);
   bool attached = false;
-  asio::co_spawn(io_, chat_->attach(a), [&](std::exception_ptr) { attached = true; });
+  auto token = token_of(a);
+  asio::co_spawn(io_, chat_->attach(a, std::move(token)), [&](std::exception_ptr) { attached = true; });
   run_until([&] { return attached; });
   bool handled = false;
   const std::string send = R"({"type":0,"body":{"to":"bob","content":"hi","mark":1}})";
@@ -546,4 +557,106 @@ TEST_F(chat_service_test, texts_settled_runs_at_once_or_when_the_last_is_stored)
   run_until([&] { return settled == 2; });
   EXPECT_EQ(chat_->texts_in_flight(), 0u);
   EXPECT_EQ(a.of_type(1).size(), 1u) << "settled as the result came back";
+}
+
+// ---- token lifecycle ----
+
+TEST_F(chat_service_test, a_device_whose_token_expires_is_ended) {
+  fake_device a(*chat_, alice_, 1);
+  auto token = token_of(a);
+  // Expired by exactly the clock skew allowed: its deadline is now.
+  token.expires_at = std::chrono::floor<std::chrono::seconds>(clock_.t.time_since_epoch()).count() -
+                     auth::token_leeway.count();
+  bool attached = false;
+  asio::co_spawn(io_, chat_->attach(a, std::move(token)), [&](std::exception_ptr) { attached = true; });
+  run_until([&] { return attached && !a.ended.empty(); });
+  EXPECT_EQ(a.ended.front().code, errc::unauthorized);
+  EXPECT_EQ(a.ended.front().message, "token expired");
+  EXPECT_EQ(metrics_.sessions_closed_token.load(), 1);
+}
+
+TEST_F(chat_service_test, a_fresh_token_of_the_same_user_replaces_the_devices) {
+  fake_device a(*chat_, alice_, 1);
+  attach(a);
+  frame(a, R"({"type":19,"body":{"token":")" + tokens_.issue(alice_.id, clock_.t).token + "\"}}");
+  ASSERT_EQ(a.of_type(19).size(), 1u);
+  const std::string expires = std::string(a.of_type(19).front().at("body").at("expires_at").as_string());
+  EXPECT_EQ(expires, protocol::format_rfc3339(
+                         (std::chrono::floor<std::chrono::seconds>(clock_.t.time_since_epoch()).count() + 3600) * 1000));
+  EXPECT_TRUE(a.of_type(3).empty());
+}
+
+TEST_F(chat_service_test, a_refresh_with_another_users_or_a_bad_token_is_refused_and_changes_nothing) {
+  fake_device a(*chat_, alice_, 1);
+  attach(a);
+  frame(a, R"({"type":19,"body":{"token":")" + tokens_.issue(bob_.id, clock_.t).token + "\"}}");
+  frame(a, R"({"type":19,"body":{"token":"not.a.jwt"}})");
+  frame(a, R"({"type":19,"body":{}})");
+  const auto errs = a.of_type(3);
+  ASSERT_EQ(errs.size(), 3u);
+  for (const auto& e : errs) {
+    EXPECT_EQ(e.at("body").at("code").as_string(), "unauthorized");
+    EXPECT_EQ(e.at("body").at("ref_type").as_int64(), 19);
+  }
+  EXPECT_EQ(errs[0].at("body").at("error").as_string(), "the token is for another user");
+  EXPECT_TRUE(a.of_type(19).empty());
+  EXPECT_TRUE(a.ended.empty());
+  // Still on its old token: revoking that one ends it.
+  chat_->revoked(cluster::revocation{alice_.id, {"jti-1"}, 0, {}});
+  ASSERT_EQ(a.ended.size(), 1u);
+  EXPECT_EQ(a.ended.front().message, "token revoked");
+}
+
+TEST_F(chat_service_test, a_revocation_ends_the_devices_using_those_tokens_only) {
+  fake_device a1(*chat_, alice_, 1), a2(*chat_, alice_, 2), b(*chat_, bob_, 3);
+  attach(a1);
+  attach(a2);
+  attach(b);
+  chat_->revoked(cluster::revocation{alice_.id, {"jti-1"}, 0, {{"jti-1", clock_.now_ms() + 3'600'000}}});
+  ASSERT_EQ(a1.ended.size(), 1u);
+  EXPECT_EQ(a1.ended.front().code, errc::unauthorized);
+  EXPECT_TRUE(a2.ended.empty());
+  EXPECT_TRUE(b.ended.empty());
+  // The same jti for another user (a foreign issuer's) is not bob's token.
+  chat_->revoked(cluster::revocation{bob_.id, {"jti-2"}, 0, {}});
+  EXPECT_TRUE(a2.ended.empty());
+  EXPECT_EQ(metrics_.sessions_closed_token.load(), 1);
+  // The other device carries on as before, refreshes included.
+  frame(a2, R"({"type":19,"body":{"token":")" + tokens_.issue(alice_.id, clock_.t).token + "\"}}");
+  ASSERT_EQ(a2.of_type(19).size(), 1u);
+}
+
+TEST_F(chat_service_test, a_cutoff_ends_the_devices_whose_token_has_no_jti) {
+  fake_device a(*chat_, alice_, 1), a2(*chat_, alice_, 2);
+  auto legacy = token_of(a);
+  legacy.jti.clear();
+  bool attached = false;
+  asio::co_spawn(io_, chat_->attach(a, std::move(legacy)), [&](std::exception_ptr) { attached = true; });
+  run_until([&] { return attached; });
+  attach(a2);
+  const auto now_s = std::chrono::floor<std::chrono::seconds>(clock_.t.time_since_epoch()).count();
+  chat_->revoked(cluster::revocation{alice_.id, {}, now_s, {}});
+  ASSERT_EQ(a.ended.size(), 1u);
+  EXPECT_TRUE(a2.ended.empty()) << "a token with a jti is revoked by naming it";
+}
+
+TEST_F(chat_service_test, authentication_refuses_a_revoked_token) {
+  const auto issued = tokens_.issue(alice_.id, clock_.t);
+  auto auth = [&] {
+    std::optional<result<chat::authenticated>> r;
+    const std::string hello = R"({"token":")" + issued.token + "\"}";
+    asio::co_spawn(io_, chat_->authenticate(hello, nullptr), [&](std::exception_ptr, result<chat::authenticated> a) {
+      r = std::move(a);
+    });
+    run_until([&] { return r.has_value(); });
+    return std::move(*r);
+  };
+  auto ok = auth();
+  ASSERT_TRUE(ok.has_value()) << ok.error().message;
+  EXPECT_EQ(ok->token.jti, issued.jti);
+  chat_->revoked(cluster::revocation{alice_.id, {issued.jti}, 0, {{issued.jti, issued.expires_at * 1000}}});
+  auto refused = auth();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message, "token revoked");
+  EXPECT_GE(metrics_.bad_tokens.load(), 1);
 }

@@ -122,7 +122,7 @@ class websocket_session_test : public ::testing::Test {
     const auto alice = created.get_future().get().value();
     context_->sessions.add(1, session_);
     session_->start();
-    const auto token = tokens_.issue(alice.id, std::chrono::system_clock::now());
+    const auto token = tokens_.issue(alice.id, std::chrono::system_clock::now()).token;
     asio::write(peer_, asio::buffer(client_frame(0x1, R"({"token":")" + token + R"("})")));
     run_until([&] { return metrics_.connections_open.load() == 1 && session_->queued_bytes() == 0; });
     ASSERT_EQ(metrics_.connections_open.load(), 1);

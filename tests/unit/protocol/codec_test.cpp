@@ -6,6 +6,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace json = boost::json;
 using namespace chatrix;
 using namespace chatrix::protocol;
@@ -281,4 +283,27 @@ TEST(encode, json_strings_escape_control_characters) {
   append_json_string(out, std::string("a\x01\"\\\t", 5));
   EXPECT_EQ(out, "\"a\\u0001\\\"\\\\\\t\"");
   EXPECT_EQ(json::parse(out).as_string(), std::string("a\x01\"\\\t", 5));
+}
+
+TEST(decode, refresh_token_and_every_refusal_is_unauthorized_with_ref_type) {
+  auto r = decode(R"({"type":19,"body":{"token":"a.b.c"}})", limits());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(std::get<refresh_token_request>(*r).token, "a.b.c");
+  for (const char* bad : {R"({"type":19,"body":{}})", R"({"type":19,"body":{"token":""}})",
+                          R"({"type":19,"body":{"token":42}})", R"({"type":19,"body":{"token":null}})"}) {
+    SCOPED_TRACE(bad);
+    const auto e = decode_fail(bad);
+    EXPECT_EQ(e.err.code, errc::unauthorized);
+    EXPECT_EQ(e.ref_type, 19);
+  }
+  const auto big = R"({"type":19,"body":{"token":")" + std::string(max_token_bytes + 1, 'x') + "\"}}";
+  EXPECT_EQ(decode_fail(big).err.code, errc::unauthorized);
+}
+
+TEST(encode, token_refreshed_carries_the_new_expiry) {
+  auto b = body_of(encode_token_refreshed(1714521600), 19);
+  EXPECT_EQ(b.at("expires_at").as_string(), "2024-05-01T00:00:00.000Z");
+  // An exp past year 9999 (any foreign token may carry one) still renders as RFC 3339.
+  auto far = body_of(encode_token_refreshed(std::numeric_limits<std::int64_t>::max()), 19);
+  EXPECT_EQ(far.at("expires_at").as_string(), "9999-12-31T23:59:59.000Z");
 }
