@@ -338,6 +338,7 @@ int run_server(const config::server_config& cfg) {
   net_options.send_queue_bytes = cfg.send_queue_bytes;
   net_options.auth_timeout = cfg.auth_timeout;
   net_options.idle_timeout = cfg.idle_timeout;
+  net_options.unauthenticated_pings = cfg.unauthenticated_pings;
   net::server server(ioc, net_options, chat, routes, metrics);
   const std::uint16_t port = server.start(std::move(listener));
   ports.publish(port);

@@ -12,6 +12,7 @@ struct server_options {
   std::chrono::seconds auth_timeout{10};
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds http_timeout{30};
+  std::size_t unauthenticated_pings = 8;  // control frames taken before authentication (0 = any number)
 };
 
 }  // namespace chatrix::net

@@ -178,7 +178,7 @@ void websocket_session::resume_reader() {
 
 void websocket_session::resume_reader_if_unblocked() {
   if (reader_ != reader_state::held_for_flow) return;
-  if (life_.state() == ws_state::open && !context_.sessions.stopping() && flow_blocked()) return;
+  if (life_.accepts_frames() && !context_.sessions.stopping() && flow_blocked()) return;
   resume_reader();
 }
 
@@ -215,22 +215,24 @@ void websocket_session::abandon(bool writer_failed) {
 asio::awaitable<void> websocket_session::read_loop() {
   const auto limit = context_.options.max_frame_bytes;
   bool may_have_more = true;  // the socket was reported readable (or data came with the upgrade)
+  bool read_before = false;   // this wake-up has read already
   boost::system::error_code ec;
   while (life_.is_open()) {
-    if (life_.state() == ws_state::open) {
-      if (context_.sessions.stopping()) {
-        // Shutting down: no new frame is taken, so that the sends already taken can be stored
-        // and acknowledged before the session is closed (server::stop, then go_away()).
-        hold_reader(reader_state::held_for_shutdown);
-        co_return;
-      }
-      if (flow_blocked()) {
-        // A client whose own replies pile up (it sends faster than it reads, or has many TEXTs
-        // awaiting storage) is not read from until they drain: TCP slows it down. Only events
-        // it did not ask for can push its queue over the limit (the slow-consumer cut-off).
-        hold_reader(reader_state::held_for_flow);
-        co_return;
-      }
+    if (life_.state() == ws_state::open && context_.sessions.stopping()) {
+      // Shutting down: no new frame is taken, so that the sends already taken can be stored
+      // and acknowledged before the session is closed (server::stop, then go_away()).
+      hold_reader(reader_state::held_for_shutdown);
+      co_return;
+    }
+    if (life_.accepts_frames() && flow_blocked()) {
+      // A client whose own replies pile up (it sends faster than it reads, or has many TEXTs
+      // awaiting storage) is not read from until they drain: TCP slows it down. Only events
+      // it did not ask for can push its queue over the limit (the slow-consumer cut-off).
+      // Authenticating sessions too: their replies (pongs, the ERR) are bounded already, and
+      // this keeps them so whatever answers are added later. A closing session answers
+      // nothing, so it reads on for the peer's close.
+      hold_reader(reader_state::held_for_flow);
+      co_return;
     }
 
     const ws::event ev = frame_reader_.next();
@@ -239,6 +241,13 @@ asio::awaitable<void> websocket_session::read_loop() {
       // closes or close_wait passes.
       if (ev.kind == ws::event_kind::error) frame_reader_.clear();
       if (may_have_more) {
+        if (std::exchange(read_before, true)) {
+          // The last read filled the scratch buffer: the other sessions' handlers run before
+          // the next one, so that a client writing as fast as it can (a ping flood) does not
+          // keep the I/O thread to itself. It costs one handler per 64 KiB read.
+          co_await asio::post(socket_.get_executor(), asio::use_awaitable);
+          if (!life_.is_open()) break;
+        }
         // One recv per wake-up: a read that did not fill the scratch buffer drained the
         // socket, and bytes arriving later are reported by the next readiness event (this
         // thread polls for it only after the wait below is queued). Measuring the socket
@@ -262,9 +271,10 @@ asio::awaitable<void> websocket_session::read_loop() {
 
     switch (ev.kind) {
       case ws::event_kind::ping:
-        if (life_.accepts_frames()) push_control(ws::opcode::pong, std::string(ev.payload));
+        if (admit_control_frame() && life_.accepts_frames()) answer_ping(ev.payload);
         continue;
       case ws::event_kind::pong:
+        admit_control_frame();  // nothing to answer, but it counts before authentication
         continue;
       case ws::event_kind::close:
         if (life_.state() == ws_state::close_sent) {
@@ -343,6 +353,37 @@ void websocket_session::push_control(ws::opcode op, std::string payload) {
   push(op, std::make_shared<const std::string>(std::move(payload)));
 }
 
+// ---- control frames from the client ----
+
+bool websocket_session::admit_control_frame() {
+  if (life_.state() != ws_state::authenticating) return true;
+  const auto limit = context_.options.unauthenticated_pings;
+  if (limit == 0 || ++unauthenticated_control_frames_ <= limit) return true;
+  // A client that has not said who it is gets a few pings (a keep-alive racing the token is
+  // normal), not an unbounded conversation: each one costs a read and a pong.
+  metrics::server_metrics::add(context_.metrics.unauthenticated_closed);
+  boost::system::error_code ec;
+  const auto peer = socket_.remote_endpoint(ec);
+  const auto address = ec ? std::string("unknown address") : peer.address().to_string();
+  if (context_.unauthenticated_warnings.take(address, std::chrono::steady_clock::now()).count() == 0) {
+    spdlog::warn("device {:x} from {}: closed, more than {} control frames before authentication "
+                 "(UNAUTHENTICATED_PINGS; at most one such line a minute per address)",
+                 id_, address, limit);
+  }
+  begin_close(ws::close_code::policy_violation, "too many control frames before authentication");
+  return false;
+}
+
+void websocket_session::answer_ping(std::string_view payload) {
+  if (waiting_pong_) {
+    queued_bytes_ = queued_bytes_ - waiting_pong_->size() + payload.size();
+    waiting_pong_->assign(payload);
+    return;
+  }
+  waiting_pong_ = std::make_shared<std::string>(payload);
+  push(ws::opcode::pong, waiting_pong_);
+}
+
 void websocket_session::spawn_writer() {
   auto self = shared_from_this();
   spawn_logged(
@@ -365,6 +406,8 @@ asio::awaitable<void> websocket_session::write_loop() {
       if (!q.payload->empty()) buffers[nbuf++] = asio::buffer(*q.payload);
       bytes += h + q.payload->size();
       ++frames;
+      // Its bytes are in this write now: a later ping queues a pong of its own.
+      if (q.op == ws::opcode::pong) waiting_pong_.reset();
       if (q.op == ws::opcode::close) break;  // nothing follows a close frame
     }
     // The payloads stay alive in queue_ meanwhile (a push may move the shared_ptrs, never the
@@ -403,6 +446,7 @@ asio::awaitable<void> websocket_session::write_loop() {
 }
 
 void websocket_session::drop_queue() {
+  waiting_pong_.reset();
   std::vector<queued_frame>().swap(queue_);
   queue_head_ = 0;
   queued_bytes_ = 0;

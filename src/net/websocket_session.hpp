@@ -4,6 +4,7 @@
 #pragma once
 
 #include "chat/chat_service.hpp"
+#include "limits/keyed_limiter.hpp"
 #include "metrics/metrics.hpp"
 #include "net/io_types.hpp"
 #include "net/server_options.hpp"
@@ -34,6 +35,9 @@ struct websocket_context {
   chat::chat_service& chat;
   metrics::server_metrics& metrics;
   session_registry sessions;
+  /// One warning a minute per client address for sockets closed for control frames before
+  /// authentication: a flood of such sockets must not become a flood of log lines.
+  limits::keyed_limiter unauthenticated_warnings{limits::rate{1, std::chrono::minutes(1)}, 1, 4096};
 };
 
 /// Represents one authenticated (or authenticating) WebSocket connection: one device.
@@ -45,11 +49,17 @@ struct websocket_context {
 ///
 /// The reader is an activity next to the life cycle (ws_lifecycle): it is active (running, or
 /// waiting for readability), held, or ended. It is held (no coroutine, no pending wait; the
-/// session kept alive by held_reader_) while an open device must not be read: its queue is
-/// over half full or the chat service has too many of its TEXTs in flight (the write that
-/// drains the queue, the chat service, a close or the shutdown resume it), or the server is
-/// shutting down (go_away() resumes it). It ends once the session has closed or the peer
-/// has, and then detaches the session from the chat service and the registry.
+/// session kept alive by held_reader_) while a device that still takes frames (authenticating
+/// or open) must not be read: its queue is over half full or the chat service has too many of
+/// its TEXTs in flight (the write that drains the queue, the chat service, a close or the
+/// shutdown resume it), or, once open, while the server is shutting down (go_away() resumes
+/// it). It ends once the session has closed or the peer has, and then detaches the session
+/// from the chat service and the registry.
+///
+/// Whatever a client sends, what it makes the session queue is bounded in every phase: a
+/// ping queues at most one pong (answer_ping), replies hold the reader (flow_blocked), and
+/// before authentication only a few control frames are taken (admit_control_frame). Once
+/// closing, nothing read is answered any more.
 ///
 /// Thread-safety: call only on the I/O thread.
 class websocket_session final : public chat::connection, public std::enable_shared_from_this<websocket_session> {
@@ -106,8 +116,8 @@ class websocket_session final : public chat::connection, public std::enable_shar
   /// Restarts a reader held for flow once it may go on: the flow cleared, or the session is
   /// no longer open (a closing one reads on for the peer's close, a closed one ends).
   void resume_reader_if_unblocked();
-  /// Whether an open device must not be read now: its replies pile up, or too many of its
-  /// TEXTs await storage. TCP then slows the client down.
+  /// Whether a device must not be read now: its replies pile up, or too many of its TEXTs
+  /// await storage. TCP then slows the client down.
   bool flow_blocked() const;
   /// Reading is over (EOF, error, the peer's close, or finish()).
   void end_reading();
@@ -117,6 +127,15 @@ class websocket_session final : public chat::connection, public std::enable_shar
 
   void push(ws::opcode op, chat::shared_frame payload, message_id receipt = 0);
   void push_control(ws::opcode op, std::string payload);
+
+  // ---- control frames from the client ----
+  /// Counts a ping or pong received before authentication; past options.unauthenticated_pings
+  /// it closes the connection (1008) and returns false. Always true once authenticated.
+  bool admit_control_frame();
+  /// Queues the pong for a ping, or (RFC 6455 5.5.3 lets a pong answer only the latest ping)
+  /// gives the pong still waiting in the queue this ping's payload, so that a client sending
+  /// pings without reading makes us hold at most two pongs: one being written, one waiting.
+  void answer_ping(std::string_view payload);
   /// Queues a close frame behind everything already queued; nothing is sent after it. The
   /// session then waits (close_wait at most) for the peer's close before shutting down.
   void begin_close(std::uint16_t code, std::string_view reason = {}, bool protocol_error = false);
@@ -154,6 +173,9 @@ class websocket_session final : public chat::connection, public std::enable_shar
   std::size_t queue_head_ = 0;
   std::size_t queued_bytes_ = 0;
   std::vector<drain_waiter> drain_waiters_;
+  // The queued pong the writer has not taken yet (answer_ping may still change its payload).
+  std::shared_ptr<std::string> waiting_pong_;
+  std::size_t unauthenticated_control_frames_ = 0;
 };
 
 }  // namespace chatrix::net

@@ -116,18 +116,45 @@ class websocket_session_test : public ::testing::Test {
   /// Starts the session and authenticates it as a new user over the socket; returns once the
   /// session is attached to the chat service and the peer has read PROFILE_INFO and CHATPREVIEWS.
   void authenticate() {
-    std::promise<result<user>> created;
-    store_->create_user(new_user{"alice", "Alice", "hash", 1},
-                        [&](result<user> r) { created.set_value(std::move(r)); });
-    const auto alice = created.get_future().get().value();
-    context_->sessions.add(1, session_);
-    session_->start();
-    const auto token = tokens_.issue(alice.id, std::chrono::system_clock::now()).token;
-    asio::write(peer_, asio::buffer(client_frame(0x1, R"({"token":")" + token + R"("})")));
+    start();
+    asio::write(peer_, asio::buffer(token_frame()));
     run_until([&] { return metrics_.connections_open.load() == 1 && session_->queued_bytes() == 0; });
     ASSERT_EQ(metrics_.connections_open.load(), 1);
     for (const std::string type : {R"("type":4)", R"("type":5)"})
       ASSERT_NE(read_server_frame(peer_).payload.find(type), std::string::npos) << "expected " << type;
+  }
+
+  /// Registers and starts the session (the auth deadline runs from here).
+  void start() {
+    context_->sessions.add(1, session_);
+    session_->start();
+  }
+
+  /// The first frame of a device: a token for a new user alice.
+  std::string token_frame() {
+    std::promise<result<user>> created;
+    store_->create_user(new_user{"alice", "Alice", "hash", 1},
+                        [&](result<user> r) { created.set_value(std::move(r)); });
+    const auto alice = created.get_future().get().value();
+    const auto token = tokens_.issue(alice.id, std::chrono::system_clock::now()).token;
+    return client_frame(0x1, R"({"token":")" + token + R"("})");
+  }
+
+  /// Reads the big frames fill() queued, then the frames after them until a close frame or
+  /// `last_pong` came; returns those.
+  std::vector<server_frame> read_after_fill(std::string_view last_pong) {
+    auto peer_reads = std::async(std::launch::async, [this, last_pong] {
+      std::vector<server_frame> got;
+      for (;;) {
+        auto f = read_server_frame(peer_);
+        if (f.opcode == 0x1 && f.payload.size() == frame_bytes) continue;
+        got.push_back(std::move(f));
+        const auto& last = got.back();
+        if (last.opcode == -1 || last.opcode == 0x8 || (last.opcode == 0xA && last.payload == last_pong)) return got;
+      }
+    });
+    EXPECT_TRUE(wait_for_peer(peer_reads)) << "the peer never got its frames";
+    return peer_reads.get();
   }
 
   /// Runs the I/O loop until `done` holds or `limit` passes.
@@ -274,4 +301,95 @@ TEST_F(websocket_session_test, a_reader_held_for_the_shutdown_reads_the_peers_cl
   ASSERT_GE(close_frame.payload.size(), 2u);
   const auto& code = close_frame.payload;
   EXPECT_EQ(static_cast<unsigned char>(code[0]) << 8 | static_cast<unsigned char>(code[1]), 1001) << "going away";
+}
+
+TEST_F(websocket_session_test, pings_while_the_writer_is_blocked_queue_one_pong_with_the_latest_payload) {
+  authenticate();
+  fill();
+  const auto held_back = session_->queued_bytes();
+  std::string pings;
+  for (int i = 0; i < 1000; ++i) pings += client_frame(0x9, "ping " + std::to_string(i));
+  asio::write(peer_, asio::buffer(pings));
+  // Every ping read: one pong queued, carrying the last payload (RFC 6455 5.5.3).
+  run_until([&] { return session_->queued_bytes() == held_back + std::string_view("ping 999").size(); }, 2s);
+  EXPECT_EQ(session_->queued_bytes(), held_back + std::string_view("ping 999").size());
+
+  asio::write(peer_, asio::buffer(client_frame(0x9, "latest")));
+  const auto got = read_after_fill("latest");
+  ASSERT_EQ(got.size(), 1u) << "pongs for earlier pings were sent";
+  EXPECT_EQ(got[0].opcode, 0xA);
+
+  // Once the writer has taken the pong, the next ping gets a pong of its own.
+  asio::write(peer_, asio::buffer(client_frame(0x9, "again")));
+  auto peer_reads = std::async(std::launch::async, [this] { return read_server_frame(peer_); });
+  ASSERT_TRUE(wait_for_peer(peer_reads)) << "the ping after a written pong was not answered";
+  const auto again = peer_reads.get();
+  EXPECT_EQ(again.opcode, 0xA);
+  EXPECT_EQ(again.payload, "again");
+  EXPECT_TRUE(session_->is_open());
+}
+
+TEST_F(websocket_session_test, control_frames_past_the_limit_before_authentication_close_with_1008) {
+  options_.unauthenticated_pings = 3;
+  start();
+  // The fourth control frame, pings and pongs alike, closes the connection; it is not answered.
+  asio::write(peer_, asio::buffer(client_frame(0xA, "") + client_frame(0x9, "a") + client_frame(0xA, "") +
+                                  client_frame(0x9, "b")));
+  auto peer_reads = std::async(std::launch::async, [this] {
+    std::vector<server_frame> got;
+    for (int i = 0; i < 2; ++i) got.push_back(read_server_frame(peer_));
+    return got;
+  });
+  ASSERT_TRUE(wait_for_peer(peer_reads));
+  const auto got = peer_reads.get();
+  EXPECT_EQ(got[0].opcode, 0xA);
+  EXPECT_EQ(got[0].payload, "a");
+  EXPECT_EQ(got[1].opcode, 0x8);
+  ASSERT_GE(got[1].payload.size(), 2u);
+  const auto& close = got[1].payload;
+  EXPECT_EQ(static_cast<unsigned char>(close[0]) << 8 | static_cast<unsigned char>(close[1]), 1008);
+  EXPECT_EQ(close.substr(2), "too many control frames before authentication");
+  EXPECT_EQ(metrics_.unauthenticated_closed.load(), 1);
+}
+
+TEST_F(websocket_session_test, control_frames_after_authentication_are_not_counted) {
+  options_.unauthenticated_pings = 3;
+  authenticate();
+  std::string pings;
+  for (int i = 0; i < 10; ++i) pings += client_frame(0x9, "ping " + std::to_string(i));
+  asio::write(peer_, asio::buffer(pings));
+  auto peer_reads = std::async(std::launch::async, [this] {
+    for (;;) {
+      auto f = read_server_frame(peer_);
+      if (f.opcode != 0xA || f.payload == "ping 9") return f;
+    }
+  });
+  ASSERT_TRUE(wait_for_peer(peer_reads));
+  EXPECT_EQ(peer_reads.get().opcode, 0xA);
+  EXPECT_EQ(metrics_.unauthenticated_closed.load(), 0);
+  EXPECT_TRUE(session_->is_open());
+}
+
+TEST_F(websocket_session_test, a_reader_before_authentication_is_held_while_the_queue_is_over_half_full) {
+  start();
+  const auto token = token_frame();
+  constexpr std::size_t queued_frames = frames + frames / 2;
+  const auto frame = std::make_shared<const std::string>(frame_bytes, 'x');
+  for (std::size_t i = 0; i < queued_frames; ++i) session_->send(frame, 0);
+  run_for(50ms);
+  ASSERT_GT(session_->queued_bytes(), options_.send_queue_bytes / 2);
+  asio::write(peer_, asio::buffer(token));
+  run_for(50ms);
+  EXPECT_EQ(metrics_.connections_open.load(), 0) << "the token was read while the queue was over half full";
+
+  // The peer reads the queue down: the reader goes on and the token is taken.
+  auto peer_reads = std::async(std::launch::async, [this] {
+    for (;;) {
+      auto f = read_server_frame(peer_);
+      if (f.opcode != 0x1 || f.payload.find(R"("type":5)") != std::string::npos) return f;
+    }
+  });
+  ASSERT_TRUE(wait_for_peer(peer_reads)) << "the held reader was never woken";
+  EXPECT_EQ(peer_reads.get().opcode, 0x1);
+  EXPECT_EQ(metrics_.connections_open.load(), 1);
 }
