@@ -3,6 +3,7 @@
 #include "net/websocket_session.hpp"
 
 #include "core/spawn.hpp"
+#include "net/client_address.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_allocator.hpp>
@@ -52,12 +53,18 @@ auto exact_alloc(Handler&& h) {
 
 }  // namespace
 
-websocket_session::websocket_session(socket_type&& socket, websocket_context& context, std::uint64_t id)
+websocket_session::websocket_session(socket_type&& socket, websocket_context& context, std::uint64_t id,
+                                     admission::ticket admitted)
     : socket_(std::move(socket)),
       context_(context),
       id_(id),
       frame_reader_(context.options.max_frame_bytes * hard_frame_factor),
-      timer_(socket_.get_executor()) {}
+      timer_(socket_.get_executor()),
+      admitted_(std::move(admitted)) {}
+
+std::string websocket_session::client_address() const {
+  return admitted_.address() ? address_text(*admitted_.address()) : std::string();
+}
 
 void websocket_session::start() {
   metrics::server_metrics::add(context_.metrics.connections_total);
@@ -301,6 +308,7 @@ asio::awaitable<void> websocket_session::read_loop() {
       }
       user_ = std::move(*who);
       life_.advance(ws_state::open);
+      admitted_.authenticated();
       rx_seen_ = true;
       arm_timer(keepalive_tick());
       attached_ = true;

@@ -5,6 +5,7 @@
 
 #include "chat/chat_service.hpp"
 #include "metrics/metrics.hpp"
+#include "net/admission.hpp"
 #include "net/io_types.hpp"
 #include "net/server_options.hpp"
 #include "net/session_registry.hpp"
@@ -54,7 +55,11 @@ struct websocket_context {
 /// Thread-safety: call only on the I/O thread.
 class websocket_session final : public chat::connection, public std::enable_shared_from_this<websocket_session> {
  public:
-  websocket_session(socket_type&& socket, websocket_context& context, std::uint64_t id);
+  websocket_session(socket_type&& socket, websocket_context& context, std::uint64_t id,
+                    admission::ticket admitted = {});
+
+  /// The client's address (after TRUSTED_PROXIES), "" when unknown.
+  std::string client_address() const;
 
   /// Bytes the HTTP parser had already read past the upgrade request (a pipelined first frame).
   void feed(std::string_view bytes) { frame_reader_.feed(bytes); }
@@ -154,6 +159,9 @@ class websocket_session final : public chat::connection, public std::enable_shar
   std::size_t queue_head_ = 0;
   std::size_t queued_bytes_ = 0;
   std::vector<drain_waiter> drain_waiters_;
+  // Counted against the connection limits until the session ends (the unauthenticated
+  // count only until it authenticates).
+  admission::ticket admitted_;
 };
 
 }  // namespace chatrix::net
