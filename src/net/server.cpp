@@ -247,9 +247,12 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
   // headers count too. A trusted proxy's connections count under the client each request
   // names (below); the proxy itself is not limited.
   const bool from_proxy = is_trusted(peer, options.trusted_proxies);
+  // The admin listener is the operator's (loopback by default): its deadlines hold, but a
+  // client over a per-address limit on the public port must not blind the monitoring.
+  const bool limited = role != http::listener_role::admin;
   http_stream stream(std::move(socket));
   beast::flat_buffer buffer;
-  if (!from_proxy) {
+  if (limited && !from_proxy) {
     if (auto refused = gate->admit_http(ticket, peer, std::chrono::steady_clock::now())) {
       co_await refuse(stream, buffer, *refused, peer, {});
       co_return;
@@ -302,7 +305,8 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
     auto client = peer;
     if (from_proxy) {
       client = forwarded_client(peer, forwarded_for(req), options.trusted_proxies);
-      if (auto refused = gate->admit_http(ticket, client, std::chrono::steady_clock::now())) {
+      auto refused = limited ? gate->admit_http(ticket, client, std::chrono::steady_clock::now()) : std::nullopt;
+      if (refused) {
         co_await refuse(stream, buffer, *refused, client, origin);
         co_return;
       }
