@@ -51,17 +51,23 @@ std::optional<refusal> admission::admit_http(ticket& t, const config::ip_bytes& 
     return refusal{make_limited(errc::rate_limited, "too many open connections from this address", count_retry_ms),
                    "ADDRESS_CONNECTIONS"};
   }
-  if (over(limits_.http_address_connections, now_held.http)) {
+  release(t, open_held | http_held | unauthenticated_held);
+  ++counts_[address].open;
+  t.address_ = address;
+  t.held_ |= open_held;
+  return std::nullopt;
+}
+
+std::optional<refusal> admission::serve_plain_http(ticket& t) {
+  if (!t.address_ || (t.held_ & http_held)) return std::nullopt;
+  auto& c = counts_[*t.address_];
+  if (over(limits_.http_address_connections, c.http)) {
     return refusal{
         make_limited(errc::rate_limited, "too many open HTTP connections from this address", count_retry_ms),
         "HTTP_ADDRESS_CONNECTIONS"};
   }
-  release(t, open_held | http_held | unauthenticated_held);
-  auto& c = counts_[address];
-  ++c.open;
   ++c.http;
-  t.address_ = address;
-  t.held_ |= open_held | http_held;
+  t.held_ |= http_held;
   return std::nullopt;
 }
 

@@ -48,16 +48,23 @@ class admission : public std::enable_shared_from_this<admission> {
   /// A ticket for a new socket: it counts as open (open_sockets) and holds no address yet.
   ticket open_socket();
 
-  /// A connection from `address` starts serving plain HTTP: an attempt under CONNECT_LIMIT, an
-  /// open connection under ADDRESS_CONNECTIONS and HTTP_ADDRESS_CONNECTIONS. A ticket already
-  /// held for `address` passes unchanged (the next request of a keep-alive connection); one
-  /// held for another address (a proxy's connection now carrying another client) moves to
-  /// `address`. Refused: the ticket keeps what it held.
+  /// A connection from `address`: an attempt under CONNECT_LIMIT and an open connection under
+  /// ADDRESS_CONNECTIONS. A ticket already held for `address` passes unchanged (the next
+  /// request of a keep-alive connection); one held for another address (a proxy's connection
+  /// now carrying another client) moves to `address`, and no longer counts as plain HTTP or
+  /// unauthenticated there. Refused: the ticket keeps what it held.
   std::optional<refusal> admit_http(ticket& t, const config::ip_bytes& address, limits::steady_time now);
 
-  /// The ticket's HTTP connection becomes a WebSocket: it stops counting as plain HTTP and
-  /// counts as unauthenticated (per address and in total) until ticket::authenticated().
-  /// Refused: the ticket is unchanged.
+  /// The ticket's connection carries a plain HTTP request (not an upgrade): from now on it
+  /// counts under HTTP_ADDRESS_CONNECTIONS, until it upgrades or ends. A connection that has
+  /// not sent its first request's headers yet is not counted here, since it may turn out to
+  /// be a WebSocket: a client opening 200 sockets at once must not be refused for them.
+  /// Refused: the ticket is unchanged. A ticket without an address passes.
+  std::optional<refusal> serve_plain_http(ticket& t);
+
+  /// The ticket's connection becomes a WebSocket: it stops counting as plain HTTP and counts
+  /// as unauthenticated (per address and in total) until ticket::authenticated(). Refused:
+  /// the ticket is unchanged.
   std::optional<refusal> upgrade(ticket& t);
 
   std::size_t open_sockets() const noexcept { return open_sockets_; }

@@ -140,7 +140,7 @@ constexpr std::size_t max_lingering = 1024;
 constexpr std::size_t idle_read_bytes = 1024;
 
 /// Every X-Forwarded-For line, joined as one list (RFC 9110 5.3).
-std::string forwarded_for(const bhttp::request<bhttp::string_body>& req) {
+std::string forwarded_for(const bhttp::request_header<>& req) {
   std::string out;
   for (const auto& line : boost::make_iterator_range(req.equal_range("X-Forwarded-For"))) {
     if (!out.empty()) out += ',';
@@ -276,14 +276,35 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
     beast::error_code ec;
     std::size_t n = 0;
     std::tie(ec, n) = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
-    if (!ec && !parser.is_done()) {
-      stream.expires_at(request_deadline);
-      std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+    std::string origin;
+    auto client = peer;
+    bool upgrade = false;
+    if (!ec) {
+      // The headers say who the client is and what it wants: admitted (or not) before its
+      // body is read.
+      const auto& head = parser.get();
+      if (auto it = head.find(bhttp::field::origin); it != head.end()) origin = std::string(it->value());
+      upgrade = role != http::listener_role::admin && websocket::is_upgrade(head) &&
+                http::router::is_websocket_path(head.target());
+      std::optional<refusal> refused;
+      if (limited && from_proxy) {
+        client = forwarded_client(peer, forwarded_for(head), options.trusted_proxies);
+        refused = gate->admit_http(ticket, client, std::chrono::steady_clock::now());
+      }
+      if (limited && !refused && !upgrade) refused = gate->serve_plain_http(ticket);
+      if (refused) {
+        co_await refuse(stream, buffer, *refused, client, origin);
+        co_return;
+      }
+      if (!parser.is_done()) {
+        stream.expires_at(request_deadline);
+        std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+      }
     }
     if (ec == beast::error::timeout) {
       // A client trickling its request (slowloris) holds a socket and a parser: cut it off.
       metrics::server_metrics::add(metrics.http_timeouts);
-      const auto address = address_text(peer);
+      const auto address = address_text(client);
       const char* limit = parser.is_header_done() ? "HTTP_REQUEST_TIMEOUT" : "HTTP_HEADER_TIMEOUT";
       if (may_warn(std::string(limit) + ' ' + address)) {
         spdlog::warn("rate-limited: {} cut off a slow request from {} (logged once a minute per address)", limit,
@@ -294,25 +315,13 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
     if (ec) {
       // A request that cannot be served is answered with the reason, then the connection
       // closes: past a parse error there is no telling where a next request would start.
-      if (auto answer = refusal_for(ec)) co_await answer_and_close(stream, buffer, std::move(*answer), {});
+      if (auto answer = refusal_for(ec)) co_await answer_and_close(stream, buffer, std::move(*answer), origin);
       co_return;
     }
     auto req = parser.release();
     const std::string target(req.target());
-    std::string origin;
-    if (auto it = req.find(bhttp::field::origin); it != req.end()) origin = std::string(it->value());
 
-    auto client = peer;
-    if (from_proxy) {
-      client = forwarded_client(peer, forwarded_for(req), options.trusted_proxies);
-      auto refused = limited ? gate->admit_http(ticket, client, std::chrono::steady_clock::now()) : std::nullopt;
-      if (refused) {
-        co_await refuse(stream, buffer, *refused, client, origin);
-        co_return;
-      }
-    }
-
-    if (role != http::listener_role::admin && websocket::is_upgrade(req) && http::router::is_websocket_path(target)) {
+    if (upgrade) {
       if (websockets.sessions.stopping()) break;
       if (!origin_allowed(origin)) {
         metrics::server_metrics::add(metrics.origin_refused);

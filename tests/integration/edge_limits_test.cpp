@@ -222,6 +222,19 @@ struct limited_server {
   std::uint16_t admin = 0;
 };
 
+// ---- the defaults ----
+
+TEST(edge_limits, the_defaults_let_two_hundred_websockets_open_at_once_from_one_address) {
+  // What the message benchmark does (100 pairs): every socket connects, then every one
+  // upgrades, all from 127.0.0.1.
+  limited_server s(env_map{});
+  std::vector<std::unique_ptr<raw_connection>> sockets;
+  for (int i = 0; i < 200; ++i) sockets.push_back(std::make_unique<raw_connection>(s.port));
+  for (auto& c : sockets) c->send(upgrade_request());
+  for (auto& c : sockets) ASSERT_EQ(c->read_answer().status, 101);
+  EXPECT_EQ(s.metric("chatrix_limited_connections_total"), 0);
+}
+
 // ---- CONNECT_LIMIT ----
 
 TEST(edge_limits, connect_limit_answers_429_with_retry_after_then_lets_the_address_in_again) {
@@ -261,14 +274,21 @@ TEST(edge_limits, open_connections_per_address_are_capped_and_a_closed_one_frees
 
 TEST(edge_limits, plain_http_connections_have_their_own_cap_and_an_upgraded_one_leaves_it) {
   limited_server s(env_map{{"HTTP_ADDRESS_CONNECTIONS", "2"}});
-  auto first = std::make_unique<raw_connection>(s.port);  // counted from the connect on
+  // Sockets that have not sent a request yet may become WebSockets: not counted as HTTP.
+  std::vector<std::unique_ptr<raw_connection>> silent;
+  for (int i = 0; i < 4; ++i) silent.push_back(std::make_unique<raw_connection>(s.port));
+  auto first = held_connection(s.port);
   auto second = held_connection(s.port);
   expect_refusal(get_once(s.port, "/health"), 429, "rate_limited");
+  EXPECT_EQ(s.metric("chatrix_limited_connections_total"), 1);
 
-  // The first one becomes a WebSocket: no longer plain HTTP.
+  // A keep-alive connection that asks for an upgrade next is no longer plain HTTP.
   first->send(upgrade_request());
   ASSERT_EQ(first->read_answer().status, 101);
-  EXPECT_EQ(eventually(200, [&] { return get_once(s.port, "/health").status; }), 200);
+  EXPECT_EQ(get_once(s.port, "/health").status, 200);
+  // Nor is one of the silent ones, once it upgrades.
+  silent[0]->send(upgrade_request());
+  EXPECT_EQ(silent[0]->read_answer().status, 101);
 }
 
 // ---- UNAUTHENTICATED_PER_ADDRESS, UNAUTHENTICATED_TOTAL ----

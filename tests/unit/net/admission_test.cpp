@@ -61,12 +61,16 @@ TEST(Admission, PlainHttpHasItsOwnLimitAndAnUpgradeLeavesIt) {
   auto gate = std::make_shared<admission>(limits);
   auto a = gate->open_socket();
   auto b = gate->open_socket();
-  EXPECT_FALSE(gate->admit_http(a, ip("192.0.2.1"), t0));
-  const auto refused = gate->admit_http(b, ip("192.0.2.1"), t0);
+  ASSERT_FALSE(gate->admit_http(a, ip("192.0.2.1"), t0));
+  ASSERT_FALSE(gate->admit_http(b, ip("192.0.2.1"), t0)) << "not plain HTTP before its first request";
+  EXPECT_FALSE(gate->serve_plain_http(a));
+  EXPECT_FALSE(gate->serve_plain_http(a)) << "its next request";
+  const auto refused = gate->serve_plain_http(b);
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->limit, "HTTP_ADDRESS_CONNECTIONS");
+  EXPECT_EQ(refused->reason.code, errc::rate_limited);
   EXPECT_FALSE(gate->upgrade(a));
-  EXPECT_FALSE(gate->admit_http(b, ip("192.0.2.1"), t0)) << "a WebSocket is no longer plain HTTP";
+  EXPECT_FALSE(gate->serve_plain_http(b)) << "a WebSocket is no longer plain HTTP";
 }
 
 TEST(Admission, UnauthenticatedPerAddressUntilAuthenticated) {
@@ -116,12 +120,15 @@ TEST(Admission, AProxiedConnectionMovesToTheClientOfEachRequest) {
   auto gate = std::make_shared<admission>(limits);
   auto via_proxy = gate->open_socket();
   auto direct = gate->open_socket();
-  EXPECT_FALSE(gate->admit_http(via_proxy, ip("203.0.113.1"), t0));
-  EXPECT_TRUE(gate->admit_http(direct, ip("203.0.113.1"), t0));
+  ASSERT_FALSE(gate->admit_http(via_proxy, ip("203.0.113.1"), t0));
+  ASSERT_FALSE(gate->serve_plain_http(via_proxy));
+  ASSERT_FALSE(gate->admit_http(direct, ip("203.0.113.1"), t0));
+  EXPECT_TRUE(gate->serve_plain_http(direct));
   EXPECT_FALSE(gate->admit_http(via_proxy, ip("203.0.113.2"), t0));
+  EXPECT_FALSE(gate->serve_plain_http(via_proxy));
   ASSERT_TRUE(via_proxy.address());
   EXPECT_EQ(*via_proxy.address(), ip("203.0.113.2"));
-  EXPECT_FALSE(gate->admit_http(direct, ip("203.0.113.1"), t0)) << "the proxy's connection let 203.0.113.1 go";
+  EXPECT_FALSE(gate->serve_plain_http(direct)) << "the proxy's connection let 203.0.113.1 go";
 }
 
 TEST(Admission, NothingIsLeftOnceEveryTicketIsGone) {
@@ -133,6 +140,7 @@ TEST(Admission, NothingIsLeftOnceEveryTicketIsGone) {
     for (int i = 0; i < 50; ++i) {
       t.push_back(gate->open_socket());
       ASSERT_FALSE(gate->admit_http(t.back(), ip("192.0.2." + std::to_string(i % 5)), t0));
+      ASSERT_FALSE(gate->serve_plain_http(t.back()));
       if (i % 2 == 0) {
         ASSERT_FALSE(gate->upgrade(t.back()));
       }
@@ -152,6 +160,7 @@ TEST(Admission, ZeroTurnsEveryLimitOff) {
   for (int i = 0; i < 2000; ++i) {
     t.push_back(gate->open_socket());
     ASSERT_FALSE(gate->admit_http(t.back(), ip("192.0.2.1"), t0));
+    ASSERT_FALSE(gate->serve_plain_http(t.back()));
     ASSERT_FALSE(gate->upgrade(t.back()));
   }
 }
