@@ -243,9 +243,10 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
   const auto peer_endpoint = socket.remote_endpoint(peer_ec);
   if (peer_ec) co_return;  // the client is gone already
   const auto peer = to_ip_bytes(peer_endpoint.address());
-  // A direct client counts from its first byte on, so that connections trickling their
-  // headers count too. A trusted proxy's connections count under the client each request
-  // names (below); the proxy itself is not limited.
+  // A direct client counts from its connect on, so that connections trickling their headers
+  // count too. A trusted proxy's connections count under the client each request names
+  // (below); the proxy itself is not limited: say so in TRUSTED_PROXIES, or every client
+  // behind it shares one address's limits.
   const bool from_proxy = is_trusted(peer, options.trusted_proxies);
   // The admin listener is the operator's (loopback by default): its deadlines hold, but a
   // client over a per-address limit on the public port must not blind the monitoring.
@@ -287,9 +288,9 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
       upgrade = role != http::listener_role::admin && websocket::is_upgrade(head) &&
                 http::router::is_websocket_path(head.target());
       std::optional<refusal> refused;
-      if (limited && from_proxy) {
+      if (from_proxy) {
         client = forwarded_client(peer, forwarded_for(head), options.trusted_proxies);
-        refused = gate->admit_http(ticket, client, std::chrono::steady_clock::now());
+        if (limited) refused = gate->admit_http(ticket, client, std::chrono::steady_clock::now());
       }
       if (limited && !refused && !upgrade) refused = gate->serve_plain_http(ticket);
       if (refused) {
