@@ -216,13 +216,15 @@ class port_file {
   int fd_ = -1;
 };
 
-/// SERVER_PORT, bound before anything is written: a port in use leaves no trace behind.
-asio::ip::tcp::acceptor bind_listener(asio::io_context& ioc, const config::listen_address& at) {
+/// SERVER_PORT (or ADMIN_PORT, named by `variable`), bound before anything is written: a port
+/// in use leaves no trace behind.
+asio::ip::tcp::acceptor bind_listener(asio::io_context& ioc, const config::listen_address& at,
+                                      const char* variable = "SERVER_PORT") {
   try {
     return net::listen(ioc, at.host, at.port);
   } catch (const boost::system::system_error& e) {
     // e.what() carries Boost's source location; the operator needs the address and the reason.
-    refuse("SERVER_PORT: cannot listen on " + at.to_string() + ": " + reason(e.code().message()));
+    refuse(std::string(variable) + ": cannot listen on " + at.to_string() + ": " + reason(e.code().message()));
   }
 }
 
@@ -302,6 +304,8 @@ int run_server(const config::server_config& cfg) {
   // Declared first so that it outlives everything posting to it.
   asio::io_context ioc(1);
   auto listener = bind_listener(ioc, cfg.listen);
+  std::optional<asio::ip::tcp::acceptor> admin_listener;
+  if (cfg.admin) admin_listener = bind_listener(ioc, *cfg.admin, "ADMIN_PORT");
   auto store_ptr = open_store(cfg);
   auto& store = *store_ptr;
 
@@ -339,8 +343,18 @@ int run_server(const config::server_config& cfg) {
   net_options.auth_timeout = cfg.auth_timeout;
   net_options.idle_timeout = cfg.idle_timeout;
   net_options.unauthenticated_pings = cfg.unauthenticated_pings;
+  net_options.http_header_timeout = cfg.http_header_timeout;
+  net_options.http_request_timeout = cfg.http_request_timeout;
+  net_options.admission = {cfg.connect_limit, cfg.address_connections, cfg.http_address_connections,
+                           cfg.unauthenticated_per_address, cfg.unauthenticated_total};
+  net_options.trusted_proxies = cfg.trusted_proxies;
+  net_options.ws_origins = cfg.ws_origins;
   net::server server(ioc, net_options, chat, routes, metrics);
-  const std::uint16_t port = server.start(std::move(listener));
+  if (admin_listener) {
+    spdlog::info("admin routes (/metrics, /cluster) on {}",
+                 config::listen_address{cfg.admin->host, admin_listener->local_endpoint().port()}.to_string());
+  }
+  const std::uint16_t port = server.start(std::move(listener), std::move(admin_listener));
   ports.publish(port);
   spdlog::info("chatrix listening on {}", config::listen_address{cfg.listen.host, port}.to_string());
 

@@ -163,6 +163,11 @@ void router::apply_cors(const std::string& origin, response& res) const {
 asio::awaitable<response> router::handle(const request& req) {
   metrics::server_metrics::add(metrics_.http_requests);
   const auto path = path_of(req.target);
+  const bool operator_route = path == "/metrics" || path == "/cluster";
+  if ((req.listener == listener_role::main && operator_route) ||
+      (req.listener == listener_role::admin && !operator_route && path != "/health")) {
+    co_return error_response(404, errc::not_found, "no route for " + std::string(path));
+  }
   if (req.method == "OPTIONS") {
     response res{204, {}, {}};
     res.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");

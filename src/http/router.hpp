@@ -8,6 +8,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,10 @@ inline constexpr std::size_t max_body_bytes = 16 * 1024;
 /// The request line and headers together.
 inline constexpr std::size_t max_header_bytes = 16 * 1024;
 
+/// The listener a request came in on. With ADMIN_PORT the operator's routes (/metrics,
+/// /cluster) are served only on the admin listener, which serves nothing else but /health.
+enum class listener_role : std::uint8_t { only, main, admin };
+
 struct request {
   std::string method;  // "GET", "POST", ...
   std::string target;  // path and query
@@ -26,6 +31,7 @@ struct request {
   std::string origin;  // the Origin header, if any
   std::string authorization;   // the Authorization header, if any ("Bearer <token>")
   std::string client_address;  // the peer's IP, or X-Forwarded-For's when the peer is a trusted proxy
+  listener_role listener = listener_role::only;  // only: no ADMIN_PORT, one listener serves everything
 };
 
 struct response {

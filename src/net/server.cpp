@@ -4,6 +4,8 @@
 #include "net/server.hpp"
 
 #include "core/spawn.hpp"
+#include "net/admission.hpp"
+#include "net/client_address.hpp"
 #include "net/websocket_session.hpp"
 #include "net/ws_frame.hpp"
 
@@ -15,10 +17,15 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/range/iterator_range.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <algorithm>
+#include <cctype>
 #include <optional>
 #include <random>
+#include <tuple>
 #include <utility>
 
 namespace chatrix::net {
@@ -38,6 +45,25 @@ std::uint64_t random_device_prefix() {
   return (static_cast<std::uint64_t>(rd()) << 32) & 0xFFFF'FFFF'0000'0000ULL;
 }
 
+/// IPv4 in its IPv4-mapped form, as config::parse_ip spells it: a client of a dual-stack
+/// listener (::ffff:a.b.c.d) and of an IPv4 one is then the same address.
+config::ip_bytes to_ip_bytes(const asio::ip::address& address) {
+  if (address.is_v6()) return address.to_v6().to_bytes();
+  return asio::ip::make_address_v6(asio::ip::v4_mapped, address.to_v4()).to_bytes();
+}
+
+/// The soft RLIMIT_NOFILE (app raised it to the hard limit before), 0 if unknown.
+std::size_t open_file_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 0;
+  return static_cast<std::size_t>(lim.rlim_cur);
+}
+
+/// A warning that repeats (one client over a limit, descriptors short on every accept) is
+/// logged once a minute per key; the counters in /metrics have the full count.
+constexpr limits::rate warning_rate{1, std::chrono::minutes(1)};
+constexpr std::size_t max_warning_keys = 10'000;
+
 }  // namespace
 
 // ---- shared state ----
@@ -49,11 +75,25 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
         options(std::move(settings)),
         chat(chat_service),
         routes(router),
+        metrics(server_metrics),
         acceptor(io),
-        websockets(io.get_executor(), options, chat_service, server_metrics) {}
+        admin_acceptor(io),
+        websockets(io.get_executor(), options, chat_service, server_metrics),
+        gate(std::make_shared<admission>(options.admission)) {}
 
-  asio::awaitable<void> accept_loop();
-  asio::awaitable<void> serve_http(socket_type socket);
+  asio::awaitable<void> accept_loop(tcp::acceptor& from, http::listener_role role);
+  asio::awaitable<void> serve_http(socket_type socket, http::listener_role role);
+  /// Writes `res` with Connection: close and ends the connection (see the linger below).
+  asio::awaitable<void> answer_and_close(http_stream& stream, beast::flat_buffer& buffer, http::response res,
+                                         const std::string& origin);
+  /// A connection refused by an admission limit: counted, logged, answered with 429 or 503.
+  asio::awaitable<void> refuse(http_stream& stream, beast::flat_buffer& buffer, const refusal& why,
+                               const config::ip_bytes& client, const std::string& origin);
+  bool origin_allowed(std::string_view origin) const;
+  /// Whether a warning under `key` may be logged now (warning_rate).
+  bool may_warn(const std::string& key);
+  /// Warns when open sockets pass 90% of the descriptor limit.
+  void check_descriptors();
   /// Waits until the sends already taken are stored and answered, closes every session and
   /// waits until they have stopped reading, all before the deadline set in stop().
   asio::awaitable<void> drain_sessions();
@@ -62,8 +102,14 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   server_options options;
   chat::chat_service& chat;
   http::router& routes;
+  metrics::server_metrics& metrics;
   tcp::acceptor acceptor;
+  tcp::acceptor admin_acceptor;
   websocket_context websockets;
+  std::shared_ptr<admission> gate;
+  limits::keyed_limiter warnings{warning_rate, 1, max_warning_keys};
+  std::size_t descriptor_limit = open_file_limit();
+  std::size_t lingering = 0;
   std::uint64_t device_prefix = random_device_prefix();
   std::uint64_t next_device = 1;
 };
@@ -86,6 +132,22 @@ bhttp::response<bhttp::string_body> to_beast(const http::response& res, unsigned
 /// How long, and for how many bytes, a refused request's connection is drained before it closes.
 constexpr std::chrono::seconds linger_time{2};
 constexpr std::size_t linger_bytes = 1024 * 1024;
+/// Refused connections draining at once. A storm of refused connections could otherwise hold
+/// a descriptor each for linger_time; past this many they close at once (their answer may
+/// then be lost to a reset, which a client in a storm can live with).
+constexpr std::size_t max_lingering = 1024;
+/// What a keep-alive connection reads while it waits for the next request.
+constexpr std::size_t idle_read_bytes = 1024;
+
+/// Every X-Forwarded-For line, joined as one list (RFC 9110 5.3).
+std::string forwarded_for(const bhttp::request_header<>& req) {
+  std::string out;
+  for (const auto& line : boost::make_iterator_range(req.equal_range("X-Forwarded-For"))) {
+    if (!out.empty()) out += ',';
+    out += line.value();
+  }
+  return out;
+}
 
 /// The answer to a request the parser refused, or nullopt when there is nobody to answer (the
 /// client closed, the connection broke or timed out).
@@ -110,52 +172,171 @@ std::optional<http::response> refusal_for(const beast::error_code& ec) {
 
 }  // namespace
 
-asio::awaitable<void> server::impl::serve_http(socket_type socket) {
+bool server::impl::may_warn(const std::string& key) {
+  return warnings.take(key, std::chrono::steady_clock::now()).count() == 0;
+}
+
+void server::impl::check_descriptors() {
+  // Sockets are most of the descriptors; the store's files and connections are a handful.
+  if (descriptor_limit == 0 || gate->open_sockets() * 10 < descriptor_limit * 9) return;
+  if (!may_warn("descriptors")) return;
+  spdlog::warn("file descriptors running short: {} sockets open, the limit (RLIMIT_NOFILE) is {}; raise it "
+               "(ulimit -n, systemd LimitNOFILE) or lower ADDRESS_CONNECTIONS",
+               gate->open_sockets(), descriptor_limit);
+}
+
+bool server::impl::origin_allowed(std::string_view origin) const {
+  // No Origin header: not a browser (browsers always send one with a WebSocket upgrade), and
+  // a non-browser client can write any Origin it likes, so the list could not stop it anyway.
+  // The list protects users' browsers from pages on other sites opening sockets with them.
+  if (options.ws_origins.empty() || origin.empty()) return true;
+  std::string lowered(origin);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return std::find(options.ws_origins.begin(), options.ws_origins.end(), lowered) != options.ws_origins.end();
+}
+
+asio::awaitable<void> server::impl::answer_and_close(http_stream& stream, beast::flat_buffer& buffer,
+                                                     http::response res, const std::string& origin) {
+  routes.apply_cors(origin, res);
+  auto out = to_beast(res, 11, false);
+  stream.expires_after(options.http_request_timeout);
+  auto [wec, wn] = co_await bhttp::async_write(stream, out, use_tuple);
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if (wec || lingering >= max_lingering) co_return;
+  // The client may still be sending the rest of its request. Closing with unread bytes makes
+  // the kernel send RST, which can destroy the answer before the client has read it; so send
+  // FIN (above) and drop what arrives until the client closes.
+  ++lingering;
+  struct linger_done {
+    std::size_t& count;
+    ~linger_done() { --count; }
+  } done{lingering};
+  stream.expires_after(linger_time);
+  for (std::size_t drained = 0; drained < linger_bytes;) {
+    buffer.clear();
+    auto [rec, rn] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+    if (rec) break;
+    drained += rn;
+  }
+}
+
+asio::awaitable<void> server::impl::refuse(http_stream& stream, beast::flat_buffer& buffer, const refusal& why,
+                                           const config::ip_bytes& client, const std::string& origin) {
+  metrics::server_metrics::add(metrics.limited_connections);
+  const auto address = address_text(client);
+  if (may_warn(std::string(why.limit) + ' ' + address)) {
+    spdlog::warn("rate-limited: {} refused a connection from {}: {} (logged once a minute per address)", why.limit,
+                 address, why.reason.message);
+  }
+  // A named local, not a prvalue argument: see "Build notes" in docs/architecture.md (g++ 12).
+  auto answer = http::error_response(why.reason);
+  co_await answer_and_close(stream, buffer, std::move(answer), origin);
+}
+
+asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listener_role role) {
   auto self = shared_from_this();
+  auto ticket = gate->open_socket();
+  check_descriptors();
   beast::error_code peer_ec;
-  const auto peer = socket.remote_endpoint(peer_ec);
-  // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d; limits and logs use a.b.c.d.
-  const auto peer_ip = peer.address().is_v6() && peer.address().to_v6().is_v4_mapped()
-                           ? asio::ip::address(asio::ip::make_address_v4(asio::ip::v4_mapped, peer.address().to_v6()))
-                           : peer.address();
-  const std::string client_address = peer_ec ? std::string() : peer_ip.to_string();
+  const auto peer_endpoint = socket.remote_endpoint(peer_ec);
+  if (peer_ec) co_return;  // the client is gone already
+  const auto peer = to_ip_bytes(peer_endpoint.address());
+  // A direct client counts from its connect on, so that connections trickling their headers
+  // count too. A trusted proxy's connections count under the client each request names
+  // (below); the proxy itself is not limited: say so in TRUSTED_PROXIES, or every client
+  // behind it shares one address's limits.
+  const bool from_proxy = is_trusted(peer, options.trusted_proxies);
+  // The admin listener is the operator's (loopback by default): its deadlines hold, but a
+  // client over a per-address limit on the public port must not blind the monitoring.
+  const bool limited = role != http::listener_role::admin;
   http_stream stream(std::move(socket));
   beast::flat_buffer buffer;
-  for (;;) {
-    stream.expires_after(options.http_timeout);
+  if (limited && !from_proxy) {
+    if (auto refused = gate->admit_http(ticket, peer, std::chrono::steady_clock::now())) {
+      co_await refuse(stream, buffer, *refused, peer, {});
+      co_return;
+    }
+  }
+  for (bool keep_alive_wait = false;; keep_alive_wait = true) {
+    if (keep_alive_wait && buffer.size() == 0) {
+      // Between requests only HTTP_REQUEST_TIMEOUT runs; a request's clocks start with its
+      // first byte.
+      stream.expires_after(options.http_request_timeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(idle_read_bytes), use_tuple);
+      if (ec) break;
+      buffer.commit(n);
+    }
+    const auto began = std::chrono::steady_clock::now();
+    const auto request_deadline = began + options.http_request_timeout;
+    stream.expires_at(std::min(began + options.http_header_timeout, request_deadline));
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(http::max_body_bytes);
     parser.header_limit(static_cast<std::uint32_t>(http::max_header_bytes));
-    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+    beast::error_code ec;
+    std::size_t n = 0;
+    std::tie(ec, n) = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
+    std::string origin;
+    auto client = peer;
+    bool upgrade = false;
+    if (!ec) {
+      // The headers say who the client is and what it wants: admitted (or not) before its
+      // body is read.
+      const auto& head = parser.get();
+      if (auto it = head.find(bhttp::field::origin); it != head.end()) origin = std::string(it->value());
+      upgrade = role != http::listener_role::admin && websocket::is_upgrade(head) &&
+                http::router::is_websocket_path(head.target());
+      std::optional<refusal> refused;
+      if (from_proxy) {
+        client = forwarded_client(peer, forwarded_for(head), options.trusted_proxies);
+        if (limited) refused = gate->admit_http(ticket, client, std::chrono::steady_clock::now());
+      }
+      if (limited && !refused && !upgrade) refused = gate->serve_plain_http(ticket);
+      if (refused) {
+        co_await refuse(stream, buffer, *refused, client, origin);
+        co_return;
+      }
+      if (!parser.is_done()) {
+        stream.expires_at(request_deadline);
+        std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+      }
+    }
+    if (ec == beast::error::timeout) {
+      // A client trickling its request (slowloris) holds a socket and a parser: cut it off.
+      metrics::server_metrics::add(metrics.http_timeouts);
+      const auto address = address_text(client);
+      const char* limit = parser.is_header_done() ? "HTTP_REQUEST_TIMEOUT" : "HTTP_HEADER_TIMEOUT";
+      if (may_warn(std::string(limit) + ' ' + address)) {
+        spdlog::warn("rate-limited: {} cut off a slow request from {} (logged once a minute per address)", limit,
+                     address);
+      }
+      break;
+    }
     if (ec) {
       // A request that cannot be served is answered with the reason, then the connection
       // closes: past a parse error there is no telling where a next request would start.
-      if (auto refusal = refusal_for(ec)) {
-        routes.apply_cors("", *refusal);
-        auto out = to_beast(*refusal, 11, false);
-        auto [wec, wn] = co_await bhttp::async_write(stream, out, use_tuple);
-        if (!wec) {
-          // The client may still be sending the rest of the refused request. Closing with
-          // unread bytes makes the kernel send RST, which can destroy the answer before the
-          // client has read it; so send FIN and drop what arrives until the client closes.
-          beast::error_code ignored;
-          stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-          stream.expires_after(linger_time);
-          for (std::size_t drained = 0; drained < linger_bytes;) {
-            buffer.clear();
-            auto [rec, rn] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
-            if (rec) break;
-            drained += rn;
-          }
-        }
-      }
-      break;
+      if (auto answer = refusal_for(ec)) co_await answer_and_close(stream, buffer, std::move(*answer), origin);
+      co_return;
     }
     auto req = parser.release();
     const std::string target(req.target());
 
-    if (websocket::is_upgrade(req) && http::router::is_websocket_path(target)) {
+    if (upgrade) {
       if (websockets.sessions.stopping()) break;
+      if (!origin_allowed(origin)) {
+        metrics::server_metrics::add(metrics.origin_refused);
+        const auto address = address_text(client);
+        if (may_warn("WS_ORIGINS " + address)) {
+          spdlog::warn("rate-limited: WS_ORIGINS refused a WebSocket from {} with Origin {} (logged once a minute "
+                       "per address)",
+                       address, origin);
+        }
+        auto answer =
+            http::error_response(make_error(errc::forbidden_origin, "this origin may not open a WebSocket here"));
+        co_await answer_and_close(stream, buffer, std::move(answer), origin);
+        co_return;
+      }
       ws::upgrade_request up;
       up.method = req.method_string();
       up.http_version = req.version();
@@ -164,13 +345,20 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket) {
       up.ws_version = req[bhttp::field::sec_websocket_version];
       up.ws_key = req[bhttp::field::sec_websocket_key];
       const auto answer = ws::answer_handshake(up);
+      if (answer.accepted) {
+        if (auto refused = gate->upgrade(ticket)) {
+          co_await refuse(stream, buffer, *refused, client, origin);
+          co_return;
+        }
+      }
+      stream.expires_after(options.http_request_timeout);
       auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(answer.response), use_tuple);
       if (wec || !answer.accepted) break;
       const auto id = device_prefix | next_device++;
       // Disarm the HTTP timeout first: its pending wait would otherwise keep this stream's
-      // state and read operation alive for http_timeout after the socket has moved on.
+      // state and read operation alive for the timeout after the socket has moved on.
       stream.expires_never();
-      auto session = std::make_shared<websocket_session>(stream.release_socket(), websockets, id);
+      auto session = std::make_shared<websocket_session>(stream.release_socket(), websockets, id, std::move(ticket));
       // Bytes after the request (a client that sent its token frame right away) are the
       // WebSocket's, not HTTP's.
       const auto rest = buffer.cdata();
@@ -187,13 +375,15 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket) {
     r.target = target;
     r.body = std::move(req.body());
     if (auto it = req.find(bhttp::field::content_type); it != req.end()) r.content_type = std::string(it->value());
-    if (auto it = req.find(bhttp::field::origin); it != req.end()) r.origin = std::string(it->value());
+    r.origin = std::move(origin);
     if (auto it = req.find(bhttp::field::authorization); it != req.end()) r.authorization = std::string(it->value());
-    r.client_address = client_address;
+    r.client_address = address_text(client);
+    r.listener = role;
     auto res = co_await routes.handle(r);
     routes.apply_cors(r.origin, res);
     const bool keep_alive = req.keep_alive() && !websockets.sessions.stopping();
     auto out = to_beast(res, req.version(), keep_alive);
+    stream.expires_after(options.http_request_timeout);
     auto [wec, wn] = co_await bhttp::async_write(stream, out, use_tuple);
     if (wec || !keep_alive) break;
   }
@@ -201,15 +391,23 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> server::impl::accept_loop() {
+asio::awaitable<void> server::impl::accept_loop(tcp::acceptor& from, http::listener_role role) {
   auto self = shared_from_this();
   asio::steady_timer backoff(ioc);
   while (!websockets.sessions.stopping()) {
-    auto [ec, socket] = co_await acceptor.async_accept(ioc.get_executor(), use_tuple);
+    auto [ec, socket] = co_await from.async_accept(ioc.get_executor(), use_tuple);
     if (websockets.sessions.stopping() || ec == asio::error::operation_aborted) break;
     if (ec) {
       // Out of file descriptors (or a transient network error): wait instead of spinning.
-      spdlog::warn("accept failed: {}", ec.message());
+      if (ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system) {
+        if (may_warn("accept descriptors")) {
+          spdlog::warn("accept failed: out of file descriptors ({}), {} sockets open, the limit (RLIMIT_NOFILE) is "
+                       "{}; new connections wait in the backlog (logged once a minute)",
+                       ec.message(), gate->open_sockets(), descriptor_limit);
+        }
+      } else if (may_warn("accept " + ec.message())) {
+        spdlog::warn("accept failed: {} (logged once a minute)", ec.message());
+      }
       backoff.expires_after(std::chrono::milliseconds(50));
       co_await backoff.async_wait(use_tuple);
       continue;
@@ -219,7 +417,7 @@ asio::awaitable<void> server::impl::accept_loop() {
     // The WebSocket session reads without blocking (websocket_session::read_loop); set here, the
     // one ioctl also serves the HTTP reads, which would otherwise make one of their own.
     socket.non_blocking(true, ignored);
-    spawn_logged(ioc, serve_http(std::move(socket)), "HTTP session");
+    spawn_logged(ioc, serve_http(std::move(socket), role), "HTTP session");
   }
 }
 
@@ -241,11 +439,17 @@ tcp::acceptor listen(asio::io_context& ioc, const std::string& address, std::uin
   return acc;
 }
 
-std::uint16_t server::start(tcp::acceptor listening) {
-  auto& acc = impl_->acceptor;
-  acc = std::move(listening);
-  spawn_logged(impl_->ioc, impl_->accept_loop(), "accept loop");
-  return acc.local_endpoint().port();
+std::uint16_t server::start(tcp::acceptor listening, std::optional<tcp::acceptor> admin) {
+  auto& s = *impl_;
+  s.acceptor = std::move(listening);
+  if (admin) {
+    s.admin_acceptor = std::move(*admin);
+    spawn_logged(s.ioc, s.accept_loop(s.acceptor, http::listener_role::main), "accept loop");
+    spawn_logged(s.ioc, s.accept_loop(s.admin_acceptor, http::listener_role::admin), "admin accept loop");
+  } else {
+    spawn_logged(s.ioc, s.accept_loop(s.acceptor, http::listener_role::only), "accept loop");
+  }
+  return s.acceptor.local_endpoint().port();
 }
 
 void server::stop(std::chrono::milliseconds grace, std::function<void()> done) {
@@ -253,6 +457,7 @@ void server::stop(std::chrono::milliseconds grace, std::function<void()> done) {
   s->websockets.sessions.begin_stopping(std::chrono::steady_clock::now() + grace);
   beast::error_code ignored;
   s->acceptor.close(ignored);
+  s->admin_acceptor.close(ignored);
   // Sessions stop reading at their next frame (read_loop). Those not yet authenticated have
   // nothing in flight and go at once.
   for (const auto& session : s->websockets.sessions.live()) session->server_stopping();

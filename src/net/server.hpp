@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace chatrix::net {
@@ -30,8 +31,10 @@ class server {
          metrics::server_metrics& metrics);
   ~server();
 
-  /// Serves on `listening`, an acceptor from listen(); returns its port.
-  std::uint16_t start(boost::asio::ip::tcp::acceptor listening);
+  /// Serves on `listening`, an acceptor from listen(); returns its port. With `admin`
+  /// (ADMIN_PORT), the operator's routes are served there and no longer on `listening`.
+  std::uint16_t start(boost::asio::ip::tcp::acceptor listening,
+                      std::optional<boost::asio::ip::tcp::acceptor> admin = std::nullopt);
   /// Shutdown: stops accepting and reading new frames, waits until the sends already taken
   /// are stored and answered, then closes every WebSocket session with 1001 (going away)
   /// after its queued frames. `done` runs once every session has ended or `grace` has passed.

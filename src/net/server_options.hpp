@@ -1,8 +1,13 @@
 // The network edge's settings (from config/, set by app/).
 #pragma once
 
+#include "config/address.hpp"
+#include "net/admission.hpp"
+
 #include <chrono>
 #include <cstddef>
+#include <string>
+#include <vector>
 
 namespace chatrix::net {
 
@@ -11,8 +16,16 @@ struct server_options {
   std::size_t send_queue_bytes = 4 * 1024 * 1024;
   std::chrono::seconds auth_timeout{10};
   std::chrono::seconds idle_timeout{60};
-  std::chrono::seconds http_timeout{30};
   std::size_t unauthenticated_pings = 8;  // control frames taken before authentication (0 = any number)
+  /// The request line and headers must have arrived this long after the request began.
+  std::chrono::seconds http_header_timeout{10};
+  /// A whole request (headers and body), writing its answer, and an idle keep-alive connection.
+  std::chrono::seconds http_request_timeout{30};
+  admission_limits admission;
+  /// Peers whose X-Forwarded-For names the client (client_address.hpp).
+  std::vector<config::ip_network> trusted_proxies;
+  /// Origins (lower case, scheme://host[:port]) allowed to open a WebSocket; empty = any.
+  std::vector<std::string> ws_origins;
 };
 
 }  // namespace chatrix::net

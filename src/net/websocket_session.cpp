@@ -3,6 +3,7 @@
 #include "net/websocket_session.hpp"
 
 #include "core/spawn.hpp"
+#include "net/client_address.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_allocator.hpp>
@@ -52,12 +53,18 @@ auto exact_alloc(Handler&& h) {
 
 }  // namespace
 
-websocket_session::websocket_session(socket_type&& socket, websocket_context& context, std::uint64_t id)
+websocket_session::websocket_session(socket_type&& socket, websocket_context& context, std::uint64_t id,
+                                     admission::ticket admitted)
     : socket_(std::move(socket)),
       context_(context),
       id_(id),
       frame_reader_(context.options.max_frame_bytes * hard_frame_factor),
-      timer_(socket_.get_executor()) {}
+      timer_(socket_.get_executor()),
+      admitted_(std::move(admitted)) {}
+
+std::string websocket_session::client_address() const {
+  return admitted_.address() ? address_text(*admitted_.address()) : std::string();
+}
 
 void websocket_session::start() {
   metrics::server_metrics::add(context_.metrics.connections_total);
@@ -313,6 +320,7 @@ asio::awaitable<void> websocket_session::read_loop() {
       // The chat service keeps the token and ends the session when it expires or is revoked.
       auto token = std::move(who->token);
       life_.advance(ws_state::open);
+      admitted_.authenticated();
       rx_seen_ = true;
       arm_timer(keepalive_tick());
       attached_ = true;
@@ -362,9 +370,9 @@ bool websocket_session::admit_control_frame() {
   // A client that has not said who it is gets a few pings (a keep-alive racing the token is
   // normal), not an unbounded conversation: each one costs a read and a pong.
   metrics::server_metrics::add(context_.metrics.unauthenticated_closed);
-  boost::system::error_code ec;
-  const auto peer = socket_.remote_endpoint(ec);
-  const auto address = ec ? std::string("unknown address") : peer.address().to_string();
+  // The address the edge admitted (X-Forwarded-For's client behind a trusted proxy).
+  auto address = client_address();
+  if (address.empty()) address = "unknown address";
   if (context_.unauthenticated_warnings.take(address, std::chrono::steady_clock::now()).count() == 0) {
     spdlog::warn("device {:x} from {}: closed, more than {} control frames before authentication "
                  "(UNAUTHENTICATED_PINGS; at most one such line a minute per address)",

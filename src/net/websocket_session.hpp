@@ -6,6 +6,7 @@
 #include "chat/chat_service.hpp"
 #include "limits/keyed_limiter.hpp"
 #include "metrics/metrics.hpp"
+#include "net/admission.hpp"
 #include "net/io_types.hpp"
 #include "net/server_options.hpp"
 #include "net/session_registry.hpp"
@@ -64,7 +65,11 @@ struct websocket_context {
 /// Thread-safety: call only on the I/O thread.
 class websocket_session final : public chat::connection, public std::enable_shared_from_this<websocket_session> {
  public:
-  websocket_session(socket_type&& socket, websocket_context& context, std::uint64_t id);
+  websocket_session(socket_type&& socket, websocket_context& context, std::uint64_t id,
+                    admission::ticket admitted = {});
+
+  /// The client's address (after TRUSTED_PROXIES), "" when unknown.
+  std::string client_address() const;
 
   /// Bytes the HTTP parser had already read past the upgrade request (a pipelined first frame).
   void feed(std::string_view bytes) { frame_reader_.feed(bytes); }
@@ -176,6 +181,9 @@ class websocket_session final : public chat::connection, public std::enable_shar
   // The queued pong the writer has not taken yet (answer_ping may still change its payload).
   std::shared_ptr<std::string> waiting_pong_;
   std::size_t unauthenticated_control_frames_ = 0;
+  // Counted against the connection limits until the session ends (the unauthenticated
+  // count only until it authenticates).
+  admission::ticket admitted_;
 };
 
 }  // namespace chatrix::net
