@@ -1,5 +1,5 @@
-// The users of storage::store in memory, for the HTTP fuzz target: registration and login
-// need nothing else, and a store in memory keeps each run fast and each input independent
+// The users and tokens of storage::store in memory, for the HTTP fuzz target: the auth routes
+// need nothing else (tokens are accepted and revoked without being kept), and a store in memory keeps each run fast and each input independent
 // (a fresh store per input). Callbacks run at once on the caller's thread, which the store
 // contract allows only for refusals; the account service does not rely on the difference,
 // since await_callback posts every result back to the awaiting coroutine's executor.
@@ -8,9 +8,11 @@
 #include "core/username.hpp"
 #include "storage/store.hpp"
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace chatrix::fuzz {
 
@@ -34,6 +36,21 @@ class memory_store final : public storage::store {
     done(std::optional<user>());
   }
   void record_token(storage::token_record, storage::callback<bool> done) override { done(true); }
+  void revoke_token(storage::token_record, storage::callback<bool> done) override { done(true); }
+  void revoke_user_tokens(user_id, std::string, std::int64_t, storage::callback<std::vector<storage::token_record>> done) override {
+    done(std::vector<storage::token_record>());
+  }
+  void revocations(unix_ms, storage::callback<storage::revocation_snapshot> done) override {
+    done(storage::revocation_snapshot());
+  }
+  void set_password_hash(user_id id, std::string hash, storage::callback<bool> done) override {
+    for (auto& [name, c] : by_name_)
+      if (c.account.id == id) {
+        c.password_hash = std::move(hash);
+        return done(true);
+      }
+    done(make_error(errc::internal, "no such user"));
+  }
 
   // Not on the auth routes' path.
   void search_users(std::string, int, storage::callback<std::vector<user>> done) override { done(unused()); }
