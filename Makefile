@@ -5,6 +5,9 @@ JOBS       ?= $(shell nproc)
 PREFIX     ?= /usr/local
 ASAN_DIR   ?= build-asan
 TSAN_DIR   ?= build-tsan
+FUZZ_DIR   ?= build-fuzz
+# How long `make fuzz` runs each target (CI: a few seconds each).
+FUZZ_SECONDS ?= 60
 
 # ccache when it is installed: a new build directory, or a branch switched back to, reuses the
 # objects compiled before instead of compiling them again.
@@ -26,8 +29,11 @@ TSAN_TARGETS = chatrix storage_sqlite_test chat_unit_tests storage_pg_contract_t
   storage_pg_store_test storage_pg_outage_test chatrix_pg_server_outage_test \
   chatrix_pg_server_password_test chatrix_cluster_tests chatrix_cluster_unit_tests
 
-.PHONY: all deps deps-server configure configure-server build run test unit install \
-        test-sanitize test-tsan clean
+# The libFuzzer targets (fuzz/), one per parser of untrusted bytes.
+FUZZ_TARGETS = frame_codec ws_frame http_auth jwt config resp
+
+.PHONY: all deps deps-server deps-fuzz configure configure-server build run test unit install \
+        test-sanitize test-tsan fuzz clean
 
 all: build
 
@@ -36,6 +42,9 @@ deps-server:
 
 deps:
 	@./scripts/install-deps.sh all
+
+deps-fuzz:
+	@./scripts/install-deps.sh fuzz
 
 # Reconfiguring takes under a second, so `configure` always states the full build; `make run`
 # configures only a fresh tree (tests and tools off: their packages may be missing) and
@@ -78,5 +87,14 @@ test-tsan: deps
 	./scripts/ctest-sanitized.sh $(TSAN_DIR) --output-on-failure -j 2 --timeout 600 \
 	  -L 'unit|pg|cluster' -LE 'integration|e2e' -E '_NOT_BUILT$$'
 
+# Each fuzz target for FUZZ_SECONDS on a copy of its seed corpus; fails on any crash, leak or
+# timeout. Its own build: clang (libFuzzer is clang's), ASan + UBSan, only the fuzz targets and
+# the libraries they link.
+fuzz: deps-fuzz
+	cmake -S . -B $(FUZZ_DIR) $(SANITIZER_FLAGS) -DCMAKE_CXX_COMPILER=clang++ -DCHATRIX_BUILD_TESTS=OFF \
+	  -DCHATRIX_SANITIZE=address,undefined -DCHATRIX_FUZZ=ON
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target chatrix_fuzzers
+	./scripts/run-fuzz.sh $(FUZZ_DIR)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR) $(FUZZ_DIR)

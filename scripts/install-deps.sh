@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages Chatrix needs, only when some are missing.
 #   install-deps.sh server   what building and running the server needs (`make run`)
 #   install-deps.sh all      that plus what the tests, the tools and cluster mode need (`make test`)
+#   install-deps.sh fuzz     the server's packages plus clang and its libFuzzer runtime (`make fuzz`)
 # Never installs libboost-dev: it is Boost 1.74 and conflicts with libboost1.81-dev.
 set -euo pipefail
 
@@ -15,11 +16,14 @@ server=(
 )
 # The tests start real PostgreSQL and redis-server processes; the tools link Google Benchmark.
 tests=(libgtest-dev libbenchmark-dev postgresql-15 redis-server redis-tools)
+# The fuzz targets: libFuzzer comes with clang's runtime libraries (Debian 12: clang 14).
+fuzz=(clang libclang-rt-14-dev)
 
 case "${1:-all}" in
   server) packages=("${server[@]}") ;;
   all) packages=("${server[@]}" "${tests[@]}") ;;
-  *) echo "usage: $0 [server|all]" >&2; exit 2 ;;
+  fuzz) packages=("${server[@]}" "${fuzz[@]}") ;;
+  *) echo "usage: $0 [server|all|fuzz]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -266,9 +266,10 @@ void chat_service::resync() {
     if (d.syncing) continue;  // attaching or catching up: it reads again before releasing
     d.syncing = true;
     // A device that cannot be brought back in sync is cut off rather than left holding its
-    // live events for ever; it reads what is pending when it reconnects.
+    // live events for ever; it reads what is pending when it reconnects. (`id = id`: clang 14,
+    // the fuzz build's compiler, cannot capture a structured binding by name.)
     spawn_logged(io_, catch_up(id, d.conn->account(), /*report_errors=*/false), "chat: catching up after a resync",
-                 [this, id] {
+                 [this, id = id] {
                    if (auto* failed = find_device(id)) failed->conn->close_for_error();
                  });
   }
@@ -574,8 +575,9 @@ void chat_service::flush_receipts() {
   receipts_.clear();
   const auto now = clock_.now_ms();
   for (auto& [recipient, ids] : batch) {
+    // `recipient = recipient`: clang 14 cannot capture a structured binding by name.
     store_.mark_delivered(recipient, std::move(ids), now,
-                          on_io<std::vector<message_ref>>([this, recipient](result<std::vector<message_ref>> r) {
+                          on_io<std::vector<message_ref>>([this, recipient = recipient](result<std::vector<message_ref>> r) {
                             on_marked_delivered(recipient, std::move(r));
                           }));
   }

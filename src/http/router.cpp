@@ -35,6 +35,15 @@ unsigned status_for(errc code) {
   }
 }
 
+/// A path as an error message may echo it: the answer is JSON, so bytes that are not
+/// printable ASCII (invalid UTF-8 among them) become '?', and it is cut after 200 bytes.
+std::string shown_path(std::string_view path) {
+  std::string out;
+  for (const char c : path.substr(0, 200)) out += (c >= 0x20 && c < 0x7F) ? c : '?';
+  if (path.size() > 200) out += "...";
+  return out;
+}
+
 std::string_view path_of(std::string_view target) {
   auto q = target.find('?');
   return q == std::string_view::npos ? target : target.substr(0, q);
@@ -166,7 +175,7 @@ asio::awaitable<response> router::handle(const request& req) {
   const bool operator_route = path == "/metrics" || path == "/cluster";
   if ((req.listener == listener_role::main && operator_route) ||
       (req.listener == listener_role::admin && !operator_route && path != "/health")) {
-    co_return error_response(404, errc::not_found, "no route for " + std::string(path));
+    co_return error_response(404, errc::not_found, "no route for " + shown_path(path));
   }
   if (req.method == "OPTIONS") {
     response res{204, {}, {}};
@@ -217,7 +226,7 @@ asio::awaitable<response> router::handle(const request& req) {
     if (auto r = only("GET")) co_return *r;
     co_return error_response(426, errc::upgrade_required, "this endpoint expects a WebSocket upgrade");
   }
-  co_return error_response(404, errc::not_found, "no route for " + std::string(path));
+  co_return error_response(404, errc::not_found, "no route for " + shown_path(path));
 }
 
 asio::awaitable<response> router::register_user(const request& req) {

@@ -186,6 +186,7 @@ std::span<char> frame_reader::prepare(std::size_t n) {
 }
 
 void frame_reader::feed(std::string_view bytes) {
+  if (bytes.empty()) return;  // a reader without a buffer has no span to copy nothing into
   auto space = prepare(bytes.size());
   std::memcpy(space.data(), bytes.data(), bytes.size());
   commit(bytes.size());

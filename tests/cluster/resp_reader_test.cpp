@@ -144,6 +144,18 @@ TEST(RespReader, ProtocolErrorThenReset) {
   EXPECT_EQ(x, reply::status("OK"));
 }
 
+// 14 bytes must not make the reader allocate 16 GiB for an element table (found by fuzzing).
+TEST(RespReader, HugeArrayCountIsAProtocolError) {
+  resp_reader r;
+  reply x;
+  ASSERT_TRUE(r.feed("*2147483647\r\n"));
+  EXPECT_EQ(r.next(x), resp_reader::status::protocol_error);
+  r.reset();
+  ASSERT_TRUE(r.feed("*2\r\n:1\r\n:2\r\n"));
+  ASSERT_EQ(r.next(x), resp_reader::status::reply);
+  EXPECT_EQ(x, reply::array({reply::integer_value(1), reply::integer_value(2)}));
+}
+
 TEST(RespFormatter, ExactBytes) {
   EXPECT_EQ(format_command({"PING"}), "*1\r\n$4\r\nPING\r\n");
   EXPECT_EQ(format_command({"SET", "k", ""}), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");

@@ -27,6 +27,18 @@ struct account {
 std::vector<account> obtain_accounts(const endpoint& http, const std::vector<std::string>& usernames,
                                      const std::string& password, int concurrency);
 
+/// The figures of one interval of the measured window (--report-every), for long runs that
+/// record how throughput and latency change over time (tools/bench/soak.sh).
+struct interval_report {
+  double at_s = 0;             // the interval's end, from the start of the measured window
+  double seconds = 0;          // its length
+  std::uint64_t acked = 0;     // DELIVERED frames that arrived in it
+  std::uint64_t delivered = 0; // recipient TEXTs that arrived in it
+  std::uint64_t errors = 0;    // ERR frames and dropped connections so far, whole run
+  histogram ack_ns;            // latencies of the messages acked in it
+  histogram deliver_ns;        // latencies of the messages delivered in it
+};
+
 struct load_options {
   endpoint sender_url;
   endpoint recipient_url;
@@ -40,6 +52,8 @@ struct load_options {
   int size = 100;
   int threads = 1;
   bool progress = true;             // live line on stderr each second
+  int report_every_s = 0;           // > 0: on_report gets each interval of this many seconds
+  std::function<void(const interval_report&)> on_report;
   std::vector<std::string> source_ips;
 };
 

@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
   CLI::App app{"chatrix-bench: load generator for the Chatrix WebSocket protocol"};
   std::string url, url2, prefix = "bench_", password = "bench-password-1", source_ips;
   int pairs = 100, window = 16, size = 100, threads = 1, idle = 0, server_pid = 0, conns_per_user = 8;
-  int http_concurrency = 4, connect_concurrency = 256;
+  int http_concurrency = 4, connect_concurrency = 256, report_every = 0;
   double rate = 0, duration = 10, warmup = 0, drain = 5, settle = 1, hold = 0;
   long long max_lost = -1, max_duplicates = -1;
   bool json_out = false;
@@ -99,7 +99,8 @@ int main(int argc, char** argv) {
   app.add_option("--http-concurrency", http_concurrency, "parallel register/login requests")->check(CLI::Range(1, 64));
   app.add_flag("--json", json_out, "print one JSON object as the last line of stdout");
   auto* idle_opt = app.add_option("--idle", idle, "idle mode: open N authenticated idle connections")->check(CLI::Range(1, 1'000'000));
-  app.add_option("--server-pid", server_pid, "idle mode: server process whose VmRSS is read before and after");
+  app.add_option("--server-pid", server_pid, "server process whose VmRSS is read (idle mode: before and after; with --report-every: each interval)");
+  auto* report_opt = app.add_option("--report-every", report_every, "load mode: print the figures of every S seconds of the run (one line each)")->check(CLI::Range(1, 86'400));
   app.add_option("--conns-per-user", conns_per_user, "idle mode: connections (devices) per user")->check(CLI::Range(1, 10'000));
   app.add_option("--connect-concurrency", connect_concurrency, "connection attempts in flight per thread")->check(CLI::Range(1, 100'000));
   app.add_option("--settle", settle, "idle mode: seconds to wait before reading the server's memory")->check(CLI::NonNegativeNumber);
@@ -107,7 +108,7 @@ int main(int argc, char** argv) {
   app.add_option("--source-ips", source_ips, "comma-separated local addresses to bind (e.g. 127.0.0.2,127.0.0.3)");
   app.add_option("--max-lost", max_lost, "exit 3 when more messages than this were lost (default: no check)");
   app.add_option("--max-duplicates", max_duplicates, "exit 3 when more duplicates than this were seen (default: no check)");
-  idle_opt->excludes(window_opt)->excludes(rate_opt);
+  idle_opt->excludes(window_opt)->excludes(rate_opt)->excludes(report_opt);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -199,6 +200,25 @@ int main(int argc, char** argv) {
     opt.threads = threads;
     opt.progress = !json_out;
     opt.source_ips = sources;
+    opt.report_every_s = report_every;
+    opt.on_report = [json_out, server_pid](const interval_report& rep) {
+      const double secs = rep.seconds > 0 ? rep.seconds : 1;
+      const auto rss = server_pid > 0 ? read_rss(server_pid) : std::nullopt;
+      const std::string rss_kib = rss ? std::to_string(*rss / 1024) : "null";
+      if (json_out)
+        std::printf("{\"mode\":\"interval\",\"t_s\":%.1f,\"acked_per_s\":%.1f,\"delivered_per_s\":%.1f,"
+                    "\"ack_p50_ms\":%.3f,\"ack_p99_ms\":%.3f,\"deliver_p99_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%llu,"
+                    "\"rss_kib\":%s}\n",
+                    rep.at_s, static_cast<double>(rep.acked) / secs, static_cast<double>(rep.delivered) / secs,
+                    ms(rep.ack_ns.quantile(0.5)), ms(rep.ack_ns.quantile(0.99)), ms(rep.deliver_ns.quantile(0.99)),
+                    ms(std::max(rep.ack_ns.max(), rep.deliver_ns.max())), static_cast<unsigned long long>(rep.errors),
+                    rss_kib.c_str());
+      else
+        std::printf("[%6.0fs] acked/s %9.0f  ack p99 %8.3f ms  deliver p99 %8.3f ms  errors %llu  server RSS %s KiB\n",
+                    rep.at_s, static_cast<double>(rep.acked) / secs, ms(rep.ack_ns.quantile(0.99)),
+                    ms(rep.deliver_ns.quantile(0.99)), static_cast<unsigned long long>(rep.errors), rss_kib.c_str());
+      std::fflush(stdout);
+    };
     if (!json_out) std::fprintf(stderr, "connecting %d sockets...\n", 2 * pairs);
     const auto r = run_load(opt);
 

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -199,6 +200,7 @@ struct worker {
   std::string payload;             // send_one's scratch
 
   histogram ack_ns, deliver_ns;
+  histogram interval_ack_ns, interval_deliver_ns;  // since the last report (--report-every)
   std::atomic<std::uint64_t> sent{0}, acked{0}, delivered{0}, errors{0}, outstanding{0};
   std::uint64_t duplicates = 0, out_of_order = 0, stale = 0;
 
@@ -574,7 +576,10 @@ void worker::on_delivered(pair_state& p, std::int64_t seq, std::uint64_t at) {
   if (e.acked || e.failed) return;
   e.acked = true;
   --p.in_flight;
-  if (e.counted) ack_ns.record(at > e.sent_ns ? at - e.sent_ns : 0);
+  if (e.counted) {
+    ack_ns.record(at > e.sent_ns ? at - e.sent_ns : 0);
+    interval_ack_ns.record(at > e.sent_ns ? at - e.sent_ns : 0);
+  }
   if (ctl->get() == phase::measure) acked.fetch_add(1, std::memory_order_relaxed);
   settle(p, e);
   if (load->rate <= 0 && sending() && p.in_flight < load->window) send_one(p, now_ns());
@@ -612,7 +617,10 @@ void worker::on_text(pair_state& p, std::string_view content, std::uint64_t at) 
     ++out_of_order;
   else
     p.last_delivered = tag->seq;
-  if (e.counted) deliver_ns.record(at > e.sent_ns ? at - e.sent_ns : 0);
+  if (e.counted) {
+    deliver_ns.record(at > e.sent_ns ? at - e.sent_ns : 0);
+    interval_deliver_ns.record(at > e.sent_ns ? at - e.sent_ns : 0);
+  }
   if (ctl->get() == phase::measure) delivered.fetch_add(1, std::memory_order_relaxed);
   settle(p, e);
 }
@@ -688,6 +696,21 @@ bool wait_for_setup(run_control& ctl, int total, bool stop_on_failure, double ti
 
 std::string host_header(const endpoint& ep) { return ep.host + ":" + ep.port; }
 
+/// Moves every worker's interval histograms into `out`, each taken on its worker's own thread
+/// (the histograms have no lock), and waits for all of them.
+void take_interval_histograms(std::vector<std::unique_ptr<worker>>& workers, interval_report& out) {
+  std::vector<std::promise<std::pair<histogram, histogram>>> taken(workers.size());
+  for (std::size_t i = 0; i < workers.size(); ++i)
+    asio::post(workers[i]->io, [w = workers[i].get(), &p = taken[i]] {
+      p.set_value({std::exchange(w->interval_ack_ns, {}), std::exchange(w->interval_deliver_ns, {})});
+    });
+  for (auto& p : taken) {
+    const auto [acks, deliveries] = p.get_future().get();
+    out.ack_ns.merge(acks);
+    out.deliver_ns.merge(deliveries);
+  }
+}
+
 }  // namespace
 
 load_result run_load(const load_options& opt) {
@@ -762,9 +785,23 @@ load_result run_load(const load_options& opt) {
   const auto end = measure_start + std::chrono::duration_cast<sclock::duration>(std::chrono::duration<double>(opt.duration_s));
   std::uint64_t last_acked = 0, last_delivered = 0;
   auto last_tick = measure_start;
+  std::uint64_t reported_acked = 0, reported_delivered = 0;
+  auto last_report = measure_start;
   for (int s = 1;; ++s) {
     const auto tick = std::min(end, measure_start + std::chrono::seconds(s));
     std::this_thread::sleep_until(tick);
+    if (opt.report_every_s > 0 && opt.on_report && (s % opt.report_every_s == 0 || tick >= end)) {
+      interval_report rep;
+      rep.at_s = std::chrono::duration<double>(tick - measure_start).count();
+      rep.seconds = std::chrono::duration<double>(tick - last_report).count();
+      const auto a = total(&worker::acked), d = total(&worker::delivered);
+      rep.acked = a - reported_acked;
+      rep.delivered = d - reported_delivered;
+      rep.errors = total(&worker::errors);
+      take_interval_histograms(workers, rep);
+      opt.on_report(rep);
+      reported_acked = a, reported_delivered = d, last_report = tick;
+    }
     if (opt.progress) {
       const auto a = total(&worker::acked), d = total(&worker::delivered);
       const double dt = std::chrono::duration<double>(tick - last_tick).count();

@@ -5,6 +5,7 @@
 #include <hiredis.h>
 
 #include <cstdio>
+#include <memory>
 #include <new>
 #include <stdexcept>
 
@@ -64,6 +65,32 @@ void render(std::string& out, const reply& r) {
   }
 }
 
+// hiredis 0.14 (Debian 12's) allocates an array's element table as soon as it has read the
+// header, so 14 bytes, "*2147483647\r\n", ask calloc for 16 GiB (found by fuzz/resp_fuzz.cpp).
+// Later versions have a maxelements setting; this one takes a table of object constructors,
+// so the array constructor is wrapped to refuse larger counts. hiredis reports the refusal as
+// "Out of memory", which next() returns as a protocol_error. The bus's replies have a few
+// elements per node or device, so the bound is far from anything real.
+constexpr int max_reply_elements = 1 << 20;
+
+void* (*hiredis_create_array)(const redisReadTask*, int) = nullptr;
+
+void* create_bounded_array(const redisReadTask* task, int elements) {
+  return elements > max_reply_elements ? nullptr : hiredis_create_array(task, elements);
+}
+
+redisReader* create_reader() {
+  static redisReplyObjectFunctions bounded = [] {
+    std::unique_ptr<redisReader, decltype(&redisReaderFree)> probe(redisReaderCreate(), &redisReaderFree);
+    if (!probe) throw std::bad_alloc();
+    redisReplyObjectFunctions functions = *probe->fn;
+    hiredis_create_array = functions.createArray;
+    functions.createArray = create_bounded_array;
+    return functions;
+  }();
+  return redisReaderCreateWithFunctions(&bounded);
+}
+
 }  // namespace
 
 std::string to_debug_string(const reply& r) {
@@ -74,7 +101,7 @@ std::string to_debug_string(const reply& r) {
 
 void resp_reader::deleter::operator()(::redisReader* r) const noexcept { redisReaderFree(r); }
 
-resp_reader::resp_reader() : r_(redisReaderCreate()) {
+resp_reader::resp_reader() : r_(create_reader()) {
   if (!r_) throw std::bad_alloc();
 }
 resp_reader::~resp_reader() = default;
@@ -100,7 +127,7 @@ std::string resp_reader::error() const { return r_->err ? std::string(r_->errstr
 
 void resp_reader::reset() {
   // A fresh reader is the only documented way to clear hiredis's error state and buffer.
-  std::unique_ptr<::redisReader, deleter> fresh(redisReaderCreate());
+  std::unique_ptr<::redisReader, deleter> fresh(create_reader());
   if (!fresh) throw std::bad_alloc();
   r_ = std::move(fresh);
 }
