@@ -360,10 +360,10 @@ device_limits* chat_service::limits_of(const connection& conn) {
   if (!d) return nullptr;
   if (!d->limits) {
     const auto now = std::chrono::steady_clock::now();
-    d->limits.emplace(options_.device_limits, now);
+    d->limits = std::make_unique<device_limits>(options_.device_limits, now);
     left_over_.resume(conn.account().id, *d->limits, now);
   }
-  return &*d->limits;
+  return d->limits.get();
 }
 
 bool chat_service::admit_text(connection& conn, const std::optional<std::string>& mark) {

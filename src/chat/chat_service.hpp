@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
@@ -137,8 +138,9 @@ class chat_service final : public cluster::event_sink {
     std::vector<cluster::user_event> held;  // live events that arrived while syncing
     recent_ids sent;
     int in_flight = 0;  // TEXTs queued for storage, not yet acknowledged
-    // Made at the first TEXT, search or history request: the many idle devices hold none.
-    std::optional<device_limits> limits;
+    // Made at the first TEXT, search or history request: the many idle devices hold only
+    // the pointer (their buckets would be ~130 bytes each in place).
+    std::unique_ptr<device_limits> limits;
     auth::token_claims token;  // the token it authenticated with, or refreshed to
     bool ended_for_token = false;  // end_session sent; the device leaves when its socket closes
   };

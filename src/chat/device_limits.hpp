@@ -19,7 +19,7 @@ namespace chatrix::chat {
 /// MESSAGE_RATE, MESSAGE_BURST, MESSAGE_FLOOD_LIMIT, SEARCH_LIMIT and HISTORY_LIMIT (see
 /// config::server_config for the defaults and docs/security.md for the reasons).
 struct device_limit_options {
-  limits::rate message_rate{2000, std::chrono::seconds(1)};
+  limits::rate message_rate{5000, std::chrono::seconds(1)};
   std::uint64_t message_burst = 2000;
   /// Refusals a connection may run up at once, then MESSAGE_RATE of them per period (a
   /// bucket like the TEXTs' own); one more closes the connection. 0 = never.

@@ -76,7 +76,7 @@ constexpr setting_spec setting_specs[] = {
     {"LOGIN_FAILURE_LIMIT", "", "--login-failure-limit", "wrong passwords per username (default 10/m)"},
     {"LOGIN_ADDRESS_LIMIT", "", "--login-address-limit", "login attempts per client address (default 300/m)"},
     {"REGISTER_LIMIT", "", "--register-limit", "registrations per client address (default 300/h)"},
-    {"MESSAGE_RATE", "", "--message-rate", "TEXT frames per connection, sustained (default 2000/s)"},
+    {"MESSAGE_RATE", "", "--message-rate", "TEXT frames per connection, sustained (default 5000/s)"},
     {"MESSAGE_BURST", "", "--message-burst", "TEXT frames per connection at once, 1-1000000 (default 2000)"},
     {"MESSAGE_FLOOD_LIMIT", "", "--message-flood-limit",
      "TEXT frames refused for rate at once (then MESSAGE_RATE) before the connection is closed with 1008; 0 = never (default 1000)"},

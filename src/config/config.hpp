@@ -73,7 +73,7 @@ struct server_config {
   limits::rate login_failure_limit{10, std::chrono::minutes(1)};   // LOGIN_FAILURE_LIMIT: wrong passwords per username
   limits::rate login_address_limit{300, std::chrono::minutes(1)};  // LOGIN_ADDRESS_LIMIT: login attempts per address
   limits::rate register_limit{300, std::chrono::hours(1)};         // REGISTER_LIMIT: registrations per address
-  limits::rate message_rate{2000, std::chrono::seconds(1)};        // MESSAGE_RATE: TEXTs per connection, sustained
+  limits::rate message_rate{5000, std::chrono::seconds(1)};        // MESSAGE_RATE: TEXTs per connection, sustained
   std::uint64_t message_burst = 2000;                              // MESSAGE_BURST: TEXTs per connection at once
   std::uint64_t message_flood_limit = 1000;  // MESSAGE_FLOOD_LIMIT: refusals at once (then MESSAGE_RATE) before close 1008 (0 = never)
   limits::rate search_limit{10, std::chrono::seconds(1)};   // SEARCH_LIMIT: searches per connection

@@ -5,7 +5,7 @@
 # The server's idle timeout is 2 s: it pings a connection after 2 s of silence and closes it 1 s
 # later without an answer. Recipients never send, so in the 4-second open-loop run a bench that
 # did not answer pings would lose its recipients and their messages.
-# MESSAGE_RATE=0: with 10 pairs each sender goes past the default 2,000 TEXTs/s a connection
+# MESSAGE_RATE=0: with 10 pairs each sender may pass the default 5,000 TEXTs/s a connection
 # (docs/security.md); this checks the generator, and the limit has tests of its own.
 set -euo pipefail
 server_bin=$1

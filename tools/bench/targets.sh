@@ -76,6 +76,9 @@ run_pg() {
 run_cluster() {
   local url p1 p2 n1 n2
   url=$(new_database "cluster$1")
+  # A new cluster: its Redis starts empty too. The login limits live there (shared by the
+  # nodes), and a fresh database with the last run's counts would refuse the 200 new users.
+  redis-cli -p "$redisport" flushall >/dev/null
   start_node "c1_$1" DB_CONNECTION_URL="$url" REDISADDR="127.0.0.1:$redisport"
   p1=$NODE_PORT n1=$NODE_PID
   start_node "c2_$1" DB_CONNECTION_URL="$url" REDISADDR="127.0.0.1:$redisport"

@@ -33,7 +33,7 @@ TEST(LimitSettings, DefaultsAreOnAndGenerous) {
   EXPECT_EQ(c.login_failure_limit, (rate{10, 1min}));
   EXPECT_EQ(c.login_address_limit, (rate{300, 1min}));
   EXPECT_EQ(c.register_limit, (rate{300, 1h}));
-  EXPECT_EQ(c.message_rate, (rate{2000, 1s}));
+  EXPECT_EQ(c.message_rate, (rate{5000, 1s}));
   EXPECT_EQ(c.message_burst, 2000u);
   EXPECT_EQ(c.connect_limit, (rate{300, 1s}));
   EXPECT_TRUE(c.trusted_proxies.empty());
