@@ -65,6 +65,7 @@ server_process::server_process(std::map<std::string, std::string> extra_env) : e
     own_database_ = create_test_database();
     extra_env_["DB_CONNECTION_URL"] = own_database_;
   }
+  if (testing_cluster() && extra_env_.count("REDISADDR") == 0) extra_env_["REDISADDR"] = test_redis_address();
   dir_ = make_temp_dir();
   fs::create_directories(data_dir());
 }

@@ -2,6 +2,7 @@
 // the ctest run (URL file) or on a private pg_instance per test process. See test_store.hpp.
 #include "support/test_store.hpp"
 
+#include "cluster/redis_instance.hpp"
 #include "support/pg_instance.hpp"
 
 #include <libpq-fe.h>
@@ -79,7 +80,17 @@ server_choice& choice() {
 
 bool testing_postgres() {
   const char* store = std::getenv("CHATRIX_TEST_STORE");
-  return store != nullptr && std::string(store) == "postgres";
+  return store != nullptr && (std::string(store) == "postgres" || std::string(store) == "cluster");
+}
+
+bool testing_cluster() {
+  const char* store = std::getenv("CHATRIX_TEST_STORE");
+  return store != nullptr && std::string(store) == "cluster";
+}
+
+std::string test_redis_address() {
+  static redis_instance redis;  // one per test process; its destructor stops it
+  return redis.address();
 }
 
 std::string create_test_database() {

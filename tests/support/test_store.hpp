@@ -1,13 +1,22 @@
 // Which store the integration tests' servers run on: SQLite in the server's data dir (the
-// default) or, with CHATRIX_TEST_STORE=postgres, a fresh database on a throwaway PostgreSQL.
+// default) or, with CHATRIX_TEST_STORE=postgres, a fresh database on a throwaway PostgreSQL;
+// CHATRIX_TEST_STORE=cluster is PostgreSQL plus cluster mode (REDISADDR) on a throwaway Redis.
 #pragma once
 
 #include <string>
 
 namespace chatrix::test {
 
-/// True when CHATRIX_TEST_STORE=postgres (anything else, or unset, means SQLite).
+/// True when CHATRIX_TEST_STORE=postgres or cluster (anything else, or unset, means SQLite).
 bool testing_postgres();
+
+/// True when CHATRIX_TEST_STORE=cluster: every server runs in cluster mode, on PostgreSQL and
+/// the test process's own redis-server (started on first use, stopped at exit), so that the
+/// suites registered that way run through the Redis bus and the shared login limits.
+bool testing_cluster();
+
+/// The REDISADDR of that redis-server.
+std::string test_redis_address();
 
 /// Creates an empty database on the test PostgreSQL and returns its URL (for
 /// DB_CONNECTION_URL). The server is, in this order of preference:
