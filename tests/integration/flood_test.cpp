@@ -4,6 +4,7 @@
 // other clients carry on, and the memory is back near where it was once the flooders leave,
 // also after a spike that did take memory.
 #include "support/chat_fixture.hpp"
+#include "support/client_frame.hpp"
 #include "support/metrics_probe.hpp"
 
 #include <arpa/inet.h>
@@ -56,22 +57,6 @@ std::int64_t rss_kib(pid_t pid) {
     return kib;
   }
   throw std::runtime_error("no VmRSS in /proc/" + std::to_string(pid) + "/status");
-}
-
-/// A frame as a client sends it: final, masked (RFC 6455 5.3).
-std::string client_frame(std::uint8_t opcode, std::string_view payload) {
-  std::string out{static_cast<char>(0x80 | opcode)};
-  if (payload.size() < 126) {
-    out.push_back(static_cast<char>(0x80 | payload.size()));
-  } else {
-    out.push_back(static_cast<char>(0x80 | 126));
-    out.push_back(static_cast<char>(payload.size() >> 8));
-    out.push_back(static_cast<char>(payload.size() & 0xFF));
-  }
-  constexpr std::array<char, 4> mask{0x5A, 0x3C, 0x7E, 0x11};
-  out.append(mask.data(), mask.size());
-  for (std::size_t i = 0; i < payload.size(); ++i) out.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
-  return out;
 }
 
 struct server_frame {

@@ -5,6 +5,7 @@
 
 #include "cluster/in_process_bus.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
+#include "support/client_frame.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -24,6 +25,7 @@ namespace asio = boost::asio;
 using namespace chatrix;
 using namespace std::chrono_literals;
 using tcp = asio::ip::tcp;
+using test::client_frame;
 
 namespace {
 
@@ -31,22 +33,6 @@ constexpr std::size_t frame_bytes = 1024 * 1024;
 // More than loopback's socket buffers hold together (a few MiB), so frames stay queued.
 constexpr std::size_t frames = 32;
 constexpr std::size_t header_bytes = 10;  // a server frame of 1 MiB: 2 bytes + 8 of length
-
-/// A frame as a client sends it: final, masked (RFC 6455 5.3), payload under 64 KiB.
-std::string client_frame(std::uint8_t opcode, std::string_view payload) {
-  std::string out{static_cast<char>(0x80 | opcode)};
-  if (payload.size() < 126) {
-    out.push_back(static_cast<char>(0x80 | payload.size()));
-  } else {
-    out.push_back(static_cast<char>(0x80 | 126));
-    out.push_back(static_cast<char>(payload.size() >> 8));
-    out.push_back(static_cast<char>(payload.size() & 0xFF));
-  }
-  const std::array<char, 4> mask{0x11, 0x22, 0x33, 0x44};
-  out.append(mask.data(), mask.size());
-  for (std::size_t i = 0; i < payload.size(); ++i) out.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
-  return out;
-}
 
 struct server_frame {
   int opcode = -1;  // -1: the connection ended instead
