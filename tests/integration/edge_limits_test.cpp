@@ -5,6 +5,7 @@
 #include "support/http_client.hpp"
 #include "support/metrics_probe.hpp"
 #include "support/server_process.hpp"
+#include "support/taken_port.hpp"
 #include "support/ws_client.hpp"
 
 #include <boost/json.hpp>
@@ -428,16 +429,8 @@ TEST(edge_limits, admin_port_serves_metrics_and_cluster_on_loopback_and_the_main
 }
 
 TEST(edge_limits, an_admin_port_in_use_is_refused_at_start_with_exit_status_2) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 1), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const auto taken = std::to_string(ntohs(addr.sin_port));
+  const taken_port held;
+  const auto taken = std::to_string(held.port());
 
   server_process s(env_map{{"ADMIN_PORT", taken}});
   EXPECT_THROW(s.start(20s), std::runtime_error);
@@ -448,7 +441,6 @@ TEST(edge_limits, an_admin_port_in_use_is_refused_at_start_with_exit_status_2) {
             std::string::npos)
       << s.log_tail();
   EXPECT_FALSE(std::filesystem::exists(s.data_dir() / "chatrix.db")) << "the store was opened before the admin port";
-  ::close(fd);
 }
 
 }  // namespace

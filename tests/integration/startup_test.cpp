@@ -3,6 +3,7 @@
 // status 1, both before anything is written; the JWT secret generated when JWT_SECRET is not
 // set (file mode, reuse, fingerprint log).
 #include "support/chat_fixture.hpp"
+#include "support/taken_port.hpp"
 
 #include <openssl/evp.h>
 
@@ -167,16 +168,8 @@ TEST(startup, cluster_and_thread_settings_it_cannot_run_are_refused_before_anyth
 }
 
 TEST(startup, port_in_use_is_one_line_naming_server_port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 1), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const std::string taken = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  const taken_port held;
+  const std::string taken = "127.0.0.1:" + std::to_string(held.port());
 
   server_process s(env_map{{"SERVER_PORT", taken}});
   const auto line = expect_refused_start(s, "SERVER_PORT: ");
@@ -196,7 +189,6 @@ TEST(startup, port_in_use_is_one_line_naming_server_port) {
   EXPECT_FALSE(fs::exists(data / "chatrix.db"));
   EXPECT_FALSE(fs::exists(data / "jwt_secret"));
   EXPECT_FALSE(fs::exists(data)) << "the refused server created its data dir";
-  ::close(fd);
 }
 
 TEST(startup, an_unreachable_postgresql_is_one_line_on_stderr_with_status_1_and_writes_nothing) {
