@@ -276,6 +276,39 @@ std::unique_ptr<cluster::bus> make_bus(const config::server_config& cfg, asio::i
   return bus;
 }
 
+/// WEB_DIR, or share/chatrix/web beside the binary's bin/ (the build tree and every install
+/// prefix have that layout). Missing by default: a warning, and the API still runs; missing when
+/// WEB_DIR names it: refused.
+std::optional<http::static_files> load_web_client(const config::server_config& cfg) {
+  if (!cfg.serve_web) return std::nullopt;
+  auto dir = cfg.web_dir;
+  if (dir.empty()) {
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) return std::nullopt;
+    dir = exe.parent_path().parent_path() / "share" / "chatrix" / "web";
+    if (!std::filesystem::is_directory(dir, ec)) {
+      spdlog::warn("no web client at {} (set WEB_DIR, or WEB_DIR=off to silence this)", dir.string());
+      return std::nullopt;
+    }
+  }
+  try {
+    auto files = http::static_files::load(dir);
+    spdlog::info("web client: {} files from {}", files.size(), dir.string());
+    return files;
+  } catch (const std::exception& e) {
+    refuse(e.what());
+  }
+}
+
+/// The address to open the web client at: a wildcard listener is reached on localhost.
+std::string browser_address(const config::server_config& cfg, std::uint16_t port) {
+  std::string host = cfg.listen.host;
+  if (host.empty() || host == "0.0.0.0" || host == "::") host = "localhost";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return (cfg.tls_cert.empty() ? "http://" : "https://") + host + ":" + std::to_string(port) + "/";
+}
+
 }  // namespace
 
 int migrate(const config::server_config& cfg) {
@@ -335,7 +368,8 @@ int run_server(const config::server_config& cfg) {
   chat::login_guard login_guard(std::move(login_limits), cfg.hash_queue, metrics);
   chat::account_service accounts(workers.get_executor(), store, chat.users(), hasher, chat.tokens(), clock,
                                  login_guard);
-  http::router routes(accounts, bus, metrics, http::cors_policy{cfg.cors_origins});
+  const auto web = load_web_client(cfg);
+  http::router routes(accounts, bus, metrics, http::cors_policy{cfg.cors_origins}, web ? &*web : nullptr);
 
   net::server_options net_options;
   net_options.max_frame_bytes = cfg.max_frame_bytes;
@@ -357,6 +391,7 @@ int run_server(const config::server_config& cfg) {
   const std::uint16_t port = server.start(std::move(listener), std::move(admin_listener));
   ports.publish(port);
   spdlog::info("chatrix listening on {}", config::listen_address{cfg.listen.host, port}.to_string());
+  if (web) spdlog::info("web client: open {} in a browser", browser_address(cfg, port));
 
   // Shutdown (docs/cluster.md, "Node SIGTERM"): sends in flight finish and sessions close
   // with 1001 (up to 5 s), then the bus routes what is left and deregisters (up to 1 s each).

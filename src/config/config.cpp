@@ -62,6 +62,12 @@ constexpr setting_spec setting_specs[] = {
     {"CORS_ORIGINS", "", "--cors-origins",
      "allowed browser origins: * or a comma list of http(s)://host[:port] (default *)"},
     {"LOG_LEVEL", "", "--log-level", "trace, debug, info, warn, error, critical or off (default info)"},
+    {"LOG_FORMAT", "", "--log-format", "text, or json for one JSON object per line (default text)"},
+    {"ACCESS_LOG", "", "--access-log", "log every HTTP request: on or off (default off)"},
+    {"WEB_DIR", "", "--web-dir",
+     "the web client's files served at /, or off (default share/chatrix/web beside the binary's bin/)"},
+    {"TLS_CERT", "", "--tls-cert", "PEM certificate chain: serve https:// and wss:// (default none = plain)"},
+    {"TLS_KEY", "", "--tls-key", "PEM private key of TLS_CERT; both reload on SIGHUP (default none)"},
     {"IO_THREADS", "", "--io-threads", "network threads: only 1 is supported so far (default 1)"},
     {"WORKER_THREADS", "", "--worker-threads", "password hashing threads, 1-64 (default 2)"},
     {"MAX_FRAME_BYTES", "", "--max-frame-bytes", "largest WebSocket frame, 1K-16M (default 64K)"},
@@ -582,6 +588,24 @@ std::optional<server_config> load(int argc, const char* const* argv, const std::
                                 {"off", "off"}},
                                "trace, debug, info, warn, error, critical or off");
   }
+  if (const auto& r = get("LOG_FORMAT"); r.set) {
+    c.log_format = parse_choice(r, {{"text", "text"}, {"json", "json"}}, "text or json");
+  }
+  if (const auto& r = get("ACCESS_LOG"); r.set) {
+    c.access_log = parse_choice(r,
+                                {{"on", "on"}, {"off", "off"}, {"true", "on"}, {"false", "off"}, {"1", "on"},
+                                 {"0", "off"}, {"yes", "on"}, {"no", "off"}},
+                                "on or off") == "on";
+  }
+  if (const auto& r = get("WEB_DIR"); r.set) {
+    if (trim(r.value) == "off") {
+      c.serve_web = false;
+    } else {
+      c.web_dir = std::filesystem::path(r.value);
+    }
+  }
+  if (const auto& r = get("TLS_CERT"); r.set) c.tls_cert = std::filesystem::path(r.value);
+  if (const auto& r = get("TLS_KEY"); r.set) c.tls_key = std::filesystem::path(r.value);
   if (const auto& r = get("IO_THREADS"); r.set) {
     c.io_threads = parse_thread_count(r);
     if (c.io_threads != 1) {
@@ -651,6 +675,9 @@ std::optional<server_config> load(int argc, const char* const* argv, const std::
   if (const auto& r = get("ADMIN_PORT"); r.set) c.admin = parse_admin(r);
 
   // ---- combinations, refused here so that a server that cannot run writes nothing to disk ----
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    fail(get(c.tls_cert.empty() ? "TLS_KEY" : "TLS_CERT"), "TLS needs both TLS_CERT and TLS_KEY");
+  }
   if (const auto& r = get("REDISADDR"); r.set) {
     if (c.database != database_kind::postgres) {
       fail(r, "cluster mode needs a database shared by every node; set DB_CONNECTION_URL=postgres://...");

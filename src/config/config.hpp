@@ -58,6 +58,14 @@ struct server_config {
 
   // ---- logging ----
   std::string log_level = "info";           // LOG_LEVEL: trace debug info warn error critical off
+  std::string log_format = "text";          // LOG_FORMAT: text | json (one JSON object per line)
+  bool access_log = false;                  // ACCESS_LOG: one line per HTTP request
+
+  // ---- web client and TLS ----
+  std::filesystem::path web_dir;            // WEB_DIR: the web client's files ("" = share/chatrix/web beside bin/)
+  bool serve_web = true;                    // WEB_DIR=off: no web client at /
+  std::filesystem::path tls_cert;           // TLS_CERT: PEM certificate chain ("" = plain http/ws)
+  std::filesystem::path tls_key;            // TLS_KEY: PEM private key (set with TLS_CERT)
 
   // ---- limits and timing (documented in README.md, Configuration) ----
   unsigned io_threads = 1;                     // IO_THREADS: only 1 so far

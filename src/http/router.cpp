@@ -131,8 +131,33 @@ response error_response(const error& err) {
 }
 
 router::router(chat::account_service& accounts, const cluster::bus& bus, metrics::server_metrics& metrics,
-               cors_policy cors)
-    : accounts_(accounts), bus_(bus), metrics_(metrics), cors_(std::move(cors)) {}
+               cors_policy cors, const static_files* web)
+    : accounts_(accounts), bus_(bus), metrics_(metrics), cors_(std::move(cors)), web_(web) {}
+
+std::optional<response> router::web_file(const request& req, std::string_view path) const {
+  if (web_ == nullptr || (req.method != "GET" && req.method != "HEAD")) return std::nullopt;
+  const auto* file = web_->find(path);
+  if (file == nullptr) return std::nullopt;
+  response res;
+  // Revalidated on every load (a cheap 304): an upgraded server's client takes effect at once.
+  res.headers.emplace_back("Cache-Control", "no-cache");
+  res.headers.emplace_back("ETag", file->etag);
+  res.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  if (file->content_type.starts_with("text/html")) {
+    // The client loads nothing from another address; the socket goes back to this host.
+    res.headers.emplace_back("Content-Security-Policy",
+                             "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
+                             "style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    res.headers.emplace_back("Referrer-Policy", "no-referrer");
+  }
+  res.content_type = file->content_type;
+  if (!req.if_none_match.empty() && req.if_none_match == file->etag) {
+    res.status = 304;
+    return res;
+  }
+  res.body = file->body;
+  return res;
+}
 
 response router::cluster_nodes() const {
   std::string body = "{\"node_id\":";
@@ -225,6 +250,9 @@ asio::awaitable<response> router::handle(const request& req) {
   if (is_websocket_path(req.target)) {
     if (auto r = only("GET")) co_return *r;
     co_return error_response(426, errc::upgrade_required, "this endpoint expects a WebSocket upgrade");
+  }
+  if (req.listener != listener_role::admin) {
+    if (auto file = web_file(req, path)) co_return std::move(*file);
   }
   co_return error_response(404, errc::not_found, "no route for " + shown_path(path));
 }

@@ -4,11 +4,13 @@
 
 #include "chat/account_service.hpp"
 #include "cluster/bus.hpp"
+#include "http/static_files.hpp"
 #include "metrics/metrics.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +33,7 @@ struct request {
   std::string origin;  // the Origin header, if any
   std::string authorization;   // the Authorization header, if any ("Bearer <token>")
   std::string client_address;  // the peer's IP, or X-Forwarded-For's when the peer is a trusted proxy
+  std::string if_none_match;   // the If-None-Match header, if any (web client files)
   listener_role listener = listener_role::only;  // only: no ADMIN_PORT, one listener serves everything
 };
 
@@ -53,7 +56,9 @@ response error_response(unsigned status, errc code, std::string message);
 /// Thread-safety: I/O thread only.
 class router {
  public:
-  router(chat::account_service& accounts, const cluster::bus& bus, metrics::server_metrics& metrics, cors_policy cors);
+  /// `web`: the web client's files served at / (nullptr: none, WEB_DIR=off).
+  router(chat::account_service& accounts, const cluster::bus& bus, metrics::server_metrics& metrics, cors_policy cors,
+         const static_files* web = nullptr);
 
   boost::asio::awaitable<response> handle(const request& req);
   /// Adds the CORS headers `origin` is entitled to.
@@ -70,11 +75,14 @@ class router {
   boost::asio::awaitable<response> change_password(const request& req);
 
   response cluster_nodes() const;
+  /// A web client file for GET or HEAD, or nullopt when `path` is none of them.
+  std::optional<response> web_file(const request& req, std::string_view path) const;
 
   chat::account_service& accounts_;
   const cluster::bus& bus_;
   metrics::server_metrics& metrics_;
   cors_policy cors_;
+  const static_files* web_;
 };
 
 }  // namespace chatrix::http

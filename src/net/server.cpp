@@ -118,14 +118,20 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
 namespace {
 
-bhttp::response<bhttp::string_body> to_beast(const http::response& res, unsigned version, bool keep_alive) {
+/// `head`: the answer to a HEAD request, with the length of the body it leaves out.
+bhttp::response<bhttp::string_body> to_beast(http::response& res, unsigned version, bool keep_alive,
+                                             bool head = false) {
   bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
   out.set(bhttp::field::server, "chatrix");
   if (!res.body.empty() || res.status != 204) out.set(bhttp::field::content_type, res.content_type);
   for (const auto& [k, v] : res.headers) out.set(k, v);
-  out.body() = res.body;
   out.keep_alive(keep_alive);
-  out.prepare_payload();
+  if (head) {
+    out.content_length(res.body.size());
+  } else {
+    out.body() = std::move(res.body);
+    out.prepare_payload();
+  }
   return out;
 }
 
@@ -377,12 +383,13 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
     if (auto it = req.find(bhttp::field::content_type); it != req.end()) r.content_type = std::string(it->value());
     r.origin = std::move(origin);
     if (auto it = req.find(bhttp::field::authorization); it != req.end()) r.authorization = std::string(it->value());
+    if (auto it = req.find(bhttp::field::if_none_match); it != req.end()) r.if_none_match = std::string(it->value());
     r.client_address = address_text(client);
     r.listener = role;
     auto res = co_await routes.handle(r);
     routes.apply_cors(r.origin, res);
     const bool keep_alive = req.keep_alive() && !websockets.sessions.stopping();
-    auto out = to_beast(res, req.version(), keep_alive);
+    auto out = to_beast(res, req.version(), keep_alive, req.method() == bhttp::verb::head);
     stream.expires_after(options.http_request_timeout);
     auto [wec, wn] = co_await bhttp::async_write(stream, out, use_tuple);
     if (wec || !keep_alive) break;

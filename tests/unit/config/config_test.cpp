@@ -606,6 +606,11 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
       {"ARGON2_PROFILE", "min"},
       {"CORS_ORIGINS", "https://x.example"},
       {"LOG_LEVEL", "trace"},
+      {"LOG_FORMAT", "json"},
+      {"ACCESS_LOG", "on"},
+      {"WEB_DIR", "/srv/web"},
+      {"TLS_CERT", "/etc/chatrix/cert.pem"},
+      {"TLS_KEY", "/etc/chatrix/key.pem"},
       {"IO_THREADS", "1"},
       {"WORKER_THREADS", "5"},
       {"MAX_FRAME_BYTES", "128K"},
@@ -666,6 +671,12 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
   EXPECT_EQ(c->argon2_profile, "min");
   EXPECT_EQ(c->cors_origins, std::vector<std::string>{"https://x.example"});
   EXPECT_EQ(c->log_level, "trace");
+  EXPECT_EQ(c->log_format, "json");
+  EXPECT_TRUE(c->access_log);
+  EXPECT_EQ(c->web_dir, "/srv/web");
+  EXPECT_TRUE(c->serve_web);
+  EXPECT_EQ(c->tls_cert, "/etc/chatrix/cert.pem");
+  EXPECT_EQ(c->tls_key, "/etc/chatrix/key.pem");
   EXPECT_EQ(c->io_threads, 1u);
   EXPECT_EQ(c->worker_threads, 5u);
   EXPECT_EQ(c->max_frame_bytes, 128u * 1024);
@@ -707,6 +718,15 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
   EXPECT_EQ(from_env->db_timeout, 20s);
 }
 
+TEST_F(ConfigTest, WebTlsAndLogSettings) {
+  EXPECT_FALSE(with_env("WEB_DIR", "off").serve_web);
+  EXPECT_EQ(with_env("LOG_FORMAT", "text").log_format, "text");
+  EXPECT_FALSE(with_env("ACCESS_LOG", "off").access_log);
+  EXPECT_EQ(error_for("LOG_FORMAT", "xml"), "LOG_FORMAT: 'xml' is not accepted (accepted: text or json)");
+  EXPECT_EQ(error_for("TLS_CERT", "/c.pem"), "TLS_CERT: TLS needs both TLS_CERT and TLS_KEY");
+  EXPECT_EQ(error_for("TLS_KEY", "/k.pem"), "TLS_KEY: TLS needs both TLS_CERT and TLS_KEY");
+}
+
 TEST_F(ConfigTest, SettingsListIsComplete) {
   std::set<std::string> flags;
   for (const auto& s : settings()) {
@@ -714,7 +734,7 @@ TEST_F(ConfigTest, SettingsListIsComplete) {
     EXPECT_FALSE(s.help.empty()) << s.variable;
     EXPECT_TRUE(flags.insert(s.flag).second) << "duplicate flag " << s.flag;
   }
-  EXPECT_EQ(settings().size(), 45u);
+  EXPECT_EQ(settings().size(), 50u);
   const auto find = [](const std::string& var) {
     for (const auto& s : settings()) {
       if (s.variable == var) return s.flag;

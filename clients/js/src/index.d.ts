@@ -1,0 +1,139 @@
+// Types of the Chatrix client SDK (src/index.js). The wire protocol is docs/protocol.md.
+
+export type Mark = number | string;
+
+export interface User {
+  id: number;
+  username: string;
+  name: string;
+}
+
+export interface Session {
+  token: string;
+  user: User;
+}
+
+/** A message as the SDK hands it out, whichever frame brought it (TEXT, SENT, history). */
+export interface Message {
+  id: number;
+  chatId: number;
+  fromId: number;
+  from?: string;
+  fromName?: string;
+  toId: number;
+  to?: string;
+  content: string;
+  /** Unix milliseconds. */
+  createdAt: number;
+  /** Only on your own messages; "sending" until stored. */
+  status?: "sending" | "stored" | "delivered" | "read";
+  mark?: Mark;
+  seq?: number;
+}
+
+export interface Preview {
+  user: User;
+  chatId?: number;
+  lastMessage?: { id: number; fromId: number; content: string; createdAt: number };
+  /** Unix milliseconds. */
+  lastMessageAt?: number;
+  unread: number;
+}
+
+export interface Delivered {
+  messageId: number;
+  mark: Mark;
+  chatId?: number;
+  seq?: number;
+  duplicate?: boolean;
+  /** Unix milliseconds. */
+  timestamp: number;
+}
+
+export interface ChatrixErrorInfo {
+  code: string;
+  message: string;
+  status?: number;
+  retryAfterMs?: number;
+  refType?: number;
+  mark?: Mark;
+}
+
+export class ChatrixError extends Error implements ChatrixErrorInfo {
+  code: string;
+  status?: number;
+  retryAfterMs?: number;
+  refType?: number;
+  mark?: Mark;
+}
+
+export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
+
+export interface ClientOptions {
+  /** The server's base URL, e.g. "http://localhost:6969"; in a browser it defaults to the page's origin. */
+  url?: string;
+  /** A token from an earlier login (kept across reloads by the app). */
+  token?: string;
+  /** Confirm each received TEXT with ACK (the server then reports RECEIVED per device). Default true. */
+  acks?: boolean;
+  /** Reconnect backoff: first delay and cap in ms (jittered, doubled per failure). Defaults 500 and 30000. */
+  reconnectDelayMs?: number;
+  maxReconnectDelayMs?: number;
+  /** A WebSocket constructor where there is no global one. */
+  WebSocket?: typeof WebSocket;
+  fetch?: typeof fetch;
+}
+
+export interface EventMap {
+  /** Connection state changes. */
+  state: ConnectionState;
+  /** PROFILE_INFO after each (re)connect. */
+  profile: User;
+  /** CHATPREVIEWS after each (re)connect. */
+  previews: Preview[];
+  /** A message to you (TEXT), or one you sent from another device (SENT, `own` true). */
+  message: Message & { own: boolean };
+  /** A message of yours was stored (DELIVERED). */
+  delivered: Delivered;
+  /** The recipient's device has these messages of yours (RECEIVED). */
+  received: { messageIds: number[]; toId: number; timestamp: number };
+  /** The recipient read these messages of yours (MARK_READ notice). */
+  read: { messageIds: number[] };
+  /** An ERR the server sent that no pending request took; also transport errors. */
+  error: ChatrixError;
+  /** The session ended for good (token expired or revoked, logout): log in again. */
+  signedOut: ChatrixError;
+}
+
+export class ChatrixClient {
+  constructor(options?: ClientOptions);
+
+  readonly state: ConnectionState;
+  readonly user: User | null;
+  readonly token: string | null;
+  /** The latest previews received. */
+  readonly previews: Preview[];
+
+  register(username: string, password: string, name?: string): Promise<Session>;
+  login(username: string, password: string): Promise<Session>;
+  /** Revokes the token (POST /auth/logout) and closes the socket. */
+  logout(): Promise<void>;
+
+  /** Opens the socket and keeps it open (reconnecting with backoff) until close(). Resolves with the profile. */
+  connect(): Promise<User>;
+  close(): void;
+
+  /**
+   * Sends a TEXT. Resolves on DELIVERED (the message is durable); while disconnected it waits and is
+   * resent with the same mark after the reconnect, so the server stores it once.
+   */
+  send(to: string | number | User, content: string, options?: { mark?: Mark }): Promise<Delivered>;
+  /** Marks the messages of `from` read. */
+  markRead(from: string | number | User, messageIds: number[]): void;
+  search(fragment: string, options?: { limit?: number }): Promise<User[]>;
+  /** Messages with `other`, oldest first; `beforeId` pages backwards. */
+  history(other: number | User, options?: { beforeId?: number; limit?: number }): Promise<Message[]>;
+
+  on<K extends keyof EventMap>(event: K, listener: (value: EventMap[K]) => void): () => void;
+  off<K extends keyof EventMap>(event: K, listener: (value: EventMap[K]) => void): void;
+}
