@@ -165,8 +165,9 @@ export class ChatrixClient {
       if (this.#socket === ws && typeof event.data === 'string') this.#onFrame(event.data);
     });
     ws.addEventListener('close', (event) => this.#dropped(ws, event.code, event.reason));
-    // An 'error' event is always followed by 'close', which carries what there is to know.
-    ws.addEventListener('error', () => {});
+    // Browsers follow 'error' with 'close', but Node 20's WebSocket reports a connection that
+    // fails before opening with 'error' alone: either one ends the socket.
+    ws.addEventListener('error', () => this.#dropped(ws, 1006, 'connection failed'));
   }
 
   /** The socket closed, failed or never answered: try again unless the session is over. */
