@@ -51,7 +51,7 @@ export class ChatrixClient {
   #reconnectTimer;
   #failures = 0;
   #serverRetryAfterMs = 0;
-  #connectWaiters = [];
+  #connecting = null;  // {promise, resolve, reject} while connect() waits for PROFILE_INFO
 
   #outbox;
   #searches;
@@ -127,13 +127,17 @@ export class ChatrixClient {
         'there is no WebSocket here: pass options.WebSocket, or run Node 20 with --experimental-websocket'));
     }
     if (this.#state === 'open') return Promise.resolve(this.#user);
-    const connected = new Promise((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));
+    if (!this.#connecting) {
+      const connecting = {};
+      connecting.promise = new Promise((resolve, reject) => Object.assign(connecting, { resolve, reject }));
+      this.#connecting = connecting;
+    }
     if (this.#state === 'idle' || this.#state === 'closed') {
       this.#failures = 0;
       this.#setState('connecting');
       this.#openSocket();
     }
-    return connected;
+    return this.#connecting.promise;
   }
 
   close() {
@@ -203,25 +207,32 @@ export class ChatrixClient {
     for (const frame of this.#outbox.frames()) this.#transmit(frame);
     for (const frame of this.#reads.splice(0)) this.#transmit(frame);
     this.#transmitRequests();
+    const connecting = this.#connecting;
+    this.#connecting = null;
     this.#setState('open');
     this.#emitter.emit('profile', this.#user);
-    const waiters = this.#connectWaiters.splice(0);
-    for (const waiter of waiters) waiter.resolve(this.#user);
+    connecting?.resolve(this.#user);
   }
 
-  /** Ends the session for good: nothing is retried, everything waiting is refused with `error`. */
+  /**
+   * Ends the session for good: nothing is retried, everything waiting is refused with `error`.
+   * 'closed' is announced last, so a listener may connect() again without its new connect()
+   * or sends being refused too.
+   */
   #shutDown(error) {
     clearTimeout(this.#reconnectTimer);
     clearTimeout(this.#authenticateTimer);
     const ws = this.#socket;
     this.#socket = null;
     if (ws && ws.readyState !== 3) ws.close(1000);
-    this.#setState('closed');
     this.#reads = [];
-    for (const waiter of this.#connectWaiters.splice(0)) waiter.reject(error);
+    const connecting = this.#connecting;
+    this.#connecting = null;
+    connecting?.reject(error);
     this.#outbox.rejectAll(error);
     this.#searches.rejectAll(error);
     this.#histories.rejectAll(error);
+    this.#setState('closed');
   }
 
   #transmit(frame) {
