@@ -34,6 +34,21 @@ function socketLosingFirstDelivered() {
   };
 }
 
+/** A WebSocket that closes itself instead of sending the first ACK. */
+function socketLosingFirstAck() {
+  let lost = false;
+  return class extends WebSocket {
+    send(data) {
+      if (!lost && JSON.parse(data).type === 11) {
+        lost = true;
+        this.close();
+        return;
+      }
+      super.send(data);
+    }
+  };
+}
+
 async function contentsOf(client, other) {
   return (await client.history(other)).map((m) => m.content);
 }
@@ -73,6 +88,43 @@ test('a send whose DELIVERED was lost with the socket is resent with its mark an
   assert.equal(delivered.mark, sending.mark);
   const history = await alice.history(bob.user);
   assert.deepEqual(history.map((m) => m.id), [delivered.messageId]);
+});
+
+test('a message whose ACK was lost is pushed again, confirmed again, and reported once', async () => {
+  const alice = await people.connected('alice');
+  const bob = await people.connected('bob', { WebSocket: socketLosingFirstAck() });
+  const messages = [];
+  bob.on('message', (m) => messages.push(m.id));
+  const reconnected = nextEvent(bob, 'state', (s) => s === 'reconnecting')
+    .then(() => nextEvent(bob, 'state', (s) => s === 'open'));
+  const { messageId } = await alice.send(bob.user.id, 'did you get it?');
+  const received = nextEvent(alice, 'received', (r) => r.messageIds.includes(messageId));
+  await reconnected;
+  // RECEIVED answers the second ACK, which Bob sends after handling the second push.
+  await received;
+  assert.deepEqual(messages, [messageId]);
+});
+
+test('read marks made while disconnected are sent after the reconnect', async () => {
+  const Socket = class extends WebSocket {
+    constructor(...args) {
+      super(...args);
+      Socket.latest = this;
+    }
+  };
+  const alice = await people.connected('alice');
+  const bob = await people.connected('bob', { WebSocket: Socket });
+  const arrived = nextEvent(bob, 'message');
+  const { messageId } = await alice.send(bob.user.id, 'read me later');
+  await arrived;
+  // Only Bob drops; Alice stays connected to hear the read notice.
+  const reconnecting = nextEvent(bob, 'state', (s) => s === 'reconnecting');
+  Socket.latest.close();
+  await reconnecting;
+  assert.equal(bob.state, 'reconnecting');
+  const read = nextEvent(alice, 'read');
+  bob.markRead(alice.user.username, [messageId]);
+  assert.deepEqual((await read).messageIds, [messageId]);
 });
 
 test('sends wait for connect(), within the cap; close() refuses what is still waiting', async () => {
