@@ -32,6 +32,7 @@ const MAX_QUEUED_READS = 256;
 // The server takes at most 1000 ids per MARK_READ (docs/protocol.md, Limits).
 const MAX_IDS_PER_READ = 1000;
 const SOCKET_OPEN = 1;
+const SOCKET_CLOSED = 3;
 
 /** The Chatrix client. Documented in README.md; the types are index.d.ts. */
 export class ChatrixClient {
@@ -179,7 +180,7 @@ export class ChatrixClient {
     if (this.#socket !== ws) return;
     this.#socket = null;
     clearTimeout(this.#authenticateTimer);
-    if (ws.readyState !== 3) ws.close();
+    if (ws.readyState !== SOCKET_CLOSED) ws.close();
     this.#searches.markAllUnsent();
     this.#histories.markAllUnsent();
     if (this.#state === 'closed') return;
@@ -224,7 +225,7 @@ export class ChatrixClient {
     clearTimeout(this.#authenticateTimer);
     const ws = this.#socket;
     this.#socket = null;
-    if (ws && ws.readyState !== 3) ws.close(1000);
+    if (ws && ws.readyState !== SOCKET_CLOSED) ws.close(1000);
     this.#reads = [];
     const connecting = this.#connecting;
     this.#connecting = null;
