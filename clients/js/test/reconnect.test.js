@@ -70,7 +70,7 @@ test('a send and a search made while the server is down complete after it restar
   const delivered = await sending;
   assert.equal(delivered.mark, sending.mark);
   assert.equal(delivered.duplicate, false);
-  assert.deepEqual((await searching).map((u) => u.id), [bob.user.id]);
+  assert.equal((await searching)[0].id, bob.user.id, 'the exact username ranks first');
   assert.equal((await bobGetsIt).id, delivered.messageId);
   assert.equal(alice.state, 'open');
   assert.deepEqual(await contentsOf(alice, bob.user), ['sent while the server was down']);
@@ -151,6 +151,21 @@ test('sends wait for connect(), within the cap; close() refuses what is still wa
   assert.equal((await waiting.catch((e) => e)).code, 'closed');
   assert.equal(stopped.state, 'closed');
   assert.equal((await stopped.send(bob.user.id, 'after close').catch((e) => e)).code, 'closed');
+});
+
+test('searches and history requests wait for connect(), within their cap', async () => {
+  const alice = await people.connected('alice');
+  const bob = await people.connected('bob');
+  await alice.send(bob.user.id, 'before bob reconnects');
+
+  const later = people.client({ token: bob.token, maxPendingRequests: 1 });
+  const history = later.history(alice.user);
+  const search = later.search(alice.user.username);
+  assert.equal((await later.history(alice.user).catch((e) => e)).code, 'queue_full');
+  assert.equal((await later.search('x').catch((e) => e)).code, 'queue_full');
+  await later.connect();
+  assert.deepEqual((await history).map((m) => m.content), ['before bob reconnects']);
+  assert.equal((await search)[0].id, alice.user.id, 'the exact username ranks first');
 });
 
 test('a token revoked elsewhere signs the session out for good', async () => {
