@@ -162,21 +162,27 @@ export class ChatrixClient {
       return;
     }
     this.#socket = ws;
-    this.#authenticateTimer = setTimeout(() => this.#dropped(ws, 0, 'no answer to the token'), AUTHENTICATE_TIMEOUT_MS);
+    let reached = false;
+    this.#authenticateTimer = setTimeout(() => this.#dropped(ws, reached, 'no answer to the token'), AUTHENTICATE_TIMEOUT_MS);
     ws.addEventListener('open', () => {
+      reached = true;
       if (this.#socket === ws) ws.send(JSON.stringify({ token: this.#token, acks: this.#options.acks }));
     });
     ws.addEventListener('message', (event) => {
       if (this.#socket === ws && typeof event.data === 'string') this.#onFrame(event.data);
     });
-    ws.addEventListener('close', (event) => this.#dropped(ws, event.code, event.reason));
+    ws.addEventListener('close', (event) => this.#dropped(ws, reached, event.reason || `close code ${event.code}`));
     // Browsers follow 'error' with 'close', but Node 20's WebSocket reports a connection that
     // fails before opening with 'error' alone: either one ends the socket.
-    ws.addEventListener('error', () => this.#dropped(ws, 1006, 'connection failed'));
+    ws.addEventListener('error', () => this.#dropped(ws, reached, 'connection failed'));
   }
 
-  /** The socket closed, failed or never answered: try again unless the session is over. */
-  #dropped(ws, code, reason) {
+  /**
+   * The socket closed, failed or never answered: try again unless the session is over. A
+   * server that was `reached` explains a refusal itself (ERR, reported as such); one that was
+   * not is reported here as a `network` error.
+   */
+  #dropped(ws, reached, why) {
     if (this.#socket !== ws) return;
     this.#socket = null;
     clearTimeout(this.#authenticateTimer);
@@ -184,10 +190,7 @@ export class ChatrixClient {
     this.#searches.markAllUnsent();
     this.#histories.markAllUnsent();
     if (this.#state === 'closed') return;
-    if (this.#state !== 'open') {
-      const why = reason || (code ? `close code ${code}` : 'no connection');
-      this.#emitter.emit('error', new ChatrixError('network', `cannot connect to ${socketUrl(this.#base)}: ${why}`));
-    }
+    if (!reached) this.#emitter.emit('error', new ChatrixError('network', `cannot connect to ${socketUrl(this.#base)}: ${why}`));
     this.#reconnectLater();
   }
 

@@ -193,3 +193,14 @@ test('a refused token rejects connect() and signs out', async () => {
   assert.equal(client.state, 'closed');
   assert.equal((await client.connect().catch((e) => e)).code, 'not_signed_in');
 });
+
+test('an unreachable server is a network error event while the client keeps trying', async () => {
+  const client = people.client({ url: 'http://127.0.0.1:1', token: 'any' });
+  const error = nextEvent(client, 'error');
+  const retrying = nextEvent(client, 'state', (s) => s === 'reconnecting');
+  const connecting = client.connect();
+  assert.equal((await error).code, 'network');
+  await retrying;
+  client.close();
+  assert.equal((await connecting.catch((e) => e)).code, 'closed');
+});
