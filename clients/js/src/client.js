@@ -14,6 +14,8 @@ import {
   EventType, decodeFrame, encodeFrame, toDelivered, toHistory, toMessage, toPreviews, toReceived, toUser,
 } from './wire.js';
 
+// maxPendingSends stays below the server's default MESSAGE_BURST (2000), so resending every
+// waiting send at once after a reconnect is never refused for its rate.
 const DEFAULTS = Object.freeze({
   acks: true,
   reconnectDelayMs: 500,
