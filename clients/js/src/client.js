@@ -267,7 +267,15 @@ export class ChatrixClient {
   #onFrame(text) {
     const frame = decodeFrame(text);
     if (!frame) return;
-    const { type, body } = frame;
+    try {
+      this.#handle(frame.type, frame.body);
+    } catch (err) {
+      // A body not of the promised shape: reported, and the session goes on with the next frame.
+      this.#emitter.emit('error', new ChatrixError('bad_response', `a malformed frame of type ${frame.type}: ${err?.message ?? err}`));
+    }
+  }
+
+  #handle(type, body) {
     switch (type) {
       case EventType.PROFILE_INFO:
         this.#authenticated(body);
