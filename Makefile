@@ -79,8 +79,10 @@ install: configure
 
 # The Debian package $(BUILD_DIR)/chatrix_<version>_<arch>.deb (CPack, packaging/): builds the
 # programs it ships, then packs them with the web client, the systemd unit and
-# /etc/chatrix/chatrix.env. Never installs it.
-package: configure
+# /etc/chatrix/chatrix.env. Never installs it. Needs only the server's packages (dpkg-shlibdeps
+# comes with build-essential): like `make run`, a fresh tree is configured without the tests
+# and the tools, an existing one is used as it is.
+package: configure-server
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target chatrix_programs
 	cd $(BUILD_DIR) && cpack -G DEB
 
