@@ -87,6 +87,11 @@ else
   echo "systemd-analyze not installed: the unit is not verified"
 fi
 
+# ---- the unpacked programs ----
+for program in "$@"; do
+  (cd "$tmp" && env -i PATH=/usr/bin:/bin "$tmp/root/usr/bin/$program" --help >/dev/null) || fail "$program --help failed"
+done
+
 # ---- the unpacked server ----
 # A clean environment and an empty working directory (the server reads .env there); no
 # WEB_DIR: the default must find the packaged files beside the packaged binary.
