@@ -88,15 +88,21 @@ else
 fi
 
 # ---- the unpacked programs ----
+# A clean environment (no CHATRIX_* or other settings from the caller), but a sanitizer
+# build's report options pass through (scripts/ctest-sanitized.sh).
+clean_env=(env -i PATH=/usr/bin:/bin HOME="$tmp/run")
+for variable in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS TSAN_OPTIONS; do
+  [ -z "${!variable:-}" ] || clean_env+=("$variable=${!variable}")
+done
+mkdir "$tmp/run"
 for program in "$@"; do
-  (cd "$tmp" && env -i PATH=/usr/bin:/bin "$tmp/root/usr/bin/$program" --help >/dev/null) || fail "$program --help failed"
+  (cd "$tmp/run" && "${clean_env[@]}" "$tmp/root/usr/bin/$program" --help >/dev/null) || fail "$program --help failed"
 done
 
 # ---- the unpacked server ----
-# A clean environment and an empty working directory (the server reads .env there); no
-# WEB_DIR: the default must find the packaged files beside the packaged binary.
-mkdir "$tmp/run"
-(cd "$tmp/run" && exec env -i PATH=/usr/bin:/bin HOME="$tmp/run" "$tmp/root/usr/bin/chatrix" --port 127.0.0.1:0 \
+# An empty working directory (the server reads .env there); no WEB_DIR: the default must
+# find the packaged files beside the packaged binary.
+(cd "$tmp/run" && exec "${clean_env[@]}" "$tmp/root/usr/bin/chatrix" --port 127.0.0.1:0 \
   --port-file "$tmp/port" --data-dir "$tmp/data" --argon2 min >"$tmp/server.log" 2>&1) &
 pid=$!
 for _ in $(seq 1 200); do
