@@ -4,12 +4,15 @@
 # verifies the systemd unit, then unpacks it (dpkg-deb -x, never installed on this machine)
 # and starts the packaged server against a temp data dir: it must serve the packaged web
 # client at / and register a user.
-# Usage: package_test.sh <cpack> <build-dir> <version> <program>...
+# Also: a plain install (make install) puts nothing outside its prefix, the unit and
+# /etc/chatrix/chatrix.env being the package's alone.
+# Usage: package_test.sh <cmake> <cpack> <build-dir> <version> <program>...
 set -euo pipefail
-cpack=$1
-build_dir=$2
-version=$3
-shift 3
+cmake=$1
+cpack=$2
+build_dir=$3
+version=$4
+shift 4
 expected_programs=$(printf './usr/bin/%s\n' "$@" | sort)
 tmp=$(mktemp -d)
 pid=""
@@ -19,6 +22,12 @@ fail() {
   echo "package test failed: $*" >&2
   exit 1
 }
+
+# ---- make install stays inside its prefix ----
+DESTDIR="$tmp/stage" "$cmake" --install "$build_dir" --prefix /opt/chatrix >"$tmp/install.log" 2>&1 ||
+  { cat "$tmp/install.log"; fail "cmake --install"; }
+outside=$(cd "$tmp/stage" && find . -mindepth 1 -not -path ./opt -not -path './opt/chatrix*')
+[ -z "$outside" ] || fail "cmake --install wrote outside its prefix: $outside"
 
 # ---- build ----
 (cd "$build_dir" && "$cpack" -G DEB -B "$tmp/out" >"$tmp/cpack.log" 2>&1) || { cat "$tmp/cpack.log"; fail "cpack"; }
