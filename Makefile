@@ -32,7 +32,7 @@ TSAN_TARGETS = chatrix storage_sqlite_test chat_unit_tests storage_pg_contract_t
 # The libFuzzer targets (fuzz/), one per parser of untrusted bytes.
 FUZZ_TARGETS = frame_codec ws_frame http_auth jwt config resp
 
-.PHONY: all deps deps-server deps-fuzz configure configure-server build run test unit install \
+.PHONY: all deps deps-server deps-fuzz configure configure-server build run test unit install package \
         test-sanitize test-tsan fuzz clean
 
 all: build
@@ -70,10 +70,21 @@ test: build
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 -L unit
 
-# The server and the tools under $(DESTDIR)$(PREFIX) (bin/, share/doc/chatrix/).
+# The server, chatrix-cli and chatrix-bench under $(DESTDIR)$(PREFIX)/bin, the web client
+# under share/chatrix/web, the docs under share/doc/chatrix. chatrix_programs is what the
+# package ships (the server and the CLI); the tests are not built.
 install: configure
-	cmake --build $(BUILD_DIR) -j $(JOBS) --target chatrix chatrix-bench
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target chatrix_programs chatrix-bench
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# The Debian package $(BUILD_DIR)/chatrix_<version>_<arch>.deb (CPack, packaging/): builds the
+# programs it ships, then packs them with the web client, the systemd unit and
+# /etc/chatrix/chatrix.env. Never installs it. Needs only the server's packages (dpkg-shlibdeps
+# comes with build-essential): like `make run`, a fresh tree is configured without the tests
+# and the tools, an existing one is used as it is.
+package: configure-server
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target chatrix_programs
+	cd $(BUILD_DIR) && cpack -G DEB
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer (CI runs it).
 test-sanitize: deps

@@ -16,6 +16,9 @@ server=(
 )
 # The tests start real PostgreSQL and redis-server processes; the tools link Google Benchmark.
 tests=(libgtest-dev libbenchmark-dev postgresql-15 redis-server redis-tools)
+# The package test builds the .deb (dpkg-shlibdeps computes its Depends) and asks the
+# unpacked server over HTTP.
+tests+=(dpkg-dev curl)
 # The fuzz targets: libFuzzer comes with clang's runtime libraries (Debian 12: clang 14).
 fuzz=(clang libclang-rt-14-dev)
 
