@@ -72,7 +72,7 @@ unit: build
 
 # The server and the tools under $(DESTDIR)$(PREFIX) (bin/, share/doc/chatrix/).
 install: configure
-	cmake --build $(BUILD_DIR) -j $(JOBS) --target chatrix chatrix-bench
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target chatrix chatrix-cli chatrix-bench
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer (CI runs it).
