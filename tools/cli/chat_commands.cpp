@@ -72,12 +72,14 @@ void run_send(const context& ctx, const send_options& options) {
   session.send(event::text, json::object{{"to", options.to}, {"content", content}, {"mark", mark}});
   const frame stored = session.await([&](const frame& f) { return is(f, event::delivered) && mark_is(f, mark); },
                                      [&](const frame& f) { return mark_is(f, mark) || about_connection(f); },
-                                     deadline);
+                                     deadline, "the server to store the message (DELIVERED)");
   const auto& body = as_object(stored.body, "DELIVERED");
   const std::int64_t message_id = int_field(body, "message_id");
   if (options.wait_received) {
     session.await([&](const frame& f) { return is(f, event::received) && names_message(f, message_id); },
-                  about_connection, deadline);
+                  about_connection, deadline,
+                  "a device of " + options.to + " to receive message " + std::to_string(message_id) +
+                      " (RECEIVED); it is stored and will be delivered when " + options.to + " connects");
   }
   ctx.out.record({{"message_id", message_id},
                   {"to", options.to},

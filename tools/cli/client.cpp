@@ -61,10 +61,11 @@ chat_session::chat_session(const server_url& server, const std::string& token) :
   const auto deadline = clock::now() + network_timeout;
   const auto any_error = [](const frame& f) { return f.type == static_cast<int>(event::error); };
   me_ = user_of(await([](const frame& f) { return f.type == static_cast<int>(event::profile_info); }, any_error,
-                      deadline)
+                      deadline, "the server to accept the token (PROFILE_INFO)")
                     .body);
-  previews_ =
-      await([](const frame& f) { return f.type == static_cast<int>(event::chat_previews); }, any_error, deadline).body;
+  previews_ = await([](const frame& f) { return f.type == static_cast<int>(event::chat_previews); }, any_error,
+                    deadline, "the chat previews (CHATPREVIEWS)")
+                  .body;
 }
 
 void chat_session::send(event type, json::value body) { connection_.write(encode_frame(type, std::move(body))); }
@@ -76,11 +77,11 @@ std::optional<frame> chat_session::next(clock::time_point deadline) {
 }
 
 frame chat_session::await(const std::function<bool(const frame&)>& answers,
-                          const std::function<bool(const frame&)>& refuses, clock::time_point deadline) {
+                          const std::function<bool(const frame&)>& refuses, clock::time_point deadline,
+                          const std::string& awaited) {
   for (;;) {
     auto f = next(deadline);
-    if (!f)
-      throw cli_error("timeout", "no answer from the server within the time allowed", exit_status::timeout);
+    if (!f) throw cli_error("timeout", "gave up waiting for " + awaited, exit_status::timeout);
     if (answers(*f)) return std::move(*f);
     if (f->type == static_cast<int>(event::error) && refuses(*f)) {
       const auto refusal = error_of(f->body);
@@ -98,7 +99,7 @@ frame chat_session::request(event request_type, json::value body, event answer) 
                  // An ERR about the connection itself (no ref_type) ends this request too.
                  return !ref || (ref->is_int64() && ref->get_int64() == static_cast<int>(request_type));
                },
-               clock::now() + network_timeout);
+               clock::now() + network_timeout, "the server's answer (event " + std::to_string(static_cast<int>(answer)) + ")");
 }
 
 user chat_session::find_user(const std::string& username) {

@@ -43,10 +43,10 @@ class chat_session {
   std::optional<frame> next(clock::time_point deadline);
 
   /// Reads until `answers(frame)` is true and returns that frame; an ERR that `refuses(frame)`
-  /// throws the server's code. Other frames (a pending TEXT, a receipt) are skipped. Throws
-  /// cli_error timeout after network_timeout.
+  /// throws the server's code. Other frames (a pending TEXT, a receipt) are skipped. At the
+  /// deadline throws cli_error timeout, saying "gave up waiting for <awaited>".
   frame await(const std::function<bool(const frame&)>& answers, const std::function<bool(const frame&)>& refuses,
-              clock::time_point deadline);
+              clock::time_point deadline, const std::string& awaited);
   /// The answer of type `answer` to a request of type `request` (ERR with that ref_type).
   frame request(event request, boost::json::value body, event answer);
 

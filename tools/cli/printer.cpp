@@ -18,7 +18,7 @@ std::string utc_time(std::int64_t unix_seconds) {
   std::tm parts{};
   ::gmtime_r(&seconds, &parts);
   char text[32];
-  const std::size_t size = std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &parts);
+  const std::size_t size = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
   return std::string(text, size);
 }
 

@@ -22,7 +22,7 @@ class printer {
   bool json_;
 };
 
-/// Unix seconds as "2026-12-07 03:04:05" (UTC), for text output.
+/// Unix seconds as "2026-12-07T03:04:05Z" (UTC, RFC 3339 as history's created_at), for text output.
 std::string utc_time(std::int64_t unix_seconds);
 
 /// "alice (Alice)", or "alice" when the display name is empty or the username itself.

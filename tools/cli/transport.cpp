@@ -31,20 +31,19 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-std::string where(const server_url& server) { return server.text; }
-
 cli_error unreachable(const server_url& server, const std::string& what) {
-  return cli_error("unreachable", where(server) + ": " + what, exit_status::unreachable);
+  return cli_error("unreachable", server.text + ": " + what, exit_status::unreachable);
 }
 
 cli_error timed_out(const server_url& server) {
-  return cli_error("timeout", where(server) + ": no answer within " + std::to_string(network_timeout.count()) + " s",
+  return cli_error("timeout", server.text + ": no answer within " + std::to_string(network_timeout.count()) + " s",
                    exit_status::timeout);
 }
 
 /// Runs `operation` on `io` until it finishes or `deadline` passes. On the deadline `abort`
 /// closes the socket, so the operation ends (with operation_aborted) before this returns and
-/// nothing on the stack is used after it; the result is then nullopt.
+/// nothing on the stack is used after it; the result is then nullopt. Operations with nothing to
+/// return yield `true`, so that one completion signature serves them all.
 template <class T>
 std::optional<T> run_until(asio::io_context& io, asio::awaitable<T> operation, clock::time_point deadline,
                            const std::function<void()>& abort) {
