@@ -55,8 +55,9 @@ std::vector<boost::json::object> cli_result::records() const {
   return lines;
 }
 
-cli_process::cli_process(const fs::path& work_dir, const std::vector<std::string>& args,
-                         const std::map<std::string, std::string>& env, const std::string& input) {
+child_process::child_process(const fs::path& work_dir, const std::string& program,
+                             const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                             const std::string& input) {
   static std::atomic<int> sequence{0};
   const std::string stem = "cli-" + std::to_string(++sequence);
   out_path_ = work_dir / (stem + ".out");
@@ -74,8 +75,7 @@ cli_process::cli_process(const fs::path& work_dir, const std::vector<std::string
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
 
-  std::string bin = cli_binary();
-  std::vector<std::string> argv_strings{bin};
+  std::vector<std::string> argv_strings{program};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& s : argv_strings) argv.push_back(s.data());
@@ -86,19 +86,21 @@ cli_process::cli_process(const fs::path& work_dir, const std::vector<std::string
   posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  const int rc = ::posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv.data(), envp.data());
+  const int rc = ::posix_spawnp(&pid_, program.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("posix_spawn(" + bin + "): " + std::strerror(rc));
+  if (rc != 0) throw std::runtime_error("posix_spawnp(" + program + "): " + std::strerror(rc));
 }
 
-cli_process::~cli_process() {
+child_process::~child_process() {
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
 }
 
-cli_result cli_process::wait() {
+std::string child_process::output_so_far() const { return slurp(out_path_); }
+
+cli_result child_process::wait() {
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }

@@ -247,7 +247,7 @@ TEST_F(cli, errors_have_a_code_and_an_exit_status) {
 
   const auto usage = run("alice", {"history"});
   EXPECT_EQ(usage.exit_code, exit_usage);
-  EXPECT_EQ(run("alice", {"--server", "https://example.invalid", "whoami"}).exit_code, exit_usage);
+  EXPECT_EQ(run("alice", {"--server", "ftp://example.invalid", "whoami"}).exit_code, exit_usage);
 
   server_.stop();
   const auto down = run("alice", {"whoami"});

@@ -17,13 +17,19 @@ TEST(cli_server_url, accepts_http_urls_and_bare_addresses) {
   EXPECT_EQ(parse_server_url("HTTP://chat.example/").text, "http://chat.example:80");
   EXPECT_EQ(parse_server_url("localhost:7000").text, "http://localhost:7000");
 
+  const auto secure = parse_server_url("https://chat.example");
+  EXPECT_TRUE(secure.tls);
+  EXPECT_EQ(secure.port, "443");
+  EXPECT_EQ(secure.text, "https://chat.example:443");
+  EXPECT_FALSE(plain.tls);
+
   const auto v6 = parse_server_url("http://[::1]:6969");
   EXPECT_EQ(v6.host, "::1");
   EXPECT_EQ(v6.text, "http://[::1]:6969");
 }
 
 TEST(cli_server_url, refuses_what_it_cannot_use_as_a_usage_error) {
-  for (const char* bad : {"https://chat.example", "ws://chat.example/ws", "http://", "http://host:0",
+  for (const char* bad : {"ftp://chat.example", "ws://chat.example/ws", "http://", "http://host:0",
                           "http://host:70000", "http://host/api", "http://user@host", "http://host?x=1", "::"}) {
     try {
       parse_server_url(bad);

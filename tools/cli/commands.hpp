@@ -13,6 +13,7 @@ namespace chatrix::cli {
 
 struct context {
   std::optional<std::string> server;  // --server or CHATRIX_SERVER; else the saved login's, else the default
+  std::string ca_file;                // --cacert or CHATRIX_CA_FILE: certificates to trust for https://
   printer out{false};
 };
 

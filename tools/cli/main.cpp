@@ -16,9 +16,9 @@ namespace {
 using namespace chatrix::cli;
 
 constexpr const char* footer =
-    "Global options go before or after the command: --server URL, --json.\n"
+    "Global options go before or after the command: --server URL, --cacert FILE, --json.\n"
     "Exit status: 0 done; 1 the server refused (its error code on stderr); 2 a usage error; "
-    "3 the server cannot be reached or broke the protocol; 4 not logged in or the token was refused "
+    "3 the server cannot be reached, failed TLS or broke the protocol; 4 not logged in or the token was refused "
     "(run `chatrix-cli login`); 5 timed out; 6 the login file cannot be read or written.";
 
 /// One line on stderr: "chatrix-cli: <code>: <reason>", and what to do about unauthorized.
@@ -43,8 +43,12 @@ int main(int argc, char** argv) {
   std::string server;
   bool json = false;
   app.add_option("--server", server,
-                 "Server URL, http://host:port (default: the saved login's, else " + std::string(default_server) + ")")
+                 "Server URL, http://host:port or https://host:port (default: the saved login's, else " + std::string(default_server) + ")")
       ->envname("CHATRIX_SERVER");
+  app.add_option("--cacert", ctx.ca_file,
+                 "For https://: a PEM file of certificates to trust besides the system's (e.g. a self-signed one)")
+      ->envname("CHATRIX_CA_FILE")
+      ->check(CLI::ExistingFile);
   app.add_flag("--json", json, "Print one JSON object per line, with stable field names (for scripts)");
 
   std::function<void()> command;

@@ -5,9 +5,9 @@
 namespace chatrix::cli {
 
 server_url server_for(const context& ctx, const std::optional<saved_login>& login) {
-  if (ctx.server) return parse_server_url(*ctx.server);
-  if (login) return parse_server_url(login->server);
-  return parse_server_url(default_server);
+  server_url server = parse_server_url(ctx.server ? *ctx.server : login ? login->server : std::string(default_server));
+  server.ca_file = ctx.ca_file;
+  return server;
 }
 
 saved_login require_login() {

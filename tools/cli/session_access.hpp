@@ -7,7 +7,8 @@
 
 namespace chatrix::cli {
 
-/// --server / CHATRIX_SERVER when given, else the saved login's server, else the default.
+/// --server / CHATRIX_SERVER when given, else the saved login's server, else the default; with
+/// --cacert / CHATRIX_CA_FILE.
 server_url server_for(const context& ctx, const std::optional<saved_login>& login);
 
 /// The saved login, or cli_error unauthorized ("log in first").

@@ -1,4 +1,5 @@
-// The bytes on the wire: one HTTP request, or one WebSocket connection, each with a deadline.
+// The bytes on the wire: one HTTP request, or one WebSocket connection, each with a deadline,
+// over TCP or (https://) TLS.
 // The only file of chatrix-cli that includes Beast (it is most of the compile time), so this
 // header names none of it.
 #pragma once
@@ -24,15 +25,16 @@ struct http_reply {
 };
 
 /// POSTs `body` (JSON) to `target` with `Authorization: Bearer <bearer>` unless `bearer` is empty.
-/// Throws cli_error: unreachable (no connection, a broken answer) or timeout.
+/// Throws cli_error: unreachable (no connection, a broken answer), tls (the handshake or the
+/// server's certificate failed), timeout, or local (the --cacert file cannot be read).
 http_reply post_json(const server_url& server, std::string_view target, const std::string& body,
                      std::string_view bearer);
 
 /// A client WebSocket to the server's /ws. Not thread-safe; one command drives it.
 class ws_connection {
  public:
-  /// Connects and upgrades, or throws cli_error (unreachable, timeout, or the server's code when
-  /// it refused the upgrade with a JSON error).
+  /// Connects and upgrades, or throws cli_error (as post_json, or the server's code when it
+  /// refused the upgrade with a JSON error).
   explicit ws_connection(const server_url& server);
   ~ws_connection();
   ws_connection(const ws_connection&) = delete;
@@ -48,8 +50,11 @@ class ws_connection {
   /// Closing handshake, bounded by network_timeout; errors are ignored (the work is done).
   void close() noexcept;
 
- private:
+  /// Defined in transport.cpp, once for TCP and once for TLS; named here only so that those may
+  /// derive from it.
   struct state;
+
+ private:
   std::unique_ptr<state> state_;
 };
 
