@@ -23,6 +23,7 @@ constexpr int exit_usage = 2;
 constexpr int exit_unreachable = 3;
 constexpr int exit_unauthorized = 4;
 constexpr int exit_timeout = 5;
+constexpr int exit_local = 6;
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
@@ -108,7 +109,8 @@ TEST_F(cli, send_is_stored_and_listen_confirms_receipt) {
 
   // Bob listens while Alice sends and waits for RECEIVED: only Bob's ACK gets her one.
   cli_process listener(server_.dir(), {"listen", "--count", "1", "--json", "--timeout", "20"}, env_of("bob"));
-  const auto sent = run("alice", {"send", "bob", "hello", "from", "the", "cli", "--received", "--timeout", "20", "--json"});
+  const auto sent =
+      run("alice", {"send", "bob", "hello", "from", "the", "cli", "--received", "--timeout", "20", "--json"});
   ASSERT_EQ(sent.exit_code, exit_ok) << sent.err;
   const auto sent_records = sent.records();
   ASSERT_EQ(sent_records.size(), 1u);
@@ -244,6 +246,15 @@ TEST_F(cli, errors_have_a_code_and_an_exit_status) {
   const auto revoked = run("alice", {"previews"});
   EXPECT_EQ(revoked.exit_code, exit_unauthorized);
   EXPECT_NE(revoked.err.find("unauthorized"), std::string::npos) << revoked.err;
+
+  // A login file that is not one: named, status 6; a new login replaces it.
+  std::ofstream(login_file("alice"), std::ios::trunc) << "not json";
+  const auto broken = run("alice", {"whoami"});
+  EXPECT_EQ(broken.exit_code, exit_local);
+  EXPECT_NE(broken.err.find("chatrix-cli: local: " + login_file("alice").string()), std::string::npos) << broken.err;
+  const auto relogin = run("alice", {"login", "alice", "--password", "pw-alice-long"});
+  EXPECT_EQ(relogin.exit_code, exit_ok) << relogin.err;
+  EXPECT_EQ(run("alice", {"whoami"}).exit_code, exit_ok);
 
   const auto usage = run("alice", {"history"});
   EXPECT_EQ(usage.exit_code, exit_usage);

@@ -15,6 +15,17 @@ json::object user_record(const user& who) {
   return {{"id", who.id}, {"username", who.username}, {"name", who.name}};
 }
 
+/// The saved login's server for a new login: a file that cannot be read is about to be replaced,
+/// so it must not stand in the way of the login that replaces it.
+server_url server_for_new_login(const context& ctx) {
+  try {
+    return server_for(ctx, load_login());
+  } catch (const cli_error& e) {
+    if (e.status != exit_status::local) throw;
+    return server_for(ctx, std::nullopt);
+  }
+}
+
 /// Keeps the new token and says who is logged in where.
 void keep(const context& ctx, const server_url& server, const signed_in& session, const std::string& verb) {
   save_login({server.text, session.token, session.who.id, session.who.username});
@@ -25,14 +36,14 @@ void keep(const context& ctx, const server_url& server, const signed_in& session
 }  // namespace
 
 void run_register(const context& ctx, const register_options& options) {
-  const server_url server = server_for(ctx, load_login());
+  const server_url server = server_for_new_login(ctx);
   const std::string password = read_password(options.password);
   keep(ctx, server, register_account(server, options.username, password, options.name),
        "registered and logged in as");
 }
 
 void run_login(const context& ctx, const login_options& options) {
-  const server_url server = server_for(ctx, load_login());
+  const server_url server = server_for_new_login(ctx);
   const std::string password = read_password(options.password);
   keep(ctx, server, log_in(server, options.username, password), "logged in as");
 }

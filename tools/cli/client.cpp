@@ -99,7 +99,8 @@ frame chat_session::request(event request_type, json::value body, event answer) 
                  // An ERR about the connection itself (no ref_type) ends this request too.
                  return !ref || (ref->is_int64() && ref->get_int64() == static_cast<int>(request_type));
                },
-               clock::now() + network_timeout, "the server's answer (event " + std::to_string(static_cast<int>(answer)) + ")");
+               clock::now() + network_timeout,
+               "the server's answer (event " + std::to_string(static_cast<int>(answer)) + ")");
 }
 
 user chat_session::find_user(const std::string& username) {

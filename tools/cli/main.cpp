@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
   std::string server;
   bool json = false;
   app.add_option("--server", server,
-                 "Server URL, http://host:port or https://host:port (default: the saved login's, else " + std::string(default_server) + ")")
+                 "Server URL, http://host:port or https://host:port (default: the saved login's, else " +
+                     std::string(default_server) + ")")
       ->envname("CHATRIX_SERVER");
   app.add_option("--cacert", ctx.ca_file,
                  "For https://: a PEM file of certificates to trust besides the system's (e.g. a self-signed one)")
@@ -88,8 +89,9 @@ int main(int argc, char** argv) {
   send_cmd->callback([&] { command = [&] { run_send(ctx, send); }; });
 
   listen_options listen;
-  auto* listen_cmd = app.add_subcommand(
-      "listen", "Print messages as they come (pending ones first) and confirm each with ACK, so the sender sees RECEIVED");
+  auto* listen_cmd = app.add_subcommand("listen",
+                                        "Print messages as they come (pending ones first) and confirm each with ACK, "
+                                        "so the sender sees RECEIVED");
   listen_cmd->add_option("--count", listen.count, "Stop after this many messages (exit 5 if --timeout comes first)")
       ->check(CLI::Range(std::int64_t{1}, std::numeric_limits<std::int64_t>::max()));
   listen_cmd->add_option("--timeout", listen.timeout_seconds, "Stop after this many seconds")

@@ -83,7 +83,8 @@ ssl::context tls_context(const server_url& server) {
   context.set_default_verify_paths(ec);
   if (!server.ca_file.empty()) {
     context.load_verify_file(server.ca_file, ec);
-    if (ec) throw cli_error("local", server.ca_file + ": cannot load certificates: " + ec.message(), exit_status::local);
+    if (ec)
+      throw cli_error("local", server.ca_file + ": cannot load certificates: " + ec.message(), exit_status::local);
   }
   context.set_verify_mode(ssl::verify_peer);
   return context;
@@ -112,7 +113,8 @@ asio::awaitable<bool> open(tcp::resolver& resolver, tls_stream& stream, const se
     throw cli_error("tls", server.text + ": cannot set the TLS server name", exit_status::unreachable);
   stream.set_verify_callback(ssl::host_name_verification(server.host));
   auto [error] = co_await stream.async_handshake(ssl::stream_base::client, use_tuple);
-  if (error) throw cli_error("tls", server.text + ": TLS handshake failed: " + error.message(), exit_status::unreachable);
+  if (error)
+    throw cli_error("tls", server.text + ": TLS handshake failed: " + error.message(), exit_status::unreachable);
   co_return true;
 }
 
