@@ -1,0 +1,141 @@
+// chatrix-cli: a command-line client for a Chatrix server (docs/cli.md). The command line is
+// parsed here; the commands live in account_commands.cpp and chat_commands.cpp.
+#include "cli_error.hpp"
+#include "commands.hpp"
+#include "server_url.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <iostream>
+#include <limits>
+
+namespace {
+
+using namespace chatrix::cli;
+
+constexpr const char* footer =
+    "Global options go before or after the command: --server URL, --cacert FILE, --json.\n"
+    "Exit status: 0 done; 1 the server refused (its error code on stderr); 2 a usage error; "
+    "3 the server cannot be reached, failed TLS or broke the protocol; 4 not logged in or the token was refused "
+    "(run `chatrix-cli login`); 5 timed out; 6 the login file cannot be read or written.";
+
+/// One line on stderr: "chatrix-cli: <code>: <reason>", and what to do about unauthorized.
+int report(const cli_error& e) {
+  std::cerr << "chatrix-cli: " << e.code << ": " << e.what();
+  if (e.status == exit_status::unauthorized) std::cerr << "; log in with `chatrix-cli login <username>`";
+  std::cerr << std::endl;
+  return static_cast<int>(e.status);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"chatrix-cli: register, log in, send, listen, search, history and previews on a Chatrix server.",
+               "chatrix-cli"};
+  app.footer(footer);
+  app.require_subcommand(1);
+  // Global options may come before or after the command.
+  app.fallthrough();
+
+  context ctx;
+  std::string server;
+  bool json = false;
+  app.add_option("--server", server,
+                 "Server URL, http://host:port or https://host:port (default: the saved login's, else " +
+                     std::string(default_server) + ")")
+      ->envname("CHATRIX_SERVER");
+  app.add_option("--cacert", ctx.ca_file,
+                 "For https://: a PEM file of certificates to trust besides the system's (e.g. a self-signed one)")
+      ->envname("CHATRIX_CA_FILE")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--json", json, "Print one JSON object per line, with stable field names (for scripts)");
+
+  std::function<void()> command;
+  // A millisecond to a year: the waits are steady-clock deadlines, which a year keeps far from overflow.
+  const CLI::Range seconds_range(0.001, 365.0 * 24 * 3600);
+
+  register_options reg;
+  auto* reg_cmd = app.add_subcommand("register", "Create an account and log in as it (keeps the token)");
+  reg_cmd->add_option("username", reg.username, "3-32 characters of A-Z a-z 0-9 _ . -")->required();
+  reg_cmd->add_option("--name", reg.name, "Display name (default: the username)");
+  reg_cmd->add_option("--password", reg.password,
+                      "Password (else CHATRIX_PASSWORD, else asked for on a terminal or read as a line from stdin)");
+  reg_cmd->callback([&] { command = [&] { run_register(ctx, reg); }; });
+
+  login_options login;
+  auto* login_cmd = app.add_subcommand("login", "Log in and keep the token in $XDG_CONFIG_HOME/chatrix/login.json");
+  login_cmd->add_option("username", login.username)->required();
+  login_cmd->add_option("--password", login.password,
+                        "Password (else CHATRIX_PASSWORD, else asked for on a terminal or read as a line from stdin)");
+  login_cmd->callback([&] { command = [&] { run_login(ctx, login); }; });
+
+  app.add_subcommand("logout", "Revoke the saved token and forget it")->callback([&] {
+    command = [&] { run_logout(ctx); };
+  });
+  app.add_subcommand("whoami", "Show the logged-in user, as the server knows it")->callback([&] {
+    command = [&] { run_whoami(ctx); };
+  });
+
+  send_options send;
+  auto* send_cmd = app.add_subcommand("send", "Send a message and wait until the server has stored it (DELIVERED)");
+  send_cmd->add_option("user", send.to, "Recipient's username")->required();
+  send_cmd->add_option("text", send.words, "The message (words are joined with spaces)")->required();
+  send_cmd->add_flag("--received", send.wait_received,
+                     "Also wait until a device of the recipient has the message (RECEIVED)");
+  send_cmd->add_option("--timeout", send.timeout_seconds, "Seconds to wait for the answers (default 10)")
+      ->check(seconds_range);
+  send_cmd->callback([&] { command = [&] { run_send(ctx, send); }; });
+
+  listen_options listen;
+  auto* listen_cmd = app.add_subcommand("listen",
+                                        "Print messages as they come (pending ones first) and confirm each with ACK, "
+                                        "so the sender sees RECEIVED");
+  listen_cmd->add_option("--count", listen.count, "Stop after this many messages (exit 5 if --timeout comes first)")
+      ->check(CLI::Range(std::int64_t{1}, std::numeric_limits<std::int64_t>::max()));
+  listen_cmd->add_option("--timeout", listen.timeout_seconds, "Stop after this many seconds")
+      ->check(seconds_range);
+  listen_cmd->callback([&] { command = [&] { run_listen(ctx, listen); }; });
+
+  search_options search;
+  auto* search_cmd = app.add_subcommand("search", "Find users whose username or display name contains a fragment");
+  search_cmd->add_option("fragment", search.fragment)->required();
+  search_cmd->add_option("--limit", search.limit, "At most this many users (1-50, default 20)")
+      ->check(CLI::Range(1, 50));
+  search_cmd->callback([&] { command = [&] { run_search(ctx, search); }; });
+
+  history_options history;
+  auto* history_cmd = app.add_subcommand("history", "Show the conversation with a user, oldest first");
+  history_cmd->add_option("user", history.with, "The other user's username")->required();
+  history_cmd->add_option("--before", history.before, "Only messages older than this message id (paging back)")
+      ->check(CLI::Range(std::int64_t{1}, std::numeric_limits<std::int64_t>::max()));
+  history_cmd->add_option("--limit", history.limit, "At most this many messages (1-200, default 50)")
+      ->check(CLI::Range(1, 200));
+  history_cmd->callback([&] { command = [&] { run_history(ctx, history); }; });
+
+  app.add_subcommand("previews", "List conversations, most recent first, with unread counts")->callback([&] {
+    command = [&] { run_previews(ctx); };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return report(cli_error("usage", std::string(e.what()) + " (see chatrix-cli --help)", exit_status::usage));
+  }
+
+  if (!server.empty()) ctx.server = server;
+  ctx.out = printer(json);
+  try {
+    command();
+    return static_cast<int>(exit_status::ok);
+  } catch (const cli_error& e) {
+    return report(e);
+  } catch (const std::exception& e) {
+    return report(cli_error("internal", e.what(), exit_status::unreachable));
+  }
+}
