@@ -401,9 +401,11 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
 asio::awaitable<void> server::impl::accept_loop(tcp::acceptor& from, http::listener_role role) {
   auto self = shared_from_this();
   asio::steady_timer backoff(ioc);
-  while (!websockets.sessions.stopping()) {
+  // Runs on through the drain, so that probes get their answer (/ready: "draining"); stop()
+  // closes the listeners once the sessions are gone.
+  while (from.is_open()) {
     auto [ec, socket] = co_await from.async_accept(ioc.get_executor(), use_tuple);
-    if (websockets.sessions.stopping() || ec == asio::error::operation_aborted) break;
+    if (ec == asio::error::operation_aborted || !from.is_open()) break;
     if (ec) {
       // Out of file descriptors (or a transient network error): wait instead of spinning.
       if (ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system) {
@@ -462,15 +464,16 @@ std::uint16_t server::start(tcp::acceptor listening, std::optional<tcp::acceptor
 void server::stop(std::chrono::milliseconds grace, std::function<void()> done) {
   auto s = impl_;
   s->websockets.sessions.begin_stopping(std::chrono::steady_clock::now() + grace);
-  beast::error_code ignored;
-  s->acceptor.close(ignored);
-  s->admin_acceptor.close(ignored);
   // Sessions stop reading at their next frame (read_loop). Those not yet authenticated have
   // nothing in flight and go at once.
   for (const auto& session : s->websockets.sessions.live()) session->server_stopping();
   // `done` runs once, also when the shutdown itself fails, or the process would never exit.
   auto once = std::make_shared<std::function<void()>>(std::move(done));
-  auto finished = [once] {
+  auto finished = [s, once] {
+    // Until now HTTP was still answered, one request per connection and no upgrade.
+    beast::error_code ignored;
+    s->acceptor.close(ignored);
+    s->admin_acceptor.close(ignored);
     if (auto fn = std::exchange(*once, nullptr)) fn();
   };
   spawn_logged(
