@@ -384,6 +384,7 @@ int run_server(const config::server_config& cfg) {
                            cfg.unauthenticated_per_address, cfg.unauthenticated_total};
   net_options.trusted_proxies = cfg.trusted_proxies;
   net_options.ws_origins = cfg.ws_origins;
+  net_options.access_log = cfg.access_log;
   net::server server(ioc, net_options, chat, routes, metrics);
   if (admin_listener) {
     spdlog::info("admin routes (/metrics, /cluster) on {}",
