@@ -130,7 +130,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                                    {300, std::chrono::hours(1)}),
                           64, metrics);
   chat::account_service accounts(ioc.get_executor(), store, users, hasher, token_records, time, guard);
-  http::router routes(accounts, bus, metrics, http::cors_policy{});
+  http::readiness ready(ioc.get_executor(), store, bus);
+  http::router routes(accounts, bus, metrics, ready, http::cors_policy{});
 
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   for (int i = 0; i < max_requests; ++i) {

@@ -64,6 +64,7 @@ class memory_store final : public storage::store {
     done(unused());
   }
   void chat_previews(user_id, int, storage::callback<std::vector<chat_preview>> done) override { done(unused()); }
+  void ping(storage::callback<bool> done) override { done(true); }
   void shutdown() override {}
 
  private:

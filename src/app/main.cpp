@@ -2,6 +2,7 @@
 // or to app::migrate for `chatrix migrate` (apply the database schema and exit).
 #include "app/server.hpp"
 #include "config/config.hpp"
+#include "core/log_format.hpp"
 
 #include <malloc.h>
 #ifdef CHATRIX_MIMALLOC
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
   }
   if (!cfg) return 0;  // --help or --version
   spdlog::set_level(spdlog::level::from_str(cfg->log_level));
+  log::use_format(cfg->log_format);
 #ifdef CHATRIX_MIMALLOC
   // Also what keeps the linker from dropping mimalloc, whose malloc replaces glibc's.
   spdlog::debug("allocator: mimalloc {}", mi_version());

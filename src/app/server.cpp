@@ -369,7 +369,8 @@ int run_server(const config::server_config& cfg) {
   chat::account_service accounts(workers.get_executor(), store, chat.users(), hasher, chat.tokens(), clock,
                                  login_guard);
   const auto web = load_web_client(cfg);
-  http::router routes(accounts, bus, metrics, http::cors_policy{cfg.cors_origins}, web ? &*web : nullptr);
+  http::readiness readiness(ioc.get_executor(), store, bus);
+  http::router routes(accounts, bus, metrics, readiness, http::cors_policy{cfg.cors_origins}, web ? &*web : nullptr);
 
   net::server_options net_options;
   net_options.max_frame_bytes = cfg.max_frame_bytes;
@@ -383,6 +384,7 @@ int run_server(const config::server_config& cfg) {
                            cfg.unauthenticated_per_address, cfg.unauthenticated_total};
   net_options.trusted_proxies = cfg.trusted_proxies;
   net_options.ws_origins = cfg.ws_origins;
+  net_options.access_log = cfg.access_log;
   net::server server(ioc, net_options, chat, routes, metrics);
   if (admin_listener) {
     spdlog::info("admin routes (/metrics, /cluster) on {}",
@@ -399,6 +401,9 @@ int run_server(const config::server_config& cfg) {
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: closing sessions and stopping", sig);
+    // /ready says "draining" from now on, so that load balancers stop sending new clients
+    // while the sessions here finish (the listeners answer until they have).
+    readiness.begin_draining();
     server.stop(std::chrono::seconds(5), [&] {
       if (chat.texts_in_flight() > 0)
         spdlog::warn("{} messages still being stored at shutdown: they stay pending", chat.texts_in_flight());

@@ -120,6 +120,9 @@ class bus {
   /// False when every session is on this node (a single node): an event for a user with no
   /// session here then reaches nobody, so the caller need not even build it.
   virtual bool spans_nodes() const noexcept = 0;
+  /// Whether routing works both ways right now (readiness): always for a bus within one
+  /// process; a bus over a backend says whether it has it.
+  virtual bool connected() const noexcept { return true; }
 
   virtual std::string node_id() const = 0;
   /// Live nodes as last seen by this node: itself always, with its current count of

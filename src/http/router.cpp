@@ -130,54 +130,50 @@ response error_response(const error& err) {
   return res;
 }
 
+// ---- the route table ----
+
+namespace {
+
+using scope = route_scope;
+
+bool served_on(route_scope where, listener_role listener) {
+  switch (listener) {
+    case listener_role::only: return true;
+    case listener_role::main: return where != scope::admin;
+    case listener_role::admin: return where != scope::main;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::span<const router::route> router::routes() {
+  static constexpr route table[] = {
+      {"POST", "/auth/register", scope::main, &router::register_user},
+      {"POST", "/auth/login", scope::main, &router::login},
+      {"POST", "/auth/logout", scope::main, &router::logout},
+      {"POST", "/auth/logout-all", scope::main, &router::logout_all},
+      {"POST", "/auth/password", scope::main, &router::change_password},
+      // The probes: on every listener, and HEAD for probers that send it.
+      {"GET", "/health", scope::both, &router::health},
+      {"HEAD", "/health", scope::both, &router::health},
+      {"GET", "/ready", scope::both, &router::ready},
+      {"HEAD", "/ready", scope::both, &router::ready},
+      {"GET", "/metrics", scope::admin, &router::metrics_text},
+      {"GET", "/ws", scope::main, &router::websocket_without_upgrade},
+      {"GET", "/ws/", scope::main, &router::websocket_without_upgrade},
+      {"GET", "/cluster", scope::admin, &router::cluster_nodes},
+      {"GET", "/", scope::main, &router::web_file},
+      {"HEAD", "/", scope::main, &router::web_file},
+      {"GET", web_file_path, scope::main, &router::web_file},
+      {"HEAD", web_file_path, scope::main, &router::web_file},
+  };
+  return table;
+}
+
 router::router(chat::account_service& accounts, const cluster::bus& bus, metrics::server_metrics& metrics,
-               cors_policy cors, const static_files* web)
-    : accounts_(accounts), bus_(bus), metrics_(metrics), cors_(std::move(cors)), web_(web) {}
-
-std::optional<response> router::web_file(const request& req, std::string_view path) const {
-  if (web_ == nullptr || (req.method != "GET" && req.method != "HEAD")) return std::nullopt;
-  const auto* file = web_->find(path);
-  if (file == nullptr) return std::nullopt;
-  response res;
-  // Revalidated on every load (a cheap 304): an upgraded server's client takes effect at once.
-  res.headers.emplace_back("Cache-Control", "no-cache");
-  res.headers.emplace_back("ETag", file->etag);
-  res.headers.emplace_back("X-Content-Type-Options", "nosniff");
-  if (file->content_type.starts_with("text/html")) {
-    // The client loads nothing from another address; the socket goes back to this host.
-    res.headers.emplace_back("Content-Security-Policy",
-                             "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
-                             "style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
-    res.headers.emplace_back("Referrer-Policy", "no-referrer");
-  }
-  res.content_type = file->content_type;
-  if (!req.if_none_match.empty() && req.if_none_match == file->etag) {
-    res.status = 304;
-    return res;
-  }
-  res.body = file->body;
-  return res;
-}
-
-response router::cluster_nodes() const {
-  std::string body = "{\"node_id\":";
-  protocol::append_json_string(body, bus_.node_id());
-  body += ",\"nodes\":[";
-  bool first = true;
-  for (const auto& n : bus_.nodes()) {
-    if (!first) body += ',';
-    first = false;
-    body += "{\"id\":";
-    protocol::append_json_string(body, n.id);
-    body += ",\"address\":";
-    protocol::append_json_string(body, n.address);
-    body += ",\"started_at\":" + std::to_string(n.started_at);
-    body += ",\"connections\":" + std::to_string(n.connections);
-    body += ",\"expires_at\":" + std::to_string(n.expires_at) + "}";
-  }
-  body += "]}";
-  return response{200, std::move(body)};
-}
+               readiness& ready, cors_policy cors, const static_files* web)
+    : accounts_(accounts), bus_(bus), metrics_(metrics), readiness_(ready), cors_(std::move(cors)), web_(web) {}
 
 bool router::is_websocket_path(std::string_view target) {
   auto p = path_of(target);
@@ -197,11 +193,18 @@ void router::apply_cors(const std::string& origin, response& res) const {
 asio::awaitable<response> router::handle(const request& req) {
   metrics::server_metrics::add(metrics_.http_requests);
   const auto path = path_of(req.target);
-  const bool operator_route = path == "/metrics" || path == "/cluster";
-  if ((req.listener == listener_role::main && operator_route) ||
-      (req.listener == listener_role::admin && !operator_route && path != "/health")) {
-    co_return error_response(404, errc::not_found, "no route for " + shown_path(path));
+  // The routes of this path: its own, else (a file of the web client) the web files'.
+  const auto table = routes();
+  std::vector<const route*> found;
+  for (const auto& r : table)
+    if (r.path == path) found.push_back(&r);
+  if (found.empty() && web_ != nullptr && path != "/" && web_->find(path) != nullptr) {
+    for (const auto& r : table)
+      if (r.path == web_file_path) found.push_back(&r);
   }
+  // Every route of a path has the same scope (routes_test checks it); a path of no route is
+  // the main listener's, which answers it 404 (or its CORS preflight).
+  if (!served_on(found.empty() ? scope::main : found.front()->scope, req.listener)) co_return error_response(404, errc::not_found, "no route for " + shown_path(path));
   if (req.method == "OPTIONS") {
     response res{204, {}, {}};
     res.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
@@ -209,53 +212,92 @@ asio::awaitable<response> router::handle(const request& req) {
     res.headers.emplace_back("Access-Control-Max-Age", "86400");
     co_return res;
   }
-  auto only = [&](std::string_view method) -> std::optional<response> {
-    if (req.method == method) return std::nullopt;
-    auto res = error_response(405, errc::method_not_allowed, "method " + req.method + " is not allowed here");
-    res.headers.emplace_back("Allow", std::string(method) + ", OPTIONS");
-    return res;
-  };
-  if (path == "/auth/register") {
-    if (auto r = only("POST")) co_return *r;
-    co_return co_await register_user(req);
+  if (found.empty()) co_return error_response(404, errc::not_found, "no route for " + shown_path(path));
+  std::string allow;
+  for (const auto* r : found) {
+    if (r->method == req.method) co_return co_await (this->*(r->handle))(req);
+    allow += std::string(r->method) + ", ";
   }
-  if (path == "/auth/login") {
-    if (auto r = only("POST")) co_return *r;
-    co_return co_await login(req);
-  }
-  if (path == "/auth/logout") {
-    if (auto r = only("POST")) co_return *r;
-    co_return co_await logout(req);
-  }
-  if (path == "/auth/logout-all") {
-    if (auto r = only("POST")) co_return *r;
-    co_return co_await logout_all(req);
-  }
-  if (path == "/auth/password") {
-    if (auto r = only("POST")) co_return *r;
-    co_return co_await change_password(req);
-  }
-  if (path == "/health") {
-    if (auto r = only("GET")) co_return *r;
-    co_return response{200, "{\"status\":\"ok\"}"};
-  }
-  if (path == "/cluster") {
-    if (auto r = only("GET")) co_return *r;
-    co_return cluster_nodes();
-  }
-  if (path == "/metrics") {
-    if (auto r = only("GET")) co_return *r;
-    co_return response{200, metrics::render_prometheus(metrics_), "text/plain; version=0.0.4"};
-  }
-  if (is_websocket_path(req.target)) {
-    if (auto r = only("GET")) co_return *r;
-    co_return error_response(426, errc::upgrade_required, "this endpoint expects a WebSocket upgrade");
-  }
-  if (req.listener != listener_role::admin) {
-    if (auto file = web_file(req, path)) co_return std::move(*file);
-  }
-  co_return error_response(404, errc::not_found, "no route for " + shown_path(path));
+  auto res = error_response(405, errc::method_not_allowed, "method " + req.method + " is not allowed here");
+  res.headers.emplace_back("Allow", allow + "OPTIONS");
+  co_return res;
 }
+
+// ---- operator routes and the web client ----
+
+asio::awaitable<response> router::health(const request&) {
+  response res{200, "{\"status\":\"ok\"}"};
+  res.headers.emplace_back("Cache-Control", "no-store");
+  co_return res;
+}
+
+asio::awaitable<response> router::ready(const request&) {
+  const auto state = co_await readiness_.check();
+  response res{200, "{\"status\":\"ready\"}"};
+  if (!state.ready) {
+    res.status = 503;
+    res.body = "{\"status\":\"not_ready\",\"reason\":";
+    protocol::append_json_string(res.body, state.reason);
+    res.body += ",\"code\":\"unavailable\"}";
+  }
+  res.headers.emplace_back("Cache-Control", "no-store");
+  co_return res;
+}
+
+asio::awaitable<response> router::metrics_text(const request&) {
+  co_return response{200, metrics::render_prometheus(metrics_), "text/plain; version=0.0.4"};
+}
+
+asio::awaitable<response> router::websocket_without_upgrade(const request&) {
+  co_return error_response(426, errc::upgrade_required, "this endpoint expects a WebSocket upgrade");
+}
+
+asio::awaitable<response> router::web_file(const request& req) {
+  const auto path = path_of(req.target);
+  const auto* file = web_ == nullptr ? nullptr : web_->find(path);
+  if (file == nullptr) co_return error_response(404, errc::not_found, "no route for " + shown_path(path));
+  response res;
+  // Revalidated on every load (a cheap 304): an upgraded server's client takes effect at once.
+  res.headers.emplace_back("Cache-Control", "no-cache");
+  res.headers.emplace_back("ETag", file->etag);
+  res.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  if (file->content_type.starts_with("text/html")) {
+    // The client loads nothing from another address; the socket goes back to this host.
+    res.headers.emplace_back("Content-Security-Policy",
+                             "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
+                             "style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    res.headers.emplace_back("Referrer-Policy", "no-referrer");
+  }
+  res.content_type = file->content_type;
+  if (!req.if_none_match.empty() && req.if_none_match == file->etag) {
+    res.status = 304;
+    co_return res;
+  }
+  res.body = file->body;
+  co_return res;
+}
+
+asio::awaitable<response> router::cluster_nodes(const request&) {
+  std::string body = "{\"node_id\":";
+  protocol::append_json_string(body, bus_.node_id());
+  body += ",\"nodes\":[";
+  bool first = true;
+  for (const auto& n : bus_.nodes()) {
+    if (!first) body += ',';
+    first = false;
+    body += "{\"id\":";
+    protocol::append_json_string(body, n.id);
+    body += ",\"address\":";
+    protocol::append_json_string(body, n.address);
+    body += ",\"started_at\":" + std::to_string(n.started_at);
+    body += ",\"connections\":" + std::to_string(n.connections);
+    body += ",\"expires_at\":" + std::to_string(n.expires_at) + "}";
+  }
+  body += "]}";
+  co_return response{200, std::move(body)};
+}
+
+// ---- accounts ----
 
 asio::awaitable<response> router::register_user(const request& req) {
   auto fields = read_fields(req, {"username", "password", "name"});

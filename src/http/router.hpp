@@ -4,14 +4,16 @@
 
 #include "chat/account_service.hpp"
 #include "cluster/bus.hpp"
+#include "http/readiness.hpp"
 #include "http/static_files.hpp"
 #include "metrics/metrics.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
-#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -22,8 +24,12 @@ inline constexpr std::size_t max_body_bytes = 16 * 1024;
 inline constexpr std::size_t max_header_bytes = 16 * 1024;
 
 /// The listener a request came in on. With ADMIN_PORT the operator's routes (/metrics,
-/// /cluster) are served only on the admin listener, which serves nothing else but /health.
+/// /cluster) are served only on the admin listener, which serves nothing else but the probes
+/// (/health, /ready).
 enum class listener_role : std::uint8_t { only, main, admin };
+
+/// Which listener serves a route when ADMIN_PORT splits them (without it, one serves all).
+enum class route_scope : std::uint8_t { main, admin, both };
 
 struct request {
   std::string method;  // "GET", "POST", ...
@@ -56,9 +62,25 @@ response error_response(unsigned status, errc code, std::string message);
 /// Thread-safety: I/O thread only.
 class router {
  public:
+  using handler = boost::asio::awaitable<response> (router::*)(const request&);
+  /// One (method, path) served. The table of them is both what handle() dispatches on and
+  /// what docs/openapi.yaml is checked against (tests/unit/http/routes_test.cpp).
+  struct route {
+    std::string_view method;
+    std::string_view path;  // web_file_path stands for any file of the web client
+    route_scope scope;
+    handler handle;
+  };
+  /// The path of the web client's files other than "/" (OpenAPI's path template syntax).
+  static constexpr std::string_view web_file_path = "/{file}";
+
+  /// Every route, in the order of docs/protocol.md's table. OPTIONS (the CORS preflight) is
+  /// answered on every path and is not listed.
+  static std::span<const route> routes();
+
   /// `web`: the web client's files served at / (nullptr: none, WEB_DIR=off).
-  router(chat::account_service& accounts, const cluster::bus& bus, metrics::server_metrics& metrics, cors_policy cors,
-         const static_files* web = nullptr);
+  router(chat::account_service& accounts, const cluster::bus& bus, metrics::server_metrics& metrics,
+         readiness& ready, cors_policy cors, const static_files* web = nullptr);
 
   boost::asio::awaitable<response> handle(const request& req);
   /// Adds the CORS headers `origin` is entitled to.
@@ -73,14 +95,18 @@ class router {
   boost::asio::awaitable<response> logout(const request& req);
   boost::asio::awaitable<response> logout_all(const request& req);
   boost::asio::awaitable<response> change_password(const request& req);
-
-  response cluster_nodes() const;
-  /// A web client file for GET or HEAD, or nullopt when `path` is none of them.
-  std::optional<response> web_file(const request& req, std::string_view path) const;
+  boost::asio::awaitable<response> health(const request& req);
+  boost::asio::awaitable<response> ready(const request& req);
+  boost::asio::awaitable<response> metrics_text(const request& req);
+  boost::asio::awaitable<response> cluster_nodes(const request& req);
+  boost::asio::awaitable<response> websocket_without_upgrade(const request& req);
+  /// A web client file (GET or HEAD); 304 when If-None-Match names it.
+  boost::asio::awaitable<response> web_file(const request& req);
 
   chat::account_service& accounts_;
   const cluster::bus& bus_;
   metrics::server_metrics& metrics_;
+  readiness& readiness_;
   cors_policy cors_;
   const static_files* web_;
 };

@@ -3,7 +3,9 @@
 // unit: instantiating Beast's operations inside coroutines costs ~20 s per unit on two cores.
 #include "net/server.hpp"
 
+#include "core/log.hpp"
 #include "core/spawn.hpp"
+#include "net/access_log.hpp"
 #include "net/admission.hpp"
 #include "net/client_address.hpp"
 #include "net/websocket_session.hpp"
@@ -88,7 +90,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                                          const std::string& origin);
   /// A connection refused by an admission limit: counted, logged, answered with 429 or 503.
   asio::awaitable<void> refuse(http_stream& stream, beast::flat_buffer& buffer, const refusal& why,
-                               const config::ip_bytes& client, const std::string& origin);
+                               std::uint64_t connection, const config::ip_bytes& client, const std::string& origin);
   bool origin_allowed(std::string_view origin) const;
   /// Whether a warning under `key` may be logged now (warning_rate).
   bool may_warn(const std::string& key);
@@ -229,12 +231,14 @@ asio::awaitable<void> server::impl::answer_and_close(http_stream& stream, beast:
 }
 
 asio::awaitable<void> server::impl::refuse(http_stream& stream, beast::flat_buffer& buffer, const refusal& why,
-                                           const config::ip_bytes& client, const std::string& origin) {
+                                           std::uint64_t connection, const config::ip_bytes& client,
+                                           const std::string& origin) {
   metrics::server_metrics::add(metrics.limited_connections);
   const auto address = address_text(client);
   if (may_warn(std::string(why.limit) + ' ' + address)) {
-    spdlog::warn("rate-limited: {} refused a connection from {}: {} (logged once a minute per address)", why.limit,
-                 address, why.reason.message);
+    log::write(spdlog::level::warn, log::connection(connection, address),
+               "rate-limited: {} refused a connection: {} (logged once a minute per address)", why.limit,
+               why.reason.message);
   }
   // A named local, not a prvalue argument: see "Build notes" in docs/architecture.md (g++ 12).
   auto answer = http::error_response(why.reason);
@@ -254,6 +258,8 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
   // (below); the proxy itself is not limited: say so in TRUSTED_PROXIES, or every client
   // behind it shares one address's limits.
   const bool from_proxy = is_trusted(peer, options.trusted_proxies);
+  // Names the connection in its log lines; after an upgrade, the WebSocket device's id.
+  const std::uint64_t id = device_prefix | next_device++;
   // The admin listener is the operator's (loopback by default): its deadlines hold, but a
   // client over a per-address limit on the public port must not blind the monitoring.
   const bool limited = role != http::listener_role::admin;
@@ -261,7 +267,7 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
   beast::flat_buffer buffer;
   if (limited && !from_proxy) {
     if (auto refused = gate->admit_http(ticket, peer, std::chrono::steady_clock::now())) {
-      co_await refuse(stream, buffer, *refused, peer, {});
+      co_await refuse(stream, buffer, *refused, id, peer, {});
       co_return;
     }
   }
@@ -300,7 +306,7 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
       }
       if (limited && !refused && !upgrade) refused = gate->serve_plain_http(ticket);
       if (refused) {
-        co_await refuse(stream, buffer, *refused, client, origin);
+        co_await refuse(stream, buffer, *refused, id, client, origin);
         co_return;
       }
       if (!parser.is_done()) {
@@ -314,8 +320,8 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
       const auto address = address_text(client);
       const char* limit = parser.is_header_done() ? "HTTP_REQUEST_TIMEOUT" : "HTTP_HEADER_TIMEOUT";
       if (may_warn(std::string(limit) + ' ' + address)) {
-        spdlog::warn("rate-limited: {} cut off a slow request from {} (logged once a minute per address)", limit,
-                     address);
+        log::write(spdlog::level::warn, log::connection(id, address),
+                   "rate-limited: {} cut off a slow request (logged once a minute per address)", limit);
       }
       break;
     }
@@ -334,9 +340,9 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
         metrics::server_metrics::add(metrics.origin_refused);
         const auto address = address_text(client);
         if (may_warn("WS_ORIGINS " + address)) {
-          spdlog::warn("rate-limited: WS_ORIGINS refused a WebSocket from {} with Origin {} (logged once a minute "
-                       "per address)",
-                       address, origin);
+          log::write(spdlog::level::warn, log::connection(id, address),
+                     "rate-limited: WS_ORIGINS refused a WebSocket with Origin {} (logged once a minute per address)",
+                     origin);
         }
         auto answer =
             http::error_response(make_error(errc::forbidden_origin, "this origin may not open a WebSocket here"));
@@ -353,14 +359,17 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
       const auto answer = ws::answer_handshake(up);
       if (answer.accepted) {
         if (auto refused = gate->upgrade(ticket)) {
-          co_await refuse(stream, buffer, *refused, client, origin);
+          co_await refuse(stream, buffer, *refused, id, client, origin);
           co_return;
         }
       }
       stream.expires_after(options.http_request_timeout);
       auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(answer.response), use_tuple);
+      if (options.access_log) {
+        log_access({id, address_text(client), up.method, target, status_of_response(answer.response), 0,
+                    std::chrono::steady_clock::now() - began, req[bhttp::field::user_agent]});
+      }
       if (wec || !answer.accepted) break;
-      const auto id = device_prefix | next_device++;
       // Disarm the HTTP timeout first: its pending wait would otherwise keep this stream's
       // state and read operation alive for the timeout after the socket has moved on.
       stream.expires_never();
@@ -392,6 +401,10 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
     auto out = to_beast(res, req.version(), keep_alive, req.method() == bhttp::verb::head);
     stream.expires_after(options.http_request_timeout);
     auto [wec, wn] = co_await bhttp::async_write(stream, out, use_tuple);
+    if (options.access_log) {
+      log_access({id, r.client_address, r.method, r.target, res.status, out.body().size(),
+                  std::chrono::steady_clock::now() - began, req[bhttp::field::user_agent]});
+    }
     if (wec || !keep_alive) break;
   }
   beast::error_code ignored;
@@ -401,9 +414,11 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listene
 asio::awaitable<void> server::impl::accept_loop(tcp::acceptor& from, http::listener_role role) {
   auto self = shared_from_this();
   asio::steady_timer backoff(ioc);
-  while (!websockets.sessions.stopping()) {
+  // Runs on through the drain, so that probes get their answer (/ready: "draining"); stop()
+  // closes the listeners once the sessions are gone.
+  while (from.is_open()) {
     auto [ec, socket] = co_await from.async_accept(ioc.get_executor(), use_tuple);
-    if (websockets.sessions.stopping() || ec == asio::error::operation_aborted) break;
+    if (ec == asio::error::operation_aborted || !from.is_open()) break;
     if (ec) {
       // Out of file descriptors (or a transient network error): wait instead of spinning.
       if (ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system) {
@@ -462,15 +477,16 @@ std::uint16_t server::start(tcp::acceptor listening, std::optional<tcp::acceptor
 void server::stop(std::chrono::milliseconds grace, std::function<void()> done) {
   auto s = impl_;
   s->websockets.sessions.begin_stopping(std::chrono::steady_clock::now() + grace);
-  beast::error_code ignored;
-  s->acceptor.close(ignored);
-  s->admin_acceptor.close(ignored);
   // Sessions stop reading at their next frame (read_loop). Those not yet authenticated have
   // nothing in flight and go at once.
   for (const auto& session : s->websockets.sessions.live()) session->server_stopping();
   // `done` runs once, also when the shutdown itself fails, or the process would never exit.
   auto once = std::make_shared<std::function<void()>>(std::move(done));
-  auto finished = [once] {
+  auto finished = [s, once] {
+    // Until now HTTP was still answered, one request per connection and no upgrade.
+    beast::error_code ignored;
+    s->acceptor.close(ignored);
+    s->admin_acceptor.close(ignored);
     if (auto fn = std::exchange(*once, nullptr)) fn();
   };
   spawn_logged(

@@ -35,9 +35,11 @@ class server {
   /// (ADMIN_PORT), the operator's routes are served there and no longer on `listening`.
   std::uint16_t start(boost::asio::ip::tcp::acceptor listening,
                       std::optional<boost::asio::ip::tcp::acceptor> admin = std::nullopt);
-  /// Shutdown: stops accepting and reading new frames, waits until the sends already taken
-  /// are stored and answered, then closes every WebSocket session with 1001 (going away)
-  /// after its queued frames. `done` runs once every session has ended or `grace` has passed.
+  /// Shutdown: stops taking upgrades and reading new frames, waits until the sends already
+  /// taken are stored and answered, then closes every WebSocket session with 1001 (going
+  /// away) after its queued frames. `done` runs once every session has ended or `grace` has
+  /// passed. Until then the listeners still answer HTTP (without keep-alive), so that a load
+  /// balancer's probe reads /ready's "draining" instead of a refused connection.
   void stop(std::chrono::milliseconds grace, std::function<void()> done);
 
  private:

@@ -26,6 +26,8 @@ struct server_options {
   std::vector<config::ip_network> trusted_proxies;
   /// Origins (lower case, scheme://host[:port]) allowed to open a WebSocket; empty = any.
   std::vector<std::string> ws_origins;
+  /// ACCESS_LOG: a line per HTTP request (net/access_log.hpp).
+  bool access_log = false;
 };
 
 }  // namespace chatrix::net

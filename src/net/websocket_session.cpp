@@ -2,6 +2,7 @@
 // runs every session (and the chat service), so sessions need no strands.
 #include "net/websocket_session.hpp"
 
+#include "core/log.hpp"
 #include "core/spawn.hpp"
 #include "net/client_address.hpp"
 
@@ -66,6 +67,8 @@ std::string websocket_session::client_address() const {
   return admitted_.address() ? address_text(*admitted_.address()) : std::string();
 }
 
+std::array<log::field, 2> websocket_session::log_fields() const { return log::connection(id_, client_address()); }
+
 void websocket_session::start() {
   metrics::server_metrics::add(context_.metrics.connections_total);
   // The accept loop made the socket non-blocking: reads are attempted only when it is
@@ -122,7 +125,8 @@ void websocket_session::send(chat::shared_frame frame, message_id receipt) {
     // (Redis's output-buffer limit, translated). Cutting it off loses nothing: frames not
     // written carry no receipt, so their messages stay pending for the next connection.
     metrics::server_metrics::add(context_.metrics.slow_consumer_disconnects);
-    spdlog::info("user {} device {:x}: disconnected, {} bytes queued and not read", user_.id, id_, queued_bytes_);
+    log::write(spdlog::level::info, log_fields(), "user {}: disconnected, {} bytes queued and not read", user_.id,
+               queued_bytes_);
     finish();
     return;
   }
@@ -208,8 +212,8 @@ void websocket_session::end_reading() {
 }
 
 void websocket_session::abandon(bool writer_failed) {
-  spdlog::warn("user {} device {:x}: connection dropped after its {} failed", user_.id, id_,
-               writer_failed ? "writer" : "reader");
+  log::write(spdlog::level::warn, log_fields(), "user {}: connection dropped after its {} failed", user_.id,
+             writer_failed ? "writer" : "reader");
   // A writer that threw has no write pending: its queue can go now.
   if (writer_failed) writing_ = false;
   finish();
@@ -293,7 +297,7 @@ asio::awaitable<void> websocket_session::read_loop() {
         }
         break;
       case ws::event_kind::error:
-        spdlog::debug("device {:x}: failing the WebSocket: {}", id_, ev.payload);
+        log::write(spdlog::level::debug, log_fields(), "failing the WebSocket: {}", ev.payload);
         if (life_.state() == ws_state::authenticating) metrics::server_metrics::add(context_.metrics.auth_failures);
         begin_close(ev.code, ev.payload, /*protocol_error=*/true);
         continue;
@@ -370,13 +374,12 @@ bool websocket_session::admit_control_frame() {
   // A client that has not said who it is gets a few pings (a keep-alive racing the token is
   // normal), not an unbounded conversation: each one costs a read and a pong.
   metrics::server_metrics::add(context_.metrics.unauthenticated_closed);
-  // The address the edge admitted (X-Forwarded-For's client behind a trusted proxy).
-  auto address = client_address();
-  if (address.empty()) address = "unknown address";
-  if (context_.unauthenticated_warnings.take(address, std::chrono::steady_clock::now()).count() == 0) {
-    spdlog::warn("device {:x} from {}: closed, more than {} control frames before authentication "
-                 "(UNAUTHENTICATED_PINGS; at most one such line a minute per address)",
-                 id_, address, limit);
+  // Counted by the address the edge admitted (X-Forwarded-For's client behind a trusted proxy).
+  if (context_.unauthenticated_warnings.take(client_address(), std::chrono::steady_clock::now()).count() == 0) {
+    log::write(spdlog::level::warn, log_fields(),
+               "closed, more than {} control frames before authentication (UNAUTHENTICATED_PINGS; at most one such "
+               "line a minute per address)",
+               limit);
   }
   begin_close(ws::close_code::policy_violation, "too many control frames before authentication");
   return false;
@@ -542,7 +545,7 @@ void websocket_session::on_timer() {
       } else {
         // A close frame rather than a bare TCP close, so a client that is alive after all
         // learns why (1001) instead of seeing 1006; a dead one is dropped after close_wait.
-        spdlog::debug("user {} device {:x}: idle timeout", user_.id, id_);
+        log::write(spdlog::level::debug, log_fields(), "user {}: idle timeout", user_.id);
         begin_close(ws::close_code::going_away, "idle timeout");
         return;
       }

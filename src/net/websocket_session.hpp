@@ -4,6 +4,7 @@
 #pragma once
 
 #include "chat/chat_service.hpp"
+#include "core/log.hpp"
 #include "limits/keyed_limiter.hpp"
 #include "metrics/metrics.hpp"
 #include "net/admission.hpp"
@@ -15,6 +16,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -70,6 +72,8 @@ class websocket_session final : public chat::connection, public std::enable_shar
 
   /// The client's address (after TRUSTED_PROXIES), "" when unknown.
   std::string client_address() const;
+  /// What the session's log lines carry: its id and client address (core/log.hpp).
+  std::array<log::field, 2> log_fields() const;
 
   /// Bytes the HTTP parser had already read past the upgrade request (a pipelined first frame).
   void feed(std::string_view bytes) { frame_reader_.feed(bytes); }

@@ -149,6 +149,13 @@ class store {
   /// there is no such user.
   virtual void set_password_hash(user_id user, std::string hash, callback<bool> done) = 0;
 
+  // ---- health ----
+
+  /// A round trip to the database through the read path (a trivial query, `SELECT 1`), for
+  /// readiness checks: true once the database answered. Queued like any read, so a store
+  /// whose reads are stuck or refused fails it too (errc::unavailable, errc::overloaded).
+  virtual void ping(callback<bool> done) = 0;
+
   /// Finishes queued writes (their callbacks run) and stops the store's threads.
   virtual void shutdown() = 0;
 };

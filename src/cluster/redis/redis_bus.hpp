@@ -114,7 +114,7 @@ class redis_bus final : public bus {
   std::vector<node_info> nodes() const override;
 
   /// Both links up and this node's presence written: remote routing works both ways.
-  bool connected() const noexcept { return synced_; }
+  bool connected() const noexcept override { return synced_; }
   const redis_bus_stats& stats() const noexcept { return stats_; }
 
   /// Tests: stop heartbeats and drop both links without deregistering, as if the process had

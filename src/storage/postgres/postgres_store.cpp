@@ -138,6 +138,12 @@ void postgres_store::find_user_by_id(user_id id, callback<std::optional<user>> d
                                             }));
 }
 
+void postgres_store::ping(callback<bool> done) {
+  loop_->read(make_job<bool>(sql::ping, params(), std::move(done), [](const PGresult* r) -> result<bool> {
+    return PQntuples(r) == 1;
+  }));
+}
+
 void postgres_store::set_password_hash(user_id user, std::string hash, callback<bool> done) {
   params p;
   p.add(user).add(std::move(hash));

@@ -107,6 +107,9 @@ class postgres_store final : public store {
   void revocations(unix_ms now, callback<revocation_snapshot> done) override;
   void set_password_hash(user_id user, std::string hash, callback<bool> done) override;
 
+  /// On a read connection of the pool, like every read (DB_TIMEOUT applies).
+  void ping(callback<bool> done) override;
+
   /// Finishes queued writes (their callbacks run), closes the connections and joins the
   /// thread. Idempotent; concurrent callers wait for the first one to finish.
   void shutdown() override;

@@ -110,6 +110,7 @@ inline constexpr statement write_statements[] = {begin,        commit,       rol
 
 inline constexpr statement select_credentials{
     "select_credentials", "SELECT id, username, name, password_hash FROM users WHERE username_folded = $1"};
+inline constexpr statement ping{"ping", "SELECT 1"};
 inline constexpr statement select_user{"select_user", "SELECT id, username, name FROM users WHERE id = $1"};
 
 // Search, ranked in one round trip, each tier an index walk stopped early: see
@@ -200,6 +201,7 @@ inline constexpr statement select_revocations{
     "UNION ALL SELECT 1, NULL, user_id, cutoff_s FROM token_cutoffs"};
 
 inline constexpr statement read_statements[] = {select_credentials, select_user,     search_users,  select_pending,
-                                                select_history,     select_previews, session_start, select_revocations};
+                                                select_history,     select_previews, session_start, select_revocations,
+                                                ping};
 
 }  // namespace chatrix::storage::postgres_detail::sql

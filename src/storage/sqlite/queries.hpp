@@ -49,6 +49,7 @@ inline constexpr std::string_view insert_user =
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (username_folded) DO NOTHING RETURNING id";
 inline constexpr std::string_view select_credentials_by_folded_name =
     "SELECT id, username, name, password_hash FROM users WHERE username_folded = ?1";
+inline constexpr std::string_view ping = "SELECT 1";
 inline constexpr std::string_view select_user_by_id = "SELECT id, username, name FROM users WHERE id = ?1";
 
 inline constexpr std::string_view set_password_hash = "UPDATE users SET password_hash = ?2 WHERE id = ?1 RETURNING id";

@@ -503,6 +503,13 @@ void sqlite_store::find_user_by_id(user_id id, callback<std::optional<user>> don
   });
 }
 
+void sqlite_store::ping(callback<bool> done) {
+  impl_->read<bool>(std::move(done), [](connection& c) -> result<bool> {
+    query q(c, sql::ping);
+    return q.step();
+  });
+}
+
 void sqlite_store::set_password_hash(user_id user, std::string hash, callback<bool> done) {
   impl_->write<bool>(std::move(done), [user, hash = std::move(hash)](connection& c) -> result<bool> {
     query q(c, sql::set_password_hash);

@@ -73,6 +73,9 @@ class sqlite_store final : public store {
   void revocations(unix_ms now, callback<revocation_snapshot> done) override;
   void set_password_hash(user_id user, std::string hash, callback<bool> done) override;
 
+  /// On a reader thread, like every read.
+  void ping(callback<bool> done) override;
+
   /// Idempotent; concurrent callers wait for the first one to finish.
   void shutdown() override;
 

@@ -755,6 +755,16 @@ TEST_P(store_contract, callbacks_run_on_store_threads) {
   EXPECT_EQ(reads.entries()[0].outcome->size(), 1u);
 }
 
+TEST_P(store_contract, ping_answers_until_shutdown) {
+  auto up = await<bool>([&](auto done) { db().ping(done); });
+  ASSERT_TRUE(up.has_value()) << up.error().message;
+  EXPECT_TRUE(*up);
+  db().shutdown();
+  auto down = await<bool>([&](auto done) { db().ping(done); });
+  ASSERT_FALSE(down.has_value());
+  EXPECT_EQ(down.error().code, errc::unavailable);
+}
+
 TEST_P(store_contract, shutdown_finishes_queued_writes_and_later_calls_fail) {
   const user a = add_user("sam");
   const user b = add_user("sid");
