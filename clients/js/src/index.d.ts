@@ -59,7 +59,20 @@ export interface ChatrixErrorInfo {
   mark?: Mark;
 }
 
+/** The event codes of docs/protocol.md. */
+export const EventType: Readonly<{
+  TEXT: 0; DELIVERED: 1; MARK_READ: 2; ERR: 3; PROFILE_INFO: 4; CHATPREVIEWS: 5;
+  SEARCH_REQUEST: 6; SEARCH_RESPONSE: 7; HISTORY_REQUEST: 8; HISTORY_RESPONSE: 9;
+  RECEIVED: 10; ACK: 11; SENT: 12; REFRESH_TOKEN: 19;
+}>;
+
+/**
+ * `code` is the server's stable code (docs/protocol.md, Errors), or one of the SDK's own:
+ * `network`, `bad_url`, `bad_response`, `closed`, `logged_out`, `not_signed_in`, `queue_full`,
+ * `mark_in_use`.
+ */
 export class ChatrixError extends Error implements ChatrixErrorInfo {
+  constructor(code: string, message: string, details?: Omit<ChatrixErrorInfo, "code" | "message">);
   code: string;
   status?: number;
   retryAfterMs?: number;
@@ -79,6 +92,10 @@ export interface ClientOptions {
   /** Reconnect backoff: first delay and cap in ms (jittered, doubled per failure). Defaults 500 and 30000. */
   reconnectDelayMs?: number;
   maxReconnectDelayMs?: number;
+  /** Most sends waiting for DELIVERED at once (queued or in flight); past it send() rejects with `queue_full`. Default 1000. */
+  maxPendingSends?: number;
+  /** Most searches, and most history requests, waiting at once; past it they reject with `queue_full`. Default 100. */
+  maxPendingRequests?: number;
   /** A WebSocket constructor where there is no global one. */
   WebSocket?: typeof WebSocket;
   fetch?: typeof fetch;
@@ -125,9 +142,11 @@ export class ChatrixClient {
 
   /**
    * Sends a TEXT. Resolves on DELIVERED (the message is durable); while disconnected it waits and is
-   * resent with the same mark after the reconnect, so the server stores it once.
+   * resent with the same mark after the reconnect, so the server stores it once. The returned
+   * promise carries the mark (the default one is unique), so a "sending" message can be shown
+   * at once and matched with its DELIVERED.
    */
-  send(to: string | number | User, content: string, options?: { mark?: Mark }): Promise<Delivered>;
+  send(to: string | number | User, content: string, options?: { mark?: Mark }): Promise<Delivered> & { readonly mark: Mark };
   /** Marks the messages of `from` read. */
   markRead(from: string | number | User, messageIds: number[]): void;
   search(fragment: string, options?: { limit?: number }): Promise<User[]>;

@@ -1,0 +1,124 @@
+// The wire format (docs/protocol.md, Events): event codes, and the conversion of server bodies
+// into the SDK's shapes (camelCase, Unix milliseconds). Pure functions, no I/O.
+
+export const EventType = Object.freeze({
+  TEXT: 0,
+  DELIVERED: 1,
+  MARK_READ: 2,
+  ERR: 3,
+  PROFILE_INFO: 4,
+  CHATPREVIEWS: 5,
+  SEARCH_REQUEST: 6,
+  SEARCH_RESPONSE: 7,
+  HISTORY_REQUEST: 8,
+  HISTORY_RESPONSE: 9,
+  RECEIVED: 10,
+  ACK: 11,
+  SENT: 12,
+  REFRESH_TOKEN: 19,
+});
+
+/** The text of a frame. */
+export function encodeFrame(type, body) {
+  return JSON.stringify({ type, body });
+}
+
+/** A frame's {type, body}, or null when it is not one (the server never sends such; be lenient). */
+export function decodeFrame(text) {
+  let frame;
+  try {
+    frame = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!frame || typeof frame !== 'object' || typeof frame.type !== 'number') return null;
+  return { type: frame.type, body: frame.body ?? null };
+}
+
+const secondsToMs = (s) => (typeof s === 'number' ? s * 1000 : 0);
+
+export function toUser(row) {
+  return { id: row.id, username: row.username, name: row.name || row.username };
+}
+
+/**
+ * A TEXT (to you) or SENT (from your other device) body as a Message. SENT is only sent once
+ * the message is stored, so an own message arrives as "stored".
+ */
+export function toMessage(body, own) {
+  const message = {
+    id: body.msg_id,
+    chatId: body.chat_id,
+    fromId: body.from_id,
+    from: body.from,
+    fromName: body.from_name || body.from,
+    toId: body.to_id,
+    to: body.to,
+    content: body.content,
+    createdAt: secondsToMs(body.timestamp),
+    seq: body.seq,
+    own,
+  };
+  if (own) message.status = 'stored';
+  return message;
+}
+
+export function toDelivered(body) {
+  return {
+    messageId: body.message_id,
+    mark: body.mark,
+    chatId: body.chat_id,
+    seq: body.seq,
+    duplicate: body.duplicate === true,
+    timestamp: secondsToMs(body.timestamp),
+  };
+}
+
+export function toReceived(body) {
+  return { messageIds: body.message_ids ?? [], toId: body.to_id, timestamp: secondsToMs(body.timestamp) };
+}
+
+/** CHATPREVIEWS: null (no conversation yet) becomes an empty list. */
+export function toPreviews(body) {
+  if (!Array.isArray(body)) return [];
+  return body.map((row) => {
+    const preview = { user: toUser(row), unread: row.unread ?? 0 };
+    if (row.chat_id !== undefined) preview.chatId = row.chat_id;
+    if (row.last_message_at !== undefined) preview.lastMessageAt = secondsToMs(row.last_message_at);
+    if (row.last_message) {
+      const last = row.last_message;
+      preview.lastMessage = { id: last.id, fromId: last.from_id, content: last.content, createdAt: secondsToMs(last.timestamp) };
+    }
+    return preview;
+  });
+}
+
+/**
+ * A history page (oldest first; null when empty) as Messages. `me` and `other` fill in the
+ * names the rows do not carry; own messages get their status from `read` and `delivered`.
+ * @param {unknown} body
+ * @param {{id: number, username: string, name: string}} me
+ * @param {{id: number, username?: string, name?: string}} other
+ */
+export function toHistory(body, me, other) {
+  if (!Array.isArray(body)) return [];
+  return body.map((row) => {
+    const own = row.user_id === me.id;
+    const sender = own ? me : other;
+    const recipient = own ? other : me;
+    const message = {
+      id: row.id,
+      chatId: row.chat_id,
+      fromId: row.user_id,
+      toId: row.to_id ?? recipient.id,
+      content: row.content,
+      createdAt: Date.parse(row.created_at) || 0,
+      seq: row.seq,
+    };
+    if (sender.username !== undefined) message.from = sender.username;
+    if (sender.name !== undefined) message.fromName = sender.name || sender.username;
+    if (recipient.username !== undefined) message.to = recipient.username;
+    if (own) message.status = row.read ? 'read' : row.delivered ? 'delivered' : 'stored';
+    return message;
+  });
+}
