@@ -10,6 +10,7 @@ import { ConversationView } from "./js/conversation-view.js";
 /** Messages per history request: a screenful or two, and one request when opening a chat. */
 const HISTORY_PAGE = 50;
 const TOAST_MS = 5000;
+const QUIET_ERRORS = new Set(["network", "unauthorized", "closed", "logged_out"]);
 
 class App {
   constructor() {
@@ -71,7 +72,7 @@ class App {
     on("received", ({ messageIds }) => this.onOwnStatus(messageIds, "delivered"));
     on("read", ({ messageIds }) => this.onOwnStatus(messageIds, "read"));
     on("error", (error) => this.onError(error));
-    on("signedOut", () => this.endSession("Your session has ended. Please log in again."));
+    on("signedOut", (reason) => this.endSession(reason?.code === "logged_out" ? "" : "Your session has ended. Please log in again."));
     client.connect().catch((error) => {
       if (this.client === client && error?.code !== "unauthorized") this.showToast(errorText(error));
     });
@@ -145,9 +146,10 @@ class App {
   }
 
   onError(error) {
-    // Answers to this client's own requests come back through their promises; what is left here
-    // is worth a word only when it says something a person can act on.
-    if (error?.code && error.code !== "unauthorized") this.showToast(errorText(error));
+    // Answers to this client's own requests come back through their promises, and a connection
+    // that fails shows in the connection state (the SDK reports each failed attempt here too);
+    // what is left is worth a word only when it says something a person can act on.
+    if (error?.code && !QUIET_ERRORS.has(error.code)) this.showToast(errorText(error));
   }
 
   // ---- actions ----
