@@ -195,3 +195,49 @@ test("at phone width one pane shows at a time, with a way back", async () => {
   assert.equal(await byTestId(phone.page, "composer-input").isVisible(), false);
   assertNoPageProblems();
 });
+
+test("history pages backwards when scrolling up", async () => {
+  const [alice] = people;
+  const input = byTestId(alice.page, "composer-input");
+  for (let i = 1; i <= 55; i++) {
+    await input.fill(`Page test ${i}`);
+    await input.press("Enter");
+  }
+  await expectStatus(alice.page, "Page test 55", "stored");
+
+  // A new device of Bob's sees the newest page first, then the rest on request.
+  const bob = await person();
+  await byTestId(bob.page, "login-username").fill("bob");
+  await byTestId(bob.page, "login-password").fill("bob password");
+  await byTestId(bob.page, "login-submit").click();
+  await byTestId(bob.page, "chat-item").filter({ hasText: "alice" }).click();
+  await message(bob.page, "Page test 55").waitFor();
+  assert.equal(await byTestId(bob.page, "message").count(), 50, "one page of 50");
+  assert.equal(await message(bob.page, "Hello Bob").count(), 0);
+
+  // Scrolling up loads the earlier page (the button does the same for keyboards; clicking it
+  // here would race with the load the scroll into view starts).
+  assert.ok(await bob.page.getByRole("button", { name: "Load earlier messages" }).isEnabled());
+  const scroller = await bob.page.locator("#scroller").boundingBox();
+  await bob.page.mouse.move(scroller.x + scroller.width / 2, scroller.y + scroller.height / 2);
+  await bob.page.mouse.wheel(0, -100_000);
+  await message(bob.page, "Hello Bob").waitFor();
+  const texts = await byTestId(bob.page, "message").allTextContents();
+  assert.equal(texts.length, 59, "the whole conversation, each message once");
+  assert.match(texts[0], /Hello Bob/);
+  assert.match(texts.at(-1), /Page test 55/);
+  await bob.page.getByText("This is the start of your conversation.").waitFor();
+
+  await bob.page.emulateMedia({ colorScheme: "dark" });
+  await bob.page.screenshot({ path: join(OUTPUT, "desktop-dark.png") });
+});
+
+test("logging out ends the session, also after a reload", async () => {
+  const [alice] = people;
+  await alice.page.getByRole("button", { name: "Log out" }).click();
+  await byTestId(alice.page, "login-submit").waitFor();
+  await alice.page.reload();
+  await byTestId(alice.page, "login-submit").waitFor();
+  assert.equal(await byTestId(alice.page, "search-input").isVisible(), false);
+  assertNoPageProblems();
+});

@@ -11,7 +11,7 @@ const PORT_POLL_MS = 20;
 
 export class ChatrixServer {
   constructor(binary = process.env.CHATRIX_BIN ?? resolve(import.meta.dirname, "../../build/bin/chatrix")) {
-    this.binary = binary;
+    this.binary = resolve(binary);  // the server runs in its temp dir, so never relative
     this.process = null;
     this.port = 0;
     this.log = "";
@@ -38,7 +38,10 @@ export class ChatrixServer {
     for (const stream of [child.stdout, child.stderr]) {
       stream.on("data", (chunk) => { this.log = (this.log + chunk).slice(-8192); });
     }
-    const exited = new Promise((resolveExit) => child.once("exit", (code, signal) => resolveExit({ code, signal })));
+    const exited = new Promise((resolveExit) => {
+      child.once("exit", (code, signal) => resolveExit({ code, signal }));
+      child.once("error", (error) => resolveExit({ error: error.message }));
+    });
     this.exited = exited;
 
     // The server writes the port file once it listens (write, then rename): poll for it, and
