@@ -29,7 +29,8 @@ class App {
     });
     this.sidebar = new SidebarView({
       open: (user) => this.openChat(user),
-      search: (query) => this.client.search(query),
+      // The server finds you too; a chat with yourself is refused (self_message), so you are left out.
+      search: async (query) => (await this.client.search(query)).filter((user) => user.id !== this.store.me.id),
       logout: () => this.logout(),
     });
     this.conversation = new ConversationView({
@@ -164,7 +165,7 @@ class App {
     this.activeUserId = user.id;
     document.body.classList.add("chat-open");
     this.conversation.open(chat);
-    this.conversation.focusComposer();
+    this.conversation.focus();
     this.renderChats();
     if (chat.loaded) this.markActiveRead();
     else this.loadLatest(chat);

@@ -234,10 +234,19 @@ test("history pages backwards when scrolling up", async () => {
 
 test("logging out ends the session, also after a reload", async () => {
   const [alice] = people;
+  const token = await alice.page.evaluate(() => JSON.parse(localStorage.getItem("chatrix.session")).token);
   await alice.page.getByRole("button", { name: "Log out" }).click();
   await byTestId(alice.page, "login-submit").waitFor();
   await alice.page.reload();
   await byTestId(alice.page, "login-submit").waitFor();
   assert.equal(await byTestId(alice.page, "search-input").isVisible(), false);
+
+  // The token was revoked: put back in storage, it gets the form again, with the reason.
+  await alice.page.evaluate((t) => localStorage.setItem("chatrix.session",
+    JSON.stringify({ token: t, user: { id: 1, username: "alice", name: "Alice" } })), token);
+  await alice.page.reload();
+  await byTestId(alice.page, "login-submit").waitFor();
+  await alice.page.getByText("Your session has ended. Please log in again.").waitFor();
+  assert.equal(await alice.page.evaluate(() => localStorage.getItem("chatrix.session")), null);
   assertNoPageProblems();
 });

@@ -4,6 +4,8 @@ import { h, icon, ICONS } from "./dom.js";
 import { avatar } from "./avatar.js";
 import { clockTime, dayKey, dayLabel, displayName, fullTime } from "./format.js";
 
+/** The width from which style.css shows both panes. */
+const TWO_PANES_MIN_WIDTH_PX = 760;
 /** Within this many pixels of an edge counts as being at it (a touch of slack for rounding). */
 const EDGE_PX = 48;
 
@@ -69,7 +71,7 @@ export class ConversationView {
     this.peer.replaceChildren(
       avatar(chat.user),
       h("span", { className: "peer-text" },
-        h("span", { id: "peer-name", className: "peer-name" }, displayName(chat.user)),
+        h("h2", { id: "peer-name", className: "peer-name", tabIndex: -1 }, displayName(chat.user)),
         h("span", { className: "peer-username" }, `@${chat.user.username}`)),
     );
     this.empty.hidden = true;
@@ -86,13 +88,20 @@ export class ConversationView {
     this.empty.hidden = false;
   }
 
-  focusComposer() {
-    this.input.focus();
+  /**
+   * Focus moves into the conversation: to the composer where there is room, to its heading on a
+   * phone, where focusing the composer would cover half the screen with the keyboard at once.
+   */
+  focus() {
+    if (matchMedia(`(min-width: ${TWO_PANES_MIN_WIDTH_PX}px)`).matches) this.input.focus();
+    else document.getElementById("peer-name").focus();
   }
 
   setLoading(loading) {
     this.loading = loading;
     this.scroller.setAttribute("aria-busy", String(loading));
+    // A page of history is not news: screen readers skip it rather than reading 50 messages out.
+    this.list.setAttribute("aria-busy", String(loading));
     this.loadEarlierButton.disabled = loading;
     this.loadEarlierButton.textContent = loading ? "Loading…" : "Load earlier messages";
   }
