@@ -36,14 +36,23 @@ class App {
     this.conversation = new ConversationView({
       send: (text) => this.send(text),
       loadEarlier: () => this.loadEarlier(),
-      back: () => this.closeChat(),
+      back: () => this.goBack(),
       retry: (message) => this.retry(message),
     });
     document.addEventListener("visibilitychange", () => this.markActiveRead());
+    // An open conversation is a step in the browser's history, so a phone's back gesture (or
+    // the browser's back button) returns to the chat list instead of leaving the app.
+    window.addEventListener("popstate", (event) => {
+      const user = this.store?.chats.get(event.state?.chatUserId)?.user;
+      if (user) this.openChat(user, { fromHistory: true });
+      else this.closeChat();
+    });
   }
 
   start() {
     document.getElementById("boot").hidden = true;
+    // After a reload no conversation is open, whatever the history entry says.
+    if (history.state?.chatUserId !== undefined) history.replaceState(null, "");
     const session = loadSession();
     if (session) this.enter(new ChatrixClient({ token: session.token }), session.user);
     else this.login.show();
@@ -159,7 +168,11 @@ class App {
     return this.activeUserId === null ? null : this.store?.chats.get(this.activeUserId) ?? null;
   }
 
-  openChat(user) {
+  openChat(user, { fromHistory = false } = {}) {
+    if (!fromHistory) {
+      if (this.activeUserId === null) history.pushState({ chatUserId: user.id }, "");
+      else history.replaceState({ chatUserId: user.id }, "");
+    }
     const chat = this.store.chatWith(user);
     chat.listed = true;
     this.activeUserId = user.id;
@@ -169,6 +182,12 @@ class App {
     this.renderChats();
     if (chat.loaded) this.markActiveRead();
     else this.loadLatest(chat);
+  }
+
+  /** The back button and Escape: the way the conversation was entered, if it was through history. */
+  goBack() {
+    if (history.state?.chatUserId !== undefined) history.back();
+    else this.closeChat();
   }
 
   closeChat() {

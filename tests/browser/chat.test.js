@@ -193,6 +193,13 @@ test("at phone width one pane shows at a time, with a way back", async () => {
   await phone.page.getByRole("button", { name: "Back to chats" }).click();
   await chatItem.waitFor();
   assert.equal(await byTestId(phone.page, "composer-input").isVisible(), false);
+
+  // The browser's back (a phone's back gesture) leaves the conversation, not the app.
+  await chatItem.click();
+  await byTestId(phone.page, "composer-input").waitFor();
+  await phone.page.goBack();
+  await chatItem.waitFor();
+  assert.equal(new URL(phone.page.url()).origin, server.url);
   assertNoPageProblems();
 });
 
