@@ -32,6 +32,7 @@ const MAX_QUEUED_READS = 256;
 // The server takes at most 1000 ids per MARK_READ (docs/protocol.md, Limits).
 const MAX_IDS_PER_READ = 1000;
 const SOCKET_OPEN = 1;
+const SOCKET_CLOSED = 3;
 
 /** The Chatrix client. Documented in README.md; the types are index.d.ts. */
 export class ChatrixClient {
@@ -51,7 +52,7 @@ export class ChatrixClient {
   #reconnectTimer;
   #failures = 0;
   #serverRetryAfterMs = 0;
-  #connectWaiters = [];
+  #connecting = null;  // {promise, resolve, reject} while connect() waits for PROFILE_INFO
 
   #outbox;
   #searches;
@@ -127,13 +128,17 @@ export class ChatrixClient {
         'there is no WebSocket here: pass options.WebSocket, or run Node 20 with --experimental-websocket'));
     }
     if (this.#state === 'open') return Promise.resolve(this.#user);
-    const connected = new Promise((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));
+    if (!this.#connecting) {
+      const connecting = {};
+      connecting.promise = new Promise((resolve, reject) => Object.assign(connecting, { resolve, reject }));
+      this.#connecting = connecting;
+    }
     if (this.#state === 'idle' || this.#state === 'closed') {
       this.#failures = 0;
       this.#setState('connecting');
       this.#openSocket();
     }
-    return connected;
+    return this.#connecting.promise;
   }
 
   close() {
@@ -157,31 +162,35 @@ export class ChatrixClient {
       return;
     }
     this.#socket = ws;
-    this.#authenticateTimer = setTimeout(() => this.#dropped(ws, 0, 'no answer to the token'), AUTHENTICATE_TIMEOUT_MS);
+    let reached = false;
+    this.#authenticateTimer = setTimeout(() => this.#dropped(ws, reached, 'no answer to the token'), AUTHENTICATE_TIMEOUT_MS);
     ws.addEventListener('open', () => {
+      reached = true;
       if (this.#socket === ws) ws.send(JSON.stringify({ token: this.#token, acks: this.#options.acks }));
     });
     ws.addEventListener('message', (event) => {
       if (this.#socket === ws && typeof event.data === 'string') this.#onFrame(event.data);
     });
-    ws.addEventListener('close', (event) => this.#dropped(ws, event.code, event.reason));
-    // An 'error' event is always followed by 'close', which carries what there is to know.
-    ws.addEventListener('error', () => {});
+    ws.addEventListener('close', (event) => this.#dropped(ws, reached, event.reason || `close code ${event.code}`));
+    // Browsers follow 'error' with 'close', but Node 20's WebSocket reports a connection that
+    // fails before opening with 'error' alone: either one ends the socket.
+    ws.addEventListener('error', () => this.#dropped(ws, reached, 'connection failed'));
   }
 
-  /** The socket closed, failed or never answered: try again unless the session is over. */
-  #dropped(ws, code, reason) {
+  /**
+   * The socket closed, failed or never answered: try again unless the session is over. A
+   * server that was `reached` explains a refusal itself (ERR, reported as such); one that was
+   * not is reported here as a `network` error.
+   */
+  #dropped(ws, reached, why) {
     if (this.#socket !== ws) return;
     this.#socket = null;
     clearTimeout(this.#authenticateTimer);
-    if (ws.readyState !== 3) ws.close();
+    if (ws.readyState !== SOCKET_CLOSED) ws.close();
     this.#searches.markAllUnsent();
     this.#histories.markAllUnsent();
     if (this.#state === 'closed') return;
-    if (this.#state !== 'open') {
-      const why = reason || (code ? `close code ${code}` : 'no connection');
-      this.#emitter.emit('error', new ChatrixError('network', `cannot connect to ${socketUrl(this.#base)}: ${why}`));
-    }
+    if (!reached) this.#emitter.emit('error', new ChatrixError('network', `cannot connect to ${socketUrl(this.#base)}: ${why}`));
     this.#reconnectLater();
   }
 
@@ -202,25 +211,32 @@ export class ChatrixClient {
     for (const frame of this.#outbox.frames()) this.#transmit(frame);
     for (const frame of this.#reads.splice(0)) this.#transmit(frame);
     this.#transmitRequests();
+    const connecting = this.#connecting;
+    this.#connecting = null;
     this.#setState('open');
     this.#emitter.emit('profile', this.#user);
-    const waiters = this.#connectWaiters.splice(0);
-    for (const waiter of waiters) waiter.resolve(this.#user);
+    connecting?.resolve(this.#user);
   }
 
-  /** Ends the session for good: nothing is retried, everything waiting is refused with `error`. */
+  /**
+   * Ends the session for good: nothing is retried, everything waiting is refused with `error`.
+   * 'closed' is announced last, so a listener may connect() again without its new connect()
+   * or sends being refused too.
+   */
   #shutDown(error) {
     clearTimeout(this.#reconnectTimer);
     clearTimeout(this.#authenticateTimer);
     const ws = this.#socket;
     this.#socket = null;
-    if (ws && ws.readyState !== 3) ws.close(1000);
-    this.#setState('closed');
+    if (ws && ws.readyState !== SOCKET_CLOSED) ws.close(1000);
     this.#reads = [];
-    for (const waiter of this.#connectWaiters.splice(0)) waiter.reject(error);
+    const connecting = this.#connecting;
+    this.#connecting = null;
+    connecting?.reject(error);
     this.#outbox.rejectAll(error);
     this.#searches.rejectAll(error);
     this.#histories.rejectAll(error);
+    this.#setState('closed');
   }
 
   #transmit(frame) {

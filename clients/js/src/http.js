@@ -11,7 +11,12 @@ export function baseUrl(url) {
   const fallback = globalThis.location?.origin;
   const given = url ?? fallback;
   if (!given) throw new ChatrixError('bad_url', 'no server URL: pass options.url (there is no page origin to default to)');
-  const parsed = new URL(given, fallback);
+  let parsed;
+  try {
+    parsed = new URL(given, fallback);
+  } catch {
+    throw new ChatrixError('bad_url', `not a URL: ${given}`);
+  }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new ChatrixError('bad_url', `the server URL must be http: or https:, not ${parsed.protocol}`);
   }

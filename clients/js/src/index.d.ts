@@ -25,7 +25,10 @@ export interface Message {
   content: string;
   /** Unix milliseconds. */
   createdAt: number;
-  /** Only on your own messages; "sending" until stored. */
+  /**
+   * Only on your own messages. The SDK reports "stored", "delivered" and "read" (history, SENT);
+   * "sending" is for the app's own entry while send() waits.
+   */
   status?: "sending" | "stored" | "delivered" | "read";
   mark?: Mark;
   seq?: number;
@@ -133,10 +136,14 @@ export class ChatrixClient {
 
   register(username: string, password: string, name?: string): Promise<Session>;
   login(username: string, password: string): Promise<Session>;
-  /** Revokes the token (POST /auth/logout) and closes the socket. */
+  /** Closes the socket, then revokes the token (POST /auth/logout); emits `signedOut` (code `logged_out`). */
   logout(): Promise<void>;
 
-  /** Opens the socket and keeps it open (reconnecting with backoff) until close(). Resolves with the profile. */
+  /**
+   * Opens the socket and keeps it open (reconnecting with backoff) until close(). Resolves with the
+   * profile once connected, however many attempts that takes; rejects if the token is refused
+   * (then `signedOut`) or close() is called first.
+   */
   connect(): Promise<User>;
   close(): void;
 
@@ -147,10 +154,13 @@ export class ChatrixClient {
    * at once and matched with its DELIVERED.
    */
   send(to: string | number | User, content: string, options?: { mark?: Mark }): Promise<Delivered> & { readonly mark: Mark };
-  /** Marks the messages of `from` read. */
+  /** Marks the messages of `from` read; kept and sent after the reconnect while disconnected. */
   markRead(from: string | number | User, messageIds: number[]): void;
   search(fragment: string, options?: { limit?: number }): Promise<User[]>;
-  /** Messages with `other`, oldest first; `beforeId` pages backwards. */
+  /**
+   * Messages with `other`, oldest first; `beforeId` pages backwards. Searches and history requests
+   * made or unanswered while disconnected are sent (again) after the reconnect.
+   */
   history(other: number | User, options?: { beforeId?: number; limit?: number }): Promise<Message[]>;
 
   on<K extends keyof EventMap>(event: K, listener: (value: EventMap[K]) => void): () => void;

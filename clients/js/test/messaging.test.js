@@ -120,3 +120,15 @@ test('previews on the next connect show the conversation and its unread count', 
   assert.equal(preview.lastMessage.fromId, alice.user.id);
   assert.deepEqual(bobAgain.previews, [preview]);
 });
+
+test('an ERR no request waits for (a refused read mark) is an error event', async () => {
+  const alice = await people.connected('alice');
+  const bob = await people.connected('bob');
+  const { messageId } = await alice.send(bob.user.id, 'mine, not yours to mark');
+  const error = nextEvent(alice, 'error');
+  alice.markRead(bob.user, [messageId]);
+  const refused = await error;
+  assert.equal(refused.code, 'forbidden');
+  assert.equal(refused.refType, 2);
+  assert.equal(alice.state, 'open');
+});

@@ -1,7 +1,9 @@
-// Starts the real chatrix binary (CHATRIX_BIN, else build/bin/chatrix) for a test file: port 0
-// with a port file, a temp data dir, a fixed JWT secret (so a restart on the same data dir
-// keeps every token valid), the fastest password hashing, and nothing inherited from the
-// developer's environment that would change its behaviour.
+// Starts the real chatrix binary for a test file: port 0 with a port file, a temp data dir, a
+// fixed JWT secret (so a restart on the same data dir keeps every token valid), the fastest
+// password hashing, and nothing inherited from the developer's environment that would change
+// its behaviour. The binary: CHATRIX_BIN when set (the sanitizer runs point it at a wrapper
+// that keeps the server's log), else CHATRIX_DEFAULT_BIN (ctest's, the build's own), else
+// build/bin/chatrix.
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,7 +13,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const binary = path.resolve(process.env.CHATRIX_BIN || path.join(repositoryRoot, 'build/bin/chatrix'));
+const binary = path.resolve(
+  process.env.CHATRIX_BIN || process.env.CHATRIX_DEFAULT_BIN || path.join(repositoryRoot, 'build/bin/chatrix'));
+// Passed on to the server: locale and temp dir, and the sanitizers' options (where reports go).
+const inherited = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'ASAN_OPTIONS', 'UBSAN_OPTIONS', 'TSAN_OPTIONS', 'LSAN_OPTIONS'];
 const jwtSecret = 'sdk-tests-secret-0123456789';
 const startTimeoutMs = 15_000;
 const stopGraceMs = 5_000;
@@ -38,7 +43,8 @@ export class ChatrixServer {
     const portFile = path.join(this.#dir, 'port');
     fs.rmSync(portFile, { force: true });
     const log = fs.openSync(path.join(this.#dir, 'server.log'), 'a');
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...this.#env };
+    const env = { ...this.#env };
+    for (const name of inherited) if (process.env[name] !== undefined) env[name] ??= process.env[name];
     this.#child = spawn(binary, [
       '--port', `127.0.0.1:${this.port}`,
       '--port-file', portFile,
