@@ -282,6 +282,7 @@ class App {
         this.store.markFailed(message, errorText(error));
         this.pendingByMark.delete(message.mark);
         this.renderChat(chat);
+        this.showToast(`Message not sent: ${errorText(error)}`);
       },
     );
   }

@@ -239,6 +239,16 @@ test("history pages backwards when scrolling up", async () => {
   await bob.page.screenshot({ path: join(OUTPUT, "desktop-dark.png") });
 });
 
+test("a message the server refuses is marked failed, with a retry", async () => {
+  const [alice] = people;
+  const tooLong = `Too long ${"x".repeat(9000)}`;  // MAX_CONTENT_BYTES is 8 KiB
+  await byTestId(alice.page, "composer-input").fill(tooLong);
+  await byTestId(alice.page, "composer-send").click();
+  await expectStatus(alice.page, "Too long", "failed");
+  assert.ok(await message(alice.page, "Too long").getByRole("button", { name: "Retry" }).isVisible());
+  await alice.page.getByRole("alert").filter({ hasText: "Message not sent" }).waitFor();
+});
+
 test("logging out ends the session, also after a reload", async () => {
   const [alice] = people;
   const token = await alice.page.evaluate(() => JSON.parse(localStorage.getItem("chatrix.session")).token);
