@@ -136,6 +136,7 @@ export class ChatrixClient {
     if (this.#state === 'idle' || this.#state === 'closed') {
       this.#failures = 0;
       this.#setState('connecting');
+      globalThis.addEventListener?.('online', this.#retryNow);
       this.#openSocket();
     }
     return this.#connecting.promise;
@@ -203,6 +204,14 @@ export class ChatrixClient {
     this.#reconnectTimer = setTimeout(() => this.#openSocket(), delay);
   }
 
+  // A browser that is back online tries at once instead of sitting out the backoff, which
+  // may have grown to maxReconnectDelayMs while the network was gone.
+  #retryNow = () => {
+    if (this.#state !== 'reconnecting' || this.#socket) return;
+    clearTimeout(this.#reconnectTimer);
+    this.#openSocket();
+  };
+
   /** PROFILE_INFO: the token was taken. Everything waiting goes out before anyone hears 'open'. */
   #authenticated(profile) {
     clearTimeout(this.#authenticateTimer);
@@ -224,6 +233,7 @@ export class ChatrixClient {
    * or sends being refused too.
    */
   #shutDown(error) {
+    globalThis.removeEventListener?.('online', this.#retryNow);
     clearTimeout(this.#reconnectTimer);
     clearTimeout(this.#authenticateTimer);
     const ws = this.#socket;

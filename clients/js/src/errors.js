@@ -44,7 +44,7 @@ export function errorFromFrame(body) {
  * server's JSON body: that is `unavailable` too (retry later), anything else unexplained is
  * `bad_response`.
  * @param {number} status
- * @param {unknown} body the parsed JSON body, or null
+ * @param {any} body the parsed JSON body (of any shape), or null
  * @param {string|null} retryAfterHeader
  */
 export function errorFromHttp(status, body, retryAfterHeader) {

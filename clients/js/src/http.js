@@ -35,6 +35,7 @@ export function socketUrl(base) {
  * @param {{body?: object, token?: string}} request
  */
 export async function postJson(fetchFn, url, { body, token }) {
+  /** @type {Record<string, string>} */
   const headers = {};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = `Bearer ${token}`;

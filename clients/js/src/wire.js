@@ -96,7 +96,7 @@ export function toPreviews(body) {
 /**
  * A history page (oldest first; null when empty) as Messages. `me` and `other` fill in the
  * names the rows do not carry; own messages get their status from `read` and `delivered`.
- * @param {unknown} body
+ * @param {any} body
  * @param {{id: number, username: string, name: string}} me
  * @param {{id: number, username?: string, name?: string}} other
  */

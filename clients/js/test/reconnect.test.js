@@ -204,3 +204,24 @@ test('an unreachable server is a network error event while the client keeps tryi
   client.close();
   assert.equal((await connecting.catch((e) => e)).code, 'closed');
 });
+
+test('coming back online retries at once, whatever the backoff', async () => {
+  // Node has no window events: stand in for the browser's.
+  const window = new EventTarget();
+  globalThis.addEventListener = window.addEventListener.bind(window);
+  globalThis.removeEventListener = window.removeEventListener.bind(window);
+  try {
+    const alice = await people.connected('alice', { reconnectDelayMs: 600_000, maxReconnectDelayMs: 600_000 });
+    const reconnecting = nextEvent(alice, 'state', (s) => s === 'reconnecting');
+    await server.stop();
+    await reconnecting;
+    await server.start();
+    const open = nextEvent(alice, 'state', (s) => s === 'open');
+    window.dispatchEvent(new Event('online'));
+    await open;
+    alice.close();
+  } finally {
+    delete globalThis.addEventListener;
+    delete globalThis.removeEventListener;
+  }
+});
