@@ -128,6 +128,10 @@ class App {
   /** After every (re)connect: the chat list as the server has it, and the open chat caught up. */
   onPreviews(previews) {
     this.store.applyPreviews(previews);
+    // What happened while disconnected is not all replayed (messages another device of yours
+    // received, what you sent from one): conversations loaded before are fetched again, the
+    // open one now, the others when next opened.
+    for (const chat of this.store.chats.values()) if (chat.loaded) chat.stale = true;
     const chat = this.activeChat();
     if (chat?.loaded) this.loadLatest(chat);
     this.renderChats();
@@ -180,7 +184,7 @@ class App {
     this.conversation.open(chat);
     this.conversation.focus();
     this.renderChats();
-    if (chat.loaded) this.markActiveRead();
+    if (chat.loaded && !chat.stale) this.markActiveRead();
     else this.loadLatest(chat);
   }
 
@@ -208,6 +212,7 @@ class App {
       const page = await client.history(chat.user, { limit: HISTORY_PAGE });
       if (client !== this.client) return;
       this.store.mergeHistory(chat, page, { latest: true, limit: HISTORY_PAGE });
+      chat.stale = false;
       if (chat === this.activeChat()) {
         this.conversation.render({ toEnd: true });
         this.markActiveRead();

@@ -44,6 +44,7 @@ export class ChatStore {
         messages: [],
         byId: new Map(),
         loaded: false,
+        stale: false,
         hasEarlier: false,
         listed: false,
         loadingLatest: false,
