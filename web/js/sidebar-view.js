@@ -32,12 +32,17 @@ export class SidebarView {
     this.items = new Map();
     this.searchTimer = 0;
     this.searchSeq = 0;
+    this.resultsFor = null;
 
     document.getElementById("logout").addEventListener("click", () => actions.logout());
     this.searchInput.addEventListener("input", () => this.scheduleSearch());
     this.searchInput.addEventListener("keydown", (event) => {
       if (event.key === "Escape") this.clearSearch();
       if (event.key === "ArrowDown") this.searchList.querySelector("button")?.focus();
+      // Enter picks the first person found, but only among results for what is typed now.
+      if (event.key === "Enter" && this.resultsFor === this.searchInput.value.trim()) {
+        this.searchList.querySelector("button")?.click();
+      }
     });
     for (const list of [this.searchList, this.chatList]) {
       list.addEventListener("keydown", (event) => moveFocus(list, event));
@@ -67,6 +72,7 @@ export class SidebarView {
   clearSearch() {
     clearTimeout(this.searchTimer);
     this.searchSeq += 1;
+    this.resultsFor = null;
     this.searchInput.value = "";
     this.searchResults.hidden = true;
     this.chatSection.hidden = false;
@@ -96,6 +102,7 @@ export class SidebarView {
       return;
     }
     if (seq !== this.searchSeq) return;  // a newer search is under way
+    this.resultsFor = query;
     this.showResults(people, `Nobody found for “${query}”.`);
   }
 
