@@ -11,6 +11,8 @@ import { ConversationView } from "./js/conversation-view.js";
 const HISTORY_PAGE = 50;
 const TOAST_MS = 5000;
 const QUIET_ERRORS = new Set(["network", "unauthorized", "closed", "logged_out"]);
+/** The chat list's times say "12:30", then "Mon", then "3 Dec": redrawn each minute to stay true. */
+const LIST_TIMES_REFRESH_MS = 60_000;
 
 class App {
   constructor() {
@@ -40,6 +42,7 @@ class App {
       retry: (message) => this.retry(message),
     });
     document.addEventListener("visibilitychange", () => this.markActiveRead());
+    setInterval(() => { if (this.store) this.renderChats(); }, LIST_TIMES_REFRESH_MS);
     // An open conversation is a step in the browser's history, so a phone's back gesture (or
     // the browser's back button) returns to the chat list instead of leaving the app.
     window.addEventListener("popstate", (event) => {
