@@ -264,6 +264,7 @@ class App {
     if (!chat) return;
     const { message } = this.store.addSending(chat.user, text, newMark());
     this.deliver(chat, message);
+    this.conversation.render({ toEnd: true });  // what you just wrote is in view, wherever you were
   }
 
   retry(message) {

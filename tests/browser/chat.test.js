@@ -238,6 +238,14 @@ test("history pages backwards when scrolling up", async () => {
   assert.match(texts.at(-1), /Page test 55/);
   await bob.page.getByText("This is the start of your conversation.").waitFor();
 
+  // Reading far up, a new message does not pull the view down: a button offers to jump.
+  await byTestId(alice.page, "composer-input").fill("Still reading?");
+  await byTestId(alice.page, "composer-input").press("Enter");
+  const jump = bob.page.getByRole("button", { name: "New messages" });
+  await jump.click();
+  assert.ok(await message(bob.page, "Still reading?").isVisible());
+  await jump.waitFor({ state: "hidden" });
+
   await bob.page.emulateMedia({ colorScheme: "dark" });
   await bob.page.screenshot({ path: join(OUTPUT, "desktop-dark.png") });
 });

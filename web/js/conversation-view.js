@@ -35,9 +35,15 @@ export class ConversationView {
     this.loading = false;
 
     document.getElementById("back").addEventListener("click", () => actions.back());
+    this.jumpButton = document.getElementById("jump-to-latest");
     this.loadEarlierButton.addEventListener("click", () => actions.loadEarlier());
+    this.jumpButton.addEventListener("click", () => {
+      this.scroller.scrollTop = this.scroller.scrollHeight;
+      this.input.focus();
+    });
     this.scroller.addEventListener("scroll", () => {
       if (this.scroller.scrollTop < EDGE_PX && this.chat?.hasEarlier && !this.loading) actions.loadEarlier();
+      if (this.atBottom()) this.jumpButton.hidden = true;
     }, { passive: true });
     this.composer.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -63,6 +69,8 @@ export class ConversationView {
 
   open(chat) {
     if (this.chat !== chat) {
+      if (this.chat) this.chat.draft = this.input.value;
+      this.jumpButton.hidden = true;
       this.chat = chat;
       this.nodes.clear();
       this.list.replaceChildren();
@@ -81,6 +89,7 @@ export class ConversationView {
 
   close() {
     if (this.chat) this.chat.draft = this.input.value;
+    this.jumpButton.hidden = true;
     this.chat = null;
     this.nodes.clear();
     this.list.replaceChildren();
@@ -114,8 +123,9 @@ export class ConversationView {
   render({ keepPosition = false, toEnd = false } = {}) {
     const chat = this.chat;
     if (!chat) return;
-    const { scrollTop, scrollHeight, clientHeight } = this.scroller;
-    const atBottom = scrollHeight - scrollTop - clientHeight < EDGE_PX;
+    const { scrollTop, scrollHeight } = this.scroller;
+    const atBottom = this.atBottom();
+    const lastKey = this.list.lastElementChild?.dataset.key;
 
     const wanted = [];
     let day = null;
@@ -154,6 +164,14 @@ export class ConversationView {
 
     if (keepPosition) this.scroller.scrollTop = scrollTop + (this.scroller.scrollHeight - scrollHeight);
     else if (toEnd || atBottom) this.scroller.scrollTop = this.scroller.scrollHeight;
+    // Someone wrote while you were reading further up: say so rather than pull you down.
+    else if (this.list.lastElementChild?.dataset.key !== lastKey) this.jumpButton.hidden = false;
+    if (this.atBottom()) this.jumpButton.hidden = true;
+  }
+
+  atBottom() {
+    const { scrollTop, scrollHeight, clientHeight } = this.scroller;
+    return scrollHeight - scrollTop - clientHeight < EDGE_PX;
   }
 
   node(key, create) {
