@@ -118,7 +118,6 @@ class App {
 
   onState(state) {
     this.sidebar.setConnection(state);
-    document.body.dataset.connection = state;
     this.offlineBanner.hidden = state === "open" || state === "idle";
   }
 

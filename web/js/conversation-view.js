@@ -30,12 +30,12 @@ export class ConversationView {
     this.historyStart = document.getElementById("history-start");
     this.composer = document.getElementById("composer");
     this.input = document.getElementById("composer-input");
+    this.jumpButton = document.getElementById("jump-to-latest");
     this.nodes = new Map();
     this.chat = null;
     this.loading = false;
 
     document.getElementById("back").addEventListener("click", () => actions.back());
-    this.jumpButton = document.getElementById("jump-to-latest");
     this.loadEarlierButton.addEventListener("click", () => actions.loadEarlier());
     this.jumpButton.addEventListener("click", () => {
       this.scroller.scrollTop = this.scroller.scrollHeight;
