@@ -14,6 +14,8 @@ import {
   EventType, decodeFrame, encodeFrame, toDelivered, toHistory, toMessage, toPreviews, toReceived, toUser,
 } from './wire.js';
 
+// maxPendingSends stays below the server's default MESSAGE_BURST (2000), so resending every
+// waiting send at once after a reconnect is never refused for its rate.
 const DEFAULTS = Object.freeze({
   acks: true,
   reconnectDelayMs: 500,
@@ -265,7 +267,15 @@ export class ChatrixClient {
   #onFrame(text) {
     const frame = decodeFrame(text);
     if (!frame) return;
-    const { type, body } = frame;
+    try {
+      this.#handle(frame.type, frame.body);
+    } catch (err) {
+      // A body not of the promised shape: reported, and the session goes on with the next frame.
+      this.#emitter.emit('error', new ChatrixError('bad_response', `a malformed frame of type ${frame.type}: ${err?.message ?? err}`));
+    }
+  }
+
+  #handle(type, body) {
     switch (type) {
       case EventType.PROFILE_INFO:
         this.#authenticated(body);

@@ -18,10 +18,6 @@ export class Outbox {
     this.#capacity = capacity;
   }
 
-  get size() {
-    return this.#entries.size;
-  }
-
   /**
    * Adds a send; the promise settles when take() hands the entry to DELIVERED or ERR. Throws
    * a ChatrixError, adding nothing, when the mark is pending already or the outbox is full.

@@ -47,16 +47,15 @@ export class RequestQueue {
     for (const request of this.#pending) request.sent = false;
   }
 
-  /** An answer settles the oldest request sent; false when none waited for it. */
+  /** An answer settles the oldest request sent (one that nobody waits for is dropped). */
   resolveOldest(body) {
     const request = this.#takeOldestSent();
-    if (!request) return false;
+    if (!request) return;
     try {
       request.resolve(request.answer(body));
     } catch (err) {
       request.reject(new ChatrixError('bad_response', `a malformed ${this.#what} answer: ${err?.message ?? err}`));
     }
-    return true;
   }
 
   /** An ERR settles the oldest request sent; false when none waited for it. */

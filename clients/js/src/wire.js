@@ -46,6 +46,7 @@ export function toUser(row) {
  * the message is stored, so an own message arrives as "stored".
  */
 export function toMessage(body, own) {
+  if (!Number.isInteger(body?.msg_id)) throw new TypeError('a message without msg_id');
   const message = {
     id: body.msg_id,
     chatId: body.chat_id,

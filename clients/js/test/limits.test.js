@@ -1,15 +1,17 @@
 // The server's per-connection message limit surfaces as a rejected send with its code,
-// retryAfterMs and mark; the connection carries on.
+// retryAfterMs and mark; a connection closed for a flood of refusals comes back after the
+// time the server asked for, and every send is settled, stored at most once.
 
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
 import { startServer } from './support/server.js';
-import { People } from './support/clients.js';
+import { People, nextEvent } from './support/clients.js';
 
 let server;
 let people;
 before(async () => {
-  server = await startServer({ MESSAGE_RATE: '1/s', MESSAGE_BURST: '1' });
+  // A second refusal in a row closes the connection (MESSAGE_FLOOD_LIMIT).
+  server = await startServer({ MESSAGE_RATE: '1/s', MESSAGE_BURST: '1', MESSAGE_FLOOD_LIMIT: '1' });
   people = new People(server);
 });
 afterEach(() => people.closeAll());
@@ -29,4 +31,23 @@ test('a send over MESSAGE_RATE rejects with rate_limited and when to retry', asy
   assert.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 1000, `retryAfterMs ${refused.retryAfterMs}`);
   assert.equal(alice.state, 'open');
   assert.deepEqual((await alice.history(bob.user)).map((m) => m.content), ['within the burst']);
+});
+
+test('after a close for too many refused sends, the client waits as asked and settles every send', async () => {
+  const alice = await people.connected('alice');
+  const bob = await people.connected('bob');
+  const closedForFlood = nextEvent(alice, 'error', (e) => e.code === 'rate_limited' && e.refType === undefined);
+  const contents = ['one', 'two', 'three', 'four'];
+  const outcomes = await Promise.allSettled(contents.map((content) => alice.send(bob.user.id, content)));
+  const flood = await closedForFlood;
+  assert.ok(flood.retryAfterMs > 0);
+
+  const stored = contents.filter((_, i) => outcomes[i].status === 'fulfilled');
+  for (const outcome of outcomes) {
+    if (outcome.status === 'rejected') assert.equal(outcome.reason.code, 'rate_limited');
+  }
+  assert.ok(stored.includes('one'), 'the first send was within the burst');
+  // The last send settles on a connection that is open by then.
+  assert.equal(alice.state, 'open');
+  assert.deepEqual((await alice.history(bob.user)).map((m) => m.content), stored);
 });

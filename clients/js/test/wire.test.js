@@ -58,3 +58,8 @@ test('a TEXT from an older server without the extensions is still a message', ()
   assert.equal(message.createdAt, 2000);
   assert.equal(message.status, undefined);
 });
+
+test('a message body without its id is refused, not half-read', () => {
+  assert.throws(() => toMessage(null, false), TypeError);
+  assert.throws(() => toMessage({ content: 'x' }, false), TypeError);
+});

@@ -120,5 +120,11 @@ export class ChatrixServer {
 
 /** A started server, disposed of when the test file's `after` hook runs. */
 export async function startServer(env) {
-  return new ChatrixServer(env).start();
+  const server = new ChatrixServer(env);
+  try {
+    return await server.start();
+  } catch (err) {
+    await server.dispose();
+    throw err;
+  }
 }
