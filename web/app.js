@@ -1,0 +1,326 @@
+// The Chatrix web client: signs in (or restores the session), then keeps the chat list, the open
+// conversation and the connection state in step with the server through the SDK.
+import { ChatrixClient } from "./sdk/index.js";
+import { ChatStore } from "./js/chat-store.js";
+import { clearSession, loadSession, saveSession } from "./js/session.js";
+import { LoginView, errorText } from "./js/login-view.js";
+import { SidebarView } from "./js/sidebar-view.js";
+import { ConversationView } from "./js/conversation-view.js";
+
+/** Messages per history request: a screenful or two, and one request when opening a chat. */
+const HISTORY_PAGE = 50;
+const TOAST_MS = 5000;
+const QUIET_ERRORS = new Set(["network", "unauthorized", "closed", "logged_out"]);
+/** The chat list's times say "12:30", then "Mon", then "3 Dec": redrawn each minute to stay true. */
+const LIST_TIMES_REFRESH_MS = 60_000;
+
+class App {
+  constructor() {
+    this.client = null;
+    this.store = null;
+    this.activeUserId = null;
+    this.pendingByMark = new Map();
+    this.unsubscribe = [];
+    this.signedIn = document.getElementById("signed-in");
+    this.offlineBanner = document.getElementById("offline-banner");
+    this.toast = document.getElementById("toast");
+
+    this.login = new LoginView({
+      login: (username, password) => this.signIn((client) => client.login(username, password)),
+      register: (username, password, name) => this.signIn((client) => client.register(username, password, name || undefined)),
+    });
+    this.sidebar = new SidebarView({
+      open: (user) => this.openChat(user),
+      // The server finds you too; a chat with yourself is refused (self_message), so you are left out.
+      search: async (query) => (await this.client.search(query)).filter((user) => user.id !== this.store.me.id),
+      logout: () => this.logout(),
+    });
+    this.conversation = new ConversationView({
+      send: (text) => this.send(text),
+      loadEarlier: () => this.loadEarlier(),
+      back: () => this.goBack(),
+      retry: (message) => this.retry(message),
+    });
+    document.addEventListener("visibilitychange", () => this.markActiveRead());
+    setInterval(() => { if (this.store) this.renderChats(); }, LIST_TIMES_REFRESH_MS);
+    // An open conversation is a step in the browser's history, so a phone's back gesture (or
+    // the browser's back button) returns to the chat list instead of leaving the app.
+    window.addEventListener("popstate", (event) => {
+      const user = this.store?.chats.get(event.state?.chatUserId)?.user;
+      if (user) this.openChat(user, { fromHistory: true });
+      else this.closeChat();
+    });
+  }
+
+  start() {
+    document.getElementById("boot").hidden = true;
+    // After a reload no conversation is open, whatever the history entry says.
+    if (history.state?.chatUserId !== undefined) history.replaceState(null, "");
+    const session = loadSession();
+    if (session) this.enter(new ChatrixClient({ token: session.token }), session.user);
+    else this.login.show();
+  }
+
+  async signIn(action) {
+    const client = new ChatrixClient();
+    const session = await action(client);
+    saveSession(session);
+    this.enter(client, session.user);
+  }
+
+  enter(client, user) {
+    this.client = client;
+    this.store = new ChatStore(user);
+    this.login.hide();
+    this.signedIn.hidden = false;
+    this.sidebar.setMe(user);
+    this.sidebar.setConnection(client.state);
+    this.renderChats();
+    const on = (event, listener) => this.unsubscribe.push(client.on(event, listener));
+    on("state", (state) => this.onState(state));
+    on("profile", (profile) => this.onProfile(profile));
+    on("previews", (previews) => this.onPreviews(previews));
+    on("message", (message) => this.onMessage(message));
+    on("delivered", (delivered) => this.onDelivered(delivered));
+    on("received", ({ messageIds }) => this.onOwnStatus(messageIds, "delivered"));
+    on("read", ({ messageIds }) => this.onOwnStatus(messageIds, "read"));
+    on("error", (error) => this.onError(error));
+    on("signedOut", (reason) => this.endSession(reason?.code === "logged_out" ? "" : "Your session has ended. Please log in again."));
+    client.connect().catch((error) => {
+      if (this.client === client && error?.code !== "unauthorized") this.showToast(errorText(error));
+    });
+  }
+
+  endSession(notice = "") {
+    for (const off of this.unsubscribe.splice(0)) off();
+    this.client?.close();
+    this.client = null;
+    this.store = null;
+    this.pendingByMark.clear();
+    clearSession();
+    this.closeChat();
+    this.sidebar.reset();
+    this.signedIn.hidden = true;
+    document.title = "Chatrix";
+    this.login.show(notice);
+  }
+
+  async logout() {
+    try {
+      await this.client?.logout();
+    } catch {
+      // The token dies with its expiry anyway; signing out here must not depend on the server.
+    }
+    this.endSession();
+  }
+
+  // ---- server events ----
+
+  onState(state) {
+    this.sidebar.setConnection(state);
+    this.offlineBanner.hidden = state === "open" || state === "idle";
+  }
+
+  onProfile(profile) {
+    this.store.me = profile;
+    saveSession({ token: this.client.token, user: profile });
+    this.sidebar.setMe(profile);
+  }
+
+  /** After every (re)connect: the chat list as the server has it, and the open chat caught up. */
+  onPreviews(previews) {
+    this.store.applyPreviews(previews);
+    // What happened while disconnected is not all replayed (messages another device of yours
+    // received, what you sent from one): conversations loaded before are fetched again, the
+    // open one now, the others when next opened.
+    for (const chat of this.store.chats.values()) if (chat.loaded) chat.stale = true;
+    const chat = this.activeChat();
+    if (chat?.loaded) this.loadLatest(chat);
+    this.renderChats();
+  }
+
+  onMessage(message) {
+    const { chat } = this.store.addMessage(message, message.own);
+    if (chat.user.id === this.activeUserId) {
+      this.conversation.render();
+      this.markActiveRead();
+    }
+    this.renderChats();
+  }
+
+  onDelivered(delivered) {
+    const pending = this.pendingByMark.get(String(delivered.mark));
+    if (!pending) return;
+    this.store.markStored(pending.chat, pending.message, delivered);
+    this.pendingByMark.delete(String(delivered.mark));
+    this.renderChat(pending.chat);
+  }
+
+  onOwnStatus(messageIds, status) {
+    const changed = this.store.advanceOwn(messageIds, status);
+    if (changed.has(this.activeUserId)) this.conversation.render();
+  }
+
+  onError(error) {
+    // Answers to this client's own requests come back through their promises, and a connection
+    // that fails shows in the connection state (the SDK reports each failed attempt here too);
+    // what is left is worth a word only when it says something a person can act on.
+    if (error?.code && !QUIET_ERRORS.has(error.code)) this.showToast(errorText(error));
+  }
+
+  // ---- actions ----
+
+  activeChat() {
+    return this.activeUserId === null ? null : this.store?.chats.get(this.activeUserId) ?? null;
+  }
+
+  openChat(user, { fromHistory = false } = {}) {
+    if (!fromHistory) {
+      if (this.activeUserId === null) history.pushState({ chatUserId: user.id }, "");
+      else history.replaceState({ chatUserId: user.id }, "");
+    }
+    const chat = this.store.chatWith(user);
+    chat.listed = true;
+    this.activeUserId = user.id;
+    document.body.classList.add("chat-open");
+    this.conversation.open(chat);
+    this.conversation.focus();
+    this.renderChats();
+    if (chat.loaded && !chat.stale) this.markActiveRead();
+    else this.loadLatest(chat);
+  }
+
+  /** The back button and Escape: the way the conversation was entered, if it was through history. */
+  goBack() {
+    if (history.state?.chatUserId !== undefined) history.back();
+    else this.closeChat();
+  }
+
+  closeChat() {
+    const userId = this.activeUserId;
+    this.activeUserId = null;
+    document.body.classList.remove("chat-open");
+    this.conversation.close();
+    if (this.store) this.renderChats();
+    if (userId !== null) document.querySelector(`[data-testid="chat-item"][data-user-id="${userId}"]`)?.focus();
+  }
+
+  async loadLatest(chat) {
+    if (chat.loadingLatest) return;
+    chat.loadingLatest = true;
+    const client = this.client;
+    if (chat === this.activeChat()) this.conversation.setLoading(true);
+    try {
+      const page = await client.history(chat.user, { limit: HISTORY_PAGE });
+      if (client !== this.client) return;
+      this.store.mergeHistory(chat, page, { latest: true, limit: HISTORY_PAGE });
+      chat.stale = false;
+      if (chat === this.activeChat()) {
+        this.conversation.render({ toEnd: true });
+        this.markActiveRead();
+      }
+      this.renderChats();
+    } catch (error) {
+      if (client === this.client) this.showToast(`Could not load messages: ${errorText(error)}`);
+    } finally {
+      chat.loadingLatest = false;
+      if (chat === this.activeChat()) this.conversation.setLoading(false);
+    }
+  }
+
+  async loadEarlier() {
+    const chat = this.activeChat();
+    const oldest = chat?.messages.find((m) => m.id !== undefined);
+    if (!chat || !chat.hasEarlier || chat.loadingEarlier || !oldest) return;
+    chat.loadingEarlier = true;
+    this.conversation.setLoading(true);
+    const client = this.client;
+    try {
+      const page = await client.history(chat.user, { beforeId: oldest.id, limit: HISTORY_PAGE });
+      if (client !== this.client) return;
+      this.store.mergeHistory(chat, page, { latest: false, limit: HISTORY_PAGE });
+      if (chat === this.activeChat()) this.conversation.render({ keepPosition: true });
+    } catch (error) {
+      if (client === this.client) this.showToast(`Could not load earlier messages: ${errorText(error)}`);
+    } finally {
+      chat.loadingEarlier = false;
+      if (chat === this.activeChat()) this.conversation.setLoading(false);
+    }
+  }
+
+  /** Marks what the person can see as read: only with the conversation open and the page visible. */
+  markActiveRead() {
+    const chat = this.activeChat();
+    if (!chat?.loaded || document.visibilityState !== "visible") return;
+    const hadUnread = chat.unread > 0;
+    const ids = this.store.takeUnreadIds(chat);
+    if (ids.length) this.client.markRead(chat.user, ids);
+    if (hadUnread || ids.length) this.renderChats();
+  }
+
+  send(text) {
+    const chat = this.activeChat();
+    if (!chat) return;
+    const { message } = this.store.addSending(chat.user, text, newMark());
+    this.deliver(chat, message);
+    this.conversation.render({ toEnd: true });  // what you just wrote is in view, wherever you were
+  }
+
+  retry(message) {
+    const chat = this.store.chats.get(message.chatUserId);
+    if (!chat) return;
+    message.status = "sending";
+    this.deliver(chat, message);
+  }
+
+  /** Sends and follows one message: the SDK resends it with the same mark after a reconnect. */
+  deliver(chat, message) {
+    const client = this.client;
+    this.pendingByMark.set(message.mark, { chat, message });
+    this.renderChat(chat);
+    client.send(chat.user, message.content, { mark: message.mark }).then(
+      (delivered) => {
+        if (client !== this.client) return;
+        this.store.markStored(chat, message, delivered);
+        this.pendingByMark.delete(message.mark);
+        this.renderChat(chat);
+      },
+      (error) => {
+        if (client !== this.client) return;
+        this.store.markFailed(message, errorText(error));
+        this.pendingByMark.delete(message.mark);
+        this.renderChat(chat);
+        this.showToast(`Message not sent: ${errorText(error)}`);
+      },
+    );
+  }
+
+  // ---- rendering ----
+
+  renderChat(chat) {
+    if (chat === this.activeChat()) this.conversation.render();
+    this.renderChats();
+  }
+
+  renderChats() {
+    const chats = this.store.sortedChats();
+    this.sidebar.renderChats(chats, this.activeUserId, this.store.me.id);
+    const unread = chats.reduce((sum, chat) => sum + chat.unread, 0);
+    document.title = unread ? `(${unread}) Chatrix` : "Chatrix";
+  }
+
+  showToast(text) {
+    this.toast.textContent = text;
+    this.toast.hidden = false;
+    clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => { this.toast.hidden = true; }, TOAST_MS);
+  }
+}
+
+/** A mark unique to this message, so a resend after a reconnect is stored once. */
+function newMark() {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return `web-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+new App().start();

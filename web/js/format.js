@@ -1,0 +1,66 @@
+// How people, times and days are shown: initials and a stable colour for avatars, clock times,
+// day labels and the short times of the chat list. Locale-aware through Intl, no clock of its own.
+
+const AVATAR_COLOURS = 8;
+
+/** One or two letters for an avatar: the first letters of the first two words of the name. */
+export function initials(user) {
+  const words = (user.name || user.username || "?").trim().split(/\s+/u).filter(Boolean);
+  const letters = words.length > 1 ? [words[0], words[1]] : [words[0] ?? "?"];
+  return letters.map((w) => Array.from(w)[0]).join("").toUpperCase();
+}
+
+/** A colour class chosen by the username, so a person keeps their colour on every screen. */
+export function avatarColourClass(user) {
+  let hash = 0;
+  for (const ch of (user.username || "").toLowerCase()) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  return `avatar--c${hash % AVATAR_COLOURS}`;
+}
+
+export function displayName(user) {
+  return user.name && user.name.trim() ? user.name : user.username;
+}
+
+const clock = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+const weekday = new Intl.DateTimeFormat(undefined, { weekday: "short" });
+const shortDate = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+const longDate = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+const full = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function startOfDay(ms) {
+  const d = new Date(ms);
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
+}
+
+export function clockTime(ms) {
+  return clock.format(ms);
+}
+
+export function fullTime(ms) {
+  return full.format(ms);
+}
+
+/** A key that is the same for two times on the same local day. */
+export function dayKey(ms) {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+}
+
+/** "Today", "Yesterday" or the date, for the separators between days of a conversation. */
+export function dayLabel(ms, now = Date.now()) {
+  const days = Math.round((startOfDay(now) - startOfDay(ms)) / DAY_MS);
+  if (days === 0) return "Today";
+  if (days === 1) return "Yesterday";
+  return longDate.format(ms);
+}
+
+/** The chat list's time: the clock today, the weekday this week, the date before that. */
+export function listTime(ms, now = Date.now()) {
+  const days = Math.round((startOfDay(now) - startOfDay(ms)) / DAY_MS);
+  if (days === 0) return clockTime(ms);
+  if (days < 7) return weekday.format(ms);
+  return shortDate.format(ms);
+}

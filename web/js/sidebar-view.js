@@ -1,0 +1,194 @@
+// The left pane: who you are, the connection state, people search and the chat list (most recent
+// first, with unread counts). It shows what it is given and reports what the person picks.
+import { h } from "./dom.js";
+import { avatar } from "./avatar.js";
+import { displayName, listTime } from "./format.js";
+
+/** Search while typing, but not on every key: one request per pause. */
+const SEARCH_DELAY_MS = 200;
+
+const CONNECTION_TEXT = {
+  idle: "Offline",
+  connecting: "Connecting…",
+  open: "Online",
+  reconnecting: "Reconnecting…",
+  closed: "Offline",
+};
+
+export class SidebarView {
+  /** @param {{ open(user: object): void, search(q: string): Promise<object[]>, logout(): void }} actions */
+  constructor(actions) {
+    this.actions = actions;
+    this.me = document.getElementById("me");
+    this.connection = document.getElementById("connection");
+    this.connectionText = document.getElementById("connection-text");
+    this.searchInput = document.getElementById("search-input");
+    this.searchResults = document.getElementById("search-results");
+    this.searchList = document.getElementById("search-list");
+    this.searchEmpty = document.getElementById("search-empty");
+    this.chatSection = document.getElementById("chats");
+    this.chatList = document.getElementById("chat-list");
+    this.chatsEmpty = document.getElementById("chats-empty");
+    this.items = new Map();
+    this.searchTimer = 0;
+    this.searchSeq = 0;
+    this.resultsFor = null;
+
+    document.getElementById("logout").addEventListener("click", () => actions.logout());
+    this.searchInput.addEventListener("input", () => this.scheduleSearch());
+    this.searchInput.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.clearSearch();
+      if (event.key === "ArrowDown") this.searchList.querySelector("button")?.focus();
+      // Enter picks the first person found, but only among results for what is typed now.
+      if (event.key === "Enter" && this.resultsFor === this.searchInput.value.trim()) {
+        this.searchList.querySelector("button")?.click();
+      }
+    });
+    for (const list of [this.searchList, this.chatList]) {
+      list.addEventListener("keydown", (event) => moveFocus(list, event));
+    }
+  }
+
+  setMe(user) {
+    this.me.replaceChildren(
+      avatar(user, "avatar--sm"),
+      h("span", { className: "me-text" },
+        h("span", { className: "me-name" }, displayName(user)),
+        h("span", { className: "me-username" }, `@${user.username}`)),
+    );
+  }
+
+  setConnection(state) {
+    this.connection.dataset.state = state;
+    this.connectionText.textContent = CONNECTION_TEXT[state] ?? state;
+  }
+
+  reset() {
+    this.clearSearch();
+    this.chatList.replaceChildren();
+    this.items.clear();
+  }
+
+  clearSearch() {
+    clearTimeout(this.searchTimer);
+    this.searchSeq += 1;
+    this.resultsFor = null;
+    this.searchInput.value = "";
+    this.searchResults.hidden = true;
+    this.chatSection.hidden = false;
+  }
+
+  scheduleSearch() {
+    clearTimeout(this.searchTimer);
+    const query = this.searchInput.value.trim();
+    if (!query) {
+      this.clearSearch();
+      return;
+    }
+    this.searchTimer = setTimeout(() => this.search(query), SEARCH_DELAY_MS);
+  }
+
+  async search(query) {
+    const seq = ++this.searchSeq;
+    this.searchResults.hidden = false;
+    this.chatSection.hidden = true;
+    this.searchResults.setAttribute("aria-busy", "true");
+    let people;
+    try {
+      people = await this.actions.search(query);
+    } catch (error) {
+      if (seq !== this.searchSeq) return;
+      this.showResults([], error?.code === "rate_limited" ? "Searching too fast; type a little more." : "Search failed. Try again.");
+      return;
+    }
+    if (seq !== this.searchSeq) return;  // a newer search is under way
+    this.resultsFor = query;
+    this.showResults(people, `Nobody found for “${query}”.`);
+  }
+
+  showResults(people, emptyText) {
+    this.searchResults.removeAttribute("aria-busy");
+    this.searchList.replaceChildren(...people.map((user) => h("li", {},
+      h("button", {
+        type: "button",
+        className: "person",
+        dataset: { testid: "search-result", userId: String(user.id) },
+        onclick: () => {
+          this.clearSearch();
+          this.actions.open(user);
+        },
+      },
+        avatar(user),
+        h("span", { className: "person-text" },
+          h("span", { className: "person-name" }, displayName(user)),
+          h("span", { className: "person-username" }, `@${user.username}`))))));
+    this.searchEmpty.hidden = people.length > 0;
+    this.searchEmpty.textContent = people.length ? "" : emptyText;
+  }
+
+  /** Redraws the chat list in place: the buttons stay, so keyboard focus stays where it was. */
+  renderChats(chats, activeUserId, meId) {
+    const seen = new Set();
+    chats.forEach((chat, index) => {
+      const id = chat.user.id;
+      seen.add(id);
+      let item = this.items.get(id);
+      if (!item) {
+        const button = h("button", {
+          type: "button",
+          className: "chat-item",
+          dataset: { testid: "chat-item", userId: String(id) },
+          onclick: () => this.actions.open(chat.user),
+        });
+        item = h("li", {}, button);
+        this.items.set(id, item);
+      }
+      fillChatItem(item.firstChild, chat, id === activeUserId, meId);
+      if (this.chatList.children[index] !== item) {
+        const hadFocus = item.contains(document.activeElement);
+        this.chatList.insertBefore(item, this.chatList.children[index] ?? null);
+        if (hadFocus) item.firstChild.focus();
+      }
+    });
+    for (const [id, item] of this.items) {
+      if (!seen.has(id)) {
+        item.remove();
+        this.items.delete(id);
+      }
+    }
+    this.chatsEmpty.hidden = chats.length > 0;
+  }
+}
+
+function fillChatItem(button, chat, active, meId) {
+  const last = chat.lastMessage;
+  const preview = last
+    ? `${last.fromId === meId ? "You: " : ""}${last.content}`
+    : "No messages yet";
+  if (active) button.setAttribute("aria-current", "true");
+  else button.removeAttribute("aria-current");
+  button.classList.toggle("has-unread", chat.unread > 0);
+  button.replaceChildren(
+    avatar(chat.user),
+    h("span", { className: "chat-text" },
+      h("span", { className: "chat-top" },
+        h("span", { className: "chat-name" }, displayName(chat.user)),
+        h("span", { className: "chat-username" }, `@${chat.user.username}`),
+        chat.lastAt ? h("time", { className: "chat-time", dateTime: new Date(chat.lastAt).toISOString() }, listTime(chat.lastAt)) : null),
+      h("span", { className: "chat-bottom" },
+        h("span", { className: "chat-preview" }, preview),
+        chat.unread > 0
+          ? h("span", { className: "unread-count", dataset: { testid: "unread-count" }, "aria-label": `${chat.unread} unread` }, String(chat.unread))
+          : null)),
+  );
+}
+
+/** Arrow keys move between the buttons of a list, as in a menu. */
+function moveFocus(list, event) {
+  if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+  const buttons = [...list.querySelectorAll("button")];
+  const index = buttons.indexOf(document.activeElement);
+  if (index < 0) return;
+  event.preventDefault();
+  buttons[Math.max(0, Math.min(buttons.length - 1, index + (event.key === "ArrowDown" ? 1 : -1)))].focus();
+}
