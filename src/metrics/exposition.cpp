@@ -92,7 +92,7 @@ void exposition::number(double value) {
   }
 }
 
-void exposition::histogram(std::string_view name, std::string_view labels, const histogram::snapshot& h) {
+void exposition::histogram_samples(std::string_view name, std::string_view labels, const histogram::snapshot& h) {
   const std::string prefix = labels.empty() ? std::string() : std::string(labels) + ',';
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i <= h.bounds.size(); ++i) {

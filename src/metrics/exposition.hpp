@@ -28,7 +28,7 @@ class exposition {
   void sample(std::string_view name, std::string_view labels, std::int64_t value);
   void sample(std::string_view name, std::string_view labels, std::uint64_t value);
   /// A histogram's _bucket (cumulative, le="+Inf" last), _sum and _count series.
-  void histogram(std::string_view name, std::string_view labels, const histogram::snapshot& h);
+  void histogram_samples(std::string_view name, std::string_view labels, const histogram::snapshot& h);
 
   /// One label pair, `key="value"`, with the value escaped.
   static std::string label(std::string_view key, std::string_view value);

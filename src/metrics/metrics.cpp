@@ -20,7 +20,7 @@ void counter_family(exposition& out, const char* name, const char* help, const c
 
 void histogram_family(exposition& out, const char* name, const char* help, const histogram& h) {
   out.family(name, "histogram", help);
-  out.histogram(name, {}, h.read());
+  out.histogram_samples(name, {}, h.read());
 }
 
 /// The series added with the histograms; the flat list above them keeps its order and names.

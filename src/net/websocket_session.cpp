@@ -104,6 +104,11 @@ metrics::gauge* websocket_session::counted_lifecycle::counted_in(ws_state s) con
   return nullptr;
 }
 
+void websocket_session::count_error(const error& err) noexcept {
+  metrics::server_metrics::add(context_.metrics.errors_sent);
+  context_.metrics.error_sent(err.code);
+}
+
 void websocket_session::set_queued_bytes(std::size_t bytes) noexcept {
   // One relaxed add on the I/O thread per queued and per written frame.
   context_.metrics.socket_queued_bytes.fetch_add(static_cast<std::int64_t>(bytes) - static_cast<std::int64_t>(queued_bytes_),
@@ -156,8 +161,7 @@ void websocket_session::close_for_error() { begin_close(ws::close_code::internal
 
 void websocket_session::end_session(const error& reason) {
   if (!life_.accepts_frames()) return;
-  metrics::server_metrics::add(context_.metrics.errors_sent);
-  context_.metrics.error_sent(reason.code);
+  count_error(reason);
   push(ws::opcode::text, std::make_shared<const std::string>(protocol::encode_error(reason)));
   // The close reason is at most 123 bytes (RFC 6455 5.5); the ERR frame carries the whole story.
   begin_close(ws::close_code::policy_violation, std::string(code_name(reason.code)));
@@ -361,8 +365,7 @@ asio::awaitable<void> websocket_session::read_loop() {
       if (life_.state() != ws_state::authenticating) continue;  // the deadline passed meanwhile
       if (!who) {
         metrics::server_metrics::add(context_.metrics.auth_failures);
-        metrics::server_metrics::add(context_.metrics.errors_sent);
-        context_.metrics.error_sent(who.error().code);
+        count_error(who.error());
         push(ws::opcode::text, std::make_shared<const std::string>(protocol::encode_error(who.error(), -1)));
         // 1008 tells a client its token is bad (old clients drop it); an outage is not that.
         begin_close(who.error().code == errc::unavailable ? ws::close_code::try_again_later

@@ -181,6 +181,8 @@ class websocket_session final : public chat::connection, public std::enable_shar
   void drop_queue();
   /// Sets queued_bytes_, keeping chatrix_socket_queued_bytes (the sum over sessions) current.
   void set_queued_bytes(std::size_t bytes) noexcept;
+  /// An ERR frame this session sends itself (the chat service counts its own).
+  void count_error(const error& err) noexcept;
 
   socket_type socket_;
   websocket_context& context_;

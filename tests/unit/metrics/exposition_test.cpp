@@ -163,7 +163,7 @@ TEST(exposition, a_histogram_is_cumulative_buckets_then_sum_and_count_in_base_un
   std::string text;
   exposition out(text);
   out.family("x_seconds", "histogram", "x.");
-  out.histogram("x_seconds", exposition::label("kind", "a"), h.read());
+  out.histogram_samples("x_seconds", exposition::label("kind", "a"), h.read());
   EXPECT_NE(text.find("x_seconds_bucket{kind=\"a\",le=\"0.0001\"} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("x_seconds_bucket{kind=\"a\",le=\"0.0025\"} 2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("x_seconds_bucket{kind=\"a\",le=\"10\"} 2\n"), std::string::npos) << text;
