@@ -231,7 +231,7 @@ asio::ip::tcp::acceptor bind_listener(asio::io_context& ioc, const config::liste
 /// The configured store: SQLite by default, PostgreSQL for postgres:// and key=value URLs. A
 /// database that cannot be reached is a dependency missing, not a bad setting: a plain
 /// exception (exit status 1), still naming the variable.
-std::unique_ptr<storage::store> open_store(const config::server_config& cfg) {
+std::unique_ptr<storage::store> open_store(const config::server_config& cfg, metrics::store_metrics* metrics) {
   if (cfg.database == config::database_kind::postgres) {
     spdlog::info("store: PostgreSQL at {}", storage::redact_conninfo(cfg.database_url));
     storage::postgres_options options;
@@ -240,6 +240,7 @@ std::unique_ptr<storage::store> open_store(const config::server_config& cfg) {
     options.max_batch = cfg.db_max_batch;
     options.timeout = cfg.db_timeout;
     options.connect_timeout = cfg.db_connect_timeout;
+    options.metrics = metrics;
     try {
       return std::make_unique<storage::postgres_store>(cfg.postgres, std::move(options));
     } catch (const error_exception& e) {
@@ -251,7 +252,9 @@ std::unique_ptr<storage::store> open_store(const config::server_config& cfg) {
     make_directory(cfg.sqlite_path.parent_path(), cfg.database_url.empty() ? "CHATRIX_DATA_DIR" : "DB_CONNECTION_URL");
   }
   spdlog::info("store: SQLite at {}", cfg.sqlite_path.string());
-  return std::make_unique<storage::sqlite_store>(cfg.sqlite_path);
+  storage::sqlite_options options;
+  options.metrics = metrics;
+  return std::make_unique<storage::sqlite_store>(cfg.sqlite_path, std::move(options));
 }
 
 /// How other nodes and operators reach this node: SERVER_HOST, else host name and port.
@@ -264,13 +267,17 @@ std::string advertised_address(const config::server_config& cfg) {
 
 /// Single node: the in-process bus. REDISADDR: the Redis bus (config::load has made sure of
 /// the shared database and the shared token secret it needs).
-std::unique_ptr<cluster::bus> make_bus(const config::server_config& cfg, asio::io_context& ioc, const clock& clock) {
-  if (!cfg.redis)
+std::unique_ptr<cluster::bus> make_bus(const config::server_config& cfg, asio::io_context& ioc, const clock& clock,
+                                       metrics::cluster_metrics& metrics) {
+  if (!cfg.redis) {
+    metrics.nodes = 1;  // the only node there is
     return std::make_unique<cluster::in_process_bus>(
         cluster::node_info{"local", advertised_address(cfg), clock.now_ms(), 0, 0});
+  }
   cluster::redis::redis_bus_options options;
   options.address = *cfg.redis;
   options.advertised_address = advertised_address(cfg);
+  options.metrics = &metrics;
   auto bus = std::make_unique<cluster::redis::redis_bus>(ioc, options, clock);
   spdlog::info("cluster: node {} ({}) on Redis {}", bus->node_id(), options.advertised_address, cfg.redis->to_string());
   return bus;
@@ -319,7 +326,7 @@ int migrate(const config::server_config& cfg) {
     return 0;
   }
   // Opening the store applies every pending migration in its own transaction.
-  open_store(cfg)->shutdown();
+  open_store(cfg, nullptr)->shutdown();
   spdlog::info("SQLite schema at {} is up to date", cfg.sqlite_path.string());
   return 0;
 }
@@ -339,14 +346,15 @@ int run_server(const config::server_config& cfg) {
   auto listener = bind_listener(ioc, cfg.listen);
   std::optional<asio::ip::tcp::acceptor> admin_listener;
   if (cfg.admin) admin_listener = bind_listener(ioc, *cfg.admin, "ADMIN_PORT");
-  auto store_ptr = open_store(cfg);
+  // Before the store and the bus, which report into it from their own threads until they stop.
+  metrics::server_metrics metrics;
+  auto store_ptr = open_store(cfg, &metrics.store);
   auto& store = *store_ptr;
 
   const system_clock clock;
-  metrics::server_metrics metrics;
   const auth::password_hasher hasher(*cost);
   const auth::token_codec tokens(resolve_jwt_secret(cfg), cfg.jwt_ttl);
-  auto bus_ptr = make_bus(cfg, ioc, clock);
+  auto bus_ptr = make_bus(cfg, ioc, clock, metrics.cluster);
   auto& bus = *bus_ptr;
   asio::thread_pool workers(cfg.worker_threads);
 

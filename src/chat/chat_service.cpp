@@ -275,10 +275,11 @@ void chat_service::resync() {
   }
 }
 
-void chat_service::push_message(device& d, message_id id, const shared_frame& frame) {
-  if (d.sent.contains(id)) return;
+bool chat_service::push_message(device& d, message_id id, const shared_frame& frame) {
+  if (d.sent.contains(id)) return false;
   d.sent.insert(id);
   d.conn->send(frame, d.conn->explicit_acks() ? 0 : id);
+  return true;
 }
 
 // ---- frames ----
@@ -311,6 +312,8 @@ void chat_service::refuse_frame(connection& conn, const error& err) { send_error
 
 asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_request req) {
   constexpr int ref = static_cast<int>(protocol::event::text);
+  // The start of both send latencies; it travels with the store call's callback.
+  const auto taken = std::chrono::steady_clock::now();
   // Before anything that could reach the store, the recipient's lookup included.
   if (!admit_text(conn, req.mark)) co_return;
   const user me = conn.account();
@@ -348,8 +351,8 @@ asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_req
   ++texts_in_flight_;
   store_.append_message(std::move(sreq),
                         on_io<send_result>([this, device = conn.device_id(), me, recipient = *to,
-                                            mark = std::move(req.mark), bytes, now](result<send_result> r) {
-                          on_stored(device, me, recipient, mark, bytes, now, std::move(r));
+                                            mark = std::move(req.mark), bytes, now, taken](result<send_result> r) {
+                          on_stored(device, me, recipient, mark, bytes, now, taken, std::move(r));
                         }));
 }
 
@@ -415,7 +418,7 @@ void chat_service::refuse_read(connection& conn, std::chrono::milliseconds wait,
 
 void chat_service::on_stored(std::uint64_t device_id, const user& sender, const user& recipient,
                              const std::optional<std::string>& mark, std::size_t charged, unix_ms charged_at,
-                             result<send_result> r) {
+                             std::chrono::steady_clock::time_point taken, result<send_result> r) {
   auto* d = find_device(device_id);
   // Just below the cap again: the transport, which stopped reading at the cap, reads on.
   if (d && --d->in_flight == options_.max_in_flight_per_device - 1) d->conn->may_read_again();
@@ -428,7 +431,10 @@ void chat_service::on_stored(std::uint64_t device_id, const user& sender, const 
     return;
   }
   const auto& stored = r->stored;
-  if (d) d->conn->send(make_frame(protocol::encode_delivered(stored, mark, r->duplicate)));
+  if (d) {
+    d->conn->send(make_frame(protocol::encode_delivered(stored, mark, r->duplicate)));
+    metrics_.send_stored.observe_since(taken);
+  }
   if (r->duplicate) {
     metrics::server_metrics::add(metrics_.messages_duplicate);
     // The original's publish may have been lost with its node (which died after the commit),
@@ -440,7 +446,8 @@ void chat_service::on_stored(std::uint64_t device_id, const user& sender, const 
   const protocol::message_view view{stored, sender, recipient};
   // An offline recipient's message simply stays pending.
   if (reachable(recipient.id))
-    bus_.publish(user_event{recipient.id, user_event::kind::message, stored.id, 0, make_frame(protocol::encode_text(view))});
+    bus_.publish(user_event{recipient.id, user_event::kind::message, stored.id, 0, make_frame(protocol::encode_text(view)),
+                            taken});
   if (reachable(sender.id, device_id))
     bus_.publish(user_event{sender.id, user_event::kind::notice, stored.id, device_id,
                             make_frame(protocol::encode_text(view, protocol::event::sent))});
@@ -618,7 +625,10 @@ void chat_service::send_to_device(device& d, const user_event& ev) {
 
 void chat_service::send_now(device& d, const user_event& ev) {
   if (ev.type == user_event::kind::message) {
-    push_message(d, ev.msg, ev.frame);
+    // Measured where the TEXT was taken (an event from another node carries no start), once
+    // per device that gets it, including after a sync held it back: that wait is the user's.
+    if (push_message(d, ev.msg, ev.frame) && ev.taken != std::chrono::steady_clock::time_point{})
+      metrics_.send_delivered.observe_since(ev.taken);
   } else if (ev.msg != 0) {
     // A SENT copy: it may come again (a retry of a message whose first publish was lost, or
     // a notice replayed after an outage), so it is filtered like messages (without receipt).
@@ -632,6 +642,7 @@ void chat_service::send_now(device& d, const user_event& ev) {
 
 void chat_service::send_error(connection& conn, const error& err, int ref_type, const std::optional<std::string>& mark) {
   metrics::server_metrics::add(metrics_.errors_sent);
+  metrics_.error_sent(err.code);
   if (err.code == errc::internal || err.code == errc::unavailable)
     spdlog::warn("user {}: {}: {}", conn.account().id, code_name(err.code), err.message);
   conn.send(make_frame(protocol::encode_error(err, ref_type, mark)));

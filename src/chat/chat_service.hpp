@@ -175,7 +175,8 @@ class chat_service final : public cluster::event_sink {
   /// Ends a device's sync: reads its pending messages while a recheck is due, then sends the
   /// events held meanwhile in order, then lets live events through.
   boost::asio::awaitable<void> catch_up(std::uint64_t device_id, user me, bool report_errors);
-  void push_message(device& d, message_id id, const shared_frame& frame);
+  /// Queues a message to the device unless it had it already; true when queued.
+  bool push_message(device& d, message_id id, const shared_frame& frame);
   /// Waits until the device can take `bytes` more without passing the pending watermark (an
   /// empty queue always can), woken by the connection (connection::when_queue_at_most).
   /// Returns the device, or nullptr when it closed or went away.
@@ -183,7 +184,7 @@ class chat_service final : public cluster::event_sink {
 
   void on_stored(std::uint64_t device_id, const user& sender, const user& recipient,
                  const std::optional<std::string>& mark, std::size_t charged, unix_ms charged_at,
-                 result<send_result> r);
+                 std::chrono::steady_clock::time_point taken, result<send_result> r);
   void queue_receipt(user_id recipient, message_id id);
   void on_marked_delivered(user_id recipient, result<std::vector<message_ref>> r);
   void send_error(connection& conn, const error& err, int ref_type = -1,

@@ -75,11 +75,11 @@ void login_guard::log_limited(std::string_view setting, const std::string& key, 
 }
 
 result<hash_ticket> login_guard::hash_slot() {
-  if (hash_queue_ == 0 || hashes_in_flight_ < hash_queue_) return hash_ticket(hashes_in_flight_);
+  if (hash_queue_ == 0 || hashes_in_flight() < hash_queue_) return hash_ticket(metrics_.hash_queue);
   metrics::server_metrics::add(metrics_.hash_queue_full);
   log_limited("HASH_QUEUE", {},
               "overloaded: password work refused with 503, HASH_QUEUE full (" +
-                  std::to_string(hashes_in_flight_) + " passwords being checked)");
+                  std::to_string(hashes_in_flight()) + " passwords being checked)");
   // Retry-After: a place frees up as soon as one hash is done (~0.1 s at the interactive cost).
   return make_limited(errc::overloaded, "too many passwords being checked; try again in a moment", 1000);
 }

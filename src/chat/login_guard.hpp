@@ -22,7 +22,10 @@ namespace chatrix::chat {
 class hash_ticket {
  public:
   hash_ticket() = default;
-  explicit hash_ticket(std::size_t& in_flight) : in_flight_(&in_flight) { ++in_flight; }
+  /// `in_flight` is the chatrix_queue_depth{queue="password_hashes"} gauge itself.
+  explicit hash_ticket(metrics::gauge& in_flight) : in_flight_(&in_flight) {
+    in_flight.fetch_add(1, std::memory_order_relaxed);
+  }
   hash_ticket(hash_ticket&& other) noexcept : in_flight_(std::exchange(other.in_flight_, nullptr)) {}
   hash_ticket& operator=(hash_ticket&& other) noexcept {
     if (this != &other) {
@@ -37,10 +40,10 @@ class hash_ticket {
 
  private:
   void release() noexcept {
-    if (in_flight_) --*in_flight_;
+    if (in_flight_) in_flight_->fetch_sub(1, std::memory_order_relaxed);
     in_flight_ = nullptr;
   }
-  std::size_t* in_flight_ = nullptr;
+  metrics::gauge* in_flight_ = nullptr;
 };
 
 /// A login let through to the password check. Settle it with login_guard::failed() or
@@ -96,7 +99,9 @@ class login_guard {
   /// errc::overloaded (counted and logged like a login's).
   result<hash_ticket> hash_slot();
 
-  std::size_t hashes_in_flight() const noexcept { return hashes_in_flight_; }
+  std::size_t hashes_in_flight() const noexcept {
+    return static_cast<std::size_t>(metrics_.hash_queue.load(std::memory_order_relaxed));
+  }
 
  private:
   /// Logs `line` at warn, at most once per minute for each setting and key.
@@ -104,7 +109,6 @@ class login_guard {
 
   login_limits limits_;
   std::size_t hash_queue_;
-  std::size_t hashes_in_flight_ = 0;
   metrics::server_metrics& metrics_;
   limits::keyed_limiter log_gate_;
 };

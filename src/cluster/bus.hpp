@@ -4,6 +4,7 @@
 
 #include "core/types.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,6 +29,10 @@ struct user_event {
                        // too, so that devices drop a repeat; other notices: 0
   std::uint64_t skip_device = 0;  // a local device not to send to (the one that caused it)
   shared_frame frame;
+  // kind::message: when the chat service took the TEXT, for chatrix_send_delivered_seconds.
+  // Only meaningful on the node that took it: never sent to other nodes (their clocks differ),
+  // so an event from another node carries the epoch ("not measured").
+  std::chrono::steady_clock::time_point taken{};
 };
 
 /// Tokens revoked on some node; every node must stop honouring them (docs/security.md).

@@ -116,7 +116,9 @@ response error_response(unsigned status, errc code, std::string message) {
   body += ",\"code\":";
   protocol::append_json_string(body, code_name(code));
   body += '}';
-  return response{status, std::move(body)};
+  response res{status, std::move(body)};
+  res.error = code;
+  return res;
 }
 
 response error_response(const error& err) {
@@ -181,6 +183,7 @@ bool router::is_websocket_path(std::string_view target) {
 }
 
 void router::apply_cors(const std::string& origin, response& res) const {
+  if (res.error) metrics_.error_sent(*res.error);
   const bool any = std::find(cors_.origins.begin(), cors_.origins.end(), "*") != cors_.origins.end();
   if (any) {
     res.headers.emplace_back("Access-Control-Allow-Origin", "*");

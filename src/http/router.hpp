@@ -48,6 +48,7 @@ struct response {
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<errc> error;  // set by error_response: counted in chatrix_errors_total{code}
 };
 
 /// Which browser origins may call the API. {"*"} allows any.
@@ -83,7 +84,8 @@ class router {
          readiness& ready, cors_policy cors, const static_files* web = nullptr);
 
   boost::asio::awaitable<response> handle(const request& req);
-  /// Adds the CORS headers `origin` is entitled to.
+  /// Adds the CORS headers `origin` is entitled to. Called once per answer, just before it is
+  /// written (the transport's refusals too), so it also counts an error answer by its code.
   void apply_cors(const std::string& origin, response& res) const;
 
   /// True for the WebSocket endpoint paths "/ws" and "/ws/" (query string ignored).

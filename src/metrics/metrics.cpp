@@ -1,8 +1,67 @@
 #include "metrics/metrics.hpp"
 
+#include "metrics/exposition.hpp"
+
 namespace chatrix::metrics {
 
 namespace {
+
+constexpr const char* connection_state_names[connection_state_count] = {"authenticating", "open", "closing"};
+
+void gauge_family(exposition& out, const char* name, const char* help, const gauge& value) {
+  out.family(name, "gauge", help);
+  out.sample(name, {}, value.load(std::memory_order_relaxed));
+}
+
+void counter_family(exposition& out, const char* name, const char* help, const counter& value) {
+  out.family(name, "counter", help);
+  out.sample(name, {}, value.load(std::memory_order_relaxed));
+}
+
+void histogram_family(exposition& out, const char* name, const char* help, const histogram& h) {
+  out.family(name, "histogram", help);
+  out.histogram_samples(name, {}, h.read());
+}
+
+/// The series added with the histograms; the flat list above them keeps its order and names.
+void render_detail(exposition& out, const server_metrics& m) {
+  out.family("chatrix_errors_total", "counter", "ERR frames and HTTP error answers sent, by error code.");
+  // Every code is listed, zeros included, so that rate() sees a series from its first error.
+  for (std::size_t i = 0; i < error_code_count; ++i)
+    out.sample("chatrix_errors_total", exposition::label("code", code_name(static_cast<errc>(i))),
+               m.errors_by_code[i].load(std::memory_order_relaxed));
+  out.family("chatrix_websocket_connections", "gauge",
+             "WebSocket connections by phase: authenticating (token awaited), open, closing (close handshake).");
+  for (std::size_t i = 0; i < connection_state_count; ++i)
+    out.sample("chatrix_websocket_connections", exposition::label("state", connection_state_names[i]),
+               m.websocket_connections[i].load(std::memory_order_relaxed));
+  gauge_family(out, "chatrix_socket_queued_bytes", "Bytes queued to WebSocket sockets and not yet written.",
+               m.socket_queued_bytes);
+  out.family("chatrix_queue_depth", "gauge", "Items waiting in a bounded queue, by queue.");
+  out.sample("chatrix_queue_depth", exposition::label("queue", "store_writes"),
+             m.store.queued_writes.load(std::memory_order_relaxed));
+  out.sample("chatrix_queue_depth", exposition::label("queue", "password_hashes"),
+             m.hash_queue.load(std::memory_order_relaxed));
+  out.sample("chatrix_queue_depth", exposition::label("queue", "bus_events"),
+             m.cluster.queued_events.load(std::memory_order_relaxed));
+
+  histogram_family(out, "chatrix_send_stored_seconds",
+                   "From a TEXT taken to its DELIVERED queued to the sender (stored durably).", m.send_stored);
+  histogram_family(out, "chatrix_send_delivered_seconds",
+                   "From a TEXT taken to its frame queued to a recipient device on the same node.", m.send_delivered);
+  histogram_family(out, "chatrix_store_commit_seconds", "Store write transactions: BEGIN to COMMIT done.",
+                   m.store.commit_seconds);
+  histogram_family(out, "chatrix_store_commit_writes", "Writes group-committed in one store transaction.",
+                   m.store.commit_writes);
+  histogram_family(out, "chatrix_bus_publish_seconds", "Redis bus: PUBLISH written to its reply.",
+                   m.cluster.publish_seconds);
+  gauge_family(out, "chatrix_cluster_nodes", "Live nodes as this node last saw them, itself included.",
+               m.cluster.nodes);
+  counter_family(out, "chatrix_bus_reconnects_total", "Redis links (commands, subscription) re-established after a loss.",
+                 m.cluster.reconnects);
+  counter_family(out, "chatrix_bus_resyncs_total", "Resyncs: local devices re-read from the store after the bus lost events.",
+                 m.cluster.resyncs);
+}
 
 template <class Atomic>
 void line(std::string& out, const char* name, const char* type, const char* help, const Atomic& value) {
@@ -25,7 +84,7 @@ void line(std::string& out, const char* name, const char* type, const char* help
 
 std::string render_prometheus(const server_metrics& m) {
   std::string out;
-  out.reserve(6144);
+  out.reserve(16384);
   line(out, "chatrix_connections_open", "gauge", "Authenticated WebSocket connections now open.", m.connections_open);
   line(out, "chatrix_connections_total", "counter", "WebSocket connections accepted.", m.connections_total);
   line(out, "chatrix_auth_failures_total", "counter", "Sessions refused at authentication.", m.auth_failures);
@@ -55,6 +114,8 @@ std::string render_prometheus(const server_metrics& m) {
   line(out, "chatrix_sessions_closed_token_total", "counter", "Live sockets closed because their token expired or was revoked.", m.sessions_closed_token);
   line(out, "chatrix_http_timeouts_total", "counter", "HTTP connections cut off at a request deadline.", m.http_timeouts);
   line(out, "chatrix_origin_refused_total", "counter", "WebSocket upgrades refused by WS_ORIGINS.", m.origin_refused);
+  exposition detail(out);
+  render_detail(detail, m);
   return out;
 }
 

@@ -61,7 +61,61 @@ websocket_session::websocket_session(socket_type&& socket, websocket_context& co
       id_(id),
       frame_reader_(context.options.max_frame_bytes * hard_frame_factor),
       timer_(socket_.get_executor()),
+      life_(context.metrics),
       admitted_(std::move(admitted)) {}
+
+websocket_session::~websocket_session() { set_queued_bytes(0); }
+
+// ---- metrics ----
+
+websocket_session::counted_lifecycle::counted_lifecycle(metrics::server_metrics& metrics) noexcept
+    : metrics_(metrics) {
+  counted_in(state())->fetch_add(1, std::memory_order_relaxed);
+}
+
+websocket_session::counted_lifecycle::~counted_lifecycle() {
+  if (auto* g = counted_in(state())) g->fetch_sub(1, std::memory_order_relaxed);
+}
+
+bool websocket_session::counted_lifecycle::advance(ws_state to) noexcept {
+  auto* before = counted_in(state());
+  if (!ws_lifecycle::advance(to)) return false;
+  auto* after = counted_in(to);
+  if (before != after) {
+    if (before) before->fetch_sub(1, std::memory_order_relaxed);
+    if (after) after->fetch_add(1, std::memory_order_relaxed);
+  }
+  return true;
+}
+
+metrics::gauge* websocket_session::counted_lifecycle::counted_in(ws_state s) const noexcept {
+  switch (s) {
+    case ws_state::authenticating:
+      return &metrics_.connections_in(metrics::connection_state::authenticating);
+    case ws_state::open:
+      return &metrics_.connections_in(metrics::connection_state::open);
+    case ws_state::closing:
+    case ws_state::failing:
+    case ws_state::flushing:
+    case ws_state::close_sent:
+      return &metrics_.connections_in(metrics::connection_state::closing);
+    case ws_state::closed:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+void websocket_session::count_error(const error& err) noexcept {
+  metrics::server_metrics::add(context_.metrics.errors_sent);
+  context_.metrics.error_sent(err.code);
+}
+
+void websocket_session::set_queued_bytes(std::size_t bytes) noexcept {
+  // One relaxed add on the I/O thread per queued and per written frame.
+  context_.metrics.socket_queued_bytes.fetch_add(static_cast<std::int64_t>(bytes) - static_cast<std::int64_t>(queued_bytes_),
+                                                 std::memory_order_relaxed);
+  queued_bytes_ = bytes;
+}
 
 std::string websocket_session::client_address() const {
   return admitted_.address() ? address_text(*admitted_.address()) : std::string();
@@ -110,6 +164,7 @@ void websocket_session::close_for_error() { begin_close(ws::close_code::internal
 
 void websocket_session::end_session(const error& reason) {
   if (!life_.accepts_frames()) return;
+  count_error(reason);
   push(ws::opcode::text, std::make_shared<const std::string>(protocol::encode_error(reason)));
   // The close reason is at most 123 bytes (RFC 6455 5.5); the ERR frame carries the whole story.
   begin_close(ws::close_code::policy_violation, std::string(code_name(reason.code)));
@@ -314,6 +369,7 @@ asio::awaitable<void> websocket_session::read_loop() {
       if (life_.state() != ws_state::authenticating) continue;  // the deadline passed meanwhile
       if (!who) {
         metrics::server_metrics::add(context_.metrics.auth_failures);
+        count_error(who.error());
         push(ws::opcode::text, std::make_shared<const std::string>(protocol::encode_error(who.error(), -1)));
         // 1008 tells a client its token is bad (old clients drop it); an outage is not that.
         begin_close(who.error().code == errc::unavailable ? ws::close_code::try_again_later
@@ -350,7 +406,7 @@ asio::awaitable<void> websocket_session::read_loop() {
 // ---- writer ----
 
 void websocket_session::push(ws::opcode op, chat::shared_frame payload, message_id receipt) {
-  queued_bytes_ += payload->size();
+  set_queued_bytes(queued_bytes_ + payload->size());
   queue_.push_back(queued_frame{std::move(payload), receipt, op});
   if (!writing_) {
     writing_ = true;
@@ -387,7 +443,7 @@ bool websocket_session::admit_control_frame() {
 
 void websocket_session::answer_ping(std::string_view payload) {
   if (waiting_pong_) {
-    queued_bytes_ = queued_bytes_ - waiting_pong_->size() + payload.size();
+    set_queued_bytes(queued_bytes_ - waiting_pong_->size() + payload.size());
     waiting_pong_->assign(payload);
     return;
   }
@@ -436,7 +492,7 @@ asio::awaitable<void> websocket_session::write_loop() {
       auto& q = queue_[queue_head_];
       const auto receipt = q.receipt;
       const auto op = q.op;
-      queued_bytes_ -= q.payload->size();
+      set_queued_bytes(queued_bytes_ - q.payload->size());
       q.payload.reset();
       ++queue_head_;
       if (op == ws::opcode::close) on_close_written();
@@ -460,7 +516,7 @@ void websocket_session::drop_queue() {
   waiting_pong_.reset();
   std::vector<queued_frame>().swap(queue_);
   queue_head_ = 0;
-  queued_bytes_ = 0;
+  set_queued_bytes(0);
 }
 
 // ---- closing ----
@@ -497,7 +553,7 @@ void websocket_session::finish() {
   if (!life_.advance(ws_state::closed)) return;
   ++timer_gen_;
   timer_.cancel();
-  queued_bytes_ = 0;
+  set_queued_bytes(0);
   if (!writing_) drop_queue();  // else the writer drops it when its write returns
   boost::system::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);

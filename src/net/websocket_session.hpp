@@ -69,6 +69,9 @@ class websocket_session final : public chat::connection, public std::enable_shar
  public:
   websocket_session(socket_type&& socket, websocket_context& context, std::uint64_t id,
                     admission::ticket admitted = {});
+  ~websocket_session() override;
+  websocket_session(const websocket_session&) = delete;
+  websocket_session& operator=(const websocket_session&) = delete;
 
   /// The client's address (after TRUSTED_PROXIES), "" when unknown.
   std::string client_address() const;
@@ -101,6 +104,26 @@ class websocket_session final : public chat::connection, public std::enable_shar
   void end_session(const error& reason) override;
 
  private:
+  /// The life cycle, keeping chatrix_websocket_connections{state} current: every session is
+  /// counted in its phase from construction until it is closed or destroyed.
+  class counted_lifecycle : private ws_lifecycle {
+   public:
+    explicit counted_lifecycle(metrics::server_metrics& metrics) noexcept;
+    ~counted_lifecycle();
+    counted_lifecycle(const counted_lifecycle&) = delete;
+    counted_lifecycle& operator=(const counted_lifecycle&) = delete;
+
+    bool advance(ws_state to) noexcept;
+    using ws_lifecycle::accepts_frames;
+    using ws_lifecycle::closing;
+    using ws_lifecycle::is_open;
+    using ws_lifecycle::state;
+
+   private:
+    metrics::gauge* counted_in(ws_state s) const noexcept;
+    metrics::server_metrics& metrics_;
+  };
+
   struct queued_frame {
     chat::shared_frame payload;
     message_id receipt = 0;
@@ -160,6 +183,10 @@ class websocket_session final : public chat::connection, public std::enable_shar
 
   bool queue_empty() const noexcept { return queue_head_ == queue_.size(); }
   void drop_queue();
+  /// Sets queued_bytes_, keeping chatrix_socket_queued_bytes (the sum over sessions) current.
+  void set_queued_bytes(std::size_t bytes) noexcept;
+  /// An ERR frame this session sends itself (the chat service counts its own).
+  void count_error(const error& err) noexcept;
 
   socket_type socket_;
   websocket_context& context_;
@@ -168,7 +195,7 @@ class websocket_session final : public chat::connection, public std::enable_shar
   ws::frame_reader frame_reader_;
   timer_type timer_;
   std::uint32_t timer_gen_ = 0;
-  ws_lifecycle life_;
+  counted_lifecycle life_;
   reader_state reader_ = reader_state::active;
   bool explicit_acks_ = false;
   bool writing_ = false;   // a writer coroutine exists (the queue is not empty)

@@ -2,6 +2,7 @@
 // cross-node routing in order, presence, discovery with leases, crash and Redis restart,
 // notices held through an outage, and shutdown.
 #include "cluster/redis/redis_bus.hpp"
+#include "metrics/metrics.hpp"
 
 #include "redis_instance.hpp"
 
@@ -58,8 +59,10 @@ std::int64_t now_ms() {
 class RedisBus : public ::testing::Test {
  protected:
   std::unique_ptr<redis_bus> make(std::string id, std::chrono::milliseconds ttl = 10s,
-                                  std::chrono::milliseconds beat = 200ms) {
+                                  std::chrono::milliseconds beat = 200ms,
+                                  chatrix::metrics::cluster_metrics* metrics = nullptr) {
     redis_bus_options o;
+    o.metrics = metrics;
     o.address = redis_.parsed_address();
     o.node_id = std::move(id);
     o.advertised_address = o.node_id + ".example:8080";
@@ -364,6 +367,33 @@ TEST_F(RedisBus, RedisKilledAndRestarted_ReconnectAndResync) {
   EXPECT_EQ(sb_.got.size(), 1u);  // the event published while Redis was down is left to resync
   EXPECT_EQ(sb_.got.back().msg, 3);
   ASSERT_TRUE(run_until(io_, [&] { return lists(*a_, "node-b") && lists(*b_, "node-a"); }));
+}
+
+TEST_F(RedisBus, MetricsFollowPublishesNodesReconnectsAndResyncs) {
+  chatrix::metrics::cluster_metrics ma, mb;
+  a_ = make("node-a", 10s, 200ms, &ma);
+  b_ = make("node-b", 10s, 200ms, &mb);
+  a_->start(sa_);
+  b_->start(sb_);
+  ASSERT_TRUE(run_until(io_, [&] { return a_->connected() && b_->connected(); }));
+  b_->device_connected(7, {});
+  ASSERT_TRUE(run_until(io_, [&] { return presence(7, "node-b") == "1"; }));
+  ASSERT_TRUE(run_until(io_, [&] { return ma.nodes.load() == 2 && mb.nodes.load() == 2; }));
+  EXPECT_EQ(ma.resyncs.load(), 1u);  // the first sync
+  EXPECT_EQ(ma.reconnects.load(), 0u);
+
+  a_->publish(text_to(7, 1));
+  ASSERT_TRUE(run_until(io_, [&] { return !sb_.got.empty(); }));
+  ASSERT_TRUE(run_until(io_, [&] { return ma.publish_seconds.read().count() >= 1; }));
+  EXPECT_GT(ma.publish_seconds.read().sum, 0u);
+  EXPECT_EQ(ma.queued_events.load(), 0);
+  EXPECT_EQ(mb.publish_seconds.read().count(), 0u) << "b published nothing";
+
+  kill_client("chatrix-node-b");  // b's command link: it reconnects, and resyncs after the loss
+  ASSERT_TRUE(run_until(io_, [&] { return mb.reconnects.load() == 1 && b_->connected(); }, 10s));
+  ASSERT_TRUE(run_until(io_, [&] { return mb.resyncs.load() == 2; }, 5s));
+  EXPECT_EQ(b_->stats().reconnects, 1u);
+  EXPECT_EQ(ma.reconnects.load(), 0u);
 }
 
 TEST_F(RedisBus, PresenceChangesDuringALinkLossAreWrittenAfterIt) {

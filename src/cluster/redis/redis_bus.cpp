@@ -7,6 +7,7 @@
 #include "cluster/redis/event_codec.hpp"
 #include "cluster/redis/redis_command.hpp"
 #include "core/spawn.hpp"
+#include "metrics/metrics.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -46,7 +47,7 @@ redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options, const 
       presence_(keys_, id_, options_.lease_ttl, clock_),
       replay_({options_.max_held_notices, options_.notice_retention, options_.max_payload_bytes}, stats_),
       router_(io_, keys_, id_, {options_.max_queued_events, options_.max_payload_bytes}, registry_, replay_, stats_,
-              clock_) {}
+              clock_, options_.metrics) {}
 
 redis_bus::~redis_bus() { stop(); }
 
@@ -174,8 +175,15 @@ void redis_bus::simulate_crash_for_testing() {
 
 // ---- link state and recovery ------------------------------------------------------------
 
+void redis_bus::count_link_up(bool& was_up) {
+  if (!std::exchange(was_up, true)) return;
+  ++stats_.reconnects;
+  if (options_.metrics) metrics::server_metrics::add(options_.metrics->reconnects);
+}
+
 void redis_bus::on_main_state(bool up) {
   main_up_ = up;
+  if (up) count_link_up(main_was_up_);
   if (!up) {
     synced_ = false;
     ++sync_gen_;
@@ -191,6 +199,7 @@ void redis_bus::on_main_state(bool up) {
 
 void redis_bus::on_sub_state(bool up) {
   sub_up_ = up;
+  if (up) count_link_up(sub_was_up_);
   if (!up) {
     // Events published to us from now on are lost until we are subscribed again.
     synced_ = false;
@@ -241,6 +250,7 @@ void redis_bus::request_resync() {
   // It coalesces the database re-checks itself.
   if (!sink_) return;
   ++stats_.resyncs;
+  if (options_.metrics) metrics::server_metrics::add(options_.metrics->resyncs);
   sink_->resync();
 }
 
@@ -258,6 +268,8 @@ asio::awaitable<void> redis_bus::read_nodes(std::weak_ptr<char> alive) {
 }
 
 void redis_bus::on_nodes_read(const node_registry::read_result& read) {
+  if (options_.metrics)
+    options_.metrics->nodes.store(static_cast<std::int64_t>(nodes().size()), std::memory_order_relaxed);
   for (const auto& id : read.died) {
     ++stats_.node_deaths;
     replay_.forget(id);

@@ -24,6 +24,10 @@
 #include <string>
 #include <vector>
 
+namespace chatrix::metrics {
+struct cluster_metrics;
+}
+
 namespace chatrix::cluster::redis {
 
 struct redis_bus_options {
@@ -54,6 +58,9 @@ struct redis_bus_options {
   std::string key_prefix = "chatrix:";
   /// Passed to both connections (address and name are set by the bus).
   connection_options connection{};
+  /// Where the bus reports publish latency, reconnects, resyncs, the nodes it sees and its
+  /// routing queue (nullptr: nowhere). Must outlive the bus; I/O thread only.
+  metrics::cluster_metrics* metrics = nullptr;
 };
 
 /// Keys (prefix `chatrix:`):
@@ -124,6 +131,8 @@ class redis_bus final : public bus {
  private:
   void on_main_state(bool up);
   void on_sub_state(bool up);
+  /// A link came up: a reconnect when it had been up before.
+  void count_link_up(bool& was_up);
   void on_push(std::string payload);
   void on_revocation_push(std::string_view payload);
   void on_remote_event(user_event&& ev);
@@ -165,6 +174,8 @@ class redis_bus final : public bus {
   boost::asio::steady_timer stop_timer_;  // shutdown() and stop(): the stop_timeout bounds
   bool main_up_ = false;
   bool sub_up_ = false;
+  bool main_was_up_ = false;  // each link has been up before: coming up again is a reconnect
+  bool sub_was_up_ = false;
   bool synced_ = false;        // both up and presence rewritten since the last loss
   bool ever_synced_ = false;
   std::uint64_t sync_gen_ = 0; // invalidates a sync round when a link drops meanwhile

@@ -15,6 +15,7 @@ struct redis_bus_stats {
   std::uint64_t dropped_overflow = 0;    // not routed: the queue was full
   std::uint64_t publishes_unheard = 0;   // PUBLISH reached no subscriber (that node is down)
   std::uint64_t resyncs = 0;             // sink.resync() calls
+  std::uint64_t reconnects = 0;          // a link (commands or subscription) up again after a loss
   std::uint64_t resync_signals_sent = 0; // "resync" records sent after we dropped routing
   std::uint64_t decode_errors = 0;
   std::uint64_t node_deaths = 0;         // leases that ran out without deregistering (resync)

@@ -6,6 +6,7 @@
 #include "cluster/redis/presence.hpp"
 #include "cluster/redis/redis_command.hpp"
 #include "core/spawn.hpp"
+#include "metrics/metrics.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 
@@ -26,7 +27,13 @@ bool router::enqueue(user_event ev) {
     return false;
   }
   queue_.push_back(std::move(ev));
+  note_queued();
   return true;
+}
+
+void router::note_queued() noexcept {
+  if (metrics_)
+    metrics_->queued_events.store(static_cast<std::int64_t>(queue_.size() + inflight_events_), std::memory_order_relaxed);
 }
 
 void router::drop(const user_event& ev) {
@@ -40,6 +47,7 @@ void router::drop_queued() {
   stats_.dropped_redis_down += queue_.size();
   for (const auto& ev : queue_) replay_.hold(ev, {}, clock_.now_ms());
   queue_.clear();
+  note_queued();
   lost_ = true;
 }
 
@@ -79,6 +87,7 @@ asio::awaitable<void> router::route_round(redis_connection& conn, std::vector<us
   }
 
   inflight_events_ -= events.size();
+  note_queued();
   if (failed || !link_up()) {
     stats_.dropped_redis_down += events.size();
     for (const auto& ev : events) replay_.hold(ev, {}, clock_.now_ms());
@@ -135,7 +144,11 @@ void router::publish(redis_connection& conn, const std::string& node, std::strin
   // Kept until the reply only for event batches, whose notices are held if nobody heard them.
   auto kept = events ? std::make_shared<const std::string>(std::move(payload)) : nullptr;
   const std::string_view body = kept ? std::string_view(*kept) : std::string_view(payload);
-  conn.send({"PUBLISH", keys_.channel(node), body}, [this, node, kept](error_code ec, reply r) {
+  // From the command's hand-over to the link to its reply: Redis's share of routing, the
+  // link's queue included (one clock read each end, once per destination node and turn).
+  const auto sent = std::chrono::steady_clock::now();
+  conn.send({"PUBLISH", keys_.channel(node), body}, [this, node, kept, sent](error_code ec, reply r) {
+    if (!ec && metrics_) metrics_->publish_seconds.observe_since(sent);
     const bool failed = ec || r.is_error();
     if (failed) lost_ = true;  // the next node refresh (at most a heartbeat away) signals a resync
     if (!failed && r.integer != 0) return;

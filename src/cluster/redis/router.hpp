@@ -21,6 +21,10 @@
 #include <utility>
 #include <vector>
 
+namespace chatrix::metrics {
+struct cluster_metrics;
+}
+
 namespace chatrix::cluster::redis {
 
 /// Thread-safety: none (the bus's I/O thread).
@@ -32,10 +36,12 @@ class router {
   };
 
   /// Rounds run as coroutines on `io`, the executor of the connection they are given.
+  /// `metrics` (may be nullptr): publish latency and the queue's depth.
   router(boost::asio::any_io_executor io, const bus_keys& keys, std::string node_id, limits lim,
-         const node_registry& registry, notice_replay& replay, redis_bus_stats& stats, const clock& clk)
+         const node_registry& registry, notice_replay& replay, redis_bus_stats& stats, const clock& clk,
+         metrics::cluster_metrics* metrics = nullptr)
       : io_(std::move(io)), keys_(keys), node_id_(std::move(node_id)), limits_(lim), registry_(registry),
-        replay_(replay), stats_(stats), clock_(clk) {}
+        replay_(replay), stats_(stats), clock_(clk), metrics_(metrics) {}
 
   /// Queues `ev` for the next round. False when the queue is full: the event is dropped
   /// (counted, its notice held) and routing is marked lost.
@@ -47,7 +53,10 @@ class router {
   /// Something other than an event (a revocation) could not be published: routing is marked
   /// lost, so every other node is told to resync (and re-read the store) once Redis is back.
   void mark_lost() noexcept { lost_ = true; }
-  void clear() { queue_.clear(); }
+  void clear() {
+    queue_.clear();
+    note_queued();
+  }
   bool has_queued() const noexcept { return !queue_.empty(); }
   /// Nothing queued and no round in flight.
   bool idle() const noexcept { return queue_.empty() && inflight_events_ == 0; }
@@ -77,6 +86,8 @@ class router {
   void read_presence(redis_connection& conn, user_id user, const reply& r, unix_ms now,
                      std::vector<std::string>& dest);
   void publish_events(redis_connection& conn, const std::vector<user_event>& events, const destinations& where);
+  /// chatrix_queue_depth{queue="bus_events"}: queued plus in flight, what max_queued_events bounds.
+  void note_queued() noexcept;
 
   boost::asio::any_io_executor io_;
   const bus_keys& keys_;
@@ -86,6 +97,7 @@ class router {
   notice_replay& replay_;
   redis_bus_stats& stats_;
   const clock& clock_;
+  metrics::cluster_metrics* metrics_;
   std::vector<user_event> queue_;  // awaiting this turn's round
   std::size_t inflight_events_ = 0;
   // We dropped remote routing: the other nodes must be told to resync. Until then, routing

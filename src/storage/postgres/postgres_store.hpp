@@ -13,6 +13,10 @@
 #include <string>
 #include <string_view>
 
+namespace chatrix::metrics {
+struct store_metrics;
+}
+
 namespace chatrix::storage {
 
 namespace postgres_detail {
@@ -45,6 +49,9 @@ struct postgres_options {
   /// writer takes them off the queue. Blocking in it stalls the whole store (reads too);
   /// tests do so to fill the queue or to form one large batch.
   std::function<void()> before_write_batch;
+  /// Where the writers report their commits and the write queues' depth (nullptr: nowhere).
+  /// Must outlive the store.
+  metrics::store_metrics* metrics = nullptr;
 };
 
 /// storage::store on PostgreSQL. See store.hpp for the contract. In addition:

@@ -1,5 +1,6 @@
 #include "storage/postgres/writer.hpp"
 
+#include "metrics/metrics.hpp"
 #include "storage/postgres/scope_exit.hpp"
 #include "storage/postgres/write_jobs.hpp"
 
@@ -34,6 +35,7 @@ void writer_pool::write(std::unique_ptr<job> j, std::uint64_t partition) {
       wake_writer = ws.queue.empty();
       ws.queue.push_back(std::move(j));
       ++queued_;
+      note_queued();
     }
   }
   if (rejection) {
@@ -94,6 +96,7 @@ asio::awaitable<void> writer_pool::loop(writer_state& ws) {
         ws.queue.pop_front();
       }
       queued_ -= n;
+      note_queued();
     }
     co_await run_batch(ws, batch);
     // Only now, with the transaction's fate known, in call order.
@@ -111,6 +114,7 @@ void writer_pool::writer_down(writer_state& ws) {
     ws.up = false;
     orphans.swap(ws.queue);
     queued_ -= orphans.size();
+    note_queued();
   }
   if (!ws.w.reported_down) spdlog::warn("postgres store: lost a writer connection; reconnecting");
   for (auto& j : orphans) {
@@ -134,6 +138,7 @@ asio::awaitable<void> writer_pool::run_batch(writer_state& ws, std::vector<std::
   // Its expiry closes the connection: connection_lost below, outcome unknown.
   c.arm_deadline(ctx_.opts.timeout);
   scope_exit disarm{[&] { c.disarm_deadline(); }};
+  const auto batch_began = std::chrono::steady_clock::now();
   try {
     while (!pending.empty()) {
       c.send_prepared(sql::begin.name, params());
@@ -176,6 +181,10 @@ asio::awaitable<void> writer_pool::run_batch(writer_state& ws, std::vector<std::
         // COMMIT, before the sync's result: that must not turn an acknowledged-on-disk batch
         // into "unavailable" (the senders would be told it failed while it is in history).
         batches_.fetch_add(1, std::memory_order_relaxed);
+        if (auto* m = ctx_.opts.metrics) {
+          m->commit_seconds.observe_since(batch_began);
+          m->commit_writes.observe(batch.size());
+        }
         try {
           if (r) co_await c.next_result();
           const pg_result sync = co_await c.next_result();
@@ -238,6 +247,10 @@ asio::awaitable<void> writer_pool::run_batch(writer_state& ws, std::vector<std::
     // The connection's protocol state is unknown: start afresh.
     writer_down(ws);
   }
+}
+
+void writer_pool::note_queued() noexcept {
+  if (auto* m = ctx_.opts.metrics) m->queued_writes.store(static_cast<std::int64_t>(queued_), std::memory_order_relaxed);
 }
 
 void writer_pool::close() {

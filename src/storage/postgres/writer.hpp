@@ -59,6 +59,8 @@ class writer_pool {
   asio::awaitable<void> loop(writer_state& ws);
   asio::awaitable<void> run_batch(writer_state& ws, std::vector<std::unique_ptr<job>>& batch);
   void writer_down(writer_state& ws);
+  /// chatrix_queue_depth{queue="store_writes"}: one relaxed store, under mutex_.
+  void note_queued() noexcept;
 
   asio::io_context& ioc_;
   loop_context& ctx_;

@@ -4,7 +4,7 @@
 #include "storage/sqlite/sqlite_store.hpp"
 
 #include "core/username.hpp"
-
+#include "metrics/metrics.hpp"
 #include "storage/sqlite/checkpointer.hpp"
 #include "storage/sqlite/connection.hpp"
 #include "storage/sqlite/migrations.hpp"
@@ -160,6 +160,7 @@ class sqlite_store::impl {
       std::unique_lock lock(write_mutex_);
       if (!write_stopping_ && writes_.size() < opts_.max_queued_writes) {
         writes_.push_back(std::move(job));
+        note_queued_writes();
         // Woken after the unlock, the writer does not block on the mutex still held here.
         lock.unlock();
         write_cv_.notify_one();
@@ -199,6 +200,10 @@ class sqlite_store::impl {
   void stop_threads() noexcept;
   void writer_loop();
   void run_batch(std::vector<std::unique_ptr<write_job>>& batch);
+  /// chatrix_queue_depth{queue="store_writes"}: one relaxed store, under write_mutex_.
+  void note_queued_writes() noexcept {
+    if (opts_.metrics) opts_.metrics->queued_writes.store(static_cast<std::int64_t>(writes_.size()), std::memory_order_relaxed);
+  }
   static void rollback(connection& c) noexcept;
   void reader_loop(connection& c);
   /// sqlite3_wal_hook: after each of the writer's commits, with the WAL's size in pages.
@@ -365,6 +370,7 @@ void sqlite_store::impl::writer_loop() {
         batch.push_back(std::move(writes_.front()));
         writes_.pop_front();
       }
+      note_queued_writes();
     }
     run_batch(batch);
     batch.clear();
@@ -397,6 +403,7 @@ void sqlite_store::impl::run_batch(std::vector<std::unique_ptr<write_job>>& batc
   }
   // A step that aborts is taken out with its error and the others run again in a fresh
   // transaction, so a failure never fails its neighbours; every round removes a step.
+  const auto began = std::chrono::steady_clock::now();
   while (!steps.empty()) {
     try {
       query(c, sql::begin_immediate).run();
@@ -416,6 +423,10 @@ void sqlite_store::impl::run_batch(std::vector<std::unique_ptr<write_job>>& batc
     try {
       query(c, sql::commit).run();
       batches_.fetch_add(1, std::memory_order_relaxed);
+      if (opts_.metrics) {
+        opts_.metrics->commit_seconds.observe_since(began);
+        opts_.metrics->commit_writes.observe(batch.size());
+      }
     } catch (const sqlite_error& e) {
       spdlog::error("sqlite store: commit failed: {}", e.what());
       rollback(c);

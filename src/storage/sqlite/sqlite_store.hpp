@@ -13,6 +13,10 @@
 #include <string>
 #include <string_view>
 
+namespace chatrix::metrics {
+struct store_metrics;
+}
+
 namespace chatrix::storage {
 
 struct sqlite_options {
@@ -29,6 +33,9 @@ struct sqlite_options {
   /// Test hook: runs on the writer thread when writes are waiting, before it takes them
   /// off the queue. Tests block in it to fill the queue or to form one large batch.
   std::function<void()> before_write_batch;
+  /// Where the writer reports its commits and the write queue's depth (nullptr: nowhere).
+  /// Must outlive the store.
+  metrics::store_metrics* metrics = nullptr;
 };
 
 /// storage::store on SQLite. See store.hpp for the contract. In addition:

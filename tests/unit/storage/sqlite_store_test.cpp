@@ -7,6 +7,7 @@
 #include "storage/sqlite/connection.hpp"
 #include "storage/sqlite/queries.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
+#include "metrics/metrics.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -317,6 +318,38 @@ TEST(sqlite_store, queued_writes_share_one_transaction_up_to_the_batch_size) {
     EXPECT_EQ(s.committed_batches() - before, expected) << "batch size " << batch_size;
     s.shutdown();
   }
+}
+
+// The writer reports the queue it has not taken yet, and each commit's duration and size.
+TEST(sqlite_store, the_writer_reports_queue_depth_commit_time_and_batch_size) {
+  temp_dir dir;
+  reusable_gate gate;
+  metrics::store_metrics m;
+  sqlite_options opts;
+  opts.before_write_batch = [&gate] { gate.wait(); };
+  opts.metrics = &m;
+  sqlite_store s(dir.path() / "chatrix.db", opts);
+  const user a = make_user(s, "a");
+  const user b = make_user(s, "b");
+  const auto commits_before = m.commit_seconds.read().count();
+  EXPECT_EQ(m.commit_writes.read().count(), commits_before) << "one size per commit";
+  EXPECT_EQ(m.queued_writes.load(), 0);
+
+  gate.close();
+  constexpr int count = 40;
+  completion_log<send_result> log;
+  for (int i = 0; i < count; ++i) s.append_message(send_request{a.id, b.id, "x", std::nullopt, 1, 0}, log.make(i));
+  EXPECT_EQ(m.queued_writes.load(), count) << "the writer waits in the gate with everything still queued";
+  gate.open();
+  ASSERT_TRUE(log.wait_for(count));
+  EXPECT_EQ(m.queued_writes.load(), 0);
+  const auto sizes = m.commit_writes.read();
+  EXPECT_EQ(sizes.count(), commits_before + 1);
+  EXPECT_EQ(sizes.counts[6], 1u) << "one batch of 40: the (32, 64] bucket";
+  const auto times = m.commit_seconds.read();
+  EXPECT_EQ(times.count(), commits_before + 1);
+  EXPECT_GT(times.sum, 0u);
+  s.shutdown();
 }
 
 // The writer runs consecutive appends and receipts as groups (one lookup per conversation,
