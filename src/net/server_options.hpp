@@ -6,10 +6,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace chatrix::net {
+
+class tls_credentials;
 
 struct server_options {
   std::size_t max_frame_bytes = 64 * 1024;
@@ -26,6 +29,9 @@ struct server_options {
   std::vector<config::ip_network> trusted_proxies;
   /// Origins (lower case, scheme://host[:port]) allowed to open a WebSocket; empty = any.
   std::vector<std::string> ws_origins;
+  /// TLS_CERT / TLS_KEY: the main listener speaks only TLS (tls_bridge.hpp); the admin
+  /// listener stays plain. Null: plain HTTP and WebSocket.
+  std::shared_ptr<tls_credentials> tls;
 };
 
 }  // namespace chatrix::net
