@@ -124,6 +124,17 @@ TEST_F(tls_server, two_wss_clients_log_in_and_exchange_a_message) {
   // And back, so both directions of both bridges carry a frame.
   bob->send_text(R"({"type":0,"body":{"to":"alice","content":"and back","mark":8}})");
   EXPECT_EQ(alice->recv_type(ev_text, {ev_received}).at("body").at("content"), "and back");
+
+  // A burst larger than one TLS record each way (about 100 KiB), in order.
+  const std::string filler(1000, 'x');
+  for (int i = 0; i < 100; ++i) {
+    alice->send_text(R"({"type":0,"body":{"to":"bob","content":")" + std::to_string(i) + filler + R"(","mark":)" +
+                     std::to_string(100 + i) + "}}");
+  }
+  for (int i = 0; i < 100; ++i) {
+    const auto burst = bob->recv_type(ev_text, {ev_delivered, ev_received});
+    ASSERT_EQ(burst.at("body").at("content").as_string(), std::to_string(i) + filler);
+  }
 }
 
 TEST_F(tls_server, plain_http_on_the_tls_port_is_answered_400_and_closed_and_the_server_carries_on) {
@@ -180,14 +191,17 @@ TEST_F(tls_server, sighup_gives_new_connections_the_new_certificate_and_open_one
   EXPECT_TRUE(server_->alive());
 }
 
-/// TLS_KEY is another certificate's key: the server refuses to start, with one line.
-TEST(tls_start, a_key_that_is_not_the_certificates_refuses_to_start_with_one_line) {
+/// Files it cannot use (another certificate's key, a missing file, no certificate, an encrypted
+/// key): the server refuses to start with one line naming the setting, before writing anything.
+TEST(tls_start, unusable_files_refuse_to_start_with_one_line_naming_the_setting) {
   server_process probe;
   const auto cert = probe.dir() / "cert.pem";
   const auto key = probe.dir() / "key.pem";
   const auto other_key = probe.dir() / "other-key.pem";
   write_self_signed_certificate(cert, key, "mine");
   write_self_signed_certificate(probe.dir() / "other-cert.pem", other_key, "other");
+  const auto encrypted_key = probe.dir() / "encrypted-key.pem";
+  write_encrypted_key(key, encrypted_key, "a passphrase");
 
   struct start_case {
     std::string cert, key, line;
@@ -201,6 +215,9 @@ TEST(tls_start, a_key_that_is_not_the_certificates_refuses_to_start_with_one_lin
       {key.string(), key.string(),
        "chatrix: TLS_CERT: cannot read " + key.string() +
            ": no PEM certificate in it (-----BEGIN CERTIFICATE-----)\n"},
+      {cert.string(), encrypted_key.string(),
+       "chatrix: TLS_KEY: cannot read " + encrypted_key.string() +
+           ": the key is encrypted; store it without a passphrase, readable only by the server's user\n"},
   };
   for (const auto& c : cases) {
     server_process s({{"TLS_CERT", c.cert}, {"TLS_KEY", c.key}});
@@ -215,6 +232,23 @@ TEST(tls_start, a_key_that_is_not_the_certificates_refuses_to_start_with_one_lin
     EXPECT_FALSE(fs::exists(data)) << c.line;
     EXPECT_FALSE(fs::exists(s.dir() / "port.tmp")) << c.line;
   }
+}
+
+class tls_server_with_connect_limit : public tls_server {
+ protected:
+  std::map<std::string, std::string> extra_env() const override {
+    auto env = tls_server::extra_env();
+    env["CONNECT_LIMIT"] = "3/h";
+    return env;
+  }
+};
+
+TEST_F(tls_server_with_connect_limit, connect_limit_counts_tls_clients_before_their_handshake) {
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(https_request(port(), "GET", "/health").status, 200);
+  // The fourth attempt is closed before any handshake: no certificate, no answer.
+  EXPECT_THROW(https_request(port(), "GET", "/health"), std::runtime_error);
+  EXPECT_TRUE(wait_for_log("rate-limited: CONNECT_LIMIT refused a connection from 127.0.0.1")) << server_->log_tail();
+  EXPECT_TRUE(server_->alive());
 }
 
 class tls_server_with_short_header_timeout : public tls_server {

@@ -156,6 +156,18 @@ void write_self_signed_certificate(const std::filesystem::path& certificate, con
         "writing the key");
 }
 
+void write_encrypted_key(const std::filesystem::path& key, const std::filesystem::path& encrypted,
+                         const std::string& passphrase) {
+  bio_ptr in(BIO_new_file(key.c_str(), "r"));
+  check(in != nullptr, "opening the key");
+  pkey_ptr pkey(PEM_read_bio_PrivateKey(in.get(), nullptr, nullptr, nullptr));
+  check(pkey != nullptr, "reading the key");
+  bio_ptr out(BIO_new_file(encrypted.c_str(), "w"));
+  check(out != nullptr && PEM_write_bio_PKCS8PrivateKey(out.get(), pkey.get(), EVP_aes_256_cbc(), passphrase.data(),
+                                                        static_cast<int>(passphrase.size()), nullptr, nullptr) == 1,
+        "writing the encrypted key");
+}
+
 std::string certificate_fingerprint(const std::filesystem::path& certificate) {
   bio_ptr in(BIO_new_file(certificate.c_str(), "r"));
   check(in != nullptr, "opening the certificate");

@@ -22,6 +22,10 @@ namespace chatrix::test {
 void write_self_signed_certificate(const std::filesystem::path& certificate, const std::filesystem::path& key,
                                    const std::string& common_name);
 
+/// Writes the PEM key in `key` again to `encrypted`, encrypted (AES-256) with `passphrase`.
+void write_encrypted_key(const std::filesystem::path& key, const std::filesystem::path& encrypted,
+                         const std::string& passphrase);
+
 /// The SHA-256 fingerprint of the first certificate in a PEM file, as the server logs it and
 /// `openssl x509 -noout -fingerprint -sha256` prints it ("AB:CD:...").
 std::string certificate_fingerprint(const std::filesystem::path& certificate);
