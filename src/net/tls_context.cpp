@@ -1,3 +1,5 @@
+// TLS_CERT and TLS_KEY read into a server context with OpenSSL (see tls_context.hpp): the
+// files read whole, parsed from memory, every failure one line naming the setting.
 #include "net/tls_context.hpp"
 
 #include <boost/asio/ssl/context.hpp>
@@ -231,7 +233,16 @@ tls_credentials::tls_credentials(std::filesystem::path certificate_file, std::fi
 tls_credentials::~tls_credentials() = default;
 
 void tls_credentials::reload() {
-  auto next = load(certificate_file_, key_file_);
+  loaded next;
+  try {
+    next = load(certificate_file_, key_file_);
+  } catch (const tls_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    // Asio's context throws system_error when OpenSSL cannot make one (out of memory): still
+    // a failed load, which a reload must survive.
+    throw tls_error(std::string("TLS_CERT: cannot set up TLS: ") + e.what());
+  }
   context_ = std::move(next.context);
   info_ = std::move(next.info);
 }
