@@ -14,6 +14,7 @@
 #include "http/router.hpp"
 #include "metrics/metrics.hpp"
 #include "net/server.hpp"
+#include "net/tls_context.hpp"
 #include "storage/postgres/postgres_store.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
 
@@ -308,6 +309,41 @@ std::optional<http::static_files> load_web_client(const config::server_config& c
   }
 }
 
+/// TLS_CERT / TLS_KEY, read and checked before anything is bound or written; null without them.
+std::shared_ptr<net::tls_credentials> load_tls(const config::server_config& cfg) {
+  if (cfg.tls_cert.empty()) return nullptr;
+  try {
+    auto tls = std::make_shared<net::tls_credentials>(cfg.tls_cert, cfg.tls_key);
+    const auto& cert = tls->certificate();
+    spdlog::info("TLS: {} from {}, valid until {}, SHA-256 {}", cert.subject, cfg.tls_cert.string(), cert.not_after,
+                 cert.fingerprint);
+    if (cert.expired) spdlog::warn("TLS: the certificate in TLS_CERT expired on {}; clients will refuse it",
+                                   cert.not_after);
+    return tls;
+  } catch (const net::tls_error& e) {
+    refuse(e.what());
+  }
+}
+
+/// SIGHUP reads TLS_CERT and TLS_KEY again (a renewed certificate): new connections get it,
+/// open ones keep theirs. A reload that fails keeps the certificate already loaded.
+void reload_tls_on_hangup(asio::signal_set& hangups, net::tls_credentials& tls) {
+  hangups.async_wait([&hangups, &tls](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    try {
+      tls.reload();
+      const auto& cert = tls.certificate();
+      spdlog::info("TLS: reloaded on SIGHUP: {}, valid until {}, SHA-256 {}", cert.subject, cert.not_after,
+                   cert.fingerprint);
+      if (cert.expired) spdlog::warn("TLS: the certificate in TLS_CERT expired on {}", cert.not_after);
+    } catch (const net::tls_error& e) {
+      spdlog::error("TLS: reload on SIGHUP failed, still serving SHA-256 {}: {}", tls.certificate().fingerprint,
+                    e.what());
+    }
+    reload_tls_on_hangup(hangups, tls);
+  });
+}
+
 /// The address to open the web client at: a wildcard listener is reached on localhost.
 std::string browser_address(const config::server_config& cfg, std::uint16_t port) {
   std::string host = cfg.listen.host;
@@ -338,6 +374,7 @@ int run_server(const config::server_config& cfg) {
   // PostgreSQL's schema) and only then the data dir's JWT secret.
   auto cost = auth::argon2_cost::from_name(cfg.argon2_profile);
   if (!cost) refuse("ARGON2_PROFILE: " + cost.error().message);
+  const auto tls = load_tls(cfg);
   port_file ports(cfg.port_file);
   raise_open_file_limit();
 
@@ -393,6 +430,7 @@ int run_server(const config::server_config& cfg) {
   net_options.trusted_proxies = cfg.trusted_proxies;
   net_options.ws_origins = cfg.ws_origins;
   net_options.access_log = cfg.access_log;
+  net_options.tls = tls;
   net::server server(ioc, net_options, chat, routes, metrics);
   if (admin_listener) {
     spdlog::info("admin routes (/metrics, /cluster) on {}",
@@ -400,7 +438,8 @@ int run_server(const config::server_config& cfg) {
   }
   const std::uint16_t port = server.start(std::move(listener), std::move(admin_listener));
   ports.publish(port);
-  spdlog::info("chatrix listening on {}", config::listen_address{cfg.listen.host, port}.to_string());
+  spdlog::info("chatrix listening on {}{}", config::listen_address{cfg.listen.host, port}.to_string(),
+               tls ? " (TLS only: https:// and wss://)" : "");
   if (web) spdlog::info("web client: open {} in a browser", browser_address(cfg, port));
 
   // Shutdown (docs/cluster.md, "Node SIGTERM"): sends in flight finish and sessions close
@@ -420,6 +459,12 @@ int run_server(const config::server_config& cfg) {
       bus.shutdown([&] { ioc.stop(); });
     });
   });
+
+  asio::signal_set hangups(ioc);
+  if (tls) {
+    hangups.add(SIGHUP);
+    reload_tls_on_hangup(hangups, *tls);
+  }
 
   ioc.run();
   // Writes already queued are finished (and durable) before the process exits.

@@ -8,6 +8,8 @@
 #include "net/access_log.hpp"
 #include "net/admission.hpp"
 #include "net/client_address.hpp"
+#include "net/tls_bridge.hpp"
+#include "net/tls_context.hpp"
 #include "net/websocket_session.hpp"
 #include "net/ws_frame.hpp"
 
@@ -83,14 +85,30 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
         websockets(io.get_executor(), options, chat_service, server_metrics),
         gate(std::make_shared<admission>(options.admission)) {}
 
+  /// A connection just accepted, as the serving coroutines take it: the TCP peer's address,
+  /// the admission ticket that counts the socket, and the id that names the connection in its
+  /// log lines (after an upgrade, the WebSocket device's id).
+  struct accepted_peer {
+    config::ip_bytes address;
+    admission::ticket ticket;
+    std::uint64_t id = 0;
+  };
+
   asio::awaitable<void> accept_loop(tcp::acceptor& from, http::listener_role role);
-  asio::awaitable<void> serve_http(socket_type socket, http::listener_role role);
+  /// Counts the socket and finds its peer; nullopt when the client is gone already.
+  std::optional<accepted_peer> open_connection(const socket_type& socket);
+  /// `socket` is the TCP connection, or the plain end of its TLS bridge.
+  asio::awaitable<void> serve_http(socket_type socket, accepted_peer accepted, http::listener_role role);
+  /// TLS_CERT: admits the client, terminates TLS (tls_bridge.hpp), then serve_http().
+  asio::awaitable<void> serve_tls(socket_type socket, accepted_peer accepted, http::listener_role role);
   /// Writes `res` with Connection: close and ends the connection (see the linger below).
   asio::awaitable<void> answer_and_close(http_stream& stream, beast::flat_buffer& buffer, http::response res,
                                          const std::string& origin);
   /// A connection refused by an admission limit: counted, logged, answered with 429 or 503.
   asio::awaitable<void> refuse(http_stream& stream, beast::flat_buffer& buffer, const refusal& why,
                                std::uint64_t connection, const config::ip_bytes& client, const std::string& origin);
+  /// The counting and logging part of refuse().
+  void note_refusal(const refusal& why, std::uint64_t connection, const config::ip_bytes& client);
   bool origin_allowed(std::string_view origin) const;
   /// Whether a warning under `key` may be logged now (warning_rate).
   bool may_warn(const std::string& key);
@@ -185,12 +203,15 @@ bool server::impl::may_warn(const std::string& key) {
 }
 
 void server::impl::check_descriptors() {
-  // Sockets are most of the descriptors; the store's files and connections are a handful.
-  if (descriptor_limit == 0 || gate->open_sockets() * 10 < descriptor_limit * 9) return;
+  // Sockets are most of the descriptors; the store's files and connections are a handful. A
+  // TLS connection holds three: its TCP socket and both ends of its bridge's socketpair.
+  const std::size_t per_connection = options.tls ? 3 : 1;
+  const std::size_t in_use = gate->open_sockets() * per_connection;
+  if (descriptor_limit == 0 || in_use * 10 < descriptor_limit * 9) return;
   if (!may_warn("descriptors")) return;
-  spdlog::warn("file descriptors running short: {} sockets open, the limit (RLIMIT_NOFILE) is {}; raise it "
-               "(ulimit -n, systemd LimitNOFILE) or lower ADDRESS_CONNECTIONS",
-               gate->open_sockets(), descriptor_limit);
+  spdlog::warn("file descriptors running short: {} in use by {} connections, the limit (RLIMIT_NOFILE) is {}; "
+               "raise it (ulimit -n, systemd LimitNOFILE) or lower ADDRESS_CONNECTIONS",
+               in_use, gate->open_sockets(), descriptor_limit);
 }
 
 bool server::impl::origin_allowed(std::string_view origin) const {
@@ -230,9 +251,7 @@ asio::awaitable<void> server::impl::answer_and_close(http_stream& stream, beast:
   }
 }
 
-asio::awaitable<void> server::impl::refuse(http_stream& stream, beast::flat_buffer& buffer, const refusal& why,
-                                           std::uint64_t connection, const config::ip_bytes& client,
-                                           const std::string& origin) {
+void server::impl::note_refusal(const refusal& why, std::uint64_t connection, const config::ip_bytes& client) {
   metrics::server_metrics::add(metrics.limited_connections);
   const auto address = address_text(client);
   if (may_warn(std::string(why.limit) + ' ' + address)) {
@@ -240,26 +259,36 @@ asio::awaitable<void> server::impl::refuse(http_stream& stream, beast::flat_buff
                "rate-limited: {} refused a connection: {} (logged once a minute per address)", why.limit,
                why.reason.message);
   }
+}
+
+asio::awaitable<void> server::impl::refuse(http_stream& stream, beast::flat_buffer& buffer, const refusal& why,
+                                           std::uint64_t connection, const config::ip_bytes& client,
+                                           const std::string& origin) {
+  note_refusal(why, connection, client);
   // A named local, not a prvalue argument: see "Build notes" in docs/architecture.md (g++ 12).
   auto answer = http::error_response(why.reason);
   co_await answer_and_close(stream, buffer, std::move(answer), origin);
 }
 
-asio::awaitable<void> server::impl::serve_http(socket_type socket, http::listener_role role) {
-  auto self = shared_from_this();
+std::optional<server::impl::accepted_peer> server::impl::open_connection(const socket_type& socket) {
   auto ticket = gate->open_socket();
   check_descriptors();
-  beast::error_code peer_ec;
-  const auto peer_endpoint = socket.remote_endpoint(peer_ec);
-  if (peer_ec) co_return;  // the client is gone already
-  const auto peer = to_ip_bytes(peer_endpoint.address());
+  beast::error_code ec;
+  const auto peer_endpoint = socket.remote_endpoint(ec);
+  if (ec) return std::nullopt;
+  return accepted_peer{to_ip_bytes(peer_endpoint.address()), std::move(ticket), device_prefix | next_device++};
+}
+
+asio::awaitable<void> server::impl::serve_http(socket_type socket, accepted_peer accepted, http::listener_role role) {
+  auto self = shared_from_this();
+  auto ticket = std::move(accepted.ticket);
+  const auto peer = accepted.address;
   // A direct client counts from its connect on, so that connections trickling their headers
   // count too. A trusted proxy's connections count under the client each request names
   // (below); the proxy itself is not limited: say so in TRUSTED_PROXIES, or every client
   // behind it shares one address's limits.
   const bool from_proxy = is_trusted(peer, options.trusted_proxies);
-  // Names the connection in its log lines; after an upgrade, the WebSocket device's id.
-  const std::uint64_t id = device_prefix | next_device++;
+  const std::uint64_t id = accepted.id;
   // The admin listener is the operator's (loopback by default): its deadlines hold, but a
   // client over a per-address limit on the public port must not blind the monitoring.
   const bool limited = role != http::listener_role::admin;
@@ -439,7 +468,62 @@ asio::awaitable<void> server::impl::accept_loop(tcp::acceptor& from, http::liste
     // The WebSocket session reads without blocking (websocket_session::read_loop); set here, the
     // one ioctl also serves the HTTP reads, which would otherwise make one of their own.
     socket.non_blocking(true, ignored);
-    spawn_logged(ioc, serve_http(std::move(socket), role), "HTTP session");
+    auto accepted = open_connection(socket);
+    if (!accepted) continue;  // the client is gone already
+    if (options.tls && role != http::listener_role::admin) {
+      spawn_logged(ioc, serve_tls(std::move(socket), std::move(*accepted), role), "TLS session");
+    } else {
+      spawn_logged(ioc, serve_http(std::move(socket), std::move(*accepted), role), "HTTP session");
+    }
+  }
+}
+
+// ---- TLS ----
+
+asio::awaitable<void> server::impl::serve_tls(socket_type socket, accepted_peer accepted, http::listener_role role) {
+  auto self = shared_from_this();
+  // The handshake is most of what a TLS connection costs (a signature and a key exchange), so
+  // CONNECT_LIMIT and ADDRESS_CONNECTIONS count the client before it, as they count a plain
+  // client before its request. Over a limit the connection closes unanswered: a 429 would
+  // need the very handshake the limit is there to save. A trusted proxy's client is admitted
+  // by serve_http once its X-Forwarded-For is read.
+  if (!is_trusted(accepted.address, options.trusted_proxies)) {
+    if (auto refused = gate->admit_http(accepted.ticket, accepted.address, std::chrono::steady_clock::now())) {
+      note_refusal(*refused, accepted.id, accepted.address);
+      co_return;
+    }
+  }
+  auto tls = co_await accept_tls(std::move(socket), options.tls->current(),
+                                 tls_bridge_timeouts{options.http_header_timeout, options.idle_timeout});
+  if (tls.plain) {
+    co_await serve_http(std::move(*tls.plain), std::move(accepted), role);
+    co_return;
+  }
+  const auto address = address_text(accepted.address);
+  const auto fields = log::connection(accepted.id, address);
+  switch (tls.failure) {
+    case tls_failure::timed_out:
+      // A client that never finishes its handshake holds a socket as a slow request does.
+      metrics::server_metrics::add(metrics.http_timeouts);
+      if (may_warn("HTTP_HEADER_TIMEOUT " + address)) {
+        log::write(spdlog::level::warn, fields,
+                   "rate-limited: HTTP_HEADER_TIMEOUT cut off a TLS handshake (logged once a minute per address)");
+      }
+      break;
+    case tls_failure::no_descriptors:
+      if (may_warn("TLS descriptors")) {
+        log::write(spdlog::level::warn, fields,
+                   "TLS connection dropped: no socketpair for its bridge: {} (logged once a minute)", tls.reason);
+      }
+      break;
+    default:
+      // Scanners, clients that do not trust the certificate, plain HTTP (answered 400): worth
+      // seeing when a certificate is wrong, not worth a line per connection.
+      if (may_warn("TLS handshake " + address)) {
+        log::write(spdlog::level::info, fields, "TLS handshake failed: {} (logged once a minute per address)",
+                   tls.reason);
+      }
+      break;
   }
 }
 

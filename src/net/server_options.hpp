@@ -6,10 +6,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace chatrix::net {
+
+class tls_credentials;
 
 struct server_options {
   std::size_t max_frame_bytes = 64 * 1024;
@@ -28,6 +31,9 @@ struct server_options {
   std::vector<std::string> ws_origins;
   /// ACCESS_LOG: a line per HTTP request (net/access_log.hpp).
   bool access_log = false;
+  /// TLS_CERT / TLS_KEY: the main listener speaks only TLS (tls_bridge.hpp); the admin
+  /// listener stays plain. Null: plain HTTP and WebSocket.
+  std::shared_ptr<tls_credentials> tls;
 };
 
 }  // namespace chatrix::net
