@@ -326,18 +326,25 @@ std::shared_ptr<net::tls_credentials> load_tls(const config::server_config& cfg)
 }
 
 /// SIGHUP reads TLS_CERT and TLS_KEY again (a renewed certificate): new connections get it,
-/// open ones keep theirs. A reload that fails keeps the certificate already loaded.
-void reload_tls_on_hangup(asio::signal_set& hangups, net::tls_credentials& tls) {
-  hangups.async_wait([&hangups, &tls](const boost::system::error_code& ec, int) {
+/// open ones keep theirs. A reload that fails keeps the certificate already loaded. Without TLS
+/// there is nothing to reload, but SIGHUP is still taken: `systemctl reload` (the package's
+/// unit) must not end a server whose default action for the signal would be to exit.
+void reload_tls_on_hangup(asio::signal_set& hangups, net::tls_credentials* tls) {
+  hangups.async_wait([&hangups, tls](const boost::system::error_code& ec, int) {
     if (ec) return;
+    if (tls == nullptr) {
+      spdlog::info("SIGHUP: nothing to reload (TLS_CERT is not set)");
+      reload_tls_on_hangup(hangups, tls);
+      return;
+    }
     try {
-      tls.reload();
-      const auto& cert = tls.certificate();
+      tls->reload();
+      const auto& cert = tls->certificate();
       spdlog::info("TLS: reloaded on SIGHUP: {}, valid until {}, SHA-256 {}", cert.subject, cert.not_after,
                    cert.fingerprint);
       if (cert.expired) spdlog::warn("TLS: the certificate in TLS_CERT expired on {}", cert.not_after);
     } catch (const net::tls_error& e) {
-      spdlog::error("TLS: reload on SIGHUP failed, still serving SHA-256 {}: {}", tls.certificate().fingerprint,
+      spdlog::error("TLS: reload on SIGHUP failed, still serving SHA-256 {}: {}", tls->certificate().fingerprint,
                     e.what());
     }
     reload_tls_on_hangup(hangups, tls);
@@ -460,11 +467,8 @@ int run_server(const config::server_config& cfg) {
     });
   });
 
-  asio::signal_set hangups(ioc);
-  if (tls) {
-    hangups.add(SIGHUP);
-    reload_tls_on_hangup(hangups, *tls);
-  }
+  asio::signal_set hangups(ioc, SIGHUP);
+  reload_tls_on_hangup(hangups, tls.get());
 
   ioc.run();
   // Writes already queued are finished (and durable) before the process exits.

@@ -136,6 +136,18 @@ TEST_F(ops, ready_says_draining_from_sigterm_until_the_sessions_have_closed) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << server_->log_tail();
 }
 
+TEST_F(ops, sighup_without_tls_is_logged_and_the_node_carries_on) {
+  // The package's unit reloads with SIGHUP; without TLS the signal's default would end the node.
+  start({{"LOG_LEVEL", "info"}});
+  ASSERT_EQ(::kill(server_->pid(), SIGHUP), 0);
+  const auto text = log_once(*server_, [](const std::string& t) { return t.find("SIGHUP: nothing to reload") != std::string::npos; });
+  EXPECT_NE(text.find("SIGHUP: nothing to reload"), std::string::npos) << text;
+  EXPECT_EQ(http_request(port(), "GET", "/health").status, 200);
+  const auto status = server_->stop(15s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+}
+
 TEST_F(ops, ready_is_503_while_postgres_is_down_and_200_once_it_is_back) {
   if (!testing_postgres()) GTEST_SKIP() << "PostgreSQL runs only (pg. and cluster. prefixes)";
   chatrix::testing::pg_instance pg;
