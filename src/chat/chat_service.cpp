@@ -3,6 +3,7 @@
 #include "chat/chat_service.hpp"
 
 #include "chat/await.hpp"
+#include "core/log.hpp"
 #include "core/spawn.hpp"
 #include "protocol/limits.hpp"
 
@@ -379,14 +380,14 @@ bool chat_service::admit_text(connection& conn, const std::optional<std::string>
   const auto wait = verdict.retry_after.count();
   if (verdict.outcome == device_limits::text_outcome::flooding) {
     metrics::server_metrics::add(metrics_.flood_disconnects);
-    spdlog::warn("user {} device {:x}: rate-limited: closed, TEXTs refused past MESSAGE_FLOOD_LIMIT", conn.account().id,
-                 conn.device_id());
+    log::write(spdlog::level::warn, log::connection(conn.device_id(), conn.client_address()),
+               "user {}: rate-limited: closed, TEXTs refused past MESSAGE_FLOOD_LIMIT", conn.account().id);
     conn.end_session(make_limited(errc::rate_limited, "too many messages refused; closing", wait));
     return false;
   }
   if (limits->warning_due(now))
-    spdlog::warn("user {} device {:x}: rate-limited: TEXT over MESSAGE_RATE/MESSAGE_BURST", conn.account().id,
-                 conn.device_id());
+    log::write(spdlog::level::warn, log::connection(conn.device_id(), conn.client_address()),
+               "user {}: rate-limited: TEXT over MESSAGE_RATE/MESSAGE_BURST", conn.account().id);
   send_error(conn, make_limited(errc::rate_limited, "too many messages; retry after retry_after_ms", wait),
              static_cast<int>(protocol::event::text), mark);
   return false;
@@ -398,8 +399,8 @@ bool chat_service::charge_quota(connection& conn, std::size_t bytes, unix_ms now
   if (wait.count() == 0) return true;
   metrics::server_metrics::add(metrics_.quota_exceeded);
   if (auto* limits = limits_of(conn); limits && limits->warning_due(std::chrono::steady_clock::now()))
-    spdlog::warn("user {} device {:x}: rate-limited: STORAGE_QUOTA used up for today", conn.account().id,
-                 conn.device_id());
+    log::write(spdlog::level::warn, log::connection(conn.device_id(), conn.client_address()),
+               "user {}: rate-limited: STORAGE_QUOTA used up for today", conn.account().id);
   send_error(conn,
              make_limited(errc::quota_exceeded, "today's storage quota is used up; it starts again at 00:00 UTC",
                           wait.count()),
@@ -410,8 +411,9 @@ bool chat_service::charge_quota(connection& conn, std::size_t bytes, unix_ms now
 void chat_service::refuse_read(connection& conn, std::chrono::milliseconds wait, protocol::event type) {
   metrics::server_metrics::add(metrics_.limited_reads);
   if (auto* limits = limits_of(conn); limits && limits->warning_due(std::chrono::steady_clock::now()))
-    spdlog::warn("user {} device {:x}: rate-limited: {}", conn.account().id, conn.device_id(),
-                 type == protocol::event::search_request ? "SEARCH_LIMIT" : "HISTORY_LIMIT");
+    log::write(spdlog::level::warn, log::connection(conn.device_id(), conn.client_address()),
+               "user {}: rate-limited: {}", conn.account().id,
+               type == protocol::event::search_request ? "SEARCH_LIMIT" : "HISTORY_LIMIT");
   send_error(conn, make_limited(errc::rate_limited, "too many requests; retry after retry_after_ms", wait.count()),
              static_cast<int>(type));
 }
@@ -551,7 +553,8 @@ void chat_service::end_for_token(device& d, std::string_view reason) {
   if (d.ended_for_token || !d.conn->is_open()) return;
   d.ended_for_token = true;
   metrics::server_metrics::add(metrics_.sessions_closed_token);
-  spdlog::info("user {} device {:x}: {}, session closed", d.conn->account().id, d.conn->device_id(), reason);
+  log::write(spdlog::level::info, log::connection(d.conn->device_id(), d.conn->client_address()),
+             "user {}: {}, session closed", d.conn->account().id, reason);
   d.conn->end_session(make_error(errc::unauthorized, std::string(reason)));
 }
 
@@ -644,7 +647,8 @@ void chat_service::send_error(connection& conn, const error& err, int ref_type, 
   metrics::server_metrics::add(metrics_.errors_sent);
   metrics_.error_sent(err.code);
   if (err.code == errc::internal || err.code == errc::unavailable)
-    spdlog::warn("user {}: {}: {}", conn.account().id, code_name(err.code), err.message);
+    log::write(spdlog::level::warn, log::connection(conn.device_id(), conn.client_address()), "user {}: {}: {}",
+               conn.account().id, code_name(err.code), err.message);
   conn.send(make_frame(protocol::encode_error(err, ref_type, mark)));
 }
 

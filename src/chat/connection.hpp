@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <functional>
 
 namespace chatrix::chat {
@@ -21,6 +22,8 @@ class connection {
 
   /// Unique across nodes and restarts (random high bits), so it can name a device in events.
   virtual std::uint64_t device_id() const noexcept = 0;
+  /// The client's address for log lines (after TRUSTED_PROXIES), "" when unknown.
+  virtual std::string client_address() const { return {}; }
   virtual const user& account() const noexcept = 0;
   /// The device confirms receipts with ACK frames instead of relying on socket writes.
   virtual bool explicit_acks() const noexcept = 0;

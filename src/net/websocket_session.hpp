@@ -74,7 +74,7 @@ class websocket_session final : public chat::connection, public std::enable_shar
   websocket_session& operator=(const websocket_session&) = delete;
 
   /// The client's address (after TRUSTED_PROXIES), "" when unknown.
-  std::string client_address() const;
+  std::string client_address() const override;
   /// What the session's log lines carry: its id and client address (core/log.hpp).
   std::array<log::field, 2> log_fields() const;
 
