@@ -207,7 +207,8 @@ asio::awaitable<response> router::handle(const request& req) {
   }
   // Every route of a path has the same scope (routes_test checks it); a path of no route is
   // the main listener's, which answers it 404 (or its CORS preflight).
-  if (!served_on(found.empty() ? scope::main : found.front()->scope, req.listener)) co_return error_response(404, errc::not_found, "no route for " + shown_path(path));
+  if (!served_on(found.empty() ? scope::main : found.front()->scope, req.listener))
+    co_return error_response(404, errc::not_found, "no route for " + shown_path(path));
   if (req.method == "OPTIONS") {
     response res{204, {}, {}};
     res.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
