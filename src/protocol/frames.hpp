@@ -1,9 +1,9 @@
 // The WebSocket frames of the Chatrix protocol (docs/protocol.md) as plain structs.
-// Event codes are the original client's; 10 and up are documented extensions.
 #pragma once
 
 #include "core/error.hpp"
 #include "core/types.hpp"
+#include "protocol/event.hpp"
 
 #include <optional>
 #include <string>
@@ -11,23 +11,6 @@
 #include <vector>
 
 namespace chatrix::protocol {
-
-enum class event : int {
-  text = 0,
-  delivered = 1,
-  mark_read = 2,
-  err = 3,
-  profile_info = 4,
-  chat_previews = 5,
-  search_request = 6,
-  search_response = 7,
-  history_request = 8,
-  history_response = 9,
-  received = 10,  // extension: the recipient's device has the messages
-  ack = 11,       // extension: a device confirms receipt
-  sent = 12,      // extension: own message sent from another device
-  refresh_token = 19,  // extension: a fresh token for a live session, and the server's answer
-};
 
 /// The first frame of a session.
 struct auth_request {

@@ -57,7 +57,7 @@ bool names_message(const frame& f, std::int64_t message_id) {
 /// whatever the command waits for.
 bool about_connection(const frame& f) {
   const auto* object = f.body.if_object();
-  return is(f, event::error) && (!object || !object->contains("ref_type"));
+  return is(f, event::err) && (!object || !object->contains("ref_type"));
 }
 
 std::string status_of(bool read, bool delivered) { return read ? "read" : delivered ? "delivered" : "stored"; }

@@ -59,7 +59,7 @@ std::int64_t log_out(const server_url& server, const std::string& token) {
 chat_session::chat_session(const server_url& server, const std::string& token) : connection_(server) {
   connection_.write(json::serialize(json::object{{"token", token}, {"acks", true}}));
   const auto deadline = clock::now() + network_timeout;
-  const auto any_error = [](const frame& f) { return f.type == static_cast<int>(event::error); };
+  const auto any_error = [](const frame& f) { return f.type == static_cast<int>(event::err); };
   me_ = user_of(await([](const frame& f) { return f.type == static_cast<int>(event::profile_info); }, any_error,
                       deadline, "the server to accept the token (PROFILE_INFO)")
                     .body);
@@ -83,7 +83,7 @@ frame chat_session::await(const std::function<bool(const frame&)>& answers,
     auto f = next(deadline);
     if (!f) throw cli_error("timeout", "gave up waiting for " + awaited, exit_status::timeout);
     if (answers(*f)) return std::move(*f);
-    if (f->type == static_cast<int>(event::error) && refuses(*f)) {
+    if (f->type == static_cast<int>(event::err) && refuses(*f)) {
       const auto refusal = error_of(f->body);
       throw server_error(refusal.code.empty() ? "internal" : refusal.code, refusal.reason);
     }

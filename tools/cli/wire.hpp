@@ -2,6 +2,8 @@
 // parsed once here so that the commands read typed values.
 #pragma once
 
+#include "protocol/event.hpp"
+
 #include <boost/json/value.hpp>
 
 #include <cstdint>
@@ -11,22 +13,7 @@
 
 namespace chatrix::cli {
 
-/// Event codes (docs/protocol.md, Events).
-enum class event : int {
-  text = 0,
-  delivered = 1,
-  mark_read = 2,
-  error = 3,
-  profile_info = 4,
-  chat_previews = 5,
-  search_request = 6,
-  search_response = 7,
-  history_request = 8,
-  history_response = 9,
-  received = 10,
-  ack = 11,
-  sent = 12,
-};
+using event = protocol::event;
 
 struct frame {
   int type = -1;
