@@ -19,10 +19,8 @@
 
 #include <cctype>
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <memory>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -190,20 +188,6 @@ int eventually(int status, const std::function<int()>& attempt) {
   return got;
 }
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-/// The admin port a server started with ADMIN_PORT=0 reports in its log.
-std::uint16_t admin_port_of(const server_process& s) {
-  static const std::regex line(R"(admin routes \(/metrics, /cluster\) on 127\.0\.0\.1:(\d+))");
-  const auto log = read_text(s.log_path());
-  std::smatch m;
-  if (!std::regex_search(log, m, line)) throw std::runtime_error("no admin listener in the log:\n" + log);
-  return static_cast<std::uint16_t>(std::stoi(m[1]));
-}
-
 /// A server whose metrics are read on a separate admin port, so that reading them does not
 /// count against the limits under test.
 struct limited_server {
@@ -214,7 +198,7 @@ struct limited_server {
     }()) {
     process.start();
     port = process.port();
-    admin = admin_port_of(process);
+    admin = process.admin_port_from_log();
   }
   std::int64_t metric(std::string_view name) const { return metric_value(admin, name); }
 
@@ -414,7 +398,7 @@ TEST(edge_limits, ws_origins_refuses_other_browser_origins_with_403_and_admits_c
 // ---- ADMIN_PORT ----
 
 TEST(edge_limits, admin_port_serves_metrics_and_cluster_on_loopback_and_the_main_port_no_longer_does) {
-  limited_server s(env_map{});  // ADMIN_PORT=0: a free port on 127.0.0.1 (admin_port_of checks the address)
+  limited_server s(env_map{});  // ADMIN_PORT=0: a free port on 127.0.0.1 (admin_port_from_log checks the address)
   for (const char* path : {"/metrics", "/cluster"}) {
     EXPECT_EQ(http_request(s.admin, "GET", path).status, 200) << path;
     const auto main = http_request(s.port, "GET", path);
@@ -436,7 +420,7 @@ TEST(edge_limits, an_admin_port_in_use_is_refused_at_start_with_exit_status_2) {
   EXPECT_THROW(s.start(20s), std::runtime_error);
   const auto status = s.last_status();
   EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 2) << s.log_tail();
-  EXPECT_NE(read_text(s.log_path()).find("chatrix: ADMIN_PORT: cannot listen on 127.0.0.1:" + taken +
+  EXPECT_NE(s.log_text().find("chatrix: ADMIN_PORT: cannot listen on 127.0.0.1:" + taken +
                                          ": address already in use"),
             std::string::npos)
       << s.log_tail();

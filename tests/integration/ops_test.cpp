@@ -37,10 +37,10 @@ std::string read_text(const std::filesystem::path& path) {
 std::string log_once(const server_process& s, const std::function<bool(const std::string&)>& predicate,
                      std::chrono::milliseconds within = 5s) {
   const auto deadline = std::chrono::steady_clock::now() + within;
-  auto text = read_text(s.log_path());
+  auto text = s.log_text();
   while (!predicate(text) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(20ms);
-    text = read_text(s.log_path());
+    text = s.log_text();
   }
   return text;
 }
@@ -55,15 +55,6 @@ http_response ready_once(std::uint16_t port, int status, std::chrono::millisecon
     if (res.status == status || std::chrono::steady_clock::now() >= deadline) return res;
     std::this_thread::sleep_for(50ms);
   }
-}
-
-/// The admin port a server started with ADMIN_PORT=0 (and LOG_LEVEL=info) reports in its log.
-std::uint16_t admin_port_of(const server_process& s) {
-  static const std::regex line(R"(admin routes \(/metrics, /cluster\) on 127\.0\.0\.1:(\d+))");
-  const auto log = read_text(s.log_path());
-  std::smatch m;
-  if (!std::regex_search(log, m, line)) throw std::runtime_error("no admin listener in the log:\n" + log);
-  return static_cast<std::uint16_t>(std::stoi(m[1]));
 }
 
 void expect_not_ready(const http_response& res, const std::string& reason_prefix) {
@@ -107,7 +98,7 @@ TEST_F(ops, health_and_ready_answer_get_and_head) {
 
 TEST_F(ops, probes_are_served_on_the_admin_port_too) {
   start({{"ADMIN_PORT", "0"}, {"LOG_LEVEL", "info"}});
-  const auto admin = admin_port_of(*server_);
+  const auto admin = server_->admin_port_from_log();
   ASSERT_EQ(ready_once(admin, 200, 10s).status, 200);
   EXPECT_EQ(http_request(admin, "GET", "/health").status, 200);
   EXPECT_EQ(http_request(admin, "HEAD", "/ready").status, 200);
@@ -259,7 +250,7 @@ TEST_F(ops, access_log_lines_appear_only_when_it_is_on) {
   start({{"LOG_LEVEL", "info"}});
   ASSERT_EQ(http_request(port(), "GET", "/health").status, 200);
   ASSERT_TRUE(server_->stop().has_value());
-  EXPECT_EQ(read_text(server_->log_path()).find("path=/health"), std::string::npos) << server_->log_tail();
+  EXPECT_EQ(server_->log_text().find("path=/health"), std::string::npos) << server_->log_tail();
 
   server_->set_env("ACCESS_LOG", "on");
   server_->start();

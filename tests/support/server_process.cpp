@@ -11,6 +11,8 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <iterator>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -213,6 +215,19 @@ void server_process::kill_hard() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   reap(true);
+}
+
+std::string server_process::log_text() const {
+  std::ifstream in(log_path());
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::uint16_t server_process::admin_port_from_log() const {
+  static const std::regex line(R"(admin routes \(/metrics, /cluster\) on 127\.0\.0\.1:(\d+))");
+  const auto log = log_text();
+  std::smatch m;
+  if (!std::regex_search(log, m, line)) throw std::runtime_error("no admin listener in the log:\n" + log);
+  return static_cast<std::uint16_t>(std::stoi(m[1]));
 }
 
 std::string server_process::log_tail(std::size_t lines) const {

@@ -58,6 +58,11 @@ class server_process {
 
   /// The last `lines` lines of the server's stdout+stderr (all runs).
   std::string log_tail(std::size_t lines = 60) const;
+  /// The whole log so far (all runs).
+  std::string log_text() const;
+  /// The port of the admin listener, as the log of a server started with ADMIN_PORT=0 and
+  /// LOG_LEVEL info or finer says it (on 127.0.0.1). Throws when the log has no such line.
+  std::uint16_t admin_port_from_log() const;
 
   /// Extra environment for the next start() (e.g. to restart with other limits).
   void set_env(const std::string& key, const std::string& value) { extra_env_[key] = value; }
