@@ -1,24 +1,14 @@
 // register, login and logout over HTTP, and the errors they report.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { ChatrixClient, ChatrixError } from '../src/index.js';
-import { startServer } from './support/server.js';
-import { People, uniqueName } from './support/clients.js';
+import { serverPerFile, uniqueName } from './support/clients.js';
 
-let server;
-let people;
-before(async () => {
-  server = await startServer();
-  people = new People(server);
-});
-after(async () => {
-  people?.closeAll();
-  await server?.dispose();
-});
+const suite = serverPerFile();
 
 test('register keeps the token and the user on the client', async () => {
-  const client = people.client();
+  const client = suite.people.client();
   const username = uniqueName('Ada');
   const session = await client.register(username, 'correct horse battery', 'Ada L.');
   assert.equal(typeof session.token, 'string');
@@ -30,10 +20,10 @@ test('register keeps the token and the user on the client', async () => {
 });
 
 test('login answers a new token for the same user', async () => {
-  const first = people.client();
+  const first = suite.people.client();
   const username = uniqueName('grace');
   const registered = await first.register(username, 'correct horse battery');
-  const second = people.client();
+  const second = suite.people.client();
   const session = await second.login(username.toUpperCase(), 'correct horse battery');
   assert.equal(session.user.id, registered.user.id);
   assert.notEqual(session.token, registered.token);
@@ -42,8 +32,8 @@ test('login answers a new token for the same user', async () => {
 
 test('a taken username is username_taken (409)', async () => {
   const username = uniqueName('linus');
-  await people.client().register(username, 'correct horse battery');
-  const error = await people.client().register(username.toUpperCase(), 'another password').catch((e) => e);
+  await suite.people.client().register(username, 'correct horse battery');
+  const error = await suite.people.client().register(username.toUpperCase(), 'another password').catch((e) => e);
   assert.ok(error instanceof ChatrixError);
   assert.equal(error.code, 'username_taken');
   assert.equal(error.status, 409);
@@ -51,8 +41,8 @@ test('a taken username is username_taken (409)', async () => {
 
 test('a wrong password is bad_credentials (401), and nothing is kept', async () => {
   const username = uniqueName('ken');
-  await people.client().register(username, 'correct horse battery');
-  const client = people.client();
+  await suite.people.client().register(username, 'correct horse battery');
+  const client = suite.people.client();
   const error = await client.login(username, 'wrong password!').catch((e) => e);
   assert.equal(error.code, 'bad_credentials');
   assert.equal(error.status, 401);
@@ -62,7 +52,7 @@ test('a wrong password is bad_credentials (401), and nothing is kept', async () 
 });
 
 test('a refused field is invalid_field (400) with the server\'s reason', async () => {
-  const error = await people.client().register('x', 'correct horse battery').catch((e) => e);
+  const error = await suite.people.client().register('x', 'correct horse battery').catch((e) => e);
   assert.equal(error.code, 'invalid_field');
   assert.equal(error.status, 400);
   assert.ok(error.message.length > 0);
@@ -75,7 +65,7 @@ test('an unreachable server is a network error', async () => {
 });
 
 test('logout revokes the token: the next login is needed', async () => {
-  const client = people.client();
+  const client = suite.people.client();
   const { token } = await client.register(uniqueName('dennis'), 'correct horse battery');
   let signedOut = null;
   client.on('signedOut', (error) => { signedOut = error; });
@@ -84,7 +74,7 @@ test('logout revokes the token: the next login is needed', async () => {
   assert.equal(client.user, null);
   assert.equal(signedOut?.code, 'logged_out');
   // The revoked token no longer opens a session.
-  const again = people.client({ token });
+  const again = suite.people.client({ token });
   const refused = await again.connect().catch((e) => e);
   assert.equal(refused.code, 'unauthorized');
   assert.equal(again.state, 'closed');

@@ -2,22 +2,14 @@
 // several requests in flight at once and an ERR that settles the oldest.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
-import { startServer } from './support/server.js';
-import { People, nextEvent, uniqueName } from './support/clients.js';
+import { test } from 'node:test';
+import { serverPerFile, nextEvent, uniqueName } from './support/clients.js';
 
-let server;
-let people;
-before(async () => {
-  server = await startServer();
-  people = new People(server);
-});
-afterEach(() => people.closeAll());
-after(() => server?.dispose());
+const suite = serverPerFile();
 
 test('history pages backwards with beforeId, oldest first in each page', async () => {
-  const alice = await people.connected('alice');
-  const bob = await people.connected('bob', { acks: false });
+  const alice = await suite.people.connected('alice');
+  const bob = await suite.people.connected('bob', { acks: false });
   const ids = [];
   for (let i = 1; i <= 5; i++) ids.push((await alice.send(bob.user.id, `message ${i}`)).messageId);
 
@@ -39,9 +31,9 @@ test('history pages backwards with beforeId, oldest first in each page', async (
 });
 
 test('own messages in history are stored, then delivered, then read', async () => {
-  const alice = await people.connected('alice');
+  const alice = await suite.people.connected('alice');
   // Bob is offline: the message stays pending, stored and not delivered.
-  const bob = people.client();
+  const bob = suite.people.client();
   await bob.register(uniqueName('bob'), 'correct horse battery');
   const stored = await alice.send(bob.user.id, 'not yet received');
   assert.equal((await alice.history(bob.user)).at(-1).status, 'stored');
@@ -66,9 +58,9 @@ test('own messages in history are stored, then delivered, then read', async () =
 });
 
 test('history requests in flight at once are answered in order', async () => {
-  const alice = await people.connected('alice');
-  const bob = await people.connected('bob');
-  const carol = await people.connected('carol');
+  const alice = await suite.people.connected('alice');
+  const bob = await suite.people.connected('bob');
+  const carol = await suite.people.connected('carol');
   await alice.send(bob.user.id, 'to bob');
   await alice.send(carol.user.id, 'to carol');
   const [withBob, withCarol, withBobAgain] = await Promise.all([
@@ -80,8 +72,8 @@ test('history requests in flight at once are answered in order', async () => {
 });
 
 test('search finds people by username and display name', async () => {
-  const alice = await people.connected('alice');
-  const zed = people.client();
+  const alice = await suite.people.connected('alice');
+  const zed = suite.people.client();
   const username = uniqueName('zeddicus');
   await zed.register(username, 'correct horse battery', 'Wizard of the First Order');
 
@@ -93,8 +85,8 @@ test('search finds people by username and display name', async () => {
 });
 
 test('search respects limit, and concurrent searches are answered in order', async () => {
-  const alice = await people.connected('alice');
-  for (let i = 0; i < 3; i++) await people.client().register(uniqueName('limited'), 'correct horse battery');
+  const alice = await suite.people.connected('alice');
+  for (let i = 0; i < 3; i++) await suite.people.client().register(uniqueName('limited'), 'correct horse battery');
   const [one, all, none] = await Promise.all([
     alice.search('limited', { limit: 1 }), alice.search('limited'), alice.search('zzzz-nothing'),
   ]);
@@ -104,7 +96,7 @@ test('search respects limit, and concurrent searches are answered in order', asy
 });
 
 test('an ERR about a search rejects that search only', async () => {
-  const alice = await people.connected('alice');
+  const alice = await suite.people.connected('alice');
   const tooLong = 'x'.repeat(65);
   const [refused, answered] = await Promise.allSettled([alice.search(tooLong), alice.search('alice')]);
   assert.equal(refused.status, 'rejected');

@@ -3,23 +3,15 @@
 // time the server asked for, and every send is settled, stored at most once.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
-import { startServer } from './support/server.js';
-import { People, nextEvent } from './support/clients.js';
+import { test } from 'node:test';
+import { serverPerFile, nextEvent } from './support/clients.js';
 
-let server;
-let people;
-before(async () => {
-  // A second refusal in a row closes the connection (MESSAGE_FLOOD_LIMIT).
-  server = await startServer({ MESSAGE_RATE: '1/s', MESSAGE_BURST: '1', MESSAGE_FLOOD_LIMIT: '1' });
-  people = new People(server);
-});
-afterEach(() => people.closeAll());
-after(() => server?.dispose());
+// A second refusal in a row closes the connection (MESSAGE_FLOOD_LIMIT).
+const suite = serverPerFile({ MESSAGE_RATE: '1/s', MESSAGE_BURST: '1', MESSAGE_FLOOD_LIMIT: '1' });
 
 test('a send over MESSAGE_RATE rejects with rate_limited and when to retry', async () => {
-  const alice = await people.connected('alice');
-  const bob = await people.connected('bob');
+  const alice = await suite.people.connected('alice');
+  const bob = await suite.people.connected('bob');
   const first = alice.send(bob.user.id, 'within the burst');
   const second = alice.send(bob.user.id, 'over the limit');
   const refusal = second.catch((e) => e);
@@ -34,8 +26,8 @@ test('a send over MESSAGE_RATE rejects with rate_limited and when to retry', asy
 });
 
 test('after a close for too many refused sends, the client waits as asked and settles every send', async () => {
-  const alice = await people.connected('alice');
-  const bob = await people.connected('bob');
+  const alice = await suite.people.connected('alice');
+  const bob = await suite.people.connected('bob');
   const closedForFlood = nextEvent(alice, 'error', (e) => e.code === 'rate_limited' && e.refType === undefined);
   const contents = ['one', 'two', 'three', 'four'];
   const outcomes = await Promise.allSettled(contents.map((content) => alice.send(bob.user.id, content)));

@@ -2,21 +2,13 @@
 // the recipient's message with RECEIVED and the read notice back, the sender's other device.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
-import { startServer } from './support/server.js';
-import { People, nextEvent } from './support/clients.js';
+import { test } from 'node:test';
+import { serverPerFile, nextEvent } from './support/clients.js';
 
-let server;
-let people;
-before(async () => {
-  server = await startServer();
-  people = new People(server);
-});
-afterEach(() => people.closeAll());
-after(() => server?.dispose());
+const suite = serverPerFile();
 
 test('connect resolves with the profile, then previews arrive', async () => {
-  const client = people.client();
+  const client = suite.people.client();
   const { user } = await client.register('connie', 'correct horse battery', 'Connie');
   const states = [];
   client.on('state', (state) => states.push(state));
@@ -31,8 +23,8 @@ test('connect resolves with the profile, then previews arrive', async () => {
 });
 
 test('a send resolves on DELIVERED; the recipient gets it, RECEIVED and the read notice follow', async () => {
-  const alice = await people.connected('alice');
-  const bob = await people.connected('bob');
+  const alice = await suite.people.connected('alice');
+  const bob = await suite.people.connected('bob');
 
   const arrived = nextEvent(bob, 'message');
   const received = nextEvent(alice, 'received');
@@ -65,8 +57,8 @@ test('a send resolves on DELIVERED; the recipient gets it, RECEIVED and the read
 });
 
 test('sends to a user id or a User object, with a mark of your own', async () => {
-  const alice = await people.connected('alice');
-  const bob = await people.connected('bob');
+  const alice = await suite.people.connected('alice');
+  const bob = await suite.people.connected('bob');
   const byId = await alice.send(bob.user.id, 'by id', { mark: 41 });
   assert.equal(byId.mark, 41);
   const byUser = await alice.send(bob.user, 'by user', { mark: 'mine-42' });
@@ -75,9 +67,9 @@ test('sends to a user id or a User object, with a mark of your own', async () =>
 });
 
 test('a message from your other device arrives as own (SENT)', async () => {
-  const alice = await people.connected('alice');
-  const bob = await people.connected('bob');
-  const aliceElsewhere = people.client({ token: alice.token });
+  const alice = await suite.people.connected('alice');
+  const bob = await suite.people.connected('bob');
+  const aliceElsewhere = suite.people.client({ token: alice.token });
   await aliceElsewhere.connect();
   const mirrored = nextEvent(aliceElsewhere, 'message');
   const delivered = await alice.send(bob.user.username, 'from my phone');
@@ -89,7 +81,7 @@ test('a message from your other device arrives as own (SENT)', async () => {
 });
 
 test('a refused send rejects with the server\'s code and its mark', async () => {
-  const alice = await people.connected('alice');
+  const alice = await suite.people.connected('alice');
   const sending = alice.send('no_such_person', 'hello?');
   const toNobody = await sending.catch((e) => e);
   assert.equal(toNobody.code, 'unknown_recipient');
@@ -98,16 +90,16 @@ test('a refused send rejects with the server\'s code and its mark', async () => 
   const toSelf = await alice.send(alice.user.id, 'me').catch((e) => e);
   assert.equal(toSelf.code, 'self_message');
   // The connection carries on.
-  const bob = await people.connected('bob');
+  const bob = await suite.people.connected('bob');
   assert.ok((await alice.send(bob.user.id, 'still here')).messageId > 0);
 });
 
 test('previews on the next connect show the conversation and its unread count', async () => {
-  const alice = await people.connected('alice');
-  const bob = await people.connected('bob');
+  const alice = await suite.people.connected('alice');
+  const bob = await suite.people.connected('bob');
   await alice.send(bob.user.id, 'one');
   const last = await alice.send(bob.user.id, 'two');
-  const bobAgain = people.client({ token: bob.token, acks: false });
+  const bobAgain = suite.people.client({ token: bob.token, acks: false });
   const previews = nextEvent(bobAgain, 'previews');
   await bobAgain.connect();
   const [preview] = await previews;
@@ -122,8 +114,8 @@ test('previews on the next connect show the conversation and its unread count', 
 });
 
 test('an ERR no request waits for (a refused read mark) is an error event', async () => {
-  const alice = await people.connected('alice');
-  const bob = await people.connected('bob');
+  const alice = await suite.people.connected('alice');
+  const bob = await suite.people.connected('bob');
   const { messageId } = await alice.send(bob.user.id, 'mine, not yours to mark');
   const error = nextEvent(alice, 'error');
   alice.markRead(bob.user, [messageId]);

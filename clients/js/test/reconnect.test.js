@@ -3,18 +3,10 @@
 // refused token ends the session for good (signedOut, no reconnect).
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
-import { startServer } from './support/server.js';
-import { People, nextEvent, uniqueName } from './support/clients.js';
+import { test } from 'node:test';
+import { serverPerFile, nextEvent, uniqueName } from './support/clients.js';
 
-let server;
-let people;
-before(async () => {
-  server = await startServer();
-  people = new People(server);
-});
-afterEach(() => people.closeAll());
-after(() => server?.dispose());
+const suite = serverPerFile();
 
 /** A WebSocket that closes itself instead of passing on the first DELIVERED it gets. */
 function socketLosingFirstDelivered() {
@@ -54,17 +46,17 @@ async function contentsOf(client, other) {
 }
 
 test('a send and a search made while the server is down complete after it restarts', async () => {
-  const alice = await people.connected('alice');
-  const bob = await people.connected('bob');
+  const alice = await suite.people.connected('alice');
+  const bob = await suite.people.connected('bob');
   const reconnecting = nextEvent(alice, 'state', (s) => s === 'reconnecting');
-  await server.stop();
+  await suite.server.stop();
   await reconnecting;
 
   const sending = alice.send(bob.user.id, 'sent while the server was down');
   const searching = alice.search(bob.user.username);
   const profileAgain = nextEvent(alice, 'profile');
   const bobGetsIt = nextEvent(bob, 'message');
-  await server.start();
+  await suite.server.start();
 
   assert.deepEqual(await profileAgain, alice.user);
   const delivered = await sending;
@@ -77,8 +69,8 @@ test('a send and a search made while the server is down complete after it restar
 });
 
 test('a send whose DELIVERED was lost with the socket is resent with its mark and stored once', async () => {
-  const alice = await people.connected('alice', { WebSocket: socketLosingFirstDelivered() });
-  const bob = await people.connected('bob');
+  const alice = await suite.people.connected('alice', { WebSocket: socketLosingFirstDelivered() });
+  const bob = await suite.people.connected('bob');
   const reconnected = nextEvent(alice, 'state', (s) => s === 'reconnecting')
     .then(() => nextEvent(alice, 'state', (s) => s === 'open'));
   const sending = alice.send(bob.user.id, 'only once please');
@@ -91,8 +83,8 @@ test('a send whose DELIVERED was lost with the socket is resent with its mark an
 });
 
 test('a message whose ACK was lost is pushed again, confirmed again, and reported once', async () => {
-  const alice = await people.connected('alice');
-  const bob = await people.connected('bob', { WebSocket: socketLosingFirstAck() });
+  const alice = await suite.people.connected('alice');
+  const bob = await suite.people.connected('bob', { WebSocket: socketLosingFirstAck() });
   const messages = [];
   bob.on('message', (m) => messages.push(m.id));
   const reconnected = nextEvent(bob, 'state', (s) => s === 'reconnecting')
@@ -112,8 +104,8 @@ test('read marks made while disconnected are sent after the reconnect', async ()
       Socket.latest = this;
     }
   };
-  const alice = await people.connected('alice');
-  const bob = await people.connected('bob', { WebSocket: Socket });
+  const alice = await suite.people.connected('alice');
+  const bob = await suite.people.connected('bob', { WebSocket: Socket });
   const arrived = nextEvent(bob, 'message');
   const { messageId } = await alice.send(bob.user.id, 'read me later');
   await arrived;
@@ -128,11 +120,11 @@ test('read marks made while disconnected are sent after the reconnect', async ()
 });
 
 test('sends wait for connect(), within the cap; close() refuses what is still waiting', async () => {
-  const registered = people.client();
+  const registered = suite.people.client();
   await registered.register(uniqueName('alice'), 'correct horse battery');
-  const bob = await people.connected('bob');
+  const bob = await suite.people.connected('bob');
 
-  const alice = people.client({ token: registered.token, maxPendingSends: 2 });
+  const alice = suite.people.client({ token: registered.token, maxPendingSends: 2 });
   const first = alice.send(bob.user.id, 'first');
   const second = alice.send(bob.user.id, 'second');
   const overflow = await alice.send(bob.user.id, 'third').catch((e) => e);
@@ -145,7 +137,7 @@ test('sends wait for connect(), within the cap; close() refuses what is still wa
   assert.ok(d2.messageId > d1.messageId, 'sent in order');
   assert.deepEqual(await contentsOf(alice, bob.user), ['first', 'second']);
 
-  const stopped = people.client({ token: registered.token });
+  const stopped = suite.people.client({ token: registered.token });
   const waiting = stopped.send(bob.user.id, 'never sent');
   stopped.close();
   assert.equal((await waiting.catch((e) => e)).code, 'closed');
@@ -154,11 +146,11 @@ test('sends wait for connect(), within the cap; close() refuses what is still wa
 });
 
 test('searches and history requests wait for connect(), within their cap', async () => {
-  const alice = await people.connected('alice');
-  const bob = await people.connected('bob');
+  const alice = await suite.people.connected('alice');
+  const bob = await suite.people.connected('bob');
   await alice.send(bob.user.id, 'before bob reconnects');
 
-  const later = people.client({ token: bob.token, maxPendingRequests: 1 });
+  const later = suite.people.client({ token: bob.token, maxPendingRequests: 1 });
   const history = later.history(alice.user);
   const search = later.search(alice.user.username);
   assert.equal((await later.history(alice.user).catch((e) => e)).code, 'queue_full');
@@ -169,12 +161,12 @@ test('searches and history requests wait for connect(), within their cap', async
 });
 
 test('a token revoked elsewhere signs the session out for good', async () => {
-  const alice = await people.connected('alice');
+  const alice = await suite.people.connected('alice');
   const states = [];
   alice.on('state', (s) => states.push(s));
   const signedOut = nextEvent(alice, 'signedOut');
 
-  await people.client({ token: alice.token }).logout();
+  await suite.people.client({ token: alice.token }).logout();
   const error = await signedOut;
   assert.equal(error.code, 'unauthorized');
   assert.match(error.message, /revoked/);
@@ -185,7 +177,7 @@ test('a token revoked elsewhere signs the session out for good', async () => {
 });
 
 test('a refused token rejects connect() and signs out', async () => {
-  const client = people.client({ token: 'not.a.token' });
+  const client = suite.people.client({ token: 'not.a.token' });
   const signedOut = nextEvent(client, 'signedOut');
   const error = await client.connect().catch((e) => e);
   assert.equal(error.code, 'unauthorized');
@@ -195,7 +187,7 @@ test('a refused token rejects connect() and signs out', async () => {
 });
 
 test('an unreachable server is a network error event while the client keeps trying', async () => {
-  const client = people.client({ url: 'http://127.0.0.1:1', token: 'any' });
+  const client = suite.people.client({ url: 'http://127.0.0.1:1', token: 'any' });
   const error = nextEvent(client, 'error');
   const retrying = nextEvent(client, 'state', (s) => s === 'reconnecting');
   const connecting = client.connect();
@@ -211,11 +203,11 @@ test('coming back online retries at once, whatever the backoff', async () => {
   globalThis.addEventListener = window.addEventListener.bind(window);
   globalThis.removeEventListener = window.removeEventListener.bind(window);
   try {
-    const alice = await people.connected('alice', { reconnectDelayMs: 600_000, maxReconnectDelayMs: 600_000 });
+    const alice = await suite.people.connected('alice', { reconnectDelayMs: 600_000, maxReconnectDelayMs: 600_000 });
     const reconnecting = nextEvent(alice, 'state', (s) => s === 'reconnecting');
-    await server.stop();
+    await suite.server.stop();
     await reconnecting;
-    await server.start();
+    await suite.server.start();
     const open = nextEvent(alice, 'state', (s) => s === 'open');
     window.dispatchEvent(new Event('online'));
     await open;

@@ -1,6 +1,8 @@
 // Helpers for the SDK's tests: people with fresh accounts, and awaiting an event.
 
+import { after, afterEach, before } from 'node:test';
 import { ChatrixClient } from '../../src/index.js';
+import { startServer } from './server.js';
 
 // Fast reconnects keep the reconnect tests short; the backoff itself is the same code.
 export const fastReconnect = { reconnectDelayMs: 20, maxReconnectDelayMs: 200 };
@@ -54,4 +56,20 @@ export function nextEvent(client, event, accept = () => true) {
       resolve(value);
     });
   });
+}
+
+/**
+ * One server for a test file, started before its first test (with `env` added to its
+ * environment) and stopped after its last, and the people on it, whose clients close after
+ * each test. Read `suite.server` and `suite.people` inside the tests.
+ */
+export function serverPerFile(env) {
+  const suite = { server: undefined, people: undefined };
+  before(async () => {
+    suite.server = await startServer(env);
+    suite.people = new People(suite.server);
+  });
+  afterEach(() => suite.people?.closeAll());
+  after(() => suite.server?.dispose());
+  return suite;
 }
