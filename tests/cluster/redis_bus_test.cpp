@@ -106,6 +106,7 @@ class RedisBus : public ::testing::Test {
   asio::io_context io_;
   const chatrix::system_clock clock_;  // outlives the buses
   fake_sink sa_, sb_;
+  chatrix::metrics::cluster_metrics ma_, mb_;  // outlive the buses, which report there until they stop
   std::unique_ptr<redis_bus> a_, b_;
 };
 
@@ -370,30 +371,29 @@ TEST_F(RedisBus, RedisKilledAndRestarted_ReconnectAndResync) {
 }
 
 TEST_F(RedisBus, MetricsFollowPublishesNodesReconnectsAndResyncs) {
-  chatrix::metrics::cluster_metrics ma, mb;
-  a_ = make("node-a", 10s, 200ms, &ma);
-  b_ = make("node-b", 10s, 200ms, &mb);
+  a_ = make("node-a", 10s, 200ms, &ma_);
+  b_ = make("node-b", 10s, 200ms, &mb_);
   a_->start(sa_);
   b_->start(sb_);
   ASSERT_TRUE(run_until(io_, [&] { return a_->connected() && b_->connected(); }));
   b_->device_connected(7, {});
   ASSERT_TRUE(run_until(io_, [&] { return presence(7, "node-b") == "1"; }));
-  ASSERT_TRUE(run_until(io_, [&] { return ma.nodes.load() == 2 && mb.nodes.load() == 2; }));
-  EXPECT_EQ(ma.resyncs.load(), 1u);  // the first sync
-  EXPECT_EQ(ma.reconnects.load(), 0u);
+  ASSERT_TRUE(run_until(io_, [&] { return ma_.nodes.load() == 2 && mb_.nodes.load() == 2; }));
+  EXPECT_EQ(ma_.resyncs.load(), 1u);  // the first sync
+  EXPECT_EQ(ma_.reconnects.load(), 0u);
 
   a_->publish(text_to(7, 1));
   ASSERT_TRUE(run_until(io_, [&] { return !sb_.got.empty(); }));
-  ASSERT_TRUE(run_until(io_, [&] { return ma.publish_seconds.read().count() >= 1; }));
-  EXPECT_GT(ma.publish_seconds.read().sum, 0u);
-  EXPECT_EQ(ma.queued_events.load(), 0);
-  EXPECT_EQ(mb.publish_seconds.read().count(), 0u) << "b published nothing";
+  ASSERT_TRUE(run_until(io_, [&] { return ma_.publish_seconds.read().count() >= 1; }));
+  EXPECT_GT(ma_.publish_seconds.read().sum, 0u);
+  EXPECT_EQ(ma_.queued_events.load(), 0);
+  EXPECT_EQ(mb_.publish_seconds.read().count(), 0u) << "b published nothing";
 
   kill_client("chatrix-node-b");  // b's command link: it reconnects, and resyncs after the loss
-  ASSERT_TRUE(run_until(io_, [&] { return mb.reconnects.load() == 1 && b_->connected(); }, 10s));
-  ASSERT_TRUE(run_until(io_, [&] { return mb.resyncs.load() == 2; }, 5s));
+  ASSERT_TRUE(run_until(io_, [&] { return mb_.reconnects.load() == 1 && b_->connected(); }, 10s));
+  ASSERT_TRUE(run_until(io_, [&] { return mb_.resyncs.load() == 2; }, 5s));
   EXPECT_EQ(b_->stats().reconnects, 1u);
-  EXPECT_EQ(ma.reconnects.load(), 0u);
+  EXPECT_EQ(ma_.reconnects.load(), 0u);
 }
 
 TEST_F(RedisBus, PresenceChangesDuringALinkLossAreWrittenAfterIt) {

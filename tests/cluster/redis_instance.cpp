@@ -7,6 +7,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,9 +58,16 @@ void redis_instance::start() {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // Its standard streams go to /dev/null (it logs to --logfile): inherited, they would hold the
+  // test's output pipe open after a test process that crashed left it running, and ctest would
+  // wait for that pipe until the test's timeout.
+  posix_spawn_file_actions_t streams;
+  ::posix_spawn_file_actions_init(&streams);
+  for (const int fd : {0, 1, 2}) ::posix_spawn_file_actions_addopen(&streams, fd, "/dev/null", O_RDWR, 0);
   pid_t pid = -1;
-  if (int rc = ::posix_spawnp(&pid, "redis-server", nullptr, nullptr, argv.data(), environ); rc != 0)
-    throw std::runtime_error("cannot spawn redis-server: " + std::to_string(rc));
+  const int rc = ::posix_spawnp(&pid, "redis-server", &streams, nullptr, argv.data(), environ);
+  ::posix_spawn_file_actions_destroy(&streams);
+  if (rc != 0) throw std::runtime_error("cannot spawn redis-server: " + std::to_string(rc));
   pid_ = pid;
   // Ready when it answers PING (~20 ms usually).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
