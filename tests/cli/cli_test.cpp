@@ -1,12 +1,12 @@
 // chatrix-cli against the real server: each test starts chatrix, and runs the real chatrix-cli
 // binary with a config dir (XDG_CONFIG_HOME) per user, as two people on two machines would.
 #include "cli_runner.hpp"
+#include "support/file_text.hpp"
 #include "support/server_process.hpp"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <sstream>
 
 #include <sys/stat.h>
 
@@ -24,13 +24,6 @@ constexpr int exit_unreachable = 3;
 constexpr int exit_unauthorized = 4;
 constexpr int exit_timeout = 5;
 constexpr int exit_local = 6;
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 class cli : public ::testing::Test {
  protected:
@@ -88,7 +81,7 @@ TEST_F(cli, register_login_whoami_and_the_login_file) {
   struct stat dir_stat {};
   ASSERT_EQ(::stat(login_file("alice").parent_path().c_str(), &dir_stat), 0);
   EXPECT_EQ(dir_stat.st_mode & 0777, 0700u);
-  EXPECT_NE(read_text(login_file("alice")).find(server_url()), std::string::npos);
+  EXPECT_NE(read_file_text(login_file("alice")).find(server_url()), std::string::npos);
 
   // whoami asks the server, at the saved address when none is given.
   const auto whoami = cli_process(server_.dir(), {"whoami", "--json"}, env_of("alice", false)).wait();
@@ -237,7 +230,7 @@ TEST_F(cli, errors_have_a_code_and_an_exit_status) {
   EXPECT_NE(no_login.err.find("chatrix-cli login"), std::string::npos) << no_login.err;
 
   // logout revokes the token on the server: a copy of the file is refused from then on.
-  const std::string saved = read_text(login_file("alice"));
+  const std::string saved = read_file_text(login_file("alice"));
   const auto logout = run("alice", {"logout", "--json"});
   ASSERT_EQ(logout.exit_code, exit_ok) << logout.err;
   EXPECT_EQ(logout.records().at(0).at("revoked").as_int64(), 1);

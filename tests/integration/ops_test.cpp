@@ -5,6 +5,7 @@
 // lines with the connection's id and address, and the access log only when asked for.
 #include "support/chat_fixture.hpp"
 #include "support/client_frame.hpp"
+#include "support/file_text.hpp"
 #include "support/pg_instance.hpp"
 #include "support/taken_port.hpp"
 #include "support/test_store.hpp"
@@ -12,9 +13,7 @@
 #include "http/router.hpp"
 
 #include <csignal>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -26,11 +25,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using env_map = std::map<std::string, std::string>;
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 /// The lines of the server's log once `predicate` holds for the whole text; polled only while
 /// the server's last writes reach the file (up to `within`).
@@ -185,7 +179,7 @@ TEST_F(ops, the_web_client_is_served_at_the_root_with_its_csp_and_revalidated) {
   const auto index = http_request(port(), "GET", "/");
   ASSERT_EQ(index.status, 200) << index.body;
   EXPECT_EQ(index.header("Content-Type").rfind("text/html", 0), 0u) << index.header("Content-Type");
-  EXPECT_EQ(index.body, read_text(std::filesystem::path(CHATRIX_SOURCE_DIR) / "web" / "index.html"));
+  EXPECT_EQ(index.body, read_file_text(std::filesystem::path(CHATRIX_SOURCE_DIR) / "web" / "index.html"));
   EXPECT_NE(index.header("Content-Security-Policy").find("default-src 'self'"), std::string::npos)
       << index.header("Content-Security-Policy");
   const auto etag = index.header("ETag");

@@ -3,6 +3,7 @@
 // status 1, both before anything is written; the JWT secret generated when JWT_SECRET is not
 // set (file mode, reuse, fingerprint log).
 #include "support/chat_fixture.hpp"
+#include "support/file_text.hpp"
 #include "support/taken_port.hpp"
 
 #include <openssl/evp.h>
@@ -12,7 +13,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <thread>
 
 #include <fcntl.h>
@@ -29,11 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using env_map = std::map<std::string, std::string>;
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 /// The first 8 hex digits of SHA-256(text), as the server logs a secret's fingerprint.
 std::string fingerprint(const std::string& text) {
@@ -56,7 +51,7 @@ std::string expect_refused_start(server_process& s, const std::string& line_star
   const auto status = s.last_status();
   EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 2)
       << "exit status " << status.value_or(-1) << "\n" << s.log_tail();
-  const auto log = read_file(s.log_path());
+  const auto log = read_file_text(s.log_path());
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << "not one line:\n" << log;
   EXPECT_TRUE(log.starts_with("chatrix: " + line_start)) << log;
   return log;
@@ -107,8 +102,8 @@ finished_run run_to_exit(const fs::path& dir, const env_map& env) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   run.status = status;
-  run.out = read_file(out_path);
-  run.err = read_file(err_path);
+  run.out = read_file_text(out_path);
+  run.err = read_file_text(err_path);
   return run;
 }
 
@@ -279,11 +274,11 @@ TEST(startup, generated_jwt_secret_is_private_kept_across_restarts_and_differs_p
   const auto secret_file = a.data_dir() / "jwt_secret";
   ASSERT_TRUE(fs::is_regular_file(secret_file));
   EXPECT_EQ(fs::status(secret_file).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
-  std::string secret = read_file(secret_file);
+  std::string secret = read_file_text(secret_file);
   while (!secret.empty() && secret.back() == '\n') secret.pop_back();
   EXPECT_GE(secret.size(), 32u);
   const auto fp = fingerprint(secret);
-  auto log = read_file(a.log_path());
+  auto log = read_file_text(a.log_path());
   EXPECT_NE(log.find("JWT secret: generated and stored in " + secret_file.string() + " (fingerprint " + fp + ")"),
             std::string::npos)
       << log;
@@ -294,10 +289,10 @@ TEST(startup, generated_jwt_secret_is_private_kept_across_restarts_and_differs_p
   a.stop();
   a.start();
   EXPECT_TRUE(token_accepted(a.port(), alice.token)) << "a token did not survive the restart";
-  std::string again = read_file(secret_file);
+  std::string again = read_file_text(secret_file);
   while (!again.empty() && again.back() == '\n') again.pop_back();
   EXPECT_EQ(again, secret) << "the stored secret changed on restart";
-  log = read_file(a.log_path());
+  log = read_file_text(a.log_path());
   EXPECT_NE(log.find("JWT secret: from " + secret_file.string() + " (fingerprint " + fp + ")"), std::string::npos)
       << log;
   EXPECT_EQ(log.find(secret), std::string::npos) << "the secret itself was logged";
@@ -315,7 +310,7 @@ TEST(startup, generated_jwt_secret_is_private_kept_across_restarts_and_differs_p
 TEST(startup, jwt_secret_from_the_environment_is_logged_by_fingerprint_and_not_stored) {
   server_process s(env_map{{"LOG_LEVEL", "info"}});
   s.start();
-  const auto log = read_file(s.log_path());
+  const auto log = read_file_text(s.log_path());
   EXPECT_NE(log.find("JWT secret: from JWT_SECRET (fingerprint " + fingerprint(test_jwt_secret) + ")"),
             std::string::npos)
       << log;

@@ -1,6 +1,8 @@
 // TLS_CERT / TLS_KEY: the real binary serving https:// and wss:// on its port with a
 // certificate made at test time; plain HTTP on that port, SIGHUP reloads (good and bad), a
 // key that does not match, and a handshake that never finishes.
+#include "support/events.hpp"
+#include "support/file_text.hpp"
 #include "support/server_process.hpp"
 #include "support/tls_client.hpp"
 
@@ -10,7 +12,6 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <thread>
 
 #include <sys/wait.h>
@@ -21,17 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-constexpr int ev_text = 0;
-constexpr int ev_delivered = 1;
-constexpr int ev_profile_info = 4;
-constexpr int ev_chat_previews = 5;
-constexpr int ev_received = 10;
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 /// A server with TLS_CERT and TLS_KEY set to a certificate made for the test ("first").
 class tls_server : public ::testing::Test {
@@ -74,7 +64,7 @@ class tls_server : public ::testing::Test {
   bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout = 5s) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      if (read_file(server_->log_path()).find(needle) != std::string::npos) return true;
+      if (read_file_text(server_->log_path()).find(needle) != std::string::npos) return true;
       std::this_thread::sleep_for(20ms);
     }
     return false;
@@ -227,7 +217,7 @@ TEST(tls_start, unusable_files_refuse_to_start_with_one_line_naming_the_setting)
     const auto status = s.last_status();
     EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 2)
         << "exit status " << status.value_or(-1) << "\n" << s.log_tail();
-    EXPECT_EQ(read_file(s.log_path()), c.line);
+    EXPECT_EQ(read_file_text(s.log_path()), c.line);
     // Refused before anything was written.
     EXPECT_FALSE(fs::exists(data)) << c.line;
     EXPECT_FALSE(fs::exists(s.dir() / "port.tmp")) << c.line;

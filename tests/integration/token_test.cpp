@@ -8,7 +8,6 @@
 namespace chatrix::test {
 namespace {
 
-constexpr int ev_refresh_token = 19;
 /// The clock skew the server allows after exp (auth::token_leeway).
 constexpr auto leeway = 30s;
 

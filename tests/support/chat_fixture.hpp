@@ -3,6 +3,7 @@
 // WebSocket sessions, and small JSON helpers for the wire format of docs/protocol.md.
 #pragma once
 
+#include "support/events.hpp"
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"
@@ -20,23 +21,6 @@
 namespace chatrix::test {
 
 namespace json = boost::json;
-
-// Event codes of the wire protocol.
-enum ev : int {
-  ev_text = 0,
-  ev_delivered = 1,
-  ev_mark_read = 2,
-  ev_err = 3,
-  ev_profile_info = 4,
-  ev_chat_previews = 5,
-  ev_search_request = 6,
-  ev_search_response = 7,
-  ev_history_request = 8,
-  ev_history_response = 9,
-  ev_received = 10,
-  ev_ack = 11,
-  ev_sent = 12,
-};
 
 using test_user = registered_user;
 

@@ -2,6 +2,7 @@
 // port file handshake). See server_process.hpp.
 #include "support/server_process.hpp"
 
+#include "support/file_text.hpp"
 #include "support/test_store.hpp"
 
 #include <atomic>
@@ -217,10 +218,7 @@ void server_process::kill_hard() {
   reap(true);
 }
 
-std::string server_process::log_text() const {
-  std::ifstream in(log_path());
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+std::string server_process::log_text() const { return read_file_text(log_path()); }
 
 std::uint16_t server_process::admin_port_from_log() const {
   static const std::regex line(R"(admin routes \(/metrics, /cluster\) on 127\.0\.0\.1:(\d+))");
