@@ -126,7 +126,7 @@ void drive(storage::store& s, const std::vector<pair_users>& pairs, int window, 
     for (auto& [to, ids] : by_recipient) {
       pending_receipts += static_cast<std::int64_t>(ids.size());
       const auto n = ids.size();
-      s.mark_delivered(to, std::move(ids), 2, [&box, n](result<std::vector<message_ref>> r) {
+      s.mark_delivered(to, std::move(ids), 2, [&box, n](result<delivered_result> r) {
         if (!r) throw std::runtime_error("mark_delivered failed");
         box.delivered(n);
       });

@@ -311,6 +311,26 @@ asio::awaitable<void> chat_service::handle_frame(connection& conn, std::string_v
 
 void chat_service::refuse_frame(connection& conn, const error& err) { send_error(conn, err); }
 
+asio::awaitable<result<user>> chat_service::resolve_recipient(const user& me, const protocol::text_request& req) {
+  std::optional<user> to;
+  if (req.to_id) {
+    auto r = co_await users_.by_id(*req.to_id);
+    if (!r) co_return r.error();
+    if (!*r) co_return make_error(errc::unknown_recipient, "no user with id " + std::to_string(*req.to_id));
+    to = **r;
+  }
+  if (req.to_username) {
+    auto r = co_await users_.by_name(*req.to_username);
+    if (!r) co_return r.error();
+    if (!*r) co_return make_error(errc::unknown_recipient, "no user named '" + *req.to_username + "'");
+    if (to && to->id != (*r)->id) co_return make_error(errc::recipient_mismatch, "to and to_id name different users");
+    to = **r;
+  }
+  if (!to) co_return make_error(errc::invalid_field, "to or to_id is required");
+  if (to->id == me.id) co_return make_error(errc::self_message, "you cannot send a message to yourself");
+  co_return *to;
+}
+
 asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_request req) {
   constexpr int ref = static_cast<int>(protocol::event::text);
   // The start of both send latencies; it travels with the store call's callback.
@@ -318,22 +338,8 @@ asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_req
   // Before anything that could reach the store, the recipient's lookup included.
   if (!admit_text(conn, req.mark)) co_return;
   const user me = conn.account();
-  std::optional<user> to;
-  if (req.to_id) {
-    auto r = co_await users_.by_id(*req.to_id);
-    if (!r) co_return send_error(conn, r.error(), ref, req.mark);
-    if (!*r) co_return send_error(conn, make_error(errc::unknown_recipient, "no user with id " + std::to_string(*req.to_id)), ref, req.mark);
-    to = **r;
-  }
-  if (req.to_username) {
-    auto r = co_await users_.by_name(*req.to_username);
-    if (!r) co_return send_error(conn, r.error(), ref, req.mark);
-    if (!*r) co_return send_error(conn, make_error(errc::unknown_recipient, "no user named '" + *req.to_username + "'"), ref, req.mark);
-    if (to && to->id != (*r)->id)
-      co_return send_error(conn, make_error(errc::recipient_mismatch, "to and to_id name different users"), ref, req.mark);
-    to = **r;
-  }
-  if (to->id == me.id) co_return send_error(conn, make_error(errc::self_message, "you cannot send a message to yourself"), ref, req.mark);
+  auto to = co_await resolve_recipient(me, req);
+  if (!to) co_return send_error(conn, to.error(), ref, req.mark);
 
   const unix_ms now = clock_.now_ms();
   const std::size_t bytes = req.content.size();
@@ -445,6 +451,12 @@ void chat_service::on_stored(std::uint64_t device_id, const user& sender, const 
   } else {
     metrics::server_metrics::add(metrics_.messages_stored);
   }
+  publish_stored(*r, sender, recipient, device_id, taken);
+}
+
+void chat_service::publish_stored(const send_result& r, const user& sender, const user& recipient,
+                                  std::uint64_t device_id, std::chrono::steady_clock::time_point taken) {
+  const auto& stored = r.stored;
   const protocol::message_view view{stored, sender, recipient};
   // An offline recipient's message simply stays pending.
   if (reachable(recipient.id))
@@ -587,22 +599,22 @@ void chat_service::flush_receipts() {
   for (auto& [recipient, ids] : batch) {
     // `recipient = recipient`: clang 14 cannot capture a structured binding by name.
     store_.mark_delivered(recipient, std::move(ids), now,
-                          on_io<std::vector<message_ref>>([this, recipient = recipient](result<std::vector<message_ref>> r) {
+                          on_io<delivered_result>([this, recipient = recipient](result<delivered_result> r) {
                             on_marked_delivered(recipient, std::move(r));
                           }));
   }
 }
 
-void chat_service::on_marked_delivered(user_id recipient, result<std::vector<message_ref>> r) {
+void chat_service::on_marked_delivered(user_id recipient, result<delivered_result> r) {
   if (!r) {
     // The messages stay pending and are pushed again on the recipient's next connection.
     metrics::server_metrics::add(metrics_.store_errors);
     spdlog::warn("recording delivery to user {} failed: {}", recipient, r.error().message);
     return;
   }
-  metrics::server_metrics::add(metrics_.messages_delivered, r->size());
+  metrics::server_metrics::add(metrics_.messages_delivered, r->delivered.size());
   const auto now = clock_.now_ms();
-  for (auto& [sender, ids] : ids_by_sender(*r))
+  for (auto& [sender, ids] : ids_by_sender(r->delivered))
     if (reachable(sender))
       bus_.publish(user_event{sender, user_event::kind::notice, 0, 0,
                               make_frame(protocol::encode_received(ids, recipient, now))});

@@ -146,6 +146,12 @@ class chat_service final : public cluster::event_sink {
   };
 
   boost::asio::awaitable<void> on_text(connection& conn, protocol::text_request req);
+  /// The recipient a TEXT names (to, to_id or both), or why it cannot be sent to them.
+  boost::asio::awaitable<result<user>> resolve_recipient(const user& me, const protocol::text_request& req);
+  /// A message is durable: the recipient's devices get TEXT, the sender's other devices SENT
+  /// (all of them when `device_id` is 0, a send over HTTP).
+  void publish_stored(const send_result& r, const user& sender, const user& recipient, std::uint64_t device_id,
+                      std::chrono::steady_clock::time_point taken);
   boost::asio::awaitable<void> on_mark_read(connection& conn, protocol::mark_read_request req);
   boost::asio::awaitable<void> on_search(connection& conn, protocol::search_request req);
   boost::asio::awaitable<void> on_history(connection& conn, protocol::history_request req);
@@ -186,7 +192,7 @@ class chat_service final : public cluster::event_sink {
                  const std::optional<std::string>& mark, std::size_t charged, unix_ms charged_at,
                  std::chrono::steady_clock::time_point taken, result<send_result> r);
   void queue_receipt(user_id recipient, message_id id);
-  void on_marked_delivered(user_id recipient, result<std::vector<message_ref>> r);
+  void on_marked_delivered(user_id recipient, result<delivered_result> r);
   void send_error(connection& conn, const error& err, int ref_type = -1,
                   const std::optional<std::string>& mark = {});
   void send_to_device(device& d, const cluster::user_event& ev);

@@ -33,6 +33,7 @@ struct user_event {
   // Only meaningful on the node that took it: never sent to other nodes (their clocks differ),
   // so an event from another node carries the epoch ("not measured").
   std::chrono::steady_clock::time_point taken{};
+  stream_pos pos = 0;  // the event's position in `to`'s stream (0: not a stream event); sent to other nodes
 };
 
 /// Tokens revoked on some node; every node must stop honouring them (docs/security.md).

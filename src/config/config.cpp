@@ -77,6 +77,10 @@ constexpr setting_spec setting_specs[] = {
     {"AUTH_TIMEOUT", "", "--auth-timeout", "time allowed for the first (token) frame, 1s-1h (default 10s)"},
     {"IDLE_TIMEOUT", "", "--idle-timeout", "close a connection silent for this long, 1s-1d (default 60s)"},
     {"RETRY_WINDOW", "", "--retry-window", "how long a resent TEXT counts as a retry, 1s-30d (default 10m)"},
+    {"SYNC_RETENTION", "", "--sync-retention",
+     "how long a device may stay away and still catch up with \"since\", 1h-3650d (default 30d)"},
+    {"EDIT_WINDOW", "", "--edit-window", "how long after sending a message its sender may edit it, 1s-3650d (default 48h)"},
+    {"FILE_MAX_BYTES", "", "--file-max-bytes", "largest file upload, 1K-4G (default 25M)"},
     // Abuse limits (docs/security.md). Rates are N/s, N/m or N/h (N at once, then N per
     // period); 0 turns a limit off.
     {"LOGIN_FAILURE_LIMIT", "", "--login-failure-limit", "wrong passwords per username (default 10/m)"},
@@ -88,6 +92,8 @@ constexpr setting_spec setting_specs[] = {
      "TEXT frames refused for rate at once (then MESSAGE_RATE) before the connection is closed with 1008; 0 = never (default 1000)"},
     {"SEARCH_LIMIT", "", "--search-limit", "user searches per connection (default 10/s)"},
     {"HISTORY_LIMIT", "", "--history-limit", "history requests per connection (default 20/s)"},
+    {"FILE_UPLOAD_LIMIT", "", "--file-upload-limit", "file uploads per user (default 30/m)"},
+    {"HTTP_SEND_LIMIT", "", "--http-send-limit", "POST /v1/messages per user (default 50/s)"},
     {"STORAGE_QUOTA", "", "--storage-quota",
      "message bytes a user may store per UTC day, with K, M or G; 0 = no quota (default 64M)"},
     {"HASH_QUEUE", "", "--hash-queue",
@@ -629,6 +635,14 @@ std::optional<server_config> load(int argc, const char* const* argv, const std::
   if (const auto& r = get("AUTH_TIMEOUT"); r.set) c.auth_timeout = parse_duration(r, hour, "from 1s to 1h");
   if (const auto& r = get("IDLE_TIMEOUT"); r.set) c.idle_timeout = parse_duration(r, day, "from 1s to 1d");
   if (const auto& r = get("RETRY_WINDOW"); r.set) c.retry_window = parse_duration(r, 30 * day, "from 1s to 30d");
+  if (const auto& r = get("SYNC_RETENTION"); r.set) {
+    c.sync_retention = parse_duration(r, 3650 * day, "from 1h to 3650d");
+    if (c.sync_retention.count() < hour) fail(r, shown(r.value) + " is out of range (accepted: from 1h to 3650d)");
+  }
+  if (const auto& r = get("EDIT_WINDOW"); r.set) c.edit_window = parse_duration(r, 3650 * day, "from 1s to 3650d");
+  if (const auto& r = get("FILE_MAX_BYTES"); r.set) {
+    c.file_max_bytes = parse_bytes(r, 1024, 4ull * 1024 * 1024 * 1024, "from 1K to 4G");
+  }
 
   // ---- abuse limits ----
   if (const auto& r = get("LOGIN_FAILURE_LIMIT"); r.set) c.login_failure_limit = parse_rate(r);
@@ -641,6 +655,8 @@ std::optional<server_config> load(int argc, const char* const* argv, const std::
   }
   if (const auto& r = get("SEARCH_LIMIT"); r.set) c.search_limit = parse_rate(r);
   if (const auto& r = get("HISTORY_LIMIT"); r.set) c.history_limit = parse_rate(r);
+  if (const auto& r = get("FILE_UPLOAD_LIMIT"); r.set) c.file_upload_limit = parse_rate(r);
+  if (const auto& r = get("HTTP_SEND_LIMIT"); r.set) c.http_send_limit = parse_rate(r);
   if (const auto& r = get("STORAGE_QUOTA"); r.set) {
     c.storage_quota = trim(r.value) == "0" ? 0 : parse_bytes(r, 1, 1ull << 50, "0 for none, or up to 1024T");
   }

@@ -77,6 +77,11 @@ struct server_config {
   std::chrono::seconds idle_timeout{60};       // IDLE_TIMEOUT: no traffic and no pong -> close
   std::chrono::seconds retry_window{600};      // RETRY_WINDOW: duplicate TEXT detection
 
+  // ---- sync, edits and files (docs/protocol.md) ----
+  std::chrono::seconds sync_retention{30 * 24 * 3600};  // SYNC_RETENTION: stream events kept for `since`
+  std::chrono::seconds edit_window{48 * 3600};          // EDIT_WINDOW: how long a sender may edit a message
+  std::uint64_t file_max_bytes = 25ull * 1024 * 1024;    // FILE_MAX_BYTES: largest upload
+
   // ---- abuse limits (docs/security.md); a rate of 0 turns a limit off ----
   limits::rate login_failure_limit{10, std::chrono::minutes(1)};   // LOGIN_FAILURE_LIMIT: wrong passwords per username
   limits::rate login_address_limit{300, std::chrono::minutes(1)};  // LOGIN_ADDRESS_LIMIT: login attempts per address
@@ -87,6 +92,8 @@ struct server_config {
   limits::rate search_limit{10, std::chrono::seconds(1)};   // SEARCH_LIMIT: searches per connection
   limits::rate history_limit{20, std::chrono::seconds(1)};  // HISTORY_LIMIT: history requests per connection
   std::uint64_t storage_quota = 64ull * 1024 * 1024;        // STORAGE_QUOTA: content bytes per user per UTC day (0 = off)
+  limits::rate file_upload_limit{30, std::chrono::minutes(1)};  // FILE_UPLOAD_LIMIT: uploads per user
+  limits::rate http_send_limit{50, std::chrono::seconds(1)};    // HTTP_SEND_LIMIT: POST /v1/messages per user
   std::size_t hash_queue = 64;                              // HASH_QUEUE: password hashes queued or running (0 = off)
   limits::rate connect_limit{300, std::chrono::seconds(1)};  // CONNECT_LIMIT: connection attempts per address
   std::size_t address_connections = 1000;    // ADDRESS_CONNECTIONS: open connections per address (0 = off)

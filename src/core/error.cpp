@@ -29,6 +29,8 @@ std::string_view code_name(errc code) noexcept {
     case errc::rate_limited: return "rate_limited";
     case errc::quota_exceeded: return "quota_exceeded";
     case errc::forbidden_origin: return "forbidden_origin";
+    case errc::sync_expired: return "sync_expired";
+    case errc::edit_window_closed: return "edit_window_closed";
   }
   return "internal";
 }

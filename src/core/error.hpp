@@ -39,6 +39,9 @@ enum class errc {
   rate_limited,        // too many requests of one kind; retry after retry_after_ms
   quota_exceeded,      // the user's daily storage quota is used up
   forbidden_origin,    // WebSocket upgrade from a browser origin not in WS_ORIGINS
+  // Sync and message changes (issue "every device in step").
+  sync_expired,        // "since" is older than SYNC_RETENTION or was never issued
+  edit_window_closed,  // EDIT_WINDOW has passed since the message was sent
 };
 
 /// The stable snake_case name of a code, e.g. "unknown_recipient".

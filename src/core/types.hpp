@@ -36,6 +36,18 @@ struct new_user {
   unix_ms created_at = 0;
 };
 
+/// A position in one user's event stream: grows with every event of that user, gap-free
+/// (each event takes the next number), in the order the events were committed.
+using stream_pos = std::int64_t;
+
+/// An uploaded file, as a message carries it (`POST /v1/files`).
+struct file_info {
+  std::string id;    // opaque, unguessable (128 random bits, base64url)
+  std::string name;  // the file name the uploader gave
+  std::string type;  // the Content-Type of the upload
+  std::int64_t size = 0;
+};
+
 /// One stored message of a 1:1 conversation.
 struct message {
   message_id id = 0;
@@ -47,6 +59,10 @@ struct message {
   unix_ms created_at = 0;
   std::optional<unix_ms> delivered_at;  // first receipt by any recipient device
   std::optional<unix_ms> read_at;
+  std::optional<message_id> reply_to;   // a message of the same conversation
+  std::optional<file_info> attachment;
+  std::optional<unix_ms> edited_at;     // the last edit
+  std::optional<unix_ms> deleted_at;    // deleted for everyone: content is "" (and gone from the database)
 };
 
 /// A request to store one message. `mark` is the client's mark as JSON text, a number
@@ -59,11 +75,50 @@ struct send_request {
   std::optional<std::string> mark;
   unix_ms now = 0;
   unix_ms retry_window = 0;  // a matching message newer than now - retry_window is a retry
+  std::optional<message_id> reply_to;     // must be a message of the same conversation (errc::invalid_field)
+  std::optional<std::string> attachment;  // a file id the sender uploaded (errc::invalid_field otherwise)
+};
+
+/// What an event in a user's stream is about (docs/protocol.md, "Sync").
+enum class stream_kind : std::uint8_t {
+  message = 0,    // a message to or from the user: TEXT (to them) or SENT (from them)
+  received = 1,   // a device of the recipient has the user's messages: RECEIVED
+  read = 2,       // the recipient read the user's messages: MARK_READ notice
+  read_self = 3,  // the user read messages on one device: READ_STATE (16) for the others
+  edited = 4,     // EDIT (14)
+  deleted = 5,    // DELETE (15)
+};
+
+/// One event a write added to some user's stream. `ids`: the message (message, edited) or
+/// messages (the others) it is about, all in `conversation`.
+struct stream_entry {
+  user_id owner = 0;
+  stream_pos pos = 0;
+  stream_kind kind = stream_kind::message;
+  conversation_id conversation = 0;
+  std::vector<message_id> ids;
+  unix_ms at = 0;
+};
+
+/// A stream event read back for a device catching up: the entry, plus the messages it names
+/// as they are now (edited content, or deleted), in `ids` order, for kinds message and
+/// edited; other kinds need only the ids.
+struct stream_event {
+  stream_entry entry;
+  std::vector<message> messages;
+};
+
+/// One page of a user's stream after a position (store::stream_events).
+struct stream_page {
+  std::vector<stream_event> events;  // oldest first
+  stream_pos latest = 0;             // the newest position of the stream (0: no event yet)
+  bool expired = false;              // `since` is pruned (SYNC_RETENTION) or beyond `latest`: no events
 };
 
 struct send_result {
   message stored;
   bool duplicate = false;  // true: a retry; `stored` is the original message
+  std::vector<stream_entry> stream;  // the events added (none for a duplicate)
 };
 
 /// A message whose state changed, with who has to hear about it.
@@ -78,6 +133,47 @@ struct message_ref {
 struct read_result {
   std::vector<message_ref> read;       // not read before, in the order first given
   std::vector<message_ref> delivered;  // those of `read` that were not delivered before either
+  std::vector<stream_entry> stream;    // received, read and read_self events added
+};
+
+/// What marking messages delivered changed (store::mark_delivered).
+struct delivered_result {
+  std::vector<message_ref> delivered;  // not delivered before
+  std::vector<stream_entry> stream;    // received events added, one per sender and conversation
+};
+
+struct edit_request {
+  user_id editor = 0;
+  message_id id = 0;
+  std::string content;
+  unix_ms now = 0;
+  unix_ms window = 0;  // EDIT_WINDOW: created_at + window < now -> errc::edit_window_closed
+};
+
+/// The message as edited, and the edited events (one per member of the conversation).
+struct edit_result {
+  message edited;
+  std::vector<stream_entry> stream;
+};
+
+struct delete_request {
+  user_id requester = 0;
+  std::vector<message_id> ids;  // all in one conversation
+  unix_ms now = 0;
+};
+
+struct delete_result {
+  conversation_id conversation = 0;
+  std::vector<message_id> deleted;  // newly deleted (deleting twice is not an error, and not news)
+  unix_ms deleted_at = 0;
+  std::vector<stream_entry> stream;  // deleted events, one per member (none when nothing changed)
+};
+
+/// Where a page of previews starts: after the row with this (updated_at, conversation) in
+/// most-recent-first order.
+struct preview_cursor {
+  unix_ms updated_at = 0;
+  conversation_id conversation = 0;
 };
 
 /// One row of CHATPREVIEWS: the other party and the conversation's latest state.

@@ -19,6 +19,10 @@ enum class event : int {
   received = 10,  // extension: the recipient's device has the messages
   ack = 11,       // extension: a device confirms receipt
   sent = 12,      // extension: own message sent from another device
+  synced = 13,    // extension: a device has every event of its stream up to body.pos
+  edit = 14,      // extension: the sender edits a message; every device of both learns of it
+  remove = 15,    // extension: DELETE, the sender deletes messages for everyone
+  read_state = 16,  // extension: the user read messages on another device
   refresh_token = 19,  // extension: a fresh token for a live session, and the server's answer
 };
 

@@ -49,7 +49,23 @@ struct revocation_snapshot {
 /// See store::session_start.
 struct session_snapshot {
   std::vector<chat_preview> previews;
-  std::vector<message> pending;  // oldest first
+  std::vector<message> pending;  // oldest first (when no `since` was given, or it expired)
+  /// With `since`: the first page of the stream after it (pending stays empty), unless expired.
+  std::optional<stream_page> stream;
+  stream_pos latest = 0;  // the newest position of the viewer's stream, read in the same snapshot
+};
+
+/// A stored file's bytes are kept in chunks of at most this size (the upload path writes one
+/// chunk per store call, the download path reads one per call).
+inline constexpr std::size_t file_chunk_bytes = 256 * 1024;
+
+/// A file row, complete or still being uploaded.
+struct stored_file {
+  file_info info;
+  user_id owner = 0;
+  unix_ms created_at = 0;
+  bool complete = false;
+  int chunks = 0;
 };
 
 /// Durable store of users, conversations and messages.
@@ -95,9 +111,10 @@ class store {
   virtual void append_message(send_request req, callback<send_result> done) = 0;
 
   /// Records that `recipient` received these messages. Only messages to `recipient` that
-  /// were not yet delivered change; those come back (so each receipt is reported once).
+  /// were not yet delivered change; those come back (so each receipt is reported once), with
+  /// a `received` event in each sender's stream.
   virtual void mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
-                              callback<std::vector<message_ref>> done) = 0;
+                              callback<delivered_result> done) = 0;
 
   /// Marks messages read by `reader`. If any id is not a message to `reader`, nothing
   /// changes and the result is errc::forbidden. Returns the messages that were not read
@@ -113,14 +130,62 @@ class store {
   virtual void history(user_id a, user_id b, std::optional<message_id> before, int limit,
                        callback<std::vector<message>> done) = 0;
 
+  /// Messages of one conversation, for a participant (errc::not_found for anybody else, and
+  /// for a conversation that does not exist): with `after`, the oldest with id > after, oldest
+  /// first; otherwise the newest with id < before (when given), newest first.
+  virtual void conversation_messages(user_id viewer, conversation_id chat, std::optional<message_id> before,
+                                     std::optional<message_id> after, int limit,
+                                     callback<std::vector<message>> done);
+
   /// The viewer's conversations, most recent first.
   virtual void chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) = 0;
+  /// The next page of them: the conversations after `before` in that order.
+  virtual void chat_previews_page(user_id viewer, preview_cursor before, int limit,
+                                  callback<std::vector<chat_preview>> done);
 
   /// What a device gets when it connects: chat_previews(viewer, previews_limit) and
   /// pending_messages(viewer, 0, pending_limit), read together. The default makes the two
   /// calls in turn; a store that can answer both at once (one queued job, one read
   /// transaction) saves a connecting device a round trip.
   virtual void session_start(user_id viewer, int previews_limit, int pending_limit, callback<session_snapshot> done);
+  /// The same for a device that sent `since`: the previews, the stream's first page after
+  /// `since` (at most `events_limit` events) and its latest position, in one snapshot. When
+  /// `since` has expired (stream_page::expired), the pending messages instead, as without it.
+  virtual void session_resume(user_id viewer, int previews_limit, stream_pos since, int events_limit,
+                              int pending_limit, callback<session_snapshot> done);
+
+  // ---- the per-user event stream (docs/storage.md, "Event stream") ----
+  // Every write that changes what a user's devices show adds an event to that user's stream
+  // in the same transaction (the results above carry them). Events older than the retention
+  // given to the store (SYNC_RETENTION) are forgotten a few at a time by later writes.
+
+  /// The events of `viewer` with pos > since, oldest first, at most `limit`.
+  virtual void stream_events(user_id viewer, stream_pos since, int limit, callback<stream_page> done);
+
+  // ---- edits and deletes ----
+
+  /// The sender replaces a message's content. errc::not_found (no such message, or not one
+  /// of the editor's conversations), errc::forbidden (not the sender), errc::edit_window_closed,
+  /// errc::invalid_field (the message was deleted).
+  virtual void edit_message(edit_request req, callback<edit_result> done);
+  /// The sender deletes messages for everyone: content (and attachment) gone from every
+  /// table. errc::not_found, errc::forbidden as edit_message; errc::invalid_field when the
+  /// ids span several conversations.
+  virtual void delete_messages(delete_request req, callback<delete_result> done);
+
+  // ---- files (uploads are written chunk by chunk, never held whole) ----
+
+  /// Starts a file: an incomplete row, invisible to downloads until finish_file.
+  virtual void create_file(stored_file f, callback<bool> done);
+  /// Appends chunk number `index` (0, 1, ...) of an incomplete file of `owner`.
+  virtual void append_file_chunk(std::string id, int index, std::string bytes, callback<bool> done);
+  /// Marks the file complete with its final size and chunk count.
+  virtual void finish_file(std::string id, std::int64_t size, int chunks, callback<bool> done);
+  /// A complete file `viewer` may download: the uploader, or a participant of a conversation
+  /// where a message carries it. nullopt otherwise (the same answer as for no such file).
+  virtual void file_for(user_id viewer, std::string id, callback<std::optional<stored_file>> done);
+  /// The bytes of chunk `index` of a complete file.
+  virtual void read_file_chunk(std::string id, int index, callback<std::string> done);
 
   // ---- tokens (revocation survives restarts and holds on every node) ----
   // Records live until their token expires: every record_token and revoke_token also
@@ -159,6 +224,43 @@ class store {
   /// Finishes queued writes (their callbacks run) and stops the store's threads.
   virtual void shutdown() = 0;
 };
+
+namespace detail {
+/// Adapts a store's receipt job (still answering with the refs alone) to mark_delivered's callback.
+inline callback<std::vector<message_ref>> as_delivered(callback<delivered_result> done) {
+  return [done = std::move(done)](result<std::vector<message_ref>> r) {
+    if (!r) return done(r.error());
+    done(delivered_result{std::move(*r), {}});
+  };
+}
+
+template <class T>
+void not_implemented(const callback<T>& done) {
+  done(make_error(errc::internal, "not implemented by this store"));
+}
+}  // namespace detail
+
+// Defaults until both stores implement them (then these become pure).
+inline void store::conversation_messages(user_id, conversation_id, std::optional<message_id>,
+                                         std::optional<message_id>, int, callback<std::vector<message>> done) {
+  detail::not_implemented(done);
+}
+inline void store::chat_previews_page(user_id, preview_cursor, int, callback<std::vector<chat_preview>> done) {
+  detail::not_implemented(done);
+}
+inline void store::session_resume(user_id, int, stream_pos, int, int, callback<session_snapshot> done) {
+  detail::not_implemented(done);
+}
+inline void store::stream_events(user_id, stream_pos, int, callback<stream_page> done) { detail::not_implemented(done); }
+inline void store::edit_message(edit_request, callback<edit_result> done) { detail::not_implemented(done); }
+inline void store::delete_messages(delete_request, callback<delete_result> done) { detail::not_implemented(done); }
+inline void store::create_file(stored_file, callback<bool> done) { detail::not_implemented(done); }
+inline void store::append_file_chunk(std::string, int, std::string, callback<bool> done) { detail::not_implemented(done); }
+inline void store::finish_file(std::string, std::int64_t, int, callback<bool> done) { detail::not_implemented(done); }
+inline void store::file_for(user_id, std::string, callback<std::optional<stored_file>> done) {
+  detail::not_implemented(done);
+}
+inline void store::read_file_chunk(std::string, int, callback<std::string> done) { detail::not_implemented(done); }
 
 inline void store::session_start(user_id viewer, int previews_limit, int pending_limit,
                                  callback<session_snapshot> done) {

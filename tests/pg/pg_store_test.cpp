@@ -358,9 +358,9 @@ TEST(postgres_migrations, migration_5_keeps_pending_messages_pending) {
   ASSERT_EQ(pending->size(), 2u);
   EXPECT_EQ((*pending)[1].id, old_node);
 
-  auto receipts = await<std::vector<message_ref>>([&](auto done) { s.mark_delivered(2, {second, old_node}, 40, done); });
+  auto receipts = await<delivered_result>([&](auto done) { s.mark_delivered(2, {second, old_node}, 40, done); });
   ASSERT_TRUE(receipts.has_value());
-  EXPECT_EQ(receipts->size(), 2u);
+  EXPECT_EQ(receipts->delivered.size(), 2u);
   pending = await<std::vector<message>>([&](auto done) { s.pending_messages(2, 0, 10, done); });
   ASSERT_TRUE(pending.has_value());
   EXPECT_TRUE(pending->empty());
@@ -553,7 +553,7 @@ TEST(postgres_group_commit, grouped_appends_match_one_by_one) {
   postgres_options ropts = small_pool();
   ropts.before_write_batch = [f = receipts_gate.future()] { f.wait(); };
   postgres_store receipts_store(url, ropts);
-  completion_log<std::vector<message_ref>> receipts;
+  completion_log<delivered_result> receipts;
   receipts_store.mark_delivered(b.id, {one.id, one.id, two.id}, 5000, receipts.make(0));  // two is to a
   receipts_store.mark_delivered(b.id, {one.id, four.id}, 5000, receipts.make(1));         // one is taken
   receipts_store.mark_delivered(a.id, {two.id}, 6000, receipts.make(2));
@@ -562,17 +562,17 @@ TEST(postgres_group_commit, grouped_appends_match_one_by_one) {
   ASSERT_TRUE(receipts.wait_for(4));
   auto r = receipts.entries();
   std::sort(r.begin(), r.end(), [](const auto& x, const auto& y) { return x.tag < y.tag; });
-  auto ids = [](const result<std::vector<message_ref>>& refs) {
+  auto ids = [](const result<delivered_result>& refs) {
     std::vector<message_id> out;
-    for (const auto& ref : refs.value()) out.push_back(ref.id);
+    for (const auto& ref : refs.value().delivered) out.push_back(ref.id);
     return out;
   };
   EXPECT_EQ(ids(r[0].outcome), std::vector<message_id>{one.id});
   EXPECT_EQ(ids(r[1].outcome), std::vector<message_id>{four.id});
   EXPECT_EQ(ids(r[2].outcome), std::vector<message_id>{two.id});
   EXPECT_TRUE(ids(r[3].outcome).empty());
-  EXPECT_EQ(r[0].outcome->front().sender, a.id);
-  EXPECT_EQ(r[0].outcome->front().recipient, b.id);
+  EXPECT_EQ(r[0].outcome->delivered.front().sender, a.id);
+  EXPECT_EQ(r[0].outcome->delivered.front().recipient, b.id);
   auto pending_b = await<std::vector<message>>([&](auto done) { s.pending_messages(b.id, 0, 10, done); });
   ASSERT_TRUE(pending_b.has_value());
   ASSERT_EQ(pending_b->size(), 1u);
@@ -659,7 +659,7 @@ TEST(postgres_session_start, answers_as_previews_and_pending_messages_do) {
     }
   }
   ASSERT_GE(to_viewer.size(), 4u);
-  ASSERT_TRUE(await<std::vector<message_ref>>([&](auto done) { s.mark_delivered(viewer.id, {to_viewer[0]}, 7, done); }));
+  ASSERT_TRUE(await<delivered_result>([&](auto done) { s.mark_delivered(viewer.id, {to_viewer[0]}, 7, done); }));
   ASSERT_TRUE(await<read_result>([&](auto done) { s.mark_read(viewer.id, {to_viewer[1]}, 8, done); }));
 
   for (const auto& [previews_limit, pending_limit] : {std::pair{10, 10}, std::pair{3, 2}, std::pair{0, 1}}) {

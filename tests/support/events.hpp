@@ -18,6 +18,10 @@ enum ev : int {
   ev_received = 10,
   ev_ack = 11,
   ev_sent = 12,
+  ev_synced = 13,
+  ev_edit = 14,
+  ev_delete = 15,
+  ev_read_state = 16,
   ev_refresh_token = 19,
 };
 

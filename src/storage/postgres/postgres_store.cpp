@@ -189,8 +189,8 @@ void postgres_store::append_message(send_request req, callback<send_result> done
 }
 
 void postgres_store::mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
-                                    callback<std::vector<message_ref>> done) {
-  loop_->write(std::make_unique<receipt_job>(recipient, std::move(ids), at, std::move(done)),
+                                    callback<delivered_result> done) {
+  loop_->write(std::make_unique<receipt_job>(recipient, std::move(ids), at, detail::as_delivered(std::move(done))),
                partition_of_user(recipient));
 }
 

@@ -591,8 +591,8 @@ void sqlite_store::append_message(send_request req, callback<send_result> done) 
 }
 
 void sqlite_store::mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
-                                  callback<std::vector<message_ref>> done) {
-  impl_->enqueue(std::make_unique<receipt_job>(recipient, std::move(ids), at, std::move(done)));
+                                  callback<delivered_result> done) {
+  impl_->enqueue(std::make_unique<receipt_job>(recipient, std::move(ids), at, detail::as_delivered(std::move(done))));
 }
 
 void sqlite_store::mark_read(user_id reader, std::vector<message_id> ids, unix_ms at, callback<read_result> done) {

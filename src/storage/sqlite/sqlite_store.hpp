@@ -64,7 +64,7 @@ class sqlite_store final : public store {
 
   void append_message(send_request req, callback<send_result> done) override;
   void mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
-                      callback<std::vector<message_ref>> done) override;
+                      callback<delivered_result> done) override;
   void mark_read(user_id reader, std::vector<message_id> ids, unix_ms at, callback<read_result> done) override;
   void pending_messages(user_id recipient, message_id after, int limit,
                         callback<std::vector<message>> done) override;

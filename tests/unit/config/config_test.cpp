@@ -619,6 +619,11 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
       {"AUTH_TIMEOUT", "7"},
       {"IDLE_TIMEOUT", "90"},
       {"RETRY_WINDOW", "1h"},
+      {"SYNC_RETENTION", "7d"},
+      {"EDIT_WINDOW", "15m"},
+      {"FILE_MAX_BYTES", "10M"},
+      {"FILE_UPLOAD_LIMIT", "5/m"},
+      {"HTTP_SEND_LIMIT", "7/s"},
       {"LOGIN_FAILURE_LIMIT", "5/m"},
       {"LOGIN_ADDRESS_LIMIT", "100/m"},
       {"REGISTER_LIMIT", "10/h"},
@@ -685,6 +690,11 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
   EXPECT_EQ(c->auth_timeout, 7s);
   EXPECT_EQ(c->idle_timeout, 90s);
   EXPECT_EQ(c->retry_window, 1h);
+  EXPECT_EQ(c->sync_retention, std::chrono::hours(7 * 24));
+  EXPECT_EQ(c->edit_window, 15min);
+  EXPECT_EQ(c->file_max_bytes, 10u * 1024 * 1024);
+  EXPECT_EQ(c->file_upload_limit, (chatrix::limits::rate{5, 1min}));
+  EXPECT_EQ(c->http_send_limit, (chatrix::limits::rate{7, 1s}));
   EXPECT_EQ(c->login_failure_limit, (chatrix::limits::rate{5, 1min}));
   EXPECT_EQ(c->login_address_limit, (chatrix::limits::rate{100, 1min}));
   EXPECT_EQ(c->register_limit, (chatrix::limits::rate{10, 1h}));
@@ -734,7 +744,7 @@ TEST_F(ConfigTest, SettingsListIsComplete) {
     EXPECT_FALSE(s.help.empty()) << s.variable;
     EXPECT_TRUE(flags.insert(s.flag).second) << "duplicate flag " << s.flag;
   }
-  EXPECT_EQ(settings().size(), 50u);
+  EXPECT_EQ(settings().size(), 55u);
   const auto find = [](const std::string& var) {
     for (const auto& s : settings()) {
       if (s.variable == var) return s.flag;

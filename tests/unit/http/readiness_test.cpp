@@ -31,7 +31,7 @@ class scripted_store final : public storage::store {
   void search_users(std::string, int, storage::callback<std::vector<user>> done) override { done(unused()); }
   void append_message(send_request, storage::callback<send_result> done) override { done(unused()); }
   void mark_delivered(user_id, std::vector<message_id>, unix_ms,
-                      storage::callback<std::vector<message_ref>> done) override {
+                      storage::callback<delivered_result> done) override {
     done(unused());
   }
   void mark_read(user_id, std::vector<message_id>, unix_ms, storage::callback<read_result> done) override {

@@ -412,22 +412,22 @@ TEST(sqlite_store, grouped_appends_and_receipts_match_one_by_one) {
   EXPECT_EQ(later->stored.id, one.id);
 
   gate.close();
-  completion_log<std::vector<message_ref>> receipts;
+  completion_log<delivered_result> receipts;
   s.mark_delivered(b.id, {one.id, one.id, two.id}, 5000, receipts.make(0));  // two is to a, not to b
   s.mark_delivered(b.id, {one.id, four.id}, 5000, receipts.make(1));         // one is taken already
   s.mark_delivered(a.id, {two.id}, 6000, receipts.make(2));
   gate.open();
   ASSERT_TRUE(receipts.wait_for(3));
   const auto r = receipts.entries();
-  auto ids = [](const result<std::vector<message_ref>>& refs) {
+  auto ids = [](const result<delivered_result>& refs) {
     std::vector<message_id> out;
-    for (const auto& ref : refs.value()) out.push_back(ref.id);
+    for (const auto& ref : refs.value().delivered) out.push_back(ref.id);
     return out;
   };
   EXPECT_EQ(ids(r[0].outcome), std::vector<message_id>{one.id});
   EXPECT_EQ(ids(r[1].outcome), std::vector<message_id>{four.id});
   EXPECT_EQ(ids(r[2].outcome), std::vector<message_id>{two.id});
-  EXPECT_EQ(r[0].outcome->front().sender, a.id);
+  EXPECT_EQ(r[0].outcome->delivered.front().sender, a.id);
 
   auto pending_b = await<std::vector<message>>([&](auto done) { s.pending_messages(b.id, 0, 10, done); });
   ASSERT_TRUE(pending_b.has_value());

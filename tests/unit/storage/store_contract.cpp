@@ -411,23 +411,23 @@ TEST_P(store_contract, mark_delivered_returns_only_newly_delivered_messages) {
   const auto m2 = send(a.id, b.id, "two").stored;
   const auto to_a = send(b.id, a.id, "back").stored;
 
-  auto first = await<std::vector<message_ref>>(
+  auto first = await<delivered_result>(
       [&](auto done) { db().mark_delivered(b.id, {m1.id, to_a.id, m1.id, 424242}, 50'000, done); });
   ASSERT_TRUE(first.has_value());
-  ASSERT_EQ(first->size(), 1u);
-  EXPECT_EQ((*first)[0].id, m1.id);
-  EXPECT_EQ((*first)[0].sender, a.id);
-  EXPECT_EQ((*first)[0].recipient, b.id);
+  ASSERT_EQ(first->delivered.size(), 1u);
+  EXPECT_EQ(first->delivered[0].id, m1.id);
+  EXPECT_EQ(first->delivered[0].sender, a.id);
+  EXPECT_EQ(first->delivered[0].recipient, b.id);
 
   auto second =
-      await<std::vector<message_ref>>([&](auto done) { db().mark_delivered(b.id, {m1.id, m2.id}, 60'000, done); });
+      await<delivered_result>([&](auto done) { db().mark_delivered(b.id, {m1.id, m2.id}, 60'000, done); });
   ASSERT_TRUE(second.has_value());
-  EXPECT_EQ(ids_of(*second), std::vector<message_id>{m2.id});
+  EXPECT_EQ(ids_of(second->delivered), std::vector<message_id>{m2.id});
 
   auto third =
-      await<std::vector<message_ref>>([&](auto done) { db().mark_delivered(b.id, {m1.id, m2.id}, 70'000, done); });
+      await<delivered_result>([&](auto done) { db().mark_delivered(b.id, {m1.id, m2.id}, 70'000, done); });
   ASSERT_TRUE(third.has_value());
-  EXPECT_TRUE(third->empty());
+  EXPECT_TRUE(third->delivered.empty());
 
   const auto stored = history_of(a.id, b.id);
   ASSERT_EQ(stored.size(), 3u);
@@ -468,7 +468,7 @@ TEST_P(store_contract, mark_read_returns_messages_not_read_before_and_counts_the
   const auto m1 = send(a.id, b.id, "one").stored;
   const auto m2 = send(a.id, b.id, "two").stored;
   const auto m3 = send(a.id, b.id, "three").stored;
-  ASSERT_TRUE(await<std::vector<message_ref>>([&](auto done) { db().mark_delivered(b.id, {m2.id}, 10, done); }));
+  ASSERT_TRUE(await<delivered_result>([&](auto done) { db().mark_delivered(b.id, {m2.id}, 10, done); }));
 
   auto first = await<read_result>([&](auto done) { db().mark_read(b.id, {m1.id, m1.id, m2.id}, 20, done); });
   ASSERT_TRUE(first.has_value());
@@ -483,9 +483,9 @@ TEST_P(store_contract, mark_read_returns_messages_not_read_before_and_counts_the
   EXPECT_EQ(first->delivered[0].recipient, b.id);
 
   // A late receipt for a message delivered by reading it is not reported again.
-  auto late = await<std::vector<message_ref>>([&](auto done) { db().mark_delivered(b.id, {m1.id}, 25, done); });
+  auto late = await<delivered_result>([&](auto done) { db().mark_delivered(b.id, {m1.id}, 25, done); });
   ASSERT_TRUE(late.has_value());
-  EXPECT_TRUE(late->empty());
+  EXPECT_TRUE(late->delivered.empty());
 
   auto second = await<read_result>([&](auto done) { db().mark_read(b.id, {m2.id, m3.id, m1.id}, 30, done); });
   ASSERT_TRUE(second.has_value());
@@ -529,7 +529,7 @@ TEST_P(store_contract, pending_messages_page_by_id_oldest_first) {
   EXPECT_EQ(page[0].sender, a.id);
   EXPECT_EQ(page[0].recipient, b.id);
 
-  ASSERT_TRUE(await<std::vector<message_ref>>([&](auto done) { db().mark_delivered(b.id, {ids[2]}, 1, done); }));
+  ASSERT_TRUE(await<delivered_result>([&](auto done) { db().mark_delivered(b.id, {ids[2]}, 1, done); }));
   EXPECT_EQ(ids_of(pending_for(b.id, 0, 10)), (std::vector<message_id>{ids[0], ids[1], ids[3], ids[4]}));
 }
 
@@ -665,7 +665,7 @@ TEST_P(store_contract, data_survives_reopening) {
   const user a = add_user("Ann", "Ann A");
   const user b = add_user("bea");
   const auto m = send(a.id, b.id, "persisted").stored;
-  ASSERT_TRUE(await<std::vector<message_ref>>([&](auto done) { db().mark_delivered(b.id, {m.id}, 99, done); }));
+  ASSERT_TRUE(await<delivered_result>([&](auto done) { db().mark_delivered(b.id, {m.id}, 99, done); }));
 
   reopen();
 
