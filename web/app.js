@@ -1,7 +1,10 @@
 // The Chatrix web client: signs in (or restores the session), then keeps the chat list, the open
-// conversation and the connection state in step with the server through the SDK.
+// conversation and the connection state in step with the server through the SDK. Each tab is a
+// device: the SDK keeps its sync position, so a reload or reconnect catches up on what happened
+// meanwhile (messages, edits, deletes, what your other devices read).
 import { ChatrixClient } from "./sdk/index.js";
 import { ChatStore } from "./js/chat-store.js";
+import { h } from "./js/dom.js";
 import { clearSession, loadSession, saveSession } from "./js/session.js";
 import { LoginView, errorText } from "./js/login-view.js";
 import { SidebarView } from "./js/sidebar-view.js";
@@ -9,6 +12,15 @@ import { ConversationView } from "./js/conversation-view.js";
 
 /** Messages per history request: a screenful or two, and one request when opening a chat. */
 const HISTORY_PAGE = 50;
+/** Conversations per request when the chat list is scrolled past the 200 sent at connect. */
+const PREVIEWS_PAGE = 50;
+/** Pages of history fetched at most to find the message a reply quotes (5000 messages back). */
+const MAX_PAGES_TO_QUOTED = 100;
+/**
+ * A downloaded file's object URL is released after this long: the browser reads it after the
+ * click returns, so at once would be too early.
+ */
+const DOWNLOAD_URL_LIFETIME_MS = 60_000;
 const TOAST_MS = 5000;
 const QUIET_ERRORS = new Set(["network", "unauthorized", "closed", "logged_out"]);
 /** The chat list's times say "12:30", then "Mon", then "3 Dec": redrawn each minute to stay true. */
@@ -21,6 +33,9 @@ class App {
     this.activeUserId = null;
     this.pendingByMark = new Map();
     this.unsubscribe = [];
+    /** From the connect's previews to SYNCED: events then are older than the previews' counts. */
+    this.catchingUp = false;
+    this.loadingPreviews = false;
     this.signedIn = document.getElementById("signed-in");
     this.offlineBanner = document.getElementById("offline-banner");
     this.toast = document.getElementById("toast");
@@ -34,9 +49,15 @@ class App {
       // The server finds you too; a chat with yourself is refused (self_message), so you are left out.
       search: async (query) => (await this.client.search(query)).filter((user) => user.id !== this.store.me.id),
       logout: () => this.logout(),
+      more: () => this.loadMorePreviews(),
     });
     this.conversation = new ConversationView({
-      send: (text) => this.send(text),
+      send: (text, options) => this.send(text, options),
+      attach: (files, options) => this.attach(files, options),
+      edit: (message, content) => this.edit(message, content),
+      delete: (message) => this.deleteMessage(message),
+      download: (attachment) => this.download(attachment),
+      showMessage: (id) => this.showMessage(id),
       loadEarlier: () => this.loadEarlier(),
       back: () => this.goBack(),
       retry: (message) => this.retry(message),
@@ -84,6 +105,10 @@ class App {
     on("delivered", (delivered) => this.onDelivered(delivered));
     on("received", ({ messageIds }) => this.onOwnStatus(messageIds, "delivered"));
     on("read", ({ messageIds }) => this.onOwnStatus(messageIds, "read"));
+    on("synced", () => { this.catchingUp = false; });
+    on("edited", (edit) => this.onChanged(this.store.applyEdit(edit)));
+    on("deleted", (deletion) => this.onChanged(this.store.applyDelete(deletion)));
+    on("readState", (readState) => this.onChanged(this.store.applyReadState(readState, { catchingUp: this.catchingUp })));
     on("error", (error) => this.onError(error));
     on("signedOut", (reason) => this.endSession(reason?.code === "logged_out" ? "" : "Your session has ended. Please log in again."));
     client.connect().catch((error) => {
@@ -97,6 +122,7 @@ class App {
     this.client = null;
     this.store = null;
     this.pendingByMark.clear();
+    this.catchingUp = false;
     clearSession();
     this.closeChat();
     this.sidebar.reset();
@@ -130,6 +156,7 @@ class App {
   /** After every (re)connect: the chat list as the server has it, and the open chat caught up. */
   onPreviews(previews) {
     this.store.applyPreviews(previews);
+    this.catchingUp = true;
     // What happened while disconnected is not all replayed (messages another device of yours
     // received, what you sent from one): conversations loaded before are fetched again, the
     // open one now, the others when next opened.
@@ -137,6 +164,32 @@ class App {
     const chat = this.activeChat();
     if (chat?.loaded) this.loadLatest(chat);
     this.renderChats();
+  }
+
+  /** An edit, delete or read state changed this chat (null: one this client does not know). */
+  onChanged(chat) {
+    if (!chat) return;
+    if (chat === this.activeChat()) this.conversation.render();
+    this.renderChats();
+  }
+
+  /** The chat list scrolled to its end: the next page of older conversations. */
+  async loadMorePreviews() {
+    if (!this.store?.morePreviews || this.loadingPreviews) return;
+    this.loadingPreviews = true;
+    this.sidebar.setMore(true, true);
+    const client = this.client;
+    try {
+      const page = await client.previews({ before: this.store.previewsCursor, limit: PREVIEWS_PAGE });
+      if (client !== this.client) return;
+      this.store.applyPreviews(page, { page: true, limit: PREVIEWS_PAGE });
+      this.renderChats();
+    } catch (error) {
+      if (client === this.client) this.showToast(`Could not load more conversations: ${errorText(error)}`);
+    } finally {
+      this.loadingPreviews = false;
+      if (this.store) this.sidebar.setMore(this.store.morePreviews, false);
+    }
   }
 
   onMessage(message) {
@@ -258,12 +311,78 @@ class App {
     if (hadUnread || ids.length) this.renderChats();
   }
 
-  send(text) {
+  send(text, { replyTo } = {}) {
     const chat = this.activeChat();
     if (!chat) return;
-    const { message } = this.store.addSending(chat.user, text, newMark());
+    const { message } = this.store.addSending(chat.user, text, newMark(), { replyTo });
     this.deliver(chat, message);
     this.conversation.render({ toEnd: true });  // what you just wrote is in view, wherever you were
+  }
+
+  /** Each file is a message of its own, shown at once and uploaded before it is sent. */
+  attach(files, { replyTo } = {}) {
+    const chat = this.activeChat();
+    if (!chat) return;
+    files.forEach((file, index) => {
+      const { message } = this.store.addSending(chat.user, "", newMark(), { file, replyTo: index === 0 ? replyTo : undefined });
+      this.deliver(chat, message);
+    });
+    this.conversation.render({ toEnd: true });
+  }
+
+  /** Shown at once; the EDIT event from the server confirms it, an error puts the old text back. */
+  edit(message, content) {
+    const chat = this.store.chats.get(message.chatUserId);
+    if (!content && !message.attachment) {
+      this.showToast("A message needs some text; delete it instead.");
+      return;
+    }
+    this.store.startEdit(message, content);
+    this.renderChat(chat);
+    const client = this.client;
+    client.edit(message.id, content).catch((error) => {
+      if (client !== this.client) return;
+      this.store.revertEdit(message);
+      this.renderChat(chat);
+      this.showToast(`Not edited: ${errorText(error)}`);
+    });
+  }
+
+  /** Deleted for everyone: the DELETE event turns the bubble into "message deleted" on every device. */
+  deleteMessage(message) {
+    const client = this.client;
+    client.delete([message.id]).catch((error) => {
+      if (client === this.client) this.showToast(`Not deleted: ${errorText(error)}`);
+    });
+  }
+
+  /**
+   * Files are served only with the token (and as attachments), so a plain link cannot fetch them:
+   * the SDK fetches with the Bearer header and the browser saves what it got.
+   */
+  async download(attachment) {
+    const client = this.client;
+    try {
+      const blob = await client.downloadFile(attachment.id);
+      const url = URL.createObjectURL(blob);
+      const link = h("a", { href: url, download: attachment.name, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), DOWNLOAD_URL_LIFETIME_MS);
+    } catch (error) {
+      if (client === this.client) this.showToast(`Could not download ${attachment.name}: ${errorText(error)}`);
+    }
+  }
+
+  /** A reply's quote was clicked: scrolls to the original, loading earlier pages until it is there. */
+  async showMessage(id) {
+    const chat = this.activeChat();
+    for (let pages = 0; chat && !chat.byId.has(id) && chat.hasEarlier && pages < MAX_PAGES_TO_QUOTED; pages++) {
+      await this.loadEarlier();
+      if (chat !== this.activeChat()) return;
+    }
+    if (!this.conversation.scrollToMessage(id)) this.showToast("That message is no longer in this conversation.");
   }
 
   retry(message) {
@@ -273,12 +392,33 @@ class App {
     this.deliver(chat, message);
   }
 
-  /** Sends and follows one message: the SDK resends it with the same mark after a reconnect. */
-  deliver(chat, message) {
+  /**
+   * Sends and follows one message: the SDK resends it with the same mark after a reconnect. A
+   * file goes up first; a failed upload is retried with the message.
+   */
+  async deliver(chat, message) {
     const client = this.client;
     this.pendingByMark.set(message.mark, { chat, message });
     this.renderChat(chat);
-    client.send(chat.user, message.content, { mark: message.mark }).then(
+    if (message.file) {
+      try {
+        const uploaded = await client.uploadFile(message.file, { name: message.file.name, type: message.file.type });
+        if (client !== this.client) return;
+        this.store.markUploaded(message, uploaded);
+        this.renderChat(chat);
+      } catch (error) {
+        if (client !== this.client) return;
+        this.store.markFailed(message, errorText(error));
+        this.pendingByMark.delete(message.mark);
+        this.renderChat(chat);
+        this.showToast(`File not sent: ${errorText(error)}`);
+        return;
+      }
+    }
+    const options = { mark: message.mark };
+    if (message.replyTo !== undefined) options.replyTo = message.replyTo;
+    if (message.attachment) options.attachment = message.attachment.id;
+    client.send(chat.user, message.content, options).then(
       (delivered) => {
         if (client !== this.client) return;
         this.store.markStored(chat, message, delivered);
@@ -305,6 +445,7 @@ class App {
   renderChats() {
     const chats = this.store.sortedChats();
     this.sidebar.renderChats(chats, this.activeUserId, this.store.me.id);
+    if (!this.loadingPreviews) this.sidebar.setMore(this.store.morePreviews, false);
     const unread = chats.reduce((sum, chat) => sum + chat.unread, 0);
     document.title = unread ? `(${unread}) Chatrix` : "Chatrix";
   }

@@ -1,9 +1,10 @@
 // The web client's model (web/js/chat-store.js) on its own, without a browser: statuses only move
 // forward, unread counts are neither lost nor counted twice across previews, live messages and
-// history, and a conversation never shows a gap.
+// history, and a conversation never shows a gap; edits, deletes, replies and files land on the
+// right messages, another device's reads clear unread counts, and the chat list pages on.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ChatStore } from "../../web/js/chat-store.js";
+import { CONNECT_PREVIEWS, ChatStore, EDIT_WINDOW_MS, canEdit, lastEditable, previewText } from "../../web/js/chat-store.js";
 
 const me = { id: 1, username: "alice", name: "Alice" };
 const bob = { id: 2, username: "bob", name: "Bob" };
@@ -95,4 +96,140 @@ test("a conversation never opened keeps no live messages; one being opened does"
   store.addMessage({ ...fromBob(2), own: false }, false);
   store.mergeHistory(chat, [fromBob(1)], { latest: true, limit: LIMIT });
   assert.deepEqual(chat.messages.map((m) => m.id), [1, 2]);
+});
+
+test("an edit changes the text in place and in the chat list; a delete leaves 'message deleted'", () => {
+  const store = new ChatStore(me);
+  store.applyPreviews([{ user: bob, chatId: 9, lastMessage: { id: 2, fromId: bob.id, content: "typo", createdAt: 2000 }, unread: 0 }]);
+  const chat = store.chats.get(bob.id);
+  store.mergeHistory(chat, [fromBob(1), fromBob(2, "typo")], { latest: true, limit: LIMIT });
+
+  assert.equal(store.applyEdit({ messageId: 2, chatId: 9, content: "fixed", editedAt: 5000 }), chat);
+  assert.equal(chat.byId.get(2).content, "fixed");
+  assert.equal(chat.byId.get(2).editedAt, 5000);
+  assert.equal(previewText(chat.lastMessage), "fixed");
+
+  store.applyDelete({ messageIds: [1, 2], chatId: 9, deletedAt: 6000 });
+  assert.equal(chat.messages.length, 2, "deleted messages keep their place");
+  assert.ok(chat.messages.every((m) => m.deleted && m.content === ""));
+  assert.equal(previewText(chat.lastMessage), "Message deleted");
+
+  store.applyEdit({ messageId: 2, chatId: 9, content: "too late", editedAt: 7000 });
+  assert.equal(chat.byId.get(2).content, "", "a deleted message stays deleted");
+  assert.equal(store.applyEdit({ messageId: 99, chatId: 77, content: "x", editedAt: 1 }), null, "an unknown chat");
+});
+
+test("an edit of yours shows at once and goes back if the server refuses it", () => {
+  const store = new ChatStore(me);
+  const chat = store.chatWith(bob);
+  store.mergeHistory(chat, [mine(4, "read")], { latest: true, limit: LIMIT });
+  const message = chat.byId.get(4);
+  store.startEdit(message, "better");
+  assert.equal(message.content, "better");
+  store.mergeHistory(chat, [mine(4, "read")], { latest: true, limit: LIMIT });
+  assert.equal(message.content, "better", "a history page from before the edit does not undo it");
+  store.revertEdit(message);
+  assert.equal(message.content, "mine 4");
+  assert.equal(message.editedAt, undefined);
+
+  store.startEdit(message, "again");
+  store.applyEdit({ messageId: 4, chatId: 3, content: "again", editedAt: 9000 });
+  store.revertEdit(message);  // a late refusal of an edit the server already confirmed changes nothing
+  assert.equal(message.content, "again");
+});
+
+test("history brings edits and deletes missed while away into loaded messages", () => {
+  const store = new ChatStore(me);
+  const chat = store.chatWith(bob);
+  store.mergeHistory(chat, [fromBob(1), fromBob(2)], { latest: true, limit: LIMIT });
+  store.mergeHistory(chat, [{ ...fromBob(1), content: "new words", editedAt: 3000 }, { ...fromBob(2), content: "", deleted: true }],
+    { latest: true, limit: LIMIT });
+  assert.equal(chat.byId.get(1).content, "new words");
+  assert.equal(chat.byId.get(1).editedAt, 3000);
+  assert.equal(chat.byId.get(2).deleted, true);
+});
+
+test("only your own stored, undeleted messages inside the edit window can be edited", () => {
+  const store = new ChatStore(me);
+  const chat = store.chatWith(bob);
+  const now = 10 * EDIT_WINDOW_MS;
+  store.mergeHistory(chat, [
+    { ...mine(1), createdAt: now - EDIT_WINDOW_MS - 1 },
+    { ...mine(2), createdAt: now - 1000 },
+    { ...fromBob(3), createdAt: now - 500 },
+  ], { latest: true, limit: LIMIT });
+  store.addSending(bob, "not stored yet", "m5");
+  assert.equal(lastEditable(chat, now).id, 2);
+  assert.equal(canEdit(chat.byId.get(1), now), false, "past the window");
+  store.applyDelete({ messageIds: [2], chatId: 4, deletedAt: now });
+  assert.equal(lastEditable(chat, now), null);
+});
+
+test("replies and files are kept on messages; a file is shown while it uploads", () => {
+  const store = new ChatStore(me);
+  const chat = store.chatWith(bob);
+  store.mergeHistory(chat, [fromBob(1)], { latest: true, limit: LIMIT });
+  const file = { name: "notes.txt", type: "text/plain", size: 12 };
+  const { message } = store.addSending(bob, "", "m2", { replyTo: 1, file });
+  assert.equal(message.replyTo, 1);
+  assert.deepEqual(message.attachment, file);
+  assert.equal(previewText(chat.lastMessage), "📎 notes.txt");
+  store.markUploaded(message, { id: "f1", ...file });
+  assert.equal(message.file, undefined);
+  store.markStored(chat, message, { messageId: 2, mark: "m2" });
+  assert.equal(chat.lastMessage.id, 2);
+
+  const attachment = { id: "f2", name: "a.png", type: "image/png", size: 3 };
+  store.addMessage({ ...fromBob(3, ""), replyTo: 2, attachment, own: false }, false);
+  assert.deepEqual(chat.byId.get(3).attachment, attachment);
+  assert.equal(chat.byId.get(3).replyTo, 2);
+  store.applyDelete({ messageIds: [3], chatId: 5, deletedAt: 1 });
+  assert.equal(chat.byId.get(3).attachment, undefined, "a deleted message has no file");
+});
+
+test("what another device of yours read clears the unread count live", () => {
+  const store = new ChatStore(me);
+  store.applyPreviews([{ user: bob, chatId: 9, lastMessage: { id: 3, fromId: bob.id, content: "3", createdAt: 3000 }, unread: 2 }]);
+  const chat = store.chats.get(bob.id);
+  store.addMessage({ ...fromBob(4), chatId: 9, own: false }, false);
+  store.addMessage({ ...fromBob(5), chatId: 9, own: false }, false);
+  assert.equal(chat.unread, 4);
+  store.applyReadState({ chatId: 9, messageIds: [2, 3, 4] });
+  assert.equal(chat.unread, 1, "message 5 came after what the other device showed");
+  store.applyReadState({ chatId: 9, messageIds: [5] });
+  assert.equal(chat.unread, 0);
+});
+
+test("read state caught up after the previews is already in their counts", () => {
+  const store = new ChatStore(me);
+  store.applyPreviews([{ user: bob, chatId: 9, lastMessage: { id: 3, fromId: bob.id, content: "3", createdAt: 3000 }, unread: 1 }]);
+  const chat = store.chats.get(bob.id);
+  store.addMessage({ ...fromBob(1), chatId: 9, own: false }, false);  // caught-up messages, already in the previews
+  store.addMessage({ ...fromBob(2), chatId: 9, own: false }, false);
+  store.applyReadState({ chatId: 9, messageIds: [1, 2] }, { catchingUp: true });
+  assert.equal(chat.unread, 1, "message 3 is still unread");
+  store.applyReadState({ chatId: 9, messageIds: [3] });
+  assert.equal(chat.unread, 0);
+});
+
+test("the chat list pages on past the connect page with the last row's cursor", () => {
+  const store = new ChatStore(me);
+  const rows = (from, count) => Array.from({ length: count }, (_, i) => ({
+    user: { id: from + i, username: `u${from + i}`, name: `U ${from + i}` },
+    chatId: from + i,
+    lastMessage: { id: 1000 - from - i, fromId: from + i, content: "hi", createdAt: (1000 - from - i) * 1000 },
+    unread: 0,
+    cursor: `c${from + i}`,
+  }));
+  store.applyPreviews(rows(10, CONNECT_PREVIEWS));
+  assert.equal(store.morePreviews, true);
+  assert.equal(store.previewsCursor, `c${10 + CONNECT_PREVIEWS - 1}`);
+  store.applyPreviews(rows(10 + CONNECT_PREVIEWS, 3), { page: true, limit: 50 });
+  assert.equal(store.morePreviews, false, "a short page is the last");
+  assert.equal(store.sortedChats().length, CONNECT_PREVIEWS + 3);
+  assert.equal(store.sortedChats().at(-1).user.username, `u${10 + CONNECT_PREVIEWS + 2}`, "older conversations below");
+
+  const small = new ChatStore(me);
+  small.applyPreviews(rows(1, 3));
+  assert.equal(small.morePreviews, false);
 });

@@ -1,13 +1,22 @@
 // The right pane: one conversation, its history (paged backwards by scrolling up or the "load
-// earlier" button), your messages with their ticks, and the composer (Enter sends).
+// earlier" button), your messages with their ticks, and the composer (Enter sends). Each message
+// offers Reply, and yours Edit (inline) and Delete (after a confirmation); files come in through
+// the attach button or by dropping them on the pane.
 import { h, icon, ICONS } from "./dom.js";
 import { avatar } from "./avatar.js";
-import { clockTime, dayKey, dayLabel, displayName, fullTime } from "./format.js";
+import { clockTime, dayKey, dayLabel, displayName, fileSize, fullTime } from "./format.js";
+import { canEdit, lastEditable } from "./chat-store.js";
 
 /** The width from which style.css shows both panes. */
 const TWO_PANES_MIN_WIDTH_PX = 760;
 /** Within this many pixels of an edge counts as being at it (a touch of slack for rounding). */
 const EDGE_PX = 48;
+/** How long a message scrolled to from its reply stays highlighted. */
+const HIGHLIGHT_MS = 1600;
+/** Files taken from one drop or one pick: enough for a handful, not a whole folder by mistake. */
+const MAX_FILES_AT_ONCE = 10;
+/** The quote above a reply shows the start of the original, on one line. */
+const QUOTE_CHARS = 120;
 
 const STATUS = {
   sending: { icon: ICONS.clock, label: "Sending" },
@@ -18,7 +27,11 @@ const STATUS = {
 };
 
 export class ConversationView {
-  /** @param {{ send(text: string): void, loadEarlier(): void, back(): void, retry(message: object): void }} actions */
+  /**
+   * @param {{ send(text: string, options: {replyTo?: number}): void, attach(files: File[], options: {replyTo?: number}): void,
+   *   edit(message: object, content: string): void, delete(message: object): void, download(attachment: object): Promise<void>,
+   *   showMessage(id: number): void, loadEarlier(): void, back(): void, retry(message: object): void }} actions
+   */
   constructor(actions) {
     this.actions = actions;
     this.empty = document.getElementById("conversation-empty");
@@ -31,9 +44,31 @@ export class ConversationView {
     this.composer = document.getElementById("composer");
     this.input = document.getElementById("composer-input");
     this.jumpButton = document.getElementById("jump-to-latest");
+    this.replyBar = document.getElementById("reply-bar");
+    this.replyName = document.getElementById("reply-name");
+    this.replySnippet = document.getElementById("reply-snippet");
+    this.attachInput = document.getElementById("attach-input");
+    this.deleteDialog = document.getElementById("delete-dialog");
     this.nodes = new Map();
     this.chat = null;
     this.loading = false;
+    /** The message being edited in place (one at a time), and the one the composer answers. */
+    this.editing = null;
+    this.replyTo = null;
+    this.deleting = null;
+
+    document.getElementById("reply-cancel").addEventListener("click", () => this.cancelReply());
+    document.getElementById("attach-button").addEventListener("click", () => this.attachInput.click());
+    this.attachInput.addEventListener("change", () => {
+      this.attach([...this.attachInput.files]);
+      this.attachInput.value = "";
+    });
+    this.listenForDrops();
+    this.deleteDialog.addEventListener("close", () => {
+      const message = this.deleting;
+      this.deleting = null;
+      if (message && this.deleteDialog.returnValue === "delete") actions.delete(message);
+    });
 
     document.getElementById("back").addEventListener("click", () => actions.back());
     this.loadEarlierButton.addEventListener("click", () => actions.loadEarlier());
@@ -53,6 +88,15 @@ export class ConversationView {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.submit();
+      } else if (event.key === "ArrowUp" && this.input.value === "" && this.chat) {
+        const message = lastEditable(this.chat);
+        if (message) {
+          event.preventDefault();
+          this.startEditing(message);
+        }
+      } else if (event.key === "Escape" && this.replyTo) {
+        event.stopPropagation();  // the first Escape drops the reply, the next leaves the chat
+        this.cancelReply();
       }
     });
     this.pane.addEventListener("keydown", (event) => {
@@ -64,12 +108,105 @@ export class ConversationView {
     const text = this.input.value.trim();
     if (!text || !this.chat) return;
     this.input.value = "";
-    this.actions.send(text);
+    this.actions.send(text, this.takeReply());
+  }
+
+  attach(files) {
+    if (!this.chat || !files.length) return;
+    this.actions.attach(files.slice(0, MAX_FILES_AT_ONCE), this.takeReply());
+  }
+
+  /** The reply the next message carries ({} when none), and the reply bar put away. */
+  takeReply() {
+    const replyTo = this.replyTo?.id;
+    this.cancelReply();
+    return replyTo === undefined ? {} : { replyTo };
+  }
+
+  /** Files dragged over the pane show a drop target; dropped, they are sent like picked ones. */
+  listenForDrops() {
+    const carriesFiles = (event) => event.dataTransfer?.types.includes("Files");
+    let depth = 0;  // dragenter/dragleave fire for every child crossed
+    this.pane.addEventListener("dragenter", (event) => {
+      if (!carriesFiles(event)) return;
+      depth += 1;
+      this.pane.classList.add("is-dropping");
+    });
+    this.pane.addEventListener("dragleave", () => {
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) this.pane.classList.remove("is-dropping");
+    });
+    this.pane.addEventListener("dragover", (event) => {
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+    });
+    this.pane.addEventListener("drop", (event) => {
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      depth = 0;
+      this.pane.classList.remove("is-dropping");
+      this.attach([...event.dataTransfer.files]);
+    });
+  }
+
+  startReply(message) {
+    this.replyTo = message;
+    this.replyName.textContent = authorName(message, this.chat);
+    this.replySnippet.textContent = snippet(message);
+    this.replyBar.hidden = false;
+    this.input.focus();
+  }
+
+  cancelReply() {
+    this.replyTo = null;
+    this.replyBar.hidden = true;
+  }
+
+  startEditing(message) {
+    this.editing = message;
+    this.render();
+    const field = this.nodes.get(message.key)?.querySelector(".edit-input");
+    if (field) {
+      field.focus();
+      field.setSelectionRange(field.value.length, field.value.length);
+      field.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  /** Leaves the editor; `content` (when given and changed) is the new text. */
+  finishEditing(content) {
+    const message = this.editing;
+    if (!message) return;
+    this.editing = null;
+    if (content !== undefined && content !== message.content) this.actions.edit(message, content);
+    this.render();
+    this.input.focus();
+  }
+
+  confirmDelete(message) {
+    this.deleting = message;
+    this.deleteDialog.returnValue = "";
+    this.deleteDialog.showModal();
+  }
+
+  /** Brings a message into view and highlights it (a reply's quote was clicked); false if not loaded. */
+  scrollToMessage(id) {
+    const message = this.chat?.byId.get(id);
+    const node = message && this.nodes.get(message.key);
+    if (!node) return false;
+    node.scrollIntoView({ block: "center" });
+    node.classList.add("message--highlight");
+    setTimeout(() => node.classList.remove("message--highlight"), HIGHLIGHT_MS);
+    node.querySelector(".bubble").focus({ preventScroll: true });
+    return true;
   }
 
   open(chat) {
     if (this.chat !== chat) {
       if (this.chat) this.chat.draft = this.input.value;
+      this.editing = null;
+      this.cancelReply();
       this.jumpButton.hidden = true;
       this.chat = chat;
       this.nodes.clear();
@@ -89,6 +226,8 @@ export class ConversationView {
 
   close() {
     if (this.chat) this.chat.draft = this.input.value;
+    this.editing = null;
+    this.cancelReply();
     this.jumpButton.hidden = true;
     this.chat = null;
     this.nodes.clear();
@@ -123,6 +262,7 @@ export class ConversationView {
   render({ keepPosition = false, toEnd = false } = {}) {
     const chat = this.chat;
     if (!chat) return;
+    if (this.editing?.deleted) this.editing = null;  // deleted meanwhile, by another device
     const { scrollTop, scrollHeight } = this.scroller;
     const atBottom = this.atBottom();
     const lastKey = this.list.lastElementChild?.dataset.key;
@@ -138,8 +278,8 @@ export class ConversationView {
         wanted.push(this.node(`day-${key}`, () => h("li", { className: "day-separator" },
           h("span", {}, dayLabel(message.createdAt)))));
       }
-      const node = this.node(message.key, () => messageNode(message, this.actions));
-      updateMessageNode(node, message, previous);
+      const node = this.node(message.key, () => this.messageNode(message));
+      this.updateMessageNode(node, message, previous);
       wanted.push(node);
       previous = message;
     }
@@ -183,34 +323,162 @@ export class ConversationView {
     }
     return node;
   }
-}
 
-function messageNode(message, actions) {
-  const time = h("time", { className: "message-time", dateTime: new Date(message.createdAt).toISOString(), title: fullTime(message.createdAt) },
-    clockTime(message.createdAt));
-  const meta = h("span", { className: "message-meta" }, time);
-  const node = h("li", { className: `message ${message.own ? "message--own" : "message--theirs"}`, dataset: { testid: "message" } },
-    h("div", { className: "bubble" },
-      h("p", { className: "message-text" }, message.content),
-      meta));
-  if (message.own) {
-    meta.append(h("span", { className: "tick", role: "img" }));
-    node.append(h("button", { type: "button", className: "btn btn-ghost retry", hidden: true, onclick: () => actions.retry(message) }, "Retry"));
+  messageNode(message) {
+    const time = h("time", { className: "message-time", dateTime: new Date(message.createdAt).toISOString(), title: fullTime(message.createdAt) },
+      clockTime(message.createdAt));
+    const edited = h("span", { className: "message-edited", dataset: { testid: "message-edited" }, hidden: true }, "edited");
+    const meta = h("span", { className: "message-meta" }, edited, time);
+    // tabIndex -1: a reply's quote moves focus here, so the keyboard follows the scroll.
+    const bubble = h("div", { className: "bubble", tabIndex: -1 }, meta);
+    const actionButton = (name, testid, label, paths, onclick) => h("button", {
+      type: "button", className: `icon-btn message-action message-action--${name}`, dataset: { testid },
+      "aria-label": label, title: label, onclick,
+    }, icon(paths));
+    const actions = h("div", { className: "message-actions", role: "group", "aria-label": "Message actions" },
+      actionButton("reply", "message-reply", "Reply", ICONS.reply, () => this.startReply(message)));
+    if (message.own) {
+      actions.append(
+        actionButton("edit", "message-edit", "Edit", ICONS.pencil, () => this.startEditing(message)),
+        actionButton("delete", "message-delete", "Delete for everyone", ICONS.trash, () => this.confirmDelete(message)));
+    }
+    const node = h("li", { className: `message ${message.own ? "message--own" : "message--theirs"}`, dataset: { testid: "message" } },
+      h("div", { className: "message-row" }, bubble, actions));
+    if (message.own) {
+      meta.append(h("span", { className: "tick", role: "img" }));
+      node.append(h("button", { type: "button", className: "btn btn-ghost retry", hidden: true, onclick: () => this.actions.retry(message) }, "Retry"));
+    }
+    return node;
   }
-  return node;
+
+  updateMessageNode(node, message, previous) {
+    // Messages from the same person within a few minutes sit together, without repeated spacing.
+    const grouped = previous && previous.own === message.own && message.createdAt - previous.createdAt < 5 * 60 * 1000;
+    node.classList.toggle("message--grouped", Boolean(grouped));
+    if (message.id !== undefined) node.dataset.messageId = String(message.id);
+    node.classList.toggle("message--deleted", message.deleted);
+    this.fillBubble(node, message);
+    const actions = node.querySelector(".message-actions");
+    actions.hidden = message.deleted || message.id === undefined || this.editing === message;
+    const edit = node.querySelector(".message-action--edit");
+    if (edit) edit.hidden = !canEdit(message);
+    if (!message.own || node.dataset.status === message.status) return;
+    node.dataset.status = message.status;
+    const status = STATUS[message.status];
+    const tick = node.querySelector(".tick");
+    tick.className = `tick tick--${message.status}`;
+    tick.setAttribute("aria-label", status.label);
+    tick.title = message.status === "failed" && message.error ? `Not sent: ${message.error}` : status.label;
+    tick.replaceChildren(icon(status.icon));
+    node.querySelector(".retry").hidden = message.status !== "failed";
+  }
+
+  /**
+   * The bubble's parts above its time: the quote of the message replied to, the file, the text
+   * (or the editor, or "Message deleted"). Rebuilt only when what they show changed, so an open
+   * editor keeps what is typed in it while other messages arrive.
+   */
+  fillBubble(node, message) {
+    const quoted = message.replyTo !== undefined && !message.deleted ? this.chat.byId.get(message.replyTo) ?? null : undefined;
+    const editing = this.editing === message;
+    const shown = JSON.stringify([message.content, message.deleted, message.attachment, Boolean(message.file), editing,
+      message.replyTo, quoted && [quoted.content, quoted.deleted, quoted.attachment?.name]]);
+    const bubble = node.querySelector(".bubble");
+    const meta = bubble.querySelector(".message-meta");
+    meta.querySelector(".message-edited").hidden = !message.editedAt || message.deleted;
+    if (node.shown === shown) return;
+    node.shown = shown;
+    const parts = [];
+    if (message.deleted) {
+      parts.push(h("p", { className: "message-text message-text--deleted", dataset: { testid: "message-deleted" } },
+        icon(ICONS.ban), "Message deleted"));
+    } else {
+      if (quoted !== undefined) parts.push(this.quoteNode(message.replyTo, quoted));
+      if (message.attachment) parts.push(this.attachmentNode(message));
+      if (editing) parts.push(this.editorNode(message));
+      else if (message.content) parts.push(h("p", { className: "message-text" }, message.content));
+    }
+    bubble.replaceChildren(...parts, meta);
+  }
+
+  quoteNode(id, quoted) {
+    const who = quoted ? authorName(quoted, this.chat) : "Earlier message";
+    const text = quoted ? snippet(quoted) : "Show the message this replies to";
+    return h("button", {
+      type: "button",
+      className: "reply-quote",
+      dataset: { testid: "reply-quote", replyTo: String(id) },
+      "aria-label": `Reply to ${who}: ${text}. Show that message.`,
+      onclick: () => this.actions.showMessage(id),
+    }, h("span", { className: "reply-quote-name" }, who), h("span", { className: "reply-quote-text" }, text));
+  }
+
+  attachmentNode(message) {
+    const { attachment } = message;
+    const details = h("span", { className: "attachment-text" },
+      h("span", { className: "attachment-name", dataset: { testid: "attachment-name" } }, attachment.name),
+      h("span", { className: "attachment-size" }, fileSize(attachment.size)));
+    const card = h("div", { className: "attachment", dataset: { testid: "attachment" } }, icon(ICONS.file, "icon attachment-icon"), details);
+    if (attachment.id === undefined) {
+      // Still on its way up: fetch() reports no upload progress, so the state is all there is.
+      const failed = message.status === "failed";
+      card.append(h("span", { className: "attachment-state", dataset: { testid: "upload-pending" }, role: "status" },
+        failed ? "Upload failed" : "Uploading…"));
+      return card;
+    }
+    const button = h("button", {
+      type: "button",
+      className: "icon-btn attachment-download",
+      dataset: { testid: "attachment-download" },
+      "aria-label": `Download ${attachment.name}`,
+      title: "Download",
+    }, icon(ICONS.download));
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      button.setAttribute("aria-busy", "true");
+      try {
+        await this.actions.download(attachment);
+      } finally {
+        button.disabled = false;
+        button.removeAttribute("aria-busy");
+      }
+    });
+    card.append(button);
+    return card;
+  }
+
+  editorNode(message) {
+    const id = `edit-${message.key}`;
+    const field = h("textarea", { id, className: "edit-input", rows: 1, dataset: { testid: "edit-input" }, "aria-describedby": `${id}-hint` });
+    field.value = message.content;
+    const save = () => this.finishEditing(field.value.trim());
+    field.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        save();
+      } else if (event.key === "Escape") {
+        event.stopPropagation();  // cancels the edit, not the conversation
+        this.finishEditing();
+      }
+    });
+    return h("form", { className: "edit-form", onsubmit: (event) => { event.preventDefault(); save(); } },
+      h("label", { className: "visually-hidden", htmlFor: id }, "Edit message"),
+      field,
+      h("span", { id: `${id}-hint`, className: "visually-hidden" }, "Enter saves, Escape cancels"),
+      h("span", { className: "edit-actions" },
+        h("button", { type: "button", className: "btn btn-ghost", dataset: { testid: "edit-cancel" }, onclick: () => this.finishEditing() }, "Cancel"),
+        h("button", { type: "submit", className: "btn btn-ghost", dataset: { testid: "edit-save" } }, "Save")));
+  }
 }
 
-function updateMessageNode(node, message, previous) {
-  // Messages from the same person within a few minutes sit together, without repeated spacing.
-  const grouped = previous && previous.own === message.own && message.createdAt - previous.createdAt < 5 * 60 * 1000;
-  node.classList.toggle("message--grouped", Boolean(grouped));
-  if (!message.own || node.dataset.status === message.status) return;
-  node.dataset.status = message.status;
-  const status = STATUS[message.status];
-  const tick = node.querySelector(".tick");
-  tick.className = `tick tick--${message.status}`;
-  tick.setAttribute("aria-label", status.label);
-  tick.title = message.status === "failed" && message.error ? `Not sent: ${message.error}` : status.label;
-  tick.replaceChildren(icon(status.icon));
-  node.querySelector(".retry").hidden = message.status !== "failed";
+/** Who wrote a message, as a reply's quote names them. */
+function authorName(message, chat) {
+  return message.own ? "You" : displayName(chat.user);
+}
+
+/** A message shortened for a quote or the reply bar. */
+function snippet(message) {
+  if (message.deleted) return "Message deleted";
+  const text = message.content || (message.attachment ? `📎 ${message.attachment.name}` : "");
+  return text.length > QUOTE_CHARS ? `${text.slice(0, QUOTE_CHARS)}…` : text;
 }

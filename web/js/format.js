@@ -1,5 +1,6 @@
-// How people, times and days are shown: initials and a stable colour for avatars, clock times,
-// day labels and the short times of the chat list. Locale-aware through Intl, no clock of its own.
+// How people, times, days and sizes are shown: initials and a stable colour for avatars, clock
+// times, day labels, the short times of the chat list and file sizes. Locale-aware through Intl,
+// no clock of its own.
 
 const AVATAR_COLOURS = 8;
 
@@ -63,4 +64,20 @@ export function listTime(ms, now = Date.now()) {
   if (days === 0) return clockTime(ms);
   if (days < 7) return weekday.format(ms);
   return shortDate.format(ms);
+}
+
+const SIZE_UNITS = ["KB", "MB", "GB"];
+const number = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+
+/** "512 bytes", "1.5 KB", "24 MB": powers of 1024, one decimal at most. */
+export function fileSize(bytes) {
+  if (!Number.isFinite(bytes)) return "";
+  if (bytes < 1024) return `${bytes} ${bytes === 1 ? "byte" : "bytes"}`;
+  let value = bytes;
+  let unit = -1;
+  do {
+    value /= 1024;
+    unit += 1;
+  } while (value >= 1024 && unit < SIZE_UNITS.length - 1);
+  return `${number.format(value)} ${SIZE_UNITS[unit]}`;
 }

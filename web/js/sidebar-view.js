@@ -1,11 +1,15 @@
 // The left pane: who you are, the connection state, people search and the chat list (most recent
-// first, with unread counts). It shows what it is given and reports what the person picks.
+// first, with unread counts; older conversations load when it is scrolled to its end). It shows
+// what it is given and reports what the person picks.
 import { h } from "./dom.js";
 import { avatar } from "./avatar.js";
 import { displayName, listTime } from "./format.js";
+import { previewText } from "./chat-store.js";
 
 /** Search while typing, but not on every key: one request per pause. */
 const SEARCH_DELAY_MS = 200;
+/** Within this many pixels of the list's end, the next page of conversations is fetched. */
+const LIST_END_PX = 120;
 
 const CONNECTION_TEXT = {
   idle: "Offline",
@@ -16,7 +20,7 @@ const CONNECTION_TEXT = {
 };
 
 export class SidebarView {
-  /** @param {{ open(user: object): void, search(q: string): Promise<object[]>, logout(): void }} actions */
+  /** @param {{ open(user: object): void, search(q: string): Promise<object[]>, logout(): void, more(): void }} actions */
   constructor(actions) {
     this.actions = actions;
     this.me = document.getElementById("me");
@@ -29,6 +33,7 @@ export class SidebarView {
     this.chatSection = document.getElementById("chats");
     this.chatList = document.getElementById("chat-list");
     this.chatsEmpty = document.getElementById("chats-empty");
+    this.moreButton = document.getElementById("chats-more");
     this.items = new Map();
     this.searchTimer = 0;
     this.searchSeq = 0;
@@ -44,6 +49,11 @@ export class SidebarView {
         this.searchList.querySelector("button")?.click();
       }
     });
+    this.moreButton.addEventListener("click", () => actions.more());
+    this.chatSection.addEventListener("scroll", () => {
+      const { scrollTop, scrollHeight, clientHeight } = this.chatSection;
+      if (!this.moreButton.hidden && scrollHeight - scrollTop - clientHeight < LIST_END_PX) actions.more();
+    }, { passive: true });
     for (const list of [this.searchList, this.chatList]) {
       list.addEventListener("keydown", (event) => moveFocus(list, event));
     }
@@ -63,7 +73,16 @@ export class SidebarView {
     this.connectionText.textContent = CONNECTION_TEXT[state] ?? state;
   }
 
+  /** Whether older conversations can be loaded, and whether they are being. */
+  setMore(more, loading) {
+    this.moreButton.hidden = !more;
+    this.moreButton.disabled = loading;
+    this.moreButton.textContent = loading ? "Loading…" : "More conversations";
+    this.chatSection.setAttribute("aria-busy", String(loading));
+  }
+
   reset() {
+    this.setMore(false, false);
     this.clearSearch();
     this.chatList.replaceChildren();
     this.items.clear();
@@ -163,7 +182,7 @@ export class SidebarView {
 function fillChatItem(button, chat, active, meId) {
   const last = chat.lastMessage;
   const preview = last
-    ? `${last.fromId === meId ? "You: " : ""}${last.content}`
+    ? `${last.fromId === meId ? "You: " : ""}${previewText(last)}`
     : "No messages yet";
   if (active) button.setAttribute("aria-current", "true");
   else button.removeAttribute("aria-current");
