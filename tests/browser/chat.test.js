@@ -7,6 +7,7 @@ import { mkdir } from "node:fs/promises";
 import { resolve, join } from "node:path";
 import { ChatrixServer } from "./server.js";
 import { launchChromium, openPerson } from "./browser.js";
+import { byTestId, login, message, register } from "./people.js";
 
 const OUTPUT = process.env.CHATRIX_TEST_OUTPUT ?? resolve(import.meta.dirname, "../../build/test-output/browser");
 /** Long enough for a loaded machine; every wait ends as soon as its condition holds. */
@@ -29,21 +30,11 @@ after(async () => {
   await server.dispose();
 });
 
-const byTestId = (page, id) => page.getByTestId(id);
-
 async function person(options = DESKTOP) {
   const p = await openPerson(browser, server.url, options);
   p.page.setDefaultTimeout(WAIT_MS);
   people.push(p);
   return p;
-}
-
-async function register(page, username, name) {
-  await byTestId(page, "login-username").fill(username);
-  await byTestId(page, "login-password").fill(`${username} password`);
-  await byTestId(page, "login-name").fill(name);
-  await byTestId(page, "register-submit").click();
-  await byTestId(page, "search-input").waitFor();
 }
 
 /** Records every data-status a message goes through, also those that last only a moment. */
@@ -76,10 +67,6 @@ async function statusesOf(page, text) {
     }
   }
   return seen;
-}
-
-function message(page, text) {
-  return byTestId(page, "message").filter({ hasText: text });
 }
 
 /** Waits until the message with this text has the status, or one of them when given a list. */
@@ -217,9 +204,7 @@ test("history pages backwards when scrolling up", async () => {
 
   // A new device of Bob's sees the newest page first, then the rest on request.
   const bob = await person();
-  await byTestId(bob.page, "login-username").fill("bob");
-  await byTestId(bob.page, "login-password").fill("bob password");
-  await byTestId(bob.page, "login-submit").click();
+  await login(bob.page, "bob");
   await byTestId(bob.page, "chat-item").filter({ hasText: "alice" }).click();
   await message(bob.page, "Page test 55").waitFor();
   assert.equal(await byTestId(bob.page, "message").count(), 50, "one page of 50");

@@ -396,7 +396,7 @@ export class ConversationView {
       if (quoted !== undefined) parts.push(this.quoteNode(message.replyTo, quoted));
       if (message.attachment) parts.push(this.attachmentNode(message));
       if (editing) parts.push(this.editorNode(message));
-      else if (message.content) parts.push(h("p", { className: "message-text" }, message.content));
+      else if (message.content) parts.push(h("p", { className: "message-text", dataset: { testid: "message-text" } }, message.content));
     }
     bubble.replaceChildren(...parts, meta);
   }
