@@ -173,7 +173,7 @@ test("replies and files are kept on messages; a file is shown while it uploads",
   const { message } = store.addSending(bob, "", "m2", { replyTo: 1, file });
   assert.equal(message.replyTo, 1);
   assert.deepEqual(message.attachment, file);
-  assert.equal(previewText(chat.lastMessage), "📎 notes.txt");
+  assert.equal(previewText(chat.lastMessage), "File: notes.txt");
   store.markUploaded(message, { id: "f1", ...file });
   assert.equal(message.file, undefined);
   store.markStored(chat, message, { messageId: 2, mark: "m2" });

@@ -59,7 +59,7 @@ export const CONNECT_PREVIEWS = 200;
 export function previewText(message) {
   if (message.deleted) return "Message deleted";
   if (message.content) return message.content;
-  if (message.attachment) return `📎 ${message.attachment.name}`;
+  if (message.attachment) return `File: ${message.attachment.name}`;
   return "";
 }
 

@@ -381,7 +381,8 @@ export class ConversationView {
   fillBubble(node, message) {
     const quoted = message.replyTo !== undefined && !message.deleted ? this.chat.byId.get(message.replyTo) ?? null : undefined;
     const editing = this.editing === message;
-    const shown = JSON.stringify([message.content, message.deleted, message.attachment, Boolean(message.file), editing,
+    const uploadFailed = Boolean(message.file) && message.status === "failed";
+    const shown = JSON.stringify([message.content, message.deleted, message.attachment, Boolean(message.file), uploadFailed, editing,
       message.replyTo, quoted && [quoted.content, quoted.deleted, quoted.attachment?.name]]);
     const bubble = node.querySelector(".bubble");
     const meta = bubble.querySelector(".message-meta");
@@ -421,9 +422,8 @@ export class ConversationView {
     const card = h("div", { className: "attachment", dataset: { testid: "attachment" } }, icon(ICONS.file, "icon attachment-icon"), details);
     if (attachment.id === undefined) {
       // Still on its way up: fetch() reports no upload progress, so the state is all there is.
-      const failed = message.status === "failed";
       card.append(h("span", { className: "attachment-state", dataset: { testid: "upload-pending" }, role: "status" },
-        failed ? "Upload failed" : "Uploading…"));
+        message.status === "failed" ? "Upload failed" : "Uploading…"));
       return card;
     }
     const button = h("button", {
@@ -479,6 +479,6 @@ function authorName(message, chat) {
 /** A message shortened for a quote or the reply bar. */
 function snippet(message) {
   if (message.deleted) return "Message deleted";
-  const text = message.content || (message.attachment ? `📎 ${message.attachment.name}` : "");
+  const text = message.content || (message.attachment ? `File: ${message.attachment.name}` : "");
   return text.length > QUOTE_CHARS ? `${text.slice(0, QUOTE_CHARS)}…` : text;
 }
