@@ -14,6 +14,8 @@ const OUTPUT = process.env.CHATRIX_TEST_OUTPUT ?? resolve(import.meta.dirname, "
 const WAIT_MS = 15_000;
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
 const EVENT = { TEXT: 0, CHATPREVIEWS: 5, SYNCED: 13, EDIT: 14, DELETE: 15, READ_STATE: 16 };
+/** The server sends the 200 most recent conversations at connect; the list pages on past them. */
+const CONNECT_PREVIEWS = 200;
 
 const server = new ChatrixServer();
 let browser;
@@ -250,5 +252,40 @@ test("a device away for a while catches up from its position on return", async (
   await openChat(third.page, "alice");
   await message(third.page, "While you were away").waitFor();
   assert.equal(await message(third.page, "Are you there?").count(), 0);
+  assertNoPageProblems();
+});
+
+/** POSTs JSON to the server (the HTTP API), with a Bearer token when given; the parsed answer. */
+async function post(path, body, token) {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(`${server.url}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+  assert.ok(response.ok, `${path}: ${response.status} ${await response.clone().text()}`);
+  return response.json();
+}
+
+test("the chat list pages on past the 200 most recent conversations when scrolled", async () => {
+  const extra = 5;
+  const writers = Array.from({ length: CONNECT_PREVIEWS + extra }, (_, i) => `pager${String(i).padStart(3, "0")}`);
+  await post("/auth/register", { username: "carol", password: "carol password", name: "Carol" });
+  const tokens = [];
+  for (let i = 0; i < writers.length; i += 20) {
+    const batch = writers.slice(i, i + 20).map((username) => post("/auth/register", { username, password: `${username} password` }));
+    tokens.push(...(await Promise.all(batch)).map((answer) => answer.token));
+  }
+  // One at a time, so the first writers' conversations are the oldest.
+  for (const [i, token] of tokens.entries()) await post("/v1/messages", { to: "carol", content: `Note ${i}` }, token);
+
+  const carol = await person();
+  await login(carol.page, "carol");
+  const items = byTestId(carol.page, "chat-item");
+  await byTestId(carol.page, "chats-more").waitFor();
+  assert.equal(await items.count(), CONNECT_PREVIEWS);
+  assert.equal(await items.filter({ hasText: "pager000" }).count(), 0, "the oldest are not in the first page");
+
+  await items.last().scrollIntoViewIfNeeded();
+  await items.filter({ hasText: "pager000" }).waitFor();
+  assert.equal(await items.count(), CONNECT_PREVIEWS + extra);
+  await byTestId(carol.page, "chats-more").waitFor({ state: "hidden" });
   assertNoPageProblems();
 });
