@@ -147,6 +147,10 @@ test("history brings edits and deletes missed while away into loaded messages", 
   assert.equal(chat.byId.get(1).content, "new words");
   assert.equal(chat.byId.get(1).editedAt, 3000);
   assert.equal(chat.byId.get(2).deleted, true);
+
+  store.applyEdit({ messageId: 1, chatId: 3, content: "newest words", editedAt: 4000 });
+  store.mergeHistory(chat, [{ ...fromBob(1), content: "new words", editedAt: 3000 }], { latest: true, limit: LIMIT });
+  assert.equal(chat.byId.get(1).content, "newest words", "a page answered before the live edit does not undo it");
 });
 
 test("only your own stored, undeleted messages inside the edit window can be edited", () => {

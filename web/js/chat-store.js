@@ -334,9 +334,10 @@ export class ChatStore {
       if (existing) {
         if (own && m.status) advance(existing, m.status);
         if (!own && m.read) existing.readByMe = true;
-        // History is the server's current state: an edit or delete missed meanwhile shows now.
+        // History is the server's state when it answered: an edit or delete missed meanwhile
+        // shows now, but a live edit that overtook the answer is not undone.
         if (m.deleted) markDeleted(existing, m.deletedAt);
-        else if (!existing.pendingEdit && !existing.deleted) {
+        else if (!existing.pendingEdit && !existing.deleted && (m.editedAt ?? 0) >= (existing.editedAt ?? 0)) {
           existing.content = m.content;
           existing.editedAt = m.editedAt;
         }
