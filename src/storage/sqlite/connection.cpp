@@ -74,7 +74,11 @@ connection connection::open(const std::filesystem::path& file, open_mode mode) {
   // Statements allocate their small objects from this per-connection arena instead of
   // malloc: 512 slots of 1200 bytes (SQLite's default is 100).
   sqlite3_db_config(db, SQLITE_DBCONFIG_LOOKASIDE, nullptr, 1200, 512);
-  return connection(db);
+  connection c(db);
+  // Deleted messages must leave no trace: SQLite then overwrites freed cells and pages with
+  // zeros instead of leaving the old bytes in the file. Per connection, as every PRAGMA.
+  c.exec("PRAGMA secure_delete = ON");
+  return c;
 }
 
 connection::connection(connection&& other) noexcept

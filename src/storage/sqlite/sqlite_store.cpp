@@ -10,6 +10,7 @@
 #include "storage/sqlite/migrations.hpp"
 #include "storage/sqlite/queries.hpp"
 #include "storage/sqlite/rows.hpp"
+#include "storage/sqlite/stream.hpp"
 #include "storage/sqlite/tokens.hpp"
 #include "storage/sqlite/write_jobs.hpp"
 
@@ -192,6 +193,7 @@ class sqlite_store::impl {
   }
 
   void shutdown();
+  std::chrono::milliseconds retention() const noexcept { return opts_.sync_retention; }
   std::uint64_t committed_batches() const noexcept { return batches_.load(std::memory_order_relaxed); }
 
  private:
@@ -414,7 +416,7 @@ void sqlite_store::impl::run_batch(std::vector<std::unique_ptr<write_job>>& batc
       break;
     }
     auto aborted = std::find_if(steps.begin(), steps.end(),
-                                [&c](const auto& step) { return sqlite_detail::run_step(c, step) == job_run::aborted; });
+                                [&](const auto& step) { return sqlite_detail::run_step(c, step, retention()) == job_run::aborted; });
     if (aborted != steps.end()) {
       rollback(c);
       steps.erase(aborted);
@@ -592,28 +594,58 @@ void sqlite_store::append_message(send_request req, callback<send_result> done) 
 
 void sqlite_store::mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
                                   callback<delivered_result> done) {
-  impl_->enqueue(std::make_unique<receipt_job>(recipient, std::move(ids), at, detail::as_delivered(std::move(done))));
+  impl_->enqueue(std::make_unique<receipt_job>(recipient, std::move(ids), at, std::move(done)));
 }
 
 void sqlite_store::mark_read(user_id reader, std::vector<message_id> ids, unix_ms at, callback<read_result> done) {
-  impl_->write<read_result>(std::move(done), [reader, ids = std::move(ids), at](connection& c) -> result<read_result> {
+  impl_->write<read_result>(std::move(done), [reader, ids = std::move(ids), at,
+                                               retention = impl_->retention()](connection& c) -> result<read_result> {
     // Every id is checked before anything changes: a refusal must leave no write behind. The
     // same pass notes which messages nobody had received yet: reading delivers them too.
     read_result out;
     std::unordered_set<message_id> seen;
-    std::map<conversation_id, std::int64_t> read_per_conversation;
+    // The news, in order of first appearance: per (sender, conversation) what was received and
+    // read, for the sender's stream; per conversation what was read, for the reader's.
+    struct sender_news {
+      user_id sender;
+      conversation_id conversation;
+      std::vector<message_id> received, read;
+    };
+    std::vector<sender_news> per_sender;
+    std::vector<std::pair<conversation_id, std::vector<message_id>>> per_conversation;
     for (const message_id id : ids) {
       query q(c, sql::select_read_state);
       q.bind(id);
       if (!q.step() || q.int64(1) != reader) return make_error(errc::forbidden, "not a message to you");
       if (q.int64(3) != 0 || !seen.insert(id).second) continue;  // read before, or a repeated id
-      out.read.push_back(message_ref{id, q.int64(0), reader});
-      if (q.int64(4) != 0) out.delivered.push_back(out.read.back());
-      ++read_per_conversation[q.int64(2)];
+      const user_id sender = q.int64(0);
+      const conversation_id conversation = q.int64(2);
+      const bool first_receipt = q.int64(4) != 0;
+      out.read.push_back(message_ref{id, sender, reader});
+      if (first_receipt) out.delivered.push_back(out.read.back());
+      auto news = std::find_if(per_sender.begin(), per_sender.end(), [&](const sender_news& n) {
+        return n.sender == sender && n.conversation == conversation;
+      });
+      if (news == per_sender.end()) news = per_sender.insert(news, sender_news{sender, conversation, {}, {}});
+      if (first_receipt) news->received.push_back(id);
+      news->read.push_back(id);
+      auto read_here = std::find_if(per_conversation.begin(), per_conversation.end(),
+                                    [&](const auto& p) { return p.first == conversation; });
+      if (read_here == per_conversation.end()) read_here = per_conversation.insert(read_here, {conversation, {}});
+      read_here->second.push_back(id);
     }
     for (const auto& r : out.read) query(c, sql::set_read).bind(r.id, at).run();
-    for (const auto& [conversation, count] : read_per_conversation)
-      query(c, sql::subtract_unread).bind(conversation, reader, count).run();
+    for (const auto& [conversation, read] : per_conversation)
+      query(c, sql::subtract_unread).bind(conversation, reader, static_cast<std::int64_t>(read.size())).run();
+    sqlite_detail::stream_writer stream(c, retention);
+    for (auto& n : per_sender) {
+      if (!n.received.empty())
+        out.stream.push_back(stream.add(n.sender, stream_kind::received, n.conversation, std::move(n.received), at));
+      out.stream.push_back(stream.add(n.sender, stream_kind::read, n.conversation, std::move(n.read), at));
+    }
+    for (auto& [conversation, read] : per_conversation)
+      out.stream.push_back(stream.add(reader, stream_kind::read_self, conversation, std::move(read), at));
+    stream.flush();
     return out;
   });
 }
@@ -679,6 +711,7 @@ void sqlite_store::session_start(user_id viewer, int previews_limit, int pending
         try {
           out.previews = read_previews(c, viewer, previews_limit);
           out.pending = read_pending(c, viewer, 0, pending_limit);
+          out.latest = sqlite_detail::read_stream_latest(c, viewer);
         } catch (...) {
           end_read(c);
           throw;
@@ -686,6 +719,45 @@ void sqlite_store::session_start(user_id viewer, int previews_limit, int pending
         end_read(c);
         return out;
       });
+}
+
+void sqlite_store::session_resume(user_id viewer, int previews_limit, stream_pos since, int events_limit,
+                                  int pending_limit, callback<session_snapshot> done) {
+  impl_->read<session_snapshot>(
+      std::move(done),
+      [viewer, previews_limit, since, events_limit, pending_limit](connection& c) -> result<session_snapshot> {
+        // One snapshot: no event can fall between the stream page and `latest`, or between
+        // the previews and the events that follow them.
+        query(c, sql::begin_deferred).run();
+        session_snapshot out;
+        try {
+          out.previews = read_previews(c, viewer, previews_limit);
+          auto page = sqlite_detail::read_stream_page(c, viewer, since, std::max(events_limit, 0));
+          out.latest = page.latest;
+          if (page.expired) out.pending = read_pending(c, viewer, 0, pending_limit);
+          out.stream = std::move(page);
+        } catch (...) {
+          end_read(c);
+          throw;
+        }
+        end_read(c);
+        return out;
+      });
+}
+
+void sqlite_store::stream_events(user_id viewer, stream_pos since, int limit, callback<stream_page> done) {
+  impl_->read<stream_page>(std::move(done), [viewer, since, limit](connection& c) -> result<stream_page> {
+    // The events and the messages they name, read as one snapshot.
+    query(c, sql::begin_deferred).run();
+    try {
+      auto page = sqlite_detail::read_stream_page(c, viewer, since, limit);
+      end_read(c);
+      return page;
+    } catch (...) {
+      end_read(c);
+      throw;
+    }
+  });
 }
 
 // ---- tokens ----

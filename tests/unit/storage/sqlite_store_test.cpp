@@ -157,7 +157,7 @@ TEST(sqlite_store, applies_each_migration_once_and_uses_wal) {
   raw_db db(file);
   EXPECT_EQ(db.rows("SELECT version, name FROM schema_version"),
             (std::vector<std::string>{"1|initial schema", "2|unread counters", "3|search any substring",
-                                      "4|token revocation"}));
+                                      "4|token revocation", "5|stream and files"}));
   EXPECT_EQ(db.rows("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   EXPECT_EQ(db.rows("SELECT username FROM users ORDER BY id"), (std::vector<std::string>{"round0", "round1"}));
   // The suffix index was kept in step by the triggers: every suffix of the folded username
@@ -522,12 +522,19 @@ TEST(sqlite_store, hot_queries_use_indexes) {
       {"prune_expired_tokens", sqlite_detail::sql::prune_expired_tokens},
       {"revoke_user_tokens", sqlite_detail::sql::revoke_user_tokens},
       {"select_revoked_tokens", sqlite_detail::sql::select_revoked_tokens},
+      {"select_message_by_id", sqlite_detail::sql::select_message_by_id},
+      {"select_stream_state", sqlite_detail::sql::select_stream_state},
+      {"select_stream_events", sqlite_detail::sql::select_stream_events},
+      {"select_expired_events", sqlite_detail::sql::select_expired_events},
+      {"select_message_pair", sqlite_detail::sql::select_message_pair},
+      {"select_complete_file_owner", sqlite_detail::sql::select_complete_file_owner},
   };
   for (const auto& [name, sql] : queries) {
     const auto plan = db.rows("EXPLAIN QUERY PLAN " + std::string(sql));
     ASSERT_FALSE(plan.empty()) << name;
     for (const std::string& step : plan) {
-      for (const char* table : {"users", "u", "p", "messages", "m", "x", "conversations", "tokens"}) {
+      for (const char* table :
+           {"users", "u", "p", "messages", "m", "x", "conversations", "tokens", "stream_events", "files", "f"}) {
         const std::string full_scan = std::string("SCAN ") + table;
         const auto at = step.find(full_scan);
         const bool scans = at != std::string::npos &&
@@ -571,6 +578,13 @@ TEST(sqlite_store, write_path_statements_open_no_temporary_btree) {
       {"select_read_state", sql::select_read_state},
       {"set_read", sql::set_read},
       {"subtract_unread", sql::subtract_unread},
+      {"select_stream_pos", sql::select_stream_pos},
+      {"save_stream_pos", sql::save_stream_pos},
+      {"insert_stream_events(1)", sql::insert_stream_events(1)},
+      {"insert_stream_events(32)", sql::insert_stream_events(32)},
+      {"select_expired_events", sql::select_expired_events},
+      {"delete_stream_event", sql::delete_stream_event},
+      {"raise_pruned_through", sql::raise_pruned_through},
   };
   for (const auto& [name, text] : statements) {
     const auto program = db.rows("EXPLAIN " + std::string(text));
