@@ -242,8 +242,75 @@ inline constexpr std::string_view select_previews =
     "LEFT JOIN files AS f ON f.id = m.attachment_id "
     "ORDER BY c.updated_at DESC, c.id DESC";
 
+// The next page of them: the viewer's conversations after (?3 updated_at, ?4 id) in the same
+// most-recent-first order.
+inline constexpr std::string_view select_previews_before =
+    "WITH recent AS ("
+    "  SELECT id, peer, updated_at, last_seq, unread FROM ("
+    "    SELECT id, user_hi AS peer, updated_at, last_seq, unread_lo AS unread FROM conversations"
+    "      WHERE user_lo = ?1 AND (updated_at, id) < (?3, ?4)"
+    "    UNION ALL"
+    "    SELECT id, user_lo AS peer, updated_at, last_seq, unread_hi AS unread FROM conversations"
+    "      WHERE user_hi = ?1 AND user_lo <> ?1 AND (updated_at, id) < (?3, ?4)"
+    "  ) ORDER BY updated_at DESC, id DESC LIMIT ?2"
+    ") "
+    "SELECT c.id, c.updated_at, p.id, p.username, p.name, c.unread, " CHATRIX_SQLITE_MESSAGE_COLUMNS " "
+    "FROM recent AS c JOIN users AS p ON p.id = c.peer "
+    "LEFT JOIN messages AS m ON m.conversation_id = c.id AND m.seq = c.last_seq "
+    "LEFT JOIN files AS f ON f.id = m.attachment_id "
+    "ORDER BY c.updated_at DESC, c.id DESC";
+
+// conversation_messages with `after`: the oldest messages after seq ?2, or (fallback, for an
+// `after` of another conversation) after id ?2, oldest first.
+inline constexpr std::string_view select_messages_after_seq =
+    "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM " CHATRIX_SQLITE_MESSAGES " "
+    "WHERE m.conversation_id = ?1 AND m.seq > ?2 ORDER BY m.seq LIMIT ?3";
+inline constexpr std::string_view select_messages_after_id =
+    "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM " CHATRIX_SQLITE_MESSAGES " "
+    "WHERE m.conversation_id = ?1 AND m.id > ?2 ORDER BY m.seq LIMIT ?3";
+
 #undef CHATRIX_SQLITE_MESSAGE_COLUMNS
 #undef CHATRIX_SQLITE_MESSAGES
+
+inline constexpr std::string_view select_conversation_members =
+    "SELECT user_lo, user_hi FROM conversations WHERE id = ?1";
+
+// ---- edits and deletes (see message_changes.hpp) ----
+
+inline constexpr std::string_view select_change_state =
+    "SELECT sender_id, recipient_id, conversation_id, created_at, deleted_at IS NOT NULL FROM messages WHERE id = ?1";
+inline constexpr std::string_view edit_message = "UPDATE messages SET content = ?2, edited_at = ?3 WHERE id = ?1";
+// Everything a deleted message said goes: its text, its file, and the client's mark (which
+// the retry index holds).
+inline constexpr std::string_view delete_message =
+    "UPDATE messages SET content = '', attachment_id = NULL, mark = NULL, deleted_at = ?2 WHERE id = ?1";
+
+// ---- files (see files.hpp) ----
+
+inline constexpr std::string_view insert_file =
+    "INSERT INTO files (id, owner_id, name, type, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT (id) DO NOTHING";
+inline constexpr std::string_view select_incomplete_file = "SELECT 1 FROM files WHERE id = ?1 AND complete = 0";
+inline constexpr std::string_view insert_file_chunk =
+    "INSERT INTO file_chunks (file_id, idx, bytes) VALUES (?1, ?2, ?3) ON CONFLICT (file_id, idx) DO NOTHING";
+// The chunks of an upload: how many, and whether they are 0..n-1 with the total size.
+inline constexpr std::string_view select_file_chunk_totals =
+    "SELECT COUNT(*), COALESCE(MAX(idx), -1), COALESCE(SUM(length(bytes)), 0) FROM file_chunks WHERE file_id = ?1";
+inline constexpr std::string_view finish_file =
+    "UPDATE files SET size = ?2, chunks = ?3, complete = 1 WHERE id = ?1 AND complete = 0";
+// A complete file ?1 that ?2 may read: the uploader, or a party to a message carrying it.
+inline constexpr std::string_view select_file_for =
+    "SELECT id, name, type, size, owner_id, created_at, complete, chunks FROM files "
+    "WHERE id = ?1 AND complete = 1 AND (owner_id = ?2 OR EXISTS ("
+    "  SELECT 1 FROM messages WHERE attachment_id = ?1 AND (sender_id = ?2 OR recipient_id = ?2)))";
+inline constexpr std::string_view select_file_chunk =
+    "SELECT c.bytes FROM file_chunks AS c JOIN files AS f ON f.id = c.file_id "
+    "WHERE c.file_id = ?1 AND c.idx = ?2 AND f.complete = 1";
+// Uploads abandoned before ?1 (unix ms), a few at a time, except the file ?2 being written.
+inline constexpr std::string_view select_abandoned_files =
+    "SELECT id FROM files WHERE complete = 0 AND created_at < ?1 AND id <> ?2 ORDER BY created_at LIMIT ?3";
+inline constexpr std::string_view delete_file_chunks = "DELETE FROM file_chunks WHERE file_id = ?1";
+inline constexpr std::string_view delete_file = "DELETE FROM files WHERE id = ?1";
 
 // ---- the event stream (see stream.hpp and migration 5) ----
 

@@ -7,6 +7,8 @@
 #include "metrics/metrics.hpp"
 #include "storage/sqlite/checkpointer.hpp"
 #include "storage/sqlite/connection.hpp"
+#include "storage/sqlite/files.hpp"
+#include "storage/sqlite/message_changes.hpp"
 #include "storage/sqlite/migrations.hpp"
 #include "storage/sqlite/queries.hpp"
 #include "storage/sqlite/rows.hpp"
@@ -112,12 +114,15 @@ std::vector<message> read_pending(connection& c, user_id recipient, message_id a
   return out;
 }
 
-std::vector<chat_preview> read_previews(connection& c, user_id viewer, int limit) {
+/// The viewer's conversations, most recent first, after `before` when given.
+std::vector<chat_preview> read_previews(connection& c, user_id viewer, int limit,
+                                        std::optional<preview_cursor> before = std::nullopt) {
   std::vector<chat_preview> out;
   const int n = clamp_limit(limit, query_limits::max_previews);
   if (n == 0) return out;
-  query q(c, sql::select_previews);
+  query q(c, before ? sql::select_previews_before : sql::select_previews);
   q.bind(viewer, n);
+  if (before) q.bind_at(3, before->updated_at).bind_at(4, before->conversation);
   while (q.step()) {
     chat_preview p;
     p.conversation = q.int64(0);
@@ -126,6 +131,44 @@ std::vector<chat_preview> read_previews(connection& c, user_id viewer, int limit
     p.unread = q.int64(5);
     if (q.optional_int64(6)) p.last = read_message(q, 6);
     out.push_back(std::move(p));
+  }
+  return out;
+}
+
+/// A page of one conversation: with `after`, the oldest messages after it, oldest first;
+/// otherwise the newest before `before` (when given), newest first.
+std::vector<message> read_conversation_page(connection& c, conversation_id conversation,
+                                            std::optional<message_id> before, std::optional<message_id> after,
+                                            int limit) {
+  std::vector<message> out;
+  const int n = clamp_limit(limit, query_limits::max_history_page);
+  if (n == 0) return out;
+  // Within one conversation ids and seqs grow together, so "id beyond x" is "seq beyond the
+  // seq of x" when x is a message of this conversation (the normal case); otherwise the id is
+  // filtered while walking the same index (slower, only for odd clients).
+  const auto seq_of = [&](message_id id) -> std::optional<std::int64_t> {
+    query q(c, sql::select_message_position);
+    q.bind(id);
+    if (q.step() && q.int64(0) == conversation) return q.int64(1);
+    return std::nullopt;
+  };
+  const auto read_all = [&](std::string_view text, std::int64_t bound) {
+    query q(c, text);
+    q.bind(conversation, bound, n);
+    while (q.step()) out.push_back(read_message(q, 0));
+  };
+  if (after) {
+    if (const auto seq = seq_of(*after)) {
+      read_all(sql::select_messages_after_seq, *seq);
+    } else {
+      read_all(sql::select_messages_after_id, *after);
+    }
+  } else if (!before) {
+    read_all(sql::select_history_before_seq, std::numeric_limits<std::int64_t>::max());
+  } else if (const auto seq = seq_of(*before)) {
+    read_all(sql::select_history_before_seq, *seq);
+  } else {
+    read_all(sql::select_history_before_id, *before);
   }
   return out;
 }
@@ -662,35 +705,82 @@ void sqlite_store::history(user_id a, user_id b, std::optional<message_id> befor
                            callback<std::vector<message>> done) {
   impl_->read<std::vector<message>>(
       std::move(done), [a, b, before, limit](connection& c) -> result<std::vector<message>> {
-        std::vector<message> out;
-        const int n = clamp_limit(limit, query_limits::max_history_page);
-        if (n == 0) return out;
         conversation_id conversation = 0;
         {
           query q(c, sql::select_conversation_by_pair);
           q.bind(std::min(a, b), std::max(a, b));
-          if (!q.step()) return out;
+          if (!q.step()) return std::vector<message>();
           conversation = q.int64(0);
         }
-        std::optional<std::int64_t> before_seq;
-        if (!before) {
-          before_seq = std::numeric_limits<std::int64_t>::max();
-        } else {
-          query q(c, sql::select_message_position);
-          q.bind(*before);
-          if (q.step() && q.int64(0) == conversation) before_seq = q.int64(1);
-        }
-        if (before_seq) {
-          query q(c, sql::select_history_before_seq);
-          q.bind(conversation, *before_seq, n);
-          while (q.step()) out.push_back(read_message(q, 0));
-        } else {
-          query q(c, sql::select_history_before_id);
-          q.bind(conversation, *before, n);
-          while (q.step()) out.push_back(read_message(q, 0));
-        }
-        return out;
+        return read_conversation_page(c, conversation, before, std::nullopt, limit);
       });
+}
+
+void sqlite_store::conversation_messages(user_id viewer, conversation_id chat, std::optional<message_id> before,
+                                         std::optional<message_id> after, int limit,
+                                         callback<std::vector<message>> done) {
+  impl_->read<std::vector<message>>(
+      std::move(done), [viewer, chat, before, after, limit](connection& c) -> result<std::vector<message>> {
+        {
+          query q(c, sql::select_conversation_members);
+          q.bind(chat);
+          if (!q.step() || (q.int64(0) != viewer && q.int64(1) != viewer))
+            return make_error(errc::not_found, "no such conversation");
+        }
+        return read_conversation_page(c, chat, before, after, limit);
+      });
+}
+
+void sqlite_store::chat_previews_page(user_id viewer, preview_cursor before, int limit,
+                                      callback<std::vector<chat_preview>> done) {
+  impl_->read<std::vector<chat_preview>>(
+      std::move(done), [viewer, before, limit](connection& c) -> result<std::vector<chat_preview>> {
+        return read_previews(c, viewer, limit, before);
+      });
+}
+
+// ---- edits and deletes ----
+
+void sqlite_store::edit_message(edit_request req, callback<edit_result> done) {
+  impl_->write<edit_result>(std::move(done), [req = std::move(req), retention = impl_->retention()](connection& c) {
+    return sqlite_detail::edit_message(c, req, retention);
+  });
+}
+
+void sqlite_store::delete_messages(delete_request req, callback<delete_result> done) {
+  impl_->write<delete_result>(std::move(done), [req = std::move(req), retention = impl_->retention()](connection& c) {
+    return sqlite_detail::delete_messages(c, req, retention);
+  });
+}
+
+// ---- files ----
+
+void sqlite_store::create_file(stored_file f, callback<bool> done) {
+  impl_->write<bool>(std::move(done), [f = std::move(f)](connection& c) { return sqlite_detail::create_file(c, f); });
+}
+
+void sqlite_store::append_file_chunk(std::string id, int index, std::string bytes, callback<bool> done) {
+  impl_->write<bool>(std::move(done), [id = std::move(id), index, bytes = std::move(bytes)](connection& c) {
+    return sqlite_detail::append_file_chunk(c, id, index, bytes);
+  });
+}
+
+void sqlite_store::finish_file(std::string id, std::int64_t size, int chunks, callback<bool> done) {
+  impl_->write<bool>(std::move(done), [id = std::move(id), size, chunks](connection& c) {
+    return sqlite_detail::finish_file(c, id, size, chunks);
+  });
+}
+
+void sqlite_store::file_for(user_id viewer, std::string id, callback<std::optional<stored_file>> done) {
+  impl_->read<std::optional<stored_file>>(std::move(done), [viewer, id = std::move(id)](connection& c) {
+    return sqlite_detail::file_for(c, viewer, id);
+  });
+}
+
+void sqlite_store::read_file_chunk(std::string id, int index, callback<std::string> done) {
+  impl_->read<std::string>(std::move(done), [id = std::move(id), index](connection& c) {
+    return sqlite_detail::read_file_chunk(c, id, index);
+  });
 }
 
 void sqlite_store::chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) {

@@ -118,6 +118,7 @@ void append_messages(connection& c, std::span<write_job* const> jobs, std::chron
     m.recipient = req.recipient;
     m.content = req.content;
     m.created_at = req.now;
+    m.reply_to = req.reply_to;
     state.updated_at = std::max(state.updated_at, req.now);
     ++(req.recipient == lo ? state.new_unread_lo : state.new_unread_hi);
     added.push_back(new_message{&job, std::move(m)});
