@@ -1,7 +1,7 @@
 // The Chatrix web client: signs in (or restores the session), then keeps the chat list, the open
-// conversation and the connection state in step with the server through the SDK. Each tab is a
-// device: the SDK keeps its sync position, so a reload or reconnect catches up on what happened
-// meanwhile (messages, edits, deletes, what your other devices read).
+// conversation and the connection state in step with the server through the SDK. The SDK keeps
+// this browser's position in the user's event stream, so a reload or a reconnect catches up on
+// what happened meanwhile (messages, edits, deletes, what your other devices read).
 import { ChatrixClient } from "./sdk/index.js";
 import { ChatStore } from "./js/chat-store.js";
 import { h } from "./js/dom.js";
@@ -157,9 +157,10 @@ class App {
   onPreviews(previews) {
     this.store.applyPreviews(previews);
     this.catchingUp = true;
-    // What happened while disconnected is not all replayed (messages another device of yours
-    // received, what you sent from one): conversations loaded before are fetched again, the
-    // open one now, the others when next opened.
+    // Without a stream position (the first connect, or one the server no longer keeps) what
+    // happened while disconnected is not replayed: conversations loaded before are fetched
+    // again, the open one now, the others when next opened. With one, the catch-up brings it
+    // all and this finds nothing new: one history request per reconnect buys the certainty.
     for (const chat of this.store.chats.values()) if (chat.loaded) chat.stale = true;
     const chat = this.activeChat();
     if (chat?.loaded) this.loadLatest(chat);
