@@ -2,7 +2,9 @@
 // directly, because the encoders are on the per-message hot path.
 #include "protocol/codec.hpp"
 
+#include "protocol/json_out.hpp"
 #include "protocol/limits.hpp"
+#include "protocol/sync_codec.hpp"
 
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
@@ -19,6 +21,9 @@ namespace chatrix::protocol {
 namespace json = boost::json;
 
 namespace {
+
+using detail::append_int;
+using detail::open_frame;
 
 // ---- decoding helpers ----
 
@@ -271,6 +276,36 @@ boost::system::result<client_frame, frame_error> decode_text(const json::object&
   return client_frame{std::move(req)};
 }
 
+/// A `since` as a client keeps it: a JSON number, or the same as a string of digits.
+stream_pos read_since(const json::value& v) {
+  if (v.is_string()) {
+    const auto& s = v.get_string();
+    stream_pos pos = 0;
+    const auto* end = s.data() + s.size();
+    auto [ptr, ec] = std::from_chars(s.data(), end, pos);
+    const bool digits_only = !s.empty() && s.front() != '-';
+    return digits_only && ec == std::errc() && ptr == end ? pos : unusable_since;
+  }
+  auto pos = as_int(v);
+  return pos && *pos >= 0 ? *pos : unusable_since;
+}
+
+boost::system::result<client_frame, frame_error> decode_previews(const json::object& body) {
+  constexpr int type = static_cast<int>(event::chat_previews);
+  previews_request req;
+  if (auto it = body.find("before"); it != body.end() && !it->value().is_null()) {
+    if (!it->value().is_string()) return fail(errc::invalid_field, "before must be a cursor (a string)", type);
+    req.before = parse_preview_cursor(it->value().get_string());
+    if (!req.before)
+      return fail(errc::invalid_field, "before is not a cursor: pass a preview row's \"cursor\" as it is", type);
+  }
+  bool bad = false;
+  auto limit = optional_int(body, "limit", bad);
+  if (bad) return fail(errc::invalid_field, "limit must be an integer", type);
+  req.limit = clamp_limit(limit, max_previews, max_previews);
+  return client_frame{req};
+}
+
 boost::system::result<client_frame, frame_error> decode_body(int type, const json::value& body_value,
                                                              std::string_view frame, const decode_limits& limits) {
   if (!body_value.is_object()) return fail(errc::invalid_field, "body must be an object", type);
@@ -319,6 +354,8 @@ boost::system::result<client_frame, frame_error> decode_body(int type, const jso
       req.limit = clamp_limit(limit, default_history_page, max_history_page);
       return client_frame{req};
     }
+    case event::chat_previews:
+      return decode_previews(body);
     case event::refresh_token: {
       // Every refusal of a refresh is `unauthorized`, whatever is wrong with it: the client
       // learns that its session keeps its old token, and nothing more.
@@ -335,18 +372,6 @@ boost::system::result<client_frame, frame_error> decode_body(int type, const jso
 }
 
 // ---- encoding helpers ----
-
-void append_int(std::string& out, std::int64_t v) {
-  std::array<char, 24> buf;
-  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
-  out.append(buf.data(), end);
-}
-
-void open_frame(std::string& out, event type) {
-  out += "{\"type\":";
-  append_int(out, static_cast<int>(type));
-  out += ",\"body\":";
-}
 
 std::int64_t seconds(unix_ms t) { return t >= 0 ? t / 1000 : -((-t + 999) / 1000); }
 
@@ -413,6 +438,7 @@ result<auth_request> decode_auth(std::string_view text) {
   auth_request req;
   req.token = std::string(it->value().get_string());
   if (auto a = obj.find("acks"); a != obj.end() && a->value().is_bool()) req.explicit_acks = a->value().get_bool();
+  if (auto s = obj.find("since"); s != obj.end() && !s->value().is_null()) req.since = read_since(s->value());
   return req;
 }
 
@@ -445,10 +471,10 @@ std::string format_rfc3339(unix_ms t) {
   return buf;
 }
 
-std::string encode_text(const message_view& m, event as) {
+std::string encode_text(const message_view& m, event as, stream_pos pos) {
   std::string out;
   out.reserve(200 + m.msg.content.size());
-  open_frame(out, as);
+  open_frame(out, as, pos);
   out += "{\"msg_id\":";
   append_int(out, m.msg.id);
   out += ",\"from_id\":";
@@ -473,10 +499,11 @@ std::string encode_text(const message_view& m, event as) {
   return out;
 }
 
-std::string encode_delivered(const message& stored, const std::optional<std::string>& mark, bool duplicate) {
+std::string encode_delivered(const message& stored, const std::optional<std::string>& mark, bool duplicate,
+                             stream_pos pos) {
   std::string out;
   out.reserve(160);
-  open_frame(out, event::delivered);
+  open_frame(out, event::delivered, pos);
   out += "{\"message_id\":";
   append_int(out, stored.id);
   out += ",\"mark\":";
@@ -493,9 +520,9 @@ std::string encode_delivered(const message& stored, const std::optional<std::str
   return out;
 }
 
-std::string encode_read(const std::vector<message_id>& ids) {
+std::string encode_read(const std::vector<message_id>& ids, stream_pos pos) {
   std::string out;
-  open_frame(out, event::mark_read);
+  open_frame(out, event::mark_read, pos);
   append_ids(out, ids);
   out += '}';
   return out;
@@ -548,6 +575,8 @@ std::string encode_previews(const std::vector<chat_preview>& previews) {
     append_int(out, p.conversation);
     out += ",\"unread\":";
     append_int(out, p.unread);
+    out += ",\"cursor\":";
+    append_json_string(out, format_preview_cursor({p.updated_at, p.conversation}));
     out += ",\"last_message_at\":";
     append_int(out, seconds(p.updated_at));
     out += ",\"last_message\":";
@@ -620,9 +649,9 @@ std::string encode_history(const std::vector<message>& newest_first) {
   return out;
 }
 
-std::string encode_received(const std::vector<message_id>& ids, user_id recipient, unix_ms at) {
+std::string encode_received(const std::vector<message_id>& ids, user_id recipient, unix_ms at, stream_pos pos) {
   std::string out;
-  open_frame(out, event::received);
+  open_frame(out, event::received, pos);
   out += "{\"message_ids\":";
   append_ids(out, ids);
   out += ",\"to_id\":";

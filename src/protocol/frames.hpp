@@ -12,10 +12,15 @@
 
 namespace chatrix::protocol {
 
+/// A `since` that names no position the server could have issued (not a number or a string
+/// of digits): the session answers it like an expired one (sync_expired).
+inline constexpr stream_pos unusable_since = -1;
+
 /// The first frame of a session.
 struct auth_request {
   std::string token;
   bool explicit_acks = false;  // extension "acks": the device will send ACK frames
+  std::optional<stream_pos> since;  // extension "since": catch up after this position
 };
 
 struct text_request {
@@ -45,13 +50,19 @@ struct ack_request {
   std::vector<message_id> ids;
 };
 
+/// CHATPREVIEWS (5) on request: the most recent conversations, or those after `before`.
+struct previews_request {
+  std::optional<preview_cursor> before;
+  int limit = 0;
+};
+
 /// A fresh token for the live session (before the one it authenticated with expires).
 struct refresh_token_request {
   std::string token;
 };
 
 using client_frame = std::variant<text_request, mark_read_request, search_request, history_request, ack_request,
-                                  refresh_token_request>;
+                                  refresh_token_request, previews_request>;
 
 /// Why a client frame was refused, with what an ERR reply needs to point back at it.
 struct frame_error {
