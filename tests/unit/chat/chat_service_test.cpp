@@ -239,11 +239,12 @@ class chat_service_test : public ::testing::Test {
 TEST_F(chat_service_test, attach_sends_profile_then_previews) {
   fake_device a(*chat_, alice_, 1);
   attach(a);
-  ASSERT_EQ(a.frames.size(), 2u);
+  ASSERT_EQ(a.frames.size(), 3u);
   EXPECT_EQ(a.frames[0].at("type").as_int64(), 4);
   EXPECT_EQ(a.frames[0].at("body").at("username").as_string(), "alice");
   EXPECT_EQ(a.frames[1].at("type").as_int64(), 5);
   EXPECT_TRUE(a.frames[1].at("body").is_null());
+  EXPECT_EQ(a.frames[2].at("type").as_int64(), 13);  // SYNCED: nothing pending
 }
 
 TEST_F(chat_service_test, delivered_only_after_storage_then_text_received_and_sent_sync) {
@@ -329,10 +330,11 @@ TEST_F(chat_service_test, pending_pushed_once_on_connect_in_order) {
   run_until([&] { return a.of_type(1).size() == 5; });
   fake_device b(*chat_, bob_, 3);
   attach(b);
-  ASSERT_EQ(b.frames.size(), 7u);
+  ASSERT_EQ(b.frames.size(), 8u);
   EXPECT_EQ(b.frames[0].at("type").as_int64(), 4);
   EXPECT_EQ(b.frames[1].at("type").as_int64(), 5);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(b.frames[2 + i].at("body").at("content").as_string(), content(i));
+  EXPECT_EQ(b.frames[7].at("type").as_int64(), 13);
   run_until([&] { return a.of_type(10).size() >= 1; });
   settle();
   chat_->detach(b);
@@ -493,10 +495,12 @@ TEST_F(chat_service_test, a_backlog_goes_out_as_the_queue_drains_and_in_order) {
   ASSERT_EQ(b.frames.size(), 2u) << "PROFILE_INFO and CHATPREVIEWS, then the backlog waits";
   for (std::size_t sent = 3; sent <= 5; ++sent) {
     b.drain();
-    run_until([&] { return b.frames.size() == sent; });
+    // The last message is followed at once by SYNCED (one small frame, not a page).
+    run_until([&] { return b.frames.size() == (sent < 5 ? sent : 6); });
   }
   run_until([&] { return attached; });
   for (int i = 0; i < 3; ++i) EXPECT_EQ(b.frames[2 + i].at("body").at("content").as_string(), content(i));
+  EXPECT_EQ(b.frames[5].at("type").as_int64(), 13);
   EXPECT_FALSE(b.waited_on());
 }
 
