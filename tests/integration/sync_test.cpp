@@ -80,8 +80,8 @@ TEST_F(sync, a_device_without_since_gets_pending_then_synced) {
   const auto& text = got.frames[0];
   EXPECT_EQ(int_field(text, "type"), ev_text);
   EXPECT_EQ(int_field(body_of(text), "msg_id"), id);
-  EXPECT_GE(got.latest, 1);
-  EXPECT_GE(got.latest, int_field(text, "pos"));
+  EXPECT_FALSE(has_field(text, "pos")) << "a pending message is read as before, not from the stream";
+  EXPECT_GE(got.latest, 1) << "SYNCED covers it";
 }
 
 TEST_F(sync, a_second_device_with_since_gets_what_the_first_already_had) {
@@ -104,12 +104,19 @@ TEST_F(sync, a_second_device_with_since_gets_what_the_first_already_had) {
   // Bob answers from his first device: the second learns of it as SENT.
   const auto reply = int_field(send_and_confirm(b1, text_to("alice", "answer", 9)), "message_id");
   a->recv_type_skipping(ev_text, {ev_received});
+  const auto receipt = b1->recv_type(ev_received);  // Alice's device has the answer
 
   // The first device had them all, so nothing is pending; the second still gets them.
   session b2 = connect_since(bob, json::value(start));
   auto got = until_synced(b2);
   EXPECT_EQ(text_ids(got.frames), sent);
   EXPECT_EQ(text_ids(got.frames, ev_sent), std::vector<std::int64_t>{reply});
+  ASSERT_EQ(got.frames.size(), 5u);
+  const auto& caught_receipt = got.frames.back();
+  EXPECT_EQ(int_field(caught_receipt, "type"), ev_received);
+  EXPECT_EQ(int_field(caught_receipt, "pos"), int_field(receipt, "pos"));
+  EXPECT_EQ(field_of(body_of(caught_receipt), "message_ids"), (json::array{reply}));
+  EXPECT_EQ(int_field(body_of(caught_receipt), "to_id"), alice.id);
   for (std::size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(str_field(body_of(got.frames[i]), "content"), "m" + std::to_string(i));
     EXPECT_EQ(int_field(got.frames[i], "pos"), live_pos[i]) << "the same event has the same pos on every device";
