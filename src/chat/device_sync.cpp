@@ -47,7 +47,7 @@ asio::awaitable<bool> chat_service::resume_stream(std::uint64_t device_id, const
     co_return co_await start_fresh(device_id, me, start);
   }
   d->replays_stream = true;
-  d->positions.start(since);
+  d->positions.have_through(since);
   stream_pos latest = 0;
   if (!co_await replay_stream(device_id, me, since, std::move(start.stream), /*report_errors=*/true, latest))
     co_return false;
@@ -166,7 +166,7 @@ asio::awaitable<user_id> chat_service::peer_in(const user& me, conversation_id c
 
 void chat_service::send_synced(device& d, stream_pos latest) {
   d.conn->send(make_frame(protocol::encode_synced(latest)));
-  d.positions.start(latest);
+  d.positions.have_through(latest);
 }
 
 bool chat_service::admit_position(device& d, stream_pos pos) {

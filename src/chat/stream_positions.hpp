@@ -4,6 +4,7 @@
 
 #include "core/types.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <set>
 
@@ -18,11 +19,15 @@ class stream_positions {
  public:
   static constexpr std::size_t capacity = 256;
 
-  /// From now on positions count, and everything up to `had_through` is had.
-  void start(stream_pos had_through) {
+  /// Everything up to `pos` is had (SYNCED, or the `since` a catch-up starts from); positions
+  /// count from the first call on. Positions above it that were had stay had.
+  void have_through(stream_pos pos) {
+    if (!tracking_ || pos > through_) through_ = pos;
     tracking_ = true;
-    through_ = had_through;
-    above_.clear();
+    while (!above_.empty() && *above_.begin() <= through_ + 1) {
+      through_ = std::max(through_, *above_.begin());
+      above_.erase(above_.begin());
+    }
   }
   bool tracking() const noexcept { return tracking_; }
   /// Every position up to this was had.
@@ -30,7 +35,7 @@ class stream_positions {
   bool had(stream_pos pos) const { return tracking_ && pos > 0 && (pos <= through_ || above_.contains(pos)); }
 
   /// Records that the device gets `pos`. False when it had it already; true otherwise, and
-  /// always before start() or for pos 0 (not a stream event), which are not recorded.
+  /// always before have_through() or for pos 0 (not a stream event), which are not recorded.
   bool take(stream_pos pos) {
     if (!tracking_ || pos <= 0) return true;
     if (had(pos)) return false;
