@@ -318,6 +318,10 @@ asio::awaitable<void> chat_service::handle_frame(connection& conn, std::string_v
     on_refresh_token(conn, *r);
   } else if (auto* p = std::get_if<protocol::previews_request>(&frame)) {
     co_await on_previews(conn, *p);
+  } else if (auto* e = std::get_if<protocol::edit_message_request>(&frame)) {
+    co_await on_edit(conn, std::move(*e));
+  } else if (auto* del = std::get_if<protocol::delete_messages_request>(&frame)) {
+    co_await on_delete(conn, std::move(*del));
   }
 }
 
@@ -364,6 +368,8 @@ asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_req
   sreq.mark = req.mark;
   sreq.now = now;
   sreq.retry_window = options_.retry_window.count();
+  sreq.reply_to = req.reply_to;
+  sreq.attachment = std::move(req.attachment);
   // Queued in frame order; the store commits in call order, so one sender's messages are
   // stored, acknowledged and delivered in the order sent.
   if (auto* d = find_device(conn.device_id())) ++d->in_flight;
@@ -388,7 +394,7 @@ device_limits* chat_service::limits_of(const connection& conn) {
   return d->limits.get();
 }
 
-bool chat_service::admit_text(connection& conn, const std::optional<std::string>& mark) {
+bool chat_service::admit_text(connection& conn, const std::optional<std::string>& mark, protocol::event ref) {
   auto* limits = limits_of(conn);
   if (!limits) return true;
   const auto now = std::chrono::steady_clock::now();
@@ -407,12 +413,12 @@ bool chat_service::admit_text(connection& conn, const std::optional<std::string>
     log::write(spdlog::level::warn, log::connection(conn.device_id(), conn.client_address()),
                "user {}: rate-limited: TEXT over MESSAGE_RATE/MESSAGE_BURST", conn.account().id);
   send_error(conn, make_limited(errc::rate_limited, "too many messages; retry after retry_after_ms", wait),
-             static_cast<int>(protocol::event::text), mark);
+             static_cast<int>(ref), mark);
   return false;
 }
 
 bool chat_service::charge_quota(connection& conn, std::size_t bytes, unix_ms now,
-                                const std::optional<std::string>& mark) {
+                                const std::optional<std::string>& mark, protocol::event ref) {
   const auto wait = quota_.charge(conn.account().id, bytes, now);
   if (wait.count() == 0) return true;
   metrics::server_metrics::add(metrics_.quota_exceeded);
@@ -422,7 +428,7 @@ bool chat_service::charge_quota(connection& conn, std::size_t bytes, unix_ms now
   send_error(conn,
              make_limited(errc::quota_exceeded, "today's storage quota is used up; it starts again at 00:00 UTC",
                           wait.count()),
-             static_cast<int>(protocol::event::text), mark);
+             static_cast<int>(ref), mark);
   return false;
 }
 

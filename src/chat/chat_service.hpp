@@ -50,6 +50,8 @@ struct service_options {
   device_limit_options device_limits;
   /// STORAGE_QUOTA: content bytes each user may store per UTC day on this node; 0 = off.
   std::uint64_t storage_quota = 64ull * 1024 * 1024;
+  /// EDIT_WINDOW: how long after sending a message its sender may edit it.
+  std::chrono::milliseconds edit_window{std::chrono::hours(48)};
 };
 
 /// A session that passed authentication: who it is, and the token it showed.
@@ -166,16 +168,26 @@ class chat_service final : public cluster::event_sink {
   void publish_stored(const send_result& r, const user& sender, const user& recipient, std::uint64_t device_id,
                       std::chrono::steady_clock::time_point taken);
   boost::asio::awaitable<void> on_mark_read(connection& conn, protocol::mark_read_request req);
+  // EDIT and DELETE (message_changes.cpp): every device of every member hears of the change,
+  // the one that made it included.
+  boost::asio::awaitable<void> on_edit(connection& conn, protocol::edit_message_request req);
+  boost::asio::awaitable<void> on_delete(connection& conn, protocol::delete_messages_request req);
+  /// Publishes one frame per stream entry a change wrote, to the entry's owner, at its pos.
+  void publish_changes(const std::vector<stream_entry>& stream,
+                       const std::function<std::string(stream_pos)>& frame_at);
   boost::asio::awaitable<void> on_search(connection& conn, protocol::search_request req);
   boost::asio::awaitable<void> on_previews(connection& conn, protocol::previews_request req);
   boost::asio::awaitable<void> on_history(connection& conn, protocol::history_request req);
   void on_ack(connection& conn, const protocol::ack_request& req);
   /// The device's limits, made on first use; nullptr for a connection not attached.
   device_limits* limits_of(const connection& conn);
-  /// Whether the TEXT may go on; if not, it has been answered (ERR, or the connection ended).
-  bool admit_text(connection& conn, const std::optional<std::string>& mark);
-  /// Charges a TEXT's content to the sender's quota; if refused, it has been answered.
-  bool charge_quota(connection& conn, std::size_t bytes, unix_ms now, const std::optional<std::string>& mark);
+  /// Whether the TEXT (or an EDIT, `ref`) may go on; if not, it has been answered (ERR, or
+  /// the connection ended).
+  bool admit_text(connection& conn, const std::optional<std::string>& mark,
+                  protocol::event ref = protocol::event::text);
+  /// Charges a TEXT's (or an EDIT's) content to the sender's quota; if refused, it has been answered.
+  bool charge_quota(connection& conn, std::size_t bytes, unix_ms now, const std::optional<std::string>& mark,
+                    protocol::event ref = protocol::event::text);
   /// Refuses a read (search or history) that came `wait` too early, with ERR and the count.
   void refuse_read(connection& conn, std::chrono::milliseconds wait, protocol::event type);
   /// A fresh token of the same user replaces the device's (and its expiry); anything else is

@@ -4,6 +4,7 @@
 
 #include "protocol/json_out.hpp"
 #include "protocol/limits.hpp"
+#include "protocol/message_changes_codec.hpp"
 #include "protocol/sync_codec.hpp"
 
 #include <boost/json.hpp>
@@ -11,7 +12,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <limits>
@@ -46,14 +46,15 @@ std::optional<std::int64_t> as_int(const json::value& v) {
   return std::nullopt;
 }
 
-/// Reads an id list ("message_ids"): an array of positive integers, at most max_ids_per_frame.
-boost::system::result<std::vector<message_id>, frame_error> read_ids(const json::object& body, int type) {
+/// Reads an id list ("message_ids"): an array of positive integers, at most `max_ids`.
+boost::system::result<std::vector<message_id>, frame_error> read_ids(const json::object& body, int type,
+                                                                     std::size_t max_ids = max_ids_per_frame) {
   auto it = body.find("message_ids");
   if (it == body.end() || !it->value().is_array())
     return fail(errc::invalid_field, "message_ids must be an array of message ids", type);
   const auto& arr = it->value().get_array();
-  if (arr.size() > max_ids_per_frame)
-    return fail(errc::invalid_field, "message_ids has more than " + std::to_string(max_ids_per_frame) + " ids", type);
+  if (arr.size() > max_ids)
+    return fail(errc::invalid_field, "message_ids has more than " + std::to_string(max_ids) + " ids", type);
   std::vector<message_id> ids;
   ids.reserve(arr.size());
   for (const auto& v : arr) {
@@ -219,6 +220,26 @@ std::size_t utf8_chars(std::string_view s) {
   return n;
 }
 
+/// The "content" of a TEXT or an EDIT: a string of at most max_content_bytes, without NUL;
+/// absent, null or "" is content_empty unless `may_be_empty`.
+result<std::string> read_content(const json::object& body, const decode_limits& limits, bool may_be_empty) {
+  auto c = body.find("content");
+  if (c == body.end() || c->value().is_null()) {
+    if (may_be_empty) return std::string();
+    return make_error(errc::content_empty, "content is empty");
+  }
+  if (!c->value().is_string()) return make_error(errc::invalid_field, "content must be a string");
+  const auto& content = c->value().get_string();
+  if (content.empty() && !may_be_empty) return make_error(errc::content_empty, "content is empty");
+  if (content.size() > limits.max_content_bytes)
+    return make_error(errc::content_too_long,
+                      "content is longer than " + std::to_string(limits.max_content_bytes) + " bytes");
+  // PostgreSQL text cannot hold NUL: refused here, so that both stores answer alike.
+  if (std::string_view(content).find('\0') != std::string_view::npos)
+    return make_error(errc::invalid_field, "content contains a NUL character");
+  return std::string(content);
+}
+
 boost::system::result<client_frame, frame_error> decode_text(const json::object& body, std::string_view frame,
                                                              const decode_limits& limits) {
   constexpr int type = static_cast<int>(event::text);
@@ -261,18 +282,23 @@ boost::system::result<client_frame, frame_error> decode_text(const json::object&
   if (req.to_username && req.to_username->size() > max_username_bytes) return refuse(errc::unknown_recipient, "no such user");
   if (!req.to_username && !req.to_id) return refuse(errc::invalid_field, "a recipient is required: to (username) or to_id");
 
-  auto c = body.find("content");
-  if (c == body.end() || c->value().is_null()) return refuse(errc::content_empty, "content is empty");
-  if (!c->value().is_string()) return refuse(errc::invalid_field, "content must be a string");
-  const auto& content = c->value().get_string();
-  if (content.empty()) return refuse(errc::content_empty, "content is empty");
-  if (content.size() > limits.max_content_bytes)
-    return refuse(errc::content_too_long,
-                  "content is longer than " + std::to_string(limits.max_content_bytes) + " bytes");
-  // PostgreSQL text cannot hold NUL: refused here, so that both stores answer alike.
-  if (std::string_view(content).find('\0') != std::string_view::npos)
-    return refuse(errc::invalid_field, "content contains a NUL character");
-  req.content = std::string(content);
+  if (auto it = body.find("reply_to"); it != body.end() && !it->value().is_null()) {
+    auto id = as_int(it->value());
+    if (!id || *id <= 0) return refuse(errc::invalid_field, "reply_to must be a message id (a positive integer)");
+    req.reply_to = *id;
+  }
+  if (auto it = body.find("attachment"); it != body.end() && !it->value().is_null()) {
+    const auto& a = it->value();
+    if (!a.is_string() || a.get_string().empty() || a.get_string().size() > max_file_id_bytes)
+      return refuse(errc::invalid_field, "attachment must be a file id (a string of 1 to " +
+                                             std::to_string(max_file_id_bytes) + " bytes)");
+    req.attachment = std::string(a.get_string());
+  }
+
+  // A file may go without words; anything else needs content.
+  auto content = read_content(body, limits, /*may_be_empty=*/req.attachment.has_value());
+  if (!content) return refuse(content.error().code, std::move(content.error().message));
+  req.content = std::move(*content);
   return client_frame{std::move(req)};
 }
 
@@ -304,6 +330,27 @@ boost::system::result<client_frame, frame_error> decode_previews(const json::obj
   if (bad) return fail(errc::invalid_field, "limit must be an integer", type);
   req.limit = clamp_limit(limit, max_previews, max_previews);
   return client_frame{req};
+}
+
+boost::system::result<client_frame, frame_error> decode_edit(const json::object& body, const decode_limits& limits) {
+  constexpr int type = static_cast<int>(event::edit);
+  edit_message_request req;
+  auto it = body.find("message_id");
+  auto id = it == body.end() ? std::nullopt : as_int(it->value());
+  if (!id || *id <= 0) return fail(errc::invalid_field, "message_id must be a message id (a positive integer)", type);
+  req.id = *id;
+  auto content = read_content(body, limits, /*may_be_empty=*/false);
+  if (!content) return frame_error{std::move(content.error()), type};
+  req.content = std::move(*content);
+  return client_frame{std::move(req)};
+}
+
+boost::system::result<client_frame, frame_error> decode_delete(const json::object& body) {
+  constexpr int type = static_cast<int>(event::remove);
+  auto ids = read_ids(body, type, max_ids_per_delete);
+  if (!ids) return ids.error();
+  if (ids->empty()) return fail(errc::invalid_field, "message_ids must name at least one message", type);
+  return client_frame{delete_messages_request{std::move(*ids)}};
 }
 
 boost::system::result<client_frame, frame_error> decode_body(int type, const json::value& body_value,
@@ -356,6 +403,10 @@ boost::system::result<client_frame, frame_error> decode_body(int type, const jso
     }
     case event::chat_previews:
       return decode_previews(body);
+    case event::edit:
+      return decode_edit(body, limits);
+    case event::remove:
+      return decode_delete(body);
     case event::refresh_token: {
       // Every refusal of a refresh is `unauthorized`, whatever is wrong with it: the client
       // learns that its session keeps its old token, and nothing more.
@@ -495,6 +546,7 @@ std::string encode_text(const message_view& m, event as, stream_pos pos) {
   append_int(out, m.msg.conversation);
   out += ",\"seq\":";
   append_int(out, m.msg.seq);
+  append_message_state(out, m.msg);
   out += "}}";
   return out;
 }
@@ -589,6 +641,7 @@ std::string encode_previews(const std::vector<chat_preview>& previews) {
       append_json_string(out, p.last->content);
       out += ",\"timestamp\":";
       append_int(out, seconds(p.last->created_at));
+      append_message_state(out, *p.last);
       out += '}';
     } else {
       out += "null";
@@ -643,6 +696,7 @@ std::string encode_history(const std::vector<message>& newest_first) {
     append_int(out, m.recipient);
     out += ",\"delivered\":";
     out += m.delivered_at ? "true" : "false";
+    append_message_state(out, m);
     out += '}';
   }
   out += "]}";

@@ -28,6 +28,8 @@ struct text_request {
   std::optional<user_id> to_id;
   std::string content;
   std::optional<std::string> mark;  // canonical JSON text of the client's mark
+  std::optional<message_id> reply_to;
+  std::optional<std::string> attachment;  // a file id; then content may be ""
 };
 
 struct mark_read_request {
@@ -56,13 +58,25 @@ struct previews_request {
   int limit = 0;
 };
 
+/// EDIT (14): the sender replaces a message's content.
+struct edit_message_request {
+  message_id id = 0;
+  std::string content;
+};
+
+/// DELETE (15): the sender deletes messages for everyone.
+struct delete_messages_request {
+  std::vector<message_id> ids;  // 1 to max_ids_per_delete
+};
+
 /// A fresh token for the live session (before the one it authenticated with expires).
 struct refresh_token_request {
   std::string token;
 };
 
 using client_frame = std::variant<text_request, mark_read_request, search_request, history_request, ack_request,
-                                  refresh_token_request, previews_request>;
+                                  refresh_token_request, edit_message_request, delete_messages_request,
+                                  previews_request>;
 
 /// Why a client frame was refused, with what an ERR reply needs to point back at it.
 struct frame_error {
