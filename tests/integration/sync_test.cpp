@@ -136,6 +136,43 @@ TEST_F(sync, a_second_device_with_since_gets_what_the_first_already_had) {
   EXPECT_TRUE(until_synced(b4).frames.empty());
 }
 
+TEST_F(sync, a_device_away_learns_of_edits_and_deletes_in_its_catch_up) {
+  auto alice = make_user("alice");
+  auto bob = make_user("bob");
+  session b0 = connect_since(bob, std::nullopt);
+  const auto start = until_synced(b0).latest;
+  b0->close();
+  session a = connect_authed(alice);
+  const auto kept = int_field(send_and_confirm(a, text_to("bob", "first", 1)), "message_id");
+  const auto gone = int_field(send_and_confirm(a, text_to("bob", "second", 2)), "message_id");
+  a->send_json(ev_edit, json::object{{"message_id", kept}, {"content", "first, edited"}});
+  a->recv_type(ev_edit);
+  a->send_json(ev_delete, json::object{{"message_ids", json::array{gone}}});
+  a->recv_type(ev_delete);
+
+  session b = connect_since(bob, json::value(start));
+  auto got = until_synced(b);
+  ASSERT_EQ(got.frames.size(), 4u);
+  // The messages as they are now, then the changes, each at its position.
+  const auto& first = body_of(got.frames[0]);
+  EXPECT_EQ(int_field(first, "msg_id"), kept);
+  EXPECT_EQ(str_field(first, "content"), "first, edited");
+  EXPECT_TRUE(is_rfc3339(str_field(first, "edited_at")));
+  const auto& second = body_of(got.frames[1]);
+  EXPECT_EQ(int_field(second, "msg_id"), gone);
+  EXPECT_EQ(str_field(second, "content"), "");
+  EXPECT_TRUE(bool_field(second, "deleted"));
+  EXPECT_EQ(int_field(got.frames[2], "type"), ev_edit);
+  EXPECT_EQ(int_field(body_of(got.frames[2]), "message_id"), kept);
+  EXPECT_EQ(str_field(body_of(got.frames[2]), "content"), "first, edited");
+  EXPECT_EQ(int_field(got.frames[3], "type"), ev_delete);
+  EXPECT_EQ(field_of(body_of(got.frames[3]), "message_ids"), (json::array{gone}));
+  EXPECT_TRUE(is_rfc3339(str_field(body_of(got.frames[3]), "deleted_at")));
+  const auto pos = positions(got.frames);
+  ASSERT_EQ(pos.size(), 4u);
+  EXPECT_EQ(got.latest, pos.back());
+}
+
 TEST_F(sync, an_expired_since_gets_sync_expired_then_pending_then_synced) {
   auto alice = make_user("alice");
   auto bob = make_user("bob");
