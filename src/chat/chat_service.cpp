@@ -491,16 +491,14 @@ void chat_service::publish_stored(const send_result& r, const user& sender, cons
   };
   // An offline recipient's message simply stays pending.
   if (reachable(recipient.id)) {
-    user_event ev{recipient.id, user_event::kind::message, stored.id, 0,
-                  make_frame(protocol::encode_text(view, protocol::event::text, pos_of(recipient.id))), taken};
-    ev.pos = pos_of(recipient.id);
-    bus_.publish(std::move(ev));
+    const auto pos = pos_of(recipient.id);
+    bus_.publish(user_event{recipient.id, user_event::kind::message, stored.id, 0,
+                            make_frame(protocol::encode_text(view, protocol::event::text, pos)), taken, pos});
   }
   if (reachable(sender.id, device_id)) {
-    user_event ev{sender.id, user_event::kind::notice, stored.id, device_id,
-                  make_frame(protocol::encode_text(view, protocol::event::sent, pos_of(sender.id)))};
-    ev.pos = pos_of(sender.id);
-    bus_.publish(std::move(ev));
+    const auto pos = pos_of(sender.id);
+    bus_.publish(user_event{sender.id, user_event::kind::notice, stored.id, device_id,
+                            make_frame(protocol::encode_text(view, protocol::event::sent, pos)), {}, pos});
   }
 }
 

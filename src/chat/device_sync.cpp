@@ -191,9 +191,7 @@ void chat_service::publish_receipts(const std::vector<stream_entry>& stream, use
       shared_frame frame = make_frame(kind == stream_kind::received ? protocol::encode_received(e.ids, reader, at, e.pos)
                                       : kind == stream_kind::read  ? protocol::encode_read(e.ids, e.pos)
                                                                    : protocol::encode_read_state(e.conversation, e.ids, e.pos));
-      user_event ev{e.owner, user_event::kind::notice, 0, own ? reader_device : 0, std::move(frame)};
-      ev.pos = e.pos;
-      bus_.publish(std::move(ev));
+      bus_.publish(user_event{e.owner, user_event::kind::notice, 0, own ? reader_device : 0, std::move(frame), {}, e.pos});
     }
   }
 }
