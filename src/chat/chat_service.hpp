@@ -214,8 +214,8 @@ class chat_service final : public cluster::event_sink {
   boost::asio::awaitable<bool> start_fresh(std::uint64_t device_id, const user& me, const storage::session_snapshot& start);
   /// Sends the device every event of its stream after `after` that it has not had, page by
   /// page as it drains, starting with `first` when given (already read); `latest` becomes the
-  /// stream's newest position as last read. A failed read is reported with `report_errors`.
-  /// False when the device went away.
+  /// stream's newest position once every page was read (unchanged after a failed read, which
+  /// is reported with `report_errors`). False when the device went away.
   boost::asio::awaitable<bool> replay_stream(std::uint64_t device_id, const user& me, stream_pos after,
                                              std::optional<stream_page> first, bool report_errors,
                                              stream_pos& latest);

@@ -7,8 +7,6 @@
 #include "protocol/message_changes_codec.hpp"
 #include "protocol/sync_codec.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 
 namespace chatrix::chat {
@@ -77,10 +75,18 @@ asio::awaitable<bool> chat_service::replay_stream(std::uint64_t device_id, const
       }
       page = std::move(*read);
     }
-    latest = std::max(latest, page->latest);
+    if (page->expired) {
+      // Its mark was pruned meanwhile (a connection older than SYNC_RETENTION): what is
+      // pending still reaches it, as for a device without positions.
+      co_return co_await push_pending(device_id, me, report_errors);
+    }
     for (const auto& ev : page->events)
       if (!co_await push_stream_event(device_id, me, ev, peers)) co_return false;
-    if (page->events.size() < static_cast<std::size_t>(options_.pending_page)) co_return true;
+    if (page->events.size() < static_cast<std::size_t>(options_.pending_page)) {
+      // Only a complete read vouches for the newest position (SYNCED claims everything up to it).
+      latest = std::max(latest, page->latest);
+      co_return true;
+    }
     after = page->events.back().entry.pos;
   }
 }
