@@ -315,6 +315,19 @@ TEST_P(store_contract, stream_retention_forgets_old_events_and_expires_since_bef
   EXPECT_EQ(history_of(ann.id, bob.id).size(), 3u);
 }
 
+TEST_P(store_contract, stream_retention_also_forgets_the_events_of_idle_streams) {
+  const user ann = add_user("ann"), bob = add_user("bob"), cat = add_user("cat");
+  const unix_ms t0 = next_time();
+  send(ann.id, cat.id, "old", std::nullopt, t0);
+  stream_calls s(db());
+  // Nothing is written to cat's stream again; other people's writes still forget its old
+  // event, a few streams at a time (each write here is its own batch).
+  for (int i = 0; i < 100 && !s.events(cat.id, 0).expired; ++i)
+    send(ann.id, bob.id, "later", std::nullopt, t0 + retention_ms + 10 + i);
+  EXPECT_TRUE(s.events(cat.id, 0).expired);
+  EXPECT_FALSE(s.events(cat.id, 1).expired);
+}
+
 TEST_P(store_contract, stream_retention_keeps_events_younger_than_it) {
   const user ann = add_user("ann"), bob = add_user("bob");
   const unix_ms t0 = next_time();
