@@ -676,6 +676,25 @@ TEST(sqlite_store, deleted_and_edited_text_leaves_no_bytes_in_the_database_file)
   EXPECT_TRUE(file_contains(file, "kept-text")) << "the check can see text that is there";
 }
 
+TEST(sqlite_store, refuses_a_file_chunk_over_the_chunk_size) {
+  temp_dir dir;
+  sqlite_store s(dir.path() / "chatrix.db");
+  const user ann = make_user(s, "ann");
+  stored_file f;
+  f.info = file_info{"big", "big.bin", "application/octet-stream", 0};
+  f.owner = ann.id;
+  f.created_at = 1;
+  ASSERT_TRUE(await<bool>([&](auto done) { s.create_file(f, done); }).value());
+  const auto too_big = await<bool>([&](auto done) {
+    s.append_file_chunk("big", 0, std::string(file_chunk_bytes + 1, 'x'), done);
+  });
+  ASSERT_FALSE(too_big.has_value());
+  EXPECT_EQ(too_big.error().code, errc::invalid_field);
+  EXPECT_TRUE(await<bool>([&](auto done) {
+                s.append_file_chunk("big", 0, std::string(file_chunk_bytes, 'x'), done);
+              }).value());
+}
+
 // Some builds of SQLite turn it on by default (SQLITE_SECURE_DELETE), others do not: the store
 // does not rely on the build.
 TEST(sqlite_store, every_store_connection_runs_with_secure_delete) {
