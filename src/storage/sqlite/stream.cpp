@@ -69,8 +69,9 @@ void stream_writer::flush() {
   if (added_.empty()) return;
   // In key order: consecutive rows of one stream then land on a leaf page the b-tree walk has
   // just visited.
-  std::sort(added_.begin(), added_.end(),
-            [](const stream_entry& a, const stream_entry& b) { return std::tie(a.owner, a.pos) < std::tie(b.owner, b.pos); });
+  std::sort(added_.begin(), added_.end(), [](const stream_entry& a, const stream_entry& b) {
+    return std::tie(a.owner, a.pos) < std::tie(b.owner, b.pos);
+  });
   constexpr std::size_t columns = 6;
   for (std::size_t first = 0; first < added_.size(); first += sql::max_rows_per_statement) {
     const std::size_t n = std::min(sql::max_rows_per_statement, added_.size() - first);
@@ -89,8 +90,10 @@ void stream_writer::flush() {
   for (std::size_t first = 0; first < counters.size(); first += sql::max_rows_per_statement) {
     const std::size_t n = std::min(sql::max_rows_per_statement, counters.size() - first);
     query q(c_, sql::save_stream_positions(n));
-    for (std::size_t i = 0; i < n; ++i)
-      q.bind_at(static_cast<int>(2 * i + 1), counters[first + i].first).bind_at(static_cast<int>(2 * i + 2), counters[first + i].second);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto [owner, pos] = counters[first + i];
+      q.bind_at(static_cast<int>(2 * i + 1), owner).bind_at(static_cast<int>(2 * i + 2), pos);
+    }
     q.run();
   }
 
@@ -142,7 +145,8 @@ stream_page read_stream_page(connection& c, user_id viewer, stream_pos since, in
     q.bind(viewer, since, limit);
     while (q.step()) {
       stream_event e;
-      e.entry = stream_entry{viewer, q.int64(0), decode_kind(q.int64(1)), q.int64(2), decode_ids(q.text(3)), q.int64(4)};
+      e.entry =
+          stream_entry{viewer, q.int64(0), decode_kind(q.int64(1)), q.int64(2), decode_ids(q.text(3)), q.int64(4)};
       page.events.push_back(std::move(e));
     }
   }
