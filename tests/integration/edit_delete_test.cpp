@@ -242,5 +242,31 @@ TEST_F(edit_window, an_edit_after_the_window_is_refused_and_a_delete_is_not) {
   EXPECT_EQ(field_of(body_of(next(a, ev_delete)), "message_ids"), json::array{id});
 }
 
+class edit_limits : public message_changes_test {
+ protected:
+  std::map<std::string, std::string> server_env() const override {
+    return {{"MESSAGE_RATE", "1/h"}, {"MESSAGE_BURST", "3"}, {"STORAGE_QUOTA", "1K"}};
+  }
+};
+
+TEST_F(edit_limits, an_edit_takes_a_message_token_and_counts_against_the_storage_quota) {
+  auto alice = make_user("alice");
+  make_user("bob");
+  session a = connect_authed(alice);
+  const auto id = send_id(a, text_to("bob", std::string(600, 'x'), 1));  // token 1, 600 bytes
+  edit(a, id, std::string(600, 'y'));                                      // token 2, over 1 KiB
+  auto over_quota = next(a, ev_err);
+  EXPECT_EQ(err_code(over_quota), "quota_exceeded");
+  EXPECT_EQ(int_field(body_of(over_quota), "ref_type"), ev_edit);
+  EXPECT_GT(int_field(body_of(over_quota), "retry_after_ms"), 0);
+  edit(a, id, "short");  // token 3, within the quota
+  EXPECT_EQ(str_field(body_of(next(a, ev_edit)), "content"), "short");
+  edit(a, id, "one more");  // no token left
+  auto limited = next(a, ev_err);
+  EXPECT_EQ(err_code(limited), "rate_limited");
+  EXPECT_EQ(int_field(body_of(limited), "ref_type"), ev_edit);
+  EXPECT_GT(int_field(body_of(limited), "retry_after_ms"), 0);
+}
+
 }  // namespace
 }  // namespace chatrix::test
