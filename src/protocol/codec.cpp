@@ -297,7 +297,7 @@ boost::system::result<client_frame, frame_error> decode_text(const json::object&
 
   // A file may go without words; anything else needs content.
   auto content = read_content(body, limits, /*may_be_empty=*/req.attachment.has_value());
-  if (!content) return refuse(content.error().code, std::move(content.error().message));
+  if (!content) return refuse(content.error().code, content.error().message);
   req.content = std::move(*content);
   return client_frame{std::move(req)};
 }
@@ -340,7 +340,7 @@ boost::system::result<client_frame, frame_error> decode_edit(const json::object&
   if (!id || *id <= 0) return fail(errc::invalid_field, "message_id must be a message id (a positive integer)", type);
   req.id = *id;
   auto content = read_content(body, limits, /*may_be_empty=*/false);
-  if (!content) return frame_error{std::move(content.error()), type};
+  if (!content) return frame_error{content.error(), type};
   req.content = std::move(*content);
   return client_frame{std::move(req)};
 }
