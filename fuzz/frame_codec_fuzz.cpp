@@ -58,6 +58,9 @@ void check(const protocol::client_frame& frame, const protocol::decode_limits& l
     require(search->limit >= 1 && search->limit <= protocol::max_search_results, "search limit within 1..max");
   } else if (const auto* history = std::get_if<protocol::history_request>(&frame)) {
     require(history->limit >= 1 && history->limit <= protocol::max_history_page, "history limit within 1..max");
+  } else if (const auto* previews = std::get_if<protocol::previews_request>(&frame)) {
+    require(previews->limit >= 1 && previews->limit <= protocol::max_previews, "previews limit within 1..max");
+    require(!previews->before || previews->before->conversation > 0, "a previews cursor names a conversation");
   }
 }
 
@@ -70,6 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   if (auto auth = protocol::decode_auth(text)) {
     require(auth->token.size() <= protocol::max_token_bytes, "a token is at most max_token_bytes");
+    require(!auth->since || *auth->since >= 0 || *auth->since == protocol::unusable_since,
+            "since is a position or unusable");
   } else {
     require(valid_json(protocol::encode_error(auth.error())), "ERR for a bad first frame is valid JSON");
   }
