@@ -35,11 +35,14 @@ using postgres_detail::job;
 using postgres_detail::make_job;
 using postgres_detail::migrate;
 using postgres_detail::params;
+using postgres_detail::i64_array;
+using postgres_detail::partition_of_key;
 using postgres_detail::partition_of_pair;
 using postgres_detail::partition_of_user;
 using postgres_detail::read_message;
 using postgres_detail::read_messages;
 using postgres_detail::read_preview;
+using postgres_detail::read_session_rows;
 using postgres_detail::read_user;
 using postgres_detail::receipt_job;
 using postgres_detail::setup_session;
@@ -190,7 +193,7 @@ void postgres_store::append_message(send_request req, callback<send_result> done
 
 void postgres_store::mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
                                     callback<delivered_result> done) {
-  loop_->write(std::make_unique<receipt_job>(recipient, std::move(ids), at, detail::as_delivered(std::move(done))),
+  loop_->write(std::make_unique<receipt_job>(recipient, std::move(ids), at, std::move(done)),
                partition_of_user(recipient));
 }
 
@@ -245,6 +248,39 @@ void postgres_store::chat_previews(user_id viewer, int limit, callback<std::vect
                                                   }));
 }
 
+void postgres_store::chat_previews_page(user_id viewer, preview_cursor before, int limit,
+                                        callback<std::vector<chat_preview>> done) {
+  params p;
+  p.add(viewer).add(std::int64_t{clamp_limit(limit, query_limits::max_previews)});
+  p.add(before.updated_at).add(before.conversation);
+  loop_->read(make_job<std::vector<chat_preview>>(sql::select_previews_page, std::move(p), std::move(done),
+                                                  [](const PGresult* r) -> result<std::vector<chat_preview>> {
+                                                    std::vector<chat_preview> out;
+                                                    for (int i = 0; i < PQntuples(r); ++i)
+                                                      out.push_back(read_preview(r, i, 0));
+                                                    return out;
+                                                  }));
+}
+
+void postgres_store::conversation_messages(user_id viewer, conversation_id chat, std::optional<message_id> before,
+                                           std::optional<message_id> after, int limit,
+                                           callback<std::vector<message>> done) {
+  params p;
+  p.add(viewer).add(chat);
+  const std::optional<message_id> bound = after ? after : before;
+  p.add(bound ? std::optional<std::string>(std::to_string(*bound)) : std::nullopt);
+  p.add(std::int64_t{clamp_limit(limit, query_limits::max_history_page)});
+  loop_->read(make_job<std::vector<message>>(
+      after ? sql::select_conversation_after : sql::select_conversation_before, std::move(p), std::move(done),
+      [](const PGresult* r) -> result<std::vector<message>> {
+        // The first row is the conversation itself, when the viewer takes part in it.
+        if (PQntuples(r) == 0 || i64(r, 0, 0) != 0) return make_error(errc::not_found, "no such conversation");
+        std::vector<message> out;
+        for (int i = 1; i < PQntuples(r); ++i) out.push_back(read_message(r, i, 2));
+        return out;
+      }));
+}
+
 // One statement (see sql::session_start): a connecting device costs one read job and one
 // round trip, as on SQLite, instead of the default's two reads in turn.
 void postgres_store::session_start(user_id viewer, int previews_limit, int pending_limit,
@@ -253,19 +289,142 @@ void postgres_store::session_start(user_id viewer, int previews_limit, int pendi
   p.add(viewer).add(std::int64_t{clamp_limit(previews_limit, query_limits::max_previews)});
   p.add(std::int64_t{std::max(pending_limit, 0)});
   loop_->read(make_job<session_snapshot>(sql::session_start, std::move(p), std::move(done),
-                                         [](const PGresult* r) -> result<session_snapshot> {
-                                           constexpr int preview_part = 0;
-                                           constexpr int first_column = 2;  // after part and order
-                                           constexpr int message_column = first_column + 6;
+                                         [viewer](const PGresult* r) -> result<session_snapshot> {
                                            session_snapshot out;
-                                           for (int i = 0; i < PQntuples(r); ++i) {
-                                             if (i64(r, i, 0) == preview_part)
-                                               out.previews.push_back(read_preview(r, i, first_column));
-                                             else
-                                               out.pending.push_back(read_message(r, i, message_column));
-                                           }
+                                           stream_page head;
+                                           read_session_rows(r, viewer, out, head);
                                            return out;
                                          }));
+}
+
+void postgres_store::session_resume(user_id viewer, int previews_limit, stream_pos since, int events_limit,
+                                    int pending_limit, callback<session_snapshot> done) {
+  params p;
+  p.add(viewer).add(std::int64_t{clamp_limit(previews_limit, query_limits::max_previews)}).add(since);
+  p.add(std::int64_t{std::max(events_limit, 0)}).add(std::int64_t{std::max(pending_limit, 0)});
+  loop_->read(make_job<session_snapshot>(sql::session_resume, std::move(p), std::move(done),
+                                         [viewer](const PGresult* r) -> result<session_snapshot> {
+                                           session_snapshot out;
+                                           stream_page page;
+                                           read_session_rows(r, viewer, out, page);
+                                           out.stream = std::move(page);
+                                           return out;
+                                         }));
+}
+
+void postgres_store::stream_events(user_id viewer, stream_pos since, int limit, callback<stream_page> done) {
+  params p;
+  p.add(viewer).add(since).add(std::int64_t{std::max(limit, 0)});
+  loop_->read(make_job<stream_page>(sql::select_stream, std::move(p), std::move(done),
+                                    [viewer](const PGresult* r) -> result<stream_page> {
+                                      session_snapshot unused;
+                                      stream_page page;
+                                      read_session_rows(r, viewer, unused, page);
+                                      return page;
+                                    }));
+}
+
+// ---- edits and deletes ----
+
+void postgres_store::edit_message(edit_request req, callback<edit_result> done) {
+  params p;
+  p.add(req.editor).add(req.id).add(req.content).add(req.now).add(req.window);
+  auto j = make_job<edit_result>(sql::edit_message, std::move(p), std::move(done),
+                                 [](const PGresult* r) -> result<edit_result> {
+                                   const std::string status = PQntuples(r) > 0 ? text(r, 0, 0) : "";
+                                   if (status == "ok") return edit_result{read_message(r, 0, 1), {}};
+                                   if (status == "forbidden")
+                                     return make_error(errc::forbidden, "only the sender may edit a message");
+                                   if (status == "deleted")
+                                     return make_error(errc::invalid_field, "the message was deleted");
+                                   if (status == "window_closed")
+                                     return make_error(errc::edit_window_closed, "too late to edit this message");
+                                   return make_error(errc::not_found, "no such message");
+                                 });
+  if (req.content.find('\0') != std::string::npos) {
+    j->fail(make_error(errc::invalid_field, "content contains a NUL character"));
+    loop_->finish(std::move(j));
+    return;
+  }
+  loop_->write(std::move(j), partition_of_user(req.editor));
+}
+
+void postgres_store::delete_messages(delete_request req, callback<delete_result> done) {
+  constexpr std::size_t max_ids = 100;
+  params p;
+  p.add(req.requester).add_array(req.ids).add(req.now);
+  auto j = make_job<delete_result>(sql::delete_messages, std::move(p), std::move(done),
+                                   [now = req.now](const PGresult* r) -> result<delete_result> {
+                                     const std::string status = PQntuples(r) > 0 ? text(r, 0, 0) : "";
+                                     if (status == "ok") return delete_result{i64(r, 0, 1), i64_array(r, 0, 2), now, {}};
+                                     if (status == "forbidden")
+                                       return make_error(errc::forbidden, "only the sender may delete a message");
+                                     if (status == "several")
+                                       return make_error(errc::invalid_field, "messages of one conversation at a time");
+                                     return make_error(errc::not_found, "no such message");
+                                   });
+  if (req.ids.empty() || req.ids.size() > max_ids) {
+    j->fail(make_error(errc::invalid_field, "message_ids: 1 to 100 ids"));
+    loop_->finish(std::move(j));
+    return;
+  }
+  loop_->write(std::move(j), partition_of_user(req.requester));
+}
+
+// ---- files ----
+// A file's writes go to the writer of its id, so its chunks and its finish apply in call order.
+
+void postgres_store::create_file(stored_file f, callback<bool> done) {
+  params p;
+  p.add(f.info.id).add(f.owner).add(f.info.name).add(f.info.type).add(f.created_at);
+  p.add(f.created_at - loop_->options().abandoned_upload.count());
+  auto j = make_job<bool>(sql::create_file, std::move(p), std::move(done), changed_a_row);
+  const auto has_nul = [](const std::string& v) { return v.find('\0') != std::string::npos; };
+  if (f.info.id.empty() || has_nul(f.info.id) || has_nul(f.info.name) || has_nul(f.info.type)) {
+    j->fail(make_error(errc::invalid_field, "file id, name and type are text without NUL"));
+    loop_->finish(std::move(j));
+    return;
+  }
+  loop_->write(std::move(j), partition_of_key(f.info.id));
+}
+
+void postgres_store::append_file_chunk(std::string id, int index, std::string bytes, callback<bool> done) {
+  params p;
+  p.add(id).add(std::int64_t{index}).add(postgres_detail::to_hex(bytes));
+  loop_->write(make_job<bool>(sql::append_file_chunk, std::move(p), std::move(done), changed_a_row),
+               partition_of_key(id));
+}
+
+void postgres_store::finish_file(std::string id, std::int64_t size, int chunks, callback<bool> done) {
+  params p;
+  p.add(id).add(size).add(std::int64_t{chunks});
+  loop_->write(make_job<bool>(sql::finish_file, std::move(p), std::move(done), changed_a_row), partition_of_key(id));
+}
+
+void postgres_store::file_for(user_id viewer, std::string id, callback<std::optional<stored_file>> done) {
+  params p;
+  p.add(viewer).add(std::move(id));
+  loop_->read(make_job<std::optional<stored_file>>(
+      sql::select_file_for, std::move(p), std::move(done), [](const PGresult* r) -> result<std::optional<stored_file>> {
+        if (PQntuples(r) == 0) return std::optional<stored_file>();
+        stored_file f;
+        f.info = file_info{text(r, 0, 0), text(r, 0, 1), text(r, 0, 2), i64(r, 0, 3)};
+        f.owner = i64(r, 0, 4);
+        f.created_at = i64(r, 0, 5);
+        f.complete = true;
+        f.chunks = static_cast<int>(i64(r, 0, 6));
+        return std::optional<stored_file>(std::move(f));
+      }));
+}
+
+void postgres_store::read_file_chunk(std::string id, int index, callback<std::string> done) {
+  params p;
+  p.add(std::move(id)).add(std::int64_t{index});
+  loop_->read(make_job<std::string>(sql::select_file_chunk, std::move(p), std::move(done),
+                                    [](const PGresult* r) -> result<std::string> {
+                                      if (PQntuples(r) == 0) return make_error(errc::not_found, "no such chunk");
+                                      return postgres_detail::from_hex(r, 0, 0);
+                                    }));
 }
 
 // ---- tokens ----

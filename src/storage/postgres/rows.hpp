@@ -3,12 +3,14 @@
 #pragma once
 
 #include "core/types.hpp"
+#include "storage/store.hpp"
 
 #include <libpq-fe.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace chatrix::storage::postgres_detail {
@@ -24,5 +26,15 @@ message read_message(const PGresult* r, int row, int first);
 std::vector<message> read_messages(const PGresult* r);
 /// Columns as CHATRIX_PG_PREVIEW_COLUMNS in queries.hpp.
 chat_preview read_preview(const PGresult* r, int row, int first);
+/// A bigint[] in text form ({1,2,3}).
+std::vector<std::int64_t> i64_array(const PGresult* r, int row, int col);
+/// bytea sent as encode(..., 'hex'), and bytes for decode($n, 'hex').
+std::string from_hex(const PGresult* r, int row, int col);
+std::string to_hex(std::string_view bytes);
+/// Columns pos, kind, conversation, ids, at.
+stream_entry read_entry(const PGresult* r, int row, int first, user_id owner);
+/// Rows laid out as sql::session_start's (parts 0 to 3): previews and pending into `out`,
+/// head and events into `page` (out.latest too).
+void read_session_rows(const PGresult* r, user_id viewer, session_snapshot& out, stream_page& page);
 
 }  // namespace chatrix::storage::postgres_detail
