@@ -741,18 +741,24 @@ BEGIN
   )
   SELECT nb.tag, nb.owner, nb.pos, nb.kind, nb.conversation_id, nb.ids, nb.at FROM numbered AS nb ORDER BY nb.ord;
 
-  -- Retention: each owner written to forgets up to 16 of its oldest events older than
-  -- p_retention (by the newest event's time), a contiguous run from the oldest, so that
-  -- pruned_through says exactly what is gone. The counter rows are locked already.
+  -- Retention: each owner written to forgets as many of its oldest events older than
+  -- p_retention (by the newest event's time) as it gained plus 8, so that a backlog shrinks
+  -- under any load: a contiguous run from the oldest, so that pruned_through says exactly
+  -- what is gone. One probe of the oldest event first: an owner with nothing expired (a
+  -- young stream) costs no more. The counter rows are locked already.
   IF p_retention > 0 THEN
     WITH touched AS (
-      SELECT s.owner, max(s.at) - p_retention AS cutoff FROM chatrix_staged_events AS s GROUP BY s.owner
+      SELECT s.owner, count(*) + 8 AS budget, max(s.at) - p_retention AS cutoff
+        FROM chatrix_staged_events AS s GROUP BY s.owner
+    ), due AS (
+      SELECT t.* FROM touched AS t
+       WHERE (SELECT x.at FROM stream_events AS x WHERE x.user_id = t.owner ORDER BY x.pos LIMIT 1) < t.cutoff
     ), oldest AS (
       SELECT e.user_id, e.pos,
-             every(e.at < t.cutoff) OVER (PARTITION BY e.user_id ORDER BY e.pos) AS expired
-        FROM touched AS t
+             every(e.at < d.cutoff) OVER (PARTITION BY e.user_id ORDER BY e.pos) AS expired
+        FROM due AS d
         CROSS JOIN LATERAL (SELECT x.user_id, x.pos, x.at FROM stream_events AS x
-                             WHERE x.user_id = t.owner ORDER BY x.pos LIMIT 16) AS e
+                             WHERE x.user_id = d.owner ORDER BY x.pos LIMIT d.budget) AS e
     ), gone AS (
       DELETE FROM stream_events AS x USING oldest AS o
        WHERE o.expired AND x.user_id = o.user_id AND x.pos = o.pos
