@@ -717,29 +717,37 @@ CREATE FUNCTION chatrix_stream_flush(p_retention BIGINT)
 RETURNS TABLE (r_tag INT, r_owner BIGINT, r_pos BIGINT, r_kind SMALLINT, r_conversation BIGINT, r_ids BIGINT[],
                r_at BIGINT)
 LANGUAGE plpgsql
-SET plan_cache_mode = force_custom_plan
+-- Runs after every batch, so its plans are cached (planning both statements anew cost more
+-- than running them for a small batch). They stay linear whatever the batch: the numbering
+-- joins nothing (one sort by owner), and every join of the pruning is an index probe per
+-- owner, which hash and merge joins would turn into scans of stream_heads or stream_events.
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $fn$
 BEGIN
   RETURN QUERY
-  WITH counts AS (
-    SELECT s.owner, count(*) AS n FROM chatrix_staged_events AS s GROUP BY s.owner
-  ), advanced AS (
+  WITH advanced AS (
     -- Rows are inserted, and their locks taken, in the order of the SELECT.
     INSERT INTO stream_heads AS h (user_id, pos)
-    SELECT c.owner, c.n FROM counts AS c ORDER BY c.owner
+    SELECT s.owner, count(*) FROM chatrix_staged_events AS s GROUP BY s.owner ORDER BY s.owner
     ON CONFLICT (user_id) DO UPDATE SET pos = h.pos + EXCLUDED.pos
     RETURNING h.user_id, h.pos AS last
   ), numbered AS (
-    SELECT s.tag, s.sub, s.owner, s.kind, s.conversation_id, s.ids, s.at,
-           a.last - c.n + row_number() OVER (PARTITION BY s.owner ORDER BY s.tag, s.sub) AS pos
-      FROM chatrix_staged_events AS s
-      JOIN advanced AS a ON a.user_id = s.owner
-      JOIN counts AS c ON c.owner = s.owner
+    -- Each owner's head row (its new last position) sorted before its events: an event's
+    -- position is last - (the owner's events) + (its rank among them).
+    SELECT u.*,
+           max(u.last) OVER (PARTITION BY u.owner) - count(u.tag) OVER (PARTITION BY u.owner)
+             + row_number() OVER (PARTITION BY u.owner ORDER BY u.tag NULLS FIRST, u.sub) - 1 AS pos
+      FROM (SELECT s.tag, s.sub, s.owner, s.kind, s.conversation_id, s.ids, s.at, NULL::bigint AS last
+              FROM chatrix_staged_events AS s
+            UNION ALL
+            SELECT NULL, NULL, a.user_id, NULL, NULL, NULL, NULL, a.last FROM advanced AS a) AS u
   ), stored AS (
     INSERT INTO stream_events (user_id, pos, kind, conversation_id, ids, at)
-    SELECT nb.owner, nb.pos, nb.kind, nb.conversation_id, nb.ids, nb.at FROM numbered AS nb
+    SELECT nb.owner, nb.pos, nb.kind, nb.conversation_id, nb.ids, nb.at FROM numbered AS nb WHERE nb.tag IS NOT NULL
   )
-  SELECT nb.tag, nb.owner, nb.pos, nb.kind, nb.conversation_id, nb.ids, nb.at FROM numbered AS nb ORDER BY nb.tag, nb.sub;
+  SELECT nb.tag, nb.owner, nb.pos, nb.kind, nb.conversation_id, nb.ids, nb.at
+    FROM numbered AS nb WHERE nb.tag IS NOT NULL ORDER BY nb.tag, nb.sub;
 
   -- Retention: each owner written to forgets as many of its oldest events older than
   -- p_retention (by the newest event's time) as it gained plus 8, so that a backlog shrinks
@@ -878,7 +886,9 @@ BEGIN
     LEFT JOIN checked AS k ON k.ord = i.ord
     LEFT JOIN fresh AS f ON f.ord = i.ord
     LEFT JOIN ided AS d ON d.ord = f.first_ord
-    LEFT JOIN files AS fl ON fl.id = COALESCE(st.attachment_id, d.att)
+    -- LATERAL ... LIMIT 1: an index probe per attached file, never a scan of files.
+    LEFT JOIN LATERAL (SELECT f.id, f.name, f.type, f.size FROM files AS f
+                        WHERE f.id = COALESCE(st.attachment_id, d.att) LIMIT 1) AS fl ON true
    ORDER BY i.ord;
 END
 $fn$;

@@ -155,11 +155,14 @@ inline constexpr statement write_statements[] = {
 // ---- readers ----
 
 // The columns read_message expects, in this order; every source of them joins the message's
-// file as f (CHATRIX_PG_MESSAGE_FILE).
+// file as f (CHATRIX_PG_MESSAGE_FILE: LATERAL ... LIMIT 1 keeps it an index probe per
+// attached message, where a plain join may be planned as a scan of every file).
 #define CHATRIX_PG_MESSAGE_COLUMNS                                                                      \
   "m.id, m.conversation_id, m.seq, m.sender_id, m.recipient_id, m.content, m.created_at, m.delivered_at, " \
   "m.read_at, m.reply_to, f.id, f.name, f.type, f.size, m.edited_at, m.deleted_at"
-#define CHATRIX_PG_MESSAGE_FILE " LEFT JOIN files AS f ON f.id = m.attachment_id "
+#define CHATRIX_PG_MESSAGE_FILE                                                                 \
+  " LEFT JOIN LATERAL (SELECT fx.id, fx.name, fx.type, fx.size FROM files AS fx WHERE fx.id = m.attachment_id " \
+  "LIMIT 1) AS f ON true "
 
 inline constexpr statement select_credentials{
     "select_credentials", "SELECT id, username, name, password_hash FROM users WHERE username_folded = $1"};
