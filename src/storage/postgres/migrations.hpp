@@ -724,12 +724,32 @@ LANGUAGE plpgsql
 SET enable_hashjoin = off
 SET enable_mergejoin = off
 AS $fn$
+DECLARE
+  v_latest BIGINT;
+  v_swept BIGINT;
 BEGIN
+  SELECT max(s.at) INTO v_latest FROM chatrix_staged_events AS s;
+  IF v_latest IS NULL THEN
+    RETURN;
+  END IF;
+  -- Retention also visits one stream drawn at random (the first at or after a random id), so
+  -- that the streams of people nobody writes to any more shrink too. It joins the counters
+  -- locked below with no event of its own, in the same ascending order.
+  IF p_retention > 0 THEN
+    SELECT h.user_id INTO v_swept FROM stream_heads AS h
+     WHERE h.user_id >= (SELECT floor(random() * (max(m.user_id) + 1))::bigint FROM stream_heads AS m)
+     ORDER BY h.user_id LIMIT 1;
+  END IF;
+
   RETURN QUERY
   WITH advanced AS (
     -- Rows are inserted, and their locks taken, in the order of the SELECT.
     INSERT INTO stream_heads AS h (user_id, pos)
-    SELECT s.owner, count(*) FROM chatrix_staged_events AS s GROUP BY s.owner ORDER BY s.owner
+    SELECT o.owner, sum(o.n) FROM (
+        SELECT s.owner, count(*) AS n FROM chatrix_staged_events AS s GROUP BY s.owner
+        UNION ALL
+        SELECT v_swept, 0 WHERE v_swept IS NOT NULL) AS o
+     GROUP BY o.owner ORDER BY o.owner
     ON CONFLICT (user_id) DO UPDATE SET pos = h.pos + EXCLUDED.pos
     RETURNING h.user_id, h.pos AS last
   ), numbered AS (
@@ -749,15 +769,18 @@ BEGIN
   SELECT nb.tag, nb.owner, nb.pos, nb.kind, nb.conversation_id, nb.ids, nb.at
     FROM numbered AS nb WHERE nb.tag IS NOT NULL ORDER BY nb.tag, nb.sub;
 
-  -- Retention: each owner written to forgets as many of its oldest events older than
-  -- p_retention (by the newest event's time) as it gained plus 8, so that a backlog shrinks
-  -- under any load: a contiguous run from the oldest, so that pruned_through says exactly
-  -- what is gone. One probe of the oldest event first: an owner with nothing expired (a
-  -- young stream) costs no more. The counter rows are locked already.
+  -- Retention: each owner written to (and the one drawn) forgets as many of its oldest events
+  -- older than p_retention (by the newest event's time) as it gained plus 8, so that a
+  -- backlog shrinks under any load: a contiguous run from the oldest, so that pruned_through
+  -- says exactly what is gone. One probe of the oldest event first: an owner with nothing
+  -- expired (a young stream) costs no more. The counter rows are locked already.
   IF p_retention > 0 THEN
     WITH touched AS (
-      SELECT s.owner, count(*) + 8 AS budget, max(s.at) - p_retention AS cutoff
-        FROM chatrix_staged_events AS s GROUP BY s.owner
+      SELECT o.owner, sum(o.budget) AS budget, v_latest - p_retention AS cutoff FROM (
+          SELECT s.owner, count(*) + 8 AS budget FROM chatrix_staged_events AS s GROUP BY s.owner
+          UNION ALL
+          SELECT v_swept, 8 WHERE v_swept IS NOT NULL) AS o
+       GROUP BY o.owner
     ), due AS (
       SELECT t.* FROM touched AS t
        WHERE (SELECT x.at FROM stream_events AS x WHERE x.user_id = t.owner ORDER BY x.pos LIMIT 1) < t.cutoff
@@ -871,9 +894,9 @@ BEGIN
     SELECT d.id, d.conv, d.seq, d.s, d.r, d.content, d.mark, d.now, d.reply, d.att FROM ided AS d
   ), staged AS (
     INSERT INTO chatrix_staged_events (tag, sub, owner, kind, conversation_id, ids, at)
-    SELECT p_tag_base + d.ord::int - 1, 0, o.owner, 0, d.conv, ARRAY[d.id], d.now
-      FROM ided AS d CROSS JOIN LATERAL (VALUES (d.s), (d.r)) AS o(owner)
-     WHERE o.owner = d.s OR d.r <> d.s
+    SELECT p_tag_base + d.ord::int - 1, o.sub, o.owner, 0, d.conv, ARRAY[d.id], d.now
+      FROM ided AS d CROSS JOIN LATERAL (VALUES (d.s, 0), (d.r, 1)) AS o(owner, sub)
+     WHERE o.sub = 0 OR d.r <> d.s
   )
   SELECT i.ord,
          COALESCE(CASE WHEN st.ord IS NOT NULL THEN 'ok' END, k.status, 'unknown_user'),
@@ -1058,7 +1081,7 @@ BEGIN
   WITH wanted AS (
     SELECT w.id, min(w.ord) AS ord FROM unnest(p_ids) WITH ORDINALITY AS w(id, ord) GROUP BY w.id
   ), gone AS (
-    UPDATE messages AS m SET content = '', attachment_id = NULL, deleted_at = p_now
+    UPDATE messages AS m SET content = '', attachment_id = NULL, mark = NULL, deleted_at = p_now
       FROM wanted
      WHERE m.id = wanted.id AND m.deleted_at IS NULL
     RETURNING m.id, m.sender_id, m.recipient_id, wanted.ord

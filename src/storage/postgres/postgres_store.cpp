@@ -350,7 +350,6 @@ void postgres_store::edit_message(edit_request req, callback<edit_result> done) 
 }
 
 void postgres_store::delete_messages(delete_request req, callback<delete_result> done) {
-  constexpr std::size_t max_ids = 100;
   params p;
   p.add(req.requester).add_array(req.ids).add(req.now);
   auto j = make_job<delete_result>(sql::delete_messages, std::move(p), std::move(done),
@@ -363,8 +362,8 @@ void postgres_store::delete_messages(delete_request req, callback<delete_result>
                                        return make_error(errc::invalid_field, "messages of one conversation at a time");
                                      return make_error(errc::not_found, "no such message");
                                    });
-  if (req.ids.empty() || req.ids.size() > max_ids) {
-    j->fail(make_error(errc::invalid_field, "message_ids: 1 to 100 ids"));
+  if (req.ids.empty()) {
+    j->fail(make_error(errc::invalid_field, "no message ids"));
     loop_->finish(std::move(j));
     return;
   }
@@ -391,8 +390,13 @@ void postgres_store::create_file(stored_file f, callback<bool> done) {
 void postgres_store::append_file_chunk(std::string id, int index, std::string bytes, callback<bool> done) {
   params p;
   p.add(id).add(std::int64_t{index}).add(postgres_detail::to_hex(bytes));
-  loop_->write(make_job<bool>(sql::append_file_chunk, std::move(p), std::move(done), changed_a_row),
-               partition_of_key(id));
+  auto j = make_job<bool>(sql::append_file_chunk, std::move(p), std::move(done), changed_a_row);
+  if (index < 0 || bytes.size() > file_chunk_bytes) {
+    j->fail(make_error(errc::invalid_field, "a chunk has an index from 0 and at most file_chunk_bytes"));
+    loop_->finish(std::move(j));
+    return;
+  }
+  loop_->write(std::move(j), partition_of_key(id));
 }
 
 void postgres_store::finish_file(std::string id, std::int64_t size, int chunks, callback<bool> done) {

@@ -90,27 +90,31 @@ inline constexpr statement stream_flush{
 
 // ---- files (migration 7) ----
 
-// $1 id, $2 owner, $3 name, $4 type, $5 created_at. Also forgets one incomplete upload older
-// than $6 (an abandoned one) with its chunks, so that they never pile up. A row back: created.
+// $1 id, $2 owner, $3 name, $4 type, $5 created_at. Also forgets up to 16 incomplete uploads
+// older than $6 (abandoned ones) with their chunks, so that they never pile up. A row back:
+// created.
 inline constexpr statement create_file{
     "create_file",
-    "WITH stale AS (SELECT id FROM files WHERE NOT complete AND created_at < $6 ORDER BY created_at LIMIT 1 "
+    "WITH stale AS (SELECT id FROM files WHERE NOT complete AND created_at < $6 ORDER BY created_at LIMIT 16 "
     "  FOR UPDATE SKIP LOCKED), "
     "chunks_gone AS (DELETE FROM file_chunks WHERE file_id IN (SELECT id FROM stale)), "
     "file_gone AS (DELETE FROM files WHERE id IN (SELECT id FROM stale)) "
     "INSERT INTO files (id, owner_id, name, type, created_at) VALUES ($1, $2, $3, $4, $5) "
     "ON CONFLICT (id) DO NOTHING RETURNING 1"};
-// $1 id, $2 index, $3 bytes (hex). Only into an incomplete file. A row back: stored.
+// $1 id, $2 index, $3 bytes (hex). Only into an incomplete file, each chunk once. A row back:
+// stored.
 inline constexpr statement append_file_chunk{
     "append_file_chunk",
     "INSERT INTO file_chunks (file_id, idx, bytes) "
     "SELECT id, $2, decode($3, 'hex') FROM files WHERE id = $1 AND NOT complete "
-    "ON CONFLICT (file_id, idx) DO UPDATE SET bytes = EXCLUDED.bytes RETURNING 1"};
-// $1 id, $2 size, $3 chunks: complete once every chunk is there. A row back: finished.
+    "ON CONFLICT (file_id, idx) DO NOTHING RETURNING 1"};
+// $1 id, $2 size, $3 chunks: complete when it holds exactly chunks 0 .. $3 - 1 of $2 bytes in
+// all. A row back: finished.
 inline constexpr statement finish_file{
     "finish_file",
     "UPDATE files SET size = $2, chunks = $3, complete = true WHERE id = $1 AND NOT complete "
-    "AND (SELECT count(*) FROM file_chunks WHERE file_id = $1) = $3 RETURNING 1"};
+    "AND (SELECT count(*) = $3 AND COALESCE(max(idx), -1) = $3 - 1 AND COALESCE(sum(length(bytes)), 0) = $2 "
+    "     FROM file_chunks WHERE file_id = $1) RETURNING 1"};
 
 inline constexpr statement set_password_hash{"set_password_hash",
                                              "UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id"};
