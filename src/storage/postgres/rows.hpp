@@ -2,6 +2,7 @@
 // orders match queries.hpp.
 #pragma once
 
+#include "core/error.hpp"
 #include "core/types.hpp"
 #include "storage/store.hpp"
 
@@ -14,6 +15,9 @@
 #include <vector>
 
 namespace chatrix::storage::postgres_detail {
+
+/// For writes answering whether they changed something: a row back means yes.
+inline result<bool> changed_a_row(const PGresult* r) { return PQntuples(r) > 0; }
 
 /// Throws std::runtime_error if the value is not an integer.
 std::int64_t i64(const PGresult* r, int row, int col);
