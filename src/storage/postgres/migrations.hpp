@@ -882,12 +882,19 @@ BEGIN
      WHERE c.id = x.conv
     RETURNING c.id, c.last_seq - x.n AS base
   ), numbered AS (
-    SELECT f.*, a.base + row_number() OVER (PARTITION BY f.conv ORDER BY f.ord) AS seq
-      FROM fresh AS f JOIN advanced AS a ON a.id = f.conv
-     WHERE f.first_ord = f.ord
+    -- Each conversation's row from advanced (its base) sorted before its new messages: a
+    -- message's seq is base + its rank. One sort, no join: the planner cannot see how many
+    -- rows fresh keeps, and joined the two by nested loops (quadratic in the batch).
+    SELECT u.*,
+           max(u.base) OVER (PARTITION BY u.conv) + row_number() OVER (PARTITION BY u.conv ORDER BY u.ord NULLS FIRST)
+             - 1 AS seq
+      FROM (SELECT f.ord, f.s, f.r, f.content, f.mark, f.now, f.reply, f.att, f.conv, NULL::bigint AS base
+              FROM fresh AS f WHERE f.first_ord = f.ord
+            UNION ALL
+            SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.id, a.base FROM advanced AS a) AS u
   ), ided AS (
     SELECT nextval('messages_id_seq') AS id, n.*
-      FROM (SELECT * FROM numbered ORDER BY ord OFFSET 0) AS n
+      FROM (SELECT * FROM numbered WHERE ord IS NOT NULL ORDER BY ord OFFSET 0) AS n
   ), inserted AS (
     INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, mark, created_at, reply_to,
                           attachment_id)
