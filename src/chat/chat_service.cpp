@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <map>
 
 namespace chatrix::chat {
 
@@ -22,13 +21,6 @@ using cluster::user_event;
 namespace {
 
 shared_frame make_frame(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
-
-/// Groups message refs by their sender, keeping each sender's ids in order.
-std::map<user_id, std::vector<message_id>> ids_by_sender(const std::vector<message_ref>& refs) {
-  std::map<user_id, std::vector<message_id>> out;
-  for (const auto& r : refs) out[r.sender].push_back(r.id);
-  return out;
-}
 
 }  // namespace
 
@@ -518,16 +510,7 @@ asio::awaitable<void> chat_service::on_mark_read(connection& conn, protocol::mar
   if (!r) co_return send_error(conn, r.error(), static_cast<int>(protocol::event::mark_read));
   metrics::server_metrics::add(metrics_.messages_delivered, r->delivered.size());
   metrics::server_metrics::add(metrics_.messages_read, r->read.size());
-  if (!r->stream.empty()) co_return publish_receipts(r->stream, me, now, conn.device_id());
-  // A store that keeps no stream: the notices without positions.
-  // Read implies received: a message read before any device reported it (an "acks" device
-  // that never sent ACK, say) was delivered by this read, and its sender hears RECEIVED
-  // once, before READ, as the states go.
-  for (auto& [sender, ids] : ids_by_sender(r->delivered))
-    bus_.publish(user_event{sender, user_event::kind::notice, 0, 0,
-                            make_frame(protocol::encode_received(ids, me, now))});
-  for (auto& [sender, ids] : ids_by_sender(r->read))
-    bus_.publish(user_event{sender, user_event::kind::notice, 0, 0, make_frame(protocol::encode_read(ids))});
+  publish_receipts(r->stream, me, now, conn.device_id());
 }
 
 asio::awaitable<void> chat_service::on_search(connection& conn, protocol::search_request req) {
@@ -651,11 +634,7 @@ void chat_service::on_marked_delivered(user_id recipient, result<delivered_resul
   }
   metrics::server_metrics::add(metrics_.messages_delivered, r->delivered.size());
   const auto now = clock_.now_ms();
-  if (!r->stream.empty()) return publish_receipts(r->stream, recipient, now, 0);
-  for (auto& [sender, ids] : ids_by_sender(r->delivered))
-    if (reachable(sender))
-      bus_.publish(user_event{sender, user_event::kind::notice, 0, 0,
-                              make_frame(protocol::encode_received(ids, recipient, now))});
+  publish_receipts(r->stream, recipient, now, 0);
 }
 
 void chat_service::deliver_local(const user_event& ev) {
