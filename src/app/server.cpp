@@ -241,6 +241,7 @@ std::unique_ptr<storage::store> open_store(const config::server_config& cfg, met
     options.max_batch = cfg.db_max_batch;
     options.timeout = cfg.db_timeout;
     options.connect_timeout = cfg.db_connect_timeout;
+    options.sync_retention = cfg.sync_retention;
     options.metrics = metrics;
     try {
       return std::make_unique<storage::postgres_store>(cfg.postgres, std::move(options));
@@ -410,6 +411,7 @@ int run_server(const config::server_config& cfg) {
   chat_options.device_limits = {cfg.message_rate, cfg.message_burst, cfg.message_flood_limit, cfg.search_limit,
                                 cfg.history_limit};
   chat_options.storage_quota = cfg.storage_quota;
+  chat_options.edit_window = cfg.edit_window;
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
   // Before the first session: no token is honoured until this node knows which are revoked.
   auto revocations = chat::read_revocations(store, clock.now_ms());
