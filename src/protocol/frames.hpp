@@ -23,6 +23,8 @@ struct text_request {
   std::optional<user_id> to_id;
   std::string content;
   std::optional<std::string> mark;  // canonical JSON text of the client's mark
+  std::optional<message_id> reply_to;
+  std::optional<std::string> attachment;  // a file id; then content may be ""
 };
 
 struct mark_read_request {
