@@ -12,11 +12,10 @@ namespace asio = boost::asio;
 asio::awaitable<result<send_result>> chat_service::send_over_http(const user& sender, std::string_view body) {
   const auto taken = std::chrono::steady_clock::now();
   // Before anything that could reach the store, the recipient's lookup included.
-  if (const auto wait = http_sends_.take(std::to_string(sender.id), taken); wait.count() > 0) {
-    metrics::server_metrics::add(metrics_.limited_messages);
+  // Counted with every refused HTTP answer, in chatrix_errors_total{code="rate_limited"}.
+  if (const auto wait = http_sends_.take(std::to_string(sender.id), taken); wait.count() > 0)
     co_return make_limited(errc::rate_limited, "too many messages (HTTP_SEND_LIMIT); retry after retry_after_ms",
                            wait.count());
-  }
   // The body alone must be one JSON object: wrapped as a TEXT frame it is then read by the
   // very decoder the socket uses (its limits, its canonical marks).
   boost::system::error_code ec;

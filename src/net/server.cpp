@@ -212,7 +212,11 @@ class beast_body_source final : public http::body_source {
  public:
   beast_body_source(http_stream& stream, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::buffer_body>& parser,
                     std::chrono::seconds read_timeout)
-      : stream_(stream), buffer_(buffer), parser_(parser), read_timeout_(read_timeout) {}
+      : stream_(stream),
+        buffer_(buffer),
+        parser_(parser),
+        read_timeout_(read_timeout),
+        awaits_continue_(beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {}
 
   std::optional<std::uint64_t> length() const override {
     const auto n = parser_.content_length();
@@ -220,6 +224,14 @@ class beast_body_source final : public http::body_source {
   }
 
   asio::awaitable<result<std::size_t>> read(std::span<char> into) override {
+    if (std::exchange(awaits_continue_, false)) {
+      // The client (curl, for bodies over 1 MiB) waits for this before sending the body. The
+      // route reads only once the upload is accepted, so a refusal is answered instead.
+      static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+      stream_.expires_after(read_timeout_);
+      auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(go_on.data(), go_on.size()), use_tuple);
+      if (ec) co_return make_error(errc::unavailable, "the upload stopped: " + ec.message());
+    }
     // A chunk header alone yields no body bytes: read on until some arrive or the body ends.
     while (!parser_.is_done()) {
       auto& body = parser_.get().body();
@@ -248,6 +260,7 @@ class beast_body_source final : public http::body_source {
   beast::flat_buffer& buffer_;
   bhttp::request_parser<bhttp::buffer_body>& parser_;
   std::chrono::seconds read_timeout_;
+  bool awaits_continue_;  // Expect: 100-continue, not answered yet
   bool timed_out_ = false;
 };
 

@@ -151,6 +151,20 @@ TEST_F(file_api, names_and_types_are_checked_and_the_disposition_carries_any_nam
             "attachment; filename=\"r__sum__ _final_.txt\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.txt");
 }
 
+TEST_F(file_api, a_client_expecting_100_continue_gets_it_only_when_the_upload_is_accepted) {
+  const auto alice = make_user("alice");
+  auto exchange = [&](const std::string& target) {
+    return raw_tcp_exchange(port(), "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+                                        alice.token +
+                                        "\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+                            10s);
+  };
+  const auto accepted = exchange("/v1/files?name=hello.txt");
+  EXPECT_TRUE(accepted.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 ")) << accepted;
+  const auto refused = exchange("/v1/files");
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 400 ")) << refused;
+}
+
 TEST_F(file_api, an_empty_file_is_a_file) {
   const auto alice = make_user("alice");
   const auto file = uploaded(alice, "", "empty.bin");
