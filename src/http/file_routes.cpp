@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
 #include <span>
 
 namespace chatrix::http {
@@ -22,6 +23,14 @@ namespace {
 
 error too_large(std::uint64_t max_bytes) {
   return make_error(errc::body_too_large, "the file is larger than FILE_MAX_BYTES (" + std::to_string(max_bytes) + " bytes)");
+}
+
+/// A store write's outcome: false means the write did not fit the file's state (an id taken,
+/// a chunk out of turn), a fault of this server, never of the client.
+std::optional<error> write_failed(const result<bool>& r) {
+  if (!r) return r.error();
+  if (!*r) return make_error(errc::internal, "the file could not be stored");
+  return std::nullopt;
 }
 
 error quota_used_up(std::chrono::milliseconds wait) {
@@ -79,7 +88,7 @@ asio::awaitable<response> file_routes::upload(const request& req) {
   file.created_at = now;
   const auto id = file.info.id;
   auto made = co_await await_callback<bool>([&](auto done) { store_.create_file(file, done); });
-  if (!made) co_return refused(made.error());
+  if (auto err = write_failed(made)) co_return refused(*err);
 
   std::uint64_t size = 0;
   int chunks = 0;
@@ -108,12 +117,12 @@ asio::awaitable<response> file_routes::upload(const request& req) {
     size += filled;
     auto stored = co_await await_callback<bool>(
         [&](auto done) { store_.append_file_chunk(id, chunks, std::move(chunk), done); });
-    if (!stored) co_return refused(stored.error());
+    if (auto err = write_failed(stored)) co_return refused(*err);
     ++chunks;
   }
   auto finished = co_await await_callback<bool>(
       [&](auto done) { store_.finish_file(id, static_cast<std::int64_t>(size), chunks, done); });
-  if (!finished) co_return refused(finished.error());
+  if (auto err = write_failed(finished)) co_return refused(*err);
   file.info.size = static_cast<std::int64_t>(size);
   co_return response{201, file_json(file.info)};
 }
