@@ -414,6 +414,7 @@ int run_server(const config::server_config& cfg) {
                                 cfg.history_limit};
   chat_options.storage_quota = cfg.storage_quota;
   chat_options.http_send_limit = cfg.http_send_limit;
+  chat_options.edit_window = cfg.edit_window;
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
   // Before the first session: no token is honoured until this node knows which are revoked.
   auto revocations = chat::read_revocations(store, clock.now_ms());
