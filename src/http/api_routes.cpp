@@ -5,6 +5,7 @@
 #include "http/target.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/limits.hpp"
+#include "protocol/sync_codec.hpp"
 
 #include <algorithm>
 #include <string_view>
@@ -40,6 +41,41 @@ asio::awaitable<response> api_routes::me(const request& req) {
   protocol::append_json_string(body, who->username);
   body += ",\"name\":";
   protocol::append_json_string(body, who->name);
+  body += '}';
+  co_return response{200, std::move(body)};
+}
+
+asio::awaitable<response> api_routes::conversations(const request& req) {
+  auto who = co_await bearer_user(accounts_, req);
+  if (!who) co_return bearer_refused(who.error());
+  const auto target = parse_target(req.target);
+  if (!target) co_return bad_target();
+  const auto limit = target->int_param("limit", 1, protocol::max_previews, default_page);
+  if (!limit) co_return error_response(limit.error());
+  std::optional<preview_cursor> before;
+  if (const auto* text = target->param("before")) {
+    before = protocol::parse_preview_cursor(*text);
+    if (!before) co_return error_response(make_error(errc::invalid_field, "before is not a cursor this server gave"));
+  }
+  auto rows = co_await chat::await_callback<std::vector<chat_preview>>([&](auto done) {
+    if (before) {
+      store_.chat_previews_page(who->id, *before, static_cast<int>(*limit), done);
+    } else {
+      store_.chat_previews(who->id, static_cast<int>(*limit), done);
+    }
+  });
+  if (!rows) co_return error_response(rows.error());
+  const auto frame = protocol::encode_previews(*rows);
+  std::string body = "{\"conversations\":";
+  body += frame_rows(frame);
+  body += ",\"next\":";
+  // A full page may have more after it; a short one is the last.
+  if (rows->size() == static_cast<std::size_t>(*limit)) {
+    const auto& last = rows->back();
+    protocol::append_json_string(body, protocol::format_preview_cursor({last.updated_at, last.conversation}));
+  } else {
+    body += "null";
+  }
   body += '}';
   co_return response{200, std::move(body)};
 }

@@ -19,6 +19,8 @@ class api_routes {
 
   /// GET /v1/me -> {"id", "username", "name"}.
   boost::asio::awaitable<response> me(const request& req);
+  /// GET /v1/conversations?before=&limit= -> {"conversations": [...], "next": cursor | null}.
+  boost::asio::awaitable<response> conversations(const request& req);
   /// GET /v1/conversations/{chat_id}/messages?before_id=&after_id=&limit= -> {"messages": [...]}.
   boost::asio::awaitable<response> conversation_messages(const request& req);
   /// POST /v1/messages, a TEXT body -> 201 (200 for a retry) {"message_id", "chat_id", "seq", "duplicate"}.

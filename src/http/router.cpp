@@ -150,6 +150,7 @@ std::span<const router::route> router::routes() {
       {"GET", web_file_path, scope::main, &router::web_file},
       {"HEAD", web_file_path, scope::main, &router::web_file},
       {"GET", "/v1/me", scope::main, &router::me},
+      {"GET", "/v1/conversations", scope::main, &router::conversations},
       {"GET", "/v1/conversations/{chat_id}/messages", scope::main, &router::conversation_messages},
       {"POST", "/v1/messages", scope::main, &router::send_message},
       {"POST", "/v1/files", scope::main, &router::upload_file},
@@ -307,6 +308,10 @@ asio::awaitable<response> router::cluster_nodes(const request&) {
 
 asio::awaitable<response> router::me(const request& req) {
   co_return co_await api_.me(req);
+}
+
+asio::awaitable<response> router::conversations(const request& req) {
+  co_return co_await api_.conversations(req);
 }
 
 asio::awaitable<response> router::conversation_messages(const request& req) {

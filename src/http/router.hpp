@@ -122,6 +122,7 @@ class router {
   boost::asio::awaitable<response> web_file(const request& req);
   // The HTTP API for app servers and bots (api_routes.hpp, file_routes.hpp).
   boost::asio::awaitable<response> me(const request& req);
+  boost::asio::awaitable<response> conversations(const request& req);
   boost::asio::awaitable<response> conversation_messages(const request& req);
   boost::asio::awaitable<response> send_message(const request& req);
   boost::asio::awaitable<response> upload_file(const request& req);

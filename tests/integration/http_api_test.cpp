@@ -49,6 +49,7 @@ TEST_F(api_v1, every_route_refuses_a_missing_or_bad_token_with_401) {
   const auto alice = make_user("alice");
   const std::vector<std::pair<std::string, std::string>> routes{
       {"GET", "/v1/me"},
+      {"GET", "/v1/conversations"},
       {"GET", "/v1/conversations/1/messages"},
       {"POST", "/v1/messages"},
   };
@@ -189,6 +190,44 @@ TEST_F(api_v1, messages_are_not_found_for_anybody_else_and_bad_parameters_are_re
   EXPECT_EQ(refused(get(base + "?before_id=x", alice), 400), "invalid_field");
   EXPECT_EQ(refused(get(base + "?before_id=5&after_id=1", alice), 400), "invalid_field");
   EXPECT_EQ(get(base + "?limit=200", bob).status, 200);
+}
+
+// ---- GET /v1/conversations ----
+
+TEST_F(api_v1, conversations_are_the_previews_paged_with_a_cursor) {
+  const auto alice = make_user("alice");
+  make_user("bob");
+  const auto carol = make_user("carol");
+  const auto to_bob = sent(alice, text_to("bob", "to bob"));
+  const auto to_carol = sent(carol, text_to("alice", "from carol"));
+
+  const auto first = get("/v1/conversations?limit=1", alice);
+  ASSERT_EQ(first.status, 200) << first.body;
+  const auto page1 = first.json();
+  ASSERT_EQ(field_of(page1, "conversations").as_array().size(), 1u) << first.body;
+  const auto& newest = field_of(page1, "conversations").as_array()[0];
+  // The most recent first, in the CHATPREVIEWS row shape.
+  EXPECT_EQ(int_field(newest, "chat_id"), int_field(to_carol, "chat_id")) << first.body;
+  EXPECT_EQ(int_field(newest, "unread"), 1);
+  ASSERT_TRUE(field_of(page1, "next").is_string()) << first.body;
+  EXPECT_EQ(str_field(page1, "next"), str_field(newest, "cursor"));  // the last row's
+
+  const auto second = get("/v1/conversations?limit=1&before=" + str_field(page1, "next"), alice);
+  ASSERT_EQ(second.status, 200) << second.body;
+  const auto rows = field_of(second.json(), "conversations").as_array();
+  ASSERT_EQ(rows.size(), 1u) << second.body;
+  EXPECT_EQ(int_field(rows[0], "chat_id"), int_field(to_bob, "chat_id"));
+
+  const auto both = get("/v1/conversations", alice);
+  EXPECT_EQ(field_of(both.json(), "conversations").as_array().size(), 2u) << both.body;
+  EXPECT_TRUE(field_of(both.json(), "next").is_null()) << both.body;
+
+  const auto empty = get("/v1/conversations", make_user("dave"));
+  EXPECT_TRUE(field_of(empty.json(), "conversations").as_array().empty()) << empty.body;
+  EXPECT_TRUE(field_of(empty.json(), "next").is_null());
+
+  EXPECT_EQ(refused(get("/v1/conversations?before=garbage", alice), 400), "invalid_field");
+  EXPECT_EQ(refused(get("/v1/conversations?limit=500", alice), 400), "invalid_field");
 }
 
 }  // namespace
