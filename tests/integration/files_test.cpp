@@ -126,6 +126,16 @@ TEST_F(file_api, only_the_uploader_and_the_people_of_a_conversation_carrying_it_
   EXPECT_TRUE(got.body == bytes);
   EXPECT_EQ(code_of(download(carol, id), 404), "not_found");
   EXPECT_EQ(code_of(http_request(port(), "GET", "/v1/files/" + id), 401), "unauthorized");
+  // With a file, the content may be empty; without one it may not.
+  const auto bare = http_request(port(), "POST", "/v1/messages",
+                                 json::serialize(json::object{{"to", "bob"}, {"content", ""}, {"attachment", id}}),
+                                 {{"Authorization", "Bearer " + alice.token}});
+  EXPECT_EQ(bare.status, 201) << bare.body;
+  // A file id that is not the sender's own upload is refused.
+  const auto foreign = http_request(port(), "POST", "/v1/messages",
+                                    json::serialize(json::object{{"to", "alice"}, {"content", "x"}, {"attachment", id}}),
+                                    {{"Authorization", "Bearer " + carol.token}});
+  EXPECT_EQ(code_of(foreign, 400), "invalid_field");
 }
 
 TEST_F(file_api, names_and_types_are_checked_and_the_disposition_carries_any_name) {
