@@ -161,7 +161,13 @@ synced_session connect_synced(std::uint16_t port, const test_user& user, std::op
   out.s.previews = body_of(out.s.ws->recv_type(ev_chat_previews, timeout));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto frame = out.s.ws->recv_json(until(deadline));
+    std::optional<json::value> next;
+    try {
+      next = out.s.ws->recv_json(until(deadline));
+    } catch (const std::exception& e) {
+      throw std::runtime_error("no SYNCED (13) after " + std::to_string(out.backlog.size()) + " frames: " + e.what());
+    }
+    auto& frame = *next;
     if (int_field(frame, "type") == ev_synced) {
       EXPECT_FALSE(has_pos(frame)) << "SYNCED carries no top-level pos: " << json::serialize(frame);
       out.latest = int_field(body_of(frame), "pos");
