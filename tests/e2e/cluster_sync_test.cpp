@@ -132,14 +132,16 @@ TEST_F(cluster_e2e, device_back_on_another_node_catches_up_from_its_pos) {
   al.s->send_json(ev_text, text_to("bob", "m3", 3));
   al.s->send_json(ev_text, text_to("bob", "m4", 4));
   const auto m34 = await_sent(*al.s, 2, alice_seen);
+  // One after the other, each once alice heard of it: the store orders two changes only
+  // when their outcomes depend on each other, and these positions are asserted.
   al.s->send_json(ev_edit, edit_body(m[0], "m1, edited"));
-  next_stream_frames(*al.s, 1);
+  al.s->recv_type_skipping(ev_edit, {ev_received}, 10s);
   al.s->send_json(ev_delete, delete_body({m[1]}));
-  next_stream_frames(*al.s, 1);
+  al.s->recv_type_skipping(ev_delete, {ev_received}, 10s);
   a.s->send_json(ev_mark_read, mark_read_body("alice", m34));
-  next_stream_frames(*al.s, 1);  // the read notice: the read is committed
+  al.s->recv_type_skipping(ev_mark_read, {ev_received}, 10s);  // the read is committed
   a.s->send_json(ev_text, text_to("alice", "r1", "r1"));
-  next_stream_frames(*al.s, 1);  // r1
+  al.s->recv_type_skipping(ev_text, {ev_received}, 10s);
   const auto a_live = next_items_by_pos(*a.s, 6);  // 3, 4, 5, 6, (7 is A's own read), 8, 9
   ASSERT_EQ(a_live[4].type, ev_delivered) << describe(a_live);
   const auto r1 = a_live[4].ids.front();
@@ -221,12 +223,12 @@ TEST_F(cluster_e2e, device_of_a_killed_node_catches_up_on_another_from_its_last_
   for (const auto& change : {std::pair{ev_edit, edit_body(k[0], "k0, edited")}, std::pair{ev_delete, delete_body({k[1]})},
                              std::pair{ev_delete, delete_body({k[2 * burst - 1]})}}) {
     al.s->send_json(change.first, change.second);
-    next_stream_frames(*al.s, 1);
+    al.s->recv_type_skipping(change.first, {ev_received}, 10s);
   }
   a.s->send_json(ev_mark_read, mark_read_body("alice", {k[2], k[3], k[4]}));
-  next_stream_frames(*al.s, 1);  // the read notice: the read is committed
+  al.s->recv_type_skipping(ev_mark_read, {ev_received}, 10s);  // the read is committed
   a.s->send_json(ev_text, text_to("alice", "r1", "r1"));
-  next_stream_frames(*al.s, 1);  // r1
+  al.s->recv_type_skipping(ev_text, {ev_received}, 10s);
   const auto a_away = next_items_by_pos(*a.s, 8);  // 21 .. 26, 28, 29 (27 is A's own read)
   ASSERT_EQ(a_away[6].type, ev_delivered) << describe(a_away);
   const auto r1 = a_away[6].ids.front();

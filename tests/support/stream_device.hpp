@@ -57,8 +57,8 @@ void remember(seen_items& seen, const stream_item& item);
 
 /// Reads a sending device's frames until DELIVERED came for `sends` messages and, with
 /// `receipts`, RECEIVED for all of them (one by one or together, interleaved with the
-/// DELIVEREDs); remembers each in `seen` and returns the message ids in send order. Any other
-/// frame fails the test.
+/// DELIVEREDs, maybe with receipts of earlier messages); remembers each in `seen` and returns
+/// the message ids in send order. Any other frame fails the test.
 std::vector<std::int64_t> await_sent(ws_client& ws, std::size_t sends, seen_items& seen, bool receipts = true);
 
 /// Request bodies: MARK_READ (2) of a sender's messages, EDIT (14), DELETE (15).
