@@ -210,7 +210,9 @@ TEST_F(cluster_e2e, device_of_a_killed_node_catches_up_on_another_from_its_last_
   node(1).proc->kill_hard();
   pump(*b.s, take_old, [] { return false; }, 10s);
   ASSERT_TRUE(b.s->closed()) << "B's connection to the killed node b did not end";
-  const auto k = await_sent(*al.s, 2 * burst, alice_seen);
+  // Not every receipt need reach alice's device: node b may have stored one and died before
+  // publishing it (a notice lost as a frame; alice's device connected without since).
+  const auto k = await_sent(*al.s, 2 * burst, alice_seen, /*receipts=*/false);
   const auto a_burst = next_items(*a.s, 2 * burst);
   for (std::size_t i = 0; i < a_burst.size(); ++i)
     ASSERT_EQ(a_burst[i], (stream_item{ev_text, static_cast<std::int64_t>(i) + 1, {k[i]}}));
