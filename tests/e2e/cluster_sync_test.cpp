@@ -222,7 +222,8 @@ TEST_F(cluster_e2e, device_of_a_killed_node_catches_up_on_another_from_its_last_
   // of one it may not have had, a read and an answer on device A, alice's receipt of it.
   for (int i = 2 * burst; i < 2 * burst + 3; ++i) al.s->send_json(ev_text, text_to("bob", "k" + std::to_string(i), i));
   const auto more = await_sent(*al.s, 3, alice_seen);
-  for (const auto& change : {std::pair{ev_edit, edit_body(k[0], "k0, edited")}, std::pair{ev_delete, delete_body({k[1]})},
+  for (const auto& change : {std::pair{ev_edit, edit_body(k[0], "k0, edited")},
+                             std::pair{ev_delete, delete_body({k[1]})},
                              std::pair{ev_delete, delete_body({k[2 * burst - 1]})}}) {
     al.s->send_json(change.first, change.second);
     al.s->recv_type_skipping(change.first, {ev_received}, 10s);

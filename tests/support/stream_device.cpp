@@ -97,7 +97,8 @@ std::vector<json::value> next_stream_frames(ws_client& ws, std::size_t n, std::c
   std::vector<json::value> out;
   while (out.size() < n) {
     out.push_back(ws.recv_json(until(deadline)));
-    if (!has_pos(out.back())) throw std::runtime_error("a stream frame without \"pos\": " + json::serialize(out.back()));
+    if (!has_pos(out.back()))
+      throw std::runtime_error("a stream frame without \"pos\": " + json::serialize(out.back()));
   }
   return out;
 }
