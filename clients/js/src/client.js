@@ -40,6 +40,7 @@ const MAX_QUEUED_READS = 256;
 const MAX_IDS_PER_READ = 1000;
 const MAX_IDS_PER_DELETE = 100;
 const SOCKET_OPEN = 1;
+const BARRIER_FRAME = encodeFrame(EventType.SEARCH_REQUEST, { username: '' });
 const SOCKET_CLOSED = 3;
 
 /** The Chatrix client. Documented in README.md; the types are index.d.ts. */
@@ -219,7 +220,7 @@ export class ChatrixClient {
     this.#socket = null;
     clearTimeout(this.#authenticateTimer);
     if (ws.readyState !== SOCKET_CLOSED) ws.close();
-    this.#changes.markAllUnsent();
+    this.#changes.dropped();
     this.#searches.markAllUnsent();
     this.#histories.markAllUnsent();
     this.#previewPages.markAllUnsent();
@@ -297,9 +298,15 @@ export class ChatrixClient {
     for (const frame of this.#previewPages.unsent()) this.#transmit(frame);
   }
 
+  // Each change is followed by its barrier, an empty search (answered at once, in order with
+  // the change's refusal if any: changes.js).
   #transmitChanges() {
     if (!this.#inStep) return;
-    for (const frame of this.#changes.unsent()) this.#transmit(frame);
+    for (const change of this.#changes.takeWaiting()) {
+      this.#transmit(change.frame);
+      this.#searches.addBarrier(BARRIER_FRAME, () => this.#changes.reached(change));
+      this.#transmitRequests();
+    }
   }
 
   // ---- frames from the server ----
@@ -363,13 +370,13 @@ export class ChatrixClient {
       case EventType.EDIT: {
         const edited = toEdited(body);
         this.#emitter.emit('edited', edited);
-        this.#changes.settle('edit', [edited.messageId], edited);
+        this.#changes.settle('edit', [edited.messageId]);
         break;
       }
       case EventType.DELETE: {
         const deleted = toDeleted(body);
         this.#emitter.emit('deleted', deleted);
-        this.#changes.settle('delete', deleted.messageIds, deleted);
+        this.#changes.settle('delete', deleted.messageIds);
         break;
       }
       case EventType.SYNCED:
@@ -433,8 +440,8 @@ export class ChatrixClient {
     if (error.refType === EventType.SEARCH_REQUEST && this.#searches.rejectOldest(error)) return;
     if (error.refType === EventType.HISTORY_REQUEST && this.#histories.rejectOldest(error)) return;
     if (error.refType === EventType.CHATPREVIEWS && this.#previewPages.rejectOldest(error)) return;
-    if (error.refType === EventType.EDIT && this.#changes.rejectOldest('edit', error)) return;
-    if (error.refType === EventType.DELETE && this.#changes.rejectOldest('delete', error)) return;
+    if (error.refType === EventType.EDIT && this.#changes.refuse('edit', error)) return;
+    if (error.refType === EventType.DELETE && this.#changes.refuse('delete', error)) return;
     // About the connection (a flood of refused TEXTs, before its close): wait as asked.
     if (error.refType === undefined && error.retryAfterMs) this.#serverRetryAfterMs = error.retryAfterMs;
     this.#emitter.emit('error', error);
@@ -502,14 +509,20 @@ export class ChatrixClient {
     return this.#request(this.#previewPages, () => encodeFrame(EventType.CHATPREVIEWS, body), toPreviews);
   }
 
-  /** Changes the content of a message of yours; resolves with the `edited` event it causes. */
+  /**
+   * Changes the content of a message of yours; resolves once the server applied it. The
+   * `edited` event brings the change to every device of both people, this one included.
+   */
   edit(messageId, content) {
     if (!Number.isInteger(messageId)) return Promise.reject(new ChatrixError('invalid_field', 'edit() needs a message id'));
     if (typeof content !== 'string') return Promise.reject(new ChatrixError('invalid_field', 'the new content is a string'));
     return this.#change('edit', [messageId], encodeFrame(EventType.EDIT, { message_id: messageId, content }));
   }
 
-  /** Deletes messages of yours (of one conversation) for everyone; resolves with the `deleted` event. */
+  /**
+   * Deletes messages of yours (of one conversation) for everyone; resolves once the server
+   * applied it (also when they were deleted already). The `deleted` event follows everywhere.
+   */
   delete(messageIds) {
     const ids = Array.isArray(messageIds) ? messageIds : [messageIds];
     if (!ids.length || ids.length > MAX_IDS_PER_DELETE || !ids.every(Number.isInteger)) {

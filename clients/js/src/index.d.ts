@@ -234,14 +234,18 @@ export class ChatrixClient {
     options?: { mark?: Mark; replyTo?: number; attachment?: string | FileInfo },
   ): Promise<Delivered> & { readonly mark: Mark };
   /**
-   * Changes the content of a message of yours (within the server's EDIT_WINDOW). Resolves with the
-   * `edited` event it causes; rejects with `forbidden`, `not_found`, `edit_window_closed`,
-   * `invalid_field`, `content_empty` or `content_too_long`. Waits for the connection, and is sent
-   * once the device is in step (after `synced`).
+   * Changes the content of a message of yours (within the server's EDIT_WINDOW). Resolves once the
+   * server applied it; the `edited` event then reaches every device of both people, this one
+   * included. Rejects with `forbidden`, `not_found`, `edit_window_closed`, `invalid_field`
+   * (a deleted message), `content_empty`, `content_too_long` or `rate_limited`. Waits for the
+   * connection, and is sent once the device is in step (after `synced`).
    */
-  edit(messageId: number, content: string): Promise<Edited>;
-  /** Deletes messages of yours (1 to 100, one conversation) for everyone. Resolves with the `deleted` event. */
-  delete(messageIds: number | number[]): Promise<Deleted>;
+  edit(messageId: number, content: string): Promise<void>;
+  /**
+   * Deletes messages of yours (1 to 100, one conversation) for everyone. Resolves once the server
+   * applied it (also when they were deleted already: then no `deleted` event comes of it).
+   */
+  delete(messageIds: number | number[]): Promise<void>;
   /** Marks the messages of `from` read; kept and sent after the reconnect while disconnected. */
   markRead(from: string | number | User, messageIds: number[]): void;
   search(fragment: string, options?: { limit?: number }): Promise<User[]>;
