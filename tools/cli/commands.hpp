@@ -75,6 +75,7 @@ struct listen_options {
   std::optional<double> timeout_seconds;      // stop after this long
   std::optional<std::int64_t> since;          // resume the stream after this position
   bool events = false;                        // print every event, not only messages (implied by since)
+  bool until_synced = false;                  // stop at SYNCED: the catch-up and nothing live
 };
 void run_listen(const context& ctx, const listen_options& options);
 

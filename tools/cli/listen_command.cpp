@@ -166,6 +166,7 @@ void run_listen(const context& ctx, const listen_options& options) {
       return;
     }
     if (shown.show(*f)) ++messages;
+    if (options.until_synced && is(*f, event::synced)) return;
   }
 }
 

@@ -111,6 +111,8 @@ int main(int argc, char** argv) {
   listen_cmd->add_flag("--events", listen.events,
                        "Print every event with its pos (own messages from other devices, receipts, reads, edits, "
                        "deletes, synced), not only messages");
+  listen_cmd->add_flag("--until-synced", listen.until_synced,
+                       "Stop once in step (SYNCED): print what happened since --since, and nothing live");
   listen_cmd->callback([&] { command = [&] { run_listen(ctx, listen); }; });
 
   edit_options edit;
