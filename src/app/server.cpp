@@ -255,6 +255,7 @@ std::unique_ptr<storage::store> open_store(const config::server_config& cfg, met
   spdlog::info("store: SQLite at {}", cfg.sqlite_path.string());
   storage::sqlite_options options;
   options.metrics = metrics;
+  options.sync_retention = cfg.sync_retention;
   return std::make_unique<storage::sqlite_store>(cfg.sqlite_path, std::move(options));
 }
 

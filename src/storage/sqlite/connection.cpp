@@ -74,7 +74,11 @@ connection connection::open(const std::filesystem::path& file, open_mode mode) {
   // Statements allocate their small objects from this per-connection arena instead of
   // malloc: 512 slots of 1200 bytes (SQLite's default is 100).
   sqlite3_db_config(db, SQLITE_DBCONFIG_LOOKASIDE, nullptr, 1200, 512);
-  return connection(db);
+  connection c(db);
+  // Deleted messages must leave no trace: SQLite then overwrites freed cells and pages with
+  // zeros instead of leaving the old bytes in the file. Per connection, as every PRAGMA.
+  c.exec("PRAGMA secure_delete = ON");
+  return c;
 }
 
 connection::connection(connection&& other) noexcept
@@ -131,6 +135,8 @@ sqlite3_stmt* connection::statement(std::string_view sql) {
 
 std::int64_t connection::last_insert_rowid() const noexcept { return sqlite3_last_insert_rowid(db_); }
 
+std::int64_t connection::changes() const noexcept { return sqlite3_changes64(db_); }
+
 bool connection::autocommit() const noexcept { return sqlite3_get_autocommit(db_) != 0; }
 
 query::query(connection& c, std::string_view sql) : conn_(c), stmt_(c.statement(sql)) {
@@ -174,6 +180,12 @@ std::optional<std::string> query::optional_text(int column) const {
   return text(column);
 }
 
+std::string query::blob_bytes(int column) const {
+  const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+  const int size = sqlite3_column_bytes(stmt_, column);
+  return data ? std::string(data, static_cast<std::size_t>(size)) : std::string();
+}
+
 void query::bind_one(int index, std::int64_t value) {
   const int rc = sqlite3_bind_int64(stmt_, index, value);
   if (rc != SQLITE_OK) conn_.fail(rc);
@@ -184,6 +196,13 @@ void query::bind_one(int index, std::string_view value) {
   // A null data pointer would bind SQL NULL; an empty string must stay an empty string.
   const char* data = value.data() ? value.data() : "";
   const int rc = sqlite3_bind_text64(stmt_, index, data, value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  if (rc != SQLITE_OK) conn_.fail(rc);
+}
+
+void query::bind_one(int index, blob value) {
+  // SQLITE_STATIC: file chunks are large, and the caller keeps them alive (see blob).
+  const char* data = value.bytes.data() ? value.bytes.data() : "";
+  const int rc = sqlite3_bind_blob64(stmt_, index, data, value.bytes.size(), SQLITE_STATIC);
   if (rc != SQLITE_OK) conn_.fail(rc);
 }
 

@@ -68,6 +68,8 @@ class connection {
 
   /// The rowid of the last row this connection inserted.
   std::int64_t last_insert_rowid() const noexcept;
+  /// Rows changed by the last INSERT, UPDATE or DELETE of this connection.
+  std::int64_t changes() const noexcept;
 
   sqlite3* handle() const noexcept { return db_; }
 
@@ -82,6 +84,11 @@ class connection {
   // built once and kept, see queries.hpp), and hashing the long multi-row texts on every use
   // cost more than running short statements.
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
+};
+
+/// Bytes to bind as a BLOB. Bound without a copy: they must outlive the query's use.
+struct blob {
+  std::string_view bytes;
 };
 
 /// One use of a cached statement: bind parameters, step through rows, read columns.
@@ -119,6 +126,7 @@ class query {
   std::optional<std::int64_t> optional_int64(int column) const;
   std::string text(int column) const;
   std::optional<std::string> optional_text(int column) const;
+  std::string blob_bytes(int column) const;
 
  private:
   void bind_one(int index, std::int64_t value);
@@ -127,6 +135,7 @@ class query {
   void bind_one(int index, const std::string& value) { bind_one(index, std::string_view(value)); }
   void bind_one(int index, const char* value) { bind_one(index, std::string_view(value)); }
   void bind_one(int index, std::nullopt_t);
+  void bind_one(int index, blob value);
   template <class T>
   void bind_one(int index, const std::optional<T>& value) {
     if (value) {

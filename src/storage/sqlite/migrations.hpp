@@ -208,12 +208,71 @@ CREATE TABLE token_cutoffs (
 );
 )sql";
 
+// The per-user event stream, edits, deletes, replies and files (docs/storage.md, "Event
+// stream" and "Files").
+inline constexpr std::string_view migration_5_stream_and_files = R"sql(
+-- One row per user with a stream: the last position handed out (bumped in the same write
+-- transaction as the events, so positions are gap-free and in commit order) and the highest
+-- position forgotten by retention (a `since` below it has expired).
+CREATE TABLE streams (
+  user_id        INTEGER PRIMARY KEY,
+  pos            INTEGER NOT NULL DEFAULT 0,
+  pruned_through INTEGER NOT NULL DEFAULT 0
+);
+-- The events, clustered by (user, pos) so a device's catch-up is one range read. No content:
+-- a message's text lives only in `messages`. kind is a stream_kind, ids the message ids as
+-- comma-separated decimals (one for message and edited events).
+CREATE TABLE stream_events (
+  user_id         INTEGER NOT NULL,
+  pos             INTEGER NOT NULL,
+  kind            INTEGER NOT NULL,
+  conversation_id INTEGER NOT NULL,
+  ids             TEXT    NOT NULL,
+  at              INTEGER NOT NULL,  -- unix ms
+  PRIMARY KEY (user_id, pos)
+) WITHOUT ROWID;
+-- Retention: the oldest events first, whoever they belong to. `at` grows with time, so new
+-- entries land on the index's last page.
+CREATE INDEX stream_events_by_at ON stream_events (at);
+
+ALTER TABLE messages ADD COLUMN reply_to INTEGER NULL;
+ALTER TABLE messages ADD COLUMN attachment_id TEXT NULL;
+ALTER TABLE messages ADD COLUMN edited_at INTEGER NULL;  -- unix ms of the last edit
+ALTER TABLE messages ADD COLUMN deleted_at INTEGER NULL; -- content is '' and attachment_id NULL from then on
+-- file_for: the messages carrying a file (few: most messages carry none).
+CREATE INDEX messages_by_attachment ON messages (attachment_id) WHERE attachment_id IS NOT NULL;
+
+-- Uploaded files: the row, and the bytes in chunks of at most 256 KiB (file_chunk_bytes), so
+-- that neither an upload nor a download ever holds a whole file. complete = 0 while the
+-- upload runs; such rows are invisible to downloads and pruned after a day.
+CREATE TABLE files (
+  id         TEXT    NOT NULL PRIMARY KEY,
+  owner_id   INTEGER NOT NULL,
+  name       TEXT    NOT NULL,
+  type       TEXT    NOT NULL,
+  size       INTEGER NOT NULL DEFAULT 0,
+  chunks     INTEGER NOT NULL DEFAULT 0,
+  complete   INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL  -- unix ms
+);
+CREATE INDEX files_incomplete ON files (created_at) WHERE complete = 0;
+-- A rowid table, not WITHOUT ROWID: its rows are large, and SQLite keeps large rows of a
+-- rowid table in overflow pages instead of in the b-tree of the key.
+CREATE TABLE file_chunks (
+  file_id TEXT    NOT NULL,
+  idx     INTEGER NOT NULL,
+  bytes   BLOB    NOT NULL,
+  UNIQUE (file_id, idx)
+);
+)sql";
+
 /// In order; versions start at 1 and have no gaps.
 inline constexpr migration migrations[] = {
     {1, "initial schema", migration_1_initial_schema},
     {2, "unread counters", migration_2_unread_counters},
     {3, "search any substring", migration_3_search_any_substring},
     {4, "token revocation", migration_4_token_revocation},
+    {5, "stream and files", migration_5_stream_and_files},
 };
 
 }  // namespace chatrix::storage::sqlite_detail

@@ -77,18 +77,21 @@ inline constexpr std::string_view search_substring =
 
 // ---- messages ----
 
-// The columns read_message expects, in this order.
-#define CHATRIX_SQLITE_MESSAGE_COLUMNS \
-  "id, conversation_id, seq, sender_id, recipient_id, content, created_at, delivered_at, read_at"
+// The columns read_message expects, in this order, from CHATRIX_SQLITE_MESSAGES (a message
+// and the file it carries, if any).
+#define CHATRIX_SQLITE_MESSAGE_COLUMNS                                                                     \
+  "m.id, m.conversation_id, m.seq, m.sender_id, m.recipient_id, m.content, m.created_at, m.delivered_at, " \
+  "m.read_at, m.reply_to, m.edited_at, m.deleted_at, f.id, f.name, f.type, f.size"
+#define CHATRIX_SQLITE_MESSAGES "messages AS m LEFT JOIN files AS f ON f.id = m.attachment_id"
 
 // Retry detection: the newest message with the same sender, mark, recipient and content
 // created at or after ?3 (now - retry window). The order is messages_retry's own (rowid is
 // its last key column), walked backwards: "ORDER BY id" alone made SQLite sort through a
 // temporary b-tree on every send.
 inline constexpr std::string_view select_retry =
-    "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM messages "
-    "WHERE sender_id = ?1 AND mark = ?2 AND created_at >= ?3 AND recipient_id = ?4 AND content = ?5 "
-    "ORDER BY created_at DESC, id DESC LIMIT 1";
+    "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM " CHATRIX_SQLITE_MESSAGES " "
+    "WHERE m.sender_id = ?1 AND m.mark = ?2 AND m.created_at >= ?3 AND m.recipient_id = ?4 AND m.content = ?5 "
+    "ORDER BY m.created_at DESC, m.id DESC LIMIT 1";
 // No statement on the write path has a RETURNING clause: SQLite runs RETURNING through a
 // temporary b-tree opened and closed for every execution, which cost more than the rest of
 // the insert. Ids come from sqlite3_last_insert_rowid instead, rows to report from a SELECT.
@@ -106,6 +109,13 @@ inline constexpr std::string_view insert_conversation =
 inline constexpr std::string_view advance_conversation =
     "UPDATE conversations SET last_seq = ?2, updated_at = max(updated_at, ?3), "
     "unread_lo = unread_lo + ?4, unread_hi = unread_hi + ?5 WHERE id = ?1";
+// append_message's checks of a reply and an attachment: the pair of the conversation the
+// replied-to message belongs to; the owner of a complete file.
+inline constexpr std::string_view select_message_pair =
+    "SELECT c.user_lo, c.user_hi FROM messages AS m JOIN conversations AS c ON c.id = m.conversation_id "
+    "WHERE m.id = ?1";
+inline constexpr std::string_view select_complete_file_owner =
+    "SELECT owner_id FROM files WHERE id = ?1 AND complete = 1";
 // The writer runs without foreign key enforcement (three index lookups per message); the
 // one place a bad user id could enter, a new conversation, checks both users with this.
 inline constexpr std::string_view count_users_by_ids =
@@ -144,17 +154,19 @@ std::string_view by_row_count(std::size_t rows, Build build) {
 
 }  // namespace detail
 
-/// Inserts `rows` messages, 7 parameters each in the column order below; their ids are
+/// Inserts `rows` messages, 9 parameters each in the column order below; their ids are
 /// consecutive, ending at last_insert_rowid (AUTOINCREMENT, one writer).
+inline constexpr std::size_t message_insert_columns = 9;
 inline std::string_view insert_messages(std::size_t rows) {
   return detail::by_row_count(rows, [](std::size_t n) {
     return detail::numbered_rows(
-        "INSERT INTO messages (conversation_id, seq, sender_id, recipient_id, content, mark, created_at) VALUES ", n,
-        7, 1);
+        "INSERT INTO messages (conversation_id, seq, sender_id, recipient_id, content, mark, created_at, reply_to, "
+        "attachment_id) VALUES ",
+        n, message_insert_columns, 1);
   });
 }
 
-/// The messages among ?1..?rows not yet delivered: id, sender_id, recipient_id. One lookup
+/// The messages among ?1..?rows not yet delivered: id, sender_id, recipient_id, conversation_id. One lookup
 /// per id, joined by UNION ALL: an IN list of parameters would first be copied into a
 /// temporary b-tree.
 inline std::string_view select_undelivered(std::size_t rows) {
@@ -162,7 +174,7 @@ inline std::string_view select_undelivered(std::size_t rows) {
     std::string out;
     for (std::size_t i = 1; i <= n; ++i) {
       if (i > 1) out += " UNION ALL ";
-      out += "SELECT id, sender_id, recipient_id FROM messages WHERE id = ?" + std::to_string(i) +
+      out += "SELECT id, sender_id, recipient_id, conversation_id FROM messages WHERE id = ?" + std::to_string(i) +
              " AND delivered_at IS NULL";
     }
     return out;
@@ -191,8 +203,10 @@ inline constexpr std::string_view subtract_unread =
     "unread_hi = unread_hi - (CASE WHEN ?2 = user_lo THEN 0 ELSE ?3 END) WHERE id = ?1";
 
 inline constexpr std::string_view select_pending =
-    "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM messages "
-    "WHERE recipient_id = ?1 AND delivered_at IS NULL AND id > ?2 ORDER BY id LIMIT ?3";
+    "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM " CHATRIX_SQLITE_MESSAGES " "
+    "WHERE m.recipient_id = ?1 AND m.delivered_at IS NULL AND m.id > ?2 ORDER BY m.id LIMIT ?3";
+inline constexpr std::string_view select_message_by_id =
+    "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM " CHATRIX_SQLITE_MESSAGES " WHERE m.id = ?1";
 
 inline constexpr std::string_view select_conversation_by_pair =
     "SELECT id FROM conversations WHERE user_lo = ?1 AND user_hi = ?2";
@@ -201,13 +215,13 @@ inline constexpr std::string_view select_message_position = "SELECT conversation
 // ids and seqs grow together, so "id < before" is "seq < the seq of before" when `before`
 // is a message of this conversation (the normal case: the oldest message a client has).
 inline constexpr std::string_view select_history_before_seq =
-    "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM messages "
-    "WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
+    "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM " CHATRIX_SQLITE_MESSAGES " "
+    "WHERE m.conversation_id = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3";
 // Fallback for a `before` that is not a message of this conversation: same order, with
 // the id filtered while walking the index (slower, only for odd clients).
 inline constexpr std::string_view select_history_before_id =
-    "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM messages "
-    "WHERE conversation_id = ?1 AND id < ?2 ORDER BY seq DESC LIMIT ?3";
+    "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM " CHATRIX_SQLITE_MESSAGES " "
+    "WHERE m.conversation_id = ?1 AND m.id < ?2 ORDER BY m.seq DESC LIMIT ?3";
 
 // The viewer's most recent conversations (limit applied before the per-row work), then the
 // peer and the last message (through UNIQUE (conversation_id, seq)) for those only. The
@@ -222,14 +236,105 @@ inline constexpr std::string_view select_previews =
     "      WHERE user_hi = ?1 AND user_lo <> ?1"
     "  ) ORDER BY updated_at DESC, id DESC LIMIT ?2"
     ") "
-    "SELECT c.id, c.updated_at, p.id, p.username, p.name, c.unread, "
-    "  m.id, m.conversation_id, m.seq, m.sender_id, m.recipient_id, m.content, m.created_at, "
-    "  m.delivered_at, m.read_at "
+    "SELECT c.id, c.updated_at, p.id, p.username, p.name, c.unread, " CHATRIX_SQLITE_MESSAGE_COLUMNS " "
     "FROM recent AS c JOIN users AS p ON p.id = c.peer "
     "LEFT JOIN messages AS m ON m.conversation_id = c.id AND m.seq = c.last_seq "
+    "LEFT JOIN files AS f ON f.id = m.attachment_id "
     "ORDER BY c.updated_at DESC, c.id DESC";
 
+// The next page of them: the viewer's conversations after (?3 updated_at, ?4 id) in the same
+// most-recent-first order.
+inline constexpr std::string_view select_previews_before =
+    "WITH recent AS ("
+    "  SELECT id, peer, updated_at, last_seq, unread FROM ("
+    "    SELECT id, user_hi AS peer, updated_at, last_seq, unread_lo AS unread FROM conversations"
+    "      WHERE user_lo = ?1 AND (updated_at, id) < (?3, ?4)"
+    "    UNION ALL"
+    "    SELECT id, user_lo AS peer, updated_at, last_seq, unread_hi AS unread FROM conversations"
+    "      WHERE user_hi = ?1 AND user_lo <> ?1 AND (updated_at, id) < (?3, ?4)"
+    "  ) ORDER BY updated_at DESC, id DESC LIMIT ?2"
+    ") "
+    "SELECT c.id, c.updated_at, p.id, p.username, p.name, c.unread, " CHATRIX_SQLITE_MESSAGE_COLUMNS " "
+    "FROM recent AS c JOIN users AS p ON p.id = c.peer "
+    "LEFT JOIN messages AS m ON m.conversation_id = c.id AND m.seq = c.last_seq "
+    "LEFT JOIN files AS f ON f.id = m.attachment_id "
+    "ORDER BY c.updated_at DESC, c.id DESC";
+
+// conversation_messages with `after`: the oldest messages after seq ?2, or (fallback, for an
+// `after` of another conversation) after id ?2, oldest first.
+inline constexpr std::string_view select_messages_after_seq =
+    "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM " CHATRIX_SQLITE_MESSAGES " "
+    "WHERE m.conversation_id = ?1 AND m.seq > ?2 ORDER BY m.seq LIMIT ?3";
+inline constexpr std::string_view select_messages_after_id =
+    "SELECT " CHATRIX_SQLITE_MESSAGE_COLUMNS " FROM " CHATRIX_SQLITE_MESSAGES " "
+    "WHERE m.conversation_id = ?1 AND m.id > ?2 ORDER BY m.seq LIMIT ?3";
+
 #undef CHATRIX_SQLITE_MESSAGE_COLUMNS
+#undef CHATRIX_SQLITE_MESSAGES
+
+inline constexpr std::string_view select_conversation_members =
+    "SELECT user_lo, user_hi FROM conversations WHERE id = ?1";
+
+// ---- edits and deletes (see message_changes.hpp) ----
+
+inline constexpr std::string_view select_change_state =
+    "SELECT sender_id, recipient_id, conversation_id, created_at, deleted_at IS NOT NULL FROM messages WHERE id = ?1";
+inline constexpr std::string_view edit_message = "UPDATE messages SET content = ?2, edited_at = ?3 WHERE id = ?1";
+// Everything a deleted message said goes: its text, its file, and the client's mark (which
+// the retry index holds).
+inline constexpr std::string_view delete_message =
+    "UPDATE messages SET content = '', attachment_id = NULL, mark = NULL, deleted_at = ?2 WHERE id = ?1";
+
+// ---- files (see files.hpp) ----
+
+inline constexpr std::string_view insert_file =
+    "INSERT INTO files (id, owner_id, name, type, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT (id) DO NOTHING";
+inline constexpr std::string_view select_incomplete_file = "SELECT 1 FROM files WHERE id = ?1 AND complete = 0";
+inline constexpr std::string_view insert_file_chunk =
+    "INSERT INTO file_chunks (file_id, idx, bytes) VALUES (?1, ?2, ?3) ON CONFLICT (file_id, idx) DO NOTHING";
+// The chunks of an upload: how many, and whether they are 0..n-1 with the total size.
+inline constexpr std::string_view select_file_chunk_totals =
+    "SELECT COUNT(*), COALESCE(MAX(idx), -1), COALESCE(SUM(length(bytes)), 0) FROM file_chunks WHERE file_id = ?1";
+inline constexpr std::string_view finish_file =
+    "UPDATE files SET size = ?2, chunks = ?3, complete = 1 WHERE id = ?1 AND complete = 0";
+// A complete file ?1 that ?2 may read: the uploader, or a party to a message carrying it.
+inline constexpr std::string_view select_file_for =
+    "SELECT id, name, type, size, owner_id, created_at, complete, chunks FROM files "
+    "WHERE id = ?1 AND complete = 1 AND (owner_id = ?2 OR EXISTS ("
+    "  SELECT 1 FROM messages WHERE attachment_id = ?1 AND (sender_id = ?2 OR recipient_id = ?2)))";
+inline constexpr std::string_view select_file_chunk =
+    "SELECT c.bytes FROM file_chunks AS c JOIN files AS f ON f.id = c.file_id "
+    "WHERE c.file_id = ?1 AND c.idx = ?2 AND f.complete = 1";
+// Uploads abandoned before ?1 (unix ms), a few at a time, except the file ?2 being written.
+inline constexpr std::string_view select_abandoned_files =
+    "SELECT id FROM files WHERE complete = 0 AND created_at < ?1 AND id <> ?2 ORDER BY created_at LIMIT ?3";
+inline constexpr std::string_view delete_file_chunks = "DELETE FROM file_chunks WHERE file_id = ?1";
+inline constexpr std::string_view delete_file = "DELETE FROM files WHERE id = ?1";
+
+// ---- the event stream (see stream.hpp and migration 5) ----
+
+inline constexpr std::string_view select_stream_state = "SELECT pos, pruned_through FROM streams WHERE user_id = ?1";
+inline constexpr std::string_view select_stream_pos = "SELECT pos FROM streams WHERE user_id = ?1";
+inline constexpr std::string_view save_stream_pos =
+    "INSERT INTO streams (user_id, pos) VALUES (?1, ?2) ON CONFLICT (user_id) DO UPDATE SET pos = excluded.pos";
+inline constexpr std::string_view select_stream_events =
+    "SELECT pos, kind, conversation_id, ids, at FROM stream_events WHERE user_id = ?1 AND pos > ?2 "
+    "ORDER BY pos LIMIT ?3";
+// Retention: up to ?2 events older than ?1, oldest first, then each deleted by its key.
+inline constexpr std::string_view select_expired_events =
+    "SELECT user_id, pos FROM stream_events WHERE at < ?1 ORDER BY at LIMIT ?2";
+inline constexpr std::string_view delete_stream_event = "DELETE FROM stream_events WHERE user_id = ?1 AND pos = ?2";
+inline constexpr std::string_view raise_pruned_through =
+    "UPDATE streams SET pruned_through = max(pruned_through, ?2) WHERE user_id = ?1";
+
+/// Inserts `rows` events, 6 parameters each in the column order below.
+inline std::string_view insert_stream_events(std::size_t rows) {
+  return detail::by_row_count(rows, [](std::size_t n) {
+    return detail::numbered_rows("INSERT INTO stream_events (user_id, pos, kind, conversation_id, ids, at) VALUES ",
+                                 n, 6, 1);
+  });
+}
 
 // ---- tokens (see tokens.hpp and migration 4) ----
 // Token writes are a few per login, not per message: RETURNING's temporary b-tree is fine here.

@@ -4,6 +4,8 @@
 #include "core/types.hpp"
 #include "storage/sqlite/connection.hpp"
 
+#include <utility>
+
 namespace chatrix::storage::sqlite_detail {
 
 inline user read_user(const query& q, int first) { return user{q.int64(first), q.text(first + 1), q.text(first + 2)}; }
@@ -20,6 +22,11 @@ inline message read_message(const query& q, int first) {
   m.created_at = q.int64(first + 6);
   m.delivered_at = q.optional_int64(first + 7);
   m.read_at = q.optional_int64(first + 8);
+  m.reply_to = q.optional_int64(first + 9);
+  m.edited_at = q.optional_int64(first + 10);
+  m.deleted_at = q.optional_int64(first + 11);
+  if (auto file = q.optional_text(first + 12))
+    m.attachment = file_info{std::move(*file), q.text(first + 13), q.text(first + 14), q.int64(first + 15)};
   return m;
 }
 

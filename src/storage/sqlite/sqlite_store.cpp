@@ -7,9 +7,12 @@
 #include "metrics/metrics.hpp"
 #include "storage/sqlite/checkpointer.hpp"
 #include "storage/sqlite/connection.hpp"
+#include "storage/sqlite/files.hpp"
+#include "storage/sqlite/message_changes.hpp"
 #include "storage/sqlite/migrations.hpp"
 #include "storage/sqlite/queries.hpp"
 #include "storage/sqlite/rows.hpp"
+#include "storage/sqlite/stream.hpp"
 #include "storage/sqlite/tokens.hpp"
 #include "storage/sqlite/write_jobs.hpp"
 
@@ -111,12 +114,15 @@ std::vector<message> read_pending(connection& c, user_id recipient, message_id a
   return out;
 }
 
-std::vector<chat_preview> read_previews(connection& c, user_id viewer, int limit) {
+/// The viewer's conversations, most recent first, after `before` when given.
+std::vector<chat_preview> read_previews(connection& c, user_id viewer, int limit,
+                                        std::optional<preview_cursor> before = std::nullopt) {
   std::vector<chat_preview> out;
   const int n = clamp_limit(limit, query_limits::max_previews);
   if (n == 0) return out;
-  query q(c, sql::select_previews);
+  query q(c, before ? sql::select_previews_before : sql::select_previews);
   q.bind(viewer, n);
+  if (before) q.bind_at(3, before->updated_at).bind_at(4, before->conversation);
   while (q.step()) {
     chat_preview p;
     p.conversation = q.int64(0);
@@ -125,6 +131,44 @@ std::vector<chat_preview> read_previews(connection& c, user_id viewer, int limit
     p.unread = q.int64(5);
     if (q.optional_int64(6)) p.last = read_message(q, 6);
     out.push_back(std::move(p));
+  }
+  return out;
+}
+
+/// A page of one conversation: with `after`, the oldest messages after it, oldest first;
+/// otherwise the newest before `before` (when given), newest first.
+std::vector<message> read_conversation_page(connection& c, conversation_id conversation,
+                                            std::optional<message_id> before, std::optional<message_id> after,
+                                            int limit) {
+  std::vector<message> out;
+  const int n = clamp_limit(limit, query_limits::max_history_page);
+  if (n == 0) return out;
+  // Within one conversation ids and seqs grow together, so "id beyond x" is "seq beyond the
+  // seq of x" when x is a message of this conversation (the normal case); otherwise the id is
+  // filtered while walking the same index (slower, only for odd clients).
+  const auto seq_of = [&](message_id id) -> std::optional<std::int64_t> {
+    query q(c, sql::select_message_position);
+    q.bind(id);
+    if (q.step() && q.int64(0) == conversation) return q.int64(1);
+    return std::nullopt;
+  };
+  const auto read_all = [&](std::string_view text, std::int64_t bound) {
+    query q(c, text);
+    q.bind(conversation, bound, n);
+    while (q.step()) out.push_back(read_message(q, 0));
+  };
+  if (after) {
+    if (const auto seq = seq_of(*after)) {
+      read_all(sql::select_messages_after_seq, *seq);
+    } else {
+      read_all(sql::select_messages_after_id, *after);
+    }
+  } else if (!before) {
+    read_all(sql::select_history_before_seq, std::numeric_limits<std::int64_t>::max());
+  } else if (const auto seq = seq_of(*before)) {
+    read_all(sql::select_history_before_seq, *seq);
+  } else {
+    read_all(sql::select_history_before_id, *before);
   }
   return out;
 }
@@ -192,6 +236,7 @@ class sqlite_store::impl {
   }
 
   void shutdown();
+  std::chrono::milliseconds retention() const noexcept { return opts_.sync_retention; }
   std::uint64_t committed_batches() const noexcept { return batches_.load(std::memory_order_relaxed); }
 
  private:
@@ -414,7 +459,7 @@ void sqlite_store::impl::run_batch(std::vector<std::unique_ptr<write_job>>& batc
       break;
     }
     auto aborted = std::find_if(steps.begin(), steps.end(),
-                                [&c](const auto& step) { return sqlite_detail::run_step(c, step) == job_run::aborted; });
+                                [&](const auto& step) { return sqlite_detail::run_step(c, step, retention()) == job_run::aborted; });
     if (aborted != steps.end()) {
       rollback(c);
       steps.erase(aborted);
@@ -592,28 +637,58 @@ void sqlite_store::append_message(send_request req, callback<send_result> done) 
 
 void sqlite_store::mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
                                   callback<delivered_result> done) {
-  impl_->enqueue(std::make_unique<receipt_job>(recipient, std::move(ids), at, detail::as_delivered(std::move(done))));
+  impl_->enqueue(std::make_unique<receipt_job>(recipient, std::move(ids), at, std::move(done)));
 }
 
 void sqlite_store::mark_read(user_id reader, std::vector<message_id> ids, unix_ms at, callback<read_result> done) {
-  impl_->write<read_result>(std::move(done), [reader, ids = std::move(ids), at](connection& c) -> result<read_result> {
+  impl_->write<read_result>(std::move(done), [reader, ids = std::move(ids), at,
+                                               retention = impl_->retention()](connection& c) -> result<read_result> {
     // Every id is checked before anything changes: a refusal must leave no write behind. The
     // same pass notes which messages nobody had received yet: reading delivers them too.
     read_result out;
     std::unordered_set<message_id> seen;
-    std::map<conversation_id, std::int64_t> read_per_conversation;
+    // The news, in order of first appearance: per (sender, conversation) what was received and
+    // read, for the sender's stream; per conversation what was read, for the reader's.
+    struct sender_news {
+      user_id sender;
+      conversation_id conversation;
+      std::vector<message_id> received, read;
+    };
+    std::vector<sender_news> per_sender;
+    std::vector<std::pair<conversation_id, std::vector<message_id>>> per_conversation;
     for (const message_id id : ids) {
       query q(c, sql::select_read_state);
       q.bind(id);
       if (!q.step() || q.int64(1) != reader) return make_error(errc::forbidden, "not a message to you");
       if (q.int64(3) != 0 || !seen.insert(id).second) continue;  // read before, or a repeated id
-      out.read.push_back(message_ref{id, q.int64(0), reader});
-      if (q.int64(4) != 0) out.delivered.push_back(out.read.back());
-      ++read_per_conversation[q.int64(2)];
+      const user_id sender = q.int64(0);
+      const conversation_id conversation = q.int64(2);
+      const bool first_receipt = q.int64(4) != 0;
+      out.read.push_back(message_ref{id, sender, reader});
+      if (first_receipt) out.delivered.push_back(out.read.back());
+      auto news = std::find_if(per_sender.begin(), per_sender.end(), [&](const sender_news& n) {
+        return n.sender == sender && n.conversation == conversation;
+      });
+      if (news == per_sender.end()) news = per_sender.insert(news, sender_news{sender, conversation, {}, {}});
+      if (first_receipt) news->received.push_back(id);
+      news->read.push_back(id);
+      auto read_here = std::find_if(per_conversation.begin(), per_conversation.end(),
+                                    [&](const auto& p) { return p.first == conversation; });
+      if (read_here == per_conversation.end()) read_here = per_conversation.insert(read_here, {conversation, {}});
+      read_here->second.push_back(id);
     }
     for (const auto& r : out.read) query(c, sql::set_read).bind(r.id, at).run();
-    for (const auto& [conversation, count] : read_per_conversation)
-      query(c, sql::subtract_unread).bind(conversation, reader, count).run();
+    for (const auto& [conversation, read] : per_conversation)
+      query(c, sql::subtract_unread).bind(conversation, reader, static_cast<std::int64_t>(read.size())).run();
+    sqlite_detail::stream_writer stream(c, retention);
+    for (auto& n : per_sender) {
+      if (!n.received.empty())
+        out.stream.push_back(stream.add(n.sender, stream_kind::received, n.conversation, std::move(n.received), at));
+      out.stream.push_back(stream.add(n.sender, stream_kind::read, n.conversation, std::move(n.read), at));
+    }
+    for (auto& [conversation, read] : per_conversation)
+      out.stream.push_back(stream.add(reader, stream_kind::read_self, conversation, std::move(read), at));
+    stream.flush();
     return out;
   });
 }
@@ -630,35 +705,82 @@ void sqlite_store::history(user_id a, user_id b, std::optional<message_id> befor
                            callback<std::vector<message>> done) {
   impl_->read<std::vector<message>>(
       std::move(done), [a, b, before, limit](connection& c) -> result<std::vector<message>> {
-        std::vector<message> out;
-        const int n = clamp_limit(limit, query_limits::max_history_page);
-        if (n == 0) return out;
         conversation_id conversation = 0;
         {
           query q(c, sql::select_conversation_by_pair);
           q.bind(std::min(a, b), std::max(a, b));
-          if (!q.step()) return out;
+          if (!q.step()) return std::vector<message>();
           conversation = q.int64(0);
         }
-        std::optional<std::int64_t> before_seq;
-        if (!before) {
-          before_seq = std::numeric_limits<std::int64_t>::max();
-        } else {
-          query q(c, sql::select_message_position);
-          q.bind(*before);
-          if (q.step() && q.int64(0) == conversation) before_seq = q.int64(1);
-        }
-        if (before_seq) {
-          query q(c, sql::select_history_before_seq);
-          q.bind(conversation, *before_seq, n);
-          while (q.step()) out.push_back(read_message(q, 0));
-        } else {
-          query q(c, sql::select_history_before_id);
-          q.bind(conversation, *before, n);
-          while (q.step()) out.push_back(read_message(q, 0));
-        }
-        return out;
+        return read_conversation_page(c, conversation, before, std::nullopt, limit);
       });
+}
+
+void sqlite_store::conversation_messages(user_id viewer, conversation_id chat, std::optional<message_id> before,
+                                         std::optional<message_id> after, int limit,
+                                         callback<std::vector<message>> done) {
+  impl_->read<std::vector<message>>(
+      std::move(done), [viewer, chat, before, after, limit](connection& c) -> result<std::vector<message>> {
+        {
+          query q(c, sql::select_conversation_members);
+          q.bind(chat);
+          if (!q.step() || (q.int64(0) != viewer && q.int64(1) != viewer))
+            return make_error(errc::not_found, "no such conversation");
+        }
+        return read_conversation_page(c, chat, before, after, limit);
+      });
+}
+
+void sqlite_store::chat_previews_page(user_id viewer, preview_cursor before, int limit,
+                                      callback<std::vector<chat_preview>> done) {
+  impl_->read<std::vector<chat_preview>>(
+      std::move(done), [viewer, before, limit](connection& c) -> result<std::vector<chat_preview>> {
+        return read_previews(c, viewer, limit, before);
+      });
+}
+
+// ---- edits and deletes ----
+
+void sqlite_store::edit_message(edit_request req, callback<edit_result> done) {
+  impl_->write<edit_result>(std::move(done), [req = std::move(req), retention = impl_->retention()](connection& c) {
+    return sqlite_detail::edit_message(c, req, retention);
+  });
+}
+
+void sqlite_store::delete_messages(delete_request req, callback<delete_result> done) {
+  impl_->write<delete_result>(std::move(done), [req = std::move(req), retention = impl_->retention()](connection& c) {
+    return sqlite_detail::delete_messages(c, req, retention);
+  });
+}
+
+// ---- files ----
+
+void sqlite_store::create_file(stored_file f, callback<bool> done) {
+  impl_->write<bool>(std::move(done), [f = std::move(f)](connection& c) { return sqlite_detail::create_file(c, f); });
+}
+
+void sqlite_store::append_file_chunk(std::string id, int index, std::string bytes, callback<bool> done) {
+  impl_->write<bool>(std::move(done), [id = std::move(id), index, bytes = std::move(bytes)](connection& c) {
+    return sqlite_detail::append_file_chunk(c, id, index, bytes);
+  });
+}
+
+void sqlite_store::finish_file(std::string id, std::int64_t size, int chunks, callback<bool> done) {
+  impl_->write<bool>(std::move(done), [id = std::move(id), size, chunks](connection& c) {
+    return sqlite_detail::finish_file(c, id, size, chunks);
+  });
+}
+
+void sqlite_store::file_for(user_id viewer, std::string id, callback<std::optional<stored_file>> done) {
+  impl_->read<std::optional<stored_file>>(std::move(done), [viewer, id = std::move(id)](connection& c) {
+    return sqlite_detail::file_for(c, viewer, id);
+  });
+}
+
+void sqlite_store::read_file_chunk(std::string id, int index, callback<std::string> done) {
+  impl_->read<std::string>(std::move(done), [id = std::move(id), index](connection& c) {
+    return sqlite_detail::read_file_chunk(c, id, index);
+  });
 }
 
 void sqlite_store::chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) {
@@ -679,6 +801,7 @@ void sqlite_store::session_start(user_id viewer, int previews_limit, int pending
         try {
           out.previews = read_previews(c, viewer, previews_limit);
           out.pending = read_pending(c, viewer, 0, pending_limit);
+          out.latest = sqlite_detail::read_stream_latest(c, viewer);
         } catch (...) {
           end_read(c);
           throw;
@@ -686,6 +809,45 @@ void sqlite_store::session_start(user_id viewer, int previews_limit, int pending
         end_read(c);
         return out;
       });
+}
+
+void sqlite_store::session_resume(user_id viewer, int previews_limit, stream_pos since, int events_limit,
+                                  int pending_limit, callback<session_snapshot> done) {
+  impl_->read<session_snapshot>(
+      std::move(done),
+      [viewer, previews_limit, since, events_limit, pending_limit](connection& c) -> result<session_snapshot> {
+        // One snapshot: no event can fall between the stream page and `latest`, or between
+        // the previews and the events that follow them.
+        query(c, sql::begin_deferred).run();
+        session_snapshot out;
+        try {
+          out.previews = read_previews(c, viewer, previews_limit);
+          auto page = sqlite_detail::read_stream_page(c, viewer, since, std::max(events_limit, 0));
+          out.latest = page.latest;
+          if (page.expired) out.pending = read_pending(c, viewer, 0, pending_limit);
+          out.stream = std::move(page);
+        } catch (...) {
+          end_read(c);
+          throw;
+        }
+        end_read(c);
+        return out;
+      });
+}
+
+void sqlite_store::stream_events(user_id viewer, stream_pos since, int limit, callback<stream_page> done) {
+  impl_->read<stream_page>(std::move(done), [viewer, since, limit](connection& c) -> result<stream_page> {
+    // The events and the messages they name, read as one snapshot.
+    query(c, sql::begin_deferred).run();
+    try {
+      auto page = sqlite_detail::read_stream_page(c, viewer, since, limit);
+      end_read(c);
+      return page;
+    } catch (...) {
+      end_read(c);
+      throw;
+    }
+  });
 }
 
 // ---- tokens ----

@@ -33,6 +33,9 @@ struct sqlite_options {
   /// Test hook: runs on the writer thread when writes are waiting, before it takes them
   /// off the queue. Tests block in it to fill the queue or to form one large batch.
   std::function<void()> before_write_batch;
+  /// Stream events older than this are forgotten (SYNC_RETENTION); a `since` before them
+  /// has expired.
+  std::chrono::milliseconds sync_retention{std::chrono::hours(24 * 30)};
   /// Where the writer reports its commits and the write queue's depth (nullptr: nowhere).
   /// Must outlive the store.
   metrics::store_metrics* metrics = nullptr;
@@ -70,8 +73,25 @@ class sqlite_store final : public store {
                         callback<std::vector<message>> done) override;
   void history(user_id a, user_id b, std::optional<message_id> before, int limit,
                callback<std::vector<message>> done) override;
+  void conversation_messages(user_id viewer, conversation_id chat, std::optional<message_id> before,
+                             std::optional<message_id> after, int limit,
+                             callback<std::vector<message>> done) override;
   void chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) override;
+  void chat_previews_page(user_id viewer, preview_cursor before, int limit,
+                          callback<std::vector<chat_preview>> done) override;
   void session_start(user_id viewer, int previews_limit, int pending_limit, callback<session_snapshot> done) override;
+  void session_resume(user_id viewer, int previews_limit, stream_pos since, int events_limit, int pending_limit,
+                      callback<session_snapshot> done) override;
+  void stream_events(user_id viewer, stream_pos since, int limit, callback<stream_page> done) override;
+
+  void edit_message(edit_request req, callback<edit_result> done) override;
+  void delete_messages(delete_request req, callback<delete_result> done) override;
+
+  void create_file(stored_file f, callback<bool> done) override;
+  void append_file_chunk(std::string id, int index, std::string bytes, callback<bool> done) override;
+  void finish_file(std::string id, std::int64_t size, int chunks, callback<bool> done) override;
+  void file_for(user_id viewer, std::string id, callback<std::optional<stored_file>> done) override;
+  void read_file_chunk(std::string id, int index, callback<std::string> done) override;
 
   void record_token(token_record t, callback<bool> done) override;
   void revoke_token(token_record t, callback<bool> done) override;

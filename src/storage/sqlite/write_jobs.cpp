@@ -7,6 +7,7 @@
 
 #include "storage/sqlite/queries.hpp"
 #include "storage/sqlite/rows.hpp"
+#include "storage/sqlite/stream.hpp"
 
 #include <sqlite3.h>
 
@@ -45,7 +46,25 @@ std::optional<conversation_state> conversation_of(connection& c, user_id lo, use
   return conversation_state{c.last_insert_rowid(), 0, now};
 }
 
-void append_messages(connection& c, std::span<write_job* const> jobs) {
+/// Why `req` may not be stored, checked before anything is written: a reply to a message of
+/// another conversation, or an attachment that is not a complete file of the sender's.
+std::optional<error> refusal_of(connection& c, const send_request& req, user_id lo, user_id hi) {
+  if (req.reply_to) {
+    query q(c, sql::select_message_pair);
+    q.bind(*req.reply_to);
+    if (!q.step() || q.int64(0) != lo || q.int64(1) != hi)
+      return make_error(errc::invalid_field, "reply_to is not a message of this conversation");
+  }
+  if (req.attachment) {
+    query q(c, sql::select_complete_file_owner);
+    q.bind(*req.attachment);
+    if (!q.step() || q.int64(0) != req.sender)
+      return make_error(errc::invalid_field, "attachment is not a file you uploaded");
+  }
+  return std::nullopt;
+}
+
+void append_messages(connection& c, std::span<write_job* const> jobs, std::chrono::milliseconds retention) {
   struct new_message {
     append_job* job;
     message m;
@@ -76,6 +95,12 @@ void append_messages(connection& c, std::span<write_job* const> jobs) {
     }
     const user_id lo = std::min(req.sender, req.recipient);
     const user_id hi = std::max(req.sender, req.recipient);
+    if (req.reply_to || req.attachment) {
+      if (auto refused = refusal_of(c, req, lo, hi)) {
+        job.outcome.set(failure<send_result>(*refused));
+        continue;
+      }
+    }
     auto conv = conversations.find({lo, hi});
     if (conv == conversations.end()) {
       auto found = conversation_of(c, lo, hi, req.now);
@@ -93,6 +118,7 @@ void append_messages(connection& c, std::span<write_job* const> jobs) {
     m.recipient = req.recipient;
     m.content = req.content;
     m.created_at = req.now;
+    m.reply_to = req.reply_to;
     state.updated_at = std::max(state.updated_at, req.now);
     ++(req.recipient == lo ? state.new_unread_lo : state.new_unread_hi);
     added.push_back(new_message{&job, std::move(m)});
@@ -104,9 +130,11 @@ void append_messages(connection& c, std::span<write_job* const> jobs) {
     query q(c, sql::insert_messages(n));
     for (std::size_t i = 0; i < n; ++i) {
       const message& m = added[first + i].m;
-      const int p = static_cast<int>(7 * i);
+      const send_request& req = added[first + i].job->req;
+      const int p = static_cast<int>(sql::message_insert_columns * i);
       q.bind_at(p + 1, m.conversation).bind_at(p + 2, m.seq).bind_at(p + 3, m.sender).bind_at(p + 4, m.recipient);
-      q.bind_at(p + 5, m.content).bind_at(p + 6, added[first + i].job->req.mark).bind_at(p + 7, m.created_at);
+      q.bind_at(p + 5, m.content).bind_at(p + 6, req.mark).bind_at(p + 7, m.created_at);
+      q.bind_at(p + 8, req.reply_to).bind_at(p + 9, req.attachment);
     }
     q.run();
     // AUTOINCREMENT with a single writer: the rows got consecutive ids, the last one last.
@@ -120,11 +148,37 @@ void append_messages(connection& c, std::span<write_job* const> jobs) {
         .run();
   }
 
-  for (const auto& [job, index] : retries_of_added) job->outcome.set(send_result{added[index].m, true});
-  for (auto& a : added) a.job->outcome.set(send_result{std::move(a.m), false});
+  // The attachments' rows, for the results: a few, and only on messages that carry one.
+  for (auto& a : added) {
+    if (!a.job->req.attachment) continue;
+    query q(c, sql::select_message_by_id);
+    q.bind(a.m.id);
+    if (q.step()) a.m.attachment = read_message(q, 0).attachment;
+  }
+
+  // Each member of the conversation hears of the message, in message order per stream.
+  stream_writer stream(c, retention);
+  std::vector<std::vector<stream_entry>> events(added.size());
+  for (std::size_t i = 0; i < added.size(); ++i) {
+    const message& m = added[i].m;
+    events[i].push_back(stream.add(m.sender, stream_kind::message, m.conversation, {m.id}, m.created_at));
+    if (m.recipient != m.sender)
+      events[i].push_back(stream.add(m.recipient, stream_kind::message, m.conversation, {m.id}, m.created_at));
+  }
+  stream.flush();
+
+  for (const auto& [job, index] : retries_of_added) job->outcome.set(send_result{added[index].m, true, {}});
+  for (std::size_t i = 0; i < added.size(); ++i)
+    added[i].job->outcome.set(send_result{std::move(added[i].m), false, std::move(events[i])});
 }
 
-void record_receipts(connection& c, std::span<write_job* const> jobs) {
+/// A receipt as its sender hears of it.
+struct delivered_message {
+  message_ref ref;
+  conversation_id conversation = 0;
+};
+
+void record_receipts(connection& c, std::span<write_job* const> jobs, std::chrono::milliseconds retention) {
   std::vector<message_id> ids;
   for (write_job* w : jobs) {
     const auto& job = static_cast<const receipt_job&>(*w);
@@ -133,28 +187,40 @@ void record_receipts(connection& c, std::span<write_job* const> jobs) {
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
 
-  std::unordered_map<message_id, message_ref> undelivered;
+  std::unordered_map<message_id, delivered_message> undelivered;
   for (std::size_t first = 0; first < ids.size(); first += sql::max_rows_per_statement) {
     const std::size_t n = std::min(sql::max_rows_per_statement, ids.size() - first);
     query q(c, sql::select_undelivered(n));
     for (std::size_t i = 0; i < n; ++i) q.bind_at(static_cast<int>(i + 1), ids[first + i]);
-    while (q.step()) undelivered.emplace(q.int64(0), message_ref{q.int64(0), q.int64(1), q.int64(2)});
+    while (q.step())
+      undelivered.emplace(q.int64(0), delivered_message{message_ref{q.int64(0), q.int64(1), q.int64(2)}, q.int64(3)});
   }
 
   // In call order, each message goes to the first receipt by its own recipient.
+  // Each job's news goes to the senders' streams: one received event per (sender, conversation).
   std::map<unix_ms, std::vector<message_id>> delivered_at;
-  for (write_job* w : jobs) {
-    auto& job = static_cast<receipt_job&>(*w);
-    std::vector<message_ref> out;
+  stream_writer stream(c, retention);
+  std::vector<delivered_result> results(jobs.size());
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    const auto& job = static_cast<const receipt_job&>(*jobs[j]);
+    std::vector<std::pair<std::pair<user_id, conversation_id>, std::vector<message_id>>> per_sender;
     for (const message_id id : job.ids) {
       auto it = undelivered.find(id);
-      if (it == undelivered.end() || it->second.recipient != job.recipient) continue;
-      out.push_back(it->second);
+      if (it == undelivered.end() || it->second.ref.recipient != job.recipient) continue;
+      const delivered_message& d = it->second;
+      results[j].delivered.push_back(d.ref);
+      const std::pair key{d.ref.sender, d.conversation};
+      auto group = std::find_if(per_sender.begin(), per_sender.end(), [&](const auto& g) { return g.first == key; });
+      if (group == per_sender.end()) group = per_sender.insert(group, {key, {}});
+      group->second.push_back(id);
       delivered_at[job.at].push_back(id);
       undelivered.erase(it);
     }
-    job.outcome.set(std::move(out));
+    for (auto& [key, received] : per_sender)
+      results[j].stream.push_back(stream.add(key.first, stream_kind::received, key.second, std::move(received), job.at));
   }
+  stream.flush();
+  for (std::size_t j = 0; j < jobs.size(); ++j) static_cast<receipt_job&>(*jobs[j]).outcome.set(std::move(results[j]));
   for (const auto& [at, marked] : delivered_at) {
     for (std::size_t first = 0; first < marked.size(); first += sql::max_rows_per_statement) {
       const std::size_t n = std::min(sql::max_rows_per_statement, marked.size() - first);
@@ -181,12 +247,16 @@ job_run run_group(connection& c, std::span<write_job* const> jobs, Work work) {
 
 }  // namespace
 
-job_run run_step(connection& c, std::span<write_job* const> jobs) {
+job_run run_step(connection& c, std::span<write_job* const> jobs, std::chrono::milliseconds retention) {
   switch (jobs.front()->job_kind()) {
     case write_job::kind::append:
-      return run_group(c, jobs, append_messages);
+      return run_group(c, jobs, [retention](connection& conn, std::span<write_job* const> group) {
+        append_messages(conn, group, retention);
+      });
     case write_job::kind::receipt:
-      return run_group(c, jobs, record_receipts);
+      return run_group(c, jobs, [retention](connection& conn, std::span<write_job* const> group) {
+        record_receipts(conn, group, retention);
+      });
     case write_job::kind::single:
       break;
   }

@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -141,24 +142,24 @@ class append_job final : public write_job {
 /// store::mark_delivered.
 class receipt_job final : public write_job {
  public:
-  receipt_job(user_id for_user, std::vector<message_id> message_ids, unix_ms when,
-              callback<std::vector<message_ref>> done)
+  receipt_job(user_id for_user, std::vector<message_id> message_ids, unix_ms when, callback<delivered_result> done)
       : write_job(kind::receipt),
         recipient(for_user),
         ids(std::move(message_ids)),
         at(when),
         outcome(std::move(done)) {}
-  void fail(const error& e) override { outcome.set(failure<std::vector<message_ref>>(e)); }
+  void fail(const error& e) override { outcome.set(failure<delivered_result>(e)); }
   void complete() noexcept override { outcome.complete(); }
 
   user_id recipient;
   std::vector<message_id> ids;
   unix_ms at;
-  outcome_of<std::vector<message_ref>> outcome;
+  outcome_of<delivered_result> outcome;
 };
 
 /// Runs one step of a batch: a single job, or a run of consecutive jobs of the same kind.
-/// On job_run::aborted every job of the step holds an error.
-job_run run_step(connection& c, std::span<write_job* const> jobs);
+/// On job_run::aborted every job of the step holds an error. Stream events older than
+/// `retention` are forgotten a few at a time by the steps that add events.
+job_run run_step(connection& c, std::span<write_job* const> jobs, std::chrono::milliseconds retention);
 
 }  // namespace chatrix::storage::sqlite_detail

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -157,7 +158,7 @@ TEST(sqlite_store, applies_each_migration_once_and_uses_wal) {
   raw_db db(file);
   EXPECT_EQ(db.rows("SELECT version, name FROM schema_version"),
             (std::vector<std::string>{"1|initial schema", "2|unread counters", "3|search any substring",
-                                      "4|token revocation"}));
+                                      "4|token revocation", "5|stream and files"}));
   EXPECT_EQ(db.rows("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   EXPECT_EQ(db.rows("SELECT username FROM users ORDER BY id"), (std::vector<std::string>{"round0", "round1"}));
   // The suffix index was kept in step by the triggers: every suffix of the folded username
@@ -522,12 +523,27 @@ TEST(sqlite_store, hot_queries_use_indexes) {
       {"prune_expired_tokens", sqlite_detail::sql::prune_expired_tokens},
       {"revoke_user_tokens", sqlite_detail::sql::revoke_user_tokens},
       {"select_revoked_tokens", sqlite_detail::sql::select_revoked_tokens},
+      {"select_message_by_id", sqlite_detail::sql::select_message_by_id},
+      {"select_stream_state", sqlite_detail::sql::select_stream_state},
+      {"select_stream_events", sqlite_detail::sql::select_stream_events},
+      {"select_expired_events", sqlite_detail::sql::select_expired_events},
+      {"select_message_pair", sqlite_detail::sql::select_message_pair},
+      {"select_complete_file_owner", sqlite_detail::sql::select_complete_file_owner},
+      {"select_previews_before", sqlite_detail::sql::select_previews_before},
+      {"select_messages_after_seq", sqlite_detail::sql::select_messages_after_seq},
+      {"select_conversation_members", sqlite_detail::sql::select_conversation_members},
+      {"select_change_state", sqlite_detail::sql::select_change_state},
+      {"select_file_for", sqlite_detail::sql::select_file_for},
+      {"select_file_chunk", sqlite_detail::sql::select_file_chunk},
+      {"select_file_chunk_totals", sqlite_detail::sql::select_file_chunk_totals},
+      {"select_abandoned_files", sqlite_detail::sql::select_abandoned_files},
   };
   for (const auto& [name, sql] : queries) {
     const auto plan = db.rows("EXPLAIN QUERY PLAN " + std::string(sql));
     ASSERT_FALSE(plan.empty()) << name;
     for (const std::string& step : plan) {
-      for (const char* table : {"users", "u", "p", "messages", "m", "x", "conversations", "tokens"}) {
+      for (const char* table :
+           {"users", "u", "p", "messages", "m", "x", "conversations", "tokens", "stream_events", "files", "f"}) {
         const std::string full_scan = std::string("SCAN ") + table;
         const auto at = step.find(full_scan);
         const bool scans = at != std::string::npos &&
@@ -571,6 +587,13 @@ TEST(sqlite_store, write_path_statements_open_no_temporary_btree) {
       {"select_read_state", sql::select_read_state},
       {"set_read", sql::set_read},
       {"subtract_unread", sql::subtract_unread},
+      {"select_stream_pos", sql::select_stream_pos},
+      {"save_stream_pos", sql::save_stream_pos},
+      {"insert_stream_events(1)", sql::insert_stream_events(1)},
+      {"insert_stream_events(32)", sql::insert_stream_events(32)},
+      {"select_expired_events", sql::select_expired_events},
+      {"delete_stream_event", sql::delete_stream_event},
+      {"raise_pruned_through", sql::raise_pruned_through},
   };
   for (const auto& [name, text] : statements) {
     const auto program = db.rows("EXPLAIN " + std::string(text));
@@ -580,6 +603,84 @@ TEST(sqlite_store, write_path_statements_open_no_temporary_btree) {
       EXPECT_EQ(op.find("|SorterOpen|"), std::string::npos) << name << ": " << op;
     }
   }
+}
+
+/// Whether the file's bytes contain `text` (false for a file that does not exist).
+bool file_contains(const fs::path& file, const std::string& text) {
+  std::ifstream in(file, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return bytes.find(text) != std::string::npos;
+}
+
+// Deleted (and edited-away) text is gone from the database, not only hidden: no row of any
+// table holds it, and with secure_delete neither do the freed cells and pages of the file
+// once the WAL is checkpointed.
+TEST(sqlite_store, deleted_and_edited_text_leaves_no_bytes_in_the_database_file) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "chatrix.db";
+  const std::string secret = "secret-7f3a9e";
+  std::string long_secret;  // long enough for overflow pages
+  while (long_secret.size() < 6000) long_secret += "long-secret-41d8c2;";
+  const std::string draft = "draft-91c2eb";
+  message_id short_id = 0, long_id = 0, draft_id = 0;
+  const auto send_one = [](store& s, user_id from, user_id to, const std::string& text) {
+    return await<send_result>([&](auto done) {
+             s.append_message(send_request{from, to, text, "\"mark\"", 1000, 60'000}, done);
+           })
+        .value()
+        .stored.id;
+  };
+  {
+    sqlite_store s(file);
+    const user ann = make_user(s, "ann"), bob = make_user(s, "bob");
+    short_id = send_one(s, ann.id, bob.id, secret);
+    long_id = send_one(s, ann.id, bob.id, long_secret);
+    draft_id = send_one(s, ann.id, bob.id, draft);
+    send_one(s, bob.id, ann.id, "kept-text");
+    s.shutdown();
+  }
+  {
+    raw_db db(file);
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  ASSERT_TRUE(file_contains(file, secret)) << "the text reached the database file";
+  ASSERT_TRUE(file_contains(file, "long-secret-41d8c2")) << "in overflow pages, in pieces";
+  ASSERT_TRUE(file_contains(file, draft));
+  {
+    sqlite_store s(file);
+    ASSERT_TRUE(await<delete_result>([&](auto done) {
+                  s.delete_messages(delete_request{1, {short_id, long_id}, 2000}, done);
+                }).has_value());
+    ASSERT_TRUE(await<edit_result>([&](auto done) {
+                  s.edit_message(edit_request{1, draft_id, "final", 2000, 60'000}, done);
+                }).has_value());
+    s.shutdown();
+  }
+  raw_db db(file);
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  for (const std::string& table : db.rows("SELECT name FROM sqlite_schema WHERE type = 'table'")) {
+    for (const std::string& row : db.rows("SELECT * FROM \"" + table + "\"")) {
+      EXPECT_EQ(row.find("secret"), std::string::npos) << table << ": " << row;
+      EXPECT_EQ(row.find(draft), std::string::npos) << table << ": " << row;
+    }
+  }
+  for (const fs::path& f : {file, fs::path(file.string() + "-wal")}) {
+    EXPECT_FALSE(file_contains(f, secret)) << f;
+    EXPECT_FALSE(file_contains(f, "long-secret")) << f;
+    EXPECT_FALSE(file_contains(f, draft)) << f;
+  }
+  EXPECT_TRUE(file_contains(file, "kept-text")) << "the check can see text that is there";
+}
+
+// Some builds of SQLite turn it on by default (SQLITE_SECURE_DELETE), others do not: the store
+// does not rely on the build.
+TEST(sqlite_store, every_store_connection_runs_with_secure_delete) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "chatrix.db";
+  auto c = sqlite_detail::connection::open(file, sqlite_detail::open_mode::read_write_create);
+  sqlite_detail::query q(c, "PRAGMA secure_delete");
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(q.int64(0), 1);
 }
 
 TEST(sqlite_store, rejected_calls_answer_on_the_calling_thread) {
