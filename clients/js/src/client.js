@@ -36,6 +36,11 @@ const AUTHENTICATE_TIMEOUT_MS = 15_000;
 // MARK_READ frames kept while disconnected. Read marks are advisory (the app marks again
 // when the conversation is next shown), so past this the oldest is dropped, not refused.
 const MAX_QUEUED_READS = 256;
+// ACKs repeated on the next connection: an ACK sent as a connection dropped may be lost, and a
+// device that resumes with `since` is not sent that message again (it had it), so its sender
+// would never hear RECEIVED. Repeating the latest is harmless (a receipt counts once), and
+// the ones in flight at a drop are the latest.
+const MAX_REPEATED_ACKS = 256;
 // The server takes at most 1000 ids per MARK_READ and 100 per DELETE (docs/protocol.md).
 const MAX_IDS_PER_READ = 1000;
 const MAX_IDS_PER_DELETE = 100;
@@ -75,6 +80,7 @@ export class ChatrixClient {
   #connectPreviewsDue = false;
   #inStep = false;
   #seen = new RecentIds();
+  #acked = [];  // ids confirmed on this connection, the latest MAX_REPEATED_ACKS
   #markPrefix = randomMarkPrefix();
   #markCount = 0;
 
@@ -254,6 +260,8 @@ export class ChatrixClient {
     this.#connectPreviewsDue = true;
     for (const frame of this.#outbox.frames()) this.#transmit(frame);
     for (const frame of this.#reads.splice(0)) this.#transmit(frame);
+    const ackedBefore = this.#acked.splice(0);
+    if (ackedBefore.length) this.#transmit(encodeFrame(EventType.ACK, { message_ids: ackedBefore }));
     this.#transmitRequests();
     const connecting = this.#connecting;
     this.#connecting = null;
@@ -401,9 +409,10 @@ export class ChatrixClient {
   }
 
   #acknowledge(body) {
-    if (this.#options.acks && Number.isInteger(body?.msg_id)) {
-      this.#transmit(encodeFrame(EventType.ACK, { message_ids: [body.msg_id] }));
-    }
+    if (!this.#options.acks || !Number.isInteger(body?.msg_id)) return;
+    this.#transmit(encodeFrame(EventType.ACK, { message_ids: [body.msg_id] }));
+    this.#acked.push(body.msg_id);
+    if (this.#acked.length > MAX_REPEATED_ACKS) this.#acked.shift();
   }
 
   /** SYNCED: this device has every event up to `pos`; what waited for that goes out now. */
