@@ -1,8 +1,10 @@
 // The store's share of one chat message, without the network: senders keep a window of
 // messages in flight through append_message, and every stored message is then recorded as
 // delivered with mark_delivered, receipts batched per recipient as the chat service does.
-// Both stores at their durable defaults. PostgreSQL runs when CHATRIX_BENCH_PG names a
-// database (any DB_CONNECTION_URL form); every run registers users of its own there.
+// Both stores at their durable defaults. PostgreSQL runs when --url=<database> or
+// CHATRIX_BENCH_PG names a database (any DB_CONNECTION_URL form); every run registers users
+// of its own there; --writers=N sets its write connections. Each message also adds its stream events (a message event for both
+// people, a received event for the sender), as on the server.
 // Arguments: pairs, messages in flight per pair, messages per iteration.
 #include "storage/postgres/postgres_store.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
@@ -18,6 +20,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -163,13 +166,20 @@ void BM_sqlite_send_and_receipt(benchmark::State& state) {
 }
 BENCHMARK(BM_sqlite_send_and_receipt)->Args({100, 16, 20'000})->Args({1, 1, 1'000})->UseRealTime()->Unit(benchmark::kMillisecond);
 
+/// --url=..., else CHATRIX_BENCH_PG; empty: PostgreSQL is skipped.
+std::string postgres_url;
+/// --writers=N: the store's write connections (0: its default), e.g. 1 to see one writer's
+/// cost without the writers waiting for each other.
+int postgres_writers = 0;
+
 void BM_postgres_send_and_receipt(benchmark::State& state) {
-  const char* url = std::getenv("CHATRIX_BENCH_PG");
-  if (url == nullptr) {
-    state.SkipWithError("set CHATRIX_BENCH_PG to a PostgreSQL URL to run");
+  if (postgres_url.empty()) {
+    state.SkipWithError("pass --url=<PostgreSQL URL> (or set CHATRIX_BENCH_PG) to run");
     return;
   }
-  storage::postgres_store s(url);
+  storage::postgres_options opts;
+  if (postgres_writers > 0) opts.writers = postgres_writers;
+  storage::postgres_store s(postgres_url, opts);
   // Fresh user names per run: the database may hold earlier runs' users.
   std::string run = "b";
   run += std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1'000'000'000);
@@ -180,3 +190,26 @@ void BM_postgres_send_and_receipt(benchmark::State& state) {
 BENCHMARK(BM_postgres_send_and_receipt)->Args({100, 16, 20'000})->Args({1, 1, 1'000})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
+
+int main(int argc, char** argv) {
+  if (const char* env = std::getenv("CHATRIX_BENCH_PG")) postgres_url = env;
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.starts_with("--url=")) {
+      postgres_url = arg.substr(6);
+      continue;
+    }
+    if (arg.starts_with("--writers=")) {
+      postgres_writers = std::atoi(argv[i] + 10);
+      continue;
+    }
+    args.push_back(argv[i]);
+  }
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

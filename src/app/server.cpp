@@ -241,6 +241,7 @@ std::unique_ptr<storage::store> open_store(const config::server_config& cfg, met
     options.max_batch = cfg.db_max_batch;
     options.timeout = cfg.db_timeout;
     options.connect_timeout = cfg.db_connect_timeout;
+    options.sync_retention = cfg.sync_retention;
     options.metrics = metrics;
     try {
       return std::make_unique<storage::postgres_store>(cfg.postgres, std::move(options));

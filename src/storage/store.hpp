@@ -226,14 +226,6 @@ class store {
 };
 
 namespace detail {
-/// Adapts a store's receipt job (still answering with the refs alone) to mark_delivered's callback.
-inline callback<std::vector<message_ref>> as_delivered(callback<delivered_result> done) {
-  return [done = std::move(done)](result<std::vector<message_ref>> r) {
-    if (!r) return done(r.error());
-    done(delivered_result{std::move(*r), {}});
-  };
-}
-
 template <class T>
 void not_implemented(const callback<T>& done) {
   done(make_error(errc::internal, "not implemented by this store"));

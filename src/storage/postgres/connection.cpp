@@ -32,6 +32,16 @@ params& params::add_array(const std::vector<std::int64_t>& values) {
   return add(std::move(literal));
 }
 
+params& params::add_optional_array(const std::vector<std::optional<std::int64_t>>& values) {
+  std::string literal = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) literal += ',';
+    literal += values[i] ? std::to_string(*values[i]) : "NULL";
+  }
+  literal += '}';
+  return add(std::move(literal));
+}
+
 params& params::add_text_array(const std::vector<std::optional<std::string_view>>& values) {
   std::string literal = "{";
   for (std::size_t i = 0; i < values.size(); ++i) {

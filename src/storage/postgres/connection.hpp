@@ -60,6 +60,8 @@ class params {
   }
   /// A bigint[] literal, e.g. {1,2,3}: the array is still one bound value.
   params& add_array(const std::vector<std::int64_t>& values);
+  /// The same with NULL elements.
+  params& add_optional_array(const std::vector<std::optional<std::int64_t>>& values);
   /// A text[] literal: every element quoted (backslash and double quote escaped), a null
   /// element as NULL.
   params& add_text_array(const std::vector<std::optional<std::string_view>>& values);

@@ -1,6 +1,7 @@
 #include "storage/postgres/event_loop.hpp"
 
 #include "storage/postgres/migrate.hpp"
+#include "storage/postgres/migrations.hpp"
 #include "storage/postgres/queries.hpp"
 #include "storage/postgres/session.hpp"
 
@@ -69,6 +70,7 @@ asio::awaitable<void> event_loop::start_connections() {
   co_await setup_session(first, std::nullopt, ctx_.warned_synchronous_commit);
   const int version = co_await migrate(first);
   spdlog::info("postgres store: schema version {}", version);
+  co_await exec_script(first, create_staged_events_table);
   co_await prepare(first, sql::write_statements, true);
   for (std::size_t i = 1; i < writers_.size(); ++i) {
     co_await writers_.at(i).conn.connect(ctx_.address, ctx_.opts.connect_timeout);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace chatrix::storage::postgres_detail {
 
@@ -39,6 +40,9 @@ void deliver(const callback<T>& done, std::optional<result<T>>& outcome) noexcep
   }
 }
 
+/// Appends a stream entry to a result; running out of memory here is as fatal as anywhere.
+inline void add_entry(std::vector<stream_entry>& to, stream_entry e) noexcept { to.push_back(std::move(e)); }
+
 /// One statement of the store, queued for the writer or a reader. take() reads its result
 /// (a logical failure comes back as a row, never as an SQL error); fail() replaces the
 /// outcome; complete() runs the callback once the outcome is final.
@@ -49,8 +53,14 @@ class job {
   const sql::statement& stmt() const noexcept { return stmt_; }
   const params& args() const noexcept { return args_; }
   virtual void take(const PGresult* r) noexcept = 0;
+  /// One stream event this write added, once positions are known (sql::stream_flush runs
+  /// after every statement of the transaction).
+  virtual void take_entry(stream_entry) noexcept {}
   virtual void fail(const error& e) noexcept = 0;
   virtual void complete() noexcept = 0;
+
+  /// Its index in the batch being written, which names its staged events.
+  int tag = 0;
 
  private:
   const sql::statement& stmt_;
@@ -69,6 +79,12 @@ class typed_job final : public job {
     } catch (const std::exception& e) {
       spdlog::error("postgres store: unexpected result of {}: {}", stmt().name, e.what());
       outcome_.emplace(failure<T>(make_error(errc::internal, "database error")));
+    }
+  }
+
+  void take_entry(stream_entry e) noexcept override {
+    if constexpr (requires(T& t) { t.stream.push_back(std::move(e)); }) {
+      if (outcome_ && outcome_->has_value()) add_entry((*outcome_)->stream, std::move(e));
     }
   }
 

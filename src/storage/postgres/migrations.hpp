@@ -648,6 +648,478 @@ CREATE TABLE token_cutoffs (
 );
 )sql";
 
+// The per-user event stream, edits and deletes, replies, attachments and files
+// (docs/storage.md, "Event stream" and "Files").
+inline constexpr const char* migration_7_stream_edits_files = R"sql(
+-- One row per user whose stream has ever had an event: pos is the newest position handed out
+-- (positions are 1, 2, 3 ... with no gap); events up to pruned_through are forgotten. A
+-- transaction takes the row's lock by advancing pos and keeps it until COMMIT, so the
+-- positions of one user grow in commit order whichever connection or node writes.
+CREATE TABLE stream_heads (
+  user_id        BIGINT NOT NULL PRIMARY KEY,
+  pos            BIGINT NOT NULL,
+  pruned_through BIGINT NOT NULL DEFAULT 0
+);
+-- kind: 0 message, 1 received, 2 read, 3 read_self, 4 edited, 5 deleted (stream_kind).
+-- ids: the messages it is about, all of conversation_id; content lives only in messages.
+-- No other index: reads walk one user's positions, pruning walks them from the oldest.
+CREATE TABLE stream_events (
+  user_id         BIGINT   NOT NULL,
+  pos             BIGINT   NOT NULL,
+  kind            SMALLINT NOT NULL,
+  conversation_id BIGINT   NOT NULL,
+  ids             BIGINT[] NOT NULL,
+  at              BIGINT   NOT NULL,  -- unix ms
+  PRIMARY KEY (user_id, pos)
+);
+
+-- Nullable without a default: adding them rewrites nothing.
+ALTER TABLE messages
+  ADD COLUMN reply_to      BIGINT NULL,
+  ADD COLUMN attachment_id TEXT   NULL,
+  ADD COLUMN edited_at     BIGINT NULL,
+  ADD COLUMN deleted_at    BIGINT NULL;
+-- file_for: the conversations where a message carries the file.
+CREATE INDEX messages_attachment ON messages (attachment_id) WHERE attachment_id IS NOT NULL;
+
+-- Uploaded files, in the database so that every node serves them; the bytes in chunks of at
+-- most 256 KiB, one row each, written and read one at a time (never a whole file in memory).
+CREATE TABLE files (
+  id         TEXT    NOT NULL PRIMARY KEY,
+  owner_id   BIGINT  NOT NULL,
+  name       TEXT    NOT NULL,
+  type       TEXT    NOT NULL,
+  size       BIGINT  NOT NULL DEFAULT 0,
+  chunks     INT     NOT NULL DEFAULT 0,
+  created_at BIGINT  NOT NULL,  -- unix ms
+  complete   BOOLEAN NOT NULL DEFAULT false
+);
+-- Pruning of abandoned uploads: the incomplete ones, oldest first.
+CREATE INDEX files_incomplete ON files (created_at) WHERE NOT complete;
+CREATE TABLE file_chunks (
+  file_id TEXT  NOT NULL,
+  idx     INT   NOT NULL,
+  bytes   BYTEA NOT NULL,
+  PRIMARY KEY (file_id, idx)
+);
+-- Uploads are mostly compressed already (images, archives): no compression attempt.
+ALTER TABLE file_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL;
+
+-- How a write adds events. Each write function inserts its events, without positions, into
+-- chatrix_staged_events, a temporary table every writer connection creates (ON COMMIT
+-- DELETE ROWS), tagged with the job they belong to. The writer ends every transaction that
+-- staged events with chatrix_stream_flush, which advances each owner's counter once, owners
+-- in ascending id order, numbers the events and stores them. All counter locks of a
+-- transaction are so taken last and in one global order: two transactions never wait for
+-- each other's counters in opposite orders, and a transaction holding a counter waits for
+-- nothing else (no deadlock, with any number of writers and nodes).
+CREATE FUNCTION chatrix_stream_flush(p_retention BIGINT)
+RETURNS TABLE (r_tag INT, r_owner BIGINT, r_pos BIGINT, r_kind SMALLINT, r_conversation BIGINT, r_ids BIGINT[],
+               r_at BIGINT)
+LANGUAGE plpgsql
+-- Runs after every batch, so its plans are cached (planning both statements anew cost more
+-- than running them for a small batch). They stay linear whatever the batch: the numbering
+-- joins nothing (one sort by owner), and every join of the pruning is an index probe per
+-- owner, which hash and merge joins would turn into scans of stream_heads or stream_events.
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $fn$
+DECLARE
+  v_latest BIGINT;
+  v_swept BIGINT;
+BEGIN
+  SELECT max(s.at) INTO v_latest FROM chatrix_staged_events AS s;
+  IF v_latest IS NULL THEN
+    RETURN;
+  END IF;
+  -- Retention also visits one stream drawn at random (the first at or after a random id), so
+  -- that the streams of people nobody writes to any more shrink too. It joins the counters
+  -- locked below with no event of its own, in the same ascending order.
+  IF p_retention > 0 THEN
+    SELECT h.user_id INTO v_swept FROM stream_heads AS h
+     WHERE h.user_id >= (SELECT floor(random() * (max(m.user_id) + 1))::bigint FROM stream_heads AS m)
+     ORDER BY h.user_id LIMIT 1;
+  END IF;
+
+  RETURN QUERY
+  WITH advanced AS (
+    -- Rows are inserted, and their locks taken, in the order of the SELECT.
+    INSERT INTO stream_heads AS h (user_id, pos)
+    SELECT o.owner, sum(o.n) FROM (
+        SELECT s.owner, count(*) AS n FROM chatrix_staged_events AS s GROUP BY s.owner
+        UNION ALL
+        SELECT v_swept, 0 WHERE v_swept IS NOT NULL) AS o
+     GROUP BY o.owner ORDER BY o.owner
+    ON CONFLICT (user_id) DO UPDATE SET pos = h.pos + EXCLUDED.pos
+    RETURNING h.user_id, h.pos AS last
+  ), numbered AS (
+    -- Each owner's head row (its new last position) sorted before its events: an event's
+    -- position is last - (the owner's events) + (its rank among them).
+    SELECT u.*,
+           max(u.last) OVER (PARTITION BY u.owner) - count(u.tag) OVER (PARTITION BY u.owner)
+             + row_number() OVER (PARTITION BY u.owner ORDER BY u.tag NULLS FIRST, u.sub) - 1 AS pos
+      FROM (SELECT s.tag, s.sub, s.owner, s.kind, s.conversation_id, s.ids, s.at, NULL::bigint AS last
+              FROM chatrix_staged_events AS s
+            UNION ALL
+            SELECT NULL, NULL, a.user_id, NULL, NULL, NULL, NULL, a.last FROM advanced AS a) AS u
+  ), stored AS (
+    INSERT INTO stream_events (user_id, pos, kind, conversation_id, ids, at)
+    SELECT nb.owner, nb.pos, nb.kind, nb.conversation_id, nb.ids, nb.at FROM numbered AS nb WHERE nb.tag IS NOT NULL
+  )
+  SELECT nb.tag, nb.owner, nb.pos, nb.kind, nb.conversation_id, nb.ids, nb.at
+    FROM numbered AS nb WHERE nb.tag IS NOT NULL ORDER BY nb.tag, nb.sub;
+
+  -- Retention: each owner written to (and the one drawn) forgets as many of its oldest events
+  -- older than p_retention (by the newest event's time) as it gained plus 8, so that a
+  -- backlog shrinks under any load: a contiguous run from the oldest, so that pruned_through
+  -- says exactly what is gone. One probe of the oldest event first: an owner with nothing
+  -- expired (a young stream) costs no more. The counter rows are locked already.
+  IF p_retention > 0 THEN
+    WITH touched AS (
+      SELECT o.owner, sum(o.budget) AS budget, v_latest - p_retention AS cutoff FROM (
+          SELECT s.owner, count(*) + 8 AS budget FROM chatrix_staged_events AS s GROUP BY s.owner
+          UNION ALL
+          SELECT v_swept, 8 WHERE v_swept IS NOT NULL) AS o
+       GROUP BY o.owner
+    ), due AS (
+      SELECT t.* FROM touched AS t
+       WHERE (SELECT x.at FROM stream_events AS x WHERE x.user_id = t.owner ORDER BY x.pos LIMIT 1) < t.cutoff
+    ), oldest AS (
+      SELECT e.user_id, e.pos,
+             every(e.at < d.cutoff) OVER (PARTITION BY e.user_id ORDER BY e.pos) AS expired
+        FROM due AS d
+        CROSS JOIN LATERAL (SELECT x.user_id, x.pos, x.at FROM stream_events AS x
+                             WHERE x.user_id = d.owner ORDER BY x.pos LIMIT d.budget) AS e
+    ), gone AS (
+      DELETE FROM stream_events AS x USING oldest AS o
+       WHERE o.expired AND x.user_id = o.user_id AND x.pos = o.pos
+      RETURNING x.user_id, x.pos
+    )
+    UPDATE stream_heads AS h SET pruned_through = g.through
+      FROM (SELECT gone.user_id, max(gone.pos) AS through FROM gone GROUP BY gone.user_id) AS g
+     WHERE h.user_id = g.user_id;
+  END IF;
+END
+$fn$;
+
+-- chatrix_append_batch as in migration 4, plus replies and attachments, and a `message`
+-- event for each new message in its sender's and its recipient's stream (tag p_tag_base +
+-- r_ord - 1). A reply must name a message of the same conversation (r_status
+-- 'invalid_reply'), an attachment a complete file of the sender ('invalid_attachment'). A
+-- retry must carry the same attachment. The previous signature stays for nodes of the
+-- previous release during a rolling upgrade (their messages have no events).
+CREATE FUNCTION chatrix_append_batch(p_senders BIGINT[], p_recipients BIGINT[], p_contents TEXT[], p_marks TEXT[],
+                                     p_nows BIGINT[], p_window BIGINT, p_replies BIGINT[], p_attachments TEXT[],
+                                     p_tag_base INT)
+RETURNS TABLE (r_ord BIGINT, r_status TEXT, r_duplicate BOOLEAN, r_id BIGINT, r_conversation BIGINT, r_seq BIGINT,
+               r_created_at BIGINT, r_delivered_at BIGINT, r_read_at BIGINT, r_content TEXT, r_reply_to BIGINT,
+               r_file TEXT, r_file_name TEXT, r_file_type TEXT, r_file_size BIGINT, r_edited_at BIGINT,
+               r_deleted_at BIGINT)
+LANGUAGE plpgsql
+SET plan_cache_mode = force_custom_plan
+AS $fn$
+BEGIN
+  INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at)
+  SELECT DISTINCT LEAST(i.s, i.r), GREATEST(i.s, i.r), 0, 0
+    FROM unnest(p_senders, p_recipients) AS i(s, r)
+   WHERE NOT EXISTS (SELECT 1 FROM conversations AS c
+                      WHERE c.user_lo = LEAST(i.s, i.r) AND c.user_hi = GREATEST(i.s, i.r))
+     AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = i.s)
+     AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = i.r)
+  ON CONFLICT ON CONSTRAINT conversations_pair DO NOTHING;
+
+  RETURN QUERY
+  WITH input AS (
+    SELECT i.ord, i.s, i.r, i.content, i.mark, i.now, i.reply, i.att,
+           (SELECT c.id FROM conversations AS c
+             WHERE c.user_lo = LEAST(i.s, i.r) AND c.user_hi = GREATEST(i.s, i.r)) AS conv
+      FROM unnest(p_senders, p_recipients, p_contents, p_marks, p_nows, p_replies, p_attachments)
+           WITH ORDINALITY AS i(s, r, content, mark, now, reply, att, ord)
+  ), stored AS (
+    SELECT i.ord, m.id, m.conversation_id, m.seq, m.created_at, m.delivered_at, m.read_at, m.content,
+           m.reply_to, m.attachment_id, m.edited_at, m.deleted_at
+      FROM input AS i
+      CROSS JOIN LATERAL (
+        SELECT m.id, m.conversation_id, m.seq, m.created_at, m.delivered_at, m.read_at, m.content,
+               m.reply_to, m.attachment_id, m.edited_at, m.deleted_at
+          FROM messages AS m
+         WHERE m.sender_id = i.s AND m.mark = i.mark AND m.created_at >= i.now - p_window
+           AND m.recipient_id = i.r AND m.content = i.content AND m.attachment_id IS NOT DISTINCT FROM i.att
+         ORDER BY m.id DESC
+         LIMIT 1) AS m
+     WHERE i.mark IS NOT NULL AND p_window > 0
+  ), verified AS (
+    -- LATERAL ... LIMIT 1: one index probe per message (none to speak of for a NULL key);
+    -- an EXISTS here may be planned as a hash of the whole messages table.
+    SELECT i.*, i.reply IS NULL OR rb.found IS NOT NULL AS reply_ok, i.att IS NULL OR fa.found IS NOT NULL AS att_ok
+      FROM input AS i
+      LEFT JOIN LATERAL (SELECT true AS found FROM messages AS b
+                          WHERE b.id = i.reply AND b.conversation_id = i.conv LIMIT 1) AS rb ON true
+      LEFT JOIN LATERAL (SELECT true AS found FROM files AS f
+                          WHERE f.id = i.att AND f.owner_id = i.s AND f.complete LIMIT 1) AS fa ON true
+     WHERE NOT EXISTS (SELECT 1 FROM stored AS st WHERE st.ord = i.ord)
+  ), checked AS (
+    -- ok as a boolean column: the planner takes it to keep half the rows, where status = 'ok'
+    -- looks like 1 in 200 and makes it join the rows after it by nested loops (quadratic).
+    SELECT v.*,
+           CASE WHEN v.conv IS NULL THEN 'unknown_user' WHEN NOT v.reply_ok THEN 'invalid_reply'
+                WHEN NOT v.att_ok THEN 'invalid_attachment' ELSE 'ok' END AS status,
+           v.conv IS NOT NULL AND v.reply_ok AND v.att_ok AS ok
+      FROM verified AS v
+  ), fresh AS (
+    SELECT k.*,
+           CASE WHEN k.mark IS NULL OR p_window <= 0 THEN k.ord
+                ELSE min(k.ord) OVER (PARTITION BY k.s, k.r, k.mark, k.content, k.att) END AS first_ord
+      FROM checked AS k
+     WHERE k.ok
+  ), counts AS (
+    SELECT f.conv, count(*) AS n, max(f.now) AS latest
+      FROM fresh AS f WHERE f.first_ord = f.ord GROUP BY f.conv ORDER BY f.conv
+  ), advanced AS (
+    UPDATE conversations AS c
+       SET last_seq = c.last_seq + x.n, updated_at = GREATEST(c.updated_at, x.latest)
+      FROM counts AS x
+     WHERE c.id = x.conv
+    RETURNING c.id, c.last_seq - x.n AS base
+  ), numbered AS (
+    -- Each conversation's row from advanced (its base) sorted before its new messages: a
+    -- message's seq is base + its rank. One sort, no join: the planner cannot see how many
+    -- rows fresh keeps, and joined the two by nested loops (quadratic in the batch).
+    SELECT u.*,
+           max(u.base) OVER (PARTITION BY u.conv) + row_number() OVER (PARTITION BY u.conv ORDER BY u.ord NULLS FIRST)
+             - 1 AS seq
+      FROM (SELECT f.ord, f.s, f.r, f.content, f.mark, f.now, f.reply, f.att, f.conv, NULL::bigint AS base
+              FROM fresh AS f WHERE f.first_ord = f.ord
+            UNION ALL
+            SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.id, a.base FROM advanced AS a) AS u
+  ), ided AS (
+    SELECT nextval('messages_id_seq') AS id, n.*
+      FROM (SELECT * FROM numbered WHERE ord IS NOT NULL ORDER BY ord OFFSET 0) AS n
+  ), inserted AS (
+    INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, mark, created_at, reply_to,
+                          attachment_id)
+    SELECT d.id, d.conv, d.seq, d.s, d.r, d.content, d.mark, d.now, d.reply, d.att FROM ided AS d
+  ), staged AS (
+    INSERT INTO chatrix_staged_events (tag, sub, owner, kind, conversation_id, ids, at)
+    SELECT p_tag_base + d.ord::int - 1, o.sub, o.owner, 0, d.conv, ARRAY[d.id], d.now
+      FROM ided AS d CROSS JOIN LATERAL (VALUES (d.s, 0), (d.r, 1)) AS o(owner, sub)
+     WHERE o.sub = 0 OR d.r <> d.s
+  )
+  SELECT i.ord,
+         COALESCE(CASE WHEN st.ord IS NOT NULL THEN 'ok' END, k.status, 'unknown_user'),
+         st.ord IS NOT NULL OR (f.ord IS NOT NULL AND f.first_ord <> f.ord),
+         COALESCE(st.id, d.id), COALESCE(st.conversation_id, d.conv), COALESCE(st.seq, d.seq),
+         COALESCE(st.created_at, d.now), st.delivered_at, st.read_at, st.content,
+         COALESCE(st.reply_to, d.reply), fl.id, fl.name, fl.type, fl.size, st.edited_at, st.deleted_at
+    FROM input AS i
+    LEFT JOIN stored AS st ON st.ord = i.ord
+    LEFT JOIN checked AS k ON k.ord = i.ord
+    LEFT JOIN fresh AS f ON f.ord = i.ord
+    LEFT JOIN ided AS d ON d.ord = f.first_ord
+    -- LATERAL ... LIMIT 1: an index probe per attached file, never a scan of files.
+    LEFT JOIN LATERAL (SELECT f.id, f.name, f.type, f.size FROM files AS f
+                        WHERE f.id = COALESCE(st.attachment_id, d.att) LIMIT 1) AS fl ON true
+   ORDER BY i.ord;
+END
+$fn$;
+
+-- chatrix_mark_delivered_batch as in migration 4, plus one `received` event per call, sender
+-- and conversation in the sender's stream (tag p_tag_base + the call's index).
+CREATE FUNCTION chatrix_mark_delivered_batch(p_jobs INT[], p_recipients BIGINT[], p_ids BIGINT[], p_ats BIGINT[],
+                                             p_tag_base INT)
+RETURNS TABLE (r_job INT, r_id BIGINT, r_sender BIGINT, r_recipient BIGINT)
+LANGUAGE plpgsql
+SET plan_cache_mode = force_custom_plan
+AS $fn$
+BEGIN
+  RETURN QUERY
+  WITH wanted AS (
+    SELECT w.job, w.recipient, w.id, w.at, w.ord
+      FROM unnest(p_jobs, p_recipients, p_ids, p_ats) WITH ORDINALITY AS w(job, recipient, id, at, ord)
+  ), claimed AS (
+    SELECT DISTINCT ON (w.id) w.job, w.id, w.at, w.ord
+      FROM wanted AS w
+      JOIN messages AS m ON m.id = w.id AND m.recipient_id = w.recipient AND m.delivered_at IS NULL
+     ORDER BY w.id, w.ord
+  ), changed AS (
+    UPDATE messages AS m SET delivered_at = c.at
+      FROM claimed AS c
+     WHERE m.id = c.id AND m.delivered_at IS NULL
+    RETURNING c.job, m.id, m.sender_id, m.recipient_id, m.conversation_id, c.at, c.ord
+  ), staged AS (
+    INSERT INTO chatrix_staged_events (tag, sub, owner, kind, conversation_id, ids, at)
+    SELECT p_tag_base + ch.job, row_number() OVER (PARTITION BY ch.job ORDER BY min(ch.ord)), ch.sender_id, 1,
+           ch.conversation_id, array_agg(ch.id ORDER BY ch.ord), max(ch.at)
+      FROM changed AS ch
+     GROUP BY ch.job, ch.sender_id, ch.conversation_id
+  )
+  SELECT ch.job, ch.id, ch.sender_id, ch.recipient_id FROM changed AS ch ORDER BY ch.ord;
+END
+$fn$;
+
+-- chatrix_read_messages as in migration 3, plus, with tag p_tag: per sender and
+-- conversation a `received` event (the messages this read delivered) and a `read` event in
+-- the sender's stream, and per conversation a `read_self` event in the reader's.
+CREATE FUNCTION chatrix_read_messages(p_reader BIGINT, p_ids BIGINT[], p_at BIGINT, p_tag INT)
+RETURNS TABLE (r_status TEXT, r_id BIGINT, r_sender BIGINT, r_recipient BIGINT, r_delivered BOOLEAN)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_delivered BIGINT[];
+BEGIN
+  IF EXISTS (SELECT 1
+               FROM unnest(p_ids) AS w(id)
+               LEFT JOIN messages AS m ON m.id = w.id
+              WHERE m.id IS NULL OR m.recipient_id <> p_reader) THEN
+    r_status := 'forbidden';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  WITH delivered AS (
+    UPDATE messages AS m
+       SET delivered_at = p_at
+     WHERE m.id = ANY (p_ids) AND m.read_at IS NULL AND m.delivered_at IS NULL
+    RETURNING m.id
+  )
+  SELECT coalesce(array_agg(delivered.id), '{}') INTO v_delivered FROM delivered;
+  RETURN QUERY
+    WITH wanted AS (
+      SELECT w.id, min(w.ord) AS ord
+        FROM unnest(p_ids) WITH ORDINALITY AS w(id, ord)
+       GROUP BY w.id
+    ), changed AS (
+      UPDATE messages AS m
+         SET read_at = p_at, delivered_at = COALESCE(m.delivered_at, p_at)
+        FROM wanted
+       WHERE m.id = wanted.id AND m.read_at IS NULL
+      RETURNING m.id, m.sender_id, m.recipient_id, m.conversation_id, wanted.ord
+    ), staged AS (
+      INSERT INTO chatrix_staged_events (tag, sub, owner, kind, conversation_id, ids, at)
+      SELECT p_tag, row_number() OVER (ORDER BY e.kind, e.first), e.owner, e.kind, e.conv, e.ids, p_at FROM (
+        SELECT ch.sender_id AS owner, 1::smallint AS kind, ch.conversation_id AS conv,
+               array_agg(ch.id ORDER BY ch.ord) AS ids, min(ch.ord) AS first
+          FROM changed AS ch WHERE ch.id = ANY (v_delivered) GROUP BY ch.sender_id, ch.conversation_id
+        UNION ALL
+        SELECT ch.sender_id, 2::smallint, ch.conversation_id, array_agg(ch.id ORDER BY ch.ord), min(ch.ord)
+          FROM changed AS ch GROUP BY ch.sender_id, ch.conversation_id
+        UNION ALL
+        SELECT p_reader, 3::smallint, ch.conversation_id, array_agg(ch.id ORDER BY ch.ord), min(ch.ord)
+          FROM changed AS ch GROUP BY ch.conversation_id
+      ) AS e
+    )
+    SELECT 'ok'::text, changed.id, changed.sender_id, changed.recipient_id, changed.id = ANY (v_delivered)
+      FROM changed
+     ORDER BY changed.ord;
+END
+$fn$;
+
+-- The sender replaces a message's content (within p_window ms of sending it); an `edited`
+-- event for each member of the conversation (tag p_tag). r_status: ok, not_found (no such
+-- message, or not one of the editor's conversations), forbidden (not the sender), deleted,
+-- window_closed. The message's columns come back as CHATRIX_PG_MESSAGE_COLUMNS.
+CREATE FUNCTION chatrix_edit_message(p_editor BIGINT, p_id BIGINT, p_content TEXT, p_now BIGINT, p_window BIGINT,
+                                     p_tag INT)
+RETURNS TABLE (r_status TEXT, r_id BIGINT, r_conversation BIGINT, r_seq BIGINT, r_sender BIGINT,
+               r_recipient BIGINT, r_content TEXT, r_created_at BIGINT, r_delivered_at BIGINT, r_read_at BIGINT,
+               r_reply_to BIGINT, r_file TEXT, r_file_name TEXT, r_file_type TEXT, r_file_size BIGINT,
+               r_edited_at BIGINT, r_deleted_at BIGINT)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v messages%ROWTYPE;
+BEGIN
+  SELECT * INTO v FROM messages AS m WHERE m.id = p_id FOR UPDATE;
+  IF NOT FOUND OR (v.sender_id <> p_editor AND v.recipient_id <> p_editor) THEN
+    r_status := 'not_found';
+  ELSIF v.sender_id <> p_editor THEN
+    r_status := 'forbidden';
+  ELSIF v.deleted_at IS NOT NULL THEN
+    r_status := 'deleted';
+  ELSIF v.created_at + p_window < p_now THEN
+    r_status := 'window_closed';
+  END IF;
+  IF r_status IS NOT NULL THEN
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  UPDATE messages AS m SET content = p_content, edited_at = p_now WHERE m.id = p_id;
+  INSERT INTO chatrix_staged_events (tag, sub, owner, kind, conversation_id, ids, at)
+  SELECT p_tag, 0, o.owner, 4, v.conversation_id, ARRAY[p_id], p_now
+    FROM (SELECT DISTINCT u FROM unnest(ARRAY[v.sender_id, v.recipient_id]) AS u) AS o(owner);
+  RETURN QUERY
+    SELECT 'ok'::text, m.id, m.conversation_id, m.seq, m.sender_id, m.recipient_id, m.content, m.created_at,
+           m.delivered_at, m.read_at, m.reply_to, f.id, f.name, f.type, f.size, m.edited_at, m.deleted_at
+      FROM messages AS m LEFT JOIN files AS f ON f.id = m.attachment_id
+     WHERE m.id = p_id;
+END
+$fn$;
+
+-- The sender deletes messages for everyone: their content and attachment are cleared (the
+-- text is in no other table: events hold ids only). All or nothing: r_status not_found (a
+-- message missing, or not in the requester's conversations), forbidden (not the sender),
+-- several (more than one conversation). Otherwise one row: the conversation and the ids
+-- deleted now (those deleted before are not news), with a `deleted` event for each member
+-- when there are any (tag p_tag).
+CREATE FUNCTION chatrix_delete_messages(p_requester BIGINT, p_ids BIGINT[], p_now BIGINT, p_tag INT)
+RETURNS TABLE (r_status TEXT, r_conversation BIGINT, r_ids BIGINT[])
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_conversations BIGINT[];
+  v_sender BIGINT;
+  v_recipient BIGINT;
+BEGIN
+  IF EXISTS (SELECT 1 FROM unnest(p_ids) AS w(id) LEFT JOIN messages AS m ON m.id = w.id
+              WHERE m.id IS NULL OR (m.sender_id <> p_requester AND m.recipient_id <> p_requester)) THEN
+    r_status := 'not_found';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  IF EXISTS (SELECT 1 FROM messages AS m WHERE m.id = ANY (p_ids) AND m.sender_id <> p_requester) THEN
+    r_status := 'forbidden';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  SELECT array_agg(DISTINCT m.conversation_id) INTO v_conversations FROM messages AS m WHERE m.id = ANY (p_ids);
+  IF cardinality(v_conversations) > 1 THEN
+    r_status := 'several';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  r_status := 'ok';
+  r_conversation := v_conversations[1];
+  WITH wanted AS (
+    SELECT w.id, min(w.ord) AS ord FROM unnest(p_ids) WITH ORDINALITY AS w(id, ord) GROUP BY w.id
+  ), gone AS (
+    UPDATE messages AS m SET content = '', attachment_id = NULL, mark = NULL, deleted_at = p_now
+      FROM wanted
+     WHERE m.id = wanted.id AND m.deleted_at IS NULL
+    RETURNING m.id, m.sender_id, m.recipient_id, wanted.ord
+  )
+  SELECT coalesce(array_agg(gone.id ORDER BY gone.ord), '{}'), min(gone.sender_id), min(gone.recipient_id)
+    INTO r_ids, v_sender, v_recipient FROM gone;
+  IF cardinality(r_ids) > 0 THEN
+    INSERT INTO chatrix_staged_events (tag, sub, owner, kind, conversation_id, ids, at)
+    SELECT p_tag, 0, o.owner, 5, r_conversation, r_ids, p_now
+      FROM (SELECT DISTINCT u FROM unnest(ARRAY[v_sender, v_recipient]) AS u) AS o(owner);
+  END IF;
+  RETURN NEXT;
+END
+$fn$;
+)sql";
+
+/// Every writer connection creates this before preparing its statements (see
+/// chatrix_stream_flush): a write's events wait here for their positions until the end of
+/// its transaction. Temporary: per session, no WAL; emptied by every COMMIT and ROLLBACK.
+inline constexpr const char* create_staged_events_table = R"sql(
+CREATE TEMPORARY TABLE IF NOT EXISTS chatrix_staged_events (
+  tag             INT      NOT NULL,  -- the job; jobs run in tag order
+  sub             INT      NOT NULL,  -- the order of one job's events of one owner
+  owner           BIGINT   NOT NULL,
+  kind            SMALLINT NOT NULL,
+  conversation_id BIGINT   NOT NULL,
+  ids             BIGINT[] NOT NULL,
+  at              BIGINT   NOT NULL
+) ON COMMIT DELETE ROWS
+)sql";
+
 /// In order; versions start at 1 and have no gaps.
 inline constexpr migration migrations[] = {
     {1, "initial schema", migration_1_initial_schema},
@@ -656,8 +1128,9 @@ inline constexpr migration migrations[] = {
     {4, "batched appends", migration_4_batched_appends},
     {5, "pending messages table", migration_5_pending_table},
     {6, "token revocation", migration_6_token_revocation},
+    {7, "event stream, edits, replies, files", migration_7_stream_edits_files},
 };
 
-inline constexpr int latest_schema_version = 6;
+inline constexpr int latest_schema_version = 7;
 
 }  // namespace chatrix::storage::postgres_detail

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
+#include <string_view>
 
 namespace chatrix::storage::postgres_detail {
 
@@ -19,6 +21,9 @@ inline std::uint64_t mix(std::uint64_t x) noexcept {
   return x ^ (x >> 33);
 }
 inline std::uint64_t partition_of_user(user_id id) noexcept { return mix(static_cast<std::uint64_t>(id)); }
+inline std::uint64_t partition_of_key(std::string_view key) noexcept {
+  return mix(std::hash<std::string_view>{}(key));
+}
 inline std::uint64_t partition_of_pair(user_id a, user_id b) noexcept {
   const auto lo = static_cast<std::uint64_t>(std::min(a, b)), hi = static_cast<std::uint64_t>(std::max(a, b));
   return mix(lo * 0x9E3779B97F4A7C15ull + hi);

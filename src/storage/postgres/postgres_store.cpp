@@ -31,6 +31,7 @@ namespace sql = postgres_detail::sql;
 using postgres_detail::append_job;
 using postgres_detail::connection;
 using postgres_detail::i64;
+using postgres_detail::changed_a_row;
 using postgres_detail::job;
 using postgres_detail::make_job;
 using postgres_detail::migrate;
@@ -40,6 +41,7 @@ using postgres_detail::partition_of_user;
 using postgres_detail::read_message;
 using postgres_detail::read_messages;
 using postgres_detail::read_preview;
+using postgres_detail::read_session_rows;
 using postgres_detail::read_user;
 using postgres_detail::receipt_job;
 using postgres_detail::setup_session;
@@ -63,9 +65,6 @@ bool refuse_jti(postgres_detail::event_loop& loop, std::string_view jti, std::un
   loop.finish(std::move(j));
   return true;
 }
-
-/// A row back from the statement: the write changed something.
-result<bool> changed_a_row(const PGresult* r) { return PQntuples(r) > 0; }
 
 }  // namespace
 
@@ -190,7 +189,7 @@ void postgres_store::append_message(send_request req, callback<send_result> done
 
 void postgres_store::mark_delivered(user_id recipient, std::vector<message_id> ids, unix_ms at,
                                     callback<delivered_result> done) {
-  loop_->write(std::make_unique<receipt_job>(recipient, std::move(ids), at, detail::as_delivered(std::move(done))),
+  loop_->write(std::make_unique<receipt_job>(recipient, std::move(ids), at, std::move(done)),
                partition_of_user(recipient));
 }
 
@@ -245,6 +244,39 @@ void postgres_store::chat_previews(user_id viewer, int limit, callback<std::vect
                                                   }));
 }
 
+void postgres_store::chat_previews_page(user_id viewer, preview_cursor before, int limit,
+                                        callback<std::vector<chat_preview>> done) {
+  params p;
+  p.add(viewer).add(std::int64_t{clamp_limit(limit, query_limits::max_previews)});
+  p.add(before.updated_at).add(before.conversation);
+  loop_->read(make_job<std::vector<chat_preview>>(sql::select_previews_page, std::move(p), std::move(done),
+                                                  [](const PGresult* r) -> result<std::vector<chat_preview>> {
+                                                    std::vector<chat_preview> out;
+                                                    for (int i = 0; i < PQntuples(r); ++i)
+                                                      out.push_back(read_preview(r, i, 0));
+                                                    return out;
+                                                  }));
+}
+
+void postgres_store::conversation_messages(user_id viewer, conversation_id chat, std::optional<message_id> before,
+                                           std::optional<message_id> after, int limit,
+                                           callback<std::vector<message>> done) {
+  params p;
+  p.add(viewer).add(chat);
+  const std::optional<message_id> bound = after ? after : before;
+  p.add(bound ? std::optional<std::string>(std::to_string(*bound)) : std::nullopt);
+  p.add(std::int64_t{clamp_limit(limit, query_limits::max_history_page)});
+  loop_->read(make_job<std::vector<message>>(
+      after ? sql::select_conversation_after : sql::select_conversation_before, std::move(p), std::move(done),
+      [](const PGresult* r) -> result<std::vector<message>> {
+        // The first row is the conversation itself, when the viewer takes part in it.
+        if (PQntuples(r) == 0 || i64(r, 0, 0) != 0) return make_error(errc::not_found, "no such conversation");
+        std::vector<message> out;
+        for (int i = 1; i < PQntuples(r); ++i) out.push_back(read_message(r, i, 2));
+        return out;
+      }));
+}
+
 // One statement (see sql::session_start): a connecting device costs one read job and one
 // round trip, as on SQLite, instead of the default's two reads in turn.
 void postgres_store::session_start(user_id viewer, int previews_limit, int pending_limit,
@@ -253,19 +285,39 @@ void postgres_store::session_start(user_id viewer, int previews_limit, int pendi
   p.add(viewer).add(std::int64_t{clamp_limit(previews_limit, query_limits::max_previews)});
   p.add(std::int64_t{std::max(pending_limit, 0)});
   loop_->read(make_job<session_snapshot>(sql::session_start, std::move(p), std::move(done),
-                                         [](const PGresult* r) -> result<session_snapshot> {
-                                           constexpr int preview_part = 0;
-                                           constexpr int first_column = 2;  // after part and order
-                                           constexpr int message_column = first_column + 6;
+                                         [viewer](const PGresult* r) -> result<session_snapshot> {
                                            session_snapshot out;
-                                           for (int i = 0; i < PQntuples(r); ++i) {
-                                             if (i64(r, i, 0) == preview_part)
-                                               out.previews.push_back(read_preview(r, i, first_column));
-                                             else
-                                               out.pending.push_back(read_message(r, i, message_column));
-                                           }
+                                           stream_page head;
+                                           read_session_rows(r, viewer, out, head);
                                            return out;
                                          }));
+}
+
+void postgres_store::session_resume(user_id viewer, int previews_limit, stream_pos since, int events_limit,
+                                    int pending_limit, callback<session_snapshot> done) {
+  params p;
+  p.add(viewer).add(std::int64_t{clamp_limit(previews_limit, query_limits::max_previews)}).add(since);
+  p.add(std::int64_t{std::max(events_limit, 0)}).add(std::int64_t{std::max(pending_limit, 0)});
+  loop_->read(make_job<session_snapshot>(sql::session_resume, std::move(p), std::move(done),
+                                         [viewer](const PGresult* r) -> result<session_snapshot> {
+                                           session_snapshot out;
+                                           stream_page page;
+                                           read_session_rows(r, viewer, out, page);
+                                           out.stream = std::move(page);
+                                           return out;
+                                         }));
+}
+
+void postgres_store::stream_events(user_id viewer, stream_pos since, int limit, callback<stream_page> done) {
+  params p;
+  p.add(viewer).add(since).add(std::int64_t{std::max(limit, 0)});
+  loop_->read(make_job<stream_page>(sql::select_stream, std::move(p), std::move(done),
+                                    [viewer](const PGresult* r) -> result<stream_page> {
+                                      session_snapshot unused;
+                                      stream_page page;
+                                      read_session_rows(r, viewer, unused, page);
+                                      return page;
+                                    }));
 }
 
 // ---- tokens ----

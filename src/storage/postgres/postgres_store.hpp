@@ -43,6 +43,11 @@ struct postgres_options {
   std::chrono::milliseconds timeout{10000};
   /// Reconnection backoff: the first retry after reconnect_min, doubling up to reconnect_max.
   std::chrono::milliseconds reconnect_min{100}, reconnect_max{5000};
+  /// SYNC_RETENTION: stream events older than this (by the time of the write adding newer
+  /// ones) are forgotten, a few per user and write; 0 keeps them forever.
+  std::chrono::milliseconds sync_retention{std::chrono::hours(30 * 24)};
+  /// Uploads left incomplete for longer than this are forgotten by later uploads.
+  std::chrono::milliseconds abandoned_upload{std::chrono::hours(24)};
   /// Bound of the read queue; same rule as for writes.
   std::size_t max_queued_reads = 100000;
   /// Test hook: runs on the store's event-loop thread when writes are waiting, before the
@@ -103,8 +108,27 @@ class postgres_store final : public store {
   void history(user_id a, user_id b, std::optional<message_id> before, int limit,
                callback<std::vector<message>> done) override;
   void chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) override;
-  /// One read job, one statement: one round trip and one snapshot for both parts.
+  void conversation_messages(user_id viewer, conversation_id chat, std::optional<message_id> before,
+                             std::optional<message_id> after, int limit,
+                             callback<std::vector<message>> done) override;
+  void chat_previews_page(user_id viewer, preview_cursor before, int limit,
+                          callback<std::vector<chat_preview>> done) override;
+  /// One read job, one statement: one round trip and one snapshot for every part.
   void session_start(user_id viewer, int previews_limit, int pending_limit, callback<session_snapshot> done) override;
+  void session_resume(user_id viewer, int previews_limit, stream_pos since, int events_limit, int pending_limit,
+                      callback<session_snapshot> done) override;
+  void stream_events(user_id viewer, stream_pos since, int limit, callback<stream_page> done) override;
+
+  /// On the editor's writer (edits and deletes of one sender apply in call order).
+  void edit_message(edit_request req, callback<edit_result> done) override;
+  void delete_messages(delete_request req, callback<delete_result> done) override;
+
+  /// On the writer of the file's id (its chunks and finish apply in call order).
+  void create_file(stored_file f, callback<bool> done) override;
+  void append_file_chunk(std::string id, int index, std::string bytes, callback<bool> done) override;
+  void finish_file(std::string id, std::int64_t size, int chunks, callback<bool> done) override;
+  void file_for(user_id viewer, std::string id, callback<std::optional<stored_file>> done) override;
+  void read_file_chunk(std::string id, int index, callback<std::string> done) override;
 
   void record_token(token_record t, callback<bool> done) override;
   void revoke_token(token_record t, callback<bool> done) override;

@@ -8,6 +8,9 @@ namespace chatrix::storage::postgres_detail::sql {
 struct statement {
   const char* name;
   const char* text;
+  /// Stages stream events (see chatrix_stream_flush): a single job of it gets its tag as the
+  /// last parameter, and its transaction ends with stream_flush.
+  bool adds_events = false;
 };
 
 // ---- session setup (unnamed statements, run once per connection) ----
@@ -40,28 +43,78 @@ inline constexpr statement insert_user{
     "INSERT INTO users (username, username_folded, name, password_hash, created_at) "
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username_folded) DO NOTHING RETURNING id"};
 
-// See chatrix_read_messages in migrations.hpp. Columns: status, id, sender, recipient,
-// delivered (this read was also the first receipt).
+// See chatrix_read_messages in migrations.hpp: $1 reader, $2 ids, $3 time, $4 tag. Columns:
+// status, id, sender, recipient, delivered (this read was also the first receipt).
 inline constexpr statement mark_read{"read_messages",
                                      "SELECT r_status, r_id, r_sender, r_recipient, r_delivered "
-                                     "FROM chatrix_read_messages($1, $2::bigint[], $3)"};
+                                     "FROM chatrix_read_messages($1, $2::bigint[], $3, $4::int)",
+                                     true};
 
 // Consecutive appends of a batch as one call (see chatrix_append_batch in migrations.hpp):
-// arrays of senders, recipients, contents, marks and times, then the retry window. One row
-// per message, r_ord = its 1-based position, then status, duplicate, id, conversation, seq,
-// created_at, delivered_at, read_at.
+// arrays of senders, recipients, contents, marks and times, the retry window, arrays of
+// replies and attachments, the tag of the first. One row per message, r_ord = its 1-based
+// position, then status, duplicate, id, conversation, seq, created_at, delivered_at,
+// read_at, content (a retry's, as stored now), reply_to, the file's id, name, type and size,
+// edited_at, deleted_at.
 inline constexpr statement append_batch{
     "append_batch",
-    "SELECT r_ord, r_status, r_duplicate, r_id, r_conversation, r_seq, r_created_at, r_delivered_at, r_read_at "
-    "FROM chatrix_append_batch($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6)"};
+    "SELECT r_ord, r_status, r_duplicate, r_id, r_conversation, r_seq, r_created_at, r_delivered_at, r_read_at, "
+    "r_content, r_reply_to, r_file, r_file_name, r_file_type, r_file_size, r_edited_at, r_deleted_at "
+    "FROM chatrix_append_batch($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6, "
+    "$7::bigint[], $8::text[], $9::int)"};
 
 // Consecutive mark_delivered calls of a batch as one call (see
 // chatrix_mark_delivered_batch in migrations.hpp): call index, recipient, id and time per
-// receipt. Rows: call index, id, sender, recipient.
+// receipt, then the tag of the first call. Rows: call index, id, sender, recipient.
 inline constexpr statement mark_delivered_batch{
     "mark_delivered_batch",
     "SELECT r_job, r_id, r_sender, r_recipient "
-    "FROM chatrix_mark_delivered_batch($1::int[], $2::bigint[], $3::bigint[], $4::bigint[])"};
+    "FROM chatrix_mark_delivered_batch($1::int[], $2::bigint[], $3::bigint[], $4::bigint[], $5::int)"};
+
+// See chatrix_edit_message: $1 editor, $2 id, $3 content, $4 now, $5 window, $6 tag. Columns:
+// status, then the message in the order of CHATRIX_PG_MESSAGE_COLUMNS.
+inline constexpr statement edit_message{
+    "edit_message", "SELECT * FROM chatrix_edit_message($1, $2, $3, $4, $5, $6::int)", true};
+
+// See chatrix_delete_messages: $1 requester, $2 ids, $3 now, $4 tag. Columns: status,
+// conversation, ids deleted now.
+inline constexpr statement delete_messages{
+    "delete_messages", "SELECT r_status, r_conversation, r_ids FROM chatrix_delete_messages($1, $2::bigint[], $3, $4::int)",
+    true};
+
+// The last statement of every transaction that staged events: positions for them, in the
+// order staged ($1: retention in ms, 0 = keep). Rows: tag, owner, pos, kind, conversation,
+// ids, at.
+inline constexpr statement stream_flush{
+    "stream_flush", "SELECT r_tag, r_owner, r_pos, r_kind, r_conversation, r_ids, r_at FROM chatrix_stream_flush($1)"};
+
+// ---- files (migration 7) ----
+
+// $1 id, $2 owner, $3 name, $4 type, $5 created_at. Also forgets up to 16 incomplete uploads
+// older than $6 (abandoned ones) with their chunks, so that they never pile up. A row back:
+// created.
+inline constexpr statement create_file{
+    "create_file",
+    "WITH stale AS (SELECT id FROM files WHERE NOT complete AND created_at < $6 ORDER BY created_at LIMIT 16 "
+    "  FOR UPDATE SKIP LOCKED), "
+    "chunks_gone AS (DELETE FROM file_chunks WHERE file_id IN (SELECT id FROM stale)), "
+    "file_gone AS (DELETE FROM files WHERE id IN (SELECT id FROM stale)) "
+    "INSERT INTO files (id, owner_id, name, type, created_at) VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (id) DO NOTHING RETURNING 1"};
+// $1 id, $2 index, $3 bytes (hex). Only into an incomplete file, each chunk once. A row back:
+// stored.
+inline constexpr statement append_file_chunk{
+    "append_file_chunk",
+    "INSERT INTO file_chunks (file_id, idx, bytes) "
+    "SELECT id, $2, decode($3, 'hex') FROM files WHERE id = $1 AND NOT complete "
+    "ON CONFLICT (file_id, idx) DO NOTHING RETURNING 1"};
+// $1 id, $2 size, $3 chunks: complete when it holds exactly chunks 0 .. $3 - 1 of $2 bytes in
+// all. A row back: finished.
+inline constexpr statement finish_file{
+    "finish_file",
+    "UPDATE files SET size = $2, chunks = $3, complete = true WHERE id = $1 AND NOT complete "
+    "AND (SELECT count(*) = $3 AND COALESCE(max(idx), -1) = $3 - 1 AND COALESCE(sum(length(bytes)), 0) = $2 "
+    "     FROM file_chunks WHERE file_id = $1) RETURNING 1"};
 
 inline constexpr statement set_password_hash{"set_password_hash",
                                              "UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id"};
@@ -98,15 +151,22 @@ inline constexpr statement revoke_user_tokens{
     "  DO UPDATE SET cutoff_s = GREATEST(token_cutoffs.cutoff_s, EXCLUDED.cutoff_s)) "
     "SELECT jti, user_id, expires_at FROM revoked"};
 
-inline constexpr statement write_statements[] = {begin,        commit,       rollback,           insert_user,
-                                                 append_batch, mark_delivered_batch, mark_read, set_password_hash,
-                                                 record_token, revoke_token, revoke_user_tokens};
+inline constexpr statement write_statements[] = {
+    begin,        commit,       rollback,           insert_user,  append_batch,    mark_delivered_batch,
+    mark_read,    edit_message, delete_messages,    stream_flush, create_file,     append_file_chunk,
+    finish_file,  set_password_hash, record_token,  revoke_token, revoke_user_tokens};
 
 // ---- readers ----
 
-// The columns read_message expects, in this order.
-#define CHATRIX_PG_MESSAGE_COLUMNS \
-  "m.id, m.conversation_id, m.seq, m.sender_id, m.recipient_id, m.content, m.created_at, m.delivered_at, m.read_at"
+// The columns read_message expects, in this order; every source of them joins the message's
+// file as f (CHATRIX_PG_MESSAGE_FILE: LATERAL ... LIMIT 1 keeps it an index probe per
+// attached message, where a plain join may be planned as a scan of every file).
+#define CHATRIX_PG_MESSAGE_COLUMNS                                                                      \
+  "m.id, m.conversation_id, m.seq, m.sender_id, m.recipient_id, m.content, m.created_at, m.delivered_at, " \
+  "m.read_at, m.reply_to, f.id, f.name, f.type, f.size, m.edited_at, m.deleted_at"
+#define CHATRIX_PG_MESSAGE_FILE                                                                 \
+  " LEFT JOIN LATERAL (SELECT fx.id, fx.name, fx.type, fx.size FROM files AS fx WHERE fx.id = m.attachment_id " \
+  "LIMIT 1) AS f ON true "
 
 inline constexpr statement select_credentials{
     "select_credentials", "SELECT id, username, name, password_hash FROM users WHERE username_folded = $1"};
@@ -121,7 +181,7 @@ inline constexpr statement search_users{"search", "SELECT r_id, r_username, r_na
 inline constexpr statement select_pending{
     "select_pending",
     "SELECT " CHATRIX_PG_MESSAGE_COLUMNS " FROM pending_messages AS p JOIN messages AS m ON m.id = p.message_id "
-    "WHERE p.recipient_id = $1 AND p.message_id > $2 ORDER BY p.message_id LIMIT $3"};
+    CHATRIX_PG_MESSAGE_FILE "WHERE p.recipient_id = $1 AND p.message_id > $2 ORDER BY p.message_id LIMIT $3"};
 
 // History walks UNIQUE (conversation_id, seq) backwards from a seq bound, which every
 // subquery below computes once (none refers to the outer row, so each is an InitPlan and
@@ -133,7 +193,7 @@ inline constexpr statement select_pending{
 // $1, $2: the pair as (lo, hi).
 inline constexpr statement select_history{
     "select_history",
-    "SELECT " CHATRIX_PG_MESSAGE_COLUMNS " FROM messages AS m "
+    "SELECT " CHATRIX_PG_MESSAGE_COLUMNS " FROM messages AS m " CHATRIX_PG_MESSAGE_FILE
     "WHERE m.conversation_id = (SELECT c.id FROM conversations AS c WHERE c.user_lo = $1 AND c.user_hi = $2) "
     "  AND m.seq < COALESCE("
     "    CASE WHEN $3::bigint IS NULL THEN 9223372036854775807 END,"
@@ -165,32 +225,148 @@ inline constexpr statement select_history{
   "  " CHATRIX_PG_MESSAGE_COLUMNS " "
 #define CHATRIX_PG_PREVIEW_SOURCES                  \
   "FROM recent AS c JOIN users AS p ON p.id = c.peer " \
-  "LEFT JOIN messages AS m ON m.conversation_id = c.id AND m.seq = c.last_seq "
+  "LEFT JOIN messages AS m ON m.conversation_id = c.id AND m.seq = c.last_seq " CHATRIX_PG_MESSAGE_FILE
 
 inline constexpr statement select_previews{
     "select_previews",
     "WITH " CHATRIX_PG_RECENT_CONVERSATIONS "SELECT " CHATRIX_PG_PREVIEW_COLUMNS CHATRIX_PG_PREVIEW_SOURCES
     "ORDER BY c.updated_at DESC, c.id DESC"};
 
-// What a connecting device gets (store::session_start), in one statement, so one round trip
-// and one snapshot: select_previews ($1 viewer, $2 its limit) as rows of part 0, then
-// select_pending with after = 0 ($3 its limit) as rows of part 1. Columns: part, the row's
-// order within its part, the preview's columns (NULL in part 1), the message's columns
-// (part 1: the pending message). The final sort is over at most both limits' rows.
+// The viewer's conversations after a cursor ($3 updated_at, $4 conversation) in the same
+// order, for store::chat_previews_page.
+inline constexpr statement select_previews_page{
+    "select_previews_page",
+    "WITH recent AS ("
+    "  SELECT id, peer, updated_at, last_seq FROM ("
+    "    SELECT id, user_hi AS peer, updated_at, last_seq FROM conversations WHERE user_lo = $1"
+    "    UNION ALL"
+    "    SELECT id, user_lo AS peer, updated_at, last_seq FROM conversations WHERE user_hi = $1 AND user_lo <> $1"
+    "  ) AS mine WHERE (updated_at, id) < ($3::bigint, $4::bigint) ORDER BY updated_at DESC, id DESC LIMIT $2"
+    ") "
+    "SELECT " CHATRIX_PG_PREVIEW_COLUMNS CHATRIX_PG_PREVIEW_SOURCES "ORDER BY c.updated_at DESC, c.id DESC"};
+
+// ---- what a device gets when it connects, in one statement (one round trip, one snapshot) ----
+// Every row: part, its order within the part, the preview's 6 columns, the message's 16
+// columns, the event's 5 columns (pos, kind, conversation, ids, at); what a part does not
+// use is NULL. Parts: 0 previews, 1 pending messages, 2 the stream's head (one row: pos =
+// the latest position, kind = 1 when `since` has expired), 3 events, one row per message of
+// a message or edited event (the message as it is now), one row for the other kinds.
+#define CHATRIX_PG_NO_PREVIEW "NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::bigint, "
+#define CHATRIX_PG_NO_MESSAGE                                                                                \
+  "NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::bigint, NULL::bigint, " \
+  "NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint"
+#define CHATRIX_PG_NO_EVENT ", NULL::bigint, NULL::smallint, NULL::bigint, NULL::bigint[], NULL::bigint"
+#define CHATRIX_PG_PREVIEW_PART                                                                   \
+  "(SELECT 0 AS part, row_number() OVER (ORDER BY c.updated_at DESC, c.id DESC) AS ord, "         \
+  CHATRIX_PG_PREVIEW_COLUMNS CHATRIX_PG_NO_EVENT " " CHATRIX_PG_PREVIEW_SOURCES ") "
+// The pending messages (limit `limit`) when `when` holds.
+#define CHATRIX_PG_PENDING_PART(when, limit)                                                        \
+  "(SELECT 1, p.message_id, " CHATRIX_PG_NO_PREVIEW CHATRIX_PG_MESSAGE_COLUMNS CHATRIX_PG_NO_EVENT    \
+  " FROM pending_messages AS p JOIN messages AS m ON m.id = p.message_id " CHATRIX_PG_MESSAGE_FILE    \
+  "WHERE p.recipient_id = $1 AND p.message_id > 0 AND " when " ORDER BY p.message_id LIMIT " limit ") "
+// The viewer's ($1) head; `since` expired: pruned, beyond the latest position, or negative.
+#define CHATRIX_PG_HEAD(since)                                                                    \
+  "head AS (SELECT COALESCE(max(h.pos), 0) AS latest, "                                          \
+  "  (" since "::bigint < COALESCE(max(h.pruned_through), 0) OR " since "::bigint > COALESCE(max(h.pos), 0) " \
+  "   OR " since "::bigint < 0) AS expired "                                                      \
+  "  FROM stream_heads AS h WHERE h.user_id = $1) "
+#define CHATRIX_PG_HEAD_PART \
+  "(SELECT 2 AS part, 0::bigint AS ord, " CHATRIX_PG_NO_PREVIEW CHATRIX_PG_NO_MESSAGE \
+  ", latest, expired::int::smallint, NULL, NULL, NULL FROM head) "
+// The page: events after `since`, at most `limit`, unless expired (the primary key's walk).
+#define CHATRIX_PG_PAGE(since, limit)                                                                  \
+  "page AS (SELECT e.pos, e.kind, e.conversation_id, e.ids, e.at FROM stream_events AS e "            \
+  "  WHERE e.user_id = $1 AND e.pos > " since "::bigint AND NOT (SELECT expired FROM head) "          \
+  "  ORDER BY e.pos LIMIT " limit ") "
+#define CHATRIX_PG_EVENT_PART                                                                        \
+  "(SELECT 3, row_number() OVER (ORDER BY e.pos, w.n), " CHATRIX_PG_NO_PREVIEW CHATRIX_PG_MESSAGE_COLUMNS \
+  ", e.pos, e.kind, e.conversation_id, e.ids, e.at FROM page AS e "                                   \
+  "LEFT JOIN LATERAL unnest(CASE WHEN e.kind IN (0, 4) THEN e.ids END) WITH ORDINALITY AS w(id, n) ON true " \
+  "LEFT JOIN messages AS m ON m.id = w.id " CHATRIX_PG_MESSAGE_FILE ") "
+
+// store::session_start: $1 viewer, $2 previews limit, $3 pending limit.
 inline constexpr statement session_start{
     "session_start",
-    "WITH " CHATRIX_PG_RECENT_CONVERSATIONS
-    "(SELECT 0 AS part, row_number() OVER (ORDER BY c.updated_at DESC, c.id DESC) AS ord, "
-    CHATRIX_PG_PREVIEW_COLUMNS CHATRIX_PG_PREVIEW_SOURCES ") "
-    "UNION ALL "
-    "(SELECT 1, p.message_id, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::bigint, "
-    CHATRIX_PG_MESSAGE_COLUMNS " FROM pending_messages AS p JOIN messages AS m ON m.id = p.message_id "
-    "WHERE p.recipient_id = $1 AND p.message_id > 0 ORDER BY p.message_id LIMIT $3) "
-    "ORDER BY part, ord"};
+    "WITH " CHATRIX_PG_RECENT_CONVERSATIONS ", " CHATRIX_PG_HEAD("0") CHATRIX_PG_PREVIEW_PART
+    "UNION ALL " CHATRIX_PG_PENDING_PART("true", "$3") "UNION ALL " CHATRIX_PG_HEAD_PART "ORDER BY part, ord"};
+
+// store::session_resume: $1 viewer, $2 previews limit, $3 since, $4 events limit, $5 pending
+// limit (the pending messages only when `since` expired).
+inline constexpr statement session_resume{
+    "session_resume",
+    "WITH " CHATRIX_PG_RECENT_CONVERSATIONS ", " CHATRIX_PG_HEAD("$3") ", " CHATRIX_PG_PAGE("$3", "$4")
+    CHATRIX_PG_PREVIEW_PART "UNION ALL " CHATRIX_PG_PENDING_PART("(SELECT expired FROM head)", "$5")
+    "UNION ALL " CHATRIX_PG_HEAD_PART "UNION ALL " CHATRIX_PG_EVENT_PART "ORDER BY part, ord"};
+
+// store::stream_events: $1 viewer, $2 since, $3 limit; parts 2 and 3 only.
+inline constexpr statement select_stream{
+    "select_stream",
+    "WITH " CHATRIX_PG_HEAD("$2") ", " CHATRIX_PG_PAGE("$2", "$3") CHATRIX_PG_HEAD_PART
+    "UNION ALL " CHATRIX_PG_EVENT_PART "ORDER BY part, ord"};
+
+#undef CHATRIX_PG_EVENT_PART
+#undef CHATRIX_PG_PAGE
+#undef CHATRIX_PG_HEAD_PART
+#undef CHATRIX_PG_HEAD
+#undef CHATRIX_PG_PENDING_PART
+#undef CHATRIX_PG_PREVIEW_PART
+#undef CHATRIX_PG_NO_EVENT
+#undef CHATRIX_PG_NO_MESSAGE
+#undef CHATRIX_PG_NO_PREVIEW
+
+// store::conversation_messages: $1 viewer, $2 conversation, then the bound and $4 the limit.
+// The first row is the conversation itself when the viewer takes part (id only; the message
+// columns NULL otherwise), so that "no messages" and "not yours" differ. The bound becomes a
+// seq bound as in select_history (within a conversation ids grow with seq): the message's
+// own seq when it is one of the conversation's, else the nearest one's.
+#define CHATRIX_PG_CONVERSATION                                                                   \
+  "WITH conv AS (SELECT c.id FROM conversations AS c WHERE c.id = $2 AND (c.user_lo = $1 OR c.user_hi = $1)) " \
+  "(SELECT 0 AS part, c.id AS ord, c.id, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, " \
+  " NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::bigint, " \
+  " NULL::bigint, NULL::bigint FROM conv AS c) UNION ALL "
+// $3 after: the oldest with id > after, oldest first.
+inline constexpr statement select_conversation_after{
+    "select_conversation_after",
+    CHATRIX_PG_CONVERSATION
+    "(SELECT 1, m.seq, " CHATRIX_PG_MESSAGE_COLUMNS " FROM messages AS m " CHATRIX_PG_MESSAGE_FILE
+    "WHERE m.conversation_id = (SELECT id FROM conv) AND m.seq > COALESCE("
+    "    (SELECT b.seq FROM messages AS b WHERE b.id = $3 AND b.conversation_id = (SELECT id FROM conv)),"
+    "    (SELECT b.seq FROM messages AS b WHERE b.conversation_id = (SELECT id FROM conv) AND b.id <= $3"
+    "      ORDER BY b.seq DESC LIMIT 1), 0) "
+    "ORDER BY m.seq LIMIT $4) ORDER BY part, ord"};
+// $3 before (NULL: none): the newest with id < before, newest first.
+inline constexpr statement select_conversation_before{
+    "select_conversation_before",
+    CHATRIX_PG_CONVERSATION
+    "(SELECT 1, -m.seq, " CHATRIX_PG_MESSAGE_COLUMNS " FROM messages AS m " CHATRIX_PG_MESSAGE_FILE
+    "WHERE m.conversation_id = (SELECT id FROM conv) AND m.seq < COALESCE("
+    "    CASE WHEN $3::bigint IS NULL THEN 9223372036854775807 END,"
+    "    (SELECT b.seq FROM messages AS b WHERE b.id = $3 AND b.conversation_id = (SELECT id FROM conv)),"
+    "    (SELECT b.seq + 1 FROM messages AS b WHERE b.conversation_id = (SELECT id FROM conv) AND b.id < $3"
+    "      ORDER BY b.seq DESC LIMIT 1)) "
+    "ORDER BY m.seq DESC LIMIT $4) ORDER BY part, ord"};
+#undef CHATRIX_PG_CONVERSATION
+
+// ---- files ----
+
+// A complete file $2 that $1 may download: the uploader, or a member of a conversation where
+// a message carries it (messages_attachment). Columns: id, name, type, size, owner,
+// created_at, chunks.
+inline constexpr statement select_file_for{
+    "select_file_for",
+    "SELECT f.id, f.name, f.type, f.size, f.owner_id, f.created_at, f.chunks FROM files AS f "
+    "WHERE f.id = $2 AND f.complete AND (f.owner_id = $1 OR EXISTS (SELECT 1 FROM messages AS m "
+    "  WHERE m.attachment_id = $2 AND (m.sender_id = $1 OR m.recipient_id = $1)))"};
+// Chunk $2 of the complete file $1, hex-encoded (whatever bytea_output says).
+inline constexpr statement select_file_chunk{
+    "select_file_chunk",
+    "SELECT encode(c.bytes, 'hex') FROM file_chunks AS c JOIN files AS f ON f.id = c.file_id AND f.complete "
+    "WHERE c.file_id = $1 AND c.idx = $2"};
 
 #undef CHATRIX_PG_PREVIEW_SOURCES
 #undef CHATRIX_PG_PREVIEW_COLUMNS
 #undef CHATRIX_PG_RECENT_CONVERSATIONS
+#undef CHATRIX_PG_MESSAGE_FILE
 #undef CHATRIX_PG_MESSAGE_COLUMNS
 
 // store::revocations in one statement, so one snapshot: the revoked tokens unexpired at $1
@@ -200,8 +376,10 @@ inline constexpr statement select_revocations{
     "SELECT 0, jti, user_id, expires_at FROM tokens WHERE revoked_at IS NOT NULL AND expires_at > $1 "
     "UNION ALL SELECT 1, NULL, user_id, cutoff_s FROM token_cutoffs"};
 
-inline constexpr statement read_statements[] = {select_credentials, select_user,     search_users,  select_pending,
-                                                select_history,     select_previews, session_start, select_revocations,
-                                                ping};
+inline constexpr statement read_statements[] = {
+    select_credentials, select_user,          search_users,   select_pending,    select_history,
+    select_previews,    select_previews_page, session_start,  session_resume,    select_stream,
+    select_conversation_after, select_conversation_before, select_file_for, select_file_chunk,
+    select_revocations, ping};
 
 }  // namespace chatrix::storage::postgres_detail::sql

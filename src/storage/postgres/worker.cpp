@@ -1,5 +1,6 @@
 #include "storage/postgres/worker.hpp"
 
+#include "storage/postgres/migrations.hpp"
 #include "storage/postgres/queries.hpp"
 #include "storage/postgres/scope_exit.hpp"
 #include "storage/postgres/session.hpp"
@@ -32,6 +33,7 @@ asio::awaitable<void> prepare_worker(loop_context& ctx, worker& w, worker_role r
   scope_exit disarm{[&] { w.conn.disarm_deadline(); }};
   if (role == worker_role::writer) {
     co_await setup_session(w.conn, std::nullopt, ctx.warned_synchronous_commit);
+    co_await exec_script(w.conn, create_staged_events_table);
     co_await prepare(w.conn, sql::write_statements, true);
   } else {
     co_await setup_session(w.conn, ctx.opts.timeout, ctx.warned_synchronous_commit);

@@ -37,6 +37,9 @@ class append_job final : public grouped_job {
   /// Columns as sql::append_batch's.
   void take_row(const PGresult* r, int row) noexcept override;
   void taken() noexcept override;
+  void take_entry(stream_entry e) noexcept override {
+    if (outcome_ && outcome_->has_value()) add_entry((*outcome_)->stream, std::move(e));
+  }
   void fail(const error& e) noexcept override { outcome_.emplace(failure<send_result>(e)); }
   void complete() noexcept override { deliver(done_, outcome_); }
 
@@ -49,7 +52,7 @@ class append_job final : public grouped_job {
 /// store::mark_delivered, grouped as one chatrix_mark_delivered_batch call.
 class receipt_job final : public grouped_job {
  public:
-  receipt_job(user_id recipient, std::vector<message_id> ids, unix_ms at, callback<std::vector<message_ref>> done)
+  receipt_job(user_id recipient, std::vector<message_id> ids, unix_ms at, callback<delivered_result> done)
       : grouped_job(sql::mark_delivered_batch, params()),
         recipient_(recipient),
         ids_(std::move(ids)),
@@ -62,39 +65,49 @@ class receipt_job final : public grouped_job {
   /// Columns as sql::mark_delivered_batch's.
   void take_row(const PGresult* r, int row) noexcept override;
   void taken() noexcept override;
-  void fail(const error& e) noexcept override { outcome_.emplace(failure<std::vector<message_ref>>(e)); }
+  void take_entry(stream_entry e) noexcept override {
+    if (outcome_ && outcome_->has_value()) add_entry((*outcome_)->stream, std::move(e));
+  }
+  void fail(const error& e) noexcept override { outcome_.emplace(failure<delivered_result>(e)); }
   void complete() noexcept override { deliver(done_, outcome_); }
 
  private:
   user_id recipient_;
   std::vector<message_id> ids_;
   unix_ms at_;
-  callback<std::vector<message_ref>> done_;
+  callback<delivered_result> done_;
   std::vector<message_ref> refs_;
   bool failed_ = false;
-  std::optional<result<std::vector<message_ref>>> outcome_;
+  std::optional<result<delivered_result>> outcome_;
 };
 
 /// What the writer sends as one statement: a single job, or a run of grouped jobs of one
 /// kind (appends with the same retry window, or receipts) as one call with arrays, whose
-/// rows name their job by its 1-based position (appends) or 0-based index (receipts).
+/// rows name their job by its 1-based position (appends) or 0-based index (receipts); or
+/// the stream flush that ends a transaction whose writes staged events, whose rows name
+/// their job by its tag (`jobs` is then the whole batch, in tag order).
 struct write_unit {
   std::vector<job*> jobs;
-  params args;  // for a group; a single job brings its own
+  params args;                                 // when own_args; a single job brings its own
+  bool own_args = false;
+  const sql::statement* statement = nullptr;  // nullptr: the jobs' own
 
-  const sql::statement& stmt() const noexcept { return jobs.front()->stmt(); }
-  const params& arguments() const noexcept;
+  const sql::statement& stmt() const noexcept { return statement ? *statement : jobs.front()->stmt(); }
+  const params& arguments() const noexcept { return own_args ? args : jobs.front()->args(); }
+  bool is_flush() const noexcept { return statement == &sql::stream_flush; }
   void take(const PGresult* r);
   void fail(const error& e);
 };
 
-/// Grouped jobs of one kind as one call.
+/// Grouped jobs of one kind as one call (or a single job, with its tag if it stages events).
 write_unit group_unit(std::vector<job*> jobs);
 
 /// The batch as units: the appends first, grouped, then every other job in order, runs of
-/// receipts grouped. Moving the appends ahead changes no outcome: no other write of a batch
-/// can refer to a message stored in it (its id is known only once the batch committed), and
-/// no append to a user created in it (same reason).
-std::vector<write_unit> units_of(const std::vector<std::unique_ptr<job>>& jobs);
+/// receipts grouped, and last the stream flush if any of them stages events (its retention
+/// in ms, 0 = keep events forever). Tags each job with its place in that order. Moving the
+/// appends ahead changes no outcome: no other write of a batch can refer to a message stored
+/// in it (its id is known only once the batch committed), and no append to a user created in
+/// it (same reason).
+std::vector<write_unit> units_of(const std::vector<std::unique_ptr<job>>& jobs, std::int64_t retention_ms);
 
 }  // namespace chatrix::storage::postgres_detail

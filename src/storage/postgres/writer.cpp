@@ -127,7 +127,7 @@ asio::awaitable<void> writer_pool::run_batch(writer_state& ws, std::vector<std::
   // The units still to be committed. A unit whose statement fails (an SQL error, not a
   // logical failure) aborts the whole transaction; it is dropped and the others go again
   // in a new transaction, so one bad write cannot fail its neighbours.
-  std::vector<write_unit> pending = units_of(batch);
+  std::vector<write_unit> pending = units_of(batch, ctx_.opts.sync_retention.count());
   const auto fail_pending = [&](const error& e) {
     for (auto& u : pending) u.fail(e);
   };
@@ -214,6 +214,13 @@ asio::awaitable<void> writer_pool::run_batch(writer_state& ws, std::vector<std::
         // Class 40 (serialization failure, deadlock with another node's batch): nobody's
         // fault; the same transaction may well succeed again.
         if (failed_state.starts_with("40") && ++conflicts <= 3) continue;
+        if (pending[*failed].is_flush()) {
+          // Without positions no write of the batch may commit: its events would be lost.
+          spdlog::error("postgres store: {} failed: {} (SQLSTATE {})", pending[*failed].stmt().name, failed_message,
+                        failed_state);
+          fail_pending(make_error(errc::internal, "database error"));
+          co_return;
+        }
         if (pending[*failed].jobs.size() > 1) {
           // A group failed as a whole (one bad message fails its statement): its jobs go
           // again one per statement, so that only the bad one fails.

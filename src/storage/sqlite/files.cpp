@@ -32,6 +32,7 @@ result<bool> create_file(connection& c, const stored_file& f) {
 }
 
 result<bool> append_file_chunk(connection& c, const std::string& id, int index, const std::string& bytes) {
+  if (bytes.size() > file_chunk_bytes || index < 0) return make_error(errc::invalid_field, "bad file chunk");
   {
     query q(c, sql::select_incomplete_file);
     q.bind(id);

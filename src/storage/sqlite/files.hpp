@@ -19,7 +19,8 @@ inline constexpr unix_ms abandoned_upload_ms = 24LL * 3600 * 1000;
 /// store::create_file: false when the id exists. Also forgets a few abandoned uploads
 /// (older than abandoned_upload_ms by the new file's created_at).
 result<bool> create_file(connection& c, const stored_file& f);
-/// store::append_file_chunk: false when there is no incomplete file `id`, or the chunk exists.
+/// store::append_file_chunk: false when there is no incomplete file `id`, or the chunk exists;
+/// errc::invalid_field for a chunk over file_chunk_bytes or a negative index.
 result<bool> append_file_chunk(connection& c, const std::string& id, int index, const std::string& bytes);
 /// store::finish_file: false unless `id` is incomplete and holds exactly chunks 0..chunks-1
 /// of `size` bytes in all.

@@ -32,7 +32,8 @@ std::optional<change_state> state_of(connection& c, message_id id) {
 
 /// Only the sender may change a message; to anybody outside its conversation it does not exist.
 std::optional<error> refusal_for(const std::optional<change_state>& m, user_id requester) {
-  if (!m || (m->sender != requester && m->recipient != requester)) return make_error(errc::not_found, "no such message");
+  if (!m || (m->sender != requester && m->recipient != requester))
+    return make_error(errc::not_found, "no such message");
   if (m->sender != requester) return make_error(errc::forbidden, "only the sender may change a message");
   return std::nullopt;
 }

@@ -266,6 +266,12 @@ CREATE TABLE file_chunks (
 );
 )sql";
 
+// Retention looks at each stream's oldest events instead (see stream_writer): the index cost
+// every event one more b-tree insert.
+inline constexpr std::string_view migration_6_stream_retention_per_user = R"sql(
+DROP INDEX stream_events_by_at;
+)sql";
+
 /// In order; versions start at 1 and have no gaps.
 inline constexpr migration migrations[] = {
     {1, "initial schema", migration_1_initial_schema},
@@ -273,6 +279,7 @@ inline constexpr migration migrations[] = {
     {3, "search any substring", migration_3_search_any_substring},
     {4, "token revocation", migration_4_token_revocation},
     {5, "stream and files", migration_5_stream_and_files},
+    {6, "stream retention per user", migration_6_stream_retention_per_user},
 };
 
 }  // namespace chatrix::storage::sqlite_detail

@@ -316,17 +316,29 @@ inline constexpr std::string_view delete_file = "DELETE FROM files WHERE id = ?1
 
 inline constexpr std::string_view select_stream_state = "SELECT pos, pruned_through FROM streams WHERE user_id = ?1";
 inline constexpr std::string_view select_stream_pos = "SELECT pos FROM streams WHERE user_id = ?1";
-inline constexpr std::string_view save_stream_pos =
-    "INSERT INTO streams (user_id, pos) VALUES (?1, ?2) ON CONFLICT (user_id) DO UPDATE SET pos = excluded.pos";
 inline constexpr std::string_view select_stream_events =
     "SELECT pos, kind, conversation_id, ids, at FROM stream_events WHERE user_id = ?1 AND pos > ?2 "
     "ORDER BY pos LIMIT ?3";
-// Retention: up to ?2 events older than ?1, oldest first, then each deleted by its key.
-inline constexpr std::string_view select_expired_events =
-    "SELECT user_id, pos FROM stream_events WHERE at < ?1 ORDER BY at LIMIT ?2";
-inline constexpr std::string_view delete_stream_event = "DELETE FROM stream_events WHERE user_id = ?1 AND pos = ?2";
+// Retention (see stream_writer): the oldest ?2 events of user ?1, then those up to pos ?2 go.
+inline constexpr std::string_view select_oldest_events =
+    "SELECT pos, at FROM stream_events WHERE user_id = ?1 ORDER BY pos LIMIT ?2";
+inline constexpr std::string_view delete_events_through = "DELETE FROM stream_events WHERE user_id = ?1 AND pos <= ?2";
+// A user with a stream, drawn at random (the first at or after a random id), so that over many
+// writes every stream is looked at, also those of people who no longer write or are written to.
+// random() % n before abs(): abs() of the smallest 64-bit integer overflows.
+inline constexpr std::string_view select_random_stream_owner =
+    "SELECT user_id FROM streams WHERE user_id >= (SELECT abs(random() % (MAX(user_id) + 1)) FROM streams) "
+    "ORDER BY user_id LIMIT 1";
 inline constexpr std::string_view raise_pruned_through =
     "UPDATE streams SET pruned_through = max(pruned_through, ?2) WHERE user_id = ?1";
+
+/// Saves the counters of `rows` streams: (user_id, pos) pairs.
+inline std::string_view save_stream_positions(std::size_t rows) {
+  return detail::by_row_count(rows, [](std::size_t n) {
+    return detail::numbered_rows("INSERT INTO streams (user_id, pos) VALUES ", n, 2, 1) +
+           " ON CONFLICT (user_id) DO UPDATE SET pos = excluded.pos";
+  });
+}
 
 /// Inserts `rows` events, 6 parameters each in the column order below.
 inline std::string_view insert_stream_events(std::size_t rows) {

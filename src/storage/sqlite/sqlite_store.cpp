@@ -458,8 +458,9 @@ void sqlite_store::impl::run_batch(std::vector<std::unique_ptr<write_job>>& batc
         for (auto* job : step) job->fail(to_error(e));
       break;
     }
-    auto aborted = std::find_if(steps.begin(), steps.end(),
-                                [&](const auto& step) { return sqlite_detail::run_step(c, step, retention()) == job_run::aborted; });
+    auto aborted = std::find_if(steps.begin(), steps.end(), [&](const auto& step) {
+      return sqlite_detail::run_step(c, step, retention()) == job_run::aborted;
+    });
     if (aborted != steps.end()) {
       rollback(c);
       steps.erase(aborted);

@@ -9,8 +9,9 @@
 
 #include <algorithm>
 #include <charconv>
-#include <map>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 
 namespace chatrix::storage::sqlite_detail {
@@ -53,18 +54,24 @@ bool carries_messages(stream_kind kind) { return kind == stream_kind::message ||
 
 stream_entry stream_writer::add(user_id owner, stream_kind kind, conversation_id conversation,
                                 std::vector<message_id> ids, unix_ms at) {
-  auto it = last_pos_.find(owner);
-  if (it == last_pos_.end()) {
+  auto it = owners_.find(owner);
+  if (it == owners_.end()) {
     query q(c_, sql::select_stream_pos);
     q.bind(owner);
-    it = last_pos_.emplace(owner, q.step() ? q.int64(0) : 0).first;
+    it = owners_.emplace(owner, owner_state{q.step() ? q.int64(0) : 0, 0}).first;
   }
-  added_.push_back(stream_entry{owner, ++it->second, kind, conversation, std::move(ids), at});
+  ++it->second.added;
+  added_.push_back(stream_entry{owner, ++it->second.last, kind, conversation, std::move(ids), at});
   return added_.back();
 }
 
 void stream_writer::flush() {
   if (added_.empty()) return;
+  // In key order: consecutive rows of one stream then land on a leaf page the b-tree walk has
+  // just visited.
+  std::sort(added_.begin(), added_.end(), [](const stream_entry& a, const stream_entry& b) {
+    return std::tie(a.owner, a.pos) < std::tie(b.owner, b.pos);
+  });
   constexpr std::size_t columns = 6;
   for (std::size_t first = 0; first < added_.size(); first += sql::max_rows_per_statement) {
     const std::size_t n = std::min(sql::max_rows_per_statement, added_.size() - first);
@@ -77,31 +84,47 @@ void stream_writer::flush() {
     }
     q.run();
   }
-  for (const auto& [owner, pos] : last_pos_) query(c_, sql::save_stream_pos).bind(owner, pos).run();
+  std::vector<std::pair<user_id, stream_pos>> counters;
+  counters.reserve(owners_.size());
+  for (const auto& [owner, state] : owners_) counters.emplace_back(owner, state.last);
+  for (std::size_t first = 0; first < counters.size(); first += sql::max_rows_per_statement) {
+    const std::size_t n = std::min(sql::max_rows_per_statement, counters.size() - first);
+    query q(c_, sql::save_stream_positions(n));
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto [owner, pos] = counters[first + i];
+      q.bind_at(static_cast<int>(2 * i + 1), owner).bind_at(static_cast<int>(2 * i + 2), pos);
+    }
+    q.run();
+  }
+
+  // By the writes' own clock (the `at` of what they record), not the store's: events carry
+  // that clock, and retention compares the two. Per stream, not through an index on `at`:
+  // that index cost every event one more b-tree insert, this costs a stream written to one
+  // seek per batch.
   unix_ms newest = 0;
   for (const auto& e : added_) newest = std::max(newest, e.at);
-  prune_expired(newest, 2 * added_.size() + static_cast<std::size_t>(store::max_pruned_per_write));
+  const unix_ms cutoff = newest - retention_.count();
+  for (const auto& [owner, state] : owners_) prune(owner, cutoff, 2 * state.added + store::max_pruned_per_write);
+  std::optional<user_id> idle;
+  {
+    query q(c_, sql::select_random_stream_owner);
+    if (q.step()) idle = q.int64(0);
+  }
+  if (idle) prune(*idle, cutoff, store::max_pruned_per_write);
   added_.clear();
-  last_pos_.clear();
+  owners_.clear();
 }
 
-// By the writes' own clock (the `at` of what they record), not the store's: events carry
-// that clock, and retention compares the two.
-void stream_writer::prune_expired(unix_ms now, std::size_t at_most) {
-  std::vector<std::pair<user_id, stream_pos>> expired;
+void stream_writer::prune(user_id owner, unix_ms cutoff, std::int64_t at_most) {
+  stream_pos through = 0;
   {
-    query q(c_, sql::select_expired_events);
-    q.bind(now - retention_.count(), static_cast<std::int64_t>(at_most));
-    while (q.step()) expired.emplace_back(q.int64(0), q.int64(1));
+    query q(c_, sql::select_oldest_events);
+    q.bind(owner, at_most);
+    while (q.step() && q.int64(1) < cutoff) through = q.int64(0);
   }
-  if (expired.empty()) return;
-  std::map<user_id, stream_pos> pruned_through;
-  for (const auto& [owner, pos] : expired) {
-    query(c_, sql::delete_stream_event).bind(owner, pos).run();
-    auto& through = pruned_through[owner];
-    through = std::max(through, pos);
-  }
-  for (const auto& [owner, pos] : pruned_through) query(c_, sql::raise_pruned_through).bind(owner, pos).run();
+  if (through == 0) return;
+  query(c_, sql::delete_events_through).bind(owner, through).run();
+  query(c_, sql::raise_pruned_through).bind(owner, through).run();
 }
 
 stream_page read_stream_page(connection& c, user_id viewer, stream_pos since, int limit) {
@@ -122,7 +145,8 @@ stream_page read_stream_page(connection& c, user_id viewer, stream_pos since, in
     q.bind(viewer, since, limit);
     while (q.step()) {
       stream_event e;
-      e.entry = stream_entry{viewer, q.int64(0), decode_kind(q.int64(1)), q.int64(2), decode_ids(q.text(3)), q.int64(4)};
+      e.entry =
+          stream_entry{viewer, q.int64(0), decode_kind(q.int64(1)), q.int64(2), decode_ids(q.text(3)), q.int64(4)};
       page.events.push_back(std::move(e));
     }
   }

@@ -7,6 +7,7 @@
 #include "storage/store.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <unordered_map>
 #include <vector>
 
@@ -22,16 +23,25 @@ class stream_writer {
   stream_entry add(user_id owner, stream_kind kind, conversation_id conversation, std::vector<message_id> ids,
                    unix_ms at);
 
-  /// Writes the events added and the counters they moved, then forgets a few expired events
-  /// (more than were added, so a backlog only shrinks). Call once, inside the transaction.
+  /// Writes the events added and the counters they moved, then forgets expired events: of
+  /// each stream written to, up to twice as many as were added to it plus
+  /// store::max_pruned_per_write (so a backlog only shrinks), and of one stream drawn at
+  /// random, up to max_pruned_per_write (so idle streams shrink too). Call once, inside the
+  /// transaction.
   void flush();
 
  private:
-  void prune_expired(unix_ms now, std::size_t at_most);
+  struct owner_state {
+    stream_pos last = 0;
+    std::int64_t added = 0;
+  };
+  /// Forgets the oldest events of `owner` older than `cutoff`, up to `at_most`, stopping at
+  /// the first younger one: what remains is every event after pruned_through.
+  void prune(user_id owner, unix_ms cutoff, std::int64_t at_most);
 
   connection& c_;
   std::chrono::milliseconds retention_;
-  std::unordered_map<user_id, stream_pos> last_pos_;
+  std::unordered_map<user_id, owner_state> owners_;
   std::vector<stream_entry> added_;
 };
 

@@ -216,8 +216,10 @@ void record_receipts(connection& c, std::span<write_job* const> jobs, std::chron
       delivered_at[job.at].push_back(id);
       undelivered.erase(it);
     }
-    for (auto& [key, received] : per_sender)
-      results[j].stream.push_back(stream.add(key.first, stream_kind::received, key.second, std::move(received), job.at));
+    for (auto& [key, received] : per_sender) {
+      const auto [sender, conversation] = key;
+      results[j].stream.push_back(stream.add(sender, stream_kind::received, conversation, std::move(received), job.at));
+    }
   }
   stream.flush();
   for (std::size_t j = 0; j < jobs.size(); ++j) static_cast<receipt_job&>(*jobs[j]).outcome.set(std::move(results[j]));

@@ -158,7 +158,8 @@ TEST(sqlite_store, applies_each_migration_once_and_uses_wal) {
   raw_db db(file);
   EXPECT_EQ(db.rows("SELECT version, name FROM schema_version"),
             (std::vector<std::string>{"1|initial schema", "2|unread counters", "3|search any substring",
-                                      "4|token revocation", "5|stream and files"}));
+                                      "4|token revocation", "5|stream and files",
+                                      "6|stream retention per user"}));
   EXPECT_EQ(db.rows("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   EXPECT_EQ(db.rows("SELECT username FROM users ORDER BY id"), (std::vector<std::string>{"round0", "round1"}));
   // The suffix index was kept in step by the triggers: every suffix of the folded username
@@ -526,7 +527,8 @@ TEST(sqlite_store, hot_queries_use_indexes) {
       {"select_message_by_id", sqlite_detail::sql::select_message_by_id},
       {"select_stream_state", sqlite_detail::sql::select_stream_state},
       {"select_stream_events", sqlite_detail::sql::select_stream_events},
-      {"select_expired_events", sqlite_detail::sql::select_expired_events},
+      {"select_oldest_events", sqlite_detail::sql::select_oldest_events},
+      {"select_random_stream_owner", sqlite_detail::sql::select_random_stream_owner},
       {"select_message_pair", sqlite_detail::sql::select_message_pair},
       {"select_complete_file_owner", sqlite_detail::sql::select_complete_file_owner},
       {"select_previews_before", sqlite_detail::sql::select_previews_before},
@@ -588,11 +590,13 @@ TEST(sqlite_store, write_path_statements_open_no_temporary_btree) {
       {"set_read", sql::set_read},
       {"subtract_unread", sql::subtract_unread},
       {"select_stream_pos", sql::select_stream_pos},
-      {"save_stream_pos", sql::save_stream_pos},
+      {"save_stream_positions(1)", sql::save_stream_positions(1)},
+      {"save_stream_positions(32)", sql::save_stream_positions(32)},
       {"insert_stream_events(1)", sql::insert_stream_events(1)},
       {"insert_stream_events(32)", sql::insert_stream_events(32)},
-      {"select_expired_events", sql::select_expired_events},
-      {"delete_stream_event", sql::delete_stream_event},
+      {"select_oldest_events", sql::select_oldest_events},
+      {"select_random_stream_owner", sql::select_random_stream_owner},
+      {"delete_events_through", sql::delete_events_through},
       {"raise_pruned_through", sql::raise_pruned_through},
   };
   for (const auto& [name, text] : statements) {
@@ -670,6 +674,25 @@ TEST(sqlite_store, deleted_and_edited_text_leaves_no_bytes_in_the_database_file)
     EXPECT_FALSE(file_contains(f, draft)) << f;
   }
   EXPECT_TRUE(file_contains(file, "kept-text")) << "the check can see text that is there";
+}
+
+TEST(sqlite_store, refuses_a_file_chunk_over_the_chunk_size) {
+  temp_dir dir;
+  sqlite_store s(dir.path() / "chatrix.db");
+  const user ann = make_user(s, "ann");
+  stored_file f;
+  f.info = file_info{"big", "big.bin", "application/octet-stream", 0};
+  f.owner = ann.id;
+  f.created_at = 1;
+  ASSERT_TRUE(await<bool>([&](auto done) { s.create_file(f, done); }).value());
+  const auto too_big = await<bool>([&](auto done) {
+    s.append_file_chunk("big", 0, std::string(file_chunk_bytes + 1, 'x'), done);
+  });
+  ASSERT_FALSE(too_big.has_value());
+  EXPECT_EQ(too_big.error().code, errc::invalid_field);
+  EXPECT_TRUE(await<bool>([&](auto done) {
+                s.append_file_chunk("big", 0, std::string(file_chunk_bytes, 'x'), done);
+              }).value());
 }
 
 // Some builds of SQLite turn it on by default (SQLITE_SECURE_DELETE), others do not: the store

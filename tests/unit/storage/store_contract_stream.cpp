@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -64,7 +64,9 @@ class stream_calls {
   }
   result<edit_result> edit(user_id editor, message_id id, const std::string& content, unix_ms now,
                            unix_ms window = 48 * 3600 * 1000) {
-    return await<edit_result>([&](auto done) { s_.edit_message(edit_request{editor, id, content, now, window}, done); });
+    return await<edit_result>([&](auto done) {
+      s_.edit_message(edit_request{editor, id, content, now, window}, done);
+    });
   }
   result<delete_result> remove(user_id requester, std::vector<message_id> ids, unix_ms now) {
     return await<delete_result>([&](auto done) { s_.delete_messages(delete_request{requester, ids, now}, done); });
@@ -125,8 +127,9 @@ TEST_P(store_contract, stream_append_adds_a_message_event_to_the_sender_and_the_
                                                           {bob.id, 1, stream_kind::message, chat, {first.stored.id}}}));
   for (const auto& e : first.stream) EXPECT_EQ(e.at, first.stored.created_at);
   const send_result second = send(bob.id, ann.id, "two");
-  EXPECT_EQ(views(second.stream), (std::vector<entry_view>{{bob.id, 2, stream_kind::message, chat, {second.stored.id}},
-                                                           {ann.id, 2, stream_kind::message, chat, {second.stored.id}}}));
+  EXPECT_EQ(views(second.stream),
+            (std::vector<entry_view>{{bob.id, 2, stream_kind::message, chat, {second.stored.id}},
+                                     {ann.id, 2, stream_kind::message, chat, {second.stored.id}}}));
 
   stream_calls s(db());
   const stream_page page = s.events(ann.id, 0);
@@ -163,7 +166,9 @@ TEST_P(store_contract, stream_positions_are_gap_free_per_user_under_concurrent_w
   constexpr int n = 60;
   for (int i = 0; i < n; ++i) {
     const user_id to = i % 2 ? bob.id : cat.id;
-    db().append_message(send_request{ann.id, to, std::string("m").append(std::to_string(i)), std::nullopt, next_time(), 0}, log.make(i));
+    db().append_message(
+        send_request{ann.id, to, std::string("m").append(std::to_string(i)), std::nullopt, next_time(), 0},
+        log.make(i));
   }
   ASSERT_TRUE(log.wait_for(n));
   std::map<user_id, std::vector<stream_pos>> seen;
@@ -197,9 +202,10 @@ TEST_P(store_contract, stream_mark_delivered_adds_one_received_event_per_sender_
   const unix_ms at = next_time();
   const delivered_result r = s.deliver(bob.id, {a1.stored.id, c1.stored.id, a2.stored.id}, at);
   EXPECT_EQ(r.delivered.size(), 3u);
-  EXPECT_EQ(views(r.stream),
-            (std::vector<entry_view>{{ann.id, 3, stream_kind::received, a1.stored.conversation, {a1.stored.id, a2.stored.id}},
-                                     {cat.id, 2, stream_kind::received, c1.stored.conversation, {c1.stored.id}}}));
+  EXPECT_EQ(
+      views(r.stream),
+      (std::vector<entry_view>{{ann.id, 3, stream_kind::received, a1.stored.conversation, {a1.stored.id, a2.stored.id}},
+                               {cat.id, 2, stream_kind::received, c1.stored.conversation, {c1.stored.id}}}));
   for (const auto& e : r.stream) EXPECT_EQ(e.at, at);
   const delivered_result again = s.deliver(bob.id, {a1.stored.id}, next_time());
   EXPECT_TRUE(again.delivered.empty());
@@ -218,9 +224,10 @@ TEST_P(store_contract, stream_mark_read_adds_received_and_read_for_the_sender_an
   stream_calls s(db());
   s.deliver(bob.id, {a1.stored.id}, next_time());  // ann: 3
   const read_result r = s.read(bob.id, {a1.stored.id, a2.stored.id}, next_time());
-  EXPECT_EQ(views(r.stream), (std::vector<entry_view>{{ann.id, 4, stream_kind::received, chat, {a2.stored.id}},
-                                                      {ann.id, 5, stream_kind::read, chat, {a1.stored.id, a2.stored.id}},
-                                                      {bob.id, 3, stream_kind::read_self, chat, {a1.stored.id, a2.stored.id}}}));
+  EXPECT_EQ(views(r.stream),
+            (std::vector<entry_view>{{ann.id, 4, stream_kind::received, chat, {a2.stored.id}},
+                                     {ann.id, 5, stream_kind::read, chat, {a1.stored.id, a2.stored.id}},
+                                     {bob.id, 3, stream_kind::read_self, chat, {a1.stored.id, a2.stored.id}}}));
   const read_result again = s.read(bob.id, {a1.stored.id}, next_time());
   EXPECT_TRUE(again.stream.empty());
   const stream_page page = s.events(bob.id, 2);
@@ -229,7 +236,8 @@ TEST_P(store_contract, stream_mark_read_adds_received_and_read_for_the_sender_an
   EXPECT_TRUE(page.events[0].messages.empty()) << "only message and edited events carry messages";
 
   // A refused read adds nothing.
-  const auto forbidden = await<read_result>([&](auto done) { db().mark_read(ann.id, {a1.stored.id}, next_time(), done); });
+  const auto forbidden =
+      await<read_result>([&](auto done) { db().mark_read(ann.id, {a1.stored.id}, next_time(), done); });
   ASSERT_FALSE(forbidden.has_value());
   EXPECT_EQ(forbidden.error().code, errc::forbidden);
   EXPECT_EQ(s.events(ann.id, 0).latest, 5);
@@ -313,6 +321,19 @@ TEST_P(store_contract, stream_retention_forgets_old_events_and_expires_since_bef
 
   // Messages are not events: history keeps them.
   EXPECT_EQ(history_of(ann.id, bob.id).size(), 3u);
+}
+
+TEST_P(store_contract, stream_retention_also_forgets_the_events_of_idle_streams) {
+  const user ann = add_user("ann"), bob = add_user("bob"), cat = add_user("cat");
+  const unix_ms t0 = next_time();
+  send(ann.id, cat.id, "old", std::nullopt, t0);
+  stream_calls s(db());
+  // Nothing is written to cat's stream again; other people's writes still forget its old
+  // event, a few streams at a time (each write here is its own batch).
+  for (int i = 0; i < 100 && !s.events(cat.id, 0).expired; ++i)
+    send(ann.id, bob.id, "later", std::nullopt, t0 + retention_ms + 10 + i);
+  EXPECT_TRUE(s.events(cat.id, 0).expired);
+  EXPECT_FALSE(s.events(cat.id, 1).expired);
 }
 
 TEST_P(store_contract, stream_retention_keeps_events_younger_than_it) {
@@ -588,18 +609,20 @@ TEST_P(store_contract, conversation_messages_page_both_ways_for_participants_onl
   stream_calls s(db());
 
   EXPECT_EQ(ids_of(s.conversation(ann.id, chat, std::nullopt, std::nullopt).value()),
-            ids_of(history_of(ann.id, bob.id))) << "no bound: the newest, newest first";
+            ids_of(history_of(ann.id, bob.id)))
+      << "no bound: the newest, newest first";
   EXPECT_EQ(ids_of(s.conversation(bob.id, chat, std::nullopt, std::nullopt, 2).value()),
             (std::vector<message_id>{ids[4], ids[3]}));
   EXPECT_EQ(ids_of(s.conversation(bob.id, chat, ids[3], std::nullopt, 2).value()),
             (std::vector<message_id>{ids[2], ids[1]}));
   EXPECT_EQ(ids_of(s.conversation(bob.id, chat, std::nullopt, ids[1], 2).value()),
-            (std::vector<message_id>{ids[2], ids[3]})) << "after: oldest first";
+            (std::vector<message_id>{ids[2], ids[3]}))
+      << "after: oldest first";
   EXPECT_EQ(ids_of(s.conversation(bob.id, chat, std::nullopt, 0).value()), ids);
   EXPECT_EQ(ids_of(s.conversation(bob.id, chat, std::nullopt, other).value()), std::vector<message_id>{})
       << "an id of another conversation bounds by id";
-  EXPECT_EQ(ids_of(s.conversation(bob.id, chat, other, std::nullopt).value()), (std::vector<message_id>{
-      ids[4], ids[3], ids[2], ids[1], ids[0]}));
+  EXPECT_EQ(ids_of(s.conversation(bob.id, chat, other, std::nullopt).value()),
+            (std::vector<message_id>{ids[4], ids[3], ids[2], ids[1], ids[0]}));
   EXPECT_EQ(s.conversation(bob.id, chat, std::nullopt, std::nullopt, 1000).value().size(), 5u);
 
   EXPECT_EQ(code_of(s.conversation(cat.id, chat, std::nullopt, std::nullopt)), errc::not_found);
