@@ -39,7 +39,17 @@ void check(const protocol::client_frame& frame, const protocol::decode_limits& l
   if (const auto* text = std::get_if<protocol::text_request>(&frame)) {
     require(text->content.size() <= limits.max_content_bytes, "TEXT content is at most max_content_bytes");
     require(text->to_username || text->to_id, "TEXT names a recipient");
+    require(!text->content.empty() || text->attachment, "TEXT content is empty only with an attachment");
+    require(!text->reply_to || *text->reply_to > 0, "TEXT reply_to is a positive id");
+    require(!text->attachment || (!text->attachment->empty() && text->attachment->size() <= protocol::max_file_id_bytes),
+            "TEXT attachment is 1..max_file_id_bytes");
     check_mark(text->mark);
+  } else if (const auto* edit = std::get_if<protocol::edit_message_request>(&frame)) {
+    require(edit->id > 0, "EDIT names a positive id");
+    require(!edit->content.empty() && edit->content.size() <= limits.max_content_bytes,
+            "EDIT content is 1..max_content_bytes");
+  } else if (const auto* del = std::get_if<protocol::delete_messages_request>(&frame)) {
+    require(!del->ids.empty() && del->ids.size() <= protocol::max_ids_per_delete, "DELETE ids are 1..max_ids_per_delete");
   } else if (const auto* read = std::get_if<protocol::mark_read_request>(&frame)) {
     require(read->ids.size() <= protocol::max_ids_per_frame, "MARK_READ ids are at most max_ids_per_frame");
   } else if (const auto* ack = std::get_if<protocol::ack_request>(&frame)) {
@@ -48,6 +58,9 @@ void check(const protocol::client_frame& frame, const protocol::decode_limits& l
     require(search->limit >= 1 && search->limit <= protocol::max_search_results, "search limit within 1..max");
   } else if (const auto* history = std::get_if<protocol::history_request>(&frame)) {
     require(history->limit >= 1 && history->limit <= protocol::max_history_page, "history limit within 1..max");
+  } else if (const auto* previews = std::get_if<protocol::previews_request>(&frame)) {
+    require(previews->limit >= 1 && previews->limit <= protocol::max_previews, "previews limit within 1..max");
+    require(!previews->before || previews->before->conversation > 0, "a previews cursor names a conversation");
   }
 }
 
@@ -60,6 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   if (auto auth = protocol::decode_auth(text)) {
     require(auth->token.size() <= protocol::max_token_bytes, "a token is at most max_token_bytes");
+    require(!auth->since || *auth->since >= 0 || *auth->since == protocol::unusable_since,
+            "since is a position or unusable");
   } else {
     require(valid_json(protocol::encode_error(auth.error())), "ERR for a bad first frame is valid JSON");
   }

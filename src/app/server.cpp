@@ -411,6 +411,7 @@ int run_server(const config::server_config& cfg) {
   chat_options.device_limits = {cfg.message_rate, cfg.message_burst, cfg.message_flood_limit, cfg.search_limit,
                                 cfg.history_limit};
   chat_options.storage_quota = cfg.storage_quota;
+  chat_options.edit_window = cfg.edit_window;
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
   // Before the first session: no token is honoured until this node knows which are revoked.
   auto revocations = chat::read_revocations(store, clock.now_ms());

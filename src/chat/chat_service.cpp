@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <map>
 
 namespace chatrix::chat {
 
@@ -22,13 +21,6 @@ using cluster::user_event;
 namespace {
 
 shared_frame make_frame(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
-
-/// Groups message refs by their sender, keeping each sender's ids in order.
-std::map<user_id, std::vector<message_id>> ids_by_sender(const std::vector<message_ref>& refs) {
-  std::map<user_id, std::vector<message_id>> out;
-  for (const auto& r : refs) out[r.sender].push_back(r.id);
-  return out;
-}
 
 }  // namespace
 
@@ -92,10 +84,10 @@ asio::awaitable<result<authenticated>> chat_service::authenticate(std::string_vi
     co_return make_error(errc::unauthorized, "token revoked");
   }
   if (explicit_acks) *explicit_acks = req->explicit_acks;
-  co_return authenticated{**found, std::move(*claims)};
+  co_return authenticated{**found, std::move(*claims), req->since};
 }
 
-asio::awaitable<void> chat_service::attach(connection& conn, auth::token_claims token) {
+asio::awaitable<void> chat_service::attach(connection& conn, auth::token_claims token, std::optional<stream_pos> since) {
   const user me = conn.account();
   const auto id = conn.device_id();
   const auto deadline = token_deadline(token);
@@ -110,11 +102,16 @@ asio::awaitable<void> chat_service::attach(connection& conn, auth::token_claims 
   co_await await_callback<bool>([&](auto done) {
     bus_.device_connected(me.id, [done] { done(true); });
   });
-  // The read below covers every pending message stored until now; a resync while it runs
-  // sets recheck again, and catch_up reads once more.
+  // The read below covers every pending message (or stream event) stored until now; a resync
+  // while it runs sets recheck again, and catch_up reads once more.
   if (auto* d = find_device(id)) d->recheck = false;
+  // A `since` that is no position gets the same answer as an expired one, without a read.
+  const bool resumes = since && *since != protocol::unusable_since;
   auto start = co_await await_callback<storage::session_snapshot>([&](auto done) {
-    store_.session_start(me.id, protocol::max_previews, options_.pending_page, done);
+    if (resumes)
+      store_.session_resume(me.id, protocol::max_previews, *since, options_.pending_page, options_.pending_page, done);
+    else
+      store_.session_start(me.id, protocol::max_previews, options_.pending_page, done);
   });
   // PROFILE_INFO goes out with CHATPREVIEWS, in the same write: one system call less for
   // every connection.
@@ -126,10 +123,8 @@ asio::awaitable<void> chat_service::attach(connection& conn, auth::token_claims 
   } else {
     for (const auto& p : start->previews) users_.remember(p.peer);
     conn.send(make_frame(protocol::encode_previews(start->previews)));
-    const bool more = !start->pending.empty() && start->pending.size() >= static_cast<std::size_t>(options_.pending_page);
-    const message_id last = more ? start->pending.back().id : 0;
-    if (!start->pending.empty() && !co_await push_page(id, me, start->pending)) co_return;
-    if (more && !co_await push_pending(id, me, /*report_errors=*/true, last)) co_return;
+    const bool alive = since ? co_await resume_stream(id, me, *since, *start) : co_await start_fresh(id, me, *start);
+    if (!alive) co_return;
   }
   co_await catch_up(id, me, /*report_errors=*/true);
 }
@@ -141,13 +136,20 @@ asio::awaitable<void> chat_service::catch_up(std::uint64_t device_id, user me, b
     if (d->recheck) {
       // A resync may come while the pages go out (the loss happened meanwhile): read again.
       d->recheck = false;
-      if (!co_await push_pending(device_id, me, report_errors)) co_return;
+      stream_pos latest = 0;
+      std::optional<stream_page> nothing_read;  // a named local: see await.hpp on prvalues
+      const bool alive = d->replays_stream
+                             ? co_await replay_stream(device_id, me, d->positions.through(), std::move(nothing_read),
+                                                      report_errors, latest)
+                             : co_await push_pending(device_id, me, report_errors);
+      if (!alive) co_return;
       continue;
     }
     // Live events that arrived meanwhile, as fast as the device reads; more may arrive while
     // these go out, so the device stays in sync mode until the list is empty.
     if (d->held.empty()) {
       d->syncing = false;
+      d->held_before_synced = 0;
       co_return;
     }
     auto held = std::move(d->held);
@@ -306,6 +308,12 @@ asio::awaitable<void> chat_service::handle_frame(connection& conn, std::string_v
     on_ack(conn, *a);
   } else if (auto* r = std::get_if<protocol::refresh_token_request>(&frame)) {
     on_refresh_token(conn, *r);
+  } else if (auto* p = std::get_if<protocol::previews_request>(&frame)) {
+    co_await on_previews(conn, *p);
+  } else if (auto* e = std::get_if<protocol::edit_message_request>(&frame)) {
+    co_await on_edit(conn, std::move(*e));
+  } else if (auto* del = std::get_if<protocol::delete_messages_request>(&frame)) {
+    co_await on_delete(conn, std::move(*del));
   }
 }
 
@@ -352,6 +360,8 @@ asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_req
   sreq.mark = req.mark;
   sreq.now = now;
   sreq.retry_window = options_.retry_window.count();
+  sreq.reply_to = req.reply_to;
+  sreq.attachment = std::move(req.attachment);
   // Queued in frame order; the store commits in call order, so one sender's messages are
   // stored, acknowledged and delivered in the order sent.
   if (auto* d = find_device(conn.device_id())) ++d->in_flight;
@@ -376,7 +386,7 @@ device_limits* chat_service::limits_of(const connection& conn) {
   return d->limits.get();
 }
 
-bool chat_service::admit_text(connection& conn, const std::optional<std::string>& mark) {
+bool chat_service::admit_text(connection& conn, const std::optional<std::string>& mark, protocol::event ref) {
   auto* limits = limits_of(conn);
   if (!limits) return true;
   const auto now = std::chrono::steady_clock::now();
@@ -395,12 +405,12 @@ bool chat_service::admit_text(connection& conn, const std::optional<std::string>
     log::write(spdlog::level::warn, log::connection(conn.device_id(), conn.client_address()),
                "user {}: rate-limited: TEXT over MESSAGE_RATE/MESSAGE_BURST", conn.account().id);
   send_error(conn, make_limited(errc::rate_limited, "too many messages; retry after retry_after_ms", wait),
-             static_cast<int>(protocol::event::text), mark);
+             static_cast<int>(ref), mark);
   return false;
 }
 
 bool chat_service::charge_quota(connection& conn, std::size_t bytes, unix_ms now,
-                                const std::optional<std::string>& mark) {
+                                const std::optional<std::string>& mark, protocol::event ref) {
   const auto wait = quota_.charge(conn.account().id, bytes, now);
   if (wait.count() == 0) return true;
   metrics::server_metrics::add(metrics_.quota_exceeded);
@@ -410,7 +420,7 @@ bool chat_service::charge_quota(connection& conn, std::size_t bytes, unix_ms now
   send_error(conn,
              make_limited(errc::quota_exceeded, "today's storage quota is used up; it starts again at 00:00 UTC",
                           wait.count()),
-             static_cast<int>(protocol::event::text), mark);
+             static_cast<int>(ref), mark);
   return false;
 }
 
@@ -440,7 +450,13 @@ void chat_service::on_stored(std::uint64_t device_id, const user& sender, const 
   }
   const auto& stored = r->stored;
   if (d) {
-    d->conn->send(make_frame(protocol::encode_delivered(stored, mark, r->duplicate)));
+    // The sending device's copy of its user's `message` event.
+    const auto entry = std::find_if(r->stream.begin(), r->stream.end(), [&](const stream_entry& e) {
+      return e.owner == sender.id && e.kind == stream_kind::message;
+    });
+    const stream_pos pos = entry == r->stream.end() ? 0 : entry->pos;
+    d->positions.take(pos);
+    d->conn->send(make_frame(protocol::encode_delivered(stored, mark, r->duplicate, pos)));
     metrics_.send_stored.observe_since(taken);
   }
   if (r->duplicate) {
@@ -458,13 +474,24 @@ void chat_service::publish_stored(const send_result& r, const user& sender, cons
                                   std::uint64_t device_id, std::chrono::steady_clock::time_point taken) {
   const auto& stored = r.stored;
   const protocol::message_view view{stored, sender, recipient};
+  // Each frame carries the pos of its receiver's `message` event (none for a duplicate,
+  // which wrote no event: devices drop it by id if they had it).
+  auto pos_of = [&](user_id owner) -> stream_pos {
+    for (const auto& e : r.stream)
+      if (e.owner == owner && e.kind == stream_kind::message) return e.pos;
+    return 0;
+  };
   // An offline recipient's message simply stays pending.
-  if (reachable(recipient.id))
-    bus_.publish(user_event{recipient.id, user_event::kind::message, stored.id, 0, make_frame(protocol::encode_text(view)),
-                            taken});
-  if (reachable(sender.id, device_id))
+  if (reachable(recipient.id)) {
+    const auto pos = pos_of(recipient.id);
+    bus_.publish(user_event{recipient.id, user_event::kind::message, stored.id, 0,
+                            make_frame(protocol::encode_text(view, protocol::event::text, pos)), taken, pos});
+  }
+  if (reachable(sender.id, device_id)) {
+    const auto pos = pos_of(sender.id);
     bus_.publish(user_event{sender.id, user_event::kind::notice, stored.id, device_id,
-                            make_frame(protocol::encode_text(view, protocol::event::sent))});
+                            make_frame(protocol::encode_text(view, protocol::event::sent, pos)), {}, pos});
+  }
 }
 
 bool chat_service::reachable(user_id uid, std::uint64_t except_device) const {
@@ -481,16 +508,9 @@ asio::awaitable<void> chat_service::on_mark_read(connection& conn, protocol::mar
   auto r = co_await await_callback<read_result>(
       [&](auto done) { store_.mark_read(me, std::move(req.ids), now, done); });
   if (!r) co_return send_error(conn, r.error(), static_cast<int>(protocol::event::mark_read));
-  // Read implies received: a message read before any device reported it (an "acks" device
-  // that never sent ACK, say) was delivered by this read, and its sender hears RECEIVED
-  // once, before READ, as the states go.
   metrics::server_metrics::add(metrics_.messages_delivered, r->delivered.size());
-  for (auto& [sender, ids] : ids_by_sender(r->delivered))
-    bus_.publish(user_event{sender, user_event::kind::notice, 0, 0,
-                            make_frame(protocol::encode_received(ids, me, now))});
   metrics::server_metrics::add(metrics_.messages_read, r->read.size());
-  for (auto& [sender, ids] : ids_by_sender(r->read))
-    bus_.publish(user_event{sender, user_event::kind::notice, 0, 0, make_frame(protocol::encode_read(ids))});
+  publish_receipts(r->stream, me, now, conn.device_id());
 }
 
 asio::awaitable<void> chat_service::on_search(connection& conn, protocol::search_request req) {
@@ -614,10 +634,7 @@ void chat_service::on_marked_delivered(user_id recipient, result<delivered_resul
   }
   metrics::server_metrics::add(metrics_.messages_delivered, r->delivered.size());
   const auto now = clock_.now_ms();
-  for (auto& [sender, ids] : ids_by_sender(r->delivered))
-    if (reachable(sender))
-      bus_.publish(user_event{sender, user_event::kind::notice, 0, 0,
-                              make_frame(protocol::encode_received(ids, recipient, now))});
+  publish_receipts(r->stream, recipient, now, 0);
 }
 
 void chat_service::deliver_local(const user_event& ev) {
@@ -639,6 +656,7 @@ void chat_service::send_to_device(device& d, const user_event& ev) {
 }
 
 void chat_service::send_now(device& d, const user_event& ev) {
+  if (!admit_position(d, ev.pos)) return;
   if (ev.type == user_event::kind::message) {
     // Measured where the TEXT was taken (an event from another node carries no start), once
     // per device that gets it, including after a sync held it back: that wait is the user's.

@@ -7,6 +7,7 @@
 #include "chat/connection.hpp"
 #include "chat/device_limits.hpp"
 #include "chat/storage_quota.hpp"
+#include "chat/stream_positions.hpp"
 #include "chat/token_expiry.hpp"
 #include "chat/token_service.hpp"
 #include "chat/user_directory.hpp"
@@ -49,12 +50,15 @@ struct service_options {
   device_limit_options device_limits;
   /// STORAGE_QUOTA: content bytes each user may store per UTC day on this node; 0 = off.
   std::uint64_t storage_quota = 64ull * 1024 * 1024;
+  /// EDIT_WINDOW: how long after sending a message its sender may edit it.
+  std::chrono::milliseconds edit_window{std::chrono::hours(48)};
 };
 
 /// A session that passed authentication: who it is, and the token it showed.
 struct authenticated {
   user account;
   auth::token_claims token;
+  std::optional<stream_pos> since;  // the first frame's "since" (protocol::unusable_since: not a position)
 };
 
 /// One per node.
@@ -71,12 +75,14 @@ class chat_service final : public cluster::event_sink {
   /// Checks a session's first frame: a valid token, not revoked, whose user still exists.
   boost::asio::awaitable<result<authenticated>> authenticate(std::string_view first_frame, bool* explicit_acks);
 
-  /// Registers an authenticated device, then sends PROFILE_INFO, CHATPREVIEWS and every
-  /// pending message, in that order. Live messages arriving meanwhile are held back and sent
-  /// after the pending ones, never twice. From here on the device is ended
+  /// Registers an authenticated device, then sends PROFILE_INFO, CHATPREVIEWS, every pending
+  /// message (or, with `since`, every event of the user's stream after it) and SYNCED, in
+  /// that order (docs/protocol.md, "Sync"). Live events arriving meanwhile are held back and
+  /// sent after them, never twice. From here on the device is ended
   /// (connection::end_session) when `token` expires, unless it sends a fresh one first, or
   /// as soon as the token is revoked.
-  boost::asio::awaitable<void> attach(connection& conn, auth::token_claims token);
+  boost::asio::awaitable<void> attach(connection& conn, auth::token_claims token,
+                                      std::optional<stream_pos> since = std::nullopt);
 
   /// Handles one text frame from an attached device. Returns once the frame no longer needs
   /// the session's order: a TEXT is queued for storage (in order) but not yet durable.
@@ -100,8 +106,9 @@ class chat_service final : public cluster::event_sink {
   void deliver_local(const cluster::user_event& ev) override;
   /// Ends every local device whose token `r` revokes, and refuses those tokens from now on.
   void revoked(const cluster::revocation& r) override;
-  /// Holds live events for every local device, pushes each the pending messages it has not
-  /// been sent yet, then the held events. Cheap to call repeatedly: a device already catching
+  /// Holds live events for every local device, pushes each what it has not been sent yet (the
+  /// stream after what it had, for a device that connected with `since`; the pending
+  /// messages otherwise), then the held events. Cheap to call repeatedly: a device already catching
   /// up only reads the database once more before releasing its held events. The revocations
   /// are read again too, and devices whose tokens were revoked meanwhile are ended.
   void resync() override;
@@ -143,7 +150,15 @@ class chat_service final : public cluster::event_sink {
     std::unique_ptr<device_limits> limits;
     auth::token_claims token;  // the token it authenticated with, or refreshed to
     bool ended_for_token = false;  // end_session sent; the device leaves when its socket closes
+    stream_positions positions;  // tracked from its SYNCED on
+    bool replays_stream = false;  // connected with a usable `since`: a resync re-reads the stream
+    // A device that connected without `since` gets the live events held while it attached
+    // even when they are older than its SYNCED (they were not pending any more): as before.
+    stream_pos held_before_synced = 0;
   };
+
+  /// Conversations' other members as a catch-up learns them (RECEIVED names the recipient).
+  using peers_by_conversation = std::unordered_map<conversation_id, user_id>;
 
   boost::asio::awaitable<void> on_text(connection& conn, protocol::text_request req);
   /// The recipient a TEXT names (to, to_id or both), or why it cannot be sent to them.
@@ -153,15 +168,26 @@ class chat_service final : public cluster::event_sink {
   void publish_stored(const send_result& r, const user& sender, const user& recipient, std::uint64_t device_id,
                       std::chrono::steady_clock::time_point taken);
   boost::asio::awaitable<void> on_mark_read(connection& conn, protocol::mark_read_request req);
+  // EDIT and DELETE (message_changes.cpp): every device of every member hears of the change,
+  // the one that made it included.
+  boost::asio::awaitable<void> on_edit(connection& conn, protocol::edit_message_request req);
+  boost::asio::awaitable<void> on_delete(connection& conn, protocol::delete_messages_request req);
+  /// Publishes one frame per stream entry a change wrote, to the entry's owner, at its pos.
+  void publish_changes(const std::vector<stream_entry>& stream,
+                       const std::function<std::string(stream_pos)>& frame_at);
   boost::asio::awaitable<void> on_search(connection& conn, protocol::search_request req);
+  boost::asio::awaitable<void> on_previews(connection& conn, protocol::previews_request req);
   boost::asio::awaitable<void> on_history(connection& conn, protocol::history_request req);
   void on_ack(connection& conn, const protocol::ack_request& req);
   /// The device's limits, made on first use; nullptr for a connection not attached.
   device_limits* limits_of(const connection& conn);
-  /// Whether the TEXT may go on; if not, it has been answered (ERR, or the connection ended).
-  bool admit_text(connection& conn, const std::optional<std::string>& mark);
-  /// Charges a TEXT's content to the sender's quota; if refused, it has been answered.
-  bool charge_quota(connection& conn, std::size_t bytes, unix_ms now, const std::optional<std::string>& mark);
+  /// Whether the TEXT (or an EDIT, `ref`) may go on; if not, it has been answered (ERR, or
+  /// the connection ended).
+  bool admit_text(connection& conn, const std::optional<std::string>& mark,
+                  protocol::event ref = protocol::event::text);
+  /// Charges a TEXT's (or an EDIT's) content to the sender's quota; if refused, it has been answered.
+  bool charge_quota(connection& conn, std::size_t bytes, unix_ms now, const std::optional<std::string>& mark,
+                    protocol::event ref = protocol::event::text);
   /// Refuses a read (search or history) that came `wait` too early, with ERR and the count.
   void refuse_read(connection& conn, std::chrono::milliseconds wait, protocol::event type);
   /// A fresh token of the same user replaces the device's (and its expiry); anything else is
@@ -178,7 +204,37 @@ class chat_service final : public cluster::event_sink {
                                             message_id after = 0);
   /// Sends one page of pending messages; false when the device went away.
   boost::asio::awaitable<bool> push_page(std::uint64_t device_id, const user& me, const std::vector<message>& page);
-  /// Ends a device's sync: reads its pending messages while a recheck is due, then sends the
+  // ---- device sync (device_sync.cpp) ----
+  /// After CHATPREVIEWS: the stream after `since` (or, expired, ERR sync_expired and the
+  /// pending messages), then SYNCED. False when the device went away.
+  boost::asio::awaitable<bool> resume_stream(std::uint64_t device_id, const user& me, stream_pos since,
+                                             storage::session_snapshot& start);
+  /// After CHATPREVIEWS without `since`: the pending messages, then SYNCED. False when the
+  /// device went away.
+  boost::asio::awaitable<bool> start_fresh(std::uint64_t device_id, const user& me, const storage::session_snapshot& start);
+  /// Sends the device every event of its stream after `after` that it has not had, page by
+  /// page as it drains, starting with `first` when given (already read); `latest` becomes the
+  /// stream's newest position once every page was read (unchanged after a failed read, which
+  /// is reported with `report_errors`). False when the device went away.
+  boost::asio::awaitable<bool> replay_stream(std::uint64_t device_id, const user& me, stream_pos after,
+                                             std::optional<stream_page> first, bool report_errors,
+                                             stream_pos& latest);
+  /// Renders one stream event from the store's current state and sends it unless the device
+  /// had it. False when the device went away.
+  boost::asio::awaitable<bool> push_stream_event(std::uint64_t device_id, const user& me, const stream_event& ev,
+                                                 peers_by_conversation& peers);
+  /// The other member of `chat` for `me`, 0 when it cannot be found.
+  boost::asio::awaitable<user_id> peer_in(const user& me, conversation_id chat, peers_by_conversation& peers);
+  /// SYNCED, and the device's positions count from `latest` on.
+  void send_synced(device& d, stream_pos latest);
+  /// Whether a live or held event goes to the device (not had yet); records its position.
+  bool admit_position(device& d, stream_pos pos);
+  /// RECEIVED, MARK_READ and READ_STATE for what a read or receipt wrote to the streams;
+  /// `reader_device` (0: none) gets no READ_STATE and has its position recorded.
+  void publish_receipts(const std::vector<stream_entry>& stream, user_id reader, unix_ms at,
+                        std::uint64_t reader_device);
+
+  /// Ends a device's sync: reads what it is owed while a recheck is due, then sends the
   /// events held meanwhile in order, then lets live events through.
   boost::asio::awaitable<void> catch_up(std::uint64_t device_id, user me, bool report_errors);
   /// Queues a message to the device unless it had it already; true when queued.

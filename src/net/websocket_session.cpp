@@ -384,7 +384,7 @@ asio::awaitable<void> websocket_session::read_loop() {
       rx_seen_ = true;
       arm_timer(keepalive_tick());
       attached_ = true;
-      co_await context_.chat.attach(*this, std::move(token));
+      co_await context_.chat.attach(*this, std::move(token), who->since);
       continue;
     }
 

@@ -2,14 +2,16 @@
 // directly, because the encoders are on the per-message hot path.
 #include "protocol/codec.hpp"
 
+#include "protocol/json_out.hpp"
 #include "protocol/limits.hpp"
+#include "protocol/message_changes_codec.hpp"
+#include "protocol/sync_codec.hpp"
 
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <limits>
@@ -19,6 +21,9 @@ namespace chatrix::protocol {
 namespace json = boost::json;
 
 namespace {
+
+using detail::append_int;
+using detail::open_frame;
 
 // ---- decoding helpers ----
 
@@ -41,14 +46,15 @@ std::optional<std::int64_t> as_int(const json::value& v) {
   return std::nullopt;
 }
 
-/// Reads an id list ("message_ids"): an array of positive integers, at most max_ids_per_frame.
-boost::system::result<std::vector<message_id>, frame_error> read_ids(const json::object& body, int type) {
+/// Reads an id list ("message_ids"): an array of positive integers, at most `max_ids`.
+boost::system::result<std::vector<message_id>, frame_error> read_ids(const json::object& body, int type,
+                                                                     std::size_t max_ids = max_ids_per_frame) {
   auto it = body.find("message_ids");
   if (it == body.end() || !it->value().is_array())
     return fail(errc::invalid_field, "message_ids must be an array of message ids", type);
   const auto& arr = it->value().get_array();
-  if (arr.size() > max_ids_per_frame)
-    return fail(errc::invalid_field, "message_ids has more than " + std::to_string(max_ids_per_frame) + " ids", type);
+  if (arr.size() > max_ids)
+    return fail(errc::invalid_field, "message_ids has more than " + std::to_string(max_ids) + " ids", type);
   std::vector<message_id> ids;
   ids.reserve(arr.size());
   for (const auto& v : arr) {
@@ -214,6 +220,26 @@ std::size_t utf8_chars(std::string_view s) {
   return n;
 }
 
+/// The "content" of a TEXT or an EDIT: a string of at most max_content_bytes, without NUL;
+/// absent, null or "" is content_empty unless `may_be_empty`.
+result<std::string> read_content(const json::object& body, const decode_limits& limits, bool may_be_empty) {
+  auto c = body.find("content");
+  if (c == body.end() || c->value().is_null()) {
+    if (may_be_empty) return std::string();
+    return make_error(errc::content_empty, "content is empty");
+  }
+  if (!c->value().is_string()) return make_error(errc::invalid_field, "content must be a string");
+  const auto& content = c->value().get_string();
+  if (content.empty() && !may_be_empty) return make_error(errc::content_empty, "content is empty");
+  if (content.size() > limits.max_content_bytes)
+    return make_error(errc::content_too_long,
+                      "content is longer than " + std::to_string(limits.max_content_bytes) + " bytes");
+  // PostgreSQL text cannot hold NUL: refused here, so that both stores answer alike.
+  if (std::string_view(content).find('\0') != std::string_view::npos)
+    return make_error(errc::invalid_field, "content contains a NUL character");
+  return std::string(content);
+}
+
 boost::system::result<client_frame, frame_error> decode_text(const json::object& body, std::string_view frame,
                                                              const decode_limits& limits) {
   constexpr int type = static_cast<int>(event::text);
@@ -256,19 +282,75 @@ boost::system::result<client_frame, frame_error> decode_text(const json::object&
   if (req.to_username && req.to_username->size() > max_username_bytes) return refuse(errc::unknown_recipient, "no such user");
   if (!req.to_username && !req.to_id) return refuse(errc::invalid_field, "a recipient is required: to (username) or to_id");
 
-  auto c = body.find("content");
-  if (c == body.end() || c->value().is_null()) return refuse(errc::content_empty, "content is empty");
-  if (!c->value().is_string()) return refuse(errc::invalid_field, "content must be a string");
-  const auto& content = c->value().get_string();
-  if (content.empty()) return refuse(errc::content_empty, "content is empty");
-  if (content.size() > limits.max_content_bytes)
-    return refuse(errc::content_too_long,
-                  "content is longer than " + std::to_string(limits.max_content_bytes) + " bytes");
-  // PostgreSQL text cannot hold NUL: refused here, so that both stores answer alike.
-  if (std::string_view(content).find('\0') != std::string_view::npos)
-    return refuse(errc::invalid_field, "content contains a NUL character");
-  req.content = std::string(content);
+  if (auto it = body.find("reply_to"); it != body.end() && !it->value().is_null()) {
+    auto id = as_int(it->value());
+    if (!id || *id <= 0) return refuse(errc::invalid_field, "reply_to must be a message id (a positive integer)");
+    req.reply_to = *id;
+  }
+  if (auto it = body.find("attachment"); it != body.end() && !it->value().is_null()) {
+    const auto& a = it->value();
+    if (!a.is_string() || a.get_string().empty() || a.get_string().size() > max_file_id_bytes)
+      return refuse(errc::invalid_field, "attachment must be a file id (a string of 1 to " +
+                                             std::to_string(max_file_id_bytes) + " bytes)");
+    req.attachment = std::string(a.get_string());
+  }
+
+  // A file may go without words; anything else needs content.
+  auto content = read_content(body, limits, /*may_be_empty=*/req.attachment.has_value());
+  if (!content) return refuse(content.error().code, content.error().message);
+  req.content = std::move(*content);
   return client_frame{std::move(req)};
+}
+
+/// A `since` as a client keeps it: a JSON number, or the same as a string of digits.
+stream_pos read_since(const json::value& v) {
+  if (v.is_string()) {
+    const auto& s = v.get_string();
+    stream_pos pos = 0;
+    const auto* end = s.data() + s.size();
+    auto [ptr, ec] = std::from_chars(s.data(), end, pos);
+    const bool digits_only = !s.empty() && s.front() != '-';
+    return digits_only && ec == std::errc() && ptr == end ? pos : unusable_since;
+  }
+  auto pos = as_int(v);
+  return pos && *pos >= 0 ? *pos : unusable_since;
+}
+
+boost::system::result<client_frame, frame_error> decode_previews(const json::object& body) {
+  constexpr int type = static_cast<int>(event::chat_previews);
+  previews_request req;
+  if (auto it = body.find("before"); it != body.end() && !it->value().is_null()) {
+    if (!it->value().is_string()) return fail(errc::invalid_field, "before must be a cursor (a string)", type);
+    req.before = parse_preview_cursor(it->value().get_string());
+    if (!req.before)
+      return fail(errc::invalid_field, "before is not a cursor: pass a preview row's \"cursor\" as it is", type);
+  }
+  bool bad = false;
+  auto limit = optional_int(body, "limit", bad);
+  if (bad) return fail(errc::invalid_field, "limit must be an integer", type);
+  req.limit = clamp_limit(limit, max_previews, max_previews);
+  return client_frame{req};
+}
+
+boost::system::result<client_frame, frame_error> decode_edit(const json::object& body, const decode_limits& limits) {
+  constexpr int type = static_cast<int>(event::edit);
+  edit_message_request req;
+  auto it = body.find("message_id");
+  auto id = it == body.end() ? std::nullopt : as_int(it->value());
+  if (!id || *id <= 0) return fail(errc::invalid_field, "message_id must be a message id (a positive integer)", type);
+  req.id = *id;
+  auto content = read_content(body, limits, /*may_be_empty=*/false);
+  if (!content) return frame_error{content.error(), type};
+  req.content = std::move(*content);
+  return client_frame{std::move(req)};
+}
+
+boost::system::result<client_frame, frame_error> decode_delete(const json::object& body) {
+  constexpr int type = static_cast<int>(event::remove);
+  auto ids = read_ids(body, type, max_ids_per_delete);
+  if (!ids) return ids.error();
+  if (ids->empty()) return fail(errc::invalid_field, "message_ids must name at least one message", type);
+  return client_frame{delete_messages_request{std::move(*ids)}};
 }
 
 boost::system::result<client_frame, frame_error> decode_body(int type, const json::value& body_value,
@@ -319,6 +401,12 @@ boost::system::result<client_frame, frame_error> decode_body(int type, const jso
       req.limit = clamp_limit(limit, default_history_page, max_history_page);
       return client_frame{req};
     }
+    case event::chat_previews:
+      return decode_previews(body);
+    case event::edit:
+      return decode_edit(body, limits);
+    case event::remove:
+      return decode_delete(body);
     case event::refresh_token: {
       // Every refusal of a refresh is `unauthorized`, whatever is wrong with it: the client
       // learns that its session keeps its old token, and nothing more.
@@ -335,18 +423,6 @@ boost::system::result<client_frame, frame_error> decode_body(int type, const jso
 }
 
 // ---- encoding helpers ----
-
-void append_int(std::string& out, std::int64_t v) {
-  std::array<char, 24> buf;
-  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
-  out.append(buf.data(), end);
-}
-
-void open_frame(std::string& out, event type) {
-  out += "{\"type\":";
-  append_int(out, static_cast<int>(type));
-  out += ",\"body\":";
-}
 
 std::int64_t seconds(unix_ms t) { return t >= 0 ? t / 1000 : -((-t + 999) / 1000); }
 
@@ -413,6 +489,7 @@ result<auth_request> decode_auth(std::string_view text) {
   auth_request req;
   req.token = std::string(it->value().get_string());
   if (auto a = obj.find("acks"); a != obj.end() && a->value().is_bool()) req.explicit_acks = a->value().get_bool();
+  if (auto s = obj.find("since"); s != obj.end() && !s->value().is_null()) req.since = read_since(s->value());
   return req;
 }
 
@@ -445,10 +522,10 @@ std::string format_rfc3339(unix_ms t) {
   return buf;
 }
 
-std::string encode_text(const message_view& m, event as) {
+std::string encode_text(const message_view& m, event as, stream_pos pos) {
   std::string out;
   out.reserve(200 + m.msg.content.size());
-  open_frame(out, as);
+  open_frame(out, as, pos);
   out += "{\"msg_id\":";
   append_int(out, m.msg.id);
   out += ",\"from_id\":";
@@ -469,14 +546,16 @@ std::string encode_text(const message_view& m, event as) {
   append_int(out, m.msg.conversation);
   out += ",\"seq\":";
   append_int(out, m.msg.seq);
+  append_message_state(out, m.msg);
   out += "}}";
   return out;
 }
 
-std::string encode_delivered(const message& stored, const std::optional<std::string>& mark, bool duplicate) {
+std::string encode_delivered(const message& stored, const std::optional<std::string>& mark, bool duplicate,
+                             stream_pos pos) {
   std::string out;
   out.reserve(160);
-  open_frame(out, event::delivered);
+  open_frame(out, event::delivered, pos);
   out += "{\"message_id\":";
   append_int(out, stored.id);
   out += ",\"mark\":";
@@ -493,9 +572,9 @@ std::string encode_delivered(const message& stored, const std::optional<std::str
   return out;
 }
 
-std::string encode_read(const std::vector<message_id>& ids) {
+std::string encode_read(const std::vector<message_id>& ids, stream_pos pos) {
   std::string out;
-  open_frame(out, event::mark_read);
+  open_frame(out, event::mark_read, pos);
   append_ids(out, ids);
   out += '}';
   return out;
@@ -548,6 +627,8 @@ std::string encode_previews(const std::vector<chat_preview>& previews) {
     append_int(out, p.conversation);
     out += ",\"unread\":";
     append_int(out, p.unread);
+    out += ",\"cursor\":";
+    append_json_string(out, format_preview_cursor({p.updated_at, p.conversation}));
     out += ",\"last_message_at\":";
     append_int(out, seconds(p.updated_at));
     out += ",\"last_message\":";
@@ -560,6 +641,7 @@ std::string encode_previews(const std::vector<chat_preview>& previews) {
       append_json_string(out, p.last->content);
       out += ",\"timestamp\":";
       append_int(out, seconds(p.last->created_at));
+      append_message_state(out, *p.last);
       out += '}';
     } else {
       out += "null";
@@ -614,15 +696,16 @@ std::string encode_history(const std::vector<message>& newest_first) {
     append_int(out, m.recipient);
     out += ",\"delivered\":";
     out += m.delivered_at ? "true" : "false";
+    append_message_state(out, m);
     out += '}';
   }
   out += "]}";
   return out;
 }
 
-std::string encode_received(const std::vector<message_id>& ids, user_id recipient, unix_ms at) {
+std::string encode_received(const std::vector<message_id>& ids, user_id recipient, unix_ms at, stream_pos pos) {
   std::string out;
-  open_frame(out, event::received);
+  open_frame(out, event::received, pos);
   out += "{\"message_ids\":";
   append_ids(out, ids);
   out += ",\"to_id\":";

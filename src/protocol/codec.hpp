@@ -32,16 +32,19 @@ struct message_view {
   const user& to;
 };
 
-std::string encode_text(const message_view& m, event as = event::text);
-std::string encode_delivered(const message& stored, const std::optional<std::string>& mark, bool duplicate);
-std::string encode_read(const std::vector<message_id>& ids);
+// `pos`: the frame carries a stream event at this position of the receiving user's stream
+// (a top-level "pos"); 0 = none.
+std::string encode_text(const message_view& m, event as = event::text, stream_pos pos = 0);
+std::string encode_delivered(const message& stored, const std::optional<std::string>& mark, bool duplicate,
+                             stream_pos pos = 0);
+std::string encode_read(const std::vector<message_id>& ids, stream_pos pos = 0);
 std::string encode_error(const error& err, int ref_type = -1, const std::optional<std::string>& mark = {});
 std::string encode_profile(const user& u);
 std::string encode_previews(const std::vector<chat_preview>& previews);
 std::string encode_search(const std::vector<user>& users);
 /// `newest_first` as the store returns them; the frame lists them oldest first.
 std::string encode_history(const std::vector<message>& newest_first);
-std::string encode_received(const std::vector<message_id>& ids, user_id recipient, unix_ms at);
+std::string encode_received(const std::vector<message_id>& ids, user_id recipient, unix_ms at, stream_pos pos = 0);
 /// The answer to a refresh_token frame: the session now expires with the new token.
 std::string encode_token_refreshed(std::int64_t expires_at_s);
 

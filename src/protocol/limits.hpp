@@ -7,6 +7,8 @@ namespace chatrix::protocol {
 
 inline constexpr std::size_t max_mark_bytes = 256;
 inline constexpr std::size_t max_ids_per_frame = 1000;
+inline constexpr std::size_t max_ids_per_delete = 100;
+inline constexpr std::size_t max_file_id_bytes = 64;  // an attachment's id, checked loosely here
 inline constexpr std::size_t max_token_bytes = 8 * 1024;
 inline constexpr std::size_t max_search_fragment_chars = 64;
 inline constexpr int default_search_results = 20;

@@ -114,12 +114,27 @@ TEST_P(bus_contract, keeps_publish_order_per_recipient_locally) {
 TEST_P(bus_contract, carries_the_whole_event) {
   bus& a = start_node("node-a", sink_a_);
   connect_visible(a, 7);
-  a.publish(user_event{7, user_event::kind::notice, 42, 1234, std::make_shared<const std::string>("receipt")});
+  a.publish(user_event{7, user_event::kind::notice, 42, 1234, std::make_shared<const std::string>("receipt"), {}, 99});
   ASSERT_EQ(sink_a_.got.size(), 1u);
   EXPECT_EQ(sink_a_.got[0].type, user_event::kind::notice);
   EXPECT_EQ(sink_a_.got[0].msg, 42);
   EXPECT_EQ(sink_a_.got[0].skip_device, 1234u);
   EXPECT_EQ(*sink_a_.got[0].frame, "receipt");
+  EXPECT_EQ(sink_a_.got[0].pos, 99);
+}
+
+TEST_P(multi_node_bus_contract, an_event_keeps_its_stream_position_on_another_node) {
+  bus& a = start_node("node-a", sink_a_);
+  bus& b = start_node("node-b", sink_b_);
+  connect_visible(b, 7);
+  auto text = message_to(7, 5);
+  text.pos = 1041;
+  a.publish(std::move(text));
+  a.publish(notice_to(7, "no position"));
+  ASSERT_TRUE(run_until([&] { return sink_b_.got.size() == 2; }));
+  EXPECT_EQ(sink_b_.got[0].pos, 1041);
+  EXPECT_EQ(sink_b_.got[0].msg, 5);
+  EXPECT_EQ(sink_b_.got[1].pos, 0);
 }
 
 TEST_P(bus_contract, publish_before_start_and_after_stop_does_nothing) {

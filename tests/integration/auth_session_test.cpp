@@ -37,6 +37,8 @@ TEST_F(auth_session, new_user_gets_profile_then_null_previews) {
   EXPECT_EQ(str_field(p, "name"), "Alice A");
   json::value previews = ws->recv_type(ev_chat_previews);
   EXPECT_TRUE(body_of(previews).is_null()) << json::serialize(previews);
+  // Nothing pending; SYNCED at position 0 (the stream is empty) ends the login frames.
+  EXPECT_EQ(int_field(body_of(ws->recv_type(ev_synced)), "pos"), 0);
   ws->expect_no_frame(300ms);
   EXPECT_FALSE(ws->closed());
 }

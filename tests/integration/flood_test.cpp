@@ -265,7 +265,7 @@ TEST_F(flood, authenticated_pings_stay_bounded_and_others_carry_on) {
 
   auto flooder = std::make_unique<raw_ws>(port());
   flooder->write_all(client_frame(0x1, R"({"token":")" + alice.token + R"("})"));
-  for (const std::string type : {R"("type":4)", R"("type":5)"}) {
+  for (const std::string type : {R"("type":4)", R"("type":5)", R"("type":13)"}) {
     auto f = flooder->next();
     ASSERT_TRUE(f) << "alice's login was not answered";
     ASSERT_NE(f->payload.find(type), std::string::npos) << f->payload;

@@ -345,6 +345,7 @@ class flooder {
     ws.send_text(json::serialize(json::object{{"token", user_.token}}));
     ws.recv_type(ev_profile_info, 10s);
     ws.recv_type(ev_chat_previews, 10s);
+    ws.recv_type(ev_synced, 10s);
     ++connections_;
     const std::string head = R"({"type":0,"body":{"to":")" + to_ + R"(","content":")" + std::string(80, 'f') + R"(","mark":)";
     std::int64_t unanswered = 0;

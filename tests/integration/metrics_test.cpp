@@ -129,6 +129,7 @@ TEST_F(metrics_series, cluster_series_follow_a_second_node_and_a_message_across)
   on_other->send_text(json::serialize(json::object{{"token", bob.token}}));
   on_other->recv_type(ev_profile_info, 10s);
   on_other->recv_type(ev_chat_previews, 10s);
+  on_other->recv_type(ev_synced, 10s);
 
   send_and_confirm(a, text_to("bob", "across", 1));
   on_other->recv_type_skipping(ev_text, {ev_received}, 10s);

@@ -50,13 +50,14 @@ class tls_server : public ::testing::Test {
     return std::string(res.json().at("token").as_string());
   }
 
-  /// A wss session logged in with `token`, past PROFILE_INFO and CHATPREVIEWS.
+  /// A wss session logged in with `token`, past PROFILE_INFO, CHATPREVIEWS and SYNCED.
   std::unique_ptr<wss_client> log_in(const std::string& token) {
     auto ws = std::make_unique<wss_client>();
     ws->connect(port());
     ws->send_text(json::serialize(json::object{{"token", token}}));
     ws->recv_type(ev_profile_info);
     ws->recv_type(ev_chat_previews);
+    ws->recv_type(ev_synced);
     return ws;
   }
 

@@ -141,6 +141,9 @@ class raw_ws {
     f = read_frame();
     ASSERT_EQ(f.opcode, 1);
     EXPECT_EQ(int_field(json::parse(f.payload), "type"), ev_chat_previews);
+    f = read_frame();  // nothing pending: SYNCED next
+    ASSERT_EQ(f.opcode, 1);
+    EXPECT_EQ(int_field(json::parse(f.payload), "type"), ev_synced);
   }
 
  private:

@@ -64,6 +64,7 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
   std::uint16_t code = 0;
   std::string error;
   bool connected = false;
+  std::vector<int> ignored_types;  // guarded by mu
   bool close_called = false;  // test thread only
   std::string label = "ws";   // test thread only
 
@@ -75,6 +76,16 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
     }
     read_pending = true;
     ws.async_read(buffer, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  bool is_ignored(const std::string& text) const {
+    if (ignored_types.empty()) return false;
+    boost::system::error_code ec;
+    const json::value v = json::parse(text, ec);
+    if (ec || !v.is_object()) return false;
+    const auto* t = v.as_object().if_contains("type");
+    return t && t->is_int64() &&
+           std::find(ignored_types.begin(), ignored_types.end(), t->as_int64()) != ignored_types.end();
   }
 
   void on_read(beast::error_code ec) {
@@ -92,12 +103,16 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
     }
     std::string text = beast::buffers_to_string(buffer.data());
     buffer.consume(buffer.size());
+    bool queued = false;
     {
       std::lock_guard lock(mu);
-      frames.push_back(std::move(text));
-      ++received;
+      if (!is_ignored(text)) {
+        frames.push_back(std::move(text));
+        ++received;
+        queued = true;
+      }
     }
-    cv.notify_all();
+    if (queued) cv.notify_all();
     start_read();
   }
 
@@ -307,6 +322,11 @@ std::vector<std::string> ws_client::drain(std::chrono::milliseconds window) {
     out.push_back(std::move(*f));
   }
   return out;
+}
+
+void ws_client::ignore_type(int type) {
+  std::lock_guard lock(impl_->mu);
+  impl_->ignored_types.push_back(type);
 }
 
 void ws_client::pause_reading() {

@@ -41,9 +41,16 @@ void put_event_body(std::string& out, const user_event& ev) {
   out.append(frame);
 }
 
+void put_position(std::string& out, const user_event& ev) {
+  if (ev.pos <= 0) return;
+  out += static_cast<char>(7);
+  put_varint(out, static_cast<std::uint64_t>(ev.pos));
+}
+
 }  // namespace
 
 void append_event(std::string& out, const user_event& ev) {
+  put_position(out, ev);
   out += static_cast<char>(ev.type == user_event::kind::message ? 0 : 1);
   put_event_body(out, ev);
 }
@@ -57,6 +64,7 @@ void append_origin(std::string& out, std::string_view node_id) {
 }
 
 void append_replayed(std::string& out, std::uint64_t seq, const user_event& ev) {
+  put_position(out, ev);
   out += static_cast<char>(4);
   put_varint(out, seq);
   put_event_body(out, ev);

@@ -23,7 +23,9 @@ namespace chatrix::cluster::redis {
 ///   varints `user` and `cutoff_s`, a varint count of jtis, each a varint length and its
 ///   bytes, then a varint count of expiries, each a length, the jti's bytes and a varint
 ///   expiry (unix ms).
-/// Nodes that predate tags 3-5 treat them as a malformed payload, i.e. resync. Tag 6 never
+/// - 7 = position: varint `pos` (user_event::pos), for the event record (tag 0, 1 or 4) that
+///   follows at once; an event without one has pos 0. Written only for stream events.
+/// Nodes that predate tags 3-5 and 7 treat them as a malformed payload, i.e. resync. Tag 6 never
 /// goes to a node's own channel, so decode_payload takes it for a malformed payload too.
 inline constexpr std::uint8_t payload_version = 1;
 
@@ -75,8 +77,19 @@ decode_result decode_payload(std::string_view in, OnEvent&& on_event, OnResync&&
   in.remove_prefix(1);
   std::string_view origin;
   while (!in.empty()) {
-    const auto tag = static_cast<std::uint8_t>(in[0]);
+    auto tag = static_cast<std::uint8_t>(in[0]);
     in.remove_prefix(1);
+    std::uint64_t pos = 0;
+    if (tag == 7) {
+      // A position belongs to the event record right after it, and to nothing else.
+      if (!detail::read_varint(in, pos) || in.empty() || static_cast<std::uint8_t>(in[0]) > 4 ||
+          static_cast<std::uint8_t>(in[0]) == 2 || static_cast<std::uint8_t>(in[0]) == 3) {
+        res.ok = false;
+        return res;
+      }
+      tag = static_cast<std::uint8_t>(in[0]);
+      in.remove_prefix(1);
+    }
     if (tag == 2) {
       ++res.resyncs;
       on_resync();
@@ -116,6 +129,7 @@ decode_result decode_payload(std::string_view in, OnEvent&& on_event, OnResync&&
     ev.to = static_cast<user_id>(to);
     ev.msg = static_cast<message_id>(msg);
     ev.skip_device = skip;
+    ev.pos = static_cast<stream_pos>(pos);
     ev.frame = std::make_shared<const std::string>(in.substr(0, len));
     in.remove_prefix(len);
     ++res.events;

@@ -211,6 +211,13 @@ class chat_service_test : public ::testing::Test {
     asio::co_spawn(io_, chat_->attach(d, std::move(token)), [&](std::exception_ptr) { done = true; });
     run_until([&] { return done; });
   }
+  /// Attaches as a device whose first frame carried `since`.
+  void attach_since(fake_device& d, stream_pos since) {
+    bool done = false;
+    auto token = token_of(d);
+    asio::co_spawn(io_, chat_->attach(d, std::move(token), since), [&](std::exception_ptr) { done = true; });
+    run_until([&] { return done; });
+  }
   void frame(fake_device& d, const std::string& text) {
     bool done = false;
     asio::co_spawn(io_, chat_->handle_frame(d, text), [&](std::exception_ptr) { done = true; });
@@ -239,11 +246,12 @@ class chat_service_test : public ::testing::Test {
 TEST_F(chat_service_test, attach_sends_profile_then_previews) {
   fake_device a(*chat_, alice_, 1);
   attach(a);
-  ASSERT_EQ(a.frames.size(), 2u);
+  ASSERT_EQ(a.frames.size(), 3u);
   EXPECT_EQ(a.frames[0].at("type").as_int64(), 4);
   EXPECT_EQ(a.frames[0].at("body").at("username").as_string(), "alice");
   EXPECT_EQ(a.frames[1].at("type").as_int64(), 5);
   EXPECT_TRUE(a.frames[1].at("body").is_null());
+  EXPECT_EQ(a.frames[2].at("type").as_int64(), 13);  // SYNCED: nothing pending
 }
 
 TEST_F(chat_service_test, delivered_only_after_storage_then_text_received_and_sent_sync) {
@@ -329,10 +337,11 @@ TEST_F(chat_service_test, pending_pushed_once_on_connect_in_order) {
   run_until([&] { return a.of_type(1).size() == 5; });
   fake_device b(*chat_, bob_, 3);
   attach(b);
-  ASSERT_EQ(b.frames.size(), 7u);
+  ASSERT_EQ(b.frames.size(), 8u);
   EXPECT_EQ(b.frames[0].at("type").as_int64(), 4);
   EXPECT_EQ(b.frames[1].at("type").as_int64(), 5);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(b.frames[2 + i].at("body").at("content").as_string(), content(i));
+  EXPECT_EQ(b.frames[7].at("type").as_int64(), 13);
   run_until([&] { return a.of_type(10).size() >= 1; });
   settle();
   chat_->detach(b);
@@ -393,6 +402,39 @@ TEST_F(chat_service_test, resync_delivers_what_the_bus_lost_exactly_once) {
   bus_.recover();  // "first" is still pending (no ACK) but this device already has it
   settle();
   EXPECT_EQ(b.of_type(0).size(), 2u);
+}
+
+TEST_F(chat_service_test, resync_replays_the_stream_to_a_device_with_since_without_repeats) {
+  fake_device a(*chat_, alice_, 1), b(*chat_, bob_, 3, /*acks=*/true), b2(*chat_, bob_, 4);
+  attach(a);
+  attach_since(b, 0);
+  ASSERT_EQ(b.of_type(13).size(), 1u);
+  text(a, "bob", "first", 1);
+  run_until([&] { return b.of_type(0).size() == 1; });
+  bus_.dropping = true;
+  text(a, "bob", "lost", 2);
+  run_until([&] { return a.of_type(1).size() == 2; });
+  // Another device of Bob's has both and reads them: the READ_STATE to `b` is lost too.
+  attach(b2);
+  const auto first = a.of_type(1)[0].at("body").at("message_id").as_int64();
+  const auto lost = a.of_type(1)[1].at("body").at("message_id").as_int64();
+  frame(b2, R"({"type":2,"body":{"message_ids":[)" + std::to_string(first) + "," + std::to_string(lost) + "]}}");
+  settle();
+  EXPECT_EQ(b.of_type(0).size(), 1u);
+  bus_.dropping = false;
+  bus_.recover();
+  run_until([&] { return b.of_type(0).size() == 2 && b.of_type(16).size() == 1; });
+  EXPECT_EQ(b.of_type(0)[1].at("body").at("content").as_string(), "lost");
+  EXPECT_EQ(b.of_type(16)[0].at("body").at("message_ids"), (json::array{first, lost}));
+  bus_.recover();  // everything is had: nothing again
+  settle();
+  EXPECT_EQ(b.of_type(0).size(), 2u);
+  EXPECT_EQ(b.of_type(16).size(), 1u);
+  // Every stream frame once, in stream order: 1 (first), 2 (lost), 3 (the read).
+  std::vector<std::int64_t> positions;
+  for (const auto& f : b.frames)
+    if (f.contains("pos")) positions.push_back(f.at("pos").as_int64());
+  EXPECT_EQ(positions, (std::vector<std::int64_t>{1, 2, 3}));
 }
 
 TEST_F(chat_service_test, live_events_after_a_resync_wait_for_the_lost_ones) {
@@ -493,10 +535,12 @@ TEST_F(chat_service_test, a_backlog_goes_out_as_the_queue_drains_and_in_order) {
   ASSERT_EQ(b.frames.size(), 2u) << "PROFILE_INFO and CHATPREVIEWS, then the backlog waits";
   for (std::size_t sent = 3; sent <= 5; ++sent) {
     b.drain();
-    run_until([&] { return b.frames.size() == sent; });
+    // The last message is followed at once by SYNCED (one small frame, not a page).
+    run_until([&] { return b.frames.size() == (sent < 5 ? sent : 6); });
   }
   run_until([&] { return attached; });
   for (int i = 0; i < 3; ++i) EXPECT_EQ(b.frames[2 + i].at("body").at("content").as_string(), content(i));
+  EXPECT_EQ(b.frames[5].at("type").as_int64(), 13);
   EXPECT_FALSE(b.waited_on());
 }
 

@@ -1,0 +1,33 @@
+// The pieces every frame encoder writes JSON text with, shared by the encoders' files. Internal
+// to the protocol library: callers outside it use the encoders (codec.hpp).
+#pragma once
+
+#include "core/types.hpp"
+#include "protocol/event.hpp"
+
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <string>
+
+namespace chatrix::protocol::detail {
+
+inline void append_int(std::string& out, std::int64_t v) {
+  std::array<char, 24> buf;
+  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+  out.append(buf.data(), end);
+}
+
+/// `{"type":N,` then `"pos":P,` for a stream event (pos > 0), then `"body":`; the caller
+/// appends the body and the closing brace.
+inline void open_frame(std::string& out, event type, stream_pos pos = 0) {
+  out += "{\"type\":";
+  append_int(out, static_cast<int>(type));
+  if (pos > 0) {
+    out += ",\"pos\":";
+    append_int(out, pos);
+  }
+  out += ",\"body\":";
+}
+
+}  // namespace chatrix::protocol::detail
