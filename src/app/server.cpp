@@ -11,6 +11,8 @@
 #include "cluster/redis/redis_limiter.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "http/api_routes.hpp"
+#include "http/file_routes.hpp"
 #include "http/router.hpp"
 #include "metrics/metrics.hpp"
 #include "net/server.hpp"
@@ -411,6 +413,7 @@ int run_server(const config::server_config& cfg) {
   chat_options.device_limits = {cfg.message_rate, cfg.message_burst, cfg.message_flood_limit, cfg.search_limit,
                                 cfg.history_limit};
   chat_options.storage_quota = cfg.storage_quota;
+  chat_options.http_send_limit = cfg.http_send_limit;
   chat_options.edit_window = cfg.edit_window;
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
   // Before the first session: no token is honoured until this node knows which are revoked.
@@ -425,7 +428,10 @@ int run_server(const config::server_config& cfg) {
                                  login_guard);
   const auto web = load_web_client(cfg);
   http::readiness readiness(ioc.get_executor(), store, bus);
-  http::router routes(accounts, bus, metrics, readiness, http::cors_policy{cfg.cors_origins}, web ? &*web : nullptr);
+  http::api_routes api(accounts, chat, store);
+  http::file_routes files(accounts, chat, store, clock, http::file_options{cfg.file_max_bytes, cfg.file_upload_limit});
+  http::router routes(accounts, api, files, bus, metrics, readiness, http::cors_policy{cfg.cors_origins},
+                      web ? &*web : nullptr);
 
   net::server_options net_options;
   net_options.max_frame_bytes = cfg.max_frame_bytes;

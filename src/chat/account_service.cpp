@@ -121,6 +121,16 @@ asio::awaitable<result<auth::token_claims>> account_service::check_bearer(const 
   co_return claims;
 }
 
+asio::awaitable<result<user>> account_service::bearer_user(std::string bearer) {
+  auto claims = co_await check_bearer(bearer);
+  if (!claims) co_return claims.error();
+  // check_bearer found the profile, so the directory has it now.
+  auto found = co_await users_.by_id(claims->subject);
+  if (!found) co_return found.error();
+  if (!*found) co_return make_error(errc::unauthorized, "the token's user does not exist");
+  co_return **found;
+}
+
 asio::awaitable<result<std::size_t>> account_service::logout(std::string bearer) {
   auto claims = co_await check_bearer(bearer);
   if (!claims) co_return claims.error();

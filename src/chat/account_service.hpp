@@ -47,6 +47,8 @@ class account_service {
   // bad, revoked or its user is gone. Each returns how many tokens it revoked, once the store
   // has them and the bus has carried them to every node. ----
 
+  /// The user `bearer` stands for (the HTTP API's routes).
+  boost::asio::awaitable<result<user>> bearer_user(std::string bearer);
   /// Revokes `bearer` itself.
   boost::asio::awaitable<result<std::size_t>> logout(std::string bearer);
   /// Revokes every token of the bearer's user, `bearer` included.

@@ -57,6 +57,7 @@ chat_service::chat_service(asio::any_io_executor io, storage::store& store, clus
           [this](std::uint64_t id) {
             if (auto* d = find_device(id)) end_for_token(*d, "token expired");
           }),
+      http_sends_(options.http_send_limit),
       receipts_timer_(io_) {
   bus_.start(*this);
 }

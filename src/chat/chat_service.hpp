@@ -12,6 +12,7 @@
 #include "chat/token_service.hpp"
 #include "chat/user_directory.hpp"
 #include "cluster/bus.hpp"
+#include "limits/keyed_limiter.hpp"
 #include "core/clock.hpp"
 #include "metrics/metrics.hpp"
 #include "protocol/codec.hpp"
@@ -50,6 +51,8 @@ struct service_options {
   device_limit_options device_limits;
   /// STORAGE_QUOTA: content bytes each user may store per UTC day on this node; 0 = off.
   std::uint64_t storage_quota = 64ull * 1024 * 1024;
+  /// HTTP_SEND_LIMIT: POST /v1/messages per user (on this node).
+  limits::rate http_send_limit{50, std::chrono::seconds(1)};
   /// EDIT_WINDOW: how long after sending a message its sender may edit it.
   std::chrono::milliseconds edit_window{std::chrono::hours(48)};
 };
@@ -118,6 +121,19 @@ class chat_service final : public cluster::event_sink {
   /// Runs `settled` once no TEXT awaits the store: at once (inside this call) when none does,
   /// otherwise when the last result comes back. Replaces a `settled` given before and not run.
   void when_texts_settled(std::function<void()> settled);
+
+  // ---- the HTTP API (http_send.cpp) ----
+
+  /// POST /v1/messages: `body` is a TEXT frame's body, read by the socket's rules. Checks
+  /// HTTP_SEND_LIMIT, charges STORAGE_QUOTA, stores the message and, once it is durable,
+  /// publishes it as a socket send is: the recipient's devices get TEXT, every device of the
+  /// sender SENT. A retry (same mark and content) answers the original, duplicate=true.
+  boost::asio::awaitable<result<send_result>> send_over_http(const user& sender, std::string_view body);
+  /// Charges bytes stored outside messages (file uploads) to STORAGE_QUOTA at `now`: zero
+  /// when charged, else how long until the quota starts again.
+  std::chrono::milliseconds charge_storage(user_id owner, std::uint64_t bytes, unix_ms now);
+  /// Gives back a charge_storage made at `charged_at` whose bytes were not kept after all.
+  void refund_storage(user_id owner, std::uint64_t bytes, unix_ms charged_at);
 
   user_directory& users() noexcept { return users_; }
   token_service& tokens() noexcept { return tokens_; }
@@ -274,6 +290,7 @@ class chat_service final : public cluster::event_sink {
   left_over_buckets left_over_;
   token_service tokens_;
   token_expiry expiry_;
+  limits::keyed_limiter http_sends_;  // per user id
 
   std::unordered_map<std::uint64_t, device> devices_;
   std::size_t texts_in_flight_ = 0;

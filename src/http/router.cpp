@@ -1,5 +1,9 @@
 #include "http/router.hpp"
 
+#include "http/api_routes.hpp"
+#include "http/bearer.hpp"
+#include "http/file_routes.hpp"
+#include "http/target.hpp"
 #include "protocol/codec.hpp"
 
 #include <boost/json.hpp>
@@ -58,30 +62,6 @@ response token_response(const chat::session_token& t) {
   protocol::append_json_string(body, t.account.name);
   body += "}}";
   return response{200, std::move(body)};
-}
-
-/// The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1; the scheme is
-/// case-insensitive). Only the header: a token in the URL would end up in proxy and access
-/// logs, so a query string is never read for one.
-result<std::string> bearer_token(const request& req) {
-  constexpr std::string_view scheme = "bearer ";
-  std::string_view h = req.authorization;
-  const bool is_bearer = h.size() > scheme.size() && std::equal(scheme.begin(), scheme.end(), h.begin(), [](char a, char b) {
-                           return a == (b >= 'A' && b <= 'Z' ? char(b - 'A' + 'a') : b);
-                         });
-  if (!is_bearer) return make_error(errc::unauthorized, "this route needs an Authorization: Bearer <token> header");
-  h.remove_prefix(scheme.size());
-  while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
-  while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
-  if (h.empty()) return make_error(errc::unauthorized, "this route needs an Authorization: Bearer <token> header");
-  return std::string(h);
-}
-
-/// 401 for a missing or refused token, with the challenge RFC 6750 §3 asks for.
-response bearer_refused(const error& err) {
-  auto res = error_response(err);
-  if (err.code == errc::unauthorized) res.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"chatrix\"");
-  return res;
 }
 
 response revoked_response(std::size_t count) {
@@ -169,13 +149,31 @@ std::span<const router::route> router::routes() {
       {"HEAD", "/", scope::main, &router::web_file},
       {"GET", web_file_path, scope::main, &router::web_file},
       {"HEAD", web_file_path, scope::main, &router::web_file},
+      {"GET", "/v1/me", scope::main, &router::me},
+      {"GET", "/v1/conversations", scope::main, &router::conversations},
+      {"GET", "/v1/conversations/{chat_id}/messages", scope::main, &router::conversation_messages},
+      {"POST", "/v1/messages", scope::main, &router::send_message},
+      {"POST", "/v1/files", scope::main, &router::upload_file},
+      {"GET", "/v1/files/{id}", scope::main, &router::download_file},
+      {"HEAD", "/v1/files/{id}", scope::main, &router::download_file},
   };
   return table;
 }
 
-router::router(chat::account_service& accounts, const cluster::bus& bus, metrics::server_metrics& metrics,
-               readiness& ready, cors_policy cors, const static_files* web)
-    : accounts_(accounts), bus_(bus), metrics_(metrics), readiness_(ready), cors_(std::move(cors)), web_(web) {}
+router::router(chat::account_service& accounts, api_routes& api, file_routes& files, const cluster::bus& bus,
+               metrics::server_metrics& metrics, readiness& ready, cors_policy cors, const static_files* web)
+    : accounts_(accounts),
+      bus_(bus),
+      metrics_(metrics),
+      readiness_(ready),
+      cors_(std::move(cors)),
+      web_(web),
+      api_(api),
+      files_(files) {}
+
+bool router::streams_body(std::string_view method, std::string_view target) {
+  return method == "POST" && path_of(target) == "/v1/files";
+}
 
 bool router::is_websocket_path(std::string_view target) {
   auto p = path_of(target);
@@ -201,6 +199,11 @@ asio::awaitable<response> router::handle(const request& req) {
   std::vector<const route*> found;
   for (const auto& r : table)
     if (r.path == path) found.push_back(&r);
+  // Paths with parameters ("/v1/files/{id}"); the web client's files are matched below.
+  if (found.empty()) {
+    for (const auto& r : table)
+      if (r.path != web_file_path && path_matches(r.path, path)) found.push_back(&r);
+  }
   if (found.empty() && web_ != nullptr && path != "/" && web_->find(path) != nullptr) {
     for (const auto& r : table)
       if (r.path == web_file_path) found.push_back(&r);
@@ -299,6 +302,32 @@ asio::awaitable<response> router::cluster_nodes(const request&) {
   }
   body += "]}";
   co_return response{200, std::move(body)};
+}
+
+// ---- the HTTP API ----
+
+asio::awaitable<response> router::me(const request& req) {
+  co_return co_await api_.me(req);
+}
+
+asio::awaitable<response> router::conversations(const request& req) {
+  co_return co_await api_.conversations(req);
+}
+
+asio::awaitable<response> router::conversation_messages(const request& req) {
+  co_return co_await api_.conversation_messages(req);
+}
+
+asio::awaitable<response> router::send_message(const request& req) {
+  co_return co_await api_.send_message(req);
+}
+
+asio::awaitable<response> router::upload_file(const request& req) {
+  co_return co_await files_.upload(req);
+}
+
+asio::awaitable<response> router::download_file(const request& req) {
+  co_return co_await files_.download(req);
 }
 
 // ---- accounts ----

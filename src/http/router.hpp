@@ -28,6 +28,11 @@ inline constexpr std::size_t max_header_bytes = 16 * 1024;
 /// (/health, /ready).
 enum class listener_role : std::uint8_t { only, main, admin };
 
+class api_routes;
+class body_sink;
+class body_source;
+class file_routes;
+
 /// Which listener serves a route when ADMIN_PORT splits them (without it, one serves all).
 enum class route_scope : std::uint8_t { main, admin, both };
 
@@ -41,6 +46,10 @@ struct request {
   std::string client_address;  // the peer's IP, or X-Forwarded-For's when the peer is a trusted proxy
   std::string if_none_match;   // the If-None-Match header, if any (web client files)
   listener_role listener = listener_role::only;  // only: no ADMIN_PORT, one listener serves everything
+  /// A route that streams its body (router::streams_body): the body, not read yet; `body` is empty.
+  body_source* body_in = nullptr;
+  /// Where a route that streams its answer (a download) writes it.
+  body_sink* body_out = nullptr;
 };
 
 struct response {
@@ -49,6 +58,8 @@ struct response {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::optional<errc> error;  // set by error_response: counted in chatrix_errors_total{code}
+  /// The route wrote its answer itself through request::body_out; status says how it went.
+  bool streamed = false;
 };
 
 /// Which browser origins may call the API. {"*"} allows any.
@@ -79,9 +90,14 @@ class router {
   /// answered on every path and is not listed.
   static std::span<const route> routes();
 
-  /// `web`: the web client's files served at / (nullptr: none, WEB_DIR=off).
-  router(chat::account_service& accounts, const cluster::bus& bus, metrics::server_metrics& metrics,
-         readiness& ready, cors_policy cors, const static_files* web = nullptr);
+  /// True for the requests whose body the route reads itself (request::body_in): uploads,
+  /// which may be far larger than max_body_bytes.
+  static bool streams_body(std::string_view method, std::string_view target);
+
+  /// `api` and `files` serve /v1/; `web`: the web client's files served at / (nullptr: none,
+  /// WEB_DIR=off).
+  router(chat::account_service& accounts, api_routes& api, file_routes& files, const cluster::bus& bus,
+         metrics::server_metrics& metrics, readiness& ready, cors_policy cors, const static_files* web = nullptr);
 
   boost::asio::awaitable<response> handle(const request& req);
   /// Adds the CORS headers `origin` is entitled to. Called once per answer, just before it is
@@ -104,6 +120,13 @@ class router {
   boost::asio::awaitable<response> websocket_without_upgrade(const request& req);
   /// A web client file (GET or HEAD); 304 when If-None-Match names it.
   boost::asio::awaitable<response> web_file(const request& req);
+  // The HTTP API for app servers and bots (api_routes.hpp, file_routes.hpp).
+  boost::asio::awaitable<response> me(const request& req);
+  boost::asio::awaitable<response> conversations(const request& req);
+  boost::asio::awaitable<response> conversation_messages(const request& req);
+  boost::asio::awaitable<response> send_message(const request& req);
+  boost::asio::awaitable<response> upload_file(const request& req);
+  boost::asio::awaitable<response> download_file(const request& req);
 
   chat::account_service& accounts_;
   const cluster::bus& bus_;
@@ -111,6 +134,8 @@ class router {
   readiness& readiness_;
   cors_policy cors_;
   const static_files* web_;
+  api_routes& api_;
+  file_routes& files_;
 };
 
 }  // namespace chatrix::http

@@ -5,6 +5,7 @@
 
 #include "core/log.hpp"
 #include "core/spawn.hpp"
+#include "http/body_stream.hpp"
 #include "net/access_log.hpp"
 #include "net/admission.hpp"
 #include "net/client_address.hpp"
@@ -99,6 +100,14 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::optional<accepted_peer> open_connection(const socket_type& socket);
   /// `socket` is the TCP connection, or the plain end of its TLS bridge.
   asio::awaitable<void> serve_http(socket_type socket, accepted_peer accepted, http::listener_role role);
+  /// POST /v1/files once its header is read: the route reads the body (body_source). True
+  /// when the connection may serve another request.
+  asio::awaitable<bool> serve_upload(http_stream& stream, beast::flat_buffer& buffer,
+                                     bhttp::request_parser<bhttp::string_body>& header, std::uint64_t id,
+                                     const config::ip_bytes& client, http::listener_role role, std::string origin,
+                                     std::chrono::steady_clock::time_point began);
+  /// Counts and logs a request cut off by `limit` (HTTP_HEADER_TIMEOUT, HTTP_REQUEST_TIMEOUT).
+  void note_timeout(const char* limit, std::uint64_t id, const config::ip_bytes& client);
   /// TLS_CERT: admits the client, terminates TLS (tls_bridge.hpp), then serve_http().
   asio::awaitable<void> serve_tls(socket_type socket, accepted_peer accepted, http::listener_role role);
   /// Writes `res` with Connection: close and ends the connection (see the linger below).
@@ -194,6 +203,138 @@ std::optional<http::response> refusal_for(const beast::error_code& ec) {
     return http::error_response(400, errc::malformed_request, "not a valid HTTP/1.1 request: " + ec.message());
   }
   return std::nullopt;
+}
+
+/// An upload's body, read by the route piece by piece (http::body_source). Each read has
+/// HTTP_REQUEST_TIMEOUT of its own, armed just before it: the time the route spends storing
+/// what it read counts against nobody, and an upload that keeps sending is never cut off.
+class beast_body_source final : public http::body_source {
+ public:
+  beast_body_source(http_stream& stream, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::buffer_body>& parser,
+                    std::chrono::seconds read_timeout)
+      : stream_(stream),
+        buffer_(buffer),
+        parser_(parser),
+        read_timeout_(read_timeout),
+        awaits_continue_(beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {}
+
+  std::optional<std::uint64_t> length() const override {
+    const auto n = parser_.content_length();
+    return n ? std::optional<std::uint64_t>(*n) : std::nullopt;
+  }
+
+  asio::awaitable<result<std::size_t>> read(std::span<char> into) override {
+    if (std::exchange(awaits_continue_, false)) {
+      // The client (curl, for bodies over 1 MiB) waits for this before sending the body. The
+      // route reads only once the upload is accepted, so a refusal is answered instead.
+      static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+      stream_.expires_after(read_timeout_);
+      auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(go_on.data(), go_on.size()), use_tuple);
+      if (ec) co_return make_error(errc::unavailable, "the upload stopped: " + ec.message());
+    }
+    // A chunk header alone yields no body bytes: read on until some arrive or the body ends.
+    while (!parser_.is_done()) {
+      auto& body = parser_.get().body();
+      body.data = into.data();
+      body.size = into.size();
+      stream_.expires_after(read_timeout_);
+      auto [ec, n] = co_await bhttp::async_read_some(stream_, buffer_, parser_, use_tuple);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec == beast::error::timeout) timed_out_ = true;
+      if (ec) {
+        if (refusal_for(ec)) co_return make_error(errc::malformed_request, "not a valid HTTP/1.1 body: " + ec.message());
+        co_return make_error(errc::unavailable, "the upload stopped: " + ec.message());
+      }
+      const std::size_t got = into.size() - body.size;
+      if (got > 0) co_return got;
+    }
+    co_return std::size_t{0};
+  }
+
+  /// Whether the body was read to its end (the connection may then serve another request).
+  bool finished() const { return parser_.is_done(); }
+  bool timed_out() const { return timed_out_; }
+
+ private:
+  http_stream& stream_;
+  beast::flat_buffer& buffer_;
+  bhttp::request_parser<bhttp::buffer_body>& parser_;
+  std::chrono::seconds read_timeout_;
+  bool awaits_continue_;  // Expect: 100-continue, not answered yet
+  bool timed_out_ = false;
+};
+
+/// A download written as the route reads it (http::body_sink); each write has
+/// HTTP_REQUEST_TIMEOUT of its own.
+class beast_body_sink final : public http::body_sink {
+ public:
+  beast_body_sink(http_stream& stream, http::router& routes, const std::string& origin, unsigned version,
+                  bool keep_alive, bool head, std::chrono::seconds write_timeout)
+      : stream_(stream),
+        routes_(routes),
+        origin_(origin),
+        version_(version),
+        keep_alive_(keep_alive),
+        head_(head),
+        write_timeout_(write_timeout) {}
+
+  asio::awaitable<bool> start(http::response res, std::uint64_t length) override {
+    routes_.apply_cors(origin_, res);
+    status_ = res.status;
+    length_ = head_ ? 0 : length;
+    bhttp::response<bhttp::empty_body> out{static_cast<bhttp::status>(res.status), version_};
+    out.set(bhttp::field::server, "chatrix");
+    out.set(bhttp::field::content_type, res.content_type);
+    for (const auto& [k, v] : res.headers) out.set(k, v);
+    out.keep_alive(keep_alive_);
+    out.content_length(length);
+    stream_.expires_after(write_timeout_);
+    auto [ec, n] = co_await bhttp::async_write(stream_, out, use_tuple);
+    started_ = !ec;
+    co_return started_;
+  }
+
+  asio::awaitable<bool> write(std::string_view bytes) override {
+    if (!started_ || head_) co_return false;
+    stream_.expires_after(write_timeout_);
+    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(bytes.data(), bytes.size()), use_tuple);
+    written_ += n;
+    if (ec) started_ = false;
+    co_return !ec;
+  }
+
+  unsigned status() const { return status_; }
+  std::uint64_t written() const { return written_; }
+  /// The whole answer went out: the connection may serve another request.
+  bool complete() const { return started_ && written_ == length_; }
+
+ private:
+  http_stream& stream_;
+  http::router& routes_;
+  const std::string& origin_;
+  unsigned version_;
+  bool keep_alive_;
+  bool head_;
+  std::chrono::seconds write_timeout_;
+  bool started_ = false;
+  unsigned status_ = 0;
+  std::uint64_t length_ = 0;
+  std::uint64_t written_ = 0;
+};
+
+/// The fields of a request the routes read, from its header.
+http::request to_route_request(const bhttp::request_header<>& head, std::string origin, std::string client_address,
+                               http::listener_role role) {
+  http::request r;
+  r.method = std::string(head.method_string());
+  r.target = std::string(head.target());
+  if (auto it = head.find(bhttp::field::content_type); it != head.end()) r.content_type = std::string(it->value());
+  r.origin = std::move(origin);
+  if (auto it = head.find(bhttp::field::authorization); it != head.end()) r.authorization = std::string(it->value());
+  if (auto it = head.find(bhttp::field::if_none_match); it != head.end()) r.if_none_match = std::string(it->value());
+  r.client_address = std::move(client_address);
+  r.listener = role;
+  return r;
 }
 
 }  // namespace
@@ -313,7 +454,8 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, accepted_peer
     const auto request_deadline = began + options.http_request_timeout;
     stream.expires_at(std::min(began + options.http_header_timeout, request_deadline));
     bhttp::request_parser<bhttp::string_body> parser;
-    parser.body_limit(http::max_body_bytes);
+    // The body's limit depends on the route: set once the header names it (below).
+    parser.body_limit(boost::none);
     parser.header_limit(static_cast<std::uint32_t>(http::max_header_bytes));
     beast::error_code ec;
     std::size_t n = 0;
@@ -321,6 +463,7 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, accepted_peer
     std::string origin;
     auto client = peer;
     bool upgrade = false;
+    bool streamed = false;  // an upload: the route reads the body itself
     if (!ec) {
       // The headers say who the client is and what it wants: admitted (or not) before its
       // body is read.
@@ -338,26 +481,34 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, accepted_peer
         co_await refuse(stream, buffer, *refused, id, client, origin);
         co_return;
       }
-      if (!parser.is_done()) {
+      streamed = !upgrade && http::router::streams_body(head.method_string(), head.target());
+      if (!streamed) {
+        // Refused on its Content-Length before a byte of it is read; a chunked body when it
+        // passes the limit.
+        if (parser.content_length() && *parser.content_length() > http::max_body_bytes) {
+          ec = bhttp::error::body_limit;
+        } else {
+          parser.body_limit(http::max_body_bytes);
+        }
+      }
+      if (!ec && !streamed && !parser.is_done()) {
         stream.expires_at(request_deadline);
         std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
       }
     }
     if (ec == beast::error::timeout) {
       // A client trickling its request (slowloris) holds a socket and a parser: cut it off.
-      metrics::server_metrics::add(metrics.http_timeouts);
-      const auto address = address_text(client);
-      const char* limit = parser.is_header_done() ? "HTTP_REQUEST_TIMEOUT" : "HTTP_HEADER_TIMEOUT";
-      if (may_warn(std::string(limit) + ' ' + address)) {
-        log::write(spdlog::level::warn, log::connection(id, address),
-                   "rate-limited: {} cut off a slow request (logged once a minute per address)", limit);
-      }
+      note_timeout(parser.is_header_done() ? "HTTP_REQUEST_TIMEOUT" : "HTTP_HEADER_TIMEOUT", id, client);
       break;
     }
     if (ec) {
       // A request that cannot be served is answered with the reason, then the connection
       // closes: past a parse error there is no telling where a next request would start.
       if (auto answer = refusal_for(ec)) co_await answer_and_close(stream, buffer, std::move(*answer), origin);
+      co_return;
+    }
+    if (streamed) {
+      if (co_await serve_upload(stream, buffer, parser, id, client, role, std::move(origin), began)) continue;
       co_return;
     }
     auto req = parser.release();
@@ -414,20 +565,24 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, accepted_peer
       co_return;
     }
 
-    http::request r;
-    r.method = std::string(req.method_string());
-    r.target = target;
+    auto r = to_route_request(req.base(), std::move(origin), address_text(client), role);
     r.body = std::move(req.body());
-    if (auto it = req.find(bhttp::field::content_type); it != req.end()) r.content_type = std::string(it->value());
-    r.origin = std::move(origin);
-    if (auto it = req.find(bhttp::field::authorization); it != req.end()) r.authorization = std::string(it->value());
-    if (auto it = req.find(bhttp::field::if_none_match); it != req.end()) r.if_none_match = std::string(it->value());
-    r.client_address = address_text(client);
-    r.listener = role;
-    auto res = co_await routes.handle(r);
-    routes.apply_cors(r.origin, res);
     const bool keep_alive = req.keep_alive() && !websockets.sessions.stopping();
-    auto out = to_beast(res, req.version(), keep_alive, req.method() == bhttp::verb::head);
+    const bool head = req.method() == bhttp::verb::head;
+    beast_body_sink sink(stream, routes, r.origin, req.version(), keep_alive, head, options.http_request_timeout);
+    r.body_out = &sink;
+    auto res = co_await routes.handle(r);
+    if (res.streamed) {
+      // A download: the route wrote it.
+      if (options.access_log) {
+        log_access({id, r.client_address, r.method, r.target, sink.status() == 0 ? res.status : sink.status(),
+                    sink.written(), std::chrono::steady_clock::now() - began, req[bhttp::field::user_agent]});
+      }
+      if (!sink.complete() || !keep_alive) break;
+      continue;
+    }
+    routes.apply_cors(r.origin, res);
+    auto out = to_beast(res, req.version(), keep_alive, head);
     stream.expires_after(options.http_request_timeout);
     auto [wec, wn] = co_await bhttp::async_write(stream, out, use_tuple);
     if (options.access_log) {
@@ -438,6 +593,50 @@ asio::awaitable<void> server::impl::serve_http(socket_type socket, accepted_peer
   }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+void server::impl::note_timeout(const char* limit, std::uint64_t id, const config::ip_bytes& client) {
+  metrics::server_metrics::add(metrics.http_timeouts);
+  const auto address = address_text(client);
+  if (may_warn(std::string(limit) + ' ' + address)) {
+    log::write(spdlog::level::warn, log::connection(id, address),
+               "rate-limited: {} cut off a slow request (logged once a minute per address)", limit);
+  }
+}
+
+asio::awaitable<bool> server::impl::serve_upload(http_stream& stream, beast::flat_buffer& buffer,
+                                                 bhttp::request_parser<bhttp::string_body>& header, std::uint64_t id,
+                                                 const config::ip_bytes& client, http::listener_role role,
+                                                 std::string origin, std::chrono::steady_clock::time_point began) {
+  // The same parser state, with a body the route fills a piece at a time.
+  bhttp::request_parser<bhttp::buffer_body> parser(std::move(header));
+  // The route counts the bytes against FILE_MAX_BYTES (and answers 413 itself).
+  parser.body_limit(boost::none);
+  const bool keep_alive = parser.keep_alive() && !websockets.sessions.stopping();
+  const unsigned version = parser.get().version();
+  auto r = to_route_request(parser.get().base(), std::move(origin), address_text(client), role);
+  const std::string user_agent(parser.get()[bhttp::field::user_agent]);
+  beast_body_source source(stream, buffer, parser, options.http_request_timeout);
+  r.body_in = &source;
+  auto res = co_await routes.handle(r);
+  if (source.timed_out()) {
+    note_timeout("HTTP_REQUEST_TIMEOUT", id, client);
+    co_return false;
+  }
+  if (options.access_log) {
+    log_access({id, r.client_address, r.method, r.target, res.status, res.body.size(),
+                std::chrono::steady_clock::now() - began, user_agent});
+  }
+  if (!source.finished()) {
+    // Refused before the body's end (401, 413, 429 ...): the rest of it is not read.
+    co_await answer_and_close(stream, buffer, std::move(res), r.origin);
+    co_return false;
+  }
+  routes.apply_cors(r.origin, res);
+  auto out = to_beast(res, version, keep_alive);
+  stream.expires_after(options.http_request_timeout);
+  auto [wec, wn] = co_await bhttp::async_write(stream, out, use_tuple);
+  co_return !wec && keep_alive;
 }
 
 asio::awaitable<void> server::impl::accept_loop(tcp::acceptor& from, http::listener_role role) {

@@ -3,6 +3,8 @@
 // Pure code, so that every rule is unit-tested byte by byte; net/server.cpp does the I/O.
 #pragma once
 
+#include "core/utf8.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -52,8 +54,7 @@ handshake_answer answer_handshake(const upgrade_request& req);
 
 // ---- frames from the client ----
 
-/// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
-bool valid_utf8(std::string_view s) noexcept;
+using chatrix::valid_utf8;
 
 enum class event_kind : std::uint8_t {
   none,    // more bytes are needed

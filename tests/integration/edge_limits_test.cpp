@@ -375,6 +375,40 @@ TEST(edge_limits, a_body_that_trickles_is_cut_off_at_the_request_timeout) {
   EXPECT_EQ(metric_value(s.port(), "chatrix_http_timeouts_total"), 1);
 }
 
+// An upload's body has no overall deadline: each read of it has HTTP_REQUEST_TIMEOUT.
+std::string chunked_upload_head(const std::string& token) {
+  return "POST /v1/files?name=slow.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+         "\r\nTransfer-Encoding: chunked\r\n\r\n";
+}
+
+TEST(edge_limits, an_upload_that_keeps_sending_outlasts_the_request_timeout) {
+  server_process s(env_map{{"HTTP_REQUEST_TIMEOUT", "1"}});
+  s.start();
+  const auto alice = register_user(s.port(), "alice", "password-alice", "");
+  raw_connection slow(s.port());
+  slow.send(chunked_upload_head(alice.token));
+  // 2.4 s in all, a piece every 300 ms: well past the 1 s a whole request may take.
+  for (int i = 0; i < 8; ++i) {
+    std::this_thread::sleep_for(300ms);
+    slow.send("400\r\n" + std::string(1024, 'x') + "\r\n");
+  }
+  slow.send("0\r\n\r\n");
+  const auto answer = slow.read_answer();
+  EXPECT_EQ(answer.status, 201) << answer.body;
+  EXPECT_NE(answer.body.find("\"size\":8192"), std::string::npos) << answer.body;
+  EXPECT_EQ(metric_value(s.port(), "chatrix_http_timeouts_total"), 0);
+}
+
+TEST(edge_limits, an_upload_that_stalls_is_cut_off_at_the_request_timeout) {
+  server_process s(env_map{{"HTTP_REQUEST_TIMEOUT", "1"}});
+  s.start();
+  const auto alice = register_user(s.port(), "alice", "password-alice", "");
+  raw_connection slow(s.port());
+  slow.send(chunked_upload_head(alice.token) + "400\r\n" + std::string(1024, 'x') + "\r\n");
+  EXPECT_TRUE(slow.wait_closed(10s)) << "a stalled upload was waited for 10 s";
+  EXPECT_EQ(metric_value(s.port(), "chatrix_http_timeouts_total"), 1);
+}
+
 // ---- WS_ORIGINS ----
 
 TEST(edge_limits, ws_origins_refuses_other_browser_origins_with_403_and_admits_clients_without_one) {

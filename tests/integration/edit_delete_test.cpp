@@ -37,9 +37,9 @@ TEST_F(edit_delete, an_edit_reaches_every_device_of_both_people_with_their_strea
   session b1 = connect_authed(bob);
   session b2 = connect_authed(bob);
   const auto id = send_id(a1, text_to("bob", "original", 1));
-  next(b1, ev_text);
+  const auto bob_message_pos = pos_of(next(b1, ev_text));
   next(b2, ev_text);
-  next(a2, ev_sent);
+  const auto alice_message_pos = pos_of(next(a2, ev_sent));
 
   edit(a1, id, "changed");
   std::vector<json::value> frames;
@@ -52,9 +52,12 @@ TEST_F(edit_delete, an_edit_reaches_every_device_of_both_people_with_their_strea
     EXPECT_TRUE(is_rfc3339(str_field(b, "edited_at"))) << json::serialize(f);
     EXPECT_EQ(b, body_of(frames[0])) << "every device gets the same change";
   }
-  // One event per person: both of a person's devices see the same position.
+  // One event per person: both of a person's devices see the same position, after the
+  // message's own in that person's stream.
   EXPECT_EQ(pos_of(frames[0]), pos_of(frames[1]));
   EXPECT_EQ(pos_of(frames[2]), pos_of(frames[3]));
+  EXPECT_GT(pos_of(frames[0]), alice_message_pos);
+  EXPECT_GT(pos_of(frames[2]), bob_message_pos);
 
   // A later change comes later in each stream.
   edit(a2, id, "changed again");

@@ -100,13 +100,14 @@ class websocket_session_test : public ::testing::Test {
   }
 
   /// Starts the session and authenticates it as a new user over the socket; returns once the
-  /// session is attached to the chat service and the peer has read PROFILE_INFO and CHATPREVIEWS.
+  /// session is attached to the chat service and the peer has read PROFILE_INFO, CHATPREVIEWS and
+  /// SYNCED.
   void authenticate() {
     start();
     asio::write(peer_, asio::buffer(token_frame()));
     run_until([&] { return metrics_.connections_open.load() == 1 && session_->queued_bytes() == 0; });
     ASSERT_EQ(metrics_.connections_open.load(), 1);
-    for (const std::string type : {R"("type":4)", R"("type":5)"})
+    for (const std::string type : {R"("type":4)", R"("type":5)", R"("type":13)"})
       ASSERT_NE(read_server_frame(peer_).payload.find(type), std::string::npos) << "expected " << type;
   }
 
@@ -372,7 +373,7 @@ TEST_F(websocket_session_test, a_reader_before_authentication_is_held_while_the_
   auto peer_reads = std::async(std::launch::async, [this] {
     for (;;) {
       auto f = read_server_frame(peer_);
-      if (f.opcode != 0x1 || f.payload.find(R"("type":5)") != std::string::npos) return f;
+      if (f.opcode != 0x1 || f.payload.find(R"("type":13)") != std::string::npos) return f;
     }
   });
   ASSERT_TRUE(wait_for_peer(peer_reads)) << "the held reader was never woken";
