@@ -320,6 +320,24 @@ asio::awaitable<void> chat_service::handle_frame(connection& conn, std::string_v
 
 void chat_service::refuse_frame(connection& conn, const error& err) { send_error(conn, err); }
 
+send_request chat_service::make_send_request(user_id sender, user_id recipient, protocol::text_request& req,
+                                              unix_ms now) const {
+  send_request sreq;
+  sreq.sender = sender;
+  sreq.recipient = recipient;
+  sreq.content = std::move(req.content);
+  sreq.mark = req.mark;
+  sreq.now = now;
+  sreq.retry_window = options_.retry_window.count();
+  sreq.reply_to = req.reply_to;
+  sreq.attachment = std::move(req.attachment);
+  return sreq;
+}
+
+void chat_service::text_settled() {
+  if (--texts_in_flight_ == 0 && texts_settled_) std::exchange(texts_settled_, nullptr)();
+}
+
 asio::awaitable<result<user>> chat_service::resolve_recipient(const user& me, const protocol::text_request& req) {
   std::optional<user> to;
   if (req.to_id) {
@@ -354,15 +372,7 @@ asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_req
   const std::size_t bytes = req.content.size();
   if (!charge_quota(conn, bytes, now, req.mark)) co_return;
 
-  send_request sreq;
-  sreq.sender = me.id;
-  sreq.recipient = to->id;
-  sreq.content = std::move(req.content);
-  sreq.mark = req.mark;
-  sreq.now = now;
-  sreq.retry_window = options_.retry_window.count();
-  sreq.reply_to = req.reply_to;
-  sreq.attachment = std::move(req.attachment);
+  send_request sreq = make_send_request(me.id, to->id, req, now);
   // Queued in frame order; the store commits in call order, so one sender's messages are
   // stored, acknowledged and delivered in the order sent.
   if (auto* d = find_device(conn.device_id())) ++d->in_flight;
@@ -441,7 +451,7 @@ void chat_service::on_stored(std::uint64_t device_id, const user& sender, const 
   auto* d = find_device(device_id);
   // Just below the cap again: the transport, which stopped reading at the cap, reads on.
   if (d && --d->in_flight == options_.max_in_flight_per_device - 1) d->conn->may_read_again();
-  if (--texts_in_flight_ == 0 && texts_settled_) std::exchange(texts_settled_, nullptr)();
+  text_settled();
   // Only what was stored counts: a retry is the message already charged, a failure stored nothing.
   if (!r || r->duplicate) quota_.refund(sender.id, charged, charged_at);
   if (!r) {

@@ -177,6 +177,11 @@ class chat_service final : public cluster::event_sink {
   using peers_by_conversation = std::unordered_map<conversation_id, user_id>;
 
   boost::asio::awaitable<void> on_text(connection& conn, protocol::text_request req);
+  /// The store request for a TEXT whose recipient and quota were checked (content and
+  /// attachment are moved out of `req`).
+  send_request make_send_request(user_id sender, user_id recipient, protocol::text_request& req, unix_ms now) const;
+  /// A TEXT handed to the store has its answer (socket or HTTP): wakes a shutdown waiting for the last.
+  void text_settled();
   /// The recipient a TEXT names (to, to_id or both), or why it cannot be sent to them.
   boost::asio::awaitable<result<user>> resolve_recipient(const user& me, const protocol::text_request& req);
   /// A message is durable: the recipient's devices get TEXT, the sender's other devices SENT

@@ -37,19 +37,11 @@ asio::awaitable<result<send_result>> chat_service::send_over_http(const user& se
     co_return make_limited(errc::quota_exceeded, "today's storage quota is used up; it starts again at 00:00 UTC",
                            wait.count());
   }
-  send_request sreq;
-  sreq.sender = sender.id;
-  sreq.recipient = to->id;
-  sreq.content = std::move(req.content);
-  sreq.mark = req.mark;
-  sreq.now = now;
-  sreq.retry_window = options_.retry_window.count();
-  sreq.reply_to = req.reply_to;
-  sreq.attachment = std::move(req.attachment);
+  send_request sreq = make_send_request(sender.id, to->id, req, now);
   // Counted like a socket's TEXT: a shutdown waits for it to be stored and answered.
   ++texts_in_flight_;
   auto r = co_await await_callback<send_result>([&](auto done) { store_.append_message(std::move(sreq), done); });
-  if (--texts_in_flight_ == 0 && texts_settled_) std::exchange(texts_settled_, nullptr)();
+  text_settled();
   // Only what was stored counts: a retry is the message already charged, a failure stored nothing.
   if (!r || r->duplicate) quota_.refund(sender.id, bytes, now);
   if (!r) {

@@ -60,8 +60,8 @@ child_process::child_process(const fs::path& work_dir, const std::string& progra
                              const std::string& input) {
   static std::atomic<int> sequence{0};
   const std::string stem = "cli-" + std::to_string(++sequence);
-  out_path_ = work_dir / (stem + ".out");
-  err_path_ = work_dir / (stem + ".err");
+  out_path_ = fs::absolute(work_dir / (stem + ".out"));
+  err_path_ = fs::absolute(work_dir / (stem + ".err"));
   const fs::path in_path = work_dir / (stem + ".in");
   std::ofstream(in_path) << input;
 
@@ -83,6 +83,8 @@ child_process::child_process(const fs::path& work_dir, const std::string& progra
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
+  // In the test's own directory, so that files it writes (downloads) stay there.
+  posix_spawn_file_actions_addchdir_np(&actions, work_dir.c_str());
   posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

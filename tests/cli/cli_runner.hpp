@@ -27,8 +27,9 @@ struct cli_result {
 /// thread drives it.
 class child_process {
  public:
-  /// Starts `program args...` (found on PATH) with the environment of the test stripped of the
-  /// CLI's own variables, plus `env`; `input` is its stdin. Output goes to files in `work_dir`.
+  /// Starts `program args...` (found on PATH) in `work_dir` with the environment of the test
+  /// stripped of the CLI's own variables, plus `env`; `input` is its stdin. Output goes to files
+  /// in `work_dir`.
   child_process(const std::filesystem::path& work_dir, const std::string& program,
                 const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
                 const std::string& input = "");

@@ -1,8 +1,7 @@
 // chatrix-cli against the real server: each test starts chatrix, and runs the real chatrix-cli
 // binary with a config dir (XDG_CONFIG_HOME) per user, as two people on two machines would.
-#include "cli_runner.hpp"
+#include "cli_fixture.hpp"
 #include "support/file_text.hpp"
-#include "support/server_process.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,44 +14,6 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-
-// Exit statuses (docs/cli.md).
-constexpr int exit_ok = 0;
-constexpr int exit_refused = 1;
-constexpr int exit_usage = 2;
-constexpr int exit_unreachable = 3;
-constexpr int exit_unauthorized = 4;
-constexpr int exit_timeout = 5;
-constexpr int exit_local = 6;
-
-class cli : public ::testing::Test {
- protected:
-  void SetUp() override { server_.start(); }
-
-  std::string server_url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
-  fs::path config_home(const std::string& user) const { return server_.dir() / ("config-" + user); }
-  fs::path login_file(const std::string& user) const { return config_home(user) / "chatrix" / "login.json"; }
-
-  /// The environment of `user`'s machine: a config dir of its own and, unless `with_server` is
-  /// false (then the saved login's server is used), CHATRIX_SERVER.
-  std::map<std::string, std::string> env_of(const std::string& user, bool with_server = true) const {
-    std::map<std::string, std::string> env{{"XDG_CONFIG_HOME", config_home(user).string()}};
-    if (with_server) env["CHATRIX_SERVER"] = server_url();
-    return env;
-  }
-
-  cli_result run(const std::string& user, const std::vector<std::string>& args, const std::string& input = "") {
-    return cli_process(server_.dir(), args, env_of(user), input).wait();
-  }
-
-  /// Registers `user` (logged in afterwards) with the password "pw-<user>-long".
-  void register_user(const std::string& user) {
-    const auto result = run(user, {"register", user, "--password", "pw-" + user + "-long"});
-    ASSERT_EQ(result.exit_code, exit_ok) << result.err;
-  }
-
-  server_process server_;
-};
 
 TEST_F(cli, register_login_whoami_and_the_login_file) {
   const auto registered =
@@ -154,8 +115,8 @@ TEST_F(cli, listen_prints_pending_messages_and_times_out_short_of_count) {
   const auto heard = run("bob", {"listen", "--count", "3", "--timeout", "1"});
   EXPECT_EQ(heard.exit_code, exit_timeout) << heard.err;
   EXPECT_NE(heard.err.find("timeout"), std::string::npos) << heard.err;
-  EXPECT_NE(heard.out.find("alice: one\n"), std::string::npos) << heard.out;
-  EXPECT_NE(heard.out.find("alice: two\n"), std::string::npos) << heard.out;
+  EXPECT_NE(heard.out.find("alice: one"), std::string::npos) << heard.out;
+  EXPECT_NE(heard.out.find("alice: two"), std::string::npos) << heard.out;
 
   // Without --count, --timeout is just where listening ends; both were confirmed, so they
   // are not pending any more.
@@ -263,12 +224,16 @@ TEST_F(cli, help_lists_every_command) {
   const auto help = run("anyone", {"--help"});
   ASSERT_EQ(help.exit_code, exit_ok) << help.err;
   for (const char* command :
-       {"register", "login", "logout", "whoami", "send", "listen", "search", "history", "previews", "--json",
-        "--server", "Exit status"})
+       {"register", "login", "logout", "whoami", "send", "edit", "delete", "read", "listen", "upload", "download",
+        "search", "history", "previews", "conversations", "messages", "--json", "--server", "Exit status"})
     EXPECT_NE(help.out.find(command), std::string::npos) << command << " missing from:\n" << help.out;
   const auto send_help = run("anyone", {"send", "--help"});
   ASSERT_EQ(send_help.exit_code, exit_ok);
-  EXPECT_NE(send_help.out.find("--received"), std::string::npos) << send_help.out;
+  for (const char* option : {"--received", "--reply-to", "--attach"})
+    EXPECT_NE(send_help.out.find(option), std::string::npos) << option << " missing from:\n" << send_help.out;
+  const auto listen_help = run("anyone", {"listen", "--help"});
+  for (const char* option : {"--since", "--events", "--until-synced"})
+    EXPECT_NE(listen_help.out.find(option), std::string::npos) << option << " missing from:\n" << listen_help.out;
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
-// send, listen, search, history, previews: everything that goes through the WebSocket session.
+// send, search, history, previews: the commands of the WebSocket session (listen has a file
+// of its own, listen_command.cpp).
 #include "cli_error.hpp"
-#include "client.hpp"
-#include "commands.hpp"
+#include "command_support.hpp"
+#include "http_api.hpp"
+#include "records.hpp"
 #include "session_access.hpp"
 
 #include <unistd.h>
@@ -11,26 +13,6 @@ namespace chatrix::cli {
 namespace json = boost::json;
 
 namespace {
-
-bool is(const frame& f, event type) { return f.type == static_cast<int>(type); }
-
-chat_session open_session(const context& ctx) {
-  const saved_login login = require_login();
-  return chat_session(server_for(ctx, login), login.token);
-}
-
-clock::time_point deadline_after(double seconds) {
-  return clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
-}
-
-std::string join(const std::vector<std::string>& words) {
-  std::string text;
-  for (const auto& word : words) {
-    if (!text.empty()) text += ' ';
-    text += word;
-  }
-  return text;
-}
 
 /// A mark no other send of this device uses at the same time: DELIVERED and ERR echo it, which
 /// is how the answer to this send is told apart from anything else on the session.
@@ -53,23 +35,29 @@ bool names_message(const frame& f, std::int64_t message_id) {
   return false;
 }
 
-/// An ERR about the connection itself (no ref_type: token expired or revoked, flood), which ends
-/// whatever the command waits for.
-bool about_connection(const frame& f) {
-  const auto* object = f.body.if_object();
-  return is(f, event::err) && (!object || !object->contains("ref_type"));
+/// --attach: the file is uploaded before the session opens, so that a long upload does not keep
+/// an idle socket waiting.
+std::optional<file_info> upload_attachment(const context& ctx, const send_options& options) {
+  if (!options.attach) return std::nullopt;
+  const saved_login login = require_login();
+  return upload_file(server_for(ctx, login), login.token, *options.attach, std::nullopt, options.attach_type);
 }
-
-std::string status_of(bool read, bool delivered) { return read ? "read" : delivered ? "delivered" : "stored"; }
 
 }  // namespace
 
 void run_send(const context& ctx, const send_options& options) {
+  const std::string content = join(options.words);
+  if (content.empty() && !options.attach)
+    throw cli_error("usage", "send needs a text, or a file with --attach (see chatrix-cli send --help)",
+                    exit_status::usage);
+  const std::optional<file_info> attachment = upload_attachment(ctx, options);
   chat_session session = open_session(ctx);
   const std::string mark = unique_mark();
-  const std::string content = join(options.words);
   const auto deadline = deadline_after(options.timeout_seconds);
-  session.send(event::text, json::object{{"to", options.to}, {"content", content}, {"mark", mark}});
+  json::object text{{"to", options.to}, {"content", content}, {"mark", mark}};
+  if (options.reply_to) text["reply_to"] = *options.reply_to;
+  if (attachment) text["attachment"] = attachment->id;
+  session.send(event::text, std::move(text));
   const frame stored = session.await([&](const frame& f) { return is(f, event::delivered) && mark_is(f, mark); },
                                      [&](const frame& f) { return mark_is(f, mark) || about_connection(f); },
                                      deadline, "the server to store the message (DELIVERED)");
@@ -81,53 +69,22 @@ void run_send(const context& ctx, const send_options& options) {
                   "a device of " + options.to + " to receive message " + std::to_string(message_id) +
                       " (RECEIVED); it is stored and will be delivered when " + options.to + " connects");
   }
-  ctx.out.record({{"message_id", message_id},
-                  {"to", options.to},
-                  {"timestamp", int_field(body, "timestamp")},
-                  {"duplicate", bool_field_or(body, "duplicate", false)},
-                  {"received", options.wait_received}},
-                 "message " + std::to_string(message_id) + " to " + options.to +
-                     (options.wait_received ? ": stored, received" : ": stored"));
-}
-
-void run_listen(const context& ctx, const listen_options& options) {
-  chat_session session = open_session(ctx);
-  // Without --timeout, a year stands for "until interrupted" (the clock cannot overflow it).
-  const auto deadline = deadline_after(options.timeout_seconds.value_or(365.0 * 24 * 3600));
-  std::int64_t printed = 0;
-  while (!options.count || printed < *options.count) {
-    auto f = session.next(deadline);
-    if (!f) {
-      if (options.count)
-        throw cli_error("timeout",
-                        std::to_string(printed) + " of " + std::to_string(*options.count) +
-                            " messages before --timeout",
-                        exit_status::timeout);
-      return;
-    }
-    if (about_connection(*f)) {
-      const auto refusal = error_of(f->body);
-      throw server_error(refusal.code, refusal.reason);
-    }
-    if (!is(*f, event::text)) continue;
-    const auto& body = as_object(f->body, "TEXT");
-    const std::int64_t message_id = int_field(body, "msg_id");
-    const std::string from = string_field(body, "from");
-    const std::string from_name = body.contains("from_name") ? string_field(body, "from_name") : std::string();
-    const std::int64_t timestamp = int_field(body, "timestamp");
-    const std::string content = string_field(body, "content");
-    ctx.out.record({{"message_id", message_id},
-                    {"from", from},
-                    {"from_id", int_field(body, "from_id")},
-                    {"from_name", from_name},
-                    {"to", session.me().username},
-                    {"content", content},
-                    {"timestamp", timestamp}},
-                   utc_time(timestamp) + " " + display(from, from_name) + ": " + content);
-    // Printed, so this device has it: the sender now sees RECEIVED.
-    session.send(event::ack, json::object{{"message_ids", json::array{message_id}}});
-    ++printed;
+  json::object record{{"message_id", message_id},
+                      {"to", options.to},
+                      {"timestamp", int_field(body, "timestamp")},
+                      {"duplicate", bool_field_or(body, "duplicate", false)},
+                      {"received", options.wait_received}};
+  std::string line = "message " + std::to_string(message_id) + " to " + options.to +
+                     (options.wait_received ? ": stored, received" : ": stored");
+  if (options.reply_to) {
+    record["reply_to"] = *options.reply_to;
+    line += ", a reply to #" + std::to_string(*options.reply_to);
   }
+  if (attachment) {
+    record["attachment"] = file_record(*attachment);
+    line += ", with " + attachment->name + " (file " + attachment->id + ")";
+  }
+  ctx.out.record(record, line);
 }
 
 void run_search(const context& ctx, const search_options& options) {
@@ -162,43 +119,32 @@ void run_history(const context& ctx, const history_options& options) {
     const std::int64_t message_id = int_field(message, "id");
     const std::string created_at = string_field(message, "created_at");
     const std::string content = string_field(message, "content");
-    ctx.out.record({{"message_id", message_id},
-                    {"from", from},
-                    {"from_id", sender},
-                    {"to", to},
-                    {"content", content},
-                    {"created_at", created_at},
-                    {"delivered", delivered},
-                    {"read", read}},
-                   created_at + " " + from + ": " + content + "  [#" + std::to_string(message_id) + " " +
-                       status_of(read, delivered) + "]");
+    json::object record{{"message_id", message_id},
+                        {"from", from},
+                        {"from_id", sender},
+                        {"to", to},
+                        {"content", content},
+                        {"created_at", created_at},
+                        {"delivered", delivered},
+                        {"read", read}};
+    std::string line = created_at + " " + from + ": " + content + "  [#" + std::to_string(message_id) + " " +
+                       status_of(message) + "]";
+    add_message_state(message, record, line);
+    ctx.out.record(record, line);
   }
 }
 
-void run_previews(const context& ctx) {
+void run_previews(const context& ctx, const previews_options& options) {
   chat_session session = open_session(ctx);
-  if (!session.previews().is_array()) return;  // null: no conversation yet
-  for (const auto& row : session.previews().get_array()) {
-    const auto& preview = as_object(row, "preview");
-    const user peer = user_of(row);
-    const std::int64_t unread = int_field_or(preview, "unread", 0);
-    json::value last = nullptr;
-    std::string last_text;
-    if (const auto* message = preview.if_contains("last_message"); message && message->is_object()) {
-      const auto& m = message->get_object();
-      last = json::object{{"message_id", int_field(m, "id")},
-                          {"from_id", int_field(m, "from_id")},
-                          {"content", string_field(m, "content")},
-                          {"timestamp", int_field(m, "timestamp")}};
-      last_text = "  \"" + string_field(m, "content") + "\"";
-    }
-    ctx.out.record({{"id", peer.id},
-                    {"username", peer.username},
-                    {"name", peer.name},
-                    {"unread", unread},
-                    {"last_message", last}},
-                   display(peer.username, peer.name) + "  " + std::to_string(unread) + " unread" + last_text);
+  json::value rows = session.previews();
+  if (options.before || options.limit) {
+    json::object request;
+    if (options.before) request["before"] = *options.before;
+    if (options.limit) request["limit"] = *options.limit;
+    rows = session.request(event::chat_previews, std::move(request), event::chat_previews).body;
   }
+  if (!rows.is_array()) return;  // null: no conversation (or none before the cursor)
+  for (const auto& row : rows.get_array()) print_preview(ctx.out, row);
 }
 
 }  // namespace chatrix::cli

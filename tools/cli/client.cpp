@@ -56,8 +56,11 @@ std::int64_t log_out(const server_url& server, const std::string& token) {
   return int_field(as_object(body, "answer"), "revoked");
 }
 
-chat_session::chat_session(const server_url& server, const std::string& token) : connection_(server) {
-  connection_.write(json::serialize(json::object{{"token", token}, {"acks", true}}));
+chat_session::chat_session(const server_url& server, const std::string& token, std::optional<std::int64_t> since)
+    : connection_(server) {
+  json::object hello{{"token", token}, {"acks", true}};
+  if (since) hello["since"] = *since;
+  connection_.write(json::serialize(hello));
   const auto deadline = clock::now() + network_timeout;
   const auto any_error = [](const frame& f) { return f.type == static_cast<int>(event::err); };
   me_ = user_of(await([](const frame& f) { return f.type == static_cast<int>(event::profile_info); }, any_error,
@@ -101,6 +104,27 @@ frame chat_session::request(event request_type, json::value body, event answer) 
                },
                clock::now() + network_timeout,
                "the server's answer (event " + std::to_string(static_cast<int>(answer)) + ")");
+}
+
+void chat_session::send_and_confirm(event type, json::value body) {
+  send(type, std::move(body));
+  send(event::search_request, json::object{{"username", ""}});
+  const auto refers_to = [](const frame& f, event t) {
+    const auto* object = f.body.if_object();
+    const auto* ref = object ? object->if_contains("ref_type") : nullptr;
+    return ref && ref->is_int64() && ref->get_int64() == static_cast<int>(t);
+  };
+  await(
+      [&](const frame& f) {
+        // The empty search's answer, or its refusal (a search limit): either way it was reached.
+        if (f.type == static_cast<int>(event::search_response)) return true;
+        return f.type == static_cast<int>(event::err) && refers_to(f, event::search_request);
+      },
+      [&](const frame& f) {
+        const auto* object = f.body.if_object();
+        return refers_to(f, type) || !object || !object->contains("ref_type");
+      },
+      clock::now() + network_timeout, "the server to confirm (event " + std::to_string(static_cast<int>(type)) + ")");
 }
 
 user chat_session::find_user(const std::string& username) {

@@ -29,8 +29,9 @@ std::int64_t log_out(const server_url& server, const std::string& token);
 class chat_session {
  public:
   /// Connects and authenticates; reads PROFILE_INFO and CHATPREVIEWS. A refused token throws
-  /// cli_error unauthorized.
-  chat_session(const server_url& server, const std::string& token);
+  /// cli_error unauthorized. With `since`, the server then sends every event of the user's stream
+  /// after that position instead of the pending messages, and SYNCED after them.
+  chat_session(const server_url& server, const std::string& token, std::optional<std::int64_t> since = std::nullopt);
   ~chat_session() { connection_.close(); }
 
   const user& me() const { return me_; }
@@ -53,6 +54,13 @@ class chat_session {
   /// The user called `username` (any case), found with a search; throws cli_error
   /// unknown_recipient when there is none.
   user find_user(const std::string& username);
+
+  /// Sends `body` as a `type` frame that has no answer of its own when it succeeds (MARK_READ,
+  /// DELETE), and returns once the server has handled it: the server handles a connection's
+  /// frames one after the other, so the answer to an empty search sent next means it is done.
+  /// An ERR naming `type` before that answer throws the server's code; other frames in between
+  /// (events) are skipped.
+  void send_and_confirm(event type, boost::json::value body);
 
  private:
   ws_connection connection_;

@@ -1,5 +1,5 @@
 // chatrix-cli: a command-line client for a Chatrix server (docs/cli.md). The command line is
-// parsed here; the commands live in account_commands.cpp and chat_commands.cpp.
+// parsed here; the commands live in the *_commands.cpp files and listen_command.cpp.
 #include "cli_error.hpp"
 #include "commands.hpp"
 #include "server_url.hpp"
@@ -32,7 +32,8 @@ int report(const cli_error& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"chatrix-cli: register, log in, send, listen, search, history and previews on a Chatrix server.",
+  CLI::App app{"chatrix-cli: register, log in, send, edit, delete, read, listen, files, search, history, "
+               "previews and conversations on a Chatrix server.",
                "chatrix-cli"};
   app.footer(footer);
   app.require_subcommand(1);
@@ -78,10 +79,17 @@ int main(int argc, char** argv) {
     command = [&] { run_whoami(ctx); };
   });
 
+  const auto positive_id = CLI::Range(std::int64_t{1}, std::numeric_limits<std::int64_t>::max());
+
   send_options send;
   auto* send_cmd = app.add_subcommand("send", "Send a message and wait until the server has stored it (DELIVERED)");
   send_cmd->add_option("user", send.to, "Recipient's username")->required();
-  send_cmd->add_option("text", send.words, "The message (words are joined with spaces)")->required();
+  send_cmd->add_option("text", send.words, "The message (words are joined with spaces; may be left out with --attach)");
+  send_cmd->add_option("--reply-to", send.reply_to, "The id of the message this one answers (same conversation)")
+      ->check(positive_id);
+  send_cmd->add_option("--attach", send.attach, "Upload this file first and send it with the message")
+      ->check(CLI::ExistingFile);
+  send_cmd->add_option("--type", send.attach_type, "The attached file's Content-Type (default: by its extension)");
   send_cmd->add_flag("--received", send.wait_received,
                      "Also wait until a device of the recipient has the message (RECEIVED)");
   send_cmd->add_option("--timeout", send.timeout_seconds, "Seconds to wait for the answers (default 10)")
@@ -96,7 +104,49 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{1}, std::numeric_limits<std::int64_t>::max()));
   listen_cmd->add_option("--timeout", listen.timeout_seconds, "Stop after this many seconds")
       ->check(seconds_range);
+  listen_cmd->add_option("--since", listen.since,
+                         "Resume after this stream position (the pos of the last event printed): every event since "
+                         "then, then the live ones; implies --events")
+      ->check(CLI::Range(std::int64_t{0}, std::numeric_limits<std::int64_t>::max()));
+  listen_cmd->add_flag("--events", listen.events,
+                       "Print every event with its pos (own messages from other devices, receipts, reads, edits, "
+                       "deletes, synced), not only messages");
+  listen_cmd->add_flag("--until-synced", listen.until_synced,
+                       "Stop once in step (SYNCED): print what happened since --since, and nothing live");
   listen_cmd->callback([&] { command = [&] { run_listen(ctx, listen); }; });
+
+  edit_options edit;
+  auto* edit_cmd = app.add_subcommand("edit", "Change the text of a message you sent (within the server's edit window)");
+  edit_cmd->add_option("message-id", edit.message_id)->required()->check(positive_id);
+  edit_cmd->add_option("text", edit.words, "The new text (words are joined with spaces)")->required();
+  edit_cmd->add_option("--timeout", edit.timeout_seconds, "Seconds to wait for the edit (default 10)")
+      ->check(seconds_range);
+  edit_cmd->callback([&] { command = [&] { run_edit(ctx, edit); }; });
+
+  delete_options del;
+  auto* delete_cmd = app.add_subcommand("delete", "Delete messages you sent, for everyone (1-100 of one conversation)");
+  delete_cmd->add_option("message-id", del.message_ids)->required()->check(positive_id);
+  delete_cmd->callback([&] { command = [&] { run_delete(ctx, del); }; });
+
+  read_options read;
+  auto* read_cmd = app.add_subcommand("read", "Mark messages to you read (the sender and your other devices hear of it)");
+  read_cmd->add_option("message-id", read.message_ids)->required()->check(positive_id);
+  read_cmd->callback([&] { command = [&] { run_read(ctx, read); }; });
+
+  upload_options upload;
+  auto* upload_cmd = app.add_subcommand("upload", "Upload a file (send it with `send --attach`, or by its id)");
+  upload_cmd->add_option("file", upload.file)->required()->check(CLI::ExistingFile);
+  upload_cmd->add_option("--name", upload.name, "The name it is shown and downloaded with (default: the file's)");
+  upload_cmd->add_option("--type", upload.type, "Its Content-Type (default: by its extension)");
+  upload_cmd->callback([&] { command = [&] { run_upload(ctx, upload); }; });
+
+  download_options download;
+  auto* download_cmd = app.add_subcommand("download", "Download a file sent to you (or by you)");
+  download_cmd->add_option("id", download.id, "The file's id (a message's attachment id)")->required();
+  download_cmd->add_option("-o,--output", download.output,
+                           "Where to save it, - for stdout (default: the name it was sent with, in the current "
+                           "directory, never replacing a file)");
+  download_cmd->callback([&] { command = [&] { run_download(ctx, download); }; });
 
   search_options search;
   auto* search_cmd = app.add_subcommand("search", "Find users whose username or display name contains a fragment");
@@ -114,9 +164,28 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 200));
   history_cmd->callback([&] { command = [&] { run_history(ctx, history); }; });
 
-  app.add_subcommand("previews", "List conversations, most recent first, with unread counts")->callback([&] {
-    command = [&] { run_previews(ctx); };
-  });
+  previews_options previews;
+  auto* previews_cmd = app.add_subcommand("previews", "List conversations, most recent first, with unread counts");
+  previews_cmd->add_option("--before", previews.before, "Only conversations after this cursor (a row's cursor, --json)");
+  previews_cmd->add_option("--limit", previews.limit, "At most this many (1-200, default 200)")->check(CLI::Range(1, 200));
+  previews_cmd->callback([&] { command = [&] { run_previews(ctx, previews); }; });
+
+  conversations_options conversations;
+  auto* conversations_cmd =
+      app.add_subcommand("conversations", "List conversations over HTTP (GET /v1/conversations), a page at a time");
+  conversations_cmd->add_option("--before", conversations.before, "The next page: the `next` the last page ended with");
+  conversations_cmd->add_option("--limit", conversations.limit, "At most this many (1-200, default 50)")
+      ->check(CLI::Range(1, 200));
+  conversations_cmd->callback([&] { command = [&] { run_conversations(ctx, conversations); }; });
+
+  messages_options messages;
+  auto* messages_cmd = app.add_subcommand(
+      "messages", "Show a conversation over HTTP (GET /v1/conversations/<chat-id>/messages), oldest first");
+  messages_cmd->add_option("chat-id", messages.chat_id)->required()->check(positive_id);
+  messages_cmd->add_option("--before-id", messages.before_id, "Only messages older than this id")->check(positive_id);
+  messages_cmd->add_option("--after-id", messages.after_id, "Only messages newer than this id")->check(positive_id);
+  messages_cmd->add_option("--limit", messages.limit, "At most this many (1-200, default 50)")->check(CLI::Range(1, 200));
+  messages_cmd->callback([&] { command = [&] { run_messages(ctx, messages); }; });
 
   try {
     app.parse(argc, argv);

@@ -20,9 +20,11 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include <algorithm>
 #include <exception>
 #include <functional>
 #include <type_traits>
+#include <vector>
 
 namespace chatrix::cli {
 
@@ -47,12 +49,14 @@ cli_error timed_out(const server_url& server) {
                    exit_status::timeout);
 }
 
-/// Runs `operation` on `io` until it finishes or `deadline` passes. On the deadline `abort`
-/// closes the socket, so the operation ends (with operation_aborted) before this returns and
-/// nothing on the stack is used after it; the result is then nullopt. Operations with nothing to
-/// return yield `true`, so that one completion signature serves them all.
+/// Runs `operation` on `io` until it finishes or `deadline` passes. The operation may move the
+/// deadline on while it makes progress (a transfer): it is read again after every handler. On
+/// the deadline `abort` closes the socket, so the operation ends (with operation_aborted) before
+/// this returns and nothing on the stack is used after it; the result is then nullopt.
+/// Operations with nothing to return yield `true`, so that one completion signature serves
+/// them all.
 template <class T>
-std::optional<T> run_until(asio::io_context& io, asio::awaitable<T> operation, clock::time_point deadline,
+std::optional<T> run_until(asio::io_context& io, asio::awaitable<T> operation, const clock::time_point& deadline,
                            const std::function<void()>& abort) {
   std::optional<T> result;
   std::exception_ptr failure;
@@ -63,7 +67,8 @@ std::optional<T> run_until(asio::io_context& io, asio::awaitable<T> operation, c
     else result = std::move(value);
   });
   io.restart();
-  io.run_until(deadline);
+  while (!finished && io.run_one_until(deadline) > 0) {
+  }
   if (!finished) {
     abort();
     io.restart();
@@ -130,30 +135,102 @@ void close_socket(tcp::socket& socket) {
 
 // ---- HTTP ----
 
+cli_error unreadable(const std::filesystem::path& path, const std::string& why) {
+  return cli_error("local", path.string() + ": " + why, exit_status::local);
+}
+
+template <class Body>
+void set_common_fields(http::request<Body>& message, const server_url& server, const http_request& request) {
+  message.set(http::field::host, host_header(server));
+  message.set(http::field::user_agent, "chatrix-cli");
+  if (!request.bearer.empty()) message.set(http::field::authorization, "Bearer " + request.bearer);
+  if (!request.content_type.empty()) message.set(http::field::content_type, request.content_type);
+  message.keep_alive(false);
+}
+
+/// Writes the request: the body from memory, or streamed from body_file (Beast reads it in
+/// chunks), moving the deadline on with each chunk written.
 template <class Stream>
-http_reply post_over(asio::io_context& io, Stream& stream, const server_url& server, std::string_view target,
-                     const std::string& body, std::string_view bearer) {
+asio::awaitable<void> write_request(Stream& stream, const server_url& server, const http_request& request,
+                                    clock::time_point& deadline) {
+  const auto verb = request.verb == http_request::method::post ? http::verb::post : http::verb::get;
+  if (!request.body_file) {
+    http::request<http::string_body> message{verb, request.target, 11};
+    set_common_fields(message, server, request);
+    message.body() = request.body;
+    message.prepare_payload();
+    auto [error, written] = co_await http::async_write(stream, message, use_tuple);
+    if (error) throw unreachable(server, "cannot send the request: " + error.message());
+    co_return;
+  }
+  http::request<http::file_body> message{verb, request.target, 11};
+  set_common_fields(message, server, request);
+  boost::system::error_code open_error;
+  message.body().open(request.body_file->c_str(), beast::file_mode::scan, open_error);
+  if (open_error) throw unreadable(*request.body_file, "cannot read: " + open_error.message());
+  message.prepare_payload();
+  http::request_serializer<http::file_body> serializer{message};
+  while (!serializer.is_done()) {
+    auto [error, written] = co_await http::async_write_some(stream, serializer, use_tuple);
+    if (error) throw unreachable(server, "cannot send the request: " + error.message());
+    deadline = clock::now() + network_timeout;
+  }
+}
+
+void keep_headers(http_reply& reply, const http::fields& fields) {
+  reply.content_type = std::string(fields[http::field::content_type]);
+  reply.content_disposition = std::string(fields[http::field::content_disposition]);
+}
+
+/// Reads the answer into memory.
+template <class Stream>
+asio::awaitable<http_reply> read_reply(Stream& stream, const server_url& server) {
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  auto [error, read] = co_await http::async_read(stream, buffer, response, use_tuple);
+  if (error) throw unreachable(server, "no HTTP answer: " + error.message());
+  // Connection: close, so no TLS close_notify is awaited: the answer is complete as framed.
+  http_reply reply{response.result_int(), std::move(response.body()), {}, {}};
+  keep_headers(reply, response);
+  co_return reply;
+}
+
+/// An error body is a short JSON object; more than this of one is not read.
+constexpr std::size_t max_error_body = 64 * 1024;
+constexpr std::size_t download_chunk = 64 * 1024;
+
+/// Reads the answer's header, then its body a chunk at a time: to `sink` when it is a 2xx, into
+/// the reply (bounded) otherwise. The deadline moves on with each chunk.
+template <class Stream>
+asio::awaitable<http_reply> read_into(Stream& stream, const server_url& server,
+                                      const std::function<void(std::string_view)>& sink, clock::time_point& deadline) {
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);  // the server bounds what it serves (FILE_MAX_BYTES)
+  auto [header_error, header_size] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+  if (header_error) throw unreachable(server, "no HTTP answer: " + header_error.message());
+  http_reply reply{parser.get().result_int(), {}, {}, {}};
+  keep_headers(reply, parser.get());
+  const bool success = reply.status / 100 == 2;
+  std::vector<char> chunk(download_chunk);
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    auto [error, size] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    if (error && error != http::error::need_buffer) throw unreachable(server, "the answer broke off: " + error.message());
+    const std::string_view got(chunk.data(), chunk.size() - parser.get().body().size);
+    if (success) sink(got);
+    else reply.body.append(got.substr(0, max_error_body - std::min(max_error_body, reply.body.size())));
+    deadline = clock::now() + network_timeout;
+  }
+  co_return reply;
+}
+
+template <class Stream, class Exchange>
+http_reply exchange_over(asio::io_context& io, Stream& stream, const server_url& server, Exchange exchange) {
   tcp::resolver resolver(io);
-  auto exchange = [&]() -> asio::awaitable<http_reply> {
-    co_await open(resolver, stream, server);
-    http::request<http::string_body> request{http::verb::post, target, 11};
-    request.set(http::field::host, host_header(server));
-    request.set(http::field::content_type, "application/json");
-    request.set(http::field::user_agent, "chatrix-cli");
-    if (!bearer.empty()) request.set(http::field::authorization, "Bearer " + std::string(bearer));
-    request.keep_alive(false);
-    request.body() = body;
-    request.prepare_payload();
-    auto [write_error, written] = co_await http::async_write(stream, request, use_tuple);
-    if (write_error) throw unreachable(server, "cannot send the request: " + write_error.message());
-    beast::flat_buffer buffer;
-    http::response<http::string_body> response;
-    auto [read_error, read] = co_await http::async_read(stream, buffer, response, use_tuple);
-    if (read_error) throw unreachable(server, "no HTTP answer: " + read_error.message());
-    // Connection: close, so no TLS close_notify is awaited: the answer is complete as framed.
-    co_return http_reply{response.result_int(), std::move(response.body())};
-  };
-  auto reply = run_until(io, exchange(), clock::now() + network_timeout, [&] {
+  clock::time_point deadline = clock::now() + network_timeout;
+  auto reply = run_until(io, exchange(resolver, deadline), deadline, [&] {
     resolver.cancel();
     close_socket(beast::get_lowest_layer(stream));
   });
@@ -161,18 +238,50 @@ http_reply post_over(asio::io_context& io, Stream& stream, const server_url& ser
   return std::move(*reply);
 }
 
-}  // namespace
-
-http_reply post_json(const server_url& server, std::string_view target, const std::string& body,
-                     std::string_view bearer) {
+/// Runs `exchange(stream, resolver, deadline)` over TCP or TLS, as the URL says.
+template <class Exchange>
+http_reply over_stream(const server_url& server, Exchange exchange) {
   asio::io_context io;
+  auto run = [&](auto& stream) {
+    return exchange_over(io, stream, server, [&](tcp::resolver& resolver, clock::time_point& deadline) {
+      return exchange(stream, resolver, deadline);
+    });
+  };
   if (server.tls) {
     ssl::context context = tls_context(server);
     tls_stream stream(io, context);
-    return post_over(io, stream, server, target, body, bearer);
+    return run(stream);
   }
   tcp::socket socket(io);
-  return post_over(io, socket, server, target, body, bearer);
+  return run(socket);
+}
+
+}  // namespace
+
+http_reply http_call(const server_url& server, const http_request& request) {
+  return over_stream(server, [&](auto& stream, tcp::resolver& resolver,
+                                 clock::time_point& deadline) -> asio::awaitable<http_reply> {
+    co_await open(resolver, stream, server);
+    co_await write_request(stream, server, request, deadline);
+    co_return co_await read_reply(stream, server);
+  });
+}
+
+http_reply post_json(const server_url& server, std::string_view target, const std::string& body,
+                     std::string_view bearer) {
+  http_request request{http_request::method::post, std::string(target), std::string(bearer), "application/json",
+                       body, std::nullopt};
+  return http_call(server, request);
+}
+
+http_reply http_download(const server_url& server, const http_request& request,
+                         const std::function<void(std::string_view)>& sink) {
+  return over_stream(server, [&](auto& stream, tcp::resolver& resolver,
+                                 clock::time_point& deadline) -> asio::awaitable<http_reply> {
+    co_await open(resolver, stream, server);
+    co_await write_request(stream, server, request, deadline);
+    co_return co_await read_into(stream, server, sink, deadline);
+  });
 }
 
 // ---- WebSocket ----

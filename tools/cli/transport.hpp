@@ -7,6 +7,8 @@
 #include "server_url.hpp"
 
 #include <chrono>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,19 +18,41 @@ namespace chatrix::cli {
 
 using clock = std::chrono::steady_clock;
 
-/// How long any one exchange (connect, request, a frame awaited by a command) may take.
+/// How long any one exchange (connect, request, a frame awaited by a command) may take; a file
+/// transfer may take as long as it keeps moving, this long at most without progress.
 inline constexpr std::chrono::seconds network_timeout{10};
+
+struct http_request {
+  enum class method { get, post };
+  method verb = method::get;
+  std::string target;        // path and query, already percent-encoded
+  std::string bearer;        // `Authorization: Bearer <bearer>` unless empty
+  std::string content_type;  // of the body (POST)
+  std::string body;          // the body, unless body_file is set
+  std::optional<std::filesystem::path> body_file;  // streamed from disk as the body
+};
 
 struct http_reply {
   unsigned status = 0;
-  std::string body;
+  std::string body;  // for http_download: only when the status is not 2xx (the error)
+  std::string content_type;
+  std::string content_disposition;
 };
 
-/// POSTs `body` (JSON) to `target` with `Authorization: Bearer <bearer>` unless `bearer` is empty.
-/// Throws cli_error: unreachable (no connection, a broken answer), tls (the handshake or the
-/// server's certificate failed), timeout, or local (the --cacert file cannot be read).
+/// One request, its whole answer in memory (JSON answers are small). Throws cli_error:
+/// unreachable (no connection, a broken answer), tls (the handshake or the server's certificate
+/// failed), timeout, or local (the --cacert file or body_file cannot be read).
+http_reply http_call(const server_url& server, const http_request& request);
+
+/// POSTs `body` (JSON) to `target`, as http_call.
 http_reply post_json(const server_url& server, std::string_view target, const std::string& body,
                      std::string_view bearer);
+
+/// A GET whose 2xx body is handed to `sink` chunk by chunk as it arrives, so a file of any size
+/// passes through a fixed buffer; any other answer's body (an error) is kept in the reply. Throws
+/// as http_call, and whatever `sink` throws.
+http_reply http_download(const server_url& server, const http_request& request,
+                         const std::function<void(std::string_view)>& sink);
 
 /// A client WebSocket to the server's /ws. Not thread-safe; one command drives it.
 class ws_connection {

@@ -25,6 +25,8 @@ frame parse_frame(std::string_view text) {
   frame out;
   out.type = static_cast<int>(int_field(object, "type"));
   if (const auto* body = object.if_contains("body")) out.body = *body;
+  if (const auto* pos = object.if_contains("pos"); pos && (pos->is_int64() || pos->is_uint64()))
+    out.pos = pos->to_number<std::int64_t>();
   return out;
 }
 

@@ -18,6 +18,8 @@ using event = protocol::event;
 struct frame {
   int type = -1;
   boost::json::value body;
+  /// The stream position of the event the frame carries (docs/protocol.md, Sync), if any.
+  std::optional<std::int64_t> pos;
 };
 
 /// `{"type":N,"body":...}`; throws cli_error (unreachable) for a frame that is not one.

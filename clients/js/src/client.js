@@ -1,17 +1,22 @@
-// ChatrixClient: accounts over HTTP, and one WebSocket session kept open across drops. The
-// connection's life is the `state` field, changed only in #setState; everything waiting on
-// the server (sends, searches, history requests, read marks) waits in a bounded queue and is
-// sent again on each new connection until the server answers it.
+// ChatrixClient: accounts, files and reads over HTTP, and one WebSocket session kept open
+// across drops. The connection's life is the `state` field, changed only in #setState;
+// everything waiting on the server (sends, edits, deletes, searches, history and previews
+// requests, read marks) waits in a bounded queue and is sent again on each new connection until
+// the server answers it. Each connection resumes the user's event stream from this device's
+// position (stream-position.js).
 
 import { Emitter } from './emitter.js';
 import { ChatrixError, errorFromFrame } from './errors.js';
-import { baseUrl, postJson, socketUrl } from './http.js';
+import { baseUrl, getJson, getResponse, postBytes, postJson, socketUrl } from './http.js';
 import { reconnectDelay } from './backoff.js';
 import { Outbox } from './outbox.js';
+import { PendingChanges } from './changes.js';
 import { RequestQueue } from './requests.js';
 import { RecentIds } from './recent-ids.js';
+import { StreamPosition, defaultStorage, positionKey } from './stream-position.js';
 import {
-  EventType, decodeFrame, encodeFrame, toDelivered, toHistory, toMessage, toPreviews, toReceived, toUser,
+  EventType, decodeFrame, encodeFrame, toDelivered, toDeleted, toEdited, toFile, toHistory, toMessage,
+  toPreviews, toReadState, toReceived, toUser,
 } from './wire.js';
 
 // maxPendingSends stays below the server's default MESSAGE_BURST (2000), so resending every
@@ -31,9 +36,16 @@ const AUTHENTICATE_TIMEOUT_MS = 15_000;
 // MARK_READ frames kept while disconnected. Read marks are advisory (the app marks again
 // when the conversation is next shown), so past this the oldest is dropped, not refused.
 const MAX_QUEUED_READS = 256;
-// The server takes at most 1000 ids per MARK_READ (docs/protocol.md, Limits).
+// ACKs repeated on the next connection: an ACK sent as a connection dropped may be lost, and a
+// device that resumes with `since` is not sent that message again (it had it), so its sender
+// would never hear RECEIVED. Repeating the latest is harmless (a receipt counts once), and
+// the ones in flight at a drop are the latest.
+const MAX_REPEATED_ACKS = 256;
+// The server takes at most 1000 ids per MARK_READ and 100 per DELETE (docs/protocol.md).
 const MAX_IDS_PER_READ = 1000;
+const MAX_IDS_PER_DELETE = 100;
 const SOCKET_OPEN = 1;
+const BARRIER_FRAME = encodeFrame(EventType.SEARCH_REQUEST, { username: '' });
 const SOCKET_CLOSED = 3;
 
 /** The Chatrix client. Documented in README.md; the types are index.d.ts. */
@@ -57,10 +69,18 @@ export class ChatrixClient {
   #connecting = null;  // {promise, resolve, reject} while connect() waits for PROFILE_INFO
 
   #outbox;
+  #changes;
   #searches;
   #histories;
+  #previewPages;
   #reads = [];
+  #position;
+  // Per connection: the CHATPREVIEWS that follows PROFILE_INFO is the session's own, later
+  // ones answer previews(); edits and deletes wait for SYNCED.
+  #connectPreviewsDue = false;
+  #inStep = false;
   #seen = new RecentIds();
+  #acked = [];  // ids confirmed on this connection, the latest MAX_REPEATED_ACKS
   #markPrefix = randomMarkPrefix();
   #markCount = 0;
 
@@ -73,14 +93,20 @@ export class ChatrixClient {
     // fetch must be called with the global as `this` in browsers, not the client.
     this.#fetch = options.fetch ?? globalThis.fetch?.bind(globalThis);
     this.#outbox = new Outbox(this.#options.maxPendingSends);
+    this.#changes = new PendingChanges(this.#options.maxPendingRequests);
     this.#searches = new RequestQueue(this.#options.maxPendingRequests, 'search');
     this.#histories = new RequestQueue(this.#options.maxPendingRequests, 'history');
+    this.#previewPages = new RequestQueue(this.#options.maxPendingRequests, 'previews');
+    this.#position = new StreamPosition(options.storage === undefined ? defaultStorage() : options.storage);
   }
 
   get state() { return this.#state; }
   get user() { return this.#user; }
   get token() { return this.#token; }
-  get previews() { return this.#previews; }
+  /** The previews of the latest connect (previews() asks for a page at any time). */
+  get latestPreviews() { return this.#previews; }
+  /** The stream position this device has every event up to (sent as `since`), or null. */
+  get syncPosition() { return this.#position.value; }
 
   on(event, listener) { return this.#emitter.on(event, listener); }
   off(event, listener) { this.#emitter.off(event, listener); }
@@ -165,11 +191,13 @@ export class ChatrixClient {
       return;
     }
     this.#socket = ws;
+    this.#connectPreviewsDue = false;
+    this.#inStep = false;
     let reached = false;
     this.#authenticateTimer = setTimeout(() => this.#dropped(ws, reached, 'no answer to the token'), AUTHENTICATE_TIMEOUT_MS);
     ws.addEventListener('open', () => {
       reached = true;
-      if (this.#socket === ws) ws.send(JSON.stringify({ token: this.#token, acks: this.#options.acks }));
+      if (this.#socket === ws) ws.send(JSON.stringify(this.#authFrame()));
     });
     ws.addEventListener('message', (event) => {
       if (this.#socket === ws && typeof event.data === 'string') this.#onFrame(event.data);
@@ -178,6 +206,14 @@ export class ChatrixClient {
     // Browsers follow 'error' with 'close', but Node 20's WebSocket reports a connection that
     // fails before opening with 'error' alone: either one ends the socket.
     ws.addEventListener('error', () => this.#dropped(ws, reached, 'connection failed'));
+  }
+
+  /** The first frame: the token, and where this device is in the stream (read afresh for each token's user). */
+  #authFrame() {
+    this.#position.use(positionKey(this.#base, this.#token));
+    const frame = { token: this.#token, acks: this.#options.acks };
+    if (this.#position.value !== null) frame.since = this.#position.value;
+    return frame;
   }
 
   /**
@@ -190,8 +226,10 @@ export class ChatrixClient {
     this.#socket = null;
     clearTimeout(this.#authenticateTimer);
     if (ws.readyState !== SOCKET_CLOSED) ws.close();
+    this.#changes.dropped();
     this.#searches.markAllUnsent();
     this.#histories.markAllUnsent();
+    this.#previewPages.markAllUnsent();
     if (this.#state === 'closed') return;
     if (!reached) this.#emitter.emit('error', new ChatrixError('network', `cannot connect to ${socketUrl(this.#base)}: ${why}`));
     this.#reconnectLater();
@@ -219,8 +257,11 @@ export class ChatrixClient {
     clearTimeout(this.#authenticateTimer);
     this.#user = toUser(profile);
     this.#failures = 0;
+    this.#connectPreviewsDue = true;
     for (const frame of this.#outbox.frames()) this.#transmit(frame);
     for (const frame of this.#reads.splice(0)) this.#transmit(frame);
+    const ackedBefore = this.#acked.splice(0);
+    if (ackedBefore.length) this.#transmit(encodeFrame(EventType.ACK, { message_ids: ackedBefore }));
     this.#transmitRequests();
     const connecting = this.#connecting;
     this.#connecting = null;
@@ -246,8 +287,10 @@ export class ChatrixClient {
     this.#connecting = null;
     connecting?.reject(error);
     this.#outbox.rejectAll(error);
+    this.#changes.rejectAll(error);
     this.#searches.rejectAll(error);
     this.#histories.rejectAll(error);
+    this.#previewPages.rejectAll(error);
     this.#setState('closed');
   }
 
@@ -260,6 +303,18 @@ export class ChatrixClient {
   #transmitRequests() {
     for (const frame of this.#searches.unsent()) this.#transmit(frame);
     for (const frame of this.#histories.unsent()) this.#transmit(frame);
+    for (const frame of this.#previewPages.unsent()) this.#transmit(frame);
+  }
+
+  // Each change is followed by its barrier, an empty search (answered at once, in order with
+  // the change's refusal if any: changes.js).
+  #transmitChanges() {
+    if (!this.#inStep) return;
+    for (const change of this.#changes.takeWaiting()) {
+      this.#transmit(change.frame);
+      this.#searches.addBarrier(BARRIER_FRAME, () => this.#changes.reached(change));
+      this.#transmitRequests();
+    }
   }
 
   // ---- frames from the server ----
@@ -267,12 +322,21 @@ export class ChatrixClient {
   #onFrame(text) {
     const frame = decodeFrame(text);
     if (!frame) return;
+    const { type, body, pos } = frame;
+    // An event this device had before the last drop, sent again to fill a gap below it: it
+    // is not reported twice, but a TEXT is confirmed again (its first ACK may be the one lost).
+    if (pos !== null && this.#position.had(pos)) {
+      if (type === EventType.TEXT) this.#acknowledge(body);
+      return;
+    }
     try {
-      this.#handle(frame.type, frame.body);
+      this.#handle(type, body);
     } catch (err) {
       // A body not of the promised shape: reported, and the session goes on with the next frame.
-      this.#emitter.emit('error', new ChatrixError('bad_response', `a malformed frame of type ${frame.type}: ${err?.message ?? err}`));
+      this.#emitter.emit('error', new ChatrixError('bad_response', `a malformed frame of type ${type}: ${err?.message ?? err}`));
     }
+    // Recorded once the listeners had it: a position kept in storage is one the app has seen.
+    if (pos !== null) this.#position.record(pos);
   }
 
   #handle(type, body) {
@@ -281,12 +345,17 @@ export class ChatrixClient {
         this.#authenticated(body);
         break;
       case EventType.CHATPREVIEWS:
+        if (!this.#connectPreviewsDue) {
+          this.#previewPages.resolveOldest(body);
+          break;
+        }
+        this.#connectPreviewsDue = false;
         this.#previews = toPreviews(body);
         this.#emitter.emit('previews', this.#previews);
         break;
       case EventType.TEXT:
         this.#onMessage(toMessage(body, false));
-        if (this.#options.acks) this.#transmit(encodeFrame(EventType.ACK, { message_ids: [body.msg_id] }));
+        this.#acknowledge(body);
         break;
       case EventType.SENT:
         this.#onMessage(toMessage(body, true));
@@ -302,6 +371,24 @@ export class ChatrixClient {
         break;
       case EventType.MARK_READ:
         this.#emitter.emit('read', { messageIds: Array.isArray(body) ? body : [] });
+        break;
+      case EventType.READ_STATE:
+        this.#emitter.emit('readState', toReadState(body));
+        break;
+      case EventType.EDIT: {
+        const edited = toEdited(body);
+        this.#emitter.emit('edited', edited);
+        this.#changes.settle('edit', [edited.messageId]);
+        break;
+      }
+      case EventType.DELETE: {
+        const deleted = toDeleted(body);
+        this.#emitter.emit('deleted', deleted);
+        this.#changes.settle('delete', deleted.messageIds);
+        break;
+      }
+      case EventType.SYNCED:
+        this.#onSynced(body);
         break;
       case EventType.SEARCH_RESPONSE:
         this.#searches.resolveOldest(body);
@@ -321,6 +408,23 @@ export class ChatrixClient {
     if (this.#seen.add(message.id)) this.#emitter.emit('message', message);
   }
 
+  #acknowledge(body) {
+    if (!this.#options.acks || !Number.isInteger(body?.msg_id)) return;
+    this.#transmit(encodeFrame(EventType.ACK, { message_ids: [body.msg_id] }));
+    this.#acked.push(body.msg_id);
+    if (this.#acked.length > MAX_REPEATED_ACKS) this.#acked.shift();
+  }
+
+  /** SYNCED: this device has every event up to `pos`; what waited for that goes out now. */
+  #onSynced(body) {
+    const pos = typeof body?.pos === 'string' ? Number(body.pos) : body?.pos;
+    if (!Number.isSafeInteger(pos) || pos < 0) throw new TypeError('SYNCED without a position');
+    this.#position.synced(pos);
+    this.#inStep = true;
+    this.#emitter.emit('synced', { pos });
+    this.#transmitChanges();
+  }
+
   #onError(error) {
     // Without ref_type, `unauthorized` is about the token itself (refused, expired, revoked):
     // the server closes with 1008 and retrying with that token can never succeed.
@@ -335,8 +439,18 @@ export class ChatrixClient {
       const entry = this.#outbox.take(error.mark);
       if (entry) return entry.reject(error);
     }
+    // The position was older than the server keeps, or one it never issued: the session goes
+    // on as a new device's would (pending messages, then SYNCED), and the app reloads its view.
+    if (error.code === 'sync_expired') {
+      this.#position.clear();
+      this.#emitter.emit('syncExpired', error);
+      return;
+    }
     if (error.refType === EventType.SEARCH_REQUEST && this.#searches.rejectOldest(error)) return;
     if (error.refType === EventType.HISTORY_REQUEST && this.#histories.rejectOldest(error)) return;
+    if (error.refType === EventType.CHATPREVIEWS && this.#previewPages.rejectOldest(error)) return;
+    if (error.refType === EventType.EDIT && this.#changes.refuse('edit', error)) return;
+    if (error.refType === EventType.DELETE && this.#changes.refuse('delete', error)) return;
     // About the connection (a flood of refused TEXTs, before its close): wait as asked.
     if (error.refType === undefined && error.retryAfterMs) this.#serverRetryAfterMs = error.retryAfterMs;
     this.#emitter.emit('error', error);
@@ -350,7 +464,7 @@ export class ChatrixClient {
     try {
       if (!isMark(mark)) throw new ChatrixError('invalid_field', 'a mark is a finite number or a string');
       if (this.#state === 'closed') throw new ChatrixError('closed', 'the client is closed: connect() again first', { mark });
-      const frame = encodeFrame(EventType.TEXT, { ...recipientFields(to), content, mark });
+      const frame = encodeFrame(EventType.TEXT, { ...recipientFields(to), content, mark, ...messageExtras(options) });
       promise = this.#outbox.add(mark, frame);
       if (this.#state === 'open') this.#transmit(frame);
     } catch (err) {
@@ -393,6 +507,103 @@ export class ChatrixClient {
     return this.#request(this.#histories, frame, (rows) => toHistory(rows, this.#user, peer));
   }
 
+  /**
+   * A page of previews (CHATPREVIEWS on request), most recent conversation first; pass the last
+   * row's `cursor` as `before` for the next page.
+   */
+  previews(options = {}) {
+    const body = {};
+    if (options.before !== undefined) body.before = options.before;
+    if (options.limit !== undefined) body.limit = options.limit;
+    return this.#request(this.#previewPages, () => encodeFrame(EventType.CHATPREVIEWS, body), toPreviews);
+  }
+
+  /**
+   * Changes the content of a message of yours; resolves once the server applied it. The
+   * `edited` event brings the change to every device of both people, this one included.
+   */
+  edit(messageId, content) {
+    if (!Number.isInteger(messageId)) return Promise.reject(new ChatrixError('invalid_field', 'edit() needs a message id'));
+    if (typeof content !== 'string') return Promise.reject(new ChatrixError('invalid_field', 'the new content is a string'));
+    return this.#change('edit', [messageId], encodeFrame(EventType.EDIT, { message_id: messageId, content }));
+  }
+
+  /**
+   * Deletes messages of yours (of one conversation) for everyone; resolves once the server
+   * applied it (also when they were deleted already). The `deleted` event follows everywhere.
+   */
+  delete(messageIds) {
+    const ids = Array.isArray(messageIds) ? messageIds : [messageIds];
+    if (!ids.length || ids.length > MAX_IDS_PER_DELETE || !ids.every(Number.isInteger)) {
+      return Promise.reject(new ChatrixError('invalid_field', `delete() takes 1 to ${MAX_IDS_PER_DELETE} message ids`));
+    }
+    return this.#change('delete', ids, encodeFrame(EventType.DELETE, { message_ids: ids }));
+  }
+
+  #change(kind, ids, frame) {
+    if (this.#state === 'closed') return Promise.reject(new ChatrixError('closed', 'the client is closed: connect() again first'));
+    const result = this.#changes.add(kind, ids, frame);
+    if (this.#state === 'open') this.#transmitChanges();
+    return result;
+  }
+
+  // ---- HTTP: files, conversations, the profile ----
+
+  /**
+   * Uploads a file (a File, a Blob or bytes) for sending as an attachment; resolves with
+   * `{id, name, type, size}`. The name and type default to the File's own.
+   */
+  async uploadFile(file, options = {}) {
+    const token = this.#requireToken('uploadFile()');
+    const name = options.name ?? file?.name;
+    if (typeof name !== 'string' || !name) throw new ChatrixError('invalid_field', 'uploadFile() needs a file name: pass options.name');
+    const type = options.type || file?.type || 'application/octet-stream';
+    const answer = await postBytes(this.#fetch, `${this.#base}/v1/files?name=${encodeURIComponent(name)}`, { bytes: file, type, token });
+    const uploaded = toFile(answer);
+    if (!uploaded) throw new ChatrixError('bad_response', 'the upload was answered without a file id');
+    return uploaded;
+  }
+
+  /** Where a file is served. Fetching it needs the token (`Authorization: Bearer`): see downloadFile(). */
+  fileUrl(id) {
+    return `${this.#base}/v1/files/${encodeURIComponent(id)}`;
+  }
+
+  /** A file you may read (yours, or sent in one of your conversations), as a File with its name and type. */
+  async downloadFile(id) {
+    const token = this.#requireToken('downloadFile()');
+    const response = await getResponse(this.#fetch, this.fileUrl(id), token);
+    let blob;
+    try {
+      blob = await response.blob();
+    } catch (err) {
+      throw new ChatrixError('network', `the download of ${id} broke off: ${err?.message ?? err}`);
+    }
+    const type = response.headers.get('Content-Type') ?? blob.type;
+    return new File([blob], fileNameOf(response.headers.get('Content-Disposition')) ?? id, { type });
+  }
+
+  /** Your conversations over HTTP (GET /v1/conversations): `{conversations, next}`; pass `next` as `before`. */
+  async conversations(options = {}) {
+    const token = this.#requireToken('conversations()');
+    const query = new URLSearchParams();
+    if (options.before !== undefined && options.before !== null) query.set('before', options.before);
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    const suffix = query.toString() ? `?${query}` : '';
+    const answer = await getJson(this.#fetch, `${this.#base}/v1/conversations${suffix}`, token);
+    return { conversations: toPreviews(answer.conversations), next: typeof answer.next === 'string' ? answer.next : null };
+  }
+
+  /** Your profile over HTTP (GET /v1/me). */
+  async me() {
+    return toUser(await getJson(this.#fetch, `${this.#base}/v1/me`, this.#requireToken('me()')));
+  }
+
+  #requireToken(what) {
+    if (!this.#token) throw new ChatrixError('not_signed_in', `${what} needs a token: log in first`);
+    return this.#token;
+  }
+
   #request(queue, frame, answer) {
     if (this.#state === 'closed') return Promise.reject(new ChatrixError('closed', 'the client is closed: connect() again first'));
     const result = queue.add(frame, answer);
@@ -403,6 +614,30 @@ export class ChatrixClient {
 
 function isMark(mark) {
   return typeof mark === 'string' || (typeof mark === 'number' && Number.isFinite(mark));
+}
+
+/** TEXT's optional fields: the message answered, the file sent (an id or an uploaded file). */
+function messageExtras(options) {
+  const extras = {};
+  if (options.replyTo !== undefined) extras.reply_to = options.replyTo;
+  const attachment = typeof options.attachment === 'object' ? options.attachment?.id : options.attachment;
+  if (attachment !== undefined) extras.attachment = attachment;
+  return extras;
+}
+
+/** The file name of a Content-Disposition header: filename* (RFC 5987, UTF-8) or else filename. */
+function fileNameOf(header) {
+  if (!header) return null;
+  const extended = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header);
+  if (extended) {
+    try {
+      return decodeURIComponent(extended[1].trim());
+    } catch {
+      // Not percent-encoding after all: try the plain parameter.
+    }
+  }
+  const plain = /filename\s*=\s*"([^"]*)"|filename\s*=\s*([^;]+)/i.exec(header);
+  return plain ? (plain[1] ?? plain[2].trim()) : null;
 }
 
 /** TEXT's recipient fields: a username, an id, or a User (both; the server checks they agree). */

@@ -1,5 +1,5 @@
-// The HTTP half of the API (docs/protocol.md, HTTP API): base URLs, and JSON POSTs whose
-// failures become ChatrixErrors.
+// The HTTP half of the API (docs/protocol.md, HTTP API): base URLs, and requests whose failures
+// become ChatrixErrors.
 
 import { ChatrixError, errorFromHttp } from './errors.js';
 
@@ -34,28 +34,69 @@ export function socketUrl(base) {
  * @param {string} url
  * @param {{body?: object, token?: string}} request
  */
-export async function postJson(fetchFn, url, { body, token }) {
-  /** @type {Record<string, string>} */
+export function postJson(fetchFn, url, { body, token }) {
   const headers = {};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (token) headers.Authorization = `Bearer ${token}`;
-  let response;
-  let text;
-  try {
-    response = await fetchFn(url, { method: 'POST', headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    text = await response.text();
-  } catch (err) {
-    throw new ChatrixError('network', `cannot reach ${url}: ${err?.message ?? err}`);
-  }
-  let data = null;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    // Not JSON: a proxy's error page, say; the status decides below.
-  }
-  if (!response.ok) throw errorFromHttp(response.status, data, response.headers.get('Retry-After'));
+  return fetchJson(fetchFn, url, { method: 'POST', headers, body: body === undefined ? undefined : JSON.stringify(body) }, token);
+}
+
+/** GETs a JSON answer with the token. */
+export function getJson(fetchFn, url, token) {
+  return fetchJson(fetchFn, url, { method: 'GET', headers: {} }, token);
+}
+
+/**
+ * POSTs raw bytes (a Blob, a File or a Uint8Array, which fetch streams as they are) with their
+ * content type; resolves with the parsed JSON answer.
+ */
+export function postBytes(fetchFn, url, { bytes, type, token }) {
+  return fetchJson(fetchFn, url, { method: 'POST', headers: { 'Content-Type': type }, body: bytes }, token);
+}
+
+/** The successful Response of a GET with the token; a failure becomes a ChatrixError. */
+export async function getResponse(fetchFn, url, token) {
+  const response = await send(fetchFn, url, { method: 'GET', headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) throw await failure(response);
+  return response;
+}
+
+async function fetchJson(fetchFn, url, init, token) {
+  if (token) init.headers.Authorization = `Bearer ${token}`;
+  const response = await send(fetchFn, url, init);
+  if (!response.ok) throw await failure(response);
+  const data = parseJson(await readText(response, url));
   if (data === null || typeof data !== 'object') {
     throw new ChatrixError('bad_response', `${url} answered ${response.status} without a JSON object`, { status: response.status });
   }
   return data;
+}
+
+async function send(fetchFn, url, init) {
+  try {
+    return await fetchFn(url, init);
+  } catch (err) {
+    throw new ChatrixError('network', `cannot reach ${url}: ${err?.message ?? err}`);
+  }
+}
+
+async function readText(response, url) {
+  try {
+    return await response.text();
+  } catch (err) {
+    throw new ChatrixError('network', `the answer of ${url} broke off: ${err?.message ?? err}`);
+  }
+}
+
+async function failure(response) {
+  // A body that is not JSON (a proxy's error page, say) leaves the status to decide.
+  const data = parseJson(await readText(response, response.url));
+  return errorFromHttp(response.status, data, response.headers.get('Retry-After'));
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }

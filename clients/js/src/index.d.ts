@@ -13,6 +13,16 @@ export interface Session {
   user: User;
 }
 
+/** A file as the server describes it: from uploadFile(), and on messages that carry it. */
+export interface FileInfo {
+  id: string;
+  name: string;
+  /** The Content-Type it was uploaded with. */
+  type: string;
+  /** Bytes. */
+  size: number;
+}
+
 /** A message as the SDK hands it out, whichever frame brought it (TEXT, SENT, history). */
 export interface Message {
   id: number;
@@ -32,15 +42,59 @@ export interface Message {
   status?: "sending" | "stored" | "delivered" | "read";
   mark?: Mark;
   seq?: number;
+  /** The id of the message this one answers (same conversation). */
+  replyTo?: number;
+  attachment?: FileInfo;
+  /** Unix milliseconds of the last edit, when edited. */
+  editedAt?: number;
+  /** Deleted for everyone: `content` is empty and there is no attachment. */
+  deleted?: true;
+}
+
+/** The last message of a preview; the fields of Message that previews carry. */
+export interface LastMessage {
+  id: number;
+  fromId: number;
+  content: string;
+  createdAt: number;
+  replyTo?: number;
+  attachment?: FileInfo;
+  editedAt?: number;
+  deleted?: true;
 }
 
 export interface Preview {
   user: User;
   chatId?: number;
-  lastMessage?: { id: number; fromId: number; content: string; createdAt: number };
+  lastMessage?: LastMessage;
   /** Unix milliseconds. */
   lastMessageAt?: number;
   unread: number;
+  /** Opaque: pass the last row's as `before` for the next page (previews()). */
+  cursor?: string;
+}
+
+export interface Edited {
+  messageId: number;
+  chatId: number;
+  content: string;
+  /** Unix milliseconds. */
+  editedAt: number;
+}
+
+export interface Deleted {
+  /** The messages this delete newly deleted. */
+  messageIds: number[];
+  chatId: number;
+  /** Unix milliseconds. */
+  deletedAt: number;
+}
+
+/** Web Storage's calls, which is all the client uses of `options.storage`. */
+export interface PositionStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
 }
 
 export interface Delivered {
@@ -66,7 +120,7 @@ export interface ChatrixErrorInfo {
 export const EventType: Readonly<{
   TEXT: 0; DELIVERED: 1; MARK_READ: 2; ERR: 3; PROFILE_INFO: 4; CHATPREVIEWS: 5;
   SEARCH_REQUEST: 6; SEARCH_RESPONSE: 7; HISTORY_REQUEST: 8; HISTORY_RESPONSE: 9;
-  RECEIVED: 10; ACK: 11; SENT: 12; REFRESH_TOKEN: 19;
+  RECEIVED: 10; ACK: 11; SENT: 12; SYNCED: 13; EDIT: 14; DELETE: 15; READ_STATE: 16; REFRESH_TOKEN: 19;
 }>;
 
 /**
@@ -99,6 +153,12 @@ export interface ClientOptions {
   maxPendingSends?: number;
   /** Most searches, and most history requests, waiting at once; past it they reject with `queue_full`. Default 100. */
   maxPendingRequests?: number;
+  /**
+   * Where this device keeps its stream position (one entry per server and user), so that the
+   * next connection, after a reload too, catches up from it. Default `localStorage` where there
+   * is one; `null` keeps it in memory only (each new client is then a new device).
+   */
+  storage?: PositionStorage | null;
   /** A WebSocket constructor where there is no global one. */
   WebSocket?: typeof WebSocket;
   fetch?: typeof fetch;
@@ -111,6 +171,13 @@ export interface EventMap {
   profile: User;
   /** CHATPREVIEWS after each (re)connect. */
   previews: Preview[];
+  /** The catch-up is over (SYNCED): this device has every event up to `pos`, live ones follow. */
+  synced: { pos: number };
+  /**
+   * The stored position was older than the server keeps (or unknown to it): it is forgotten, the
+   * pending messages follow as for a new device, then `synced`. Reload previews and history.
+   */
+  syncExpired: ChatrixError;
   /** A message to you (TEXT), or one you sent from another device (SENT, `own` true). */
   message: Message & { own: boolean };
   /** A message of yours was stored (DELIVERED). */
@@ -119,6 +186,12 @@ export interface EventMap {
   received: { messageIds: number[]; toId: number; timestamp: number };
   /** The recipient read these messages of yours (MARK_READ notice). */
   read: { messageIds: number[] };
+  /** You read these messages on another device (READ_STATE). */
+  readState: { chatId: number; messageIds: number[] };
+  /** A message of the conversation was edited (by you, on any device, or by the other person). */
+  edited: Edited;
+  /** Messages of the conversation were deleted for everyone. */
+  deleted: Deleted;
   /** An ERR the server sent that no pending request took; also transport errors. */
   error: ChatrixError;
   /** The session ended for good (token expired or revoked, logout): log in again. */
@@ -131,8 +204,10 @@ export class ChatrixClient {
   readonly state: ConnectionState;
   readonly user: User | null;
   readonly token: string | null;
-  /** The latest previews received. */
-  readonly previews: Preview[];
+  /** The previews received at the latest connect. */
+  readonly latestPreviews: Preview[];
+  /** The stream position this device has every event up to (sent as `since` on each connect), or null. */
+  readonly syncPosition: number | null;
 
   register(username: string, password: string, name?: string): Promise<Session>;
   login(username: string, password: string): Promise<Session>;
@@ -153,7 +228,24 @@ export class ChatrixClient {
    * promise carries the mark (the default one is unique), so a "sending" message can be shown
    * at once and matched with its DELIVERED.
    */
-  send(to: string | number | User, content: string, options?: { mark?: Mark }): Promise<Delivered> & { readonly mark: Mark };
+  send(
+    to: string | number | User,
+    content: string,
+    options?: { mark?: Mark; replyTo?: number; attachment?: string | FileInfo },
+  ): Promise<Delivered> & { readonly mark: Mark };
+  /**
+   * Changes the content of a message of yours (within the server's EDIT_WINDOW). Resolves once the
+   * server applied it; the `edited` event then reaches every device of both people, this one
+   * included. Rejects with `forbidden`, `not_found`, `edit_window_closed`, `invalid_field`
+   * (a deleted message), `content_empty`, `content_too_long` or `rate_limited`. Waits for the
+   * connection, and is sent once the device is in step (after `synced`).
+   */
+  edit(messageId: number, content: string): Promise<void>;
+  /**
+   * Deletes messages of yours (1 to 100, one conversation) for everyone. Resolves once the server
+   * applied it (also when they were deleted already: then no `deleted` event comes of it).
+   */
+  delete(messageIds: number | number[]): Promise<void>;
   /** Marks the messages of `from` read; kept and sent after the reconnect while disconnected. */
   markRead(from: string | number | User, messageIds: number[]): void;
   search(fragment: string, options?: { limit?: number }): Promise<User[]>;
@@ -162,6 +254,19 @@ export class ChatrixClient {
    * made or unanswered while disconnected are sent (again) after the reconnect.
    */
   history(other: number | User, options?: { beforeId?: number; limit?: number }): Promise<Message[]>;
+  /** A page of previews over the socket, most recent first (limit 1..200, default 200); `before` is a row's `cursor`. */
+  previews(options?: { before?: string; limit?: number }): Promise<Preview[]>;
+
+  /** POST /v1/files: uploads bytes for an attachment. The name and type default to a File's own. */
+  uploadFile(file: Blob | Uint8Array | ArrayBuffer, options?: { name?: string; type?: string }): Promise<FileInfo>;
+  /** GET /v1/files/<id>: needs `Authorization: Bearer <token>`, so use downloadFile() to show it. */
+  fileUrl(id: string): string;
+  /** A file you may read, as a File with its name and type; `not_found` for anybody else's. */
+  downloadFile(id: string): Promise<File>;
+  /** GET /v1/conversations: a page of previews; pass `next` as `before` for the next page (null: no more). */
+  conversations(options?: { before?: string; limit?: number }): Promise<{ conversations: Preview[]; next: string | null }>;
+  /** GET /v1/me. */
+  me(): Promise<User>;
 
   on<K extends keyof EventMap>(event: K, listener: (value: EventMap[K]) => void): () => void;
   off<K extends keyof EventMap>(event: K, listener: (value: EventMap[K]) => void): void;

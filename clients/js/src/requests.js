@@ -2,6 +2,8 @@
 // asked and the answers carry no request id, so each type is a FIFO: an answer, or an ERR
 // naming the type in ref_type, settles the oldest request of that type. Unanswered requests
 // are sent again, in order, on the next connection: both are reads, so repeating one is safe.
+// A barrier is a request whose answer only marks a point in that order (changes.js): it belongs
+// to one connection and is forgotten when it drops.
 
 import { ChatrixError } from './errors.js';
 
@@ -31,6 +33,16 @@ export class RequestQueue {
     return new Promise((resolve, reject) => this.#pending.push({ frame, answer, resolve, reject, sent: false }));
   }
 
+  /**
+   * Queues a barrier: `reached` is called when its answer (or an ERR for it) comes. Not bounded
+   * here: each stands for a change, which is.
+   * @param {string} frame
+   * @param {() => void} reached
+   */
+  addBarrier(frame, reached) {
+    this.#pending.push({ frame: () => frame, reached, sent: false });
+  }
+
   /** Frames of the requests not sent on the current connection, marking them sent. */
   unsent() {
     const frames = [];
@@ -42,8 +54,9 @@ export class RequestQueue {
     return frames;
   }
 
-  /** The connection dropped: every request must go out again. */
+  /** The connection dropped: every request must go out again, and its barriers mean nothing now. */
   markAllUnsent() {
+    this.#pending = this.#pending.filter((request) => !request.reached);
     for (const request of this.#pending) request.sent = false;
   }
 
@@ -51,6 +64,7 @@ export class RequestQueue {
   resolveOldest(body) {
     const request = this.#takeOldestSent();
     if (!request) return;
+    if (request.reached) return request.reached();
     try {
       request.resolve(request.answer(body));
     } catch (err) {
@@ -62,12 +76,13 @@ export class RequestQueue {
   rejectOldest(error) {
     const request = this.#takeOldestSent();
     if (!request) return false;
-    request.reject(error);
+    if (request.reached) request.reached();
+    else request.reject(error);
     return true;
   }
 
   rejectAll(error) {
-    const pending = this.#pending;
+    const pending = this.#pending.filter((request) => !request.reached);
     this.#pending = [];
     for (const request of pending) request.reject(error);
   }

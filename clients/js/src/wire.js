@@ -1,6 +1,8 @@
 // The wire format (docs/protocol.md, Events): event codes, and the conversion of server bodies
 // into the SDK's shapes (camelCase, Unix milliseconds). Pure functions, no I/O.
 
+import { parsePosition } from './stream-position.js';
+
 export const EventType = Object.freeze({
   TEXT: 0,
   DELIVERED: 1,
@@ -15,6 +17,10 @@ export const EventType = Object.freeze({
   RECEIVED: 10,
   ACK: 11,
   SENT: 12,
+  SYNCED: 13,
+  EDIT: 14,
+  DELETE: 15,
+  READ_STATE: 16,
   REFRESH_TOKEN: 19,
 });
 
@@ -23,7 +29,10 @@ export function encodeFrame(type, body) {
   return JSON.stringify({ type, body });
 }
 
-/** A frame's {type, body}, or null when it is not one (the server never sends such; be lenient). */
+/**
+ * A frame's {type, body, pos} (pos null when the frame carries no stream event), or null when
+ * it is not a frame (the server never sends such; be lenient).
+ */
 export function decodeFrame(text) {
   let frame;
   try {
@@ -32,10 +41,30 @@ export function decodeFrame(text) {
     return null;
   }
   if (!frame || typeof frame !== 'object' || typeof frame.type !== 'number') return null;
-  return { type: frame.type, body: frame.body ?? null };
+  return { type: frame.type, body: frame.body ?? null, pos: parsePosition(frame.pos) };
 }
 
 const secondsToMs = (s) => (typeof s === 'number' ? s * 1000 : 0);
+const rfc3339ToMs = (text) => (typeof text === 'string' ? Date.parse(text) || 0 : 0);
+
+/** A file as the server describes it ({id, name, type, size}); anything else is no file. */
+export function toFile(file) {
+  if (!file || typeof file !== 'object' || typeof file.id !== 'string') return undefined;
+  return { id: file.id, name: file.name, type: file.type, size: file.size };
+}
+
+/**
+ * The fields a message may carry beyond its content (TEXT, SENT, history rows, previews): the
+ * message it answers, its file, and whether it was edited or deleted.
+ */
+function addChanges(message, body) {
+  if (Number.isInteger(body.reply_to)) message.replyTo = body.reply_to;
+  const attachment = toFile(body.attachment);
+  if (attachment) message.attachment = attachment;
+  if (body.edited_at) message.editedAt = rfc3339ToMs(body.edited_at);
+  if (body.deleted === true) message.deleted = true;
+  return message;
+}
 
 export function toUser(row) {
   return { id: row.id, username: row.username, name: row.name || row.username };
@@ -61,7 +90,7 @@ export function toMessage(body, own) {
     own,
   };
   if (own) message.status = 'stored';
-  return message;
+  return addChanges(message, body);
 }
 
 export function toDelivered(body) {
@@ -79,6 +108,24 @@ export function toReceived(body) {
   return { messageIds: body.message_ids ?? [], toId: body.to_id, timestamp: secondsToMs(body.timestamp) };
 }
 
+/** EDIT (14): a message's new content. */
+export function toEdited(body) {
+  if (!Number.isInteger(body?.message_id)) throw new TypeError('an edit without message_id');
+  return { messageId: body.message_id, chatId: body.chat_id, content: body.content, editedAt: rfc3339ToMs(body.edited_at) };
+}
+
+/** DELETE (15): messages deleted for everyone. */
+export function toDeleted(body) {
+  if (!Array.isArray(body?.message_ids)) throw new TypeError('a delete without message_ids');
+  return { messageIds: body.message_ids, chatId: body.chat_id, deletedAt: rfc3339ToMs(body.deleted_at) };
+}
+
+/** READ_STATE (16): messages this user read on another device. */
+export function toReadState(body) {
+  if (!Array.isArray(body?.message_ids)) throw new TypeError('a read state without message_ids');
+  return { chatId: body.chat_id, messageIds: body.message_ids };
+}
+
 /** CHATPREVIEWS: null (no conversation yet) becomes an empty list. */
 export function toPreviews(body) {
   if (!Array.isArray(body)) return [];
@@ -88,8 +135,9 @@ export function toPreviews(body) {
     if (row.last_message_at !== undefined) preview.lastMessageAt = secondsToMs(row.last_message_at);
     if (row.last_message) {
       const last = row.last_message;
-      preview.lastMessage = { id: last.id, fromId: last.from_id, content: last.content, createdAt: secondsToMs(last.timestamp) };
+      preview.lastMessage = addChanges({ id: last.id, fromId: last.from_id, content: last.content, createdAt: secondsToMs(last.timestamp) }, last);
     }
+    if (typeof row.cursor === 'string') preview.cursor = row.cursor;
     return preview;
   });
 }
@@ -120,6 +168,6 @@ export function toHistory(body, me, other) {
     if (sender.name !== undefined) message.fromName = sender.name || sender.username;
     if (recipient.username !== undefined) message.to = recipient.username;
     if (own) message.status = row.read ? 'read' : row.delivered ? 'delivered' : 'stored';
-    return message;
+    return addChanges(message, row);
   });
 }

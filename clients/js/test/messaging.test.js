@@ -110,7 +110,7 @@ test('previews on the next connect show the conversation and its unread count', 
   assert.equal(preview.lastMessage.id, last.messageId);
   assert.equal(preview.lastMessage.content, 'two');
   assert.equal(preview.lastMessage.fromId, alice.user.id);
-  assert.deepEqual(bobAgain.previews, [preview]);
+  assert.deepEqual(bobAgain.latestPreviews, [preview]);
 });
 
 test('an ERR no request waits for (a refused read mark) is an error event', async () => {

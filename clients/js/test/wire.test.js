@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { reconnectDelay } from '../src/backoff.js';
 import { markKey } from '../src/outbox.js';
-import { toHistory, toMessage, toPreviews } from '../src/wire.js';
+import { decodeFrame, toDeleted, toEdited, toHistory, toMessage, toPreviews, toReadState } from '../src/wire.js';
 
 test('reconnect delays double per failure up to the cap, jittered within the upper half', () => {
   const lowest = () => 0;
@@ -62,4 +62,35 @@ test('a TEXT from an older server without the extensions is still a message', ()
 test('a message body without its id is refused, not half-read', () => {
   assert.throws(() => toMessage(null, false), TypeError);
   assert.throws(() => toMessage({ content: 'x' }, false), TypeError);
+});
+
+test('a frame\'s pos is read beside type and body, as a number or a string of digits', () => {
+  assert.deepEqual(decodeFrame('{"type":0,"pos":1041,"body":{}}'), { type: 0, body: {}, pos: 1041 });
+  assert.equal(decodeFrame('{"type":2,"pos":"7","body":[1]}').pos, 7);
+  assert.equal(decodeFrame('{"type":4,"body":{}}').pos, null);
+});
+
+test('replies, files, edits and deletes on messages, history rows and previews', () => {
+  const file = { id: 'f1', name: 'a.png', type: 'image/png', size: 10 };
+  const message = toMessage({ msg_id: 5, content: '', timestamp: 1, reply_to: 4, attachment: file, edited_at: '2026-12-07T00:00:01.250Z' }, false);
+  assert.equal(message.replyTo, 4);
+  assert.deepEqual(message.attachment, file);
+  assert.equal(message.editedAt, Date.UTC(2026, 11, 7, 0, 0, 1, 250));
+  assert.equal(message.deleted, undefined);
+  const [row] = toHistory([{ id: 6, content: '', chat_id: 1, created_at: '2026-12-07T00:00:00Z', user_id: 2, deleted: true }], { id: 1 }, { id: 2 });
+  assert.equal(row.deleted, true);
+  assert.equal(row.attachment, undefined);
+  const [preview] = toPreviews([{ id: 2, username: 'b', chat_id: 1, cursor: 'c1', last_message: { id: 6, from_id: 2, content: '', timestamp: 1, deleted: true } }]);
+  assert.equal(preview.cursor, 'c1');
+  assert.equal(preview.lastMessage.deleted, true);
+});
+
+test('edit, delete and read-state bodies', () => {
+  assert.deepEqual(toEdited({ message_id: 5, chat_id: 2, content: 'new', edited_at: '2026-12-07T00:00:00.000Z' }),
+    { messageId: 5, chatId: 2, content: 'new', editedAt: Date.UTC(2026, 11, 7) });
+  assert.deepEqual(toDeleted({ message_ids: [5, 6], chat_id: 2, deleted_at: '2026-12-07T00:00:00.000Z' }),
+    { messageIds: [5, 6], chatId: 2, deletedAt: Date.UTC(2026, 11, 7) });
+  assert.deepEqual(toReadState({ chat_id: 2, message_ids: [5] }), { chatId: 2, messageIds: [5] });
+  assert.throws(() => toEdited({}), TypeError);
+  assert.throws(() => toDeleted({ chat_id: 2 }), TypeError);
 });

@@ -47,6 +47,33 @@ export class People {
   }
 }
 
+/**
+ * A device's storage (the Web Storage calls the client makes) in memory, so each client of a
+ * test is a device of its own. `entries()` shows what was kept.
+ */
+export function memoryStorage(initial = {}) {
+  const items = new Map(Object.entries(initial));
+  return {
+    getItem: (key) => items.get(key) ?? null,
+    setItem: (key, value) => items.set(key, String(value)),
+    removeItem: (key) => items.delete(key),
+    entries: () => Object.fromEntries(items),
+  };
+}
+
+/** The next `count` values of `event` of `client`. */
+export function nextEvents(client, event, count) {
+  const values = [];
+  return new Promise((resolve) => {
+    const off = client.on(event, (value) => {
+      values.push(value);
+      if (values.length < count) return;
+      off();
+      resolve(values);
+    });
+  });
+}
+
 /** The next `event` of `client` for which `accept` is true. */
 export function nextEvent(client, event, accept = () => true) {
   return new Promise((resolve) => {

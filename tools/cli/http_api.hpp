@@ -1,0 +1,50 @@
+// The HTTP API for the commands that need no socket (docs/protocol.md, HTTP API): JSON reads,
+// and files streamed up from and down to disk.
+#pragma once
+
+#include "transport.hpp"
+
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace chatrix::cli {
+
+/// GET `target` (path and query, percent-encoded) with the token; the JSON answer, or cli_error
+/// with the server's code.
+boost::json::value get_json(const server_url& server, const std::string& token, const std::string& target);
+
+/// `value` percent-encoded for a query string or a path segment (everything but A-Z a-z 0-9 -._~).
+std::string url_encoded(std::string_view value);
+
+struct file_info {
+  std::string id;
+  std::string name;
+  std::string type;
+  std::int64_t size = 0;
+};
+
+/// `{"id","name","type","size"}`; throws cli_error (unreachable) when a field is missing.
+file_info file_info_of(const boost::json::value& value);
+boost::json::object file_record(const file_info& file);
+
+/// POST /v1/files?name=<name>: the file at `path` streamed as the body with Content-Type `type`;
+/// by default the name is the file's own and the type guessed from its extension.
+file_info upload_file(const server_url& server, const std::string& token, const std::filesystem::path& path,
+                      const std::optional<std::string>& name, const std::optional<std::string>& type);
+
+struct downloaded {
+  std::string type;  // Content-Type as served
+  std::string name;  // from Content-Disposition; empty when it names none
+  std::int64_t size = 0;
+};
+
+/// GET /v1/files/<id>, each chunk of the bytes handed to `sink` as it arrives.
+downloaded download_file(const server_url& server, const std::string& token, const std::string& id,
+                         const std::function<void(std::string_view)>& sink);
+
+}  // namespace chatrix::cli
