@@ -12,10 +12,9 @@ std::string random_id() {
   ensure_sodium();
   std::array<unsigned char, 16> bytes{};
   randombytes_buf(bytes.data(), bytes.size());
-  constexpr int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
-  // encoded_len counts the terminating NUL that sodium_bin2base64 writes.
-  std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
-  sodium_bin2base64(out.data(), out.size(), bytes.data(), bytes.size(), variant);
+  // sodium_bin2hex writes a terminating NUL too.
+  std::string out(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), bytes.data(), bytes.size());
   out.pop_back();
   return out;
 }

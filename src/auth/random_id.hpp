@@ -1,11 +1,12 @@
-// Unguessable ids (file ids): 128 random bits from libsodium, base64url without padding.
+// Unguessable ids (file ids): 128 random bits from libsodium, in hex. Not base64url: an id
+// that starts with '-' reads as an option on a command line (chatrix-cli download <id>).
 #pragma once
 
 #include <string>
 
 namespace chatrix::auth {
 
-/// 22 characters of [A-Za-z0-9_-]. Thread-safe.
+/// 32 characters of [0-9a-f]. Thread-safe.
 std::string random_id();
 
 }  // namespace chatrix::auth

@@ -75,7 +75,8 @@ TEST_F(file_api, a_content_length_upload_comes_back_identical_with_the_download_
   const auto bytes = random_bytes(3 * 1024 * 1024 + 17);
   const auto file = uploaded(alice, bytes);
   const auto id = str_field(file, "id");
-  EXPECT_EQ(id.size(), 22u) << id;  // 128 random bits, base64url
+  EXPECT_EQ(id.size(), 32u) << id;  // 128 random bits, hex
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
   EXPECT_EQ(str_field(file, "name"), "report.pdf");
   EXPECT_EQ(str_field(file, "type"), "application/pdf");
   EXPECT_EQ(int_field(file, "size"), static_cast<std::int64_t>(bytes.size()));
