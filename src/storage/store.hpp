@@ -135,13 +135,13 @@ class store {
   /// first; otherwise the newest with id < before (when given), newest first.
   virtual void conversation_messages(user_id viewer, conversation_id chat, std::optional<message_id> before,
                                      std::optional<message_id> after, int limit,
-                                     callback<std::vector<message>> done);
+                                     callback<std::vector<message>> done) = 0;
 
   /// The viewer's conversations, most recent first.
   virtual void chat_previews(user_id viewer, int limit, callback<std::vector<chat_preview>> done) = 0;
   /// The next page of them: the conversations after `before` in that order.
   virtual void chat_previews_page(user_id viewer, preview_cursor before, int limit,
-                                  callback<std::vector<chat_preview>> done);
+                                  callback<std::vector<chat_preview>> done) = 0;
 
   /// What a device gets when it connects: chat_previews(viewer, previews_limit) and
   /// pending_messages(viewer, 0, pending_limit), read together. The default makes the two
@@ -152,7 +152,7 @@ class store {
   /// `since` (at most `events_limit` events) and its latest position, in one snapshot. When
   /// `since` has expired (stream_page::expired), the pending messages instead, as without it.
   virtual void session_resume(user_id viewer, int previews_limit, stream_pos since, int events_limit,
-                              int pending_limit, callback<session_snapshot> done);
+                              int pending_limit, callback<session_snapshot> done) = 0;
 
   // ---- the per-user event stream (docs/storage.md, "Event stream") ----
   // Every write that changes what a user's devices show adds an event to that user's stream
@@ -160,32 +160,32 @@ class store {
   // given to the store (SYNC_RETENTION) are forgotten a few at a time by later writes.
 
   /// The events of `viewer` with pos > since, oldest first, at most `limit`.
-  virtual void stream_events(user_id viewer, stream_pos since, int limit, callback<stream_page> done);
+  virtual void stream_events(user_id viewer, stream_pos since, int limit, callback<stream_page> done) = 0;
 
   // ---- edits and deletes ----
 
   /// The sender replaces a message's content. errc::not_found (no such message, or not one
   /// of the editor's conversations), errc::forbidden (not the sender), errc::edit_window_closed,
   /// errc::invalid_field (the message was deleted).
-  virtual void edit_message(edit_request req, callback<edit_result> done);
+  virtual void edit_message(edit_request req, callback<edit_result> done) = 0;
   /// The sender deletes messages for everyone: content (and attachment) gone from every
   /// table. errc::not_found, errc::forbidden as edit_message; errc::invalid_field when the
   /// ids span several conversations.
-  virtual void delete_messages(delete_request req, callback<delete_result> done);
+  virtual void delete_messages(delete_request req, callback<delete_result> done) = 0;
 
   // ---- files (uploads are written chunk by chunk, never held whole) ----
 
   /// Starts a file: an incomplete row, invisible to downloads until finish_file.
-  virtual void create_file(stored_file f, callback<bool> done);
+  virtual void create_file(stored_file f, callback<bool> done) = 0;
   /// Appends chunk number `index` (0, 1, ...) of an incomplete file of `owner`.
-  virtual void append_file_chunk(std::string id, int index, std::string bytes, callback<bool> done);
+  virtual void append_file_chunk(std::string id, int index, std::string bytes, callback<bool> done) = 0;
   /// Marks the file complete with its final size and chunk count.
-  virtual void finish_file(std::string id, std::int64_t size, int chunks, callback<bool> done);
+  virtual void finish_file(std::string id, std::int64_t size, int chunks, callback<bool> done) = 0;
   /// A complete file `viewer` may download: the uploader, or a participant of a conversation
   /// where a message carries it. nullopt otherwise (the same answer as for no such file).
-  virtual void file_for(user_id viewer, std::string id, callback<std::optional<stored_file>> done);
+  virtual void file_for(user_id viewer, std::string id, callback<std::optional<stored_file>> done) = 0;
   /// The bytes of chunk `index` of a complete file.
-  virtual void read_file_chunk(std::string id, int index, callback<std::string> done);
+  virtual void read_file_chunk(std::string id, int index, callback<std::string> done) = 0;
 
   // ---- tokens (revocation survives restarts and holds on every node) ----
   // Records live until their token expires: every record_token and revoke_token also
@@ -224,35 +224,6 @@ class store {
   /// Finishes queued writes (their callbacks run) and stops the store's threads.
   virtual void shutdown() = 0;
 };
-
-namespace detail {
-template <class T>
-void not_implemented(const callback<T>& done) {
-  done(make_error(errc::internal, "not implemented by this store"));
-}
-}  // namespace detail
-
-// Defaults until both stores implement them (then these become pure).
-inline void store::conversation_messages(user_id, conversation_id, std::optional<message_id>,
-                                         std::optional<message_id>, int, callback<std::vector<message>> done) {
-  detail::not_implemented(done);
-}
-inline void store::chat_previews_page(user_id, preview_cursor, int, callback<std::vector<chat_preview>> done) {
-  detail::not_implemented(done);
-}
-inline void store::session_resume(user_id, int, stream_pos, int, int, callback<session_snapshot> done) {
-  detail::not_implemented(done);
-}
-inline void store::stream_events(user_id, stream_pos, int, callback<stream_page> done) { detail::not_implemented(done); }
-inline void store::edit_message(edit_request, callback<edit_result> done) { detail::not_implemented(done); }
-inline void store::delete_messages(delete_request, callback<delete_result> done) { detail::not_implemented(done); }
-inline void store::create_file(stored_file, callback<bool> done) { detail::not_implemented(done); }
-inline void store::append_file_chunk(std::string, int, std::string, callback<bool> done) { detail::not_implemented(done); }
-inline void store::finish_file(std::string, std::int64_t, int, callback<bool> done) { detail::not_implemented(done); }
-inline void store::file_for(user_id, std::string, callback<std::optional<stored_file>> done) {
-  detail::not_implemented(done);
-}
-inline void store::read_file_chunk(std::string, int, callback<std::string> done) { detail::not_implemented(done); }
 
 inline void store::session_start(user_id viewer, int previews_limit, int pending_limit,
                                  callback<session_snapshot> done) {

@@ -53,6 +53,26 @@ class scripted_store final : public storage::store {
   }
   void revocations(unix_ms, storage::callback<storage::revocation_snapshot> done) override { done(unused()); }
   void set_password_hash(user_id, std::string, storage::callback<bool> done) override { done(unused()); }
+  void conversation_messages(user_id, conversation_id, std::optional<message_id>, std::optional<message_id>, int,
+                             storage::callback<std::vector<message>> done) override {
+    done(unused());
+  }
+  void chat_previews_page(user_id, preview_cursor, int, storage::callback<std::vector<chat_preview>> done) override {
+    done(unused());
+  }
+  void session_resume(user_id, int, stream_pos, int, int, storage::callback<storage::session_snapshot> done) override {
+    done(unused());
+  }
+  void stream_events(user_id, stream_pos, int, storage::callback<stream_page> done) override { done(unused()); }
+  void edit_message(edit_request, storage::callback<edit_result> done) override { done(unused()); }
+  void delete_messages(delete_request, storage::callback<delete_result> done) override { done(unused()); }
+  void create_file(storage::stored_file, storage::callback<bool> done) override { done(unused()); }
+  void append_file_chunk(std::string, int, std::string, storage::callback<bool> done) override { done(unused()); }
+  void finish_file(std::string, std::int64_t, int, storage::callback<bool> done) override { done(unused()); }
+  void file_for(user_id, std::string, storage::callback<std::optional<storage::stored_file>> done) override {
+    done(unused());
+  }
+  void read_file_chunk(std::string, int, storage::callback<std::string> done) override { done(unused()); }
   void shutdown() override {}
 
  private:
