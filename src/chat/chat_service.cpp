@@ -660,6 +660,15 @@ void chat_service::deliver_local(const user_event& ev) {
 void chat_service::send_to_device(device& d, const user_event& ev) {
   if (d.syncing) {
     // Nothing may overtake PROFILE_INFO, CHATPREVIEWS and the pending backlog.
+    if (d.held.size() >= options_.max_held_events) {
+      if (!std::exchange(d.held_overflowed, true)) {
+        metrics::server_metrics::add(metrics_.slow_consumer_disconnects);
+        spdlog::warn("device {} of user {} fell {} events behind while catching up; closing it", d.conn->device_id(),
+                     d.conn->account().id, d.held.size());
+        d.conn->close_for_error();
+      }
+      return;
+    }
     d.held.push_back(ev);
     return;
   }

@@ -40,6 +40,10 @@ struct service_options {
   /// Pending messages are pushed in pages; a page waits until the device's queue is below this.
   std::size_t pending_queue_watermark = 1024 * 1024;
   int pending_page = 500;
+  /// Live events held for one device while it catches up; a device that falls this far behind
+  /// is cut off (close_for_error) rather than held for without bound, and catches up from the
+  /// database when it reconnects.
+  std::size_t max_held_events = 10'000;
   /// TEXTs of one device queued for storage at once; beyond it the device's frames wait
   /// (TCP backpressure), so a pipelining client cannot bury itself in DELIVERED frames.
   int max_in_flight_per_device = 256;
@@ -159,6 +163,7 @@ class chat_service final : public cluster::event_sink {
     bool syncing = true;  // live events are held (attaching, or catching up after a resync)
     bool recheck = true;  // the pending messages must be (re)read before the held events go
     std::vector<cluster::user_event> held;  // live events that arrived while syncing
+    bool held_overflowed = false;           // cut off for holding max_held_events
     recent_ids sent;
     int in_flight = 0;  // TEXTs queued for storage, not yet acknowledged
     // Made at the first TEXT, search or history request: the many idle devices hold only

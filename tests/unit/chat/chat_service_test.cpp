@@ -544,6 +544,33 @@ TEST_F(chat_service_test, a_backlog_goes_out_as_the_queue_drains_and_in_order) {
   EXPECT_FALSE(b.waited_on());
 }
 
+TEST_F(chat_service_test, a_device_that_falls_too_far_behind_while_catching_up_is_cut_off) {
+  chat::service_options options;
+  options.pending_queue_watermark = 1;  // the backlog waits for the slow device to read
+  options.max_held_events = 2;
+  restart_chat(options);
+  fake_device a(*chat_, alice_, 1);
+  attach(a);
+  text(a, "bob", "backlog", 1);
+  run_until([&] { return a.of_type(1).size() == 1; });
+
+  slow_device b(bob_, 3);
+  bool attached = false;
+  auto token = token_of(b);
+  asio::co_spawn(io_, chat_->attach(b, std::move(token)), [&](std::exception_ptr) { attached = true; });
+  run_until([&] { return b.waited_on(); });
+  // Live messages while it catches up are held for it: two are, the third cuts it off.
+  for (int i = 0; i < 2; ++i) text(a, "bob", "live", 2 + i);
+  run_until([&] { return a.of_type(1).size() == 3; });
+  EXPECT_TRUE(b.is_open());
+  text(a, "bob", "one too many", 4);
+  run_until([&] { return a.of_type(1).size() == 4; });
+  EXPECT_FALSE(b.is_open());
+  EXPECT_EQ(metrics_.slow_consumer_disconnects.load(), 1);
+  run_until([&] { return attached; });
+  chat_->detach(b);
+}
+
 TEST_F(chat_service_test, a_backlog_waiting_for_room_ends_when_the_connection_closes) {
   chat::service_options options;
   options.pending_queue_watermark = 1;
