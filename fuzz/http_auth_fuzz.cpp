@@ -7,11 +7,14 @@
 // answer is valid JSON, a 200 from /auth carries a token that verifies for the user it names,
 // and no answer carries a password hash.
 #include "chat/account_service.hpp"
+#include "chat/chat_service.hpp"
 #include "chat/login_guard.hpp"
 #include "chat/token_service.hpp"
 #include "chat/user_directory.hpp"
 #include "cluster/in_process_bus.hpp"
 #include "fuzz_check.hpp"
+#include "http/api_routes.hpp"
+#include "http/file_routes.hpp"
 #include "http/router.hpp"
 #include "memory_store.hpp"
 
@@ -131,7 +134,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                           64, metrics);
   chat::account_service accounts(ioc.get_executor(), store, users, hasher, token_records, time, guard);
   http::readiness ready(ioc.get_executor(), store, bus);
-  http::router routes(accounts, bus, metrics, ready, http::cors_policy{});
+  // The /v1/ routes answer too (401 without a token, an error code from this store with one).
+  chat::chat_service chat(ioc.get_executor(), store, bus, tokens, time, metrics, chat::service_options{});
+  http::api_routes api(accounts, chat, store);
+  http::file_routes files(accounts, chat, store, time, http::file_options{});
+  http::router routes(accounts, api, files, bus, metrics, ready, http::cors_policy{});
 
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   for (int i = 0; i < max_requests; ++i) {

@@ -55,7 +55,7 @@ class memory_store final : public storage::store {
   // Not on the auth routes' path.
   void search_users(std::string, int, storage::callback<std::vector<user>> done) override { done(unused()); }
   void append_message(send_request, storage::callback<send_result> done) override { done(unused()); }
-  void mark_delivered(user_id, std::vector<message_id>, unix_ms, storage::callback<std::vector<message_ref>> done) override {
+  void mark_delivered(user_id, std::vector<message_id>, unix_ms, storage::callback<delivered_result> done) override {
     done(unused());
   }
   void mark_read(user_id, std::vector<message_id>, unix_ms, storage::callback<read_result> done) override { done(unused()); }
@@ -64,11 +64,31 @@ class memory_store final : public storage::store {
     done(unused());
   }
   void chat_previews(user_id, int, storage::callback<std::vector<chat_preview>> done) override { done(unused()); }
+  void conversation_messages(user_id, conversation_id, std::optional<message_id>, std::optional<message_id>, int,
+                             storage::callback<std::vector<message>> done) override {
+    done(unused());
+  }
+  void chat_previews_page(user_id, preview_cursor, int, storage::callback<std::vector<chat_preview>> done) override {
+    done(unused());
+  }
+  void session_resume(user_id, int, stream_pos, int, int, storage::callback<storage::session_snapshot> done) override {
+    done(unused());
+  }
+  void stream_events(user_id, stream_pos, int, storage::callback<stream_page> done) override { done(unused()); }
+  void edit_message(edit_request, storage::callback<edit_result> done) override { done(unused()); }
+  void delete_messages(delete_request, storage::callback<delete_result> done) override { done(unused()); }
+  void create_file(storage::stored_file, storage::callback<bool> done) override { done(unused()); }
+  void append_file_chunk(std::string, int, std::string, storage::callback<bool> done) override { done(unused()); }
+  void finish_file(std::string, std::int64_t, int, storage::callback<bool> done) override { done(unused()); }
+  void file_for(user_id, std::string, storage::callback<std::optional<storage::stored_file>> done) override {
+    done(unused());
+  }
+  void read_file_chunk(std::string, int, storage::callback<std::string> done) override { done(unused()); }
   void ping(storage::callback<bool> done) override { done(true); }
   void shutdown() override {}
 
  private:
-  static error unused() { return make_error(errc::internal, "not used by the auth routes"); }
+  static error unused() { return make_error(errc::internal, "not kept by the fuzz target's store"); }
 
   std::map<std::string, user_credentials> by_name_;  // by folded username
   user_id next_id_ = 1;

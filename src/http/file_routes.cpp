@@ -63,6 +63,9 @@ asio::awaitable<response> file_routes::upload(const request& req) {
   if (name == nullptr || !valid_file_name(*name))
     co_return error_response(make_error(
         errc::invalid_field, "the name parameter must be 1 to 255 bytes of UTF-8 without control characters or '/'"));
+  // The transport hands an upload its body unread (router::streams_body); one that did not
+  // (a caller of handle() that read the body itself) gets an error, not a crash.
+  if (req.body_in == nullptr) co_return error_response(make_error(errc::internal, "the upload's body is not readable"));
   auto& body = *req.body_in;
   const auto length = body.length();
   if (length && *length > options_.max_bytes) co_return error_response(too_large(options_.max_bytes));
@@ -132,7 +135,7 @@ asio::awaitable<response> file_routes::download(const request& req) {
   if (!who) co_return bearer_refused(who.error());
   const auto target = parse_target(req.target);
   const auto not_found = make_error(errc::not_found, "no such file");
-  // File ids are 22 characters; anything much longer is not one (and is not sent to the store).
+  // File ids are 32 characters; anything much longer is not one (and is not sent to the store).
   if (!target || target->segments.size() != 3 || target->segments[2].size() > 64)
     co_return error_response(not_found);
   const auto id = target->segments[2];
@@ -150,6 +153,7 @@ asio::awaitable<response> file_routes::download(const request& req) {
   head.headers.emplace_back("Cache-Control", "private, no-store");
   response answered{200, {}};
   answered.streamed = true;
+  if (req.body_out == nullptr) co_return error_response(make_error(errc::internal, "the answer cannot be streamed"));
   if (!co_await req.body_out->start(std::move(head), static_cast<std::uint64_t>(file.info.size))) co_return answered;
   if (req.method == "HEAD") co_return answered;
   for (int i = 0; i < file.chunks; ++i) {
