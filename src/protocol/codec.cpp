@@ -22,6 +22,7 @@ namespace json = boost::json;
 
 namespace {
 
+using detail::append_ids;
 using detail::append_int;
 using detail::open_frame;
 
@@ -433,15 +434,6 @@ void append_user(std::string& out, const user& u) {
   append_json_string(out, u.username);
   out += ",\"name\":";
   append_json_string(out, u.name);
-}
-
-void append_ids(std::string& out, const std::vector<message_id>& ids) {
-  out += '[';
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (i) out += ',';
-    append_int(out, ids[i]);
-  }
-  out += ']';
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace chatrix::protocol::detail {
 
@@ -16,6 +17,16 @@ inline void append_int(std::string& out, std::int64_t v) {
   std::array<char, 24> buf;
   auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
   out.append(buf.data(), end);
+}
+
+/// A JSON array of ids: `[1,2,3]`.
+inline void append_ids(std::string& out, const std::vector<message_id>& ids) {
+  out += '[';
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i) out += ',';
+    append_int(out, ids[i]);
+  }
+  out += ']';
 }
 
 /// `{"type":N,` then `"pos":P,` for a stream event (pos > 0), then `"body":`; the caller

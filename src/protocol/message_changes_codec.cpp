@@ -5,6 +5,7 @@
 
 namespace chatrix::protocol {
 
+using detail::append_ids;
 using detail::append_int;
 using detail::open_frame;
 
@@ -29,12 +30,9 @@ std::string encode_deleted(const std::vector<message_id>& ids, conversation_id c
   std::string out;
   out.reserve(100 + ids.size() * 8);
   open_frame(out, event::remove, pos);
-  out += "{\"message_ids\":[";
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (i) out += ',';
-    append_int(out, ids[i]);
-  }
-  out += "],\"chat_id\":";
+  out += "{\"message_ids\":";
+  append_ids(out, ids);
+  out += ",\"chat_id\":";
   append_int(out, chat);
   out += ",\"deleted_at\":";
   append_json_string(out, format_rfc3339(deleted_at));

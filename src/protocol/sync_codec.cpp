@@ -7,6 +7,7 @@
 
 namespace chatrix::protocol {
 
+using detail::append_ids;
 using detail::append_int;
 using detail::open_frame;
 
@@ -24,12 +25,9 @@ std::string encode_read_state(conversation_id chat, const std::vector<message_id
   open_frame(out, event::read_state, pos);
   out += "{\"chat_id\":";
   append_int(out, chat);
-  out += ",\"message_ids\":[";
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (i) out += ',';
-    append_int(out, ids[i]);
-  }
-  out += "]}}";
+  out += ",\"message_ids\":";
+  append_ids(out, ids);
+  out += "}}";
   return out;
 }
 
