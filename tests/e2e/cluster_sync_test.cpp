@@ -259,10 +259,7 @@ TEST_F(cluster_e2e, device_of_a_killed_node_catches_up_on_another_from_its_last_
   EXPECT_EQ(caught_up, std::vector<stream_item>(stream.begin() + since, stream.end())) << describe(caught_up);
   EXPECT_EQ(b2.latest, 29);
   // Nothing lost across the two connections: every acknowledged message of alice's reached B.
-  std::set<std::int64_t> b_texts;
-  for (const auto& items : {b_old, caught_up})
-    for (const auto& item : items)
-      if (item.type == ev_text) b_texts.insert(item.ids.front());
+  const auto b_texts = text_ids_of({b_old, caught_up});
   for (auto id : k) EXPECT_TRUE(b_texts.contains(id)) << "message " << id << " never reached device B";
   for (auto id : more) EXPECT_TRUE(b_texts.contains(id)) << "message " << id << " (sent while B was away) is missing";
 

@@ -99,10 +99,7 @@ TEST_F(stream_crash, device_catches_up_from_its_last_pos_after_kill9_and_restart
   const auto caught_up = items_of(b2.backlog);
   EXPECT_EQ(caught_up, std::vector<stream_item>(stream.begin() + since, stream.end())) << describe(caught_up);
   EXPECT_EQ(b2.latest, 28);
-  std::set<std::int64_t> b_texts;
-  for (const auto& items : {b_old, caught_up})
-    for (const auto& item : items)
-      if (item.type == ev_text) b_texts.insert(item.ids.front());
+  const auto b_texts = text_ids_of({b_old, caught_up});
   for (auto id : k) EXPECT_TRUE(b_texts.contains(id)) << "message " << id << " never reached device B";
   for (auto id : more) EXPECT_TRUE(b_texts.contains(id)) << "message " << id << " (sent while B was away) is missing";
 

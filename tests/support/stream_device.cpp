@@ -83,6 +83,14 @@ std::vector<std::int64_t> positions_of(const std::vector<stream_item>& items) {
   return out;
 }
 
+std::set<std::int64_t> text_ids_of(std::initializer_list<std::vector<stream_item>> connections) {
+  std::set<std::int64_t> out;
+  for (const auto& items : connections)
+    for (const auto& item : items)
+      if (item.type == ev_text) out.insert(item.ids.front());
+  return out;
+}
+
 namespace {
 
 std::chrono::milliseconds until(std::chrono::steady_clock::time_point deadline) {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <set>
@@ -41,6 +42,8 @@ std::string describe(const std::vector<stream_item>& items);
 /// from + 1, from + 2, ... from + n.
 std::vector<std::int64_t> positions_after(std::int64_t from, std::int64_t n);
 std::vector<std::int64_t> positions_of(const std::vector<stream_item>& items);
+/// The message ids of the TEXTs among the items of one or more connections.
+std::set<std::int64_t> text_ids_of(std::initializer_list<std::vector<stream_item>> connections);
 
 /// The next `n` frames of `ws`, each of which must carry a stream position; throws when they
 /// do not come within `timeout`.
