@@ -492,8 +492,9 @@ void chat_service::publish_stored(const send_result& r, const user& sender, cons
       if (e.owner == owner && e.kind == stream_kind::message) return e.pos;
     return 0;
   };
-  // An offline recipient's message simply stays pending.
-  if (reachable(recipient.id)) {
+  // An offline recipient's message simply stays pending; a withheld one (the recipient
+  // blocked the sender) goes to the sender's devices only.
+  if (!r.withheld && reachable(recipient.id)) {
     const auto pos = pos_of(recipient.id);
     bus_.publish(user_event{recipient.id, user_event::kind::message, stored.id, 0,
                             make_frame(protocol::encode_text(view, protocol::event::text, pos)), taken, pos});
@@ -503,6 +504,7 @@ void chat_service::publish_stored(const send_result& r, const user& sender, cons
     bus_.publish(user_event{sender.id, user_event::kind::notice, stored.id, device_id,
                             make_frame(protocol::encode_text(view, protocol::event::sent, pos)), {}, pos});
   }
+  if (observer_ && !r.duplicate && !r.withheld) observer_->stored(stored, sender, recipient);
 }
 
 bool chat_service::reachable(user_id uid, std::uint64_t except_device) const {
@@ -612,6 +614,7 @@ void chat_service::on_ack(connection& conn, const protocol::ack_request& req) {
 void chat_service::on_written(connection& conn, message_id receipt) { queue_receipt(conn.account().id, receipt); }
 
 void chat_service::queue_receipt(user_id recipient, message_id id) {
+  if (observer_) observer_->received(recipient, id);
   receipts_[recipient].push_back(id);
   if (receipts_flush_scheduled_) return;
   receipts_flush_scheduled_ = true;

@@ -34,6 +34,18 @@
 
 namespace chatrix::chat {
 
+/// Learns of messages as they become durable and as devices on this node receive them (push
+/// notifications for devices that are offline). Called on the I/O thread; must not block.
+class message_observer {
+ public:
+  virtual ~message_observer() = default;
+  /// A new message is durable and on its way to the recipient's devices (neither a
+  /// duplicate nor withheld).
+  virtual void stored(const message& m, const user& sender, const user& recipient) = 0;
+  /// A device of `recipient` on this node reported message `id` received.
+  virtual void received(user_id recipient, message_id id) = 0;
+};
+
 struct service_options {
   std::size_t max_content_bytes = 8 * 1024;
   std::chrono::milliseconds retry_window{std::chrono::minutes(10)};
@@ -141,6 +153,8 @@ class chat_service final : public cluster::event_sink {
 
   user_directory& users() noexcept { return users_; }
   token_service& tokens() noexcept { return tokens_; }
+  /// Who learns of stored and received messages (nullptr: nobody). Must outlive the service.
+  void set_observer(message_observer* observer) noexcept { observer_ = observer; }
 
  private:
   /// The ids of the last messages sent to one device, so that a message reaching it by two
@@ -301,6 +315,7 @@ class chat_service final : public cluster::event_sink {
   token_service tokens_;
   token_expiry expiry_;
   limits::keyed_limiter http_sends_;  // per user id
+  message_observer* observer_ = nullptr;
 
   std::unordered_map<std::uint64_t, device> devices_;
   std::size_t texts_in_flight_ = 0;

@@ -16,6 +16,18 @@ void user_directory::remember(const user& u) {
   by_id_[u.id] = u;
 }
 
+void user_directory::forget(user_id id) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return;
+  by_folded_name_.erase(fold_username(it->second.username));
+  by_id_.erase(it);
+}
+
+void user_directory::clear() {
+  by_id_.clear();
+  by_folded_name_.clear();
+}
+
 const user* user_directory::cached(user_id id) const {
   auto it = by_id_.find(id);
   return it == by_id_.end() ? nullptr : &it->second;

@@ -1,5 +1,6 @@
-// A cache of user profiles in front of the store. Profiles never change once registered,
-// so entries never go stale; the cache is bounded and simply cleared when full.
+// A cache of user profiles in front of the store. A profile changes (rename, presence
+// setting, deletion) on one node; every node drops its copy when the bus says so
+// (event_sink::user_changed), and all of them after a resync. Bounded: simply cleared when full.
 #pragma once
 
 #include "core/error.hpp"
@@ -26,6 +27,10 @@ class user_directory {
   void remember(const user& u);
   /// Cached profile or nullptr; never waits.
   const user* cached(user_id id) const;
+  /// Drops `id`'s profile (it changed); the next lookup reads the store.
+  void forget(user_id id);
+  /// Drops every profile (changes may have been missed).
+  void clear();
 
  private:
   storage::store& store_;

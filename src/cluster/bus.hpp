@@ -22,6 +22,10 @@ struct user_event {
   enum class kind : std::uint8_t {
     message,  // a TEXT: devices report receipt of `msg` (delivery tracking)
     notice,   // anything else (DELIVERED/RECEIVED/MARK_READ/SENT): fire and forget
+    // Typing (17): worthless a few seconds later. Dropped rather than queued behind anything
+    // (a device with a backlog, a syncing device, a full routing queue); never held for
+    // replay, and its loss is no reason to resync.
+    ephemeral,
   };
   user_id to = 0;
   kind type = kind::notice;
@@ -44,6 +48,13 @@ struct revocation {
   std::vector<std::pair<std::string, unix_ms>> expiries;  // jti -> token expiry, for forgetting it
 };
 
+/// A node's own view of one user's presence: whether it holds a device of theirs.
+struct presence_update {
+  user_id user = 0;
+  bool online = false;  // the node holds at least one device of `user`
+  unix_ms at = 0;       // when that changed (offline: when the user's last device there went away)
+};
+
 /// Receives the events that this node's devices must get, and the revocations every node must
 /// apply.
 class event_sink {
@@ -55,6 +66,26 @@ class event_sink {
   /// same revocation may come twice (published, then found again by a resync).
   virtual void revoked(const revocation& r) { (void)r; }
   virtual void deliver_local(const user_event& ev) = 0;
+  /// Presence as node `node` (this one included) holds it changed for these users (in the
+  /// order the node published them).
+  virtual void presence_changed(const std::string& node, const std::vector<presence_update>& updates) {
+    (void)node;
+    (void)updates;
+  }
+  /// Node `node` left the cluster (deregistered, or its lease ran out): every user it held
+  /// is offline there, as of `at`.
+  virtual void node_gone(const std::string& node, unix_ms at) {
+    (void)node;
+    (void)at;
+  }
+  /// Every user this node holds a device of (online, at = when they came online here): asked
+  /// when another node joins or this one rejoins after a link loss, so that every node's view
+  /// of who is online where is whole again.
+  virtual std::vector<presence_update> local_presence() { return {}; }
+  /// The profile, settings or blocks of `id` changed (or the account was deleted), on some
+  /// node: drop what is cached of them. A resync() drops every such cache, since these may
+  /// have been lost on the way.
+  virtual void user_changed(user_id id) { (void)id; }
   /// The bus may have dropped events for local devices (it lost Redis and has it back, another
   /// node dropped routing or died). Called at the point of the event stream where the loss is
   /// known, before any later event: from here on the sink holds live events back, re-checks in
@@ -114,6 +145,15 @@ class bus {
   /// routed nowhere. Each device_disconnected matches an earlier device_connected.
   virtual void device_connected(user_id id, std::function<void()> visible) = 0;
   virtual void device_disconnected(user_id id) = 0;
+  /// Hands `updates` (this node's presence changes, coalesced by the caller) to the sink of
+  /// every live node, this one included (before returning, here): presence_changed(node_id()).
+  /// A node that joins later learns the current state from local_presence(). Best effort:
+  /// lost on a link loss, healed by the local_presence() exchange when the link is back.
+  virtual void publish_presence(std::vector<presence_update> updates) = 0;
+  /// Hands user_changed(id) to the sink of every live node, this one included (before
+  /// returning, here). The caller has stored the change first; a node that may have missed
+  /// it resyncs.
+  virtual void publish_user_changed(user_id id) = 0;
   /// Deregisters the node and stops at once. Idempotent.
   virtual void stop() = 0;
   /// Shutdown: routes what was published so far (bounded wait), then deregisters and stops;

@@ -25,6 +25,12 @@ class in_process_bus final : public bus {
     if (visible) visible();
   }
   void device_disconnected(user_id) override { --self_.connections; }
+  void publish_presence(std::vector<presence_update> updates) override {
+    if (sink_) sink_->presence_changed(self_.id, updates);
+  }
+  void publish_user_changed(user_id id) override {
+    if (sink_) sink_->user_changed(id);
+  }
   void stop() override { sink_ = nullptr; }
   bool spans_nodes() const noexcept override { return false; }
   std::string node_id() const override { return self_.id; }

@@ -81,6 +81,17 @@ constexpr setting_spec setting_specs[] = {
      "how long a device may stay away and still catch up with \"since\", 1h-3650d (default 30d)"},
     {"EDIT_WINDOW", "", "--edit-window", "how long after sending a message its sender may edit it, 1s-3650d (default 48h)"},
     {"FILE_MAX_BYTES", "", "--file-max-bytes", "largest file upload, 1K-4G (default 25M)"},
+    {"PRESENCE_GRACE", "", "--presence-grace",
+     "a user shows offline only once their last device has been gone this long, 1s-1h (default 5s)"},
+    {"USERNAME_QUARANTINE", "", "--username-quarantine",
+     "how long a deleted account's username stays reserved, 1s-3650d (default 30d)"},
+    {"PUSH_WEBHOOK_URL", "", "--push-webhook-url",
+     "http(s):// URL that gets a signed POST for messages no device received (default none = no push)"},
+    {"PUSH_WEBHOOK_SECRET", "", "--push-webhook-secret",
+     "HMAC-SHA256 key of the webhook's signature, at least 16 bytes; required with PUSH_WEBHOOK_URL (default none)"},
+    {"PUSH_DELAY", "", "--push-delay", "how long a message may reach no device before its push, 1s-1h (default 3s)"},
+    {"PUSH_INCLUDE_CONTENT", "", "--push-include-content", "put the message text in the webhook: on or off (default off)"},
+    {"PUSH_QUEUE", "", "--push-queue", "pushes waiting or being retried on a node; beyond it they are dropped, 1-10000000 (default 10000)"},
     // Abuse limits (docs/security.md). Rates are N/s, N/m or N/h (N at once, then N per
     // period); 0 turns a limit off.
     {"LOGIN_FAILURE_LIMIT", "", "--login-failure-limit", "wrong passwords per username (default 10/m)"},
@@ -94,6 +105,8 @@ constexpr setting_spec setting_specs[] = {
     {"HISTORY_LIMIT", "", "--history-limit", "history requests per connection (default 20/s)"},
     {"FILE_UPLOAD_LIMIT", "", "--file-upload-limit", "file uploads per user (default 30/m)"},
     {"HTTP_SEND_LIMIT", "", "--http-send-limit", "POST /v1/messages per user (default 50/s)"},
+    {"TYPING_LIMIT", "", "--typing-limit", "typing frames per connection (default 10/s)"},
+    {"EXPORT_LIMIT", "", "--export-limit", "account exports (GET /v1/me/export) per user (default 5/h)"},
     {"STORAGE_QUOTA", "", "--storage-quota",
      "message bytes a user may store per UTC day, with K, M or G; 0 = no quota (default 64M)"},
     {"HASH_QUEUE", "", "--hash-queue",
@@ -361,6 +374,14 @@ std::string parse_choice(const raw_value& r, const std::vector<std::pair<std::st
   fail(r, shown(r.value) + " is not accepted (accepted: " + accepted + ")");
 }
 
+/// on/off, true/false, 1/0, yes/no.
+bool parse_switch(const raw_value& r) {
+  return parse_choice(r,
+                      {{"on", "on"}, {"off", "off"}, {"true", "on"}, {"false", "off"}, {"1", "on"}, {"0", "off"},
+                       {"yes", "on"}, {"no", "off"}},
+                      "on or off") == "on";
+}
+
 // ---- .env ----
 
 struct dotenv_entry {
@@ -598,10 +619,7 @@ std::optional<server_config> load(int argc, const char* const* argv, const std::
     c.log_format = parse_choice(r, {{"text", "text"}, {"json", "json"}}, "text or json");
   }
   if (const auto& r = get("ACCESS_LOG"); r.set) {
-    c.access_log = parse_choice(r,
-                                {{"on", "on"}, {"off", "off"}, {"true", "on"}, {"false", "off"}, {"1", "on"},
-                                 {"0", "off"}, {"yes", "on"}, {"no", "off"}},
-                                "on or off") == "on";
+    c.access_log = parse_switch(r);
   }
   if (const auto& r = get("WEB_DIR"); r.set) {
     if (trim(r.value) == "off") {
@@ -643,6 +661,22 @@ std::optional<server_config> load(int argc, const char* const* argv, const std::
   if (const auto& r = get("FILE_MAX_BYTES"); r.set) {
     c.file_max_bytes = parse_bytes(r, 1024, 4ull * 1024 * 1024 * 1024, "from 1K to 4G");
   }
+  if (const auto& r = get("PRESENCE_GRACE"); r.set) c.presence_grace = parse_duration(r, hour, "from 1s to 1h");
+  if (const auto& r = get("USERNAME_QUARANTINE"); r.set) {
+    c.username_quarantine = parse_duration(r, 3650 * day, "from 1s to 3650d");
+  }
+  if (const auto& r = get("PUSH_WEBHOOK_URL"); r.set) {
+    c.push_webhook_url = trim(r.value);
+    if (!c.push_webhook_url.starts_with("http://") && !c.push_webhook_url.starts_with("https://")) {
+      fail(r, shown(r.value) + " is not accepted (accepted: an http:// or https:// URL)");
+    }
+  }
+  if (const auto& r = get("PUSH_WEBHOOK_SECRET"); r.set) c.push_webhook_secret = r.value;
+  if (const auto& r = get("PUSH_DELAY"); r.set) c.push_delay = parse_duration(r, hour, "from 1s to 1h");
+  if (const auto& r = get("PUSH_INCLUDE_CONTENT"); r.set) {
+    c.push_include_content = parse_switch(r);
+  }
+  if (const auto& r = get("PUSH_QUEUE"); r.set) c.push_queue = parse_count(r, 1, 10'000'000, "a queue length");
 
   // ---- abuse limits ----
   if (const auto& r = get("LOGIN_FAILURE_LIMIT"); r.set) c.login_failure_limit = parse_rate(r);
@@ -657,6 +691,8 @@ std::optional<server_config> load(int argc, const char* const* argv, const std::
   if (const auto& r = get("HISTORY_LIMIT"); r.set) c.history_limit = parse_rate(r);
   if (const auto& r = get("FILE_UPLOAD_LIMIT"); r.set) c.file_upload_limit = parse_rate(r);
   if (const auto& r = get("HTTP_SEND_LIMIT"); r.set) c.http_send_limit = parse_rate(r);
+  if (const auto& r = get("TYPING_LIMIT"); r.set) c.typing_limit = parse_rate(r);
+  if (const auto& r = get("EXPORT_LIMIT"); r.set) c.export_limit = parse_rate(r);
   if (const auto& r = get("STORAGE_QUOTA"); r.set) {
     c.storage_quota = trim(r.value) == "0" ? 0 : parse_bytes(r, 1, 1ull << 50, "0 for none, or up to 1024T");
   }
@@ -691,6 +727,9 @@ std::optional<server_config> load(int argc, const char* const* argv, const std::
   if (const auto& r = get("ADMIN_PORT"); r.set) c.admin = parse_admin(r);
 
   // ---- combinations, refused here so that a server that cannot run writes nothing to disk ----
+  if (!c.push_webhook_url.empty() && c.push_webhook_secret.size() < 16) {
+    fail(get("PUSH_WEBHOOK_SECRET"), "PUSH_WEBHOOK_URL needs PUSH_WEBHOOK_SECRET of at least 16 bytes to sign with");
+  }
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     fail(get(c.tls_cert.empty() ? "TLS_KEY" : "TLS_CERT"), "TLS needs both TLS_CERT and TLS_KEY");
   }

@@ -82,6 +82,15 @@ struct server_config {
   std::chrono::seconds edit_window{48 * 3600};          // EDIT_WINDOW: how long a sender may edit a message
   std::uint64_t file_max_bytes = 25ull * 1024 * 1024;    // FILE_MAX_BYTES: largest upload
 
+  // ---- people: typing, presence, accounts, push (docs/protocol.md) ----
+  std::chrono::seconds presence_grace{5};            // PRESENCE_GRACE: offline only after the last device is gone this long
+  std::chrono::seconds username_quarantine{30 * 24 * 3600};  // USERNAME_QUARANTINE: a deleted account's username stays reserved
+  std::string push_webhook_url;                      // PUSH_WEBHOOK_URL: http(s)://... ("" = no push)
+  std::string push_webhook_secret;                   // PUSH_WEBHOOK_SECRET: HMAC-SHA256 key of the signature header
+  std::chrono::seconds push_delay{3};                // PUSH_DELAY: undelivered this long -> webhook
+  bool push_include_content = false;                 // PUSH_INCLUDE_CONTENT: the message text in the webhook body
+  std::size_t push_queue = 10'000;                   // PUSH_QUEUE: pushes waiting or being retried, then dropped (counted)
+
   // ---- abuse limits (docs/security.md); a rate of 0 turns a limit off ----
   limits::rate login_failure_limit{10, std::chrono::minutes(1)};   // LOGIN_FAILURE_LIMIT: wrong passwords per username
   limits::rate login_address_limit{300, std::chrono::minutes(1)};  // LOGIN_ADDRESS_LIMIT: login attempts per address
@@ -94,6 +103,8 @@ struct server_config {
   std::uint64_t storage_quota = 64ull * 1024 * 1024;        // STORAGE_QUOTA: content bytes per user per UTC day (0 = off)
   limits::rate file_upload_limit{30, std::chrono::minutes(1)};  // FILE_UPLOAD_LIMIT: uploads per user
   limits::rate http_send_limit{50, std::chrono::seconds(1)};    // HTTP_SEND_LIMIT: POST /v1/messages per user
+  limits::rate typing_limit{10, std::chrono::seconds(1)};       // TYPING_LIMIT: typing frames per connection
+  limits::rate export_limit{5, std::chrono::hours(1)};          // EXPORT_LIMIT: GET /v1/me/export per user
   std::size_t hash_queue = 64;                              // HASH_QUEUE: password hashes queued or running (0 = off)
   limits::rate connect_limit{300, std::chrono::seconds(1)};  // CONNECT_LIMIT: connection attempts per address
   std::size_t address_connections = 1000;    // ADDRESS_CONNECTIONS: open connections per address (0 = off)

@@ -31,6 +31,7 @@ std::string_view code_name(errc code) noexcept {
     case errc::forbidden_origin: return "forbidden_origin";
     case errc::sync_expired: return "sync_expired";
     case errc::edit_window_closed: return "edit_window_closed";
+    case errc::blocked: return "blocked";
   }
   return "internal";
 }

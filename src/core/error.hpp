@@ -42,6 +42,8 @@ enum class errc {
   // Sync and message changes (issue "every device in step").
   sync_expired,        // "since" is older than SYNC_RETENTION or was never issued
   edit_window_closed,  // EDIT_WINDOW has passed since the message was sent
+  // People (issue "typing, presence, blocking, account control, push").
+  blocked,             // the sender has blocked the recipient: unblock them to write to them
 };
 
 /// The stable snake_case name of a code, e.g. "unknown_recipient".

@@ -21,6 +21,11 @@ struct user {
   user_id id = 0;
   std::string username;  // as registered (case kept); unique without regard to case
   std::string name;      // display name
+  // Filled by the store wherever it reads a user row (by id, by name, previews' peers);
+  // left at these defaults by search results.
+  bool deleted = false;               // DELETE /v1/me: shown as "Deleted account", never found by name
+  bool show_presence = true;          // PATCH /v1/me {"show_presence"}: online and last seen shared
+  std::optional<unix_ms> last_seen;   // when the user's last device went away (none: never, or deleted)
 };
 
 /// A user with the stored password hash; never leaves the auth layer.
@@ -34,6 +39,43 @@ struct new_user {
   std::string name;
   std::string password_hash;
   unix_ms created_at = 0;
+  /// A deleted account deleted before this gives its username up (USERNAME_QUARANTINE);
+  /// one deleted later still holds it (errc::username_taken). 0: none gives it up.
+  unix_ms reclaim_deleted_before = 0;
+};
+
+/// PATCH /v1/me: the fields to change (nullopt: unchanged).
+struct profile_update {
+  user_id id = 0;
+  std::optional<std::string> name;
+  std::optional<bool> show_presence;
+};
+
+/// One user blocked by another (GET /v1/blocks).
+struct block_entry {
+  user blocked;
+  unix_ms created_at = 0;
+};
+
+/// Who a user blocked, and who blocked them: the pairs that see nothing of each other's
+/// typing and presence, and whose messages to the blocker are withheld.
+struct block_relations {
+  std::vector<user_id> blocked;     // by the user
+  std::vector<user_id> blocked_by;  // users who blocked the user
+};
+
+/// A device's push token (POST /v1/devices), carried in push webhooks.
+struct push_device {
+  std::string platform;  // "fcm", "apns", "webpush", ... as the app registered it
+  std::string token;
+  unix_ms created_at = 0;
+};
+
+/// What DELETE /v1/me changed (store::delete_account).
+struct account_deletion {
+  std::vector<user_id> partners;      // users who shared a conversation with the account
+  std::int64_t messages_erased = 0;   // the account's messages whose content was erased
+  std::int64_t files_erased = 0;
 };
 
 /// A position in one user's event stream: grows with every event of that user, gap-free
@@ -119,6 +161,9 @@ struct send_result {
   message stored;
   bool duplicate = false;  // true: a retry; `stored` is the original message
   std::vector<stream_entry> stream;  // the events added (none for a duplicate)
+  /// The recipient has blocked the sender: stored for the sender only, never shown to the
+  /// recipient (no TEXT, not pending, not in their stream, history or previews; no push).
+  bool withheld = false;
 };
 
 /// A message whose state changed, with who has to hear about it.
@@ -176,6 +221,13 @@ struct preview_cursor {
   conversation_id conversation = 0;
 };
 
+/// Whether a viewer sees a user online, and the last seen the viewer may see (the chat
+/// layer decides: blocks, show_presence on both sides).
+struct presence_view {
+  bool online = false;
+  std::optional<unix_ms> last_seen;
+};
+
 /// One row of CHATPREVIEWS: the other party and the conversation's latest state.
 struct chat_preview {
   user peer;
@@ -183,6 +235,7 @@ struct chat_preview {
   std::optional<message> last;
   std::int64_t unread = 0;  // messages to the viewer not yet read
   unix_ms updated_at = 0;
+  presence_view presence;  // the peer's, as the viewer may see it: filled by the chat layer, not the store
 };
 
 }  // namespace chatrix

@@ -42,7 +42,7 @@ inline constexpr std::size_t connection_state_count = 3;
 
 /// The codes chatrix_errors_total{code} lists: errc 0 up to the last one declared in
 /// core/error.hpp (tests/unit/metrics checks that no code follows it).
-inline constexpr errc last_error_code = errc::edit_window_closed;
+inline constexpr errc last_error_code = errc::blocked;
 inline constexpr std::size_t error_code_count = static_cast<std::size_t>(last_error_code) + 1;
 /// Room for codes added later without moving the series' storage.
 inline constexpr std::size_t max_error_codes = 32;

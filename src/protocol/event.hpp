@@ -23,6 +23,8 @@ enum class event : int {
   edit = 14,      // extension: the sender edits a message; every device of both learns of it
   remove = 15,    // extension: DELETE, the sender deletes messages for everyone
   read_state = 16,  // extension: the user read messages on another device
+  typing = 17,      // extension: someone is (or stopped) typing to the user; never stored
+  presence = 18,    // extension: someone the user shares a conversation with came online or went offline
   refresh_token = 19,  // extension: a fresh token for a live session, and the server's answer
 };
 

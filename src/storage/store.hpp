@@ -24,6 +24,8 @@ struct query_limits {
   static constexpr int max_search_results = 50;
   static constexpr int max_history_page = 200;
   static constexpr int max_previews = 200;
+  static constexpr int max_blocks = 1000;        // users one user may block (errc::quota_exceeded beyond)
+  static constexpr int max_push_devices = 20;    // push tokens per user (the oldest go beyond)
 };
 
 /// An issued token, as revocation needs it (docs/security.md, "Token lifecycle").
@@ -53,6 +55,7 @@ struct session_snapshot {
   /// With `since`: the first page of the stream after it (pending stays empty), unless expired.
   std::optional<stream_page> stream;
   stream_pos latest = 0;  // the newest position of the viewer's stream, read in the same snapshot
+  block_relations blocks;  // the viewer's, read in the same snapshot
 };
 
 /// A stored file's bytes are kept in chunks of at most this size (the upload path writes one
@@ -88,12 +91,16 @@ class store {
 
   // ---- users ----
 
-  /// errc::username_taken if the username exists without regard to case.
+  /// errc::username_taken if the username exists without regard to case: held by a user, or
+  /// by an account deleted at or after u.reclaim_deleted_before (its quarantine). An account
+  /// deleted before it gives the username up (its row stays, under a name no one can
+  /// register, for the messages that name it).
   virtual void create_user(new_user u, callback<user> done) = 0;
-  /// Case-insensitive lookup by username.
+  /// Case-insensitive lookup by username; never a deleted account.
   virtual void find_user_by_name(std::string username, callback<std::optional<user_credentials>> done) = 0;
+  /// Deleted accounts too (user::deleted), so that their messages can be shown as theirs.
   virtual void find_user_by_id(user_id id, callback<std::optional<user>> done) = 0;
-  /// Case-insensitive substring match on username and display name, fragments of any
+  /// Deleted accounts are never found. Case-insensitive substring match on username and display name, fragments of any
   /// length, ranked: exact username, exact display name (by id), username prefix (by
   /// username), display-name prefix (by display name, then id), then any other match (by
   /// the text from the match to the end of the field, then id); each user once. Case is
@@ -105,7 +112,13 @@ class store {
   // ---- messages ----
 
   /// Stores a message, creating the conversation on first use (exactly once, whatever the
-  /// concurrency), assigning the next gap-free sequence number. A request matching a
+  /// concurrency), assigning the next gap-free sequence number. errc::blocked when the sender
+  /// has blocked the recipient, errc::unknown_recipient when the recipient's account is
+  /// deleted. When the recipient has blocked the sender, the message is stored withheld
+  /// (send_result::withheld, for ever, whatever unblocking follows): only the sender's stream
+  /// gets its event, and no read on the recipient's behalf ever returns it (pending, stream,
+  /// history, conversation_messages, previews and their unread counts, undelivered), nor do
+  /// mark_delivered or mark_read by the recipient change it. A request matching a
   /// message from the same sender to the same recipient with the same mark and content
   /// within the retry window is not stored again: the original comes back, duplicate=true.
   virtual void append_message(send_request req, callback<send_result> done) = 0;
@@ -187,6 +200,47 @@ class store {
   /// The bytes of chunk `index` of a complete file.
   virtual void read_file_chunk(std::string id, int index, callback<std::string> done) = 0;
 
+  // ---- people: profiles, presence, blocks, accounts, push devices ----
+
+  /// PATCH /v1/me: changes the given fields. The user as it is now; nullopt when there is no
+  /// such user (or the account is deleted).
+  virtual void update_profile(profile_update u, callback<std::optional<user>> done);
+  /// Users whose last device went away: last_seen becomes the later of the stored one and
+  /// the given one. One write for many users (a node records them in batches).
+  virtual void set_last_seen(std::vector<std::pair<user_id, unix_ms>> seen, callback<bool> done);
+  /// `blocker` blocks `blocked` (true when new; blocking again changes nothing).
+  /// errc::quota_exceeded beyond query_limits::max_blocks. Messages already stored are as
+  /// they were; later ones from `blocked` to `blocker` are withheld (append_message).
+  virtual void block_user(user_id blocker, user_id blocked, unix_ms at, callback<bool> done);
+  /// True when there was such a block. Messages withheld meanwhile stay withheld.
+  virtual void unblock_user(user_id blocker, user_id blocked, callback<bool> done);
+  /// The users `blocker` blocked, most recently blocked first.
+  virtual void blocked_users(user_id blocker, callback<std::vector<block_entry>> done);
+  /// Both directions, for the typing and presence filters (also in session_snapshot::blocks).
+  virtual void block_relations_of(user_id id, callback<block_relations> done);
+  /// The conversation of two users, if they have one (typing names its chat_id).
+  virtual void conversation_between(user_id a, user_id b, callback<std::optional<conversation_id>> done);
+  /// DELETE /v1/me, in one transaction: the user row stays as a tombstone (deleted, no name,
+  /// no password hash, last_seen and show_presence cleared; the username reserved until
+  /// create_user reclaims it), the content (and attachment) of every message the user sent
+  /// is erased (as delete_messages does, deleted_at = now) while the rows stay for their
+  /// partners' conversations, the user's files, stream, blocks (both ways) and push devices
+  /// are gone. Messages the user received stay: they are their senders'. Tokens are revoked
+  /// by the caller (revoke_user_tokens). errc::not_found when there is no such user (or it
+  /// was deleted already).
+  virtual void delete_account(user_id id, unix_ms now, callback<account_deletion> done);
+  /// Registers a push token for `id` (true when new). A (platform, token) registered by
+  /// another user moves to `id` (a device changed hands); beyond query_limits::
+  /// max_push_devices the user's oldest go.
+  virtual void add_push_device(user_id id, push_device d, callback<bool> done);
+  /// True when `id` had that (platform, token).
+  virtual void remove_push_device(user_id id, std::string platform, std::string token, callback<bool> done);
+  /// The user's push tokens, oldest first.
+  virtual void push_devices(user_id id, callback<std::vector<push_device>> done);
+  /// Of `ids`, the messages that no device of their recipient has received yet and that are
+  /// not withheld or deleted (a push is due), in the order given.
+  virtual void undelivered(std::vector<message_id> ids, callback<std::vector<message_id>> done);
+
   // ---- tokens (revocation survives restarts and holds on every node) ----
   // Records live until their token expires: every record_token and revoke_token also
   // forgets up to max_pruned_per_write records whose expires_at has passed (by the store's
@@ -224,6 +278,42 @@ class store {
   /// Finishes queued writes (their callbacks run) and stops the store's threads.
   virtual void shutdown() = 0;
 };
+
+// Not implemented yet: every store implements these (then they become pure).
+inline void store::update_profile(profile_update, callback<std::optional<user>> done) {
+  done(make_error(errc::internal, "update_profile is not implemented by this store"));
+}
+inline void store::set_last_seen(std::vector<std::pair<user_id, unix_ms>>, callback<bool> done) {
+  done(make_error(errc::internal, "set_last_seen is not implemented by this store"));
+}
+inline void store::block_user(user_id, user_id, unix_ms, callback<bool> done) {
+  done(make_error(errc::internal, "block_user is not implemented by this store"));
+}
+inline void store::unblock_user(user_id, user_id, callback<bool> done) {
+  done(make_error(errc::internal, "unblock_user is not implemented by this store"));
+}
+inline void store::blocked_users(user_id, callback<std::vector<block_entry>> done) {
+  done(make_error(errc::internal, "blocked_users is not implemented by this store"));
+}
+inline void store::block_relations_of(user_id, callback<block_relations> done) { done(block_relations{}); }
+inline void store::conversation_between(user_id, user_id, callback<std::optional<conversation_id>> done) {
+  done(std::optional<conversation_id>{});
+}
+inline void store::delete_account(user_id, unix_ms, callback<account_deletion> done) {
+  done(make_error(errc::internal, "delete_account is not implemented by this store"));
+}
+inline void store::add_push_device(user_id, push_device, callback<bool> done) {
+  done(make_error(errc::internal, "add_push_device is not implemented by this store"));
+}
+inline void store::remove_push_device(user_id, std::string, std::string, callback<bool> done) {
+  done(make_error(errc::internal, "remove_push_device is not implemented by this store"));
+}
+inline void store::push_devices(user_id, callback<std::vector<push_device>> done) {
+  done(std::vector<push_device>{});
+}
+inline void store::undelivered(std::vector<message_id>, callback<std::vector<message_id>> done) {
+  done(std::vector<message_id>{});
+}
 
 inline void store::session_start(user_id viewer, int previews_limit, int pending_limit,
                                  callback<session_snapshot> done) {

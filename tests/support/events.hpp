@@ -22,6 +22,8 @@ enum ev : int {
   ev_edit = 14,
   ev_delete = 15,
   ev_read_state = 16,
+  ev_typing = 17,
+  ev_presence = 18,
   ev_refresh_token = 19,
 };
 

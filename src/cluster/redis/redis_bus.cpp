@@ -362,6 +362,15 @@ void redis_bus::publish_revocation(const revocation& r) {
   });
 }
 
+// Until the cluster channel carries them: this node's sink only.
+void redis_bus::publish_presence(std::vector<presence_update> updates) {
+  if (sink_) sink_->presence_changed(id_, updates);
+}
+
+void redis_bus::publish_user_changed(user_id id) {
+  if (sink_) sink_->user_changed(id);
+}
+
 void redis_bus::schedule_flush() {
   if (flush_posted_ || stopped_) return;
   flush_posted_ = true;

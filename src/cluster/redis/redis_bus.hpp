@@ -110,6 +110,8 @@ class redis_bus final : public bus {
   void publish_revocation(const revocation& r) override;
   void device_connected(user_id id, std::function<void()> visible) override;
   void device_disconnected(user_id id) override;
+  void publish_presence(std::vector<presence_update> updates) override;
+  void publish_user_changed(user_id id) override;
   /// Deregisters (DEL node, ZREM, HDEL presence) and closes; the final commands are written
   /// while the io_context keeps running, bounded by stop_timeout.
   void stop() override;

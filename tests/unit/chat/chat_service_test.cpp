@@ -136,6 +136,12 @@ class lossy_bus final : public cluster::bus {
     if (visible) visible();
   }
   void device_disconnected(user_id) override {}
+  void publish_presence(std::vector<cluster::presence_update> updates) override {
+    if (sink_) sink_->presence_changed("test", updates);
+  }
+  void publish_user_changed(user_id id) override {
+    if (sink_) sink_->user_changed(id);
+  }
   void stop() override { sink_ = nullptr; }
   bool spans_nodes() const noexcept override { return false; }
   std::string node_id() const override { return "test"; }

@@ -624,6 +624,15 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
       {"FILE_MAX_BYTES", "10M"},
       {"FILE_UPLOAD_LIMIT", "5/m"},
       {"HTTP_SEND_LIMIT", "7/s"},
+      {"TYPING_LIMIT", "4/s"},
+      {"EXPORT_LIMIT", "2/h"},
+      {"PRESENCE_GRACE", "9s"},
+      {"USERNAME_QUARANTINE", "2d"},
+      {"PUSH_WEBHOOK_URL", "https://push.example/hook"},
+      {"PUSH_WEBHOOK_SECRET", "push-secret-0123456789"},
+      {"PUSH_DELAY", "4s"},
+      {"PUSH_INCLUDE_CONTENT", "on"},
+      {"PUSH_QUEUE", "77"},
       {"LOGIN_FAILURE_LIMIT", "5/m"},
       {"LOGIN_ADDRESS_LIMIT", "100/m"},
       {"REGISTER_LIMIT", "10/h"},
@@ -695,6 +704,15 @@ TEST_F(ConfigTest, EveryVariableHasAWorkingFlag) {
   EXPECT_EQ(c->file_max_bytes, 10u * 1024 * 1024);
   EXPECT_EQ(c->file_upload_limit, (chatrix::limits::rate{5, 1min}));
   EXPECT_EQ(c->http_send_limit, (chatrix::limits::rate{7, 1s}));
+  EXPECT_EQ(c->typing_limit, (chatrix::limits::rate{4, 1s}));
+  EXPECT_EQ(c->export_limit, (chatrix::limits::rate{2, 1h}));
+  EXPECT_EQ(c->presence_grace, 9s);
+  EXPECT_EQ(c->username_quarantine, 48h);
+  EXPECT_EQ(c->push_webhook_url, "https://push.example/hook");
+  EXPECT_EQ(c->push_webhook_secret, "push-secret-0123456789");
+  EXPECT_EQ(c->push_delay, 4s);
+  EXPECT_TRUE(c->push_include_content);
+  EXPECT_EQ(c->push_queue, 77u);
   EXPECT_EQ(c->login_failure_limit, (chatrix::limits::rate{5, 1min}));
   EXPECT_EQ(c->login_address_limit, (chatrix::limits::rate{100, 1min}));
   EXPECT_EQ(c->register_limit, (chatrix::limits::rate{10, 1h}));
@@ -737,6 +755,21 @@ TEST_F(ConfigTest, WebTlsAndLogSettings) {
   EXPECT_EQ(error_for("TLS_KEY", "/k.pem"), "TLS_KEY: TLS needs both TLS_CERT and TLS_KEY");
 }
 
+TEST_F(ConfigTest, PushNeedsAnHttpUrlAndASecret) {
+  const auto c = run({});
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->push_webhook_url.empty());
+  EXPECT_EQ(c->push_delay, 3s);
+  EXPECT_FALSE(c->push_include_content);
+  EXPECT_EQ(c->push_queue, 10000u);
+  EXPECT_EQ(c->presence_grace, 5s);
+  EXPECT_EQ(c->username_quarantine, 30 * 24h);
+  EXPECT_EQ(error_for("PUSH_WEBHOOK_URL", "ftp://x/hook"),
+            "PUSH_WEBHOOK_URL: 'ftp://x/hook' is not accepted (accepted: an http:// or https:// URL)");
+  EXPECT_NE(error_for("PUSH_WEBHOOK_URL", "http://127.0.0.1:9/hook").find("PUSH_WEBHOOK_SECRET of at least 16 bytes"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, SettingsListIsComplete) {
   std::set<std::string> flags;
   for (const auto& s : settings()) {
@@ -744,7 +777,7 @@ TEST_F(ConfigTest, SettingsListIsComplete) {
     EXPECT_FALSE(s.help.empty()) << s.variable;
     EXPECT_TRUE(flags.insert(s.flag).second) << "duplicate flag " << s.flag;
   }
-  EXPECT_EQ(settings().size(), 55u);
+  EXPECT_EQ(settings().size(), 64u);
   const auto find = [](const std::string& var) {
     for (const auto& s : settings()) {
       if (s.variable == var) return s.flag;

@@ -90,6 +90,8 @@ class scripted_bus final : public cluster::bus {
   void publish_revocation(const cluster::revocation&) override {}
   void device_connected(user_id, std::function<void()> visible) override { visible(); }
   void device_disconnected(user_id) override {}
+  void publish_presence(std::vector<cluster::presence_update>) override {}
+  void publish_user_changed(user_id) override {}
   void stop() override {}
   bool spans_nodes() const noexcept override { return true; }
   std::string node_id() const override { return "test"; }
