@@ -253,7 +253,13 @@ asio::awaitable<bool> chat_service::push_page(std::uint64_t id, const user& me, 
   co_return find_device(id) != nullptr;
 }
 
+void chat_service::user_changed(user_id id) { users_.forget(id); }
+
+void chat_service::publish_user_changed(user_id id) { bus_.publish_user_changed(id); }
+
 void chat_service::resync() {
+  // Profile changes may have been lost on the way too.
+  users_.clear();
   // Revocations the bus lost are in the store: read them again, then end the devices whose
   // tokens they revoke.
   tokens_.reload([this] {
@@ -343,7 +349,9 @@ asio::awaitable<result<user>> chat_service::resolve_recipient(const user& me, co
   if (req.to_id) {
     auto r = co_await users_.by_id(*req.to_id);
     if (!r) co_return r.error();
-    if (!*r) co_return make_error(errc::unknown_recipient, "no user with id " + std::to_string(*req.to_id));
+    if (!*r || (*r)->deleted) {
+      co_return make_error(errc::unknown_recipient, "no user with id " + std::to_string(*req.to_id));
+    }
     to = **r;
   }
   if (req.to_username) {

@@ -131,6 +131,10 @@ class chat_service final : public cluster::event_sink {
   /// up only reads the database once more before releasing its held events. The revocations
   /// are read again too, and devices whose tokens were revoked meanwhile are ended.
   void resync() override;
+  /// Drops what this node caches of `id` (profile; block relations and presence visibility).
+  void user_changed(user_id id) override;
+  /// `id`'s profile, settings or blocks changed (stored already): every node hears of it.
+  void publish_user_changed(user_id id);
 
   /// TEXTs handed to the store whose result has not come back yet (shutdown waits for them).
   std::size_t texts_in_flight() const noexcept { return texts_in_flight_; }
