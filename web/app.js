@@ -1,14 +1,19 @@
 // The Chatrix web client: signs in (or restores the session), then keeps the chat list, the open
 // conversation and the connection state in step with the server through the SDK. The SDK keeps
 // this browser's position in the user's event stream, so a reload or a reconnect catches up on
-// what happened meanwhile (messages, edits, deletes, what your other devices read).
+// what happened meanwhile (messages, edits, deletes, what your other devices read). Who is online
+// or typing and whom you blocked live beside the chats (people-store.js); the account settings
+// rename, hide your presence, unblock, export and delete the account.
 import { ChatrixClient } from "./sdk/index.js";
 import { ChatStore } from "./js/chat-store.js";
+import { PeopleStore } from "./js/people-store.js";
+import { TypingSender } from "./js/typing.js";
 import { h } from "./js/dom.js";
 import { clearSession, loadSession, saveSession } from "./js/session.js";
 import { LoginView, errorText } from "./js/login-view.js";
 import { SidebarView } from "./js/sidebar-view.js";
 import { ConversationView } from "./js/conversation-view.js";
+import { SettingsView } from "./js/settings-view.js";
 
 /** Messages per history request: a screenful or two, and one request when opening a chat. */
 const HISTORY_PAGE = 50;
@@ -23,6 +28,8 @@ const MAX_PAGES_TO_QUOTED = 100;
 const DOWNLOAD_URL_LIFETIME_MS = 60_000;
 const TOAST_MS = 5000;
 const QUIET_ERRORS = new Set(["network", "unauthorized", "closed", "logged_out"]);
+/** ERR about a typing frame: typing is advisory, a refusal of it is worth no toast. */
+const TYPING_EVENT = 17;
 /** The chat list's times say "12:30", then "Mon", then "3 Dec": redrawn each minute to stay true. */
 const LIST_TIMES_REFRESH_MS = 60_000;
 
@@ -30,6 +37,10 @@ class App {
   constructor() {
     this.client = null;
     this.store = null;
+    this.people = null;
+    this.typing = null;
+    /** Set while DELETE /v1/me runs: the sockets it closes must not read as an expired session. */
+    this.deletingAccount = false;
     this.activeUserId = null;
     this.pendingByMark = new Map();
     this.unsubscribe = [];
@@ -50,6 +61,7 @@ class App {
       search: async (query) => (await this.client.search(query)).filter((user) => user.id !== this.store.me.id),
       logout: () => this.logout(),
       more: () => this.loadMorePreviews(),
+      settings: () => this.openSettings(),
     });
     this.conversation = new ConversationView({
       send: (text, options) => this.send(text, options),
@@ -61,9 +73,25 @@ class App {
       loadEarlier: () => this.loadEarlier(),
       back: () => this.goBack(),
       retry: (message) => this.retry(message),
+      typing: (hasText) => { if (this.activeChat()) this.typing.input(this.activeChat().user.username, hasText); },
+      stopTyping: () => this.typing?.stop(),
+      block: (user) => this.block(user),
+      unblock: (user) => this.unblock(user).catch((error) => this.showToast(`Not unblocked: ${errorText(error)}`)),
+    });
+    this.settings = new SettingsView({
+      load: () => this.client.me(),
+      rename: (name) => this.updateMe({ name }),
+      showPresence: (show) => this.updateMe({ showPresence: show }),
+      unblock: (user) => this.unblock(user),
+      download: () => this.downloadData(),
+      deleteAccount: (password) => this.deleteAccount(password),
     });
     document.addEventListener("visibilitychange", () => this.markActiveRead());
-    setInterval(() => { if (this.store) this.renderChats(); }, LIST_TIMES_REFRESH_MS);
+    setInterval(() => {
+      if (!this.store) return;
+      this.renderChats();
+      this.renderPeer();
+    }, LIST_TIMES_REFRESH_MS);
     // An open conversation is a step in the browser's history, so a phone's back gesture (or
     // the browser's back button) returns to the chat list instead of leaving the app.
     window.addEventListener("popstate", (event) => {
@@ -92,6 +120,8 @@ class App {
   enter(client, user) {
     this.client = client;
     this.store = new ChatStore(user);
+    this.people = new PeopleStore();
+    this.typing = new TypingSender((to, typing) => client.setTyping(to, typing));
     this.login.hide();
     this.signedIn.hidden = false;
     this.sidebar.setMe(user);
@@ -109,18 +139,29 @@ class App {
     on("edited", (edit) => this.onChanged(this.store.applyEdit(edit)));
     on("deleted", (deletion) => this.onChanged(this.store.applyDelete(deletion)));
     on("readState", (readState) => this.onChanged(this.store.applyReadState(readState, { catchingUp: this.catchingUp })));
+    on("typing", ({ fromId, typing }) => this.onPeopleChanged(fromId, this.people.setTyping(fromId, typing)));
+    on("presence", ({ userId, online, lastSeen }) => this.onPeopleChanged(userId, this.people.applyPresence(userId, { online, lastSeen })));
     on("error", (error) => this.onError(error));
-    on("signedOut", (reason) => this.endSession(reason?.code === "logged_out" ? "" : "Your session has ended. Please log in again."));
+    on("signedOut", (reason) => {
+      if (this.deletingAccount) return;  // deleteAccount() ends the session with its own words
+      this.endSession(reason?.code === "logged_out" ? "" : "Your session has ended. Please log in again.");
+    });
     client.connect().catch((error) => {
       if (this.client === client && error?.code !== "unauthorized") this.showToast(errorText(error));
     });
   }
 
   endSession(notice = "") {
+    this.typing?.sent();  // forgets whom it typed to: the client goes, and its repeats with it
+    this.settings.close();
+    if (document.getElementById("block-dialog").open) document.getElementById("block-dialog").close();
     for (const off of this.unsubscribe.splice(0)) off();
     this.client?.close();
     this.client = null;
     this.store = null;
+    this.people = null;
+    this.typing = null;
+    this.deletingAccount = false;
     this.pendingByMark.clear();
     this.catchingUp = false;
     clearSession();
@@ -145,6 +186,18 @@ class App {
   onState(state) {
     this.sidebar.setConnection(state);
     this.offlineBanner.hidden = state === "open" || state === "idle";
+    // Disconnected, no typing:false can reach this device: nobody shows as typing until it is back.
+    if (state !== "open" && this.people?.clearTyping()) {
+      this.renderChats();
+      this.renderPeer();
+    }
+  }
+
+  /** A typing or presence change about `userId` (`changed`: it shows differently now). */
+  onPeopleChanged(userId, changed) {
+    if (!changed) return;
+    if (userId === this.activeUserId) this.renderPeer();
+    if (this.store.chats.has(userId)) this.renderChats();
   }
 
   onProfile(profile) {
@@ -156,6 +209,8 @@ class App {
   /** After every (re)connect: the chat list as the server has it, and the open chat caught up. */
   onPreviews(previews) {
     this.store.applyPreviews(previews);
+    this.people.applyPreviews(previews);
+    this.loadBlocks();
     this.catchingUp = true;
     // Without a stream position (the first connect, or one the server no longer keeps) what
     // happened while disconnected is not replayed: conversations loaded before are fetched
@@ -165,6 +220,23 @@ class App {
     const chat = this.activeChat();
     if (chat?.loaded) this.loadLatest(chat);
     this.renderChats();
+    this.renderPeer();
+  }
+
+  /**
+   * Whom you blocked, after each connect: another device of yours may have changed it (no event
+   * says so), and the header's button and the composer follow it.
+   */
+  async loadBlocks() {
+    const client = this.client;
+    try {
+      const blocks = await client.blocks();
+      if (client !== this.client) return;
+      this.people.setBlocks(blocks);
+      this.renderPeopleLists();
+    } catch (error) {
+      if (client === this.client && !QUIET_ERRORS.has(error?.code)) this.showToast(`Could not load the people you blocked: ${errorText(error)}`);
+    }
   }
 
   /** An edit, delete or read state changed this chat (null: one this client does not know). */
@@ -184,6 +256,7 @@ class App {
       const page = await client.previews({ before: this.store.previewsCursor, limit: PREVIEWS_PAGE });
       if (client !== this.client) return;
       this.store.applyPreviews(page, { page: true, limit: PREVIEWS_PAGE });
+      this.people.applyPreviews(page);
       this.renderChats();
     } catch (error) {
       if (client === this.client) this.showToast(`Could not load more conversations: ${errorText(error)}`);
@@ -195,8 +268,10 @@ class App {
 
   onMessage(message) {
     const { chat } = this.store.addMessage(message, message.own);
+    const stoppedTyping = !message.own && this.people.messageFrom(message.fromId);
     if (chat.user.id === this.activeUserId) {
       this.conversation.render();
+      if (stoppedTyping) this.renderPeer();
       this.markActiveRead();
     }
     this.renderChats();
@@ -219,6 +294,7 @@ class App {
     // Answers to this client's own requests come back through their promises, and a connection
     // that fails shows in the connection state (the SDK reports each failed attempt here too);
     // what is left is worth a word only when it says something a person can act on.
+    if (error?.refType === TYPING_EVENT) return;
     if (error?.code && !QUIET_ERRORS.has(error.code)) this.showToast(errorText(error));
   }
 
@@ -235,9 +311,11 @@ class App {
     }
     const chat = this.store.chatWith(user);
     chat.listed = true;
+    if (this.activeUserId !== user.id) this.typing.stop();
     this.activeUserId = user.id;
     document.body.classList.add("chat-open");
     this.conversation.open(chat);
+    this.renderPeer();
     this.conversation.focus();
     this.renderChats();
     if (chat.loaded && !chat.stale) this.markActiveRead();
@@ -251,6 +329,7 @@ class App {
   }
 
   closeChat() {
+    this.typing?.stop();
     const userId = this.activeUserId;
     this.activeUserId = null;
     document.body.classList.remove("chat-open");
@@ -316,6 +395,7 @@ class App {
     const chat = this.activeChat();
     if (!chat) return;
     const { message } = this.store.addSending(chat.user, text, newMark(), { replyTo });
+    this.typing.sent();
     this.deliver(chat, message);
     this.conversation.render({ toEnd: true });  // what you just wrote is in view, wherever you were
   }
@@ -364,16 +444,20 @@ class App {
   async download(attachment) {
     const client = this.client;
     try {
-      const blob = await client.downloadFile(attachment.id);
-      const url = URL.createObjectURL(blob);
-      const link = h("a", { href: url, download: attachment.name, hidden: true });
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(url), DOWNLOAD_URL_LIFETIME_MS);
+      this.save(await client.downloadFile(attachment.id), attachment.name);
     } catch (error) {
       if (client === this.client) this.showToast(`Could not download ${attachment.name}: ${errorText(error)}`);
     }
+  }
+
+  /** Hands the browser a file to save under `name`. */
+  save(blob, name) {
+    const url = URL.createObjectURL(blob);
+    const link = h("a", { href: url, download: name, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), DOWNLOAD_URL_LIFETIME_MS);
   }
 
   /** A reply's quote was clicked: scrolls to the original, loading earlier pages until it is there. */
@@ -436,7 +520,86 @@ class App {
     );
   }
 
+  // ---- people: blocking and the account ----
+
+  /** Blocks after the header's confirmation; the server hides their new messages from you from now on. */
+  async block(user) {
+    const client = this.client;
+    try {
+      const entry = await client.block(user.username);
+      if (client !== this.client) return;
+      this.people.block({ id: user.id, username: user.username, name: user.name, ...entry });
+      this.renderPeopleLists();
+    } catch (error) {
+      if (client === this.client) this.showToast(`Not blocked: ${errorText(error)}`);
+    }
+  }
+
+  /** Unblocks (from the header or the settings); someone not blocked any more counts as done. */
+  async unblock(user) {
+    const client = this.client;
+    try {
+      await client.unblock(user.username);
+    } catch (error) {
+      if (error?.code !== "not_found") throw error;
+    }
+    if (client !== this.client) return;
+    this.people.unblock(user.id);
+    this.renderPeopleLists();
+  }
+
+  openSettings() {
+    this.settings.open(this.store.me, this.people.blockedList());
+  }
+
+  /** PATCH /v1/me: the new name shows here at once, and to others from their next connect. */
+  async updateMe(changes) {
+    const client = this.client;
+    const profile = await client.updateMe(changes);
+    if (client !== this.client || !profile) return;
+    this.onProfile({ ...this.store.me, ...profile });
+  }
+
+  /** GET /v1/me/export, saved as a file the way the server names it. */
+  async downloadData() {
+    const data = await this.client.exportAccount();
+    const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+    this.save(blob, `chatrix-export-${this.store.me.username}.json`);
+  }
+
+  /** DELETE /v1/me with the password; then this device is signed out like every other one. */
+  async deleteAccount(password) {
+    const client = this.client;
+    this.deletingAccount = true;
+    try {
+      await client.deleteAccount(password);
+    } catch (error) {
+      this.deletingAccount = false;
+      throw error;
+    }
+    if (client === this.client) this.endSession("Your account was deleted.");
+  }
+
   // ---- rendering ----
+
+  /** The open conversation's header, typing line and composer notice. */
+  renderPeer() {
+    const chat = this.activeChat();
+    if (!chat) return;
+    const id = chat.user.id;
+    this.conversation.renderPeer({
+      presence: this.people.presenceOf(id),
+      typing: this.people.isTyping(id),
+      blocked: this.people.isBlocked(id),
+    });
+  }
+
+  /** Whom you blocked changed: the header, the chat list and the settings' list follow. */
+  renderPeopleLists() {
+    this.renderPeer();
+    this.renderChats();
+    this.settings.setBlocked(this.people.blockedList());
+  }
 
   renderChat(chat) {
     if (chat === this.activeChat()) this.conversation.render();
@@ -445,7 +608,7 @@ class App {
 
   renderChats() {
     const chats = this.store.sortedChats();
-    this.sidebar.renderChats(chats, this.activeUserId, this.store.me.id);
+    this.sidebar.renderChats(chats, this.activeUserId, this.store.me.id, this.people);
     if (!this.loadingPreviews) this.sidebar.setMore(this.store.morePreviews, false);
     const unread = chats.reduce((sum, chat) => sum + chat.unread, 0);
     document.title = unread ? `(${unread}) Chatrix` : "Chatrix";

@@ -1,5 +1,6 @@
 // Runs the real chatrix binary for a test: a temp data dir, a free port (written to a port file),
-// the cheapest password hashing, the web client found beside the binary. The binary: CHATRIX_BIN
+// the cheapest password hashing, the web client found beside the binary, and the settings a test
+// asks for (PRESENCE_GRACE=1s, say). The binary: CHATRIX_BIN
 // when set (the sanitizer runs point it at a wrapper that keeps the server's log), else
 // CHATRIX_DEFAULT_BIN (ctest's: the build's own), else build/bin/chatrix.
 import { spawn } from "node:child_process";
@@ -19,8 +20,10 @@ const DEFAULT_BINARY = process.env.CHATRIX_BIN || process.env.CHATRIX_DEFAULT_BI
   || resolve(import.meta.dirname, "../../build/bin/chatrix");
 
 export class ChatrixServer {
-  constructor(binary = DEFAULT_BINARY) {
+  /** `settings`: environment variables for the server, e.g. { PRESENCE_GRACE: "1s" }. */
+  constructor(binary = DEFAULT_BINARY, settings = {}) {
     this.binary = resolve(binary);  // the server runs in its temp dir, so never relative
+    this.settings = settings;
     this.process = null;
     this.port = 0;
   }
@@ -33,7 +36,7 @@ export class ChatrixServer {
   async start(port = 0) {
     this.dir ??= await mkdtemp(join(tmpdir(), "chatrix-browser-"));
     const portFile = join(this.dir, `port-${Date.now()}`);
-    const env = { ARGON2_PROFILE: "min", LOG_LEVEL: "warn" };
+    const env = { ARGON2_PROFILE: "min", LOG_LEVEL: "warn", ...this.settings };
     for (const name of INHERITED) if (process.env[name] !== undefined) env[name] = process.env[name];
     // The log is a file, not a pipe: the sanitizer runs' wrapper keeps it by linking it.
     const log = openSync(join(this.dir, "server.log"), "a");

@@ -104,7 +104,8 @@ export class ChatStore {
         loadingEarlier: false,
       };
       this.chats.set(user.id, chat);
-    } else if (user.username) {
+    } else if (user.username !== undefined) {
+      // A full row (previews, search): a new name, or the account deleted meanwhile ("" username).
       Object.assign(chat.user, user);
     }
     return chat;

@@ -1,10 +1,13 @@
 // The right pane: one conversation, its history (paged backwards by scrolling up or the "load
 // earlier" button), your messages with their ticks, and the composer (Enter sends). Each message
 // offers Reply, and yours Edit (inline) and Delete (after a confirmation); files come in through
-// the attach button or by dropping them on the pane.
+// the attach button or by dropping them on the pane. The header says whether the other person is
+// online or when they were last seen and offers Block / Unblock (after a confirmation); a line
+// above the composer says when they are typing; a blocked or deleted account gets a notice
+// instead of the composer.
 import { h, icon, ICONS } from "./dom.js";
 import { avatar } from "./avatar.js";
-import { clockTime, dayKey, dayLabel, displayName, fileSize, fullTime } from "./format.js";
+import { clockTime, dayKey, dayLabel, displayName, fileSize, fullTime, handle, isDeleted, lastSeenText } from "./format.js";
 import { canEdit, lastEditable } from "./chat-store.js";
 
 /** The width from which style.css shows both panes. */
@@ -30,7 +33,8 @@ export class ConversationView {
   /**
    * @param {{ send(text: string, options: {replyTo?: number}): void, attach(files: File[], options: {replyTo?: number}): void,
    *   edit(message: object, content: string): void, delete(message: object): void, download(attachment: object): Promise<void>,
-   *   showMessage(id: number): void, loadEarlier(): void, back(): void, retry(message: object): void }} actions
+   *   showMessage(id: number): void, loadEarlier(): void, back(): void, retry(message: object): void,
+   *   typing(hasText: boolean): void, stopTyping(): void, block(user: object): void, unblock(user: object): void }} actions
    */
   constructor(actions) {
     this.actions = actions;
@@ -49,6 +53,12 @@ export class ConversationView {
     this.replySnippet = document.getElementById("reply-snippet");
     this.attachInput = document.getElementById("attach-input");
     this.deleteDialog = document.getElementById("delete-dialog");
+    this.blockToggle = document.getElementById("block-toggle");
+    this.blockDialog = document.getElementById("block-dialog");
+    this.typingIndicator = document.getElementById("typing-indicator");
+    this.notice = document.getElementById("composer-notice");
+    this.noticeText = document.getElementById("composer-notice-text");
+    this.noticeUnblock = document.getElementById("composer-unblock");
     this.nodes = new Map();
     this.chat = null;
     this.loading = false;
@@ -56,6 +66,10 @@ export class ConversationView {
     this.editing = null;
     this.replyTo = null;
     this.deleting = null;
+    /** The other person's state as last shown: {presence, typing, blocked}. */
+    this.peerState = { presence: null, typing: false, blocked: false };
+    /** The person a Block or Unblock waits for its confirmation on, and which of the two. */
+    this.blockPending = null;
 
     document.getElementById("reply-cancel").addEventListener("click", () => this.cancelReply());
     document.getElementById("attach-button").addEventListener("click", () => this.attachInput.click());
@@ -68,6 +82,15 @@ export class ConversationView {
       const message = this.deleting;
       this.deleting = null;
       if (message && this.deleteDialog.returnValue === "delete") actions.delete(message);
+    });
+    this.blockToggle.addEventListener("click", () => this.confirmBlock());
+    this.noticeUnblock.addEventListener("click", () => this.confirmBlock());
+    this.blockDialog.addEventListener("close", () => {
+      const pending = this.blockPending;
+      this.blockPending = null;
+      if (!pending || this.blockDialog.returnValue !== "confirm") return;
+      if (pending.unblock) actions.unblock(pending.user);
+      else actions.block(pending.user);
     });
 
     document.getElementById("back").addEventListener("click", () => actions.back());
@@ -84,6 +107,8 @@ export class ConversationView {
       event.preventDefault();
       this.submit();
     });
+    this.input.addEventListener("input", () => actions.typing(this.input.value.trim() !== ""));
+    this.input.addEventListener("blur", () => actions.stopTyping());
     this.input.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
@@ -184,6 +209,22 @@ export class ConversationView {
     this.input.focus();
   }
 
+  /** Block or Unblock, whichever the person is not, once the dialog confirms it. */
+  confirmBlock() {
+    if (!this.chat) return;
+    const user = this.chat.user;
+    const name = displayName(user);
+    const unblock = this.peerState.blocked;
+    this.blockPending = { user, unblock };
+    document.getElementById("block-title").textContent = unblock ? `Unblock ${name}?` : `Block ${name}?`;
+    document.getElementById("block-text").textContent = unblock
+      ? `${name} can reach you again: new messages from them arrive, and you see each other online and typing. What they sent while blocked stays hidden.`
+      : `${name} is not told. Their messages stop reaching you, and neither of you sees the other online or typing. You can unblock them at any time.`;
+    document.getElementById("block-confirm").textContent = unblock ? "Unblock" : "Block";
+    this.blockDialog.returnValue = "";
+    this.blockDialog.showModal();
+  }
+
   confirmDelete(message) {
     this.deleting = message;
     this.deleteDialog.returnValue = "";
@@ -213,15 +254,51 @@ export class ConversationView {
       this.list.replaceChildren();
       this.input.value = chat.draft ?? "";
     }
-    this.peer.replaceChildren(
-      avatar(chat.user),
-      h("span", { className: "peer-text" },
-        h("h2", { id: "peer-name", className: "peer-name", tabIndex: -1 }, displayName(chat.user)),
-        h("span", { className: "peer-username" }, `@${chat.user.username}`)),
-    );
+    this.peerName = h("h2", { id: "peer-name", className: "peer-name", tabIndex: -1 });
+    this.peerUsername = h("span", { className: "peer-username" });
+    this.peerStatus = h("span", { className: "peer-status", dataset: { testid: "peer-status" } });
+    this.peerAvatar = h("span", { className: "peer-avatar" });
+    this.peer.replaceChildren(this.peerAvatar, h("span", { className: "peer-text" }, this.peerName, this.peerUsername, this.peerStatus));
     this.empty.hidden = true;
     this.pane.hidden = false;
     this.render({ toEnd: true });
+  }
+
+  /**
+   * The other person as this device knows them now: name, online or last seen, typing, blocked
+   * or deleted. `presence` is {online, lastSeen} or null (not known).
+   */
+  renderPeer({ presence, typing, blocked }) {
+    const chat = this.chat;
+    if (!chat) return;
+    this.peerState = { presence, typing, blocked };
+    const { user } = chat;
+    const name = displayName(user);
+    const deleted = isDeleted(user);
+    this.peerName.textContent = name;
+    this.peerUsername.textContent = handle(user);
+    this.peerAvatar.replaceChildren(avatar(user, "", { online: presence?.online }));
+    this.peerStatus.textContent = presence?.online ? "online" : presence?.lastSeen ? lastSeenText(presence.lastSeen) : "";
+    this.peerStatus.dataset.online = String(presence?.online === true);
+    this.typingIndicator.textContent = typing && !blocked ? `${name} is typing…` : "";
+
+    this.blockToggle.hidden = deleted;
+    this.blockToggle.textContent = blocked ? "Unblock" : "Block";
+    this.blockToggle.setAttribute("aria-label", blocked ? `Unblock ${name}` : `Block ${name}`);
+    // Neither a blocked person nor a deleted account can be written to: a notice says why.
+    const closed = deleted || blocked;
+    const changed = closed !== this.composer.hidden;
+    if (closed && changed) {
+      this.cancelReply();
+      this.editing = null;
+    }
+    this.composer.hidden = closed;
+    this.notice.hidden = !closed;
+    this.noticeUnblock.hidden = deleted || !blocked;
+    this.noticeText.textContent = deleted
+      ? "This account was deleted. Its messages stay here, but it cannot be written to."
+      : blocked ? `You blocked ${name}. Their new messages do not reach you.` : "";
+    if (changed) this.render();  // the messages' Reply and Edit go with the composer
   }
 
   close() {
@@ -241,7 +318,7 @@ export class ConversationView {
    * phone, where focusing the composer would cover half the screen with the keyboard at once.
    */
   focus() {
-    if (matchMedia(`(min-width: ${TWO_PANES_MIN_WIDTH_PX}px)`).matches) this.input.focus();
+    if (!this.composer.hidden && matchMedia(`(min-width: ${TWO_PANES_MIN_WIDTH_PX}px)`).matches) this.input.focus();
     else document.getElementById("peer-name").focus();
   }
 
@@ -300,7 +377,7 @@ export class ConversationView {
     this.historyStart.hidden = !started;
     this.historyStart.textContent = chat.messages.length
       ? "This is the start of your conversation."
-      : `No messages yet. Say hello to ${displayName(chat.user)}!`;
+      : isDeleted(chat.user) ? "No messages." : `No messages yet. Say hello to ${displayName(chat.user)}!`;
 
     if (keepPosition) this.scroller.scrollTop = scrollTop + (this.scroller.scrollHeight - scrollHeight);
     else if (toEnd || atBottom) this.scroller.scrollTop = this.scroller.scrollHeight;
@@ -361,7 +438,8 @@ export class ConversationView {
     const actions = node.querySelector(".message-actions");
     actions.hidden = message.deleted || message.id === undefined || this.editing === message;
     const edit = node.querySelector(".message-action--edit");
-    if (edit) edit.hidden = !canEdit(message);
+    if (edit) edit.hidden = !canEdit(message) || this.composer.hidden;
+    node.querySelector(".message-action--reply").hidden = this.composer.hidden;
     if (!message.own || node.dataset.status === message.status) return;
     node.dataset.status = message.status;
     const status = STATUS[message.status];

@@ -1,6 +1,6 @@
-// How people, times, days and sizes are shown: initials and a stable colour for avatars, clock
-// times, day labels, the short times of the chat list and file sizes. Locale-aware through Intl,
-// no clock of its own.
+// How people, times, days and sizes are shown: names (a deleted account's too), initials and a
+// stable colour for avatars, clock times, day labels, the short times of the chat list, "last
+// seen" and file sizes. Locale-aware through Intl, no clock of its own.
 
 const AVATAR_COLOURS = 8;
 
@@ -18,8 +18,22 @@ export function avatarColourClass(user) {
   return `avatar--c${hash % AVATAR_COLOURS}`;
 }
 
+/**
+ * A deleted account: the server keeps it in the conversations that name it, with no username
+ * (every live account has one of 3 to 32 characters) and the flag.
+ */
+export function isDeleted(user) {
+  return user.deleted === true || user.username === "";
+}
+
 export function displayName(user) {
+  if (isDeleted(user)) return "Deleted account";
   return user.name && user.name.trim() ? user.name : user.username;
+}
+
+/** "@bob", or nothing for a deleted account (its username is free for someone else). */
+export function handle(user) {
+  return isDeleted(user) ? "" : `@${user.username}`;
 }
 
 const clock = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
@@ -64,6 +78,15 @@ export function listTime(ms, now = Date.now()) {
   if (days === 0) return clockTime(ms);
   if (days < 7) return weekday.format(ms);
   return shortDate.format(ms);
+}
+
+/** The conversation header's line: "last seen today at 12:30", "... Mon at 9:05", "... 3 Dec". */
+export function lastSeenText(ms, now = Date.now()) {
+  const days = Math.round((startOfDay(now) - startOfDay(ms)) / DAY_MS);
+  if (days === 0) return `last seen today at ${clockTime(ms)}`;
+  if (days === 1) return `last seen yesterday at ${clockTime(ms)}`;
+  if (days < 7) return `last seen ${weekday.format(ms)} at ${clockTime(ms)}`;
+  return `last seen ${shortDate.format(ms)}`;
 }
 
 const SIZE_UNITS = ["KB", "MB", "GB"];

@@ -10,6 +10,7 @@ const MESSAGES = {
   rate_limited: "Too many attempts. Please wait a moment and try again.",
   overloaded: "The server is busy. Please try again in a moment.",
   unavailable: "The server cannot reach its database. Please try again later.",
+  blocked: "You blocked this person. Unblock them to write to them.",
 };
 
 export function errorText(error) {

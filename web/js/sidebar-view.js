@@ -1,9 +1,10 @@
-// The left pane: who you are, the connection state, people search and the chat list (most recent
-// first, with unread counts; older conversations load when it is scrolled to its end). It shows
-// what it is given and reports what the person picks.
+// The left pane: who you are, the connection state, the settings button, people search and the
+// chat list (most recent first, with unread counts, who is online or typing and when the others
+// were last seen; older conversations load when it is scrolled to its end). It shows what it is
+// given and reports what the person picks.
 import { h } from "./dom.js";
 import { avatar } from "./avatar.js";
-import { displayName, listTime } from "./format.js";
+import { displayName, handle, listTime } from "./format.js";
 import { previewText } from "./chat-store.js";
 
 /** Search while typing, but not on every key: one request per pause. */
@@ -20,7 +21,10 @@ const CONNECTION_TEXT = {
 };
 
 export class SidebarView {
-  /** @param {{ open(user: object): void, search(q: string): Promise<object[]>, logout(): void, more(): void }} actions */
+  /**
+   * @param {{ open(user: object): void, search(q: string): Promise<object[]>, logout(): void, more(): void,
+   *   settings(): void }} actions
+   */
   constructor(actions) {
     this.actions = actions;
     this.me = document.getElementById("me");
@@ -40,6 +44,7 @@ export class SidebarView {
     this.resultsFor = null;
 
     document.getElementById("logout").addEventListener("click", () => actions.logout());
+    document.getElementById("settings-open").addEventListener("click", () => actions.settings());
     this.searchInput.addEventListener("input", () => this.scheduleSearch());
     this.searchInput.addEventListener("keydown", (event) => {
       if (event.key === "Escape") this.clearSearch();
@@ -64,7 +69,7 @@ export class SidebarView {
       avatar(user, "avatar--sm"),
       h("span", { className: "me-text" },
         h("span", { className: "me-name" }, displayName(user)),
-        h("span", { className: "me-username" }, `@${user.username}`)),
+        h("span", { className: "me-username" }, handle(user))),
     );
   }
 
@@ -140,13 +145,16 @@ export class SidebarView {
         avatar(user),
         h("span", { className: "person-text" },
           h("span", { className: "person-name" }, displayName(user)),
-          h("span", { className: "person-username" }, `@${user.username}`))))));
+          h("span", { className: "person-username" }, handle(user)))))));
     this.searchEmpty.hidden = people.length > 0;
     this.searchEmpty.textContent = people.length ? "" : emptyText;
   }
 
-  /** Redraws the chat list in place: the buttons stay, so keyboard focus stays where it was. */
-  renderChats(chats, activeUserId, meId) {
+  /**
+   * Redraws the chat list in place: the buttons stay, so keyboard focus stays where it was.
+   * `people` (people-store.js) says who is online, typing or blocked.
+   */
+  renderChats(chats, activeUserId, meId, people) {
     const seen = new Set();
     chats.forEach((chat, index) => {
       const id = chat.user.id;
@@ -162,7 +170,7 @@ export class SidebarView {
         item = h("li", {}, button);
         this.items.set(id, item);
       }
-      fillChatItem(item.firstChild, chat, id === activeUserId, meId);
+      fillChatItem(item.firstChild, chat, id === activeUserId, meId, people);
       if (this.chatList.children[index] !== item) {
         const hadFocus = item.contains(document.activeElement);
         this.chatList.insertBefore(item, this.chatList.children[index] ?? null);
@@ -179,27 +187,40 @@ export class SidebarView {
   }
 }
 
-function fillChatItem(button, chat, active, meId) {
+function fillChatItem(button, chat, active, meId, people) {
+  const id = chat.user.id;
   const last = chat.lastMessage;
   const preview = last
     ? `${last.fromId === meId ? "You: " : ""}${previewText(last)}`
     : "No messages yet";
+  const presence = people.presenceOf(id);
+  const typing = people.isTyping(id);
   if (active) button.setAttribute("aria-current", "true");
   else button.removeAttribute("aria-current");
   button.classList.toggle("has-unread", chat.unread > 0);
+  button.dataset.online = String(presence?.online === true);
   button.replaceChildren(
-    avatar(chat.user),
+    avatar(chat.user, "", { online: presence?.online }),
     h("span", { className: "chat-text" },
       h("span", { className: "chat-top" },
         h("span", { className: "chat-name" }, displayName(chat.user)),
-        h("span", { className: "chat-username" }, `@${chat.user.username}`),
+        h("span", { className: "chat-username" }, handle(chat.user), presenceNode(presence)),
         chat.lastAt ? h("time", { className: "chat-time", dateTime: new Date(chat.lastAt).toISOString() }, listTime(chat.lastAt)) : null),
       h("span", { className: "chat-bottom" },
-        h("span", { className: "chat-preview" }, preview),
+        typing
+          ? h("span", { className: "chat-preview chat-typing", dataset: { testid: "chat-typing" } }, "typing…")
+          : h("span", { className: "chat-preview" }, preview),
         chat.unread > 0
           ? h("span", { className: "unread-count", dataset: { testid: "unread-count" }, "aria-label": `${chat.unread} unread` }, String(chat.unread))
           : null)),
   );
+}
+
+/** "online", or when they were last seen (short, as the list's times), or nothing when unknown or hidden. */
+function presenceNode(presence) {
+  if (!presence || (!presence.online && presence.lastSeen === null)) return null;
+  const text = presence.online ? "online" : `last seen ${listTime(presence.lastSeen)}`;
+  return h("span", { className: "chat-presence", dataset: { testid: "chat-presence" } }, ` · ${text}`);
 }
 
 /** Arrow keys move between the buttons of a list, as in a menu. */
