@@ -258,7 +258,8 @@ export class ConversationView {
     this.peerUsername = h("span", { className: "peer-username" });
     this.peerStatus = h("span", { className: "peer-status", dataset: { testid: "peer-status" } });
     this.peerAvatar = h("span", { className: "peer-avatar" });
-    this.peer.replaceChildren(this.peerAvatar, h("span", { className: "peer-text" }, this.peerName, this.peerUsername, this.peerStatus));
+    this.peer.replaceChildren(this.peerAvatar,
+      h("span", { className: "peer-text" }, this.peerName, h("span", { className: "peer-sub" }, this.peerUsername, this.peerStatus)));
     this.empty.hidden = true;
     this.pane.hidden = false;
     this.render({ toEnd: true });
