@@ -18,12 +18,9 @@ export function avatarColourClass(user) {
   return `avatar--c${hash % AVATAR_COLOURS}`;
 }
 
-/**
- * A deleted account: the server keeps it in the conversations that name it, with no username
- * (every live account has one of 3 to 32 characters) and the flag.
- */
+/** A deleted account: the server keeps it in the conversations that name it, flagged, without its username. */
 export function isDeleted(user) {
-  return user.deleted === true || user.username === "";
+  return user.deleted === true;
 }
 
 export function displayName(user) {
