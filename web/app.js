@@ -73,7 +73,7 @@ class App {
       loadEarlier: () => this.loadEarlier(),
       back: () => this.goBack(),
       retry: (message) => this.retry(message),
-      typing: (hasText) => { if (this.activeChat()) this.typing.input(this.activeChat().user.username, hasText); },
+      typing: (hasText) => this.composerChanged(hasText),
       stopTyping: () => this.typing?.stop(),
       block: (user) => this.block(user),
       unblock: (user) => this.unblock(user).catch((error) => this.showToast(`Not unblocked: ${errorText(error)}`)),
@@ -152,9 +152,8 @@ class App {
   }
 
   endSession(notice = "") {
-    this.typing?.sent();  // forgets whom it typed to: the client goes, and its repeats with it
+    this.typing?.sent();  // the client closes (its repeats end with it); no pause timer may call it after
     this.settings.close();
-    if (document.getElementById("block-dialog").open) document.getElementById("block-dialog").close();
     for (const off of this.unsubscribe.splice(0)) off();
     this.client?.close();
     this.client = null;
@@ -391,6 +390,12 @@ class App {
     if (hadUnread || ids.length) this.renderChats();
   }
 
+  /** A key in the composer: the person you write to is told you are typing (typing.js decides when). */
+  composerChanged(hasText) {
+    const chat = this.activeChat();
+    if (chat) this.typing.input(chat.user.username, hasText);
+  }
+
   send(text, { replyTo } = {}) {
     const chat = this.activeChat();
     if (!chat) return;
@@ -528,7 +533,7 @@ class App {
     try {
       const entry = await client.block(user.username);
       if (client !== this.client) return;
-      this.people.block({ id: user.id, username: user.username, name: user.name, ...entry });
+      this.people.block(entry);
       this.renderPeopleLists();
     } catch (error) {
       if (client === this.client) this.showToast(`Not blocked: ${errorText(error)}`);
@@ -556,7 +561,7 @@ class App {
   async updateMe(changes) {
     const client = this.client;
     const profile = await client.updateMe(changes);
-    if (client !== this.client || !profile) return;
+    if (client !== this.client) return;
     this.onProfile({ ...this.store.me, ...profile });
   }
 

@@ -303,6 +303,7 @@ export class ConversationView {
   }
 
   close() {
+    if (this.blockDialog.open) this.blockDialog.close();
     if (this.chat) this.chat.draft = this.input.value;
     this.editing = null;
     this.cancelReply();
