@@ -157,9 +157,17 @@ class receipt_job final : public write_job {
   outcome_of<delivered_result> outcome;
 };
 
+/// What the writer thread knows across batches.
+struct writer_state {
+  /// Stream events older than this are forgotten a few at a time by the steps that add events.
+  std::chrono::milliseconds retention{0};
+  /// False until a block may exist: appends skip their lookup of the blocks table meanwhile.
+  /// Set (never cleared: a rolled back block_user only costs lookups) before a block is stored.
+  bool blocks_possible = true;
+};
+
 /// Runs one step of a batch: a single job, or a run of consecutive jobs of the same kind.
-/// On job_run::aborted every job of the step holds an error. Stream events older than
-/// `retention` are forgotten a few at a time by the steps that add events.
-job_run run_step(connection& c, std::span<write_job* const> jobs, std::chrono::milliseconds retention);
+/// On job_run::aborted every job of the step holds an error.
+job_run run_step(connection& c, std::span<write_job* const> jobs, const writer_state& state);
 
 }  // namespace chatrix::storage::sqlite_detail

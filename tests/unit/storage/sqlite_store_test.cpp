@@ -159,7 +159,7 @@ TEST(sqlite_store, applies_each_migration_once_and_uses_wal) {
   EXPECT_EQ(db.rows("SELECT version, name FROM schema_version"),
             (std::vector<std::string>{"1|initial schema", "2|unread counters", "3|search any substring",
                                       "4|token revocation", "5|stream and files",
-                                      "6|stream retention per user"}));
+                                      "6|stream retention per user", "7|people"}));
   EXPECT_EQ(db.rows("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   EXPECT_EQ(db.rows("SELECT username FROM users ORDER BY id"), (std::vector<std::string>{"round0", "round1"}));
   // The suffix index was kept in step by the triggers: every suffix of the folded username
