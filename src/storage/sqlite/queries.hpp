@@ -63,7 +63,8 @@ inline constexpr std::string_view select_user_by_id =
 inline constexpr std::string_view select_search_user =
     "SELECT id, username, name FROM users WHERE id = ?1 AND deleted_at IS NULL";
 
-inline constexpr std::string_view set_password_hash = "UPDATE users SET password_hash = ?2 WHERE id = ?1 RETURNING id";
+inline constexpr std::string_view set_password_hash =
+    "UPDATE users SET password_hash = ?2 WHERE id = ?1 AND deleted_at IS NULL RETURNING id";
 
 // Search (see sqlite_store::search_users and migration 2): each tier returns user ids in
 // its ranking order from an ordered index walk that LIMIT (or the caller) stops early.
@@ -442,9 +443,11 @@ inline constexpr std::string_view delete_push_device =
     "DELETE FROM push_devices WHERE platform = ?2 AND token = ?3 AND user_id = ?1";
 inline constexpr std::string_view select_push_devices =
     "SELECT platform, token, created_at FROM push_devices WHERE user_id = ?1 ORDER BY created_at, platform, token";
-// A push is due for ?1: no device received it, it is not withheld, not deleted.
+// A push is due for ?1: no device received it, it is not withheld, not deleted, and its
+// recipient's account is not deleted (the conversation is not closed).
 inline constexpr std::string_view select_push_due =
-    "SELECT 1 FROM messages WHERE id = ?1 AND delivered_at IS NULL AND withheld = 0 AND deleted_at IS NULL";
+    "SELECT 1 FROM messages AS m JOIN conversations AS c ON c.id = m.conversation_id "
+    "WHERE m.id = ?1 AND m.delivered_at IS NULL AND m.withheld = 0 AND m.deleted_at IS NULL AND c.closed = 0";
 
 // ---- tokens (see tokens.hpp and migration 4) ----
 // Token writes are a few per login, not per message: RETURNING's temporary b-tree is fine here.

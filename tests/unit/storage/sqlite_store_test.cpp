@@ -806,6 +806,22 @@ TEST(sqlite_store, a_block_stored_before_a_restart_still_withholds) {
             errc::blocked);
 }
 
+// A deleted account's messages wait for no push (it has no devices any more), and its
+// tombstone takes no password.
+TEST(sqlite_store, a_deleted_account_gets_no_push_and_no_password) {
+  temp_dir dir;
+  sqlite_store s(dir.path() / "chatrix.db");
+  const user ann = make_user(s, "ann"), bob = make_user(s, "bob");
+  const message_id to_ann = await<send_result>([&](auto done) {
+                              s.append_message(send_request{bob.id, ann.id, "hi", std::nullopt, 10, 0}, done);
+                            }).value().stored.id;
+  ASSERT_EQ(await<std::vector<message_id>>([&](auto done) { s.undelivered({to_ann}, done); }).value(),
+            std::vector<message_id>{to_ann});
+  ASSERT_TRUE(await<account_deletion>([&](auto done) { s.delete_account(ann.id, 20, done); }));
+  EXPECT_TRUE(await<std::vector<message_id>>([&](auto done) { s.undelivered({to_ann}, done); }).value().empty());
+  EXPECT_FALSE(await<bool>([&](auto done) { s.set_password_hash(ann.id, "new", done); }).value());
+}
+
 // Migration 7 on a database with users and messages: the new columns take their defaults, and
 // pending messages are still found through the rebuilt pending index.
 TEST(sqlite_store, migration_7_keeps_existing_users_and_pending_messages) {
