@@ -489,6 +489,14 @@ void sqlite_store::impl::run_batch(std::vector<std::unique_ptr<write_job>>& batc
     }
     break;
   }
+  if (std::exchange(writer_state_.recheck_blocks, false)) {
+    try {
+      writer_state_.blocks_possible = sqlite_detail::any_block(c);
+    } catch (const sqlite_error& e) {
+      spdlog::error("sqlite store: cannot count blocks: {}", e.what());
+      writer_state_.blocks_possible = true;  // looking costs a lookup; not looking could be wrong
+    }
+  }
   // Only now, with the batch settled, in submission order.
   for (auto& job : batch) job->complete();
 }
@@ -888,7 +896,8 @@ void sqlite_store::block_user(user_id blocker, user_id blocked, unix_ms at, call
 }
 
 void sqlite_store::unblock_user(user_id blocker, user_id blocked, callback<bool> done) {
-  impl_->write<bool>(std::move(done), [blocker, blocked](connection& c) {
+  impl_->write<bool>(std::move(done), [blocker, blocked, writer = &impl_->writer_state()](connection& c) {
+    writer->recheck_blocks = true;
     return sqlite_detail::unblock_user(c, blocker, blocked);
   });
 }
@@ -916,8 +925,10 @@ void sqlite_store::conversation_between(user_id a, user_id b, callback<std::opti
 }
 
 void sqlite_store::delete_account(user_id id, unix_ms now, callback<account_deletion> done) {
-  impl_->write<account_deletion>(std::move(done),
-                                 [id, now](connection& c) { return sqlite_detail::delete_account(c, id, now); });
+  impl_->write<account_deletion>(std::move(done), [id, now, writer = &impl_->writer_state()](connection& c) {
+    writer->recheck_blocks = true;  // the account's blocks go with it
+    return sqlite_detail::delete_account(c, id, now);
+  });
 }
 
 void sqlite_store::add_push_device(user_id id, push_device d, callback<bool> done) {

@@ -161,9 +161,13 @@ class receipt_job final : public write_job {
 struct writer_state {
   /// Stream events older than this are forgotten a few at a time by the steps that add events.
   std::chrono::milliseconds retention{0};
-  /// False until a block may exist: appends skip their lookup of the blocks table meanwhile.
-  /// Set (never cleared: a rolled back block_user only costs lookups) before a block is stored.
+  /// False while no block exists: appends skip their lookup of the blocks table. Set by
+  /// block_user before it writes (a rolled back block only costs lookups); a write that
+  /// removes blocks asks for recheck_blocks, and after its batch the writer reads again
+  /// whether any block is left. Appends run first in a batch, so they always see the state
+  /// of the batches before.
   bool blocks_possible = true;
+  bool recheck_blocks = false;
 };
 
 /// Runs one step of a batch: a single job, or a run of consecutive jobs of the same kind.

@@ -782,9 +782,9 @@ TEST(sqlite_store, a_deleted_account_leaves_no_text_of_its_own_in_the_database_f
   EXPECT_TRUE(db.rows("SELECT suffix FROM user_suffixes WHERE user_id = 1").empty());
 }
 
-// The writer skips the lookup of blocks until one exists; a block stored before a restart
-// must still be seen after it.
-TEST(sqlite_store, a_block_stored_before_a_restart_still_withholds) {
+// The writer skips the lookup of blocks while none exists; a block stored before a restart
+// must still be seen after it, and one stored after the last was removed too.
+TEST(sqlite_store, the_writer_looks_for_blocks_whenever_one_exists) {
   temp_dir dir;
   const fs::path file = dir.path() / "chatrix.db";
   user_id ann = 0, bob = 0;
@@ -804,6 +804,20 @@ TEST(sqlite_store, a_block_stored_before_a_restart_still_withholds) {
               s.append_message(send_request{ann, bob, "hi", std::nullopt, 1001, 0}, done);
             })),
             errc::blocked);
+
+  // Once no block is left the writer stops looking; a new block makes it look again.
+  ASSERT_TRUE(await<bool>([&](auto done) { s.unblock_user(ann, bob, done); }).value());
+  const auto free = await<send_result>([&](auto done) {
+    s.append_message(send_request{ann, bob, "free", std::nullopt, 1002, 0}, done);
+  });
+  ASSERT_TRUE(free);
+  EXPECT_FALSE(free->withheld);
+  ASSERT_TRUE(await<bool>([&](auto done) { s.block_user(bob, ann, 1003, done); }).value());
+  const auto again = await<send_result>([&](auto done) {
+    s.append_message(send_request{ann, bob, "again", std::nullopt, 1004, 0}, done);
+  });
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->withheld);
 }
 
 // A deleted account's messages wait for no push (it has no devices any more), and its
