@@ -69,7 +69,8 @@ result<edit_result> edit_message(connection& c, const edit_request& req, std::ch
   }
   stream_writer stream(c, retention);
   const std::vector<message_id> ids{req.id};
-  out.stream = tell_members(stream, *m, stream_kind::edited, ids, m->withheld ? std::vector<message_id>{} : ids, req.now);
+  const std::vector<message_id> recipient_ids = m->withheld ? std::vector<message_id>{} : ids;
+  out.stream = tell_members(stream, *m, stream_kind::edited, ids, recipient_ids, req.now);
   stream.flush();
   return out;
 }

@@ -188,9 +188,9 @@ inline std::string_view insert_messages(std::size_t rows) {
   });
 }
 
-/// The messages among ?1..?rows not yet delivered (withheld ones never are): id, sender_id, recipient_id, conversation_id. One lookup
-/// per id, joined by UNION ALL: an IN list of parameters would first be copied into a
-/// temporary b-tree.
+/// The messages among ?1..?rows not yet delivered (a withheld one never is): id, sender_id,
+/// recipient_id, conversation_id. One lookup per id, joined by UNION ALL: an IN list of
+/// parameters would first be copied into a temporary b-tree.
 inline std::string_view select_undelivered(std::size_t rows) {
   return detail::by_row_count(rows, [](std::size_t n) {
     std::string out;

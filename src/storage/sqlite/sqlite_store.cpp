@@ -680,7 +680,8 @@ void sqlite_store::mark_read(user_id reader, std::vector<message_id> ids, unix_m
       query q(c, sql::select_read_state);
       q.bind(id);
       // A message withheld from the reader is, to them, no message at all.
-      if (!q.step() || q.int64(1) != reader || q.int64(5) != 0) return make_error(errc::forbidden, "not a message to you");
+      if (!q.step() || q.int64(1) != reader || q.int64(5) != 0)
+        return make_error(errc::forbidden, "not a message to you");
       if (q.int64(3) != 0 || !seen.insert(id).second) continue;  // read before, or a repeated id
       const user_id sender = q.int64(0);
       const conversation_id conversation = q.int64(2);

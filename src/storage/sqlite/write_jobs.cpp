@@ -119,7 +119,8 @@ void append_messages(connection& c, std::span<write_job* const> jobs, const writ
     if (writer.blocks_possible && req.sender != req.recipient) {
       auto known = blocks.find({req.sender, req.recipient});
       if (known == blocks.end())
-        known = blocks.emplace(std::pair{req.sender, req.recipient}, block_effect_of(c, req.sender, req.recipient)).first;
+        known = blocks.emplace(std::pair{req.sender, req.recipient}, block_effect_of(c, req.sender, req.recipient))
+                    .first;
       effect = known->second;
     }
     if (effect == block_effect::refused) {
@@ -174,7 +175,8 @@ void append_messages(connection& c, std::span<write_job* const> jobs, const writ
       const int p = static_cast<int>(sql::message_insert_columns * i);
       q.bind_at(p + 1, m.conversation).bind_at(p + 2, m.seq).bind_at(p + 3, m.sender).bind_at(p + 4, m.recipient);
       q.bind_at(p + 5, m.content).bind_at(p + 6, req.mark).bind_at(p + 7, m.created_at);
-      q.bind_at(p + 8, req.reply_to).bind_at(p + 9, req.attachment).bind_at(p + 10, added[first + i].withheld ? 1 : 0);
+      q.bind_at(p + 8, req.reply_to).bind_at(p + 9, req.attachment);
+      q.bind_at(p + 10, added[first + i].withheld ? 1 : 0);
     }
     q.run();
     // AUTOINCREMENT with a single writer: the rows got consecutive ids, the last one last.
@@ -207,7 +209,8 @@ void append_messages(connection& c, std::span<write_job* const> jobs, const writ
   }
   stream.flush();
 
-  for (const auto& [job, index] : retries_of_added) job->outcome.set(send_result{added[index].m, true, {}, added[index].withheld});
+  for (const auto& [job, index] : retries_of_added)
+    job->outcome.set(send_result{added[index].m, true, {}, added[index].withheld});
   for (std::size_t i = 0; i < added.size(); ++i)
     added[i].job->outcome.set(send_result{std::move(added[i].m), false, std::move(events[i]), added[i].withheld});
 }

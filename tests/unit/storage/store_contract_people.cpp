@@ -605,7 +605,8 @@ TEST_P(store_contract, people_push_devices_beyond_the_cap_drop_the_oldest) {
   people_calls p(db());
   const user ann = add_user("ann");
   const int n = query_limits::max_push_devices + 2;
-  for (int i = 0; i < n; ++i) ASSERT_TRUE(p.add_device(ann.id, "fcm", std::string("t").append(std::to_string(100 + i)), 1'000 + i));
+  for (int i = 0; i < n; ++i)
+    ASSERT_TRUE(p.add_device(ann.id, "fcm", std::string("t").append(std::to_string(100 + i)), 1'000 + i));
   const auto list = p.devices(ann.id);
   ASSERT_EQ(list.size(), static_cast<std::size_t>(query_limits::max_push_devices));
   EXPECT_EQ(list.front(), "fcm:t102");
