@@ -111,7 +111,6 @@ test("typing shows on the other side while Alice types, and goes when she emptie
   // Typing, then the composer loses focus.
   await composer.pressSequentially("Wait");
   await typingLine.filter({ hasText: "is typing" }).waitFor();
-  await alice.page.screenshot({ path: join(OUTPUT, "people-typing-alice.png") });
   await bob.page.screenshot({ path: join(OUTPUT, "people-typing.png") });
   await byTestId(alice.page, "search-input").focus();
   await textIs(bob.page, "typing-indicator", "");
