@@ -4,6 +4,7 @@
 
 #include "store_contract.hpp"
 
+#include "storage/postgres/migrations.hpp"
 #include "storage/postgres/postgres_store.hpp"
 #include "support/pg_instance.hpp"
 
@@ -489,6 +490,64 @@ TEST_F(pg_people, undelivered_keeps_what_no_device_received_in_the_order_given) 
   must<delete_result>([&](auto done) { db().delete_messages(delete_request{ann.id, {c.stored.id}, 2000}, done); });
   EXPECT_EQ(undelivered({a.stored.id, b.stored.id, c.stored.id, d.stored.id}), (std::vector<message_id>{d.stored.id}));
   EXPECT_TRUE(undelivered({}).empty());
+}
+
+// A database of the previous release (schema 7) with data: migration 8 keeps every user and
+// message as it was, and the previous release's statements and functions keep working, as a
+// rolling upgrade needs.
+TEST(pg_people_migration, migration_8_keeps_existing_data_and_the_previous_releases_calls) {
+  const std::string url = server().create_database();
+  const std::string name = db_name(url);
+  server().query(name, postgres_detail::create_schema_version_table);
+  for (int i = 0; i < 7; ++i) {
+    const auto& m = postgres_detail::migrations[i];
+    ASSERT_EQ(m.version, i + 1);
+    server().query(name, m.sql);
+    server().query(name, "INSERT INTO schema_version VALUES (" + std::to_string(m.version) + ", 'old', 0)");
+  }
+  // The previous release's registration and append, as its writer sends them.
+  const std::string old_insert_user =
+      "INSERT INTO users (username, username_folded, name, password_hash, created_at) VALUES ($$%$$, $$%$$, "
+      "$$%$$, 'h', 1) ON CONFLICT (username_folded) DO NOTHING RETURNING id";
+  const auto register_old = [&](const std::string& username) {
+    std::string sql = old_insert_user;
+    for (std::size_t at; (at = sql.find('%')) != std::string::npos;) sql.replace(at, 1, username);
+    return std::stoll(server().query(name, sql));
+  };
+  const auto append_old = [&](user_id from, user_id to, const std::string& content) {
+    return server().query(name, std::string(postgres_detail::create_staged_events_table) +
+                                    "; SELECT r_status || ':' || r_id FROM chatrix_append_batch('{" +
+                                    std::to_string(from) + "}', '{" + std::to_string(to) + "}', '{" + content +
+                                    "}', '{NULL}', '{50}', 0, '{NULL}', '{NULL}', 0)");
+  };
+  const user_id ann = register_old("ann"), ben = register_old("ben");
+  ASSERT_EQ(append_old(ann, ben, "before").substr(0, 3), "ok:");
+
+  postgres_store s(url, options());
+  EXPECT_EQ(server().query(name, "SELECT max(version) FROM schema_version"), "8");
+  const auto found = must<std::optional<user>>([&](auto done) { s.find_user_by_id(ann, done); });
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->username, "ann");
+  EXPECT_TRUE(found->show_presence);
+  EXPECT_FALSE(found->deleted);
+  EXPECT_FALSE(found->last_seen);
+  const auto rows = must<std::vector<chat_preview>>([&](auto done) { s.chat_previews(ben, 10, done); });
+  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_TRUE(rows[0].last);
+  EXPECT_EQ(rows[0].last->content, "before");
+  EXPECT_EQ(rows[0].unread, 1);
+
+  // A node of the previous release, still running: its calls work against the new schema.
+  const user_id cat = register_old("cat");
+  const std::string appended = append_old(cat, ben, "from an old node");
+  ASSERT_EQ(appended.substr(0, 3), "ok:");
+  const auto pending = must<std::vector<message>>([&](auto done) { s.pending_messages(ben, 0, 10, done); });
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[1].id, std::stoll(appended.substr(3)));
+  const auto cat_found = must<std::optional<user_credentials>>([&](auto done) { s.find_user_by_name("cat", done); });
+  ASSERT_TRUE(cat_found);
+  EXPECT_TRUE(cat_found->account.show_presence);
+  s.shutdown();
 }
 
 }  // namespace
