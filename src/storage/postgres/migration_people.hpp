@@ -563,8 +563,10 @@ $fn$;
 
 -- store::delete_account, one transaction (see store.hpp). Locks the user's conversations
 -- first (marking them member_deleted): an append in flight to one of them commits before,
--- and its message is erased below; later ones fail. Stream heads stay (their locks are taken
--- last, in id order, by chatrix_stream_flush only); the events go. r_status: ok, not_found.
+-- and its message is erased below; later ones fail. Rows are locked in id order (conversations,
+-- then messages), as appends and receipts tend to, so that a deletion racing them rarely
+-- waits in a cycle. Stream heads stay (their locks are taken last, in id order, by
+-- chatrix_stream_flush only); the events go. r_status: ok, not_found.
 CREATE FUNCTION chatrix_delete_account(p_user BIGINT, p_now BIGINT)
 RETURNS TABLE (r_status TEXT, r_partners BIGINT[], r_messages BIGINT, r_files BIGINT)
 LANGUAGE plpgsql AS $fn$
@@ -578,17 +580,25 @@ BEGIN
     RETURN;
   END IF;
   r_status := 'ok';
-  WITH closed AS (
+  WITH mine AS (
+    SELECT c.id FROM conversations AS c WHERE c.user_lo = p_user OR c.user_hi = p_user ORDER BY c.id FOR UPDATE
+  ), closed AS (
     UPDATE conversations AS c SET member_deleted = true
-     WHERE c.user_lo = p_user OR c.user_hi = p_user
+      FROM mine
+     WHERE c.id = mine.id
     RETURNING c.id, CASE WHEN c.user_lo = p_user THEN c.user_hi ELSE c.user_lo END AS peer
   )
   SELECT coalesce(array_agg(DISTINCT closed.peer ORDER BY closed.peer) FILTER (WHERE closed.peer <> p_user), '{}')
     INTO r_partners FROM closed;
-  WITH erased AS (
-    UPDATE messages AS m SET content = '', attachment_id = NULL, mark = NULL, deleted_at = p_now
+  WITH said AS (
+    SELECT m.id FROM messages AS m
      WHERE m.conversation_id IN (SELECT c.id FROM conversations AS c WHERE c.user_lo = p_user OR c.user_hi = p_user)
        AND m.sender_id = p_user AND m.deleted_at IS NULL
+     ORDER BY m.id FOR UPDATE
+  ), erased AS (
+    UPDATE messages AS m SET content = '', attachment_id = NULL, mark = NULL, deleted_at = p_now
+      FROM said
+     WHERE m.id = said.id
     RETURNING 1
   )
   SELECT count(*) INTO r_messages FROM erased;
