@@ -102,6 +102,9 @@ class pg_people : public ::testing::Test {
   std::vector<push_device> devices(user_id id) {
     return must<std::vector<push_device>>([&](auto done) { db().push_devices(id, done); });
   }
+  std::optional<conversation_id> between(user_id a, user_id b) {
+    return must<std::optional<conversation_id>>([&](auto done) { db().conversation_between(a, b, done); });
+  }
   bool add_device(user_id id, std::string platform, std::string token, unix_ms at) {
     return must<bool>([&](auto done) { db().add_push_device(id, push_device{platform, token, at}, done); });
   }
@@ -160,7 +163,8 @@ TEST_F(pg_people, last_seen_only_moves_forward) {
   seen.emplace_back(users[0].id, 3000);
   EXPECT_TRUE(must<bool>([&](auto done) { db().set_last_seen(seen, done); }));
   EXPECT_EQ(by_id(users[0].id)->last_seen, 5000);
-  for (std::size_t i = 1; i < users.size(); ++i) EXPECT_EQ(by_id(users[i].id)->last_seen, 1000 + static_cast<unix_ms>(i));
+  for (std::size_t i = 1; i < users.size(); ++i)
+    EXPECT_EQ(by_id(users[i].id)->last_seen, 1000 + static_cast<unix_ms>(i));
 
   EXPECT_TRUE(must<bool>([&](auto done) { db().set_last_seen({{users[0].id, 4000}, {users[1].id, 9000}}, done); }));
   EXPECT_EQ(by_id(users[0].id)->last_seen, 5000) << "an older report changes nothing";
@@ -353,20 +357,19 @@ TEST_F(pg_people, session_snapshots_carry_the_block_relations) {
 TEST_F(pg_people, conversation_between_names_the_pairs_conversation) {
   const user ann = make_user("ann"), bob = make_user("bob"), cat = make_user("cat");
   const send_result sent = send(bob.id, ann.id, "hi");
-  EXPECT_EQ(must<std::optional<conversation_id>>([&](auto done) { db().conversation_between(ann.id, bob.id, done); }),
-            sent.stored.conversation);
-  EXPECT_EQ(must<std::optional<conversation_id>>([&](auto done) { db().conversation_between(bob.id, ann.id, done); }),
-            sent.stored.conversation);
-  EXPECT_FALSE(must<std::optional<conversation_id>>([&](auto done) { db().conversation_between(ann.id, cat.id, done); }));
+  EXPECT_EQ(between(ann.id, bob.id), sent.stored.conversation);
+  EXPECT_EQ(between(bob.id, ann.id), sent.stored.conversation);
+  EXPECT_FALSE(between(ann.id, cat.id));
   // A refused first message creates no conversation.
   ASSERT_TRUE(block(cat.id, ann.id));
   EXPECT_EQ(try_send(cat.id, ann.id, "x").error().code, errc::blocked);
-  EXPECT_FALSE(must<std::optional<conversation_id>>([&](auto done) { db().conversation_between(ann.id, cat.id, done); }));
+  EXPECT_FALSE(between(ann.id, cat.id));
 }
 
 TEST_F(pg_people, deleting_an_account_erases_what_it_sent_and_keeps_its_partners_messages) {
   const user ann = make_user("ann"), bob = make_user("bob"), cat = make_user("cat");
-  ASSERT_TRUE(must<bool>([&](auto done) { db().create_file(stored_file{{"f1", "a.txt", "text/plain", 0}, ann.id, 10}, done); }));
+  const stored_file file{{"f1", "a.txt", "text/plain", 0}, ann.id, 10};
+  ASSERT_TRUE(must<bool>([&](auto done) { db().create_file(file, done); }));
   ASSERT_TRUE(must<bool>([&](auto done) { db().append_file_chunk("f1", 0, "abc", done); }));
   ASSERT_TRUE(must<bool>([&](auto done) { db().finish_file("f1", 3, 1, done); }));
   send_request with_file{ann.id, bob.id, "see file", std::nullopt, 1000, 0};
@@ -470,13 +473,14 @@ TEST_F(pg_people, push_devices_move_between_users_and_are_capped) {
   EXPECT_TRUE(must<bool>([&](auto done) { db().remove_push_device(bob.id, "fcm", "tok", done); }));
   EXPECT_TRUE(devices(bob.id).empty());
 
-  for (int i = 0; i < query_limits::max_push_devices + 2; ++i) add_device(bob.id, "webpush", "t" + std::to_string(i), 1000 + i);
+  for (int i = 0; i < query_limits::max_push_devices + 2; ++i)
+    EXPECT_TRUE(add_device(bob.id, "webpush", "t" + std::to_string(i), 1000 + i));
   listed = devices(bob.id);
   ASSERT_EQ(listed.size(), static_cast<std::size_t>(query_limits::max_push_devices));
   EXPECT_EQ(listed.front().token, "t2") << "the oldest went";
   EXPECT_EQ(listed.back().token, "t" + std::to_string(query_limits::max_push_devices + 1));
-  EXPECT_EQ(fails_with<bool>([&](auto done) { db().add_push_device(bob.id, push_device{"fcm", std::string("a\0", 2), 1}, done); }),
-            errc::invalid_field);
+  const push_device with_nul{"fcm", std::string("a\0", 2), 1};
+  EXPECT_EQ(fails_with<bool>([&](auto done) { db().add_push_device(bob.id, with_nul, done); }), errc::invalid_field);
 }
 
 TEST_F(pg_people, undelivered_keeps_what_no_device_received_in_the_order_given) {

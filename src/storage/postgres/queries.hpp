@@ -202,7 +202,8 @@ inline constexpr statement write_statements[] = {
 
 // The columns read_user expects: a user row as every lookup returns it (a deleted account's
 // username and name are empty already).
-#define CHATRIX_PG_USER_COLUMNS(u) u ".id, " u ".username, " u ".name, " u ".deleted_at IS NOT NULL, " u ".show_presence, " u ".last_seen"
+#define CHATRIX_PG_USER_COLUMNS(u) \
+  u ".id, " u ".username, " u ".name, " u ".deleted_at IS NOT NULL, " u ".show_presence, " u ".last_seen"
 
 // A deleted account keeps its folded username until reclaimed: lookups by name skip it.
 // The block relations of $1: one row per other user with a block either way (peer, mine,
@@ -448,7 +449,8 @@ inline constexpr statement select_revocations{
 inline constexpr statement select_blocked_users{
     "select_blocked_users",
     "SELECT " CHATRIX_PG_USER_COLUMNS("u") ", x.at FROM ("
-    "  SELECT b.user_hi AS peer, b.lo_blocked_at AS at FROM blocks AS b WHERE b.user_lo = $1 AND b.lo_blocked_at IS NOT NULL"
+    "  SELECT b.user_hi AS peer, b.lo_blocked_at AS at FROM blocks AS b"
+    "   WHERE b.user_lo = $1 AND b.lo_blocked_at IS NOT NULL"
     "  UNION ALL"
     "  SELECT b.user_lo, b.hi_blocked_at FROM blocks AS b WHERE b.user_hi = $1 AND b.hi_blocked_at IS NOT NULL"
     ") AS x JOIN users AS u ON u.id = x.peer ORDER BY x.at DESC, u.id DESC"};
