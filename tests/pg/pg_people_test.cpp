@@ -496,6 +496,47 @@ TEST_F(pg_people, undelivered_keeps_what_no_device_received_in_the_order_given) 
   EXPECT_TRUE(undelivered({}).empty());
 }
 
+// The block is decided inside each append's transaction: with appends in flight on one node
+// and the block written by another at the same time, the messages withheld are exactly a
+// tail of the conversation (those stored after the block's commit; where it falls depends
+// on the timing), and the recipient sees exactly the others.
+TEST_F(pg_people, a_block_during_a_stream_of_appends_withholds_exactly_the_later_ones) {
+  const user ann = make_user("ann"), bob = make_user("bob");
+  postgres_store other_node(url_, options());
+  constexpr int count = 150;
+  completion_log<send_result> log;
+  completion_log<bool> blocked;
+  for (int i = 0; i < count; ++i) {
+    db().append_message(send_request{bob.id, ann.id, "m" + std::to_string(i), std::nullopt, 1000 + i, 0}, log.make(i));
+    if (i == count / 2) other_node.block_user(ann.id, bob.id, 1100, blocked.make(0));
+  }
+  ASSERT_TRUE(log.wait_for(count));
+  ASSERT_TRUE(blocked.wait_for(1));
+  ASSERT_TRUE(blocked.entries()[0].outcome.has_value());
+  std::vector<std::pair<std::int64_t, send_result>> by_seq;
+  for (auto& e : log.entries()) {
+    ASSERT_TRUE(e.outcome.has_value()) << e.outcome.error().message;
+    by_seq.emplace_back(e.outcome->stored.seq, std::move(*e.outcome));
+  }
+  std::sort(by_seq.begin(), by_seq.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<message_id> shown;
+  bool withholding = false;
+  for (const auto& [seq, r] : by_seq) {
+    EXPECT_FALSE(withholding && !r.withheld) << "seq " << seq << " shown after a withheld one";
+    withholding = withholding || r.withheld;
+    if (!r.withheld) shown.push_back(r.stored.id);
+  }
+  EXPECT_TRUE(send(bob.id, ann.id, "after", 5000).withheld);
+
+  EXPECT_EQ(ids_of(must<std::vector<message>>([&](auto done) { db().pending_messages(ann.id, 0, 200, done); })),
+            shown);
+  auto seen = ids_of(must<std::vector<message>>(
+      [&](auto done) { other_node.history(ann.id, bob.id, std::nullopt, 200, done); }));
+  std::reverse(seen.begin(), seen.end());
+  EXPECT_EQ(seen, shown);
+  other_node.shutdown();
+}
+
 // A database of the previous release (schema 7) with data: migration 8 keeps every user and
 // message as it was, and the previous release's statements and functions keep working, as a
 // rolling upgrade needs.
