@@ -285,11 +285,11 @@ TEST_F(pg_people, the_blocker_cannot_send_and_the_blocked_sender_is_withheld_for
   // The sender sees all of them, undelivered for ever.
   const auto bob_history = history(bob.id, ann.id);
   EXPECT_EQ(bob_history.size(), 4u);
-  for (const auto& m : bob_history) {
-    if (m.id == withheld.stored.id) {
-      EXPECT_FALSE(m.delivered_at);
-    }
-  }
+  const auto stored = std::find_if(bob_history.begin(), bob_history.end(),
+                                   [&](const message& m) { return m.id == withheld.stored.id; });
+  ASSERT_NE(stored, bob_history.end());
+  EXPECT_EQ(stored->content, "after the block");
+  EXPECT_FALSE(stored->delivered_at);
   const auto bob_rows = previews(bob.id);
   ASSERT_EQ(bob_rows.size(), 1u);
   EXPECT_EQ(bob_rows[0].last->id, after.stored.id);
