@@ -411,10 +411,11 @@ int run_server(const config::server_config& cfg) {
   chat_options.retry_window = cfg.retry_window;
   chat_options.pending_queue_watermark = cfg.send_queue_bytes / 4;
   chat_options.device_limits = {cfg.message_rate, cfg.message_burst, cfg.message_flood_limit, cfg.search_limit,
-                                cfg.history_limit};
+                                cfg.history_limit, cfg.typing_limit};
   chat_options.storage_quota = cfg.storage_quota;
   chat_options.http_send_limit = cfg.http_send_limit;
   chat_options.edit_window = cfg.edit_window;
+  chat_options.presence_grace = cfg.presence_grace;
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
   // Before the first session: no token is honoured until this node knows which are revoked.
   auto revocations = chat::read_revocations(store, clock.now_ms());
@@ -472,6 +473,8 @@ int run_server(const config::server_config& cfg) {
         spdlog::warn("{} messages still being stored at shutdown: they stay pending", chat.texts_in_flight());
       // Receipts not yet stored would have their messages pushed again on the next connection.
       chat.flush_receipts();
+      // Every session is closed: whoever was online here is offline, as of now.
+      chat.shutdown_presence();
       bus.shutdown([&] { ioc.stop(); });
     });
   });

@@ -65,6 +65,7 @@ asio::awaitable<response> api_routes::conversations(const request& req) {
     }
   });
   if (!rows) co_return error_response(rows.error());
+  co_await chat_.fill_presence(*who, *rows);
   const auto frame = protocol::encode_previews(*rows);
   std::string body = "{\"conversations\":";
   body += frame_rows(frame);
