@@ -12,15 +12,17 @@ namespace chatrix::test {
 
 class people_test : public chat_test {
  protected:
-  /// Like connect_authed, but typing and presence frames are kept.
+  /// Like connect_authed, but typing and presence frames are kept, and it returns once the
+  /// device is in sync (SYNCED): from then on it is announced online and gets typing, which
+  /// a device still catching up does not.
   session connect_watching(const test_user& user) {
     session s;
     s.ws = connect_raw();
     s.ws->set_label("ws of " + user.username);
-    s.ws->ignore_type(ev_synced);
     s.ws->send_text(json::serialize(json::object{{"token", user.token}}));
     s.profile = body_of(s.ws->recv_type(ev_profile_info, std::chrono::seconds(10)));
     s.previews = body_of(s.ws->recv_type(ev_chat_previews, std::chrono::seconds(10)));
+    next_of(s, ev_synced, std::chrono::seconds(10));
     return s;
   }
 
