@@ -177,8 +177,7 @@ TEST_F(presence, a_blocked_pair_sees_each_other_offline_without_last_seen) {
   EXPECT_TRUE(field_of(row_of(a2.previews, bob.id), "last_seen").is_null());
 }
 
-// Enabled once the stores record last seen (store::set_last_seen) on main.
-TEST_F(presence, DISABLED_last_seen_is_kept_across_a_restart) {
+TEST_F(presence, last_seen_is_kept_across_a_restart) {
   auto ann = make_user("ann");
   auto bob = make_user("bob");
   auto cy = make_user("cy1");
