@@ -1,5 +1,5 @@
 // The chat domain: authentication of sessions, sending, delivery tracking, read receipts,
-// history, search and previews. Depends only on the storage and cluster interfaces and the
+// history, search and previews, typing and presence. Depends only on the storage and cluster interfaces and the
 // connection abstraction; never on sockets or SQL.
 #pragma once
 
