@@ -15,9 +15,9 @@ class people_test : public chat_test {
   /// Like connect_authed, but typing and presence frames are kept, and it returns once the
   /// device is in sync (SYNCED): from then on it is announced online and gets typing, which
   /// a device still catching up does not.
-  session connect_watching(const test_user& user) {
+  session connect_watching(const test_user& user, ws_options options = {}) {
     session s;
-    s.ws = connect_raw();
+    s.ws = connect_raw("/ws", options);
     s.ws->set_label("ws of " + user.username);
     s.ws->send_text(json::serialize(json::object{{"token", user.token}}));
     s.profile = body_of(s.ws->recv_type(ev_profile_info, std::chrono::seconds(10)));

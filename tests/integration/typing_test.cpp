@@ -2,6 +2,7 @@
 // conversation's chat_id, runs out after 6 s, stops when the typing device goes away, is
 // limited per connection and refused like a TEXT's recipient (docs/protocol.md, "Typing").
 #include "people_fixture.hpp"
+#include "support/metrics_probe.hpp"
 
 namespace chatrix::test {
 namespace {
@@ -142,6 +143,44 @@ TEST_F(typing_limit, frames_past_the_limit_are_refused_and_dropped) {
   EXPECT_TRUE(bool_field(body_of(next_of(b, ev_typing)), "typing"));
   EXPECT_TRUE(bool_field(body_of(next_of(b, ev_typing)), "typing"));
   expect_none_of(b, ev_typing, 300ms);
+}
+
+class typing_backlog : public people_test {
+ protected:
+  // Large enough that the backlog below never cuts Bob off as a slow consumer.
+  std::map<std::string, std::string> server_env() const override { return {{"SEND_QUEUE_BYTES", "64M"}}; }
+};
+
+TEST_F(typing_backlog, a_device_with_a_backlog_does_not_get_it) {
+  auto ann = make_user("ann");
+  auto bob = make_user("bob");
+  auto a = connect_watching(ann);
+  ws_options slow;
+  slow.receive_buffer_bytes = 4096;
+  auto b = connect_watching(bob, slow);
+  b->pause_reading();
+  // 8 MiB of messages: more than the socket buffers hold, so most of it waits in the server's
+  // queue for Bob. Each TEXT is queued for him before Ann's DELIVERED is sent.
+  constexpr int n = 1000;
+  constexpr int window = 32;
+  const std::string pad(8000, 'x');
+  int next = 0;
+  for (int i = 0; i < n; ++i) {
+    while (next < n && next < i + window) a->send_json(ev_text, text_to("bob", pad, next++));
+    next_of(a, ev_delivered, 30s);
+  }
+  const auto dropped_before = metric_value(port(), "chatrix_typing_dropped_total");
+  a->send_json(ev_typing, typing_to("bob", true));
+  EXPECT_EQ(wait_for_metric(port(), "chatrix_typing_dropped_total", dropped_before + 1), dropped_before + 1);
+  // Bob reads his backlog: every message, and no typing behind it.
+  b->resume_reading();
+  int texts = 0;
+  while (texts < n) {
+    const auto frame = b->recv_json(30s);
+    ASSERT_NE(int_field(frame, "type"), ev_typing);
+    if (int_field(frame, "type") == ev_text) ++texts;
+  }
+  expect_none_of(b, ev_typing, 200ms);
 }
 
 }  // namespace
