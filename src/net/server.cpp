@@ -298,7 +298,9 @@ class beast_body_sink final : public http::body_sink {
     }
     out.keep_alive(keep_alive_);
     stream_.expires_after(write_timeout_);
-    auto [ec, n] = co_await bhttp::async_write(stream_, out, use_tuple);
+    // The header alone: written whole, a chunked message with an empty body would end itself.
+    bhttp::response_serializer<bhttp::empty_body> header(out);
+    auto [ec, n] = co_await bhttp::async_write_header(stream_, header, use_tuple);
     started_ = !ec;
     co_return started_;
   }
@@ -308,8 +310,12 @@ class beast_body_sink final : public http::body_sink {
     if (bytes.empty()) co_return true;  // an empty chunk would end a chunked body
     stream_.expires_after(write_timeout_);
     const auto payload = asio::buffer(bytes.data(), bytes.size());
-    auto [ec, n] = chunked_ ? co_await asio::async_write(stream_, bhttp::make_chunk(payload), use_tuple)
-                            : co_await asio::async_write(stream_, payload, use_tuple);
+    beast::error_code ec;
+    if (chunked_) {
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream_, bhttp::make_chunk(payload), use_tuple);
+    } else {
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream_, payload, use_tuple);
+    }
     written_ += ec ? 0 : bytes.size();
     if (ec) started_ = false;
     co_return !ec;
