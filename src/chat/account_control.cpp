@@ -25,6 +25,8 @@ asio::awaitable<result<user>> account_control::update_profile(const user& who, p
       [&](auto done) { store_.update_profile(std::move(change), done); });
   if (!updated) co_return updated.error();
   if (!*updated) co_return make_error(errc::unauthorized, "the token's user does not exist");
+  // This node's copy goes at once, whenever the bus brings the news back here.
+  chat_.users().forget(who.id);
   chat_.publish_user_changed(who.id);
   co_return **updated;
 }
@@ -41,6 +43,7 @@ asio::awaitable<result<account_deletion>> account_control::delete_account(const 
                deleted->files_erased);
   // Every node drops its copy of the profile before the sockets close, so nothing reads the
   // account as alive again; the revocation then ends every device of it, everywhere.
+  chat_.users().forget(who.id);
   chat_.publish_user_changed(who.id);
   auto revoked = co_await chat_.tokens().revoke_all(who.id, std::string());
   if (!revoked) {
@@ -53,6 +56,8 @@ asio::awaitable<result<account_deletion>> account_control::delete_account(const 
 }
 
 asio::awaitable<result<user>> account_control::blockable(const user& who, const std::string& username) {
+  // What no account can be called is not looked up, nor echoed (a path segment may hold any byte).
+  if (!auth::check_username(username)) co_return make_error(errc::not_found, "no such user");
   auto found = co_await chat_.users().by_name(username);
   if (!found) co_return found.error();
   if (!*found || (*found)->deleted) co_return make_error(errc::not_found, "no user named '" + username + "'");

@@ -85,6 +85,9 @@ TEST_F(blocks, refusals) {
   EXPECT_EQ(refused(block(alice, "nobody-here"), 404), "not_found");
   EXPECT_EQ(refused(call("DELETE", "/v1/blocks/nobody-here", alice), 404), "not_found");
   EXPECT_EQ(refused(call("DELETE", "/v1/blocks/alice", alice), 404), "not_found");
+  // A name no account can have: not found, and the answer is still JSON.
+  EXPECT_EQ(refused(call("DELETE", "/v1/blocks/%FF%00x", alice), 404), "not_found");
+  EXPECT_EQ(refused(block(alice, std::string(300, 'b')), 404), "not_found");
   EXPECT_TRUE(blocked_names(alice).empty());
 }
 
