@@ -2,6 +2,7 @@
 // the streamed export, and deletion: what it refuses, what it closes and revokes, what the
 // partners keep seeing, and when the username is free again.
 #include "people_fixture.hpp"
+#include "support/jwt_mint.hpp"
 
 #include <chrono>
 #include <thread>
@@ -236,6 +237,16 @@ TEST_F(account, delete_closes_every_socket_revokes_tokens_and_leaves_partners_th
   auto again = connect_raw();
   again->send_text(json::serialize(json::object{{"token", alice.token}}));
   EXPECT_EQ(err_code(again->recv_json(10s)), "unauthorized");
+  // A token made after the deletion (no jti, issued after the revocation's cutoff) is
+  // refused too: its user is deleted.
+  auto claims = standard_claims(alice.id);
+  claims["iat"] = to_i64(claims["iat"]) + 20;
+  test_user minted = alice;
+  minted.token = mint_jwt({{"alg", "HS256"}, {"typ", "JWT"}}, claims, test_jwt_secret, "HS256");
+  EXPECT_EQ(refused(call("GET", "/v1/me", minted), 401), "unauthorized");
+  auto late = connect_raw();
+  late->send_text(json::serialize(json::object{{"token", minted.token}}));
+  EXPECT_EQ(err_code(late->recv_json(10s)), "unauthorized");
   const auto no_login = http_request(port(), "POST", "/auth/login",
                                      json::serialize(json::object{{"username", "alice"}, {"password", alice.password}}));
   EXPECT_EQ(refused(no_login, 401), "bad_credentials");
