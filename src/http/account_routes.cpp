@@ -36,8 +36,9 @@ result<profile_update> read_profile_update(const request& req) {
       if (!value.is_bool()) return make_error(errc::invalid_field, "show_presence must be true or false");
       change.show_presence = value.get_bool();
     } else {
-      return make_error(errc::invalid_field, "unknown field '" + std::string(key.substr(0, 64)) +
-                                                 "': only name and show_presence can be changed");
+      // The key is valid UTF-8 (the parser checked), and the body at most 16 KiB: echoed whole.
+      return make_error(errc::invalid_field,
+                        "unknown field '" + std::string(key) + "': only name and show_presence can be changed");
     }
   }
   if (!change.name && !change.show_presence)
