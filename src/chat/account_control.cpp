@@ -80,7 +80,8 @@ asio::awaitable<result<block_outcome>> account_control::block(const user& who, s
   // Blocked before: answered with the block as it was first made.
   auto all = co_await blocks(who);
   if (!all) co_return all.error();
-  const auto it = std::find_if(all->begin(), all->end(), [&](const block_entry& e) { return e.blocked.id == target->id; });
+  const auto it =
+      std::find_if(all->begin(), all->end(), [&](const block_entry& e) { return e.blocked.id == target->id; });
   co_return block_outcome{it == all->end() ? block_entry{*target, now} : *it, false};
 }
 

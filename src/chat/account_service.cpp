@@ -65,7 +65,8 @@ asio::awaitable<result<session_token>> account_service::register_user(std::strin
   const unix_ms now = clock_.now_ms();
   // The name of an account deleted within the quarantine stays taken: whoever knew the person
   // by it is not misled by a newcomer so soon (create_user decides, in the same transaction).
-  const unix_ms reclaim_before = now - std::chrono::duration_cast<std::chrono::milliseconds>(username_quarantine_).count();
+  const unix_ms reclaim_before =
+      now - std::chrono::duration_cast<std::chrono::milliseconds>(username_quarantine_).count();
   new_user nu{std::move(username), std::move(name), std::move(*hashed), now, reclaim_before};
   auto created = co_await await_callback<user>([&](auto done) { store_.create_user(std::move(nu), done); });
   if (!created) {

@@ -58,10 +58,12 @@ asio::awaitable<response> people_routes::write_export(const request& req, const 
   // with its status.
   auto account = co_await await_callback<std::optional<user>>([&](auto done) { store_.find_user_by_id(who.id, done); });
   if (!account) co_return error_response(account.error());
-  if (!*account || (*account)->deleted) co_return bearer_refused(make_error(errc::unauthorized, "the token's user does not exist"));
+  if (!*account || (*account)->deleted)
+    co_return bearer_refused(make_error(errc::unauthorized, "the token's user does not exist"));
   auto blocked = co_await control_.blocks(who);
   if (!blocked) co_return error_response(blocked.error());
-  auto devices = co_await await_callback<std::vector<push_device>>([&](auto done) { store_.push_devices(who.id, done); });
+  auto devices =
+      co_await await_callback<std::vector<push_device>>([&](auto done) { store_.push_devices(who.id, done); });
   if (!devices) co_return error_response(devices.error());
   std::vector<exported_chat> chats;
   std::unordered_set<conversation_id> listed;

@@ -247,8 +247,8 @@ TEST_F(account, delete_closes_every_socket_revokes_tokens_and_leaves_partners_th
   auto late = connect_raw();
   late->send_text(json::serialize(json::object{{"token", minted.token}}));
   EXPECT_EQ(err_code(late->recv_json(10s)), "unauthorized");
-  const auto no_login = http_request(port(), "POST", "/auth/login",
-                                     json::serialize(json::object{{"username", "alice"}, {"password", alice.password}}));
+  const auto credentials = json::object{{"username", "alice"}, {"password", alice.password}};
+  const auto no_login = http_request(port(), "POST", "/auth/login", json::serialize(credentials));
   EXPECT_EQ(refused(no_login, 401), "bad_credentials");
   EXPECT_FALSE(b->closed());
 
