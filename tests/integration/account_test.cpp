@@ -1,7 +1,7 @@
 // Account control on the real server (docs/openapi.yaml, /v1/me): settings and renames,
 // the streamed export, and deletion: what it refuses, what it closes and revokes, what the
 // partners keep seeing, and when the username is free again.
-#include "people_fixture.hpp"
+#include "account_fixture.hpp"
 #include "support/jwt_mint.hpp"
 
 #include <chrono>
@@ -10,7 +10,7 @@
 namespace chatrix::test {
 namespace {
 
-class account : public people_test {};
+class account : public account_fixture {};
 
 // ---- GET and PATCH /v1/me ----
 
@@ -75,7 +75,7 @@ TEST_F(account, a_rename_reaches_the_partners_previews) {
 
 // ---- GET /v1/me/export ----
 
-class account_export : public people_test {
+class account_export : public account_fixture {
  protected:
   std::map<std::string, std::string> server_env() const override { return {{"HTTP_SEND_LIMIT", "100000/s"}}; }
 };
@@ -162,7 +162,7 @@ TEST_F(account_export, of_a_new_account_is_empty_but_whole) {
   EXPECT_EQ(refused(http_request(port(), "GET", "/v1/me/export"), 401), "unauthorized");
 }
 
-class account_export_limit : public people_test {
+class account_export_limit : public account_fixture {
  protected:
   std::map<std::string, std::string> server_env() const override { return {{"EXPORT_LIMIT", "1/h"}}; }
 };
@@ -195,7 +195,7 @@ TEST_F(account, delete_refuses_a_missing_or_wrong_password_and_keeps_the_account
   login(port(), "alice", alice.password);
 }
 
-class account_delete_limits : public people_test {
+class account_delete_limits : public account_fixture {
  protected:
   std::map<std::string, std::string> server_env() const override { return {{"LOGIN_FAILURE_LIMIT", "2/h"}}; }
 };
@@ -282,7 +282,7 @@ TEST_F(account, a_deleted_username_stays_taken_during_the_quarantine) {
   EXPECT_EQ(refused(r, 409), "username_taken");
 }
 
-class account_short_quarantine : public people_test {
+class account_short_quarantine : public account_fixture {
  protected:
   std::map<std::string, std::string> server_env() const override { return {{"USERNAME_QUARANTINE", "1s"}}; }
 };

@@ -2,14 +2,14 @@
 // blocked user's messages do (delivered to the sender, never shown to the blocker: not live,
 // not on reconnect, not in history or previews, not after an unblock), what the blocker is
 // told when writing to the person they blocked; and the /v1/devices routes.
-#include "people_fixture.hpp"
+#include "account_fixture.hpp"
 
 #include <optional>
 
 namespace chatrix::test {
 namespace {
 
-class blocks : public people_test {
+class blocks : public account_fixture {
  protected:
   http_response block(const test_user& who, const std::string& username) {
     return call("POST", "/v1/blocks", who, json::object{{"username", username}});
@@ -167,7 +167,7 @@ TEST_F(blocks, the_blocker_writing_to_the_blocked_user_is_refused_with_blocked) 
 
 // ---- /v1/devices ----
 
-class devices : public people_test {};
+class devices : public account_fixture {};
 
 TEST_F(devices, register_list_and_unregister) {
   const auto alice = make_user("alice");

@@ -9,7 +9,7 @@
 
 namespace chatrix::test {
 
-class people_test : public chat_test {
+class account_fixture : public chat_test {
  protected:
   http_response call(const std::string& method, const std::string& target, const test_user& as,
                      const std::string& body = "") {
