@@ -82,7 +82,7 @@ asio::awaitable<webhook_answer> post_once(std::shared_ptr<const webhook_endpoint
   asio::steady_timer timer(ex, deadline);
   auto resolved = co_await (resolver.async_resolve(endpoint->host, std::to_string(endpoint->port), use_tuple) ||
                             timer.async_wait(use_tuple));
-  if (resolved.index() == 1) co_return webhook_answer{0, "resolve: timed out"};
+  if (resolved.index() == 1) co_return webhook_answer{0, "resolve: timeout"};
   auto [resolve_ec, addresses] = std::get<0>(std::move(resolved));
   if (resolve_ec) co_return failed("resolve", resolve_ec);
 
