@@ -105,6 +105,22 @@ TEST_F(push_webhook, a_recipient_whose_device_received_the_message_gets_none) {
   EXPECT_EQ(receiver.all().size(), 1u);
 }
 
+TEST_F(push_webhook, a_recipient_who_connects_within_the_delay_gets_none) {
+  auto ann = make_user("ann");
+  auto bob = make_user("bob");
+  auto cat = make_user("cat");
+  session a = connect_authed(ann);
+  send_and_confirm(a, text_to("bob", "waiting for you", 1));
+  // bob's device connects before PUSH_DELAY is over and gets the message as pending.
+  session b = connect_authed(bob);
+  b->recv_type(ev_text);
+  send_and_confirm(a, text_to("cat", "you stay offline", 2));
+  auto r = receiver.next();
+  ASSERT_TRUE(r) << "no push for the offline recipient";
+  EXPECT_EQ(to_i64(verified_body(*r).at("user_id")), cat.id);
+  EXPECT_EQ(receiver.all().size(), 1u);
+}
+
 TEST_F(push_webhook, messages_within_the_delay_are_one_push_with_a_count) {
   auto ann = make_user("ann");
   auto bob = make_user("bob");
