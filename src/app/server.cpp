@@ -371,14 +371,23 @@ struct push_webhooks {
                 push::push_options{cfg.push_webhook_secret, cfg.push_delay, cfg.push_include_content, cfg.push_queue}) {}
 };
 
-/// Null without PUSH_WEBHOOK_URL: then nothing observes messages and push costs nothing.
-std::unique_ptr<push_webhooks> make_push(const config::server_config& cfg, asio::io_context& ioc, storage::store& store,
-                                         const clock& clock, metrics::server_metrics& metrics) {
-  if (cfg.push_webhook_url.empty()) return nullptr;
+/// PUSH_WEBHOOK_URL as the webhook client connects to it (nullopt without it), refused before
+/// anything is bound or written.
+std::optional<push::webhook_endpoint> push_endpoint(const config::server_config& cfg) {
+  if (cfg.push_webhook_url.empty()) return std::nullopt;
   auto endpoint = push::parse_webhook_url(cfg.push_webhook_url);
   if (!endpoint) refuse("PUSH_WEBHOOK_URL: " + endpoint.error().message);
-  spdlog::info("push: webhook {}://{}{} after {}s undelivered", endpoint->tls ? "https" : "http", endpoint->host_header,
-               endpoint->target, cfg.push_delay.count());
+  return std::move(*endpoint);
+}
+
+/// Null without PUSH_WEBHOOK_URL: then nothing observes messages and push costs nothing.
+std::unique_ptr<push_webhooks> make_push(const config::server_config& cfg, std::optional<push::webhook_endpoint> endpoint,
+                                         asio::io_context& ioc, storage::store& store, const clock& clock,
+                                         metrics::server_metrics& metrics) {
+  if (!endpoint) return nullptr;
+  // The path is not logged: receivers often carry a key in it.
+  spdlog::info("push: webhooks to {}://{} for messages undelivered after {}s", endpoint->tls ? "https" : "http",
+               endpoint->host_header, cfg.push_delay.count());
   return std::make_unique<push_webhooks>(cfg, std::move(*endpoint), ioc, store, clock, metrics);
 }
 
@@ -413,6 +422,7 @@ int run_server(const config::server_config& cfg) {
   auto cost = auth::argon2_cost::from_name(cfg.argon2_profile);
   if (!cost) refuse("ARGON2_PROFILE: " + cost.error().message);
   const auto tls = load_tls(cfg);
+  auto webhook = push_endpoint(cfg);
   port_file ports(cfg.port_file);
   raise_open_file_limit();
 
@@ -443,7 +453,7 @@ int run_server(const config::server_config& cfg) {
   chat_options.http_send_limit = cfg.http_send_limit;
   chat_options.edit_window = cfg.edit_window;
   // Before the chat service, which tells it of messages until it is gone.
-  const auto push = make_push(cfg, ioc, store, clock, metrics);
+  const auto push = make_push(cfg, std::move(webhook), ioc, store, clock, metrics);
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
   if (push) chat.set_observer(&push->service);
   // Before the first session: no token is honoured until this node knows which are revoked.

@@ -10,7 +10,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <sys/wait.h>
+
 #include <cstdlib>
+#include <filesystem>
 
 namespace chatrix::test {
 namespace {
@@ -210,6 +213,19 @@ TEST_F(push_with_content, the_newest_message_text_is_in_the_body) {
   const auto body = verified_body(*r);
   EXPECT_EQ(body.at("content"), "second \"quoted\" é");
   EXPECT_EQ(to_i64(body.at("count")), 2);
+}
+
+// A URL the client could not use is one line naming the setting (exit status 2), before the
+// server writes anything to its data dir.
+TEST(push_startup, an_unusable_webhook_url_is_refused_before_anything_is_written) {
+  server_process s({{"PUSH_WEBHOOK_URL", "http://user:password@127.0.0.1:9/push"},
+                    {"PUSH_WEBHOOK_SECRET", push_secret}});
+  EXPECT_THROW(s.start(std::chrono::seconds(20)), std::runtime_error) << "the server started";
+  const auto status = s.last_status();
+  EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 2) << s.log_tail();
+  EXPECT_NE(s.log_text().find("PUSH_WEBHOOK_URL: user info in the URL is not supported"), std::string::npos)
+      << s.log_tail();
+  EXPECT_TRUE(!std::filesystem::exists(s.data_dir()) || std::filesystem::is_empty(s.data_dir()));
 }
 
 }  // namespace
