@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -27,6 +29,7 @@ struct webhook_receiver::impl {
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
   std::thread thread;
+  std::unique_ptr<asio::ssl::context> tls;  // null: plain HTTP
 
   mutable std::mutex mutex;
   std::condition_variable arrived;
@@ -50,9 +53,20 @@ struct webhook_receiver::impl {
     arrived.notify_all();
   }
 
-  asio::awaitable<void> serve(tcp::socket socket) {
-    constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+  asio::awaitable<void> serve_tls(tcp::socket socket) {
+    asio::ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+    if (!ec) co_await serve(stream);
+  }
+
+  asio::awaitable<void> serve_plain(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
+    co_await serve(stream);
+  }
+
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& stream) {
+    constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
     beast::flat_buffer buffer;
     for (;;) {
       http::request<http::string_body> req;
@@ -80,12 +94,25 @@ struct webhook_receiver::impl {
     for (;;) {
       auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
-      asio::co_spawn(ioc, serve(std::move(socket)), asio::detached);
+      if (tls) {
+        asio::co_spawn(ioc, serve_tls(std::move(socket)), asio::detached);
+      } else {
+        asio::co_spawn(ioc, serve_plain(std::move(socket)), asio::detached);
+      }
     }
   }
 };
 
 webhook_receiver::webhook_receiver() : impl_(std::make_shared<impl>()) {
+  asio::co_spawn(impl_->ioc, impl_->accept_loop(), asio::detached);
+  impl_->thread = std::thread([i = impl_] { i->ioc.run(); });
+}
+
+webhook_receiver::webhook_receiver(const std::filesystem::path& certificate, const std::filesystem::path& key)
+    : impl_(std::make_shared<impl>()) {
+  impl_->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  impl_->tls->use_certificate_chain_file(certificate.string());
+  impl_->tls->use_private_key_file(key.string(), asio::ssl::context::pem);
   asio::co_spawn(impl_->ioc, impl_->accept_loop(), asio::detached);
   impl_->thread = std::thread([i = impl_] { i->ioc.run(); });
 }
@@ -98,7 +125,7 @@ webhook_receiver::~webhook_receiver() {
 std::uint16_t webhook_receiver::port() const { return impl_->acceptor.local_endpoint().port(); }
 
 std::string webhook_receiver::url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(port()) + path;
+  return (impl_->tls ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port()) + path;
 }
 
 void webhook_receiver::fail_next(int count, int status) {

@@ -1,12 +1,13 @@
-// A push webhook receiver for the tests: an HTTP/1.1 server on 127.0.0.1 (its own thread) that
-// records every request and answers 200, or a chosen status to the first N. No Beast in this
-// header.
+// A push webhook receiver for the tests: an HTTP/1.1 server on 127.0.0.1 (its own thread), over
+// TLS when given a certificate, that records every request and answers 200, or a chosen status
+// to the first N. No Beast in this header.
 #pragma once
 
 #include "support/http_client.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,13 +26,16 @@ struct received_request {
 /// Thread-safety: every member may be called from the test thread while the server runs.
 class webhook_receiver {
  public:
+  /// Plain HTTP.
   webhook_receiver();
+  /// HTTPS with this certificate (PEM chain) and key.
+  webhook_receiver(const std::filesystem::path& certificate, const std::filesystem::path& key);
   ~webhook_receiver();
   webhook_receiver(const webhook_receiver&) = delete;
   webhook_receiver& operator=(const webhook_receiver&) = delete;
 
   std::uint16_t port() const;
-  /// http://127.0.0.1:<port><path>
+  /// http(s)://127.0.0.1:<port><path>
   std::string url(const std::string& path = "/push") const;
 
   /// The next `count` requests are answered `status` (then 200 again).

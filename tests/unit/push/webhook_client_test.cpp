@@ -1,13 +1,18 @@
 // The real webhook client against the test receiver on 127.0.0.1: the request as sent, the
-// receiver's status, and the failures that come back as status 0 (refused, timed out, TLS
-// spoken to a plain HTTP port).
+// receiver's status, the failures that come back as status 0 (refused, timed out, TLS spoken
+// to a plain HTTP port), and HTTPS: a receiver whose certificate the system does not trust is
+// refused, one it trusts (SSL_CERT_FILE, which OpenSSL's default paths read) is posted to.
 #include "push/webhook_client.hpp"
 
 #include "support/taken_port.hpp"
+#include "support/tls_client.hpp"
 #include "support/webhook_receiver.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
 
 namespace chatrix::push {
 namespace {
@@ -32,6 +37,30 @@ class webhook_client_test : public ::testing::Test {
 
   boost::asio::io_context ioc;
   test::webhook_receiver receiver;
+};
+
+/// A self-signed certificate for localhost and 127.0.0.1, in a temp dir of its own.
+class webhook_client_tls_test : public webhook_client_test {
+ protected:
+  webhook_client_tls_test()
+      : dir_(std::filesystem::temp_directory_path() /
+             ("chatrix-push-tls-" + std::to_string(::getpid()) + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
+    std::filesystem::create_directories(dir_);
+    test::write_self_signed_certificate(certificate(), dir_ / "key.pem", "localhost");
+    tls_receiver_.emplace(certificate(), dir_ / "key.pem");
+  }
+  ~webhook_client_tls_test() override {
+    ::unsetenv("SSL_CERT_FILE");
+    tls_receiver_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::filesystem::path certificate() const { return dir_ / "cert.pem"; }
+  test::webhook_receiver& tls_receiver() { return *tls_receiver_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::optional<test::webhook_receiver> tls_receiver_;
 };
 
 TEST_F(webhook_client_test, posts_the_body_and_headers) {
@@ -76,6 +105,26 @@ TEST_F(webhook_client_test, https_to_a_plain_http_port_fails_the_handshake) {
   const auto answer = post("https://127.0.0.1:" + std::to_string(receiver.port()) + "/");
   EXPECT_EQ(answer.status, 0);
   EXPECT_NE(answer.error.find("tls handshake"), std::string::npos) << answer.error;
+}
+
+TEST_F(webhook_client_tls_test, an_untrusted_certificate_is_refused) {
+  const auto answer = post(tls_receiver().url());
+  EXPECT_EQ(answer.status, 0);
+  EXPECT_NE(answer.error.find("certificate verify failed"), std::string::npos) << answer.error;
+  EXPECT_TRUE(tls_receiver().all().empty());
+}
+
+TEST_F(webhook_client_tls_test, a_trusted_certificate_for_the_host_is_posted_to) {
+  ::setenv("SSL_CERT_FILE", certificate().c_str(), 1);
+  for (const std::string host : {"127.0.0.1", "localhost"}) {
+    SCOPED_TRACE(host);
+    const auto answer = post("https://" + host + ":" + std::to_string(tls_receiver().port()) + "/tls");
+    EXPECT_EQ(answer.status, 200) << answer.error;
+    auto r = tls_receiver().next(1s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->target, "/tls");
+    EXPECT_EQ(r->body, R"({"event":"message"})");
+  }
 }
 
 }  // namespace
