@@ -2,6 +2,7 @@
 
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
+#include "chat/account_control.hpp"
 #include "chat/account_service.hpp"
 #include "chat/chat_service.hpp"
 #include "chat/login_guard.hpp"
@@ -13,6 +14,7 @@
 #include "core/error.hpp"
 #include "http/api_routes.hpp"
 #include "http/file_routes.hpp"
+#include "http/people_routes.hpp"
 #include "http/router.hpp"
 #include "metrics/metrics.hpp"
 #include "net/server.hpp"
@@ -465,12 +467,14 @@ int run_server(const config::server_config& cfg) {
     login_limits = cluster::redis::shared_login_limits(ioc.get_executor(), {*cfg.redis}, std::move(login_limits));
   chat::login_guard login_guard(std::move(login_limits), cfg.hash_queue, metrics);
   chat::account_service accounts(workers.get_executor(), store, chat.users(), hasher, chat.tokens(), clock,
-                                 login_guard);
+                                 login_guard, cfg.username_quarantine);
+  chat::account_control account_control(store, accounts, chat, clock);
   const auto web = load_web_client(cfg);
   http::readiness readiness(ioc.get_executor(), store, bus);
   http::api_routes api(accounts, chat, store);
   http::file_routes files(accounts, chat, store, clock, http::file_options{cfg.file_max_bytes, cfg.file_upload_limit});
-  http::router routes(accounts, api, files, bus, metrics, readiness, http::cors_policy{cfg.cors_origins},
+  http::people_routes people(accounts, account_control, store, clock, cfg.export_limit);
+  http::router routes(accounts, api, files, people, bus, metrics, readiness, http::cors_policy{cfg.cors_origins},
                       web ? &*web : nullptr);
 
   net::server_options net_options;

@@ -74,7 +74,7 @@ asio::awaitable<result<authenticated>> chat_service::authenticate(std::string_vi
   if (!claims) co_return claims.error();
   auto found = co_await users_.by_id(claims->subject);
   if (!found) co_return found.error();
-  if (!*found) {
+  if (!*found || (*found)->deleted) {
     metrics::server_metrics::add(metrics_.bad_tokens);
     co_return make_error(errc::unauthorized, "the token's user does not exist");
   }
