@@ -92,6 +92,29 @@ TEST_F(push_webhook, an_offline_recipient_gets_one_signed_push) {
   EXPECT_EQ(metric_value(port(), "chatrix_push_failed_total"), 0);
 }
 
+TEST_F(push_webhook, the_push_carries_the_tokens_the_recipient_registered) {
+  auto ann = make_user("ann");
+  auto bob = make_user("bob");
+  const header_map bearer{{"Authorization", "Bearer " + bob.token}};
+  const auto device = [](const std::string& platform, const std::string& token) {
+    return json::serialize(json::object{{"platform", platform}, {"token", token}});
+  };
+  for (const auto& [platform, token] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"fcm", "fcm-token-1"}, {"apns", "apns-token-2"}, {"webpush", "gone"}}) {
+    const auto r = http_request(port(), "POST", "/v1/devices", device(platform, token), bearer);
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  ASSERT_EQ(http_request(port(), "DELETE", "/v1/devices", device("webpush", "gone"), bearer).status, 204);
+  session a = connect_authed(ann);
+  send_and_confirm(a, text_to("bob", "wake up", 1));
+  auto r = receiver.next();
+  ASSERT_TRUE(r) << "no push";
+  const json::array expected{json::object{{"platform", "fcm"}, {"token", "fcm-token-1"}},
+                             json::object{{"platform", "apns"}, {"token", "apns-token-2"}}};
+  EXPECT_EQ(verified_body(*r).at("tokens"), expected);
+}
+
 TEST_F(push_webhook, a_recipient_whose_device_received_the_message_gets_none) {
   auto ann = make_user("ann");
   auto bob = make_user("bob");
