@@ -290,6 +290,8 @@ export class ChatrixClient {
     if (ws && ws.readyState !== SOCKET_CLOSED) ws.close(1000);
     this.#reads = [];
     this.#endTyping();
+    // The next session may be another account's: what was heard of this one's partners goes.
+    this.#presence.clear();
     const connecting = this.#connecting;
     this.#connecting = null;
     connecting?.reject(error);

@@ -19,6 +19,10 @@ export class PresenceTable {
     this.#people.set(userId, { online, lastSeen });
   }
 
+  clear() {
+    this.#people.clear();
+  }
+
   /** Previews rows carry each peer's presence as of the page. */
   fromPreviews(previews) {
     for (const preview of previews) this.set(preview.user.id, preview.online, preview.lastSeen);

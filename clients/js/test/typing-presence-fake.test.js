@@ -134,4 +134,5 @@ test('presence from previews rows and presence events; presenceOf answers the la
   assert.deepEqual(heard, [{ userId: 2, username: 'bob', online: false, lastSeen: new Date(1765100100 * 1000) }]);
   assert.deepEqual(client.presenceOf(2), { online: false, lastSeen: new Date(1765100100 * 1000) });
   client.close();
+  assert.equal(client.presenceOf(2), undefined, 'a closed session forgets it (the next may be another account\'s)');
 });
