@@ -1,9 +1,10 @@
 // ChatrixClient: accounts, files, blocks, the profile and push devices over HTTP, and one
-// WebSocket session kept open across drops. The connection's life is the `state` field, changed only in #setState;
-// everything waiting on the server (sends, edits, deletes, searches, history and previews
-// requests, read marks) waits in a bounded queue and is sent again on each new connection until
-// the server answers it. Each connection resumes the user's event stream from this device's
-// position (stream-position.js).
+// WebSocket session kept open across drops. The connection's life is the `state` field,
+// changed only in #setState; everything waiting on the server (sends, edits, deletes,
+// searches, history and previews requests, read marks) waits in a bounded queue and is sent
+// again on each new connection until the server answers it. Each connection resumes the
+// user's event stream from this device's position (stream-position.js). Typing indicators
+// and presence are live only (typing.js, presence.js).
 
 import { Emitter } from './emitter.js';
 import { ChatrixError, errorFromFrame } from './errors.js';
