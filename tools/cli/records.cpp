@@ -55,14 +55,15 @@ void print_preview(const printer& out, const json::value& row) {
     record["deleted"] = true;
     who = peer.name;  // "Deleted account": the username is gone
   }
+  std::string presence_text;
   if (const auto* online = preview.if_contains("online"); online && online->is_bool()) {
     record["online"] = *online;
     const std::int64_t last_seen = int_field_or(preview, "last_seen", 0);
     record["last_seen"] = last_seen ? json::value(last_seen) : json::value(nullptr);
-    if (online->get_bool()) who += " (online)";
-    else if (last_seen) who += " (last seen " + utc_time(last_seen) + ")";
+    if (online->get_bool()) presence_text = "  (online)";
+    else if (last_seen) presence_text = "  (last seen " + utc_time(last_seen) + ")";
   }
-  out.record(record, who + "  " + std::to_string(unread) + " unread" + last_text);
+  out.record(record, who + "  " + std::to_string(unread) + " unread" + last_text + presence_text);
 }
 
 std::string status_of(const json::object& row) {
