@@ -19,6 +19,7 @@
 #include "metrics/metrics.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
+#include "push/push_service.hpp"
 #include "storage/postgres/postgres_store.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
 
@@ -357,6 +358,41 @@ void reload_tls_on_hangup(asio::signal_set& hangups, net::tls_credentials* tls) 
   });
 }
 
+/// Push for offline devices (PUSH_WEBHOOK_URL): the store's reads, the webhook client and the
+/// service the chat service tells of stored and received messages.
+struct push_webhooks {
+  push::store_push_reads reads;
+  push::http_webhook_client client;
+  push::push_service service;
+
+  push_webhooks(const config::server_config& cfg, push::webhook_endpoint endpoint, asio::io_context& ioc,
+                storage::store& store, const clock& clock, metrics::server_metrics& metrics)
+      : reads(store),
+        client(ioc.get_executor(), std::move(endpoint)),
+        service(ioc.get_executor(), reads, client, clock, metrics,
+                push::push_options{cfg.push_webhook_secret, cfg.push_delay, cfg.push_include_content, cfg.push_queue}) {}
+};
+
+/// PUSH_WEBHOOK_URL as the webhook client connects to it (nullopt without it), refused before
+/// anything is bound or written.
+std::optional<push::webhook_endpoint> push_endpoint(const config::server_config& cfg) {
+  if (cfg.push_webhook_url.empty()) return std::nullopt;
+  auto endpoint = push::parse_webhook_url(cfg.push_webhook_url);
+  if (!endpoint) refuse("PUSH_WEBHOOK_URL: " + endpoint.error().message);
+  return std::move(*endpoint);
+}
+
+/// Null without PUSH_WEBHOOK_URL: then nothing observes messages and push costs nothing.
+std::unique_ptr<push_webhooks> make_push(const config::server_config& cfg, std::optional<push::webhook_endpoint> endpoint,
+                                         asio::io_context& ioc, storage::store& store, const clock& clock,
+                                         metrics::server_metrics& metrics) {
+  if (!endpoint) return nullptr;
+  // The path is not logged: receivers often carry a key in it.
+  spdlog::info("push: webhooks to {}://{} for messages undelivered after {}s", endpoint->tls ? "https" : "http",
+               endpoint->host_header, cfg.push_delay.count());
+  return std::make_unique<push_webhooks>(cfg, std::move(*endpoint), ioc, store, clock, metrics);
+}
+
 /// The address to open the web client at: a wildcard listener is reached on localhost.
 std::string browser_address(const config::server_config& cfg, std::uint16_t port) {
   std::string host = cfg.listen.host;
@@ -388,6 +424,7 @@ int run_server(const config::server_config& cfg) {
   auto cost = auth::argon2_cost::from_name(cfg.argon2_profile);
   if (!cost) refuse("ARGON2_PROFILE: " + cost.error().message);
   const auto tls = load_tls(cfg);
+  auto webhook = push_endpoint(cfg);
   port_file ports(cfg.port_file);
   raise_open_file_limit();
 
@@ -418,7 +455,10 @@ int run_server(const config::server_config& cfg) {
   chat_options.http_send_limit = cfg.http_send_limit;
   chat_options.edit_window = cfg.edit_window;
   chat_options.presence_grace = cfg.presence_grace;
+  // Before the chat service, which tells it of messages until it is gone.
+  const auto push = make_push(cfg, std::move(webhook), ioc, store, clock, metrics);
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
+  if (push) chat.set_observer(&push->service);
   // Before the first session: no token is honoured until this node knows which are revoked.
   auto revocations = chat::read_revocations(store, clock.now_ms());
   if (!revocations) throw std::runtime_error("cannot read the token revocations: " + revocations.error().message);

@@ -44,6 +44,7 @@ void render_detail(exposition& out, const server_metrics& m) {
              m.hash_queue.load(std::memory_order_relaxed));
   out.sample("chatrix_queue_depth", exposition::label("queue", "bus_events"),
              m.cluster.queued_events.load(std::memory_order_relaxed));
+  out.sample("chatrix_queue_depth", exposition::label("queue", "pushes"), m.push_queue.load(std::memory_order_relaxed));
 
   histogram_family(out, "chatrix_send_stored_seconds",
                    "From a TEXT taken to its DELIVERED queued to the sender (stored durably).", m.send_stored);
@@ -115,6 +116,9 @@ std::string render_prometheus(const server_metrics& m) {
   line(out, "chatrix_sessions_closed_token_total", "counter", "Live sockets closed because their token expired or was revoked.", m.sessions_closed_token);
   line(out, "chatrix_http_timeouts_total", "counter", "HTTP connections cut off at a request deadline.", m.http_timeouts);
   line(out, "chatrix_origin_refused_total", "counter", "WebSocket upgrades refused by WS_ORIGINS.", m.origin_refused);
+  line(out, "chatrix_push_sent_total", "counter", "Push webhooks the receiver took (2xx).", m.push_sent);
+  line(out, "chatrix_push_failed_total", "counter", "Push attempts that failed (network, timeout, non-2xx, store).", m.push_failed);
+  line(out, "chatrix_push_dropped_total", "counter", "Pushes dropped: PUSH_QUEUE full, given up, or refused.", m.push_dropped);
   exposition detail(out);
   render_detail(detail, m);
   return out;

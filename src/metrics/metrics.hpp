@@ -83,6 +83,12 @@ struct server_metrics {
   counter http_timeouts{0};            // HTTP requests cut off at HTTP_HEADER_TIMEOUT / HTTP_REQUEST_TIMEOUT
   counter origin_refused{0};           // WS_ORIGINS
 
+  // Push webhooks (src/push): attempts that reached the receiver, failed, and pushes dropped.
+  counter push_sent{0};
+  counter push_failed{0};
+  counter push_dropped{0};
+  gauge push_queue{0};  // pushes waiting for their delay, being sent or awaiting a retry (PUSH_QUEUE)
+
   // Every ERR frame and every HTTP error answer, by its code.
   std::array<counter, max_error_codes> errors_by_code{};
   // WebSocket sessions by phase (src/net/websocket_session.cpp keeps them current).

@@ -111,13 +111,15 @@ std::size_t cluster_e2e::start_node(const std::string& name) {
     cluster_node n;
     n.name = name;
     n.port = free_loopback_port();
-    n.proc = std::make_unique<server_process>(std::map<std::string, std::string>{
+    auto env = node_env();
+    env.insert({
         {"SERVER_PORT", n.address()},
         {"SERVER_HOST", n.address()},
         {"REDISADDR", redis_->address()},
         {"DB_CONNECTION_URL", database_url_},
         {"LOG_LEVEL", "info"},  // cluster membership changes are logged at info
     });
+    n.proc = std::make_unique<server_process>(std::move(env));
     try {
       n.proc->start();
     } catch (const std::exception& e) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,9 @@ class cluster_e2e : public ::testing::Test {
   static void TearDownTestSuite();
   void SetUp() override;
   void TearDown() override;
+
+  /// Settings every node of the test gets besides the cluster's own (e.g. a push webhook).
+  virtual std::map<std::string, std::string> node_env() const { return {}; }
 
   static redis_instance& redis() { return *redis_; }
   cluster_node& node(std::size_t i) { return nodes_.at(i); }

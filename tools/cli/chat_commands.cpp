@@ -1,10 +1,13 @@
-// send, search, history, previews: the commands of the WebSocket session (listen has a file
-// of its own, listen_command.cpp).
+// send, typing, search, history, previews: the commands of the WebSocket session (listen has a
+// file of its own, listen_command.cpp).
 #include "cli_error.hpp"
 #include "command_support.hpp"
 #include "http_api.hpp"
 #include "records.hpp"
 #include "session_access.hpp"
+
+#include <sstream>
+#include <thread>
 
 #include <unistd.h>
 
@@ -25,6 +28,10 @@ bool mark_is(const frame& f, const std::string& mark) {
   const auto* value = object ? object->if_contains("mark") : nullptr;
   return value && value->is_string() && value->get_string() == mark;
 }
+
+/// How often a held typing indicator is sent again: the server ends one not refreshed within
+/// 6 s, and 2 s of margin covers a slow link.
+constexpr std::chrono::seconds typing_refresh{4};
 
 bool names_message(const frame& f, std::int64_t message_id) {
   const auto* object = f.body.if_object();
@@ -85,6 +92,31 @@ void run_send(const context& ctx, const send_options& options) {
     line += ", with " + attachment->name + " (file " + attachment->id + ")";
   }
   ctx.out.record(record, line);
+}
+
+void run_typing(const context& ctx, const typing_options& options) {
+  chat_session session = open_session(ctx);
+  const auto typing = [&](bool on) { return json::object{{"to", options.to}, {"typing", on}}; };
+  // Confirmed (an empty search answered after it): a refusal (unknown_recipient, blocked...) is
+  // reported, not lost.
+  session.send_and_confirm(event::typing, typing(!options.stop));
+  if (!options.stop) {
+    // The refreshes themselves keep the connection from idling out, so nothing is read until the
+    // end: the confirmation of the final false then reports a refusal of any of them.
+    const auto end = deadline_after(options.hold_seconds);
+    for (auto refresh = clock::now() + typing_refresh; refresh < end; refresh += typing_refresh) {
+      std::this_thread::sleep_until(refresh);
+      session.send(event::typing, typing(true));
+    }
+    std::this_thread::sleep_until(end);
+    session.send_and_confirm(event::typing, typing(false));
+  }
+  const double held = options.stop ? 0.0 : options.hold_seconds;
+  std::ostringstream seconds;
+  seconds << held;
+  ctx.out.record({{"to", options.to}, {"typing", !options.stop}, {"seconds", held}},
+                 options.stop ? "stopped typing to " + options.to
+                              : "typed to " + options.to + " for " + seconds.str() + " s");
 }
 
 void run_search(const context& ctx, const search_options& options) {

@@ -62,6 +62,13 @@ struct history_options {
 };
 void run_history(const context& ctx, const history_options& options);
 
+struct typing_options {
+  std::string to;
+  bool stop = false;             // send typing:false instead
+  double hold_seconds = 5;       // how long to keep the indicator up (refreshed) before false
+};
+void run_typing(const context& ctx, const typing_options& options);
+
 struct previews_options {
   std::optional<std::string> before;  // a row's cursor: the page after it
   std::optional<int> limit;
@@ -112,6 +119,47 @@ struct download_options {
   std::optional<std::string> output;  // a path, or "-" for stdout; default: the served name
 };
 void run_download(const context& ctx, const download_options& options);
+
+// ---- profile_commands.cpp ----
+
+struct rename_options {
+  std::vector<std::string> words;  // the new display name, joined with single spaces
+};
+void run_rename(const context& ctx, const rename_options& options);
+
+struct presence_options {
+  std::optional<bool> show;  // on/off; none: print the current setting
+};
+void run_presence(const context& ctx, const presence_options& options);
+
+struct export_options {
+  std::optional<std::filesystem::path> out;  // none: to stdout
+};
+void run_export(const context& ctx, const export_options& options);
+
+struct delete_account_options {
+  std::optional<std::string> password;  // else as login reads it
+};
+void run_delete_account(const context& ctx, const delete_account_options& options);
+
+// ---- block_commands.cpp ----
+
+struct block_options {
+  std::string username;
+};
+void run_block(const context& ctx, const block_options& options);
+void run_unblock(const context& ctx, const block_options& options);
+void run_blocks(const context& ctx);
+
+// ---- device_commands.cpp ----
+
+struct device_options {
+  std::string platform;
+  std::string token;
+};
+void run_devices(const context& ctx);
+void run_device_add(const context& ctx, const device_options& options);
+void run_device_remove(const context& ctx, const device_options& options);
 
 // ---- http_commands.cpp ----
 

@@ -5,6 +5,7 @@
 #include "wire.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 
@@ -14,11 +15,15 @@ namespace json = boost::json;
 
 namespace {
 
+void throw_unless_success(const http_reply& reply) {
+  if (reply.status / 100 == 2) return;
+  const auto refusal = http_error_of(reply.status, reply.body);
+  throw server_error(refusal.code, refusal.reason);
+}
+
 json::value json_answer(const http_reply& reply) {
-  if (reply.status / 100 != 2) {
-    const auto refusal = http_error_of(reply.status, reply.body);
-    throw server_error(refusal.code, refusal.reason);
-  }
+  throw_unless_success(reply);
+  if (reply.status == 204) return nullptr;
   boost::system::error_code ec;
   json::value value = json::parse(reply.body, ec);
   if (ec) throw cli_error("bad_response", "unexpected answer from the server: not JSON", exit_status::unreachable);
@@ -31,6 +36,16 @@ std::string url_encoded(std::string_view value) { return boost::urls::encode(val
 
 json::value get_json(const server_url& server, const std::string& token, const std::string& target) {
   return json_answer(http_call(server, {http_request::method::get, target, token, {}, {}, std::nullopt}));
+}
+
+json::value call_json(const server_url& server, const std::string& token, http_request::method verb,
+                      const std::string& target, const json::value& body) {
+  http_request request{verb, target, token, {}, {}, std::nullopt};
+  if (!body.is_null()) {
+    request.content_type = "application/json";
+    request.body = json::serialize(body);
+  }
+  return json_answer(http_call(server, request));
 }
 
 file_info file_info_of(const json::value& value) {
@@ -51,21 +66,23 @@ file_info upload_file(const server_url& server, const std::string& token, const 
   return file_info_of(json_answer(http_call(server, request)));
 }
 
-downloaded download_file(const server_url& server, const std::string& token, const std::string& id,
-                         const std::function<void(std::string_view)>& sink) {
+downloaded download(const server_url& server, const std::string& token, const std::string& target,
+                    const std::function<void(std::string_view)>& sink) {
   downloaded out;
-  const http_request request{http_request::method::get, "/v1/files/" + url_encoded(id), token, {}, {}, std::nullopt};
+  const http_request request{http_request::method::get, target, token, {}, {}, std::nullopt};
   const http_reply reply = http_download(server, request, [&](std::string_view chunk) {
     out.size += static_cast<std::int64_t>(chunk.size());
     sink(chunk);
   });
-  if (reply.status / 100 != 2) {
-    const auto refusal = http_error_of(reply.status, reply.body);
-    throw server_error(refusal.code, refusal.reason);
-  }
+  throw_unless_success(reply);
   out.type = reply.content_type;
   out.name = attachment_file_name(reply.content_disposition);
   return out;
+}
+
+downloaded download_file(const server_url& server, const std::string& token, const std::string& id,
+                         const std::function<void(std::string_view)>& sink) {
+  return download(server, token, "/v1/files/" + url_encoded(id), sink);
 }
 
 }  // namespace chatrix::cli

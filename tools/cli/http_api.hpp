@@ -1,4 +1,4 @@
-// The HTTP API for the commands that need no socket (docs/protocol.md, HTTP API): JSON reads,
+// The HTTP API for the commands that need no socket (docs/protocol.md, HTTP API): JSON calls,
 // and files streamed up from and down to disk.
 #pragma once
 
@@ -17,6 +17,11 @@ namespace chatrix::cli {
 /// GET `target` (path and query, percent-encoded) with the token; the JSON answer, or cli_error
 /// with the server's code.
 boost::json::value get_json(const server_url& server, const std::string& token, const std::string& target);
+
+/// `verb target` with the token and `body` as JSON (none when null); the JSON answer, or null
+/// for 204 No Content. A refusal throws cli_error with the server's code.
+boost::json::value call_json(const server_url& server, const std::string& token, http_request::method verb,
+                             const std::string& target, const boost::json::value& body);
 
 /// `value` percent-encoded for a query string or a path segment (everything but A-Z a-z 0-9 -._~).
 std::string url_encoded(std::string_view value);
@@ -43,7 +48,12 @@ struct downloaded {
   std::int64_t size = 0;
 };
 
-/// GET /v1/files/<id>, each chunk of the bytes handed to `sink` as it arrives.
+/// GET `target`, each chunk of the 2xx answer's bytes handed to `sink` as it arrives (an
+/// answer of any size passes through a fixed buffer); a refusal throws the server's code.
+downloaded download(const server_url& server, const std::string& token, const std::string& target,
+                    const std::function<void(std::string_view)>& sink);
+
+/// GET /v1/files/<id>, as download().
 downloaded download_file(const server_url& server, const std::string& token, const std::string& id,
                          const std::function<void(std::string_view)>& sink);
 

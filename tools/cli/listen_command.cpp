@@ -1,6 +1,7 @@
 // listen: messages as they come, confirmed with ACK. With --since (or --events) it is a sync
 // client: every event of the user's stream after that position, then SYNCED, then live ones,
-// each printed with its position, so the next run can go on from the last one printed.
+// each printed with its position, so the next run can go on from the last one printed; and
+// who is typing to the user and who came online or went offline (no position: never stored).
 #include "cli_error.hpp"
 #include "command_support.hpp"
 #include "records.hpp"
@@ -45,6 +46,12 @@ class listener {
         return false;
       case event::mark_read:
         if (events_) show_read(f);
+        return false;
+      case event::typing:
+        if (events_) show_typing(f);
+        return false;
+      case event::presence:
+        if (events_) show_presence(f);
         return false;
       case event::err:
         show_error(f);
@@ -111,6 +118,32 @@ class listener {
   /// MARK_READ's notice is the bare array of ids.
   void show_read(const frame& f) {
     print(f, {{"event", "read"}, {"message_ids", f.body}}, "read by the recipient: " + ids_text(&f.body));
+  }
+
+  void show_typing(const frame& f) {
+    const auto& body = as_object(f.body, "TYPING");
+    const std::string from = string_field(body, "from");
+    const bool typing = bool_field_or(body, "typing", false);
+    const json::value chat = body.contains("chat_id") ? body.at("chat_id") : json::value(nullptr);
+    ctx_.out.record(
+        {{"event", "typing"}, {"from_id", int_field(body, "from_id")}, {"from", from}, {"chat_id", chat}, {"typing", typing}},
+        from + (typing ? " is typing" : " stopped typing"));
+  }
+
+  void show_presence(const frame& f) {
+    const auto& body = as_object(f.body, "PRESENCE");
+    const std::string username = string_field(body, "username");
+    const bool online = bool_field_or(body, "online", false);
+    const auto* seen = body.if_contains("last_seen");
+    const bool seen_known = seen && (seen->is_int64() || seen->is_uint64());
+    json::object record{{"event", "presence"},
+                        {"user_id", int_field(body, "user_id")},
+                        {"username", username},
+                        {"online", online},
+                        {"last_seen", seen_known ? *seen : json::value(nullptr)}};
+    std::string line = username + (online ? " is online" : " is offline");
+    if (!online && seen_known) line += ", last seen " + utc_time(seen->to_number<std::int64_t>());
+    ctx_.out.record(record, line);
   }
 
   void show_synced(const frame& f) {

@@ -32,8 +32,8 @@ int report(const cli_error& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"chatrix-cli: register, log in, send, edit, delete, read, listen, files, search, history, "
-               "previews and conversations on a Chatrix server.",
+  CLI::App app{"chatrix-cli: register, log in, send, edit, delete, read, listen, typing, files, search, history, "
+               "previews, conversations, blocks, the account and push devices on a Chatrix server.",
                "chatrix-cli"};
   app.footer(footer);
   app.require_subcommand(1);
@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{0}, std::numeric_limits<std::int64_t>::max()));
   listen_cmd->add_flag("--events", listen.events,
                        "Print every event with its pos (own messages from other devices, receipts, reads, edits, "
-                       "deletes, synced), not only messages");
+                       "deletes, synced), and who is typing and who comes online or goes offline, not only messages");
   listen_cmd->add_flag("--until-synced", listen.until_synced,
                        "Stop once in step (SYNCED): print what happened since --since, and nothing live");
   listen_cmd->callback([&] { command = [&] { run_listen(ctx, listen); }; });
@@ -186,6 +186,72 @@ int main(int argc, char** argv) {
   messages_cmd->add_option("--after-id", messages.after_id, "Only messages newer than this id")->check(positive_id);
   messages_cmd->add_option("--limit", messages.limit, "At most this many (1-200, default 50)")->check(CLI::Range(1, 200));
   messages_cmd->callback([&] { command = [&] { run_messages(ctx, messages); }; });
+
+  typing_options typing;
+  auto* typing_cmd = app.add_subcommand(
+      "typing", "Show a user that you are typing (kept up for --for seconds, then stopped), or --stop");
+  typing_cmd->add_option("user", typing.to, "The username typed to")->required();
+  typing_cmd->add_flag("--stop", typing.stop, "Say that you stopped typing, at once");
+  typing_cmd->add_option("--for", typing.hold_seconds, "Seconds to keep the indicator up (refreshed every 4 s; default 5)")
+      ->check(seconds_range);
+  typing_cmd->callback([&] { command = [&] { run_typing(ctx, typing); }; });
+
+  block_options block;
+  auto* block_cmd = app.add_subcommand("block", "Block a user: their messages never reach you, and neither sees the "
+                                                "other's typing or presence");
+  block_cmd->add_option("user", block.username, "The username to block")->required();
+  block_cmd->callback([&] { command = [&] { run_block(ctx, block); }; });
+  auto* unblock_cmd = app.add_subcommand("unblock", "Unblock a user (what they sent meanwhile stays withheld)");
+  unblock_cmd->add_option("user", block.username, "The username to unblock")->required();
+  unblock_cmd->callback([&] { command = [&] { run_unblock(ctx, block); }; });
+  app.add_subcommand("blocks", "List the users you blocked, most recent first")->callback([&] {
+    command = [&] { run_blocks(ctx); };
+  });
+
+  rename_options rename;
+  auto* rename_cmd = app.add_subcommand("rename", "Change your display name (your partners' previews show it)");
+  rename_cmd->add_option("name", rename.words, "The new display name (words are joined with spaces)")->required();
+  rename_cmd->callback([&] { command = [&] { run_rename(ctx, rename); }; });
+
+  presence_options presence;
+  std::string presence_setting;
+  auto* presence_cmd = app.add_subcommand(
+      "presence", "Show (on) or hide (off) that you are online and your last seen; without an argument, the setting");
+  presence_cmd->add_option("setting", presence_setting, "on or off")->check(CLI::IsMember({"on", "off"}));
+  presence_cmd->callback([&] {
+    if (!presence_setting.empty()) presence.show = presence_setting == "on";
+    command = [&] { run_presence(ctx, presence); };
+  });
+
+  export_options export_to;
+  auto* export_cmd = app.add_subcommand(
+      "export", "Download everything the server keeps of your account (JSON: profile, blocks, devices, conversations)");
+  export_cmd->add_option("--out", export_to.out, "Save it to this file (default: stdout)");
+  export_cmd->callback([&] { command = [&] { run_export(ctx, export_to); }; });
+
+  delete_account_options delete_account;
+  auto* delete_account_cmd = app.add_subcommand(
+      "delete-account", "Delete your account for good (confirmed with the password); every login of it is revoked");
+  delete_account_cmd->add_option(
+      "--password", delete_account.password,
+      "Password (else CHATRIX_PASSWORD, else asked for on a terminal or read as a line from stdin)");
+  delete_account_cmd->callback([&] { command = [&] { run_delete_account(ctx, delete_account); }; });
+
+  device_options device;
+  auto* devices_cmd = app.add_subcommand(
+      "devices", "List the push tokens of your account; `devices add|remove <platform> <token>` changes them");
+  auto* device_add_cmd = devices_cmd->add_subcommand("add", "Register a push token (the push webhook carries it)");
+  auto* device_remove_cmd = devices_cmd->add_subcommand("remove", "Unregister a push token");
+  for (auto* sub : {device_add_cmd, device_remove_cmd}) {
+    sub->add_option("platform", device.platform, "1-32 of a-z 0-9 _ - (fcm, apns, webpush...)")->required();
+    sub->add_option("token", device.token, "The push token, 1-4096 printable ASCII characters")->required();
+  }
+  device_add_cmd->callback([&] { command = [&] { run_device_add(ctx, device); }; });
+  device_remove_cmd->callback([&] { command = [&] { run_device_remove(ctx, device); }; });
+  // `devices` alone lists; with add or remove that one is the command, whichever callback runs first.
+  devices_cmd->callback([&] {
+    if (!device_add_cmd->parsed() && !device_remove_cmd->parsed()) command = [&] { run_devices(ctx); };
+  });
 
   try {
     app.parse(argc, argv);

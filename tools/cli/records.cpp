@@ -50,7 +50,20 @@ void print_preview(const printer& out, const json::value& row) {
                       {"last_message", last}};
   if (const auto* chat = preview.if_contains("chat_id"); chat && chat->is_int64()) record["chat_id"] = *chat;
   if (const auto* cursor = preview.if_contains("cursor"); cursor && cursor->is_string()) record["cursor"] = *cursor;
-  out.record(record, display(peer.username, peer.name) + "  " + std::to_string(unread) + " unread" + last_text);
+  std::string who = display(peer.username, peer.name);
+  if (bool_field_or(preview, "deleted", false)) {
+    record["deleted"] = true;
+    who = peer.name;  // "Deleted account": the username is gone
+  }
+  std::string presence_text;
+  if (const auto* online = preview.if_contains("online"); online && online->is_bool()) {
+    record["online"] = *online;
+    const std::int64_t last_seen = int_field_or(preview, "last_seen", 0);
+    record["last_seen"] = last_seen ? json::value(last_seen) : json::value(nullptr);
+    if (online->get_bool()) presence_text = "  (online)";
+    else if (last_seen) presence_text = "  (last seen " + utc_time(last_seen) + ")";
+  }
+  out.record(record, who + "  " + std::to_string(unread) + " unread" + last_text + presence_text);
 }
 
 std::string status_of(const json::object& row) {

@@ -139,6 +139,16 @@ cli_error unreadable(const std::filesystem::path& path, const std::string& why) 
   return cli_error("local", path.string() + ": " + why, exit_status::local);
 }
 
+http::verb verb_of(http_request::method method) {
+  switch (method) {
+    case http_request::method::post: return http::verb::post;
+    case http_request::method::patch: return http::verb::patch;
+    case http_request::method::del: return http::verb::delete_;
+    case http_request::method::get: break;
+  }
+  return http::verb::get;
+}
+
 template <class Body>
 void set_common_fields(http::request<Body>& message, const server_url& server, const http_request& request) {
   message.set(http::field::host, host_header(server));
@@ -153,7 +163,7 @@ void set_common_fields(http::request<Body>& message, const server_url& server, c
 template <class Stream>
 asio::awaitable<void> write_request(Stream& stream, const server_url& server, const http_request& request,
                                     clock::time_point& deadline) {
-  const auto verb = request.verb == http_request::method::post ? http::verb::post : http::verb::get;
+  const auto verb = verb_of(request.verb);
   if (!request.body_file) {
     http::request<http::string_body> message{verb, request.target, 11};
     set_common_fields(message, server, request);

@@ -23,11 +23,11 @@ using clock = std::chrono::steady_clock;
 inline constexpr std::chrono::seconds network_timeout{10};
 
 struct http_request {
-  enum class method { get, post };
+  enum class method { get, post, patch, del };
   method verb = method::get;
   std::string target;        // path and query, already percent-encoded
   std::string bearer;        // `Authorization: Bearer <bearer>` unless empty
-  std::string content_type;  // of the body (POST)
+  std::string content_type;  // of the body (POST, PATCH, DELETE)
   std::string body;          // the body, unless body_file is set
   std::optional<std::filesystem::path> body_file;  // streamed from disk as the body
 };

@@ -1,22 +1,25 @@
-// ChatrixClient: accounts, files and reads over HTTP, and one WebSocket session kept open
-// across drops. The connection's life is the `state` field, changed only in #setState;
-// everything waiting on the server (sends, edits, deletes, searches, history and previews
-// requests, read marks) waits in a bounded queue and is sent again on each new connection until
-// the server answers it. Each connection resumes the user's event stream from this device's
-// position (stream-position.js).
+// ChatrixClient: accounts, files, blocks, the profile and push devices over HTTP, and one
+// WebSocket session kept open across drops. The connection's life is the `state` field,
+// changed only in #setState; everything waiting on the server (sends, edits, deletes,
+// searches, history and previews requests, read marks) waits in a bounded queue and is sent
+// again on each new connection until the server answers it. Each connection resumes the
+// user's event stream from this device's position (stream-position.js). Typing indicators
+// and presence are live only (typing.js, presence.js).
 
 import { Emitter } from './emitter.js';
 import { ChatrixError, errorFromFrame } from './errors.js';
-import { baseUrl, getJson, getResponse, postBytes, postJson, socketUrl } from './http.js';
+import { baseUrl, getJson, getResponse, postBytes, postJson, sendJson, socketUrl } from './http.js';
 import { reconnectDelay } from './backoff.js';
 import { Outbox } from './outbox.js';
 import { PendingChanges } from './changes.js';
 import { RequestQueue } from './requests.js';
 import { RecentIds } from './recent-ids.js';
+import { PresenceTable } from './presence.js';
+import { TypingPeople, TypingRefresh } from './typing.js';
 import { StreamPosition, defaultStorage, positionKey } from './stream-position.js';
 import {
-  EventType, decodeFrame, encodeFrame, toDelivered, toDeleted, toEdited, toFile, toHistory, toMessage,
-  toPreviews, toReadState, toReceived, toUser,
+  EventType, decodeFrame, encodeFrame, toBlock, toDelivered, toDeleted, toEdited, toFile, toHistory, toMessage,
+  toPresence, toPreviews, toProfile, toPushDevice, toReadState, toReceived, toTyping, toUser,
 } from './wire.js';
 
 // maxPendingSends stays below the server's default MESSAGE_BURST (2000), so resending every
@@ -83,6 +86,9 @@ export class ChatrixClient {
   #acked = [];  // ids confirmed on this connection, the latest MAX_REPEATED_ACKS
   #markPrefix = randomMarkPrefix();
   #markCount = 0;
+  #typing = new TypingRefresh((recipient, typing) => this.#transmit(encodeFrame(EventType.TYPING, { ...recipient, typing })));
+  #typingPeople = new TypingPeople();
+  #presence = new PresenceTable();
 
   /** @param {import('./index.js').ClientOptions} [options] */
   constructor(options = {}) {
@@ -227,6 +233,7 @@ export class ChatrixClient {
     clearTimeout(this.#authenticateTimer);
     if (ws.readyState !== SOCKET_CLOSED) ws.close();
     this.#changes.dropped();
+    this.#endTyping();
     this.#searches.markAllUnsent();
     this.#histories.markAllUnsent();
     this.#previewPages.markAllUnsent();
@@ -283,6 +290,9 @@ export class ChatrixClient {
     this.#socket = null;
     if (ws && ws.readyState !== SOCKET_CLOSED) ws.close(1000);
     this.#reads = [];
+    this.#endTyping();
+    // The next session may be another account's: what was heard of this one's partners goes.
+    this.#presence.clear();
     const connecting = this.#connecting;
     this.#connecting = null;
     connecting?.reject(error);
@@ -292,6 +302,12 @@ export class ChatrixClient {
     this.#histories.rejectAll(error);
     this.#previewPages.rejectAll(error);
     this.#setState('closed');
+  }
+
+  /** The server clears a dropped device's indicators: stop repeating ours, end the ones shown. */
+  #endTyping() {
+    this.#typing.stopAll();
+    for (const ended of this.#typingPeople.clear()) this.#emitter.emit('typing', ended);
   }
 
   #transmit(frame) {
@@ -351,12 +367,17 @@ export class ChatrixClient {
         }
         this.#connectPreviewsDue = false;
         this.#previews = toPreviews(body);
+        this.#presence.fromPreviews(this.#previews);
         this.#emitter.emit('previews', this.#previews);
         break;
-      case EventType.TEXT:
-        this.#onMessage(toMessage(body, false));
+      case EventType.TEXT: {
+        const message = toMessage(body, false);
+        const typingEnded = this.#typingPeople.messageFrom(message.fromId, message.chatId);
+        if (typingEnded) this.#emitter.emit('typing', typingEnded);
+        this.#onMessage(message);
         this.#acknowledge(body);
         break;
+      }
       case EventType.SENT:
         this.#onMessage(toMessage(body, true));
         break;
@@ -390,6 +411,18 @@ export class ChatrixClient {
       case EventType.SYNCED:
         this.#onSynced(body);
         break;
+      case EventType.TYPING: {
+        const typing = toTyping(body);
+        this.#typingPeople.heard(typing);
+        this.#emitter.emit('typing', typing);
+        break;
+      }
+      case EventType.PRESENCE: {
+        const presence = toPresence(body);
+        this.#presence.set(presence.userId, presence.online, presence.lastSeen);
+        this.#emitter.emit('presence', presence);
+        break;
+      }
       case EventType.SEARCH_RESPONSE:
         this.#searches.resolveOldest(body);
         break;
@@ -451,6 +484,9 @@ export class ChatrixClient {
     if (error.refType === EventType.CHATPREVIEWS && this.#previewPages.rejectOldest(error)) return;
     if (error.refType === EventType.EDIT && this.#changes.refuse('edit', error)) return;
     if (error.refType === EventType.DELETE && this.#changes.refuse('delete', error)) return;
+    // A refused TYPING names no recipient: repeating any indicator could only be refused again
+    // (blocked, unknown_recipient), except when it came too fast.
+    if (error.refType === EventType.TYPING && error.code !== 'rate_limited') this.#typing.stopAll();
     // About the connection (a flood of refused TEXTs, before its close): wait as asked.
     if (error.refType === undefined && error.retryAfterMs) this.#serverRetryAfterMs = error.retryAfterMs;
     this.#emitter.emit('error', error);
@@ -464,13 +500,33 @@ export class ChatrixClient {
     try {
       if (!isMark(mark)) throw new ChatrixError('invalid_field', 'a mark is a finite number or a string');
       if (this.#state === 'closed') throw new ChatrixError('closed', 'the client is closed: connect() again first', { mark });
-      const frame = encodeFrame(EventType.TEXT, { ...recipientFields(to), content, mark, ...messageExtras(options) });
+      const recipient = recipientFields(to);
+      const frame = encodeFrame(EventType.TEXT, { ...recipient, content, mark, ...messageExtras(options) });
       promise = this.#outbox.add(mark, frame);
+      this.#typing.sentTo(recipient);
       if (this.#state === 'open') this.#transmit(frame);
     } catch (err) {
       promise = Promise.reject(err);
     }
     return Object.assign(promise, { mark });
+  }
+
+  /**
+   * Tells `to` (a username, an id or a User) that this user is typing, or stopped. While true
+   * the client repeats it every 4 s until setTyping(to, false), a send to `to`, or a drop. Not
+   * queued: while disconnected it does nothing (the other side sees no indicator then anyway).
+   */
+  setTyping(to, typing) {
+    if (typeof typing !== 'boolean') throw new ChatrixError('invalid_field', 'setTyping() takes true or false');
+    const recipient = recipientFields(to);
+    if (this.#state !== 'open') return;
+    if (typing) this.#typing.start(recipient);
+    else this.#typing.stop(recipient);
+  }
+
+  /** What this client last heard of `userId`'s presence (previews, `presence` events), or undefined. */
+  presenceOf(userId) {
+    return this.#presence.of(userId);
   }
 
   markRead(from, messageIds) {
@@ -515,7 +571,7 @@ export class ChatrixClient {
     const body = {};
     if (options.before !== undefined) body.before = options.before;
     if (options.limit !== undefined) body.limit = options.limit;
-    return this.#request(this.#previewPages, () => encodeFrame(EventType.CHATPREVIEWS, body), toPreviews);
+    return this.#request(this.#previewPages, () => encodeFrame(EventType.CHATPREVIEWS, body), (rows) => this.#withPresence(toPreviews(rows)));
   }
 
   /**
@@ -591,12 +647,95 @@ export class ChatrixClient {
     if (options.limit !== undefined) query.set('limit', String(options.limit));
     const suffix = query.toString() ? `?${query}` : '';
     const answer = await getJson(this.#fetch, `${this.#base}/v1/conversations${suffix}`, token);
-    return { conversations: toPreviews(answer.conversations), next: typeof answer.next === 'string' ? answer.next : null };
+    const conversations = this.#withPresence(toPreviews(answer.conversations));
+    return { conversations, next: typeof answer.next === 'string' ? answer.next : null };
   }
 
-  /** Your profile over HTTP (GET /v1/me). */
+  #withPresence(previews) {
+    this.#presence.fromPreviews(previews);
+    return previews;
+  }
+
+  /** Your profile over HTTP (GET /v1/me), with `showPresence`. */
   async me() {
-    return toUser(await getJson(this.#fetch, `${this.#base}/v1/me`, this.#requireToken('me()')));
+    return toProfile(await getJson(this.#fetch, `${this.#base}/v1/me`, this.#requireToken('me()')));
+  }
+
+  /**
+   * Changes your display name and/or whether others see you online and your last seen
+   * (PATCH /v1/me); resolves with the profile as changed.
+   */
+  async updateMe(changes = {}) {
+    const token = this.#requireToken('updateMe()');
+    const body = {};
+    if (changes.name !== undefined) body.name = changes.name;
+    if (changes.showPresence !== undefined) body.show_presence = changes.showPresence;
+    if (!Object.keys(body).length) throw new ChatrixError('invalid_field', 'updateMe() needs a name or showPresence');
+    const profile = toProfile(await sendJson(this.#fetch, `${this.#base}/v1/me`, { method: 'PATCH', body, token }));
+    if (this.#user?.id === profile.id) this.#user = toUser(profile);
+    return profile;
+  }
+
+  /** Everything the server keeps of your account (GET /v1/me/export), as the parsed JSON document. */
+  async exportAccount() {
+    return getJson(this.#fetch, `${this.#base}/v1/me/export`, this.#requireToken('exportAccount()'));
+  }
+
+  /**
+   * Deletes your account for good (DELETE /v1/me, confirmed with the password). The server
+   * revokes every token; this client closes, and `signedOut` follows with `account_deleted`.
+   */
+  async deleteAccount(password) {
+    const token = this.#requireToken('deleteAccount()');
+    await sendJson(this.#fetch, `${this.#base}/v1/me`, { method: 'DELETE', body: { password }, token });
+    // The server may have closed the socket first (the token is revoked): then that was the end.
+    if (this.#token !== token) return;
+    const ended = new ChatrixError('account_deleted', 'the account was deleted');
+    this.#token = null;
+    this.#user = null;
+    this.#shutDown(ended);
+    this.#emitter.emit('signedOut', ended);
+  }
+
+  // ---- HTTP: blocking ----
+
+  /** Blocks `username` (POST /v1/blocks): resolves with the blocked User and `blockedAt` (Unix ms). */
+  async block(username) {
+    const token = this.#requireToken('block()');
+    return toBlock(await sendJson(this.#fetch, `${this.#base}/v1/blocks`, { method: 'POST', body: { username }, token }));
+  }
+
+  /** Unblocks `username` (DELETE /v1/blocks/<username>); `not_found` when not blocked. */
+  async unblock(username) {
+    const token = this.#requireToken('unblock()');
+    await sendJson(this.#fetch, `${this.#base}/v1/blocks/${encodeURIComponent(username)}`, { method: 'DELETE', token });
+  }
+
+  /** The users you blocked (GET /v1/blocks), most recent first. */
+  async blocks() {
+    const answer = await getJson(this.#fetch, `${this.#base}/v1/blocks`, this.#requireToken('blocks()'));
+    return Array.isArray(answer.blocks) ? answer.blocks.map(toBlock) : [];
+  }
+
+  // ---- HTTP: push devices ----
+
+  /** Registers a push token of this device (POST /v1/devices): `{platform, token, createdAt}`. */
+  async registerPushDevice(platform, pushToken) {
+    const token = this.#requireToken('registerPushDevice()');
+    const body = { platform, token: pushToken };
+    return toPushDevice(await sendJson(this.#fetch, `${this.#base}/v1/devices`, { method: 'POST', body, token }));
+  }
+
+  /** Unregisters a push token (DELETE /v1/devices); `not_found` when it is not registered. */
+  async unregisterPushDevice(platform, pushToken) {
+    const token = this.#requireToken('unregisterPushDevice()');
+    await sendJson(this.#fetch, `${this.#base}/v1/devices`, { method: 'DELETE', body: { platform, token: pushToken }, token });
+  }
+
+  /** The push tokens registered for your account (GET /v1/devices). */
+  async pushDevices() {
+    const answer = await getJson(this.#fetch, `${this.#base}/v1/devices`, this.#requireToken('pushDevices()'));
+    return Array.isArray(answer.devices) ? answer.devices.map(toPushDevice) : [];
   }
 
   #requireToken(what) {

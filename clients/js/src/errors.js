@@ -7,6 +7,7 @@
  * - `bad_response`: an answer that is not the JSON the protocol promises;
  * - `closed`: close() or logout() ended what was pending;
  * - `logged_out`: logout() ended the session (the `signedOut` event);
+ * - `account_deleted`: deleteAccount() ended the session (the `signedOut` event);
  * - `not_signed_in`: connect() or logout() without a token;
  * - `queue_full`: too many sends or requests are waiting already;
  * - `mark_in_use`: send() with a mark that a pending send already has.

@@ -46,6 +46,22 @@ export function getJson(fetchFn, url, token) {
 }
 
 /**
+ * Any method with an optional JSON body and the token; resolves with the parsed answer, or
+ * null for 204 No Content (DELETE /v1/blocks/<username>, DELETE /v1/me...).
+ * @param {typeof fetch} fetchFn
+ * @param {string} url
+ * @param {{method: string, body?: object, token: string}} request
+ */
+export async function sendJson(fetchFn, url, { method, body, token }) {
+  const headers = { Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await send(fetchFn, url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!response.ok) throw await failure(response);
+  if (response.status === 204) return null;
+  return objectOf(response, url);
+}
+
+/**
  * POSTs raw bytes (a Blob, a File or a Uint8Array, which fetch streams as they are) with their
  * content type; resolves with the parsed JSON answer.
  */
@@ -64,6 +80,10 @@ async function fetchJson(fetchFn, url, init, token) {
   if (token) init.headers.Authorization = `Bearer ${token}`;
   const response = await send(fetchFn, url, init);
   if (!response.ok) throw await failure(response);
+  return objectOf(response, url);
+}
+
+async function objectOf(response, url) {
   const data = parseJson(await readText(response, url));
   if (data === null || typeof data !== 'object') {
     throw new ChatrixError('bad_response', `${url} answered ${response.status} without a JSON object`, { status: response.status });

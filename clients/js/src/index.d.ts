@@ -4,8 +4,55 @@ export type Mark = number | string;
 
 export interface User {
   id: number;
+  /** Empty for a deleted account. */
   username: string;
+  /** "Deleted account" for a deleted account. */
   name: string;
+  /** The account was deleted: its id stays, its name and username are gone. */
+  deleted?: true;
+}
+
+/** GET and PATCH /v1/me. */
+export interface Profile extends User {
+  /** Others see you online and your last seen (and you see theirs). */
+  showPresence: boolean;
+}
+
+/** What you last heard of someone's presence (presenceOf(), previews, the `presence` event). */
+export interface PresenceState {
+  online: boolean;
+  /** When they were last online; null while hidden (theirs or yours: show_presence) or never known. */
+  lastSeen: Date | null;
+}
+
+/** Someone is (or stopped) typing to you (TYPING, 17). */
+export interface Typing {
+  fromId: number;
+  from: string;
+  /** The conversation, null when you have none with them yet. */
+  chatId: number | null;
+  typing: boolean;
+}
+
+/** Someone you share a conversation with came online or went offline (PRESENCE, 18). */
+export interface Presence extends PresenceState {
+  userId: number;
+  username: string;
+}
+
+/** A user you blocked (GET /v1/blocks, block()). */
+export interface Block extends User {
+  /** Unix milliseconds. */
+  blockedAt: number;
+}
+
+/** A push token registered for your account (GET /v1/devices, registerPushDevice()). */
+export interface PushDevice {
+  /** 1-32 of a-z 0-9 _ - (e.g. "fcm", "apns", "webpush"). */
+  platform: string;
+  token: string;
+  /** Unix milliseconds. */
+  createdAt: number;
 }
 
 export interface Session {
@@ -70,6 +117,9 @@ export interface Preview {
   /** Unix milliseconds. */
   lastMessageAt?: number;
   unread: number;
+  /** The other person is online (always false while either of you hides presence). */
+  online: boolean;
+  lastSeen: Date | null;
   /** Opaque: pass the last row's as `before` for the next page (previews()). */
   cursor?: string;
 }
@@ -120,13 +170,14 @@ export interface ChatrixErrorInfo {
 export const EventType: Readonly<{
   TEXT: 0; DELIVERED: 1; MARK_READ: 2; ERR: 3; PROFILE_INFO: 4; CHATPREVIEWS: 5;
   SEARCH_REQUEST: 6; SEARCH_RESPONSE: 7; HISTORY_REQUEST: 8; HISTORY_RESPONSE: 9;
-  RECEIVED: 10; ACK: 11; SENT: 12; SYNCED: 13; EDIT: 14; DELETE: 15; READ_STATE: 16; REFRESH_TOKEN: 19;
+  RECEIVED: 10; ACK: 11; SENT: 12; SYNCED: 13; EDIT: 14; DELETE: 15; READ_STATE: 16; TYPING: 17; PRESENCE: 18;
+  REFRESH_TOKEN: 19;
 }>;
 
 /**
  * `code` is the server's stable code (docs/protocol.md, Errors), or one of the SDK's own:
- * `network`, `bad_url`, `bad_response`, `closed`, `logged_out`, `not_signed_in`, `queue_full`,
- * `mark_in_use`.
+ * `network`, `bad_url`, `bad_response`, `closed`, `logged_out`, `account_deleted`, `not_signed_in`,
+ * `queue_full`, `mark_in_use`.
  */
 export class ChatrixError extends Error implements ChatrixErrorInfo {
   constructor(code: string, message: string, details?: Omit<ChatrixErrorInfo, "code" | "message">);
@@ -192,9 +243,17 @@ export interface EventMap {
   edited: Edited;
   /** Messages of the conversation were deleted for everyone. */
   deleted: Deleted;
+  /**
+   * Someone started or stopped typing to you. The server ends an indicator not refreshed within
+   * 6 s; the client also reports `typing: false` when a message from them arrives, and for
+   * everyone shown typing when the connection drops.
+   */
+  typing: Typing;
+  /** Someone you share a conversation with came online or went offline (coalesced by the server). */
+  presence: Presence;
   /** An ERR the server sent that no pending request took; also transport errors. */
   error: ChatrixError;
-  /** The session ended for good (token expired or revoked, logout): log in again. */
+  /** The session ended for good (token expired or revoked, logout, deleteAccount()): log in again. */
   signedOut: ChatrixError;
 }
 
@@ -246,6 +305,15 @@ export class ChatrixClient {
    * applied it (also when they were deleted already: then no `deleted` event comes of it).
    */
   delete(messageIds: number | number[]): Promise<void>;
+  /**
+   * Tells `to` you are typing (true) or stopped (false). While true the client repeats it every
+   * 4 s until setTyping(to, false), a send() to `to`, or a drop. Not queued: does nothing while
+   * not connected. Refusals arrive as `error` (refType 17: `blocked`, `unknown_recipient`,
+   * `rate_limited`...); any but `rate_limited` stops the repeating.
+   */
+  setTyping(to: string | number | User, typing: boolean): void;
+  /** What this client last heard of `userId`'s presence (previews, `presence` events), or undefined. */
+  presenceOf(userId: number): PresenceState | undefined;
   /** Marks the messages of `from` read; kept and sent after the reconnect while disconnected. */
   markRead(from: string | number | User, messageIds: number[]): void;
   search(fragment: string, options?: { limit?: number }): Promise<User[]>;
@@ -266,7 +334,37 @@ export class ChatrixClient {
   /** GET /v1/conversations: a page of previews; pass `next` as `before` for the next page (null: no more). */
   conversations(options?: { before?: string; limit?: number }): Promise<{ conversations: Preview[]; next: string | null }>;
   /** GET /v1/me. */
-  me(): Promise<User>;
+  me(): Promise<Profile>;
+  /**
+   * PATCH /v1/me: a new display name (the registration rules apply) and/or whether others see you
+   * online and your last seen. At least one. Resolves with the profile as changed.
+   */
+  updateMe(changes: { name?: string; showPresence?: boolean }): Promise<Profile>;
+  /**
+   * GET /v1/me/export: your account, blocks, push devices and every conversation with its
+   * messages, as the parsed JSON document ("format": "chatrix-export/1"). `rate_limited` past
+   * the server's EXPORT_LIMIT.
+   */
+  exportAccount(): Promise<Record<string, unknown>>;
+  /**
+   * DELETE /v1/me with your password (`bad_credentials` when wrong): the account is deleted and
+   * every token revoked. The client closes; `signedOut` follows with `account_deleted`.
+   */
+  deleteAccount(password: string): Promise<void>;
+
+  /** POST /v1/blocks: they can no longer reach you, and neither sees the other's typing or presence. */
+  block(username: string): Promise<Block>;
+  /** DELETE /v1/blocks/<username>; `not_found` when not blocked. */
+  unblock(username: string): Promise<void>;
+  /** GET /v1/blocks, most recent first. */
+  blocks(): Promise<Block[]>;
+
+  /** POST /v1/devices: the push webhook carries this token while the account has messages waiting. */
+  registerPushDevice(platform: string, token: string): Promise<PushDevice>;
+  /** DELETE /v1/devices; `not_found` when not registered. */
+  unregisterPushDevice(platform: string, token: string): Promise<void>;
+  /** GET /v1/devices. */
+  pushDevices(): Promise<PushDevice[]>;
 
   on<K extends keyof EventMap>(event: K, listener: (value: EventMap[K]) => void): () => void;
   off<K extends keyof EventMap>(event: K, listener: (value: EventMap[K]) => void): void;

@@ -21,6 +21,8 @@ export const EventType = Object.freeze({
   EDIT: 14,
   DELETE: 15,
   READ_STATE: 16,
+  TYPING: 17,
+  PRESENCE: 18,
   REFRESH_TOKEN: 19,
 });
 
@@ -66,8 +68,46 @@ function addChanges(message, body) {
   return message;
 }
 
+/**
+ * A user row. A deleted account keeps its id and is marked `deleted` (the server renders it
+ * with an empty username and the name "Deleted account").
+ */
 export function toUser(row) {
-  return { id: row.id, username: row.username, name: row.name || row.username };
+  const user = { id: row.id, username: row.username, name: row.name || row.username };
+  if (row.deleted === true) user.deleted = true;
+  return user;
+}
+
+/** Unix seconds or null (the wire's last_seen) as a Date or null. */
+function secondsToDate(s) {
+  return typeof s === 'number' ? new Date(s * 1000) : null;
+}
+
+/** GET and PATCH /v1/me: the User and whether the account shows its presence. */
+export function toProfile(body) {
+  return { ...toUser(body), showPresence: body.show_presence !== false };
+}
+
+/** TYPING (17): someone is (or stopped) typing to you; chatId null before the first message. */
+export function toTyping(body) {
+  if (!Number.isInteger(body?.from_id) || typeof body.typing !== 'boolean') throw new TypeError('a typing event without from_id or typing');
+  return { fromId: body.from_id, from: body.from, chatId: body.chat_id ?? null, typing: body.typing };
+}
+
+/** PRESENCE (18): someone you share a conversation with came online or went offline. */
+export function toPresence(body) {
+  if (!Number.isInteger(body?.user_id) || typeof body.online !== 'boolean') throw new TypeError('a presence event without user_id or online');
+  return { userId: body.user_id, username: body.username, online: body.online, lastSeen: secondsToDate(body.last_seen) };
+}
+
+/** A row of GET /v1/blocks (and POST's answer): the blocked user and when (Unix ms). */
+export function toBlock(row) {
+  return { ...toUser(row), blockedAt: rfc3339ToMs(row.blocked_at) };
+}
+
+/** A push device row (POST and GET /v1/devices), registered at `createdAt` (Unix ms). */
+export function toPushDevice(row) {
+  return { platform: row.platform, token: row.token, createdAt: rfc3339ToMs(row.created_at) };
 }
 
 /**
@@ -130,7 +170,7 @@ export function toReadState(body) {
 export function toPreviews(body) {
   if (!Array.isArray(body)) return [];
   return body.map((row) => {
-    const preview = { user: toUser(row), unread: row.unread ?? 0 };
+    const preview = { user: toUser(row), unread: row.unread ?? 0, online: row.online === true, lastSeen: secondsToDate(row.last_seen) };
     if (row.chat_id !== undefined) preview.chatId = row.chat_id;
     if (row.last_message_at !== undefined) preview.lastMessageAt = secondsToMs(row.last_message_at);
     if (row.last_message) {

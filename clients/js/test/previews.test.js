@@ -55,7 +55,7 @@ test('conversations() pages the same over HTTP; me() is the profile', async () =
   assert.equal(bobsView.user.id, alice.user.id);
   assert.equal(bobsView.unread, 1);
 
-  assert.deepEqual(await alice.me(), alice.user);
+  assert.deepEqual(await alice.me(), { ...alice.user, showPresence: true });
   const signedOut = suite.people.client();
   assert.equal((await signedOut.me().catch((e) => e)).code, 'not_signed_in');
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { reconnectDelay } from '../src/backoff.js';
 import { markKey } from '../src/outbox.js';
-import { decodeFrame, toDeleted, toEdited, toHistory, toMessage, toPreviews, toReadState } from '../src/wire.js';
+import { decodeFrame, toDeleted, toEdited, toHistory, toMessage, toPresence, toPreviews, toReadState, toTyping } from '../src/wire.js';
 
 test('reconnect delays double per failure up to the cap, jittered within the upper half', () => {
   const lowest = () => 0;
@@ -29,11 +29,22 @@ test('null previews and history pages are empty lists', () => {
   assert.deepEqual(toHistory(null, { id: 1 }, { id: 2 }), []);
 });
 
-test('a preview without a last message leaves it out; seconds become milliseconds', () => {
+test('a preview without a last message leaves it out; seconds become milliseconds; no presence is offline', () => {
   const [preview] = toPreviews([
     { id: 2, username: 'bob', name: '', chat_id: 5, unread: 0, last_message_at: 1700000000, last_message: null },
   ]);
-  assert.deepEqual(preview, { user: { id: 2, username: 'bob', name: 'bob' }, unread: 0, chatId: 5, lastMessageAt: 1700000000000 });
+  assert.deepEqual(preview, {
+    user: { id: 2, username: 'bob', name: 'bob' }, unread: 0, online: false, lastSeen: null, chatId: 5, lastMessageAt: 1700000000000,
+  });
+});
+
+test('typing and presence bodies without their fields are malformed; last_seen null stays null', () => {
+  assert.throws(() => toTyping({ from: 'bob', typing: true }), TypeError);
+  assert.throws(() => toTyping({ from_id: 2, from: 'bob', typing: 'yes' }), TypeError);
+  assert.deepEqual(toTyping({ from_id: 2, from: 'bob', typing: false }), { fromId: 2, from: 'bob', chatId: null, typing: false });
+  assert.throws(() => toPresence({ username: 'bob', online: true }), TypeError);
+  assert.deepEqual(toPresence({ user_id: 2, username: 'bob', online: false, last_seen: null }),
+    { userId: 2, username: 'bob', online: false, lastSeen: null });
 });
 
 test('history rows of an older server (no to_id, no delivered) still get a recipient and a status', () => {

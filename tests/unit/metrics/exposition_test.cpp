@@ -195,7 +195,8 @@ TEST(server_exposition, every_line_follows_the_format_and_the_old_names_are_kept
         "chatrix_limited_connections_total", "chatrix_quota_exceeded_total", "chatrix_hash_queue_full_total",
         "chatrix_flood_disconnects_total", "chatrix_unauthenticated_closed_total", "chatrix_login_failures_total",
         "chatrix_bad_tokens_total", "chatrix_tokens_revoked_total", "chatrix_sessions_closed_token_total",
-        "chatrix_http_timeouts_total", "chatrix_origin_refused_total"})
+        "chatrix_http_timeouts_total", "chatrix_origin_refused_total", "chatrix_push_sent_total",
+        "chatrix_push_failed_total", "chatrix_push_dropped_total"})
     EXPECT_TRUE(parsed.contains(name)) << name;
   EXPECT_EQ(parsed.at("chatrix_messages_stored_total").at(0).value, 5);
 
@@ -212,7 +213,7 @@ TEST(server_exposition, every_line_follows_the_format_and_the_old_names_are_kept
 
   std::set<std::string> queues;
   for (const auto& s : parsed.at("chatrix_queue_depth")) queues.insert(s.labels.at("queue"));
-  EXPECT_EQ(queues, (std::set<std::string>{"bus_events", "password_hashes", "store_writes"}));
+  EXPECT_EQ(queues, (std::set<std::string>{"bus_events", "password_hashes", "pushes", "store_writes"}));
 
   for (const char* name : {"chatrix_send_stored_seconds", "chatrix_send_delivered_seconds", "chatrix_store_commit_seconds",
                            "chatrix_store_commit_writes", "chatrix_bus_publish_seconds", "chatrix_socket_queued_bytes",
