@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,11 @@ class cluster_e2e : public ::testing::Test {
   static void TearDownTestSuite();
   void SetUp() override;
   void TearDown() override;
+
+  /// Settings every node starts with besides the cluster's own (a derived fixture's).
+  virtual std::map<std::string, std::string> node_env() const { return {}; }
+  /// How many nodes SetUp starts ("a", "b", "c" in that order).
+  virtual std::size_t initial_nodes() const { return 3; }
 
   static redis_instance& redis() { return *redis_; }
   cluster_node& node(std::size_t i) { return nodes_.at(i); }
