@@ -272,6 +272,63 @@ inline constexpr std::string_view migration_6_stream_retention_per_user = R"sql(
 DROP INDEX stream_events_by_at;
 )sql";
 
+// People (docs/storage.md, "People"): profiles, presence, blocks, deleted accounts, push tokens.
+inline constexpr std::string_view migration_7_people = R"sql(
+-- show_presence: 0 or 1 (PATCH /v1/me). last_seen: unix ms, the later of what the nodes
+-- reported. deleted_at: unix ms of DELETE /v1/me; the row stays as a tombstone with empty
+-- username, name and password hash. Its username_folded keeps the folded username, so the
+-- UNIQUE index itself reserves it during the quarantine; create_user gives it up by
+-- renaming it to '#<id>' ('#' is never in a username).
+ALTER TABLE users ADD COLUMN show_presence INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE users ADD COLUMN last_seen INTEGER NULL;
+ALTER TABLE users ADD COLUMN deleted_at INTEGER NULL;
+
+-- Search never finds a deleted account: a tombstone keeps no suffixes.
+DROP TRIGGER users_suffixes_after_update;
+CREATE TRIGGER users_suffixes_after_update AFTER UPDATE OF username_folded, name, deleted_at ON users BEGIN
+  DELETE FROM user_suffixes WHERE user_id = old.id;
+  INSERT OR IGNORE INTO user_suffixes (suffix, user_id)
+    SELECT substr(f.v, p.n), new.id
+      FROM (SELECT new.username_folded AS v UNION ALL SELECT new.name_folded) AS f
+      JOIN search_positions AS p ON p.n <= length(f.v)
+      WHERE new.deleted_at IS NULL;
+END;
+
+-- 1 once a member's account was deleted: appends to it fail (unknown_recipient) with no
+-- lookup of the users, since the writer reads this row for every batch anyway.
+ALTER TABLE conversations ADD COLUMN closed INTEGER NOT NULL DEFAULT 0;
+
+-- blocker_id blocked blocked_id. The key serves "did the sender block the recipient" and
+-- "did the recipient block the sender" (one lookup each, in append_message), blocked_users
+-- and the quota count; the second index the reverse direction (block_relations_of).
+CREATE TABLE blocks (
+  blocker_id INTEGER NOT NULL,
+  blocked_id INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,  -- unix ms
+  PRIMARY KEY (blocker_id, blocked_id)
+) WITHOUT ROWID;
+CREATE INDEX blocks_by_blocked ON blocks (blocked_id, blocker_id);
+
+-- A (platform, token) belongs to one user at a time: registering it again moves it.
+CREATE TABLE push_devices (
+  platform   TEXT    NOT NULL,
+  token      TEXT    NOT NULL,
+  user_id    INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,  -- unix ms
+  PRIMARY KEY (platform, token)
+) WITHOUT ROWID;
+CREATE INDEX push_devices_by_user ON push_devices (user_id, created_at);
+
+-- 1: the recipient had blocked the sender when it was stored; shown to the sender only, for
+-- ever. Withheld messages never wait for a receipt, so the pending index leaves them out.
+ALTER TABLE messages ADD COLUMN withheld INTEGER NOT NULL DEFAULT 0;
+DROP INDEX messages_pending;
+CREATE INDEX messages_pending ON messages (recipient_id, id) WHERE delivered_at IS NULL AND withheld = 0;
+
+-- delete_account: the user's files.
+CREATE INDEX files_by_owner ON files (owner_id);
+)sql";
+
 /// In order; versions start at 1 and have no gaps.
 inline constexpr migration migrations[] = {
     {1, "initial schema", migration_1_initial_schema},
@@ -280,6 +337,7 @@ inline constexpr migration migrations[] = {
     {4, "token revocation", migration_4_token_revocation},
     {5, "stream and files", migration_5_stream_and_files},
     {6, "stream retention per user", migration_6_stream_retention_per_user},
+    {7, "people", migration_7_people},
 };
 
 }  // namespace chatrix::storage::sqlite_detail

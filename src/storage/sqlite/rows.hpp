@@ -8,7 +8,20 @@
 
 namespace chatrix::storage::sqlite_detail {
 
-inline user read_user(const query& q, int first) { return user{q.int64(first), q.text(first + 1), q.text(first + 2)}; }
+/// The columns id, username, name, show_presence, last_seen, deleted_at of a users row, from
+/// `first` on. A tombstone's username and name are stored empty already.
+inline user read_user(const query& q, int first) {
+  user u{q.int64(first), q.text(first + 1), q.text(first + 2)};
+  u.show_presence = q.int64(first + 3) != 0;
+  u.last_seen = q.optional_int64(first + 4);
+  u.deleted = q.optional_int64(first + 5).has_value();
+  return u;
+}
+
+/// id, username, name only: what search results carry (store::search_users).
+inline user read_user_name(const query& q, int first) {
+  return user{q.int64(first), q.text(first + 1), q.text(first + 2)};
+}
 
 /// The columns of CHATRIX_SQLITE_MESSAGE_COLUMNS, from `first` on.
 inline message read_message(const query& q, int first) {

@@ -10,6 +10,7 @@
 #include "storage/sqlite/files.hpp"
 #include "storage/sqlite/message_changes.hpp"
 #include "storage/sqlite/migrations.hpp"
+#include "storage/sqlite/people.hpp"
 #include "storage/sqlite/queries.hpp"
 #include "storage/sqlite/rows.hpp"
 #include "storage/sqlite/stream.hpp"
@@ -128,16 +129,17 @@ std::vector<chat_preview> read_previews(connection& c, user_id viewer, int limit
     p.conversation = q.int64(0);
     p.updated_at = q.int64(1);
     p.peer = read_user(q, 2);
-    p.unread = q.int64(5);
-    if (q.optional_int64(6)) p.last = read_message(q, 6);
+    p.unread = q.int64(8);
+    p.last = read_message(q, 9);
     out.push_back(std::move(p));
   }
   return out;
 }
 
-/// A page of one conversation: with `after`, the oldest messages after it, oldest first;
-/// otherwise the newest before `before` (when given), newest first.
-std::vector<message> read_conversation_page(connection& c, conversation_id conversation,
+/// A page of one conversation as `viewer` sees it (without what is withheld from them): with
+/// `after`, the oldest messages after it, oldest first; otherwise the newest before `before`
+/// (when given), newest first.
+std::vector<message> read_conversation_page(connection& c, user_id viewer, conversation_id conversation,
                                             std::optional<message_id> before, std::optional<message_id> after,
                                             int limit) {
   std::vector<message> out;
@@ -154,7 +156,7 @@ std::vector<message> read_conversation_page(connection& c, conversation_id conve
   };
   const auto read_all = [&](std::string_view text, std::int64_t bound) {
     query q(c, text);
-    q.bind(conversation, bound, n);
+    q.bind(conversation, bound, n, viewer);
     while (q.step()) out.push_back(read_message(q, 0));
   };
   if (after) {
@@ -237,6 +239,8 @@ class sqlite_store::impl {
 
   void shutdown();
   std::chrono::milliseconds retention() const noexcept { return opts_.sync_retention; }
+  /// Only for jobs, which run on the writer thread.
+  sqlite_detail::writer_state& writer_state() noexcept { return writer_state_; }
   std::uint64_t committed_batches() const noexcept { return batches_.load(std::memory_order_relaxed); }
 
  private:
@@ -259,6 +263,7 @@ class sqlite_store::impl {
   std::deque<connection> reader_conns_;  // deque: threads hold references into it
   std::optional<sqlite_detail::checkpointer> checkpointer_;
   bool checkpoint_on_writer_ = false;  // the WAL outgrew the checkpointer (writer thread only)
+  sqlite_detail::writer_state writer_state_;  // writer thread only, once the threads run
 
   std::mutex write_mutex_;
   std::condition_variable write_cv_;
@@ -286,6 +291,8 @@ sqlite_store::impl::impl(const std::filesystem::path& file, sqlite_options opts)
     sqlite3_busy_timeout(writer_conn_->handle(), busy_ms);
     configure_writer(*writer_conn_);
     migrate(*writer_conn_);
+    writer_state_.retention = opts_.sync_retention;
+    writer_state_.blocks_possible = sqlite_detail::any_block(*writer_conn_);
     // Readers open after the writer switched to WAL and created the schema; read-only
     // connections cannot do either.
     for (int i = 0; i < reader_count; ++i) {
@@ -459,7 +466,7 @@ void sqlite_store::impl::run_batch(std::vector<std::unique_ptr<write_job>>& batc
       break;
     }
     auto aborted = std::find_if(steps.begin(), steps.end(), [&](const auto& step) {
-      return sqlite_detail::run_step(c, step, retention()) == job_run::aborted;
+      return sqlite_detail::run_step(c, step, writer_state_) == job_run::aborted;
     });
     if (aborted != steps.end()) {
       rollback(c);
@@ -481,6 +488,14 @@ void sqlite_store::impl::run_batch(std::vector<std::unique_ptr<write_job>>& batc
         for (auto* job : step) job->fail(to_error(e));
     }
     break;
+  }
+  if (std::exchange(writer_state_.recheck_blocks, false)) {
+    try {
+      writer_state_.blocks_possible = sqlite_detail::any_block(c);
+    } catch (const sqlite_error& e) {
+      spdlog::error("sqlite store: cannot count blocks: {}", e.what());
+      writer_state_.blocks_possible = true;  // looking costs a lookup; not looking could be wrong
+    }
   }
   // Only now, with the batch settled, in submission order.
   for (auto& job : batch) job->complete();
@@ -533,8 +548,12 @@ std::uint64_t sqlite_store::committed_batches() const noexcept { return impl_->c
 
 void sqlite_store::create_user(new_user u, callback<user> done) {
   impl_->write<user>(std::move(done), [u = std::move(u)](connection& c) -> result<user> {
+    const std::string folded = fold_username(u.username);
+    // A tombstone past its quarantine gives the name up first. Should the insert still find
+    // the name taken, nothing was written: only one row can hold a folded name.
+    if (u.reclaim_deleted_before > 0) query(c, sql::reclaim_username).bind(folded, u.reclaim_deleted_before).run();
     query q(c, sql::insert_user);
-    q.bind(u.username, fold_username(u.username), u.name, u.password_hash, u.created_at);
+    q.bind(u.username, folded, u.name, u.password_hash, u.created_at);
     if (!q.step()) return make_error(errc::username_taken, "username already taken");
     return user{q.int64(0), u.username, u.name};
   });
@@ -547,7 +566,7 @@ void sqlite_store::find_user_by_name(std::string username, callback<std::optiona
         query q(c, sql::select_credentials_by_folded_name);
         q.bind(folded);
         if (!q.step()) return std::optional<user_credentials>();
-        return std::optional<user_credentials>(user_credentials{read_user(q, 0), q.text(3)});
+        return std::optional<user_credentials>(user_credentials{read_user(q, 0), q.text(6)});
       });
 }
 
@@ -622,9 +641,9 @@ void sqlite_store::search_users(std::string fragment, int limit, callback<std::v
         if (need_more()) run_tier(sql::search_substring, folded, *upper);
         out.reserve(ids.size());
         for (const user_id id : ids) {
-          query q(c, sql::select_user_by_id);
+          query q(c, sql::select_search_user);
           q.bind(id);
-          if (q.step()) out.push_back(read_user(q, 0));
+          if (q.step()) out.push_back(sqlite_detail::read_user_name(q, 0));
         }
         return out;
       });
@@ -660,7 +679,9 @@ void sqlite_store::mark_read(user_id reader, std::vector<message_id> ids, unix_m
     for (const message_id id : ids) {
       query q(c, sql::select_read_state);
       q.bind(id);
-      if (!q.step() || q.int64(1) != reader) return make_error(errc::forbidden, "not a message to you");
+      // A message withheld from the reader is, to them, no message at all.
+      if (!q.step() || q.int64(1) != reader || q.int64(5) != 0)
+        return make_error(errc::forbidden, "not a message to you");
       if (q.int64(3) != 0 || !seen.insert(id).second) continue;  // read before, or a repeated id
       const user_id sender = q.int64(0);
       const conversation_id conversation = q.int64(2);
@@ -713,7 +734,7 @@ void sqlite_store::history(user_id a, user_id b, std::optional<message_id> befor
           if (!q.step()) return std::vector<message>();
           conversation = q.int64(0);
         }
-        return read_conversation_page(c, conversation, before, std::nullopt, limit);
+        return read_conversation_page(c, a, conversation, before, std::nullopt, limit);
       });
 }
 
@@ -728,7 +749,7 @@ void sqlite_store::conversation_messages(user_id viewer, conversation_id chat, s
           if (!q.step() || (q.int64(0) != viewer && q.int64(1) != viewer))
             return make_error(errc::not_found, "no such conversation");
         }
-        return read_conversation_page(c, chat, before, after, limit);
+        return read_conversation_page(c, viewer, chat, before, after, limit);
       });
 }
 
@@ -803,6 +824,7 @@ void sqlite_store::session_start(user_id viewer, int previews_limit, int pending
           out.previews = read_previews(c, viewer, previews_limit);
           out.pending = read_pending(c, viewer, 0, pending_limit);
           out.latest = sqlite_detail::read_stream_latest(c, viewer);
+          out.blocks = sqlite_detail::read_block_relations(c, viewer);
         } catch (...) {
           end_read(c);
           throw;
@@ -827,6 +849,7 @@ void sqlite_store::session_resume(user_id viewer, int previews_limit, stream_pos
           out.latest = page.latest;
           if (page.expired) out.pending = read_pending(c, viewer, 0, pending_limit);
           out.stream = std::move(page);
+          out.blocks = sqlite_detail::read_block_relations(c, viewer);
         } catch (...) {
           end_read(c);
           throw;
@@ -849,6 +872,88 @@ void sqlite_store::stream_events(user_id viewer, stream_pos since, int limit, ca
       throw;
     }
   });
+}
+
+// ---- people ----
+
+void sqlite_store::update_profile(profile_update u, callback<std::optional<user>> done) {
+  impl_->write<std::optional<user>>(std::move(done), [u = std::move(u)](connection& c) {
+    return sqlite_detail::update_profile(c, u);
+  });
+}
+
+void sqlite_store::set_last_seen(std::vector<std::pair<user_id, unix_ms>> seen, callback<bool> done) {
+  impl_->write<bool>(std::move(done), [seen = std::move(seen)](connection& c) {
+    return sqlite_detail::set_last_seen(c, seen);
+  });
+}
+
+void sqlite_store::block_user(user_id blocker, user_id blocked, unix_ms at, callback<bool> done) {
+  impl_->write<bool>(std::move(done), [blocker, blocked, at, writer = &impl_->writer_state()](connection& c) {
+    // Before the block can be committed: from the next append step on, appends look.
+    writer->blocks_possible = true;
+    return sqlite_detail::block_user(c, blocker, blocked, at);
+  });
+}
+
+void sqlite_store::unblock_user(user_id blocker, user_id blocked, callback<bool> done) {
+  impl_->write<bool>(std::move(done), [blocker, blocked, writer = &impl_->writer_state()](connection& c) {
+    writer->recheck_blocks = true;
+    return sqlite_detail::unblock_user(c, blocker, blocked);
+  });
+}
+
+void sqlite_store::blocked_users(user_id blocker, callback<std::vector<block_entry>> done) {
+  impl_->read<std::vector<block_entry>>(std::move(done), [blocker](connection& c) -> result<std::vector<block_entry>> {
+    return sqlite_detail::read_blocked_users(c, blocker);
+  });
+}
+
+void sqlite_store::block_relations_of(user_id id, callback<block_relations> done) {
+  impl_->read<block_relations>(std::move(done), [id](connection& c) -> result<block_relations> {
+    return sqlite_detail::read_block_relations(c, id);
+  });
+}
+
+void sqlite_store::conversation_between(user_id a, user_id b, callback<std::optional<conversation_id>> done) {
+  impl_->read<std::optional<conversation_id>>(
+      std::move(done), [a, b](connection& c) -> result<std::optional<conversation_id>> {
+        query q(c, sql::select_conversation_by_pair);
+        q.bind(std::min(a, b), std::max(a, b));
+        if (!q.step()) return std::optional<conversation_id>();
+        return std::optional<conversation_id>(q.int64(0));
+      });
+}
+
+void sqlite_store::delete_account(user_id id, unix_ms now, callback<account_deletion> done) {
+  impl_->write<account_deletion>(std::move(done), [id, now, writer = &impl_->writer_state()](connection& c) {
+    writer->recheck_blocks = true;  // the account's blocks go with it
+    return sqlite_detail::delete_account(c, id, now);
+  });
+}
+
+void sqlite_store::add_push_device(user_id id, push_device d, callback<bool> done) {
+  impl_->write<bool>(std::move(done),
+                     [id, d = std::move(d)](connection& c) { return sqlite_detail::add_push_device(c, id, d); });
+}
+
+void sqlite_store::remove_push_device(user_id id, std::string platform, std::string token, callback<bool> done) {
+  impl_->write<bool>(std::move(done), [id, platform = std::move(platform), token = std::move(token)](connection& c) {
+    return sqlite_detail::remove_push_device(c, id, platform, token);
+  });
+}
+
+void sqlite_store::push_devices(user_id id, callback<std::vector<push_device>> done) {
+  impl_->read<std::vector<push_device>>(std::move(done), [id](connection& c) -> result<std::vector<push_device>> {
+    return sqlite_detail::read_push_devices(c, id);
+  });
+}
+
+void sqlite_store::undelivered(std::vector<message_id> ids, callback<std::vector<message_id>> done) {
+  impl_->read<std::vector<message_id>>(std::move(done),
+                                       [ids = std::move(ids)](connection& c) -> result<std::vector<message_id>> {
+                                         return sqlite_detail::read_undelivered(c, ids);
+                                       });
 }
 
 // ---- tokens ----

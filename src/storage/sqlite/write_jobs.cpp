@@ -25,7 +25,8 @@ namespace {
 struct conversation_state {
   conversation_id id = 0;
   std::int64_t last_seq = 0;
-  unix_ms updated_at = 0;
+  unix_ms updated_at = 0;  // the newest message of this step others see (0: none yet)
+  bool closed = false;     // a member's account was deleted
   std::int64_t new_unread_lo = 0;  // messages of this step to user_lo
   std::int64_t new_unread_hi = 0;
 };
@@ -35,7 +36,7 @@ std::optional<conversation_state> conversation_of(connection& c, user_id lo, use
   {
     query q(c, sql::select_conversation_seq);
     q.bind(lo, hi);
-    if (q.step()) return conversation_state{q.int64(0), q.int64(1), now};
+    if (q.step()) return conversation_state{q.int64(0), q.int64(1), 0, q.int64(2) != 0};
   }
   {
     query q(c, sql::count_users_by_ids);
@@ -44,6 +45,23 @@ std::optional<conversation_state> conversation_of(connection& c, user_id lo, use
   }
   query(c, sql::insert_conversation).bind(lo, hi, now).run();
   return conversation_state{c.last_insert_rowid(), 0, now};
+}
+
+/// How a block between a sender and a recipient affects a message.
+enum class block_effect { none, refused, withheld };
+
+/// The blocks between `sender` and `recipient` (read once per pair and step: blocks change
+/// only in single steps, never during an append step).
+block_effect block_effect_of(connection& c, user_id sender, user_id recipient) {
+  query q(c, sql::select_blocks_between);
+  q.bind(sender, recipient);
+  auto effect = block_effect::none;
+  while (q.step()) {
+    // The sender's own block wins: they are told, instead of sending into a void.
+    if (q.int64(0) == 1) return block_effect::refused;
+    effect = block_effect::withheld;
+  }
+  return effect;
 }
 
 /// Why `req` may not be stored, checked before anything is written: a reply to a message of
@@ -64,11 +82,13 @@ std::optional<error> refusal_of(connection& c, const send_request& req, user_id 
   return std::nullopt;
 }
 
-void append_messages(connection& c, std::span<write_job* const> jobs, std::chrono::milliseconds retention) {
+void append_messages(connection& c, std::span<write_job* const> jobs, const writer_state& writer) {
   struct new_message {
     append_job* job;
     message m;
+    bool withheld = false;
   };
+  std::map<std::pair<user_id, user_id>, block_effect> blocks;
   std::vector<new_message> added;
   added.reserve(jobs.size());
   std::map<std::pair<user_id, user_id>, conversation_state> conversations;
@@ -89,12 +109,24 @@ void append_messages(connection& c, std::span<write_job* const> jobs, std::chron
       query q(c, sql::select_retry);
       q.bind(req.sender, *req.mark, req.now - req.retry_window, req.recipient, req.content);
       if (q.step()) {
-        job.outcome.set(send_result{read_message(q, 0), true});
+        job.outcome.set(send_result{read_message(q, 0), true, {}, q.int64(16) != 0});
         continue;
       }
     }
     const user_id lo = std::min(req.sender, req.recipient);
     const user_id hi = std::max(req.sender, req.recipient);
+    auto effect = block_effect::none;
+    if (writer.blocks_possible && req.sender != req.recipient) {
+      auto known = blocks.find({req.sender, req.recipient});
+      if (known == blocks.end())
+        known = blocks.emplace(std::pair{req.sender, req.recipient}, block_effect_of(c, req.sender, req.recipient))
+                    .first;
+      effect = known->second;
+    }
+    if (effect == block_effect::refused) {
+      job.outcome.set(failure<send_result>(make_error(errc::blocked, "you blocked this user")));
+      continue;
+    }
     if (req.reply_to || req.attachment) {
       if (auto refused = refusal_of(c, req, lo, hi)) {
         job.outcome.set(failure<send_result>(*refused));
@@ -111,6 +143,11 @@ void append_messages(connection& c, std::span<write_job* const> jobs, std::chron
       conv = conversations.emplace(std::pair{lo, hi}, *found).first;
     }
     conversation_state& state = conv->second;
+    if (state.closed) {
+      job.outcome.set(failure<send_result>(make_error(errc::unknown_recipient, "the account was deleted")));
+      continue;
+    }
+    const bool withheld = effect == block_effect::withheld;
     message m;
     m.conversation = state.id;
     m.seq = ++state.last_seq;
@@ -119,9 +156,13 @@ void append_messages(connection& c, std::span<write_job* const> jobs, std::chron
     m.content = req.content;
     m.created_at = req.now;
     m.reply_to = req.reply_to;
-    state.updated_at = std::max(state.updated_at, req.now);
-    ++(req.recipient == lo ? state.new_unread_lo : state.new_unread_hi);
-    added.push_back(new_message{&job, std::move(m)});
+    // A withheld message moves nothing the recipient sees: not their unread count, not the
+    // conversation's place in their previews.
+    if (!withheld) {
+      state.updated_at = std::max(state.updated_at, req.now);
+      ++(req.recipient == lo ? state.new_unread_lo : state.new_unread_hi);
+    }
+    added.push_back(new_message{&job, std::move(m), withheld});
     if (req.mark) added_with_mark[{req.sender, req.recipient, *req.mark, req.content}] = added.size() - 1;
   }
 
@@ -135,6 +176,7 @@ void append_messages(connection& c, std::span<write_job* const> jobs, std::chron
       q.bind_at(p + 1, m.conversation).bind_at(p + 2, m.seq).bind_at(p + 3, m.sender).bind_at(p + 4, m.recipient);
       q.bind_at(p + 5, m.content).bind_at(p + 6, req.mark).bind_at(p + 7, m.created_at);
       q.bind_at(p + 8, req.reply_to).bind_at(p + 9, req.attachment);
+      q.bind_at(p + 10, added[first + i].withheld ? 1 : 0);
     }
     q.run();
     // AUTOINCREMENT with a single writer: the rows got consecutive ids, the last one last.
@@ -157,19 +199,20 @@ void append_messages(connection& c, std::span<write_job* const> jobs, std::chron
   }
 
   // Each member of the conversation hears of the message, in message order per stream.
-  stream_writer stream(c, retention);
+  stream_writer stream(c, writer.retention);
   std::vector<std::vector<stream_entry>> events(added.size());
   for (std::size_t i = 0; i < added.size(); ++i) {
     const message& m = added[i].m;
     events[i].push_back(stream.add(m.sender, stream_kind::message, m.conversation, {m.id}, m.created_at));
-    if (m.recipient != m.sender)
+    if (m.recipient != m.sender && !added[i].withheld)
       events[i].push_back(stream.add(m.recipient, stream_kind::message, m.conversation, {m.id}, m.created_at));
   }
   stream.flush();
 
-  for (const auto& [job, index] : retries_of_added) job->outcome.set(send_result{added[index].m, true, {}});
+  for (const auto& [job, index] : retries_of_added)
+    job->outcome.set(send_result{added[index].m, true, {}, added[index].withheld});
   for (std::size_t i = 0; i < added.size(); ++i)
-    added[i].job->outcome.set(send_result{std::move(added[i].m), false, std::move(events[i])});
+    added[i].job->outcome.set(send_result{std::move(added[i].m), false, std::move(events[i]), added[i].withheld});
 }
 
 /// A receipt as its sender hears of it.
@@ -178,7 +221,7 @@ struct delivered_message {
   conversation_id conversation = 0;
 };
 
-void record_receipts(connection& c, std::span<write_job* const> jobs, std::chrono::milliseconds retention) {
+void record_receipts(connection& c, std::span<write_job* const> jobs, const writer_state& writer) {
   std::vector<message_id> ids;
   for (write_job* w : jobs) {
     const auto& job = static_cast<const receipt_job&>(*w);
@@ -199,7 +242,7 @@ void record_receipts(connection& c, std::span<write_job* const> jobs, std::chron
   // In call order, each message goes to the first receipt by its own recipient.
   // Each job's news goes to the senders' streams: one received event per (sender, conversation).
   std::map<unix_ms, std::vector<message_id>> delivered_at;
-  stream_writer stream(c, retention);
+  stream_writer stream(c, writer.retention);
   std::vector<delivered_result> results(jobs.size());
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     const auto& job = static_cast<const receipt_job&>(*jobs[j]);
@@ -249,15 +292,15 @@ job_run run_group(connection& c, std::span<write_job* const> jobs, Work work) {
 
 }  // namespace
 
-job_run run_step(connection& c, std::span<write_job* const> jobs, std::chrono::milliseconds retention) {
+job_run run_step(connection& c, std::span<write_job* const> jobs, const writer_state& writer) {
   switch (jobs.front()->job_kind()) {
     case write_job::kind::append:
-      return run_group(c, jobs, [retention](connection& conn, std::span<write_job* const> group) {
-        append_messages(conn, group, retention);
+      return run_group(c, jobs, [&writer](connection& conn, std::span<write_job* const> group) {
+        append_messages(conn, group, writer);
       });
     case write_job::kind::receipt:
-      return run_group(c, jobs, [retention](connection& conn, std::span<write_job* const> group) {
-        record_receipts(conn, group, retention);
+      return run_group(c, jobs, [&writer](connection& conn, std::span<write_job* const> group) {
+        record_receipts(conn, group, writer);
       });
     case write_job::kind::single:
       break;

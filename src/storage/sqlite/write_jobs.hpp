@@ -157,9 +157,21 @@ class receipt_job final : public write_job {
   outcome_of<delivered_result> outcome;
 };
 
+/// What the writer thread knows across batches.
+struct writer_state {
+  /// Stream events older than this are forgotten a few at a time by the steps that add events.
+  std::chrono::milliseconds retention{0};
+  /// False while no block exists: appends skip their lookup of the blocks table. Set by
+  /// block_user before it writes (a rolled back block only costs lookups); a write that
+  /// removes blocks asks for recheck_blocks, and after its batch the writer reads again
+  /// whether any block is left. Appends run first in a batch, so they always see the state
+  /// of the batches before.
+  bool blocks_possible = true;
+  bool recheck_blocks = false;
+};
+
 /// Runs one step of a batch: a single job, or a run of consecutive jobs of the same kind.
-/// On job_run::aborted every job of the step holds an error. Stream events older than
-/// `retention` are forgotten a few at a time by the steps that add events.
-job_run run_step(connection& c, std::span<write_job* const> jobs, std::chrono::milliseconds retention);
+/// On job_run::aborted every job of the step holds an error.
+job_run run_step(connection& c, std::span<write_job* const> jobs, const writer_state& state);
 
 }  // namespace chatrix::storage::sqlite_detail

@@ -142,6 +142,8 @@ class reusable_gate {
   bool open_ = true;
 };
 
+errc code_of_send(const result<send_result>& r) { return r ? errc{} : r.error().code; }
+
 user make_user(store& s, const std::string& username) {
   return await<user>([&](auto done) { s.create_user(new_user{username, username, "h", 1}, done); }).value();
 }
@@ -159,7 +161,7 @@ TEST(sqlite_store, applies_each_migration_once_and_uses_wal) {
   EXPECT_EQ(db.rows("SELECT version, name FROM schema_version"),
             (std::vector<std::string>{"1|initial schema", "2|unread counters", "3|search any substring",
                                       "4|token revocation", "5|stream and files",
-                                      "6|stream retention per user"}));
+                                      "6|stream retention per user", "7|people"}));
   EXPECT_EQ(db.rows("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   EXPECT_EQ(db.rows("SELECT username FROM users ORDER BY id"), (std::vector<std::string>{"round0", "round1"}));
   // The suffix index was kept in step by the triggers: every suffix of the folded username
@@ -543,13 +545,29 @@ TEST(sqlite_store, hot_queries_use_indexes) {
       {"select_file_chunk", sqlite_detail::sql::select_file_chunk},
       {"select_file_chunk_totals", sqlite_detail::sql::select_file_chunk_totals},
       {"select_abandoned_files", sqlite_detail::sql::select_abandoned_files},
+      {"select_search_user", sqlite_detail::sql::select_search_user},
+      {"reclaim_username", sqlite_detail::sql::reclaim_username},
+      {"select_blocks_between", sqlite_detail::sql::select_blocks_between},
+      {"select_blocked_users", sqlite_detail::sql::select_blocked_users},
+      {"select_blocked_ids", sqlite_detail::sql::select_blocked_ids},
+      {"select_blocker_ids", sqlite_detail::sql::select_blocker_ids},
+      {"count_blocks_by", sqlite_detail::sql::count_blocks_by},
+      {"select_conversations_of", sqlite_detail::sql::select_conversations_of},
+      {"erase_sent_messages", sqlite_detail::sql::erase_sent_messages},
+      {"select_files_of", sqlite_detail::sql::select_files_of},
+      {"delete_blocks_of", sqlite_detail::sql::delete_blocks_of},
+      {"delete_push_devices_of", sqlite_detail::sql::delete_push_devices_of},
+      {"select_push_devices", sqlite_detail::sql::select_push_devices},
+      {"delete_oldest_push_devices", sqlite_detail::sql::delete_oldest_push_devices},
+      {"select_push_due", sqlite_detail::sql::select_push_due},
   };
   for (const auto& [name, sql] : queries) {
     const auto plan = db.rows("EXPLAIN QUERY PLAN " + std::string(sql));
     ASSERT_FALSE(plan.empty()) << name;
     for (const std::string& step : plan) {
       for (const char* table :
-           {"users", "u", "p", "messages", "m", "x", "conversations", "tokens", "stream_events", "files", "f"}) {
+           {"users", "u", "p", "messages", "m", "v", "x", "conversations", "tokens", "stream_events", "files", "f",
+            "blocks", "b", "push_devices"}) {
         const std::string full_scan = std::string("SCAN ") + table;
         const auto at = step.find(full_scan);
         const bool scans = at != std::string::npos &&
@@ -586,6 +604,7 @@ TEST(sqlite_store, write_path_statements_open_no_temporary_btree) {
       {"advance_conversation", sql::advance_conversation},
       {"insert_conversation", sql::insert_conversation},
       {"count_users_by_ids", sql::count_users_by_ids},
+      {"select_blocks_between", sql::select_blocks_between},
       {"insert_messages(1)", sql::insert_messages(1)},
       {"insert_messages(32)", sql::insert_messages(32)},
       {"select_undelivered(32)", sql::select_undelivered(32)},
@@ -708,6 +727,151 @@ TEST(sqlite_store, every_store_connection_runs_with_secure_delete) {
   sqlite_detail::query q(c, "PRAGMA secure_delete");
   ASSERT_TRUE(q.step());
   EXPECT_EQ(q.int64(0), 1);
+}
+
+// A deleted account's words and files are gone from the file as deleted messages are; what
+// stays is the folded username (the reservation during the quarantine) and the rows.
+TEST(sqlite_store, a_deleted_account_leaves_no_text_of_its_own_in_the_database_file) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "chatrix.db";
+  const std::string said = "said-by-ann-5b1c";
+  const std::string display = "Display-Ann-77e0";
+  {
+    sqlite_store s(file);
+    const user ann = await<user>([&](auto done) {
+                       s.create_user(new_user{"ann", display, "argon-hash-ann", 1}, done);
+                     }).value();
+    const user bob = make_user(s, "bob");
+    stored_file f;
+    f.info = file_info{"file-ann", "file-name-ann-39d2.txt", "text/plain", 0};
+    f.owner = ann.id;
+    f.created_at = 1;
+    ASSERT_TRUE(await<bool>([&](auto done) { s.create_file(f, done); }).value());
+    ASSERT_TRUE(await<bool>([&](auto done) { s.append_file_chunk("file-ann", 0, "file-bytes-ann-c4", done); }).value());
+    ASSERT_TRUE(await<bool>([&](auto done) { s.finish_file("file-ann", 17, 1, done); }).value());
+    send_request with_file{ann.id, bob.id, said, "\"m\"", 1000, 60'000};
+    with_file.attachment = "file-ann";
+    ASSERT_TRUE(await<send_result>([&](auto done) { s.append_message(with_file, done); }));
+    ASSERT_TRUE(await<send_result>([&](auto done) {
+      s.append_message(send_request{bob.id, ann.id, "bobs-reply-kept", std::nullopt, 1001, 0}, done);
+    }));
+    s.shutdown();
+    {
+      raw_db db(file);
+      db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+    ASSERT_TRUE(file_contains(file, said));
+    ASSERT_TRUE(file_contains(file, display));
+    ASSERT_TRUE(file_contains(file, "file-bytes-ann-c4"));
+    sqlite_store again(file);
+    const auto gone = await<account_deletion>([&](auto done) { again.delete_account(ann.id, 2000, done); });
+    ASSERT_TRUE(gone);
+    again.shutdown();
+  }
+  raw_db db(file);
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  for (const fs::path& f : {file, fs::path(file.string() + "-wal")}) {
+    for (const std::string& text : {said, display, std::string("argon-hash-ann"), std::string("file-bytes-ann-c4"),
+                                    std::string("file-name-ann-39d2")})
+      EXPECT_FALSE(file_contains(f, text)) << f << ": " << text;
+  }
+  EXPECT_TRUE(file_contains(file, "bobs-reply-kept"));
+  EXPECT_EQ(db.rows("SELECT username, username_folded, name, password_hash, deleted_at FROM users WHERE id = 1"),
+            std::vector<std::string>{"|ann||"
+                                     "|2000"});
+  EXPECT_TRUE(db.rows("SELECT suffix FROM user_suffixes WHERE user_id = 1").empty());
+}
+
+// The writer skips the lookup of blocks while none exists; a block stored before a restart
+// must still be seen after it, and one stored after the last was removed too.
+TEST(sqlite_store, the_writer_looks_for_blocks_whenever_one_exists) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "chatrix.db";
+  user_id ann = 0, bob = 0;
+  {
+    sqlite_store s(file);
+    ann = make_user(s, "ann").id;
+    bob = make_user(s, "bob").id;
+    ASSERT_TRUE(await<bool>([&](auto done) { s.block_user(ann, bob, 10, done); }).value());
+  }
+  sqlite_store s(file);
+  const auto r = await<send_result>([&](auto done) {
+    s.append_message(send_request{bob, ann, "hi", std::nullopt, 1000, 0}, done);
+  });
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->withheld);
+  EXPECT_EQ(code_of_send(await<send_result>([&](auto done) {
+              s.append_message(send_request{ann, bob, "hi", std::nullopt, 1001, 0}, done);
+            })),
+            errc::blocked);
+
+  // Once no block is left the writer stops looking; a new block makes it look again.
+  ASSERT_TRUE(await<bool>([&](auto done) { s.unblock_user(ann, bob, done); }).value());
+  const auto free = await<send_result>([&](auto done) {
+    s.append_message(send_request{ann, bob, "free", std::nullopt, 1002, 0}, done);
+  });
+  ASSERT_TRUE(free);
+  EXPECT_FALSE(free->withheld);
+  ASSERT_TRUE(await<bool>([&](auto done) { s.block_user(bob, ann, 1003, done); }).value());
+  const auto again = await<send_result>([&](auto done) {
+    s.append_message(send_request{ann, bob, "again", std::nullopt, 1004, 0}, done);
+  });
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->withheld);
+}
+
+// A deleted account's messages wait for no push (it has no devices any more), and its
+// tombstone takes no password.
+TEST(sqlite_store, a_deleted_account_gets_no_push_and_no_password) {
+  temp_dir dir;
+  sqlite_store s(dir.path() / "chatrix.db");
+  const user ann = make_user(s, "ann"), bob = make_user(s, "bob");
+  const message_id to_ann = await<send_result>([&](auto done) {
+                              s.append_message(send_request{bob.id, ann.id, "hi", std::nullopt, 10, 0}, done);
+                            }).value().stored.id;
+  ASSERT_EQ(await<std::vector<message_id>>([&](auto done) { s.undelivered({to_ann}, done); }).value(),
+            std::vector<message_id>{to_ann});
+  ASSERT_TRUE(await<account_deletion>([&](auto done) { s.delete_account(ann.id, 20, done); }));
+  EXPECT_TRUE(await<std::vector<message_id>>([&](auto done) { s.undelivered({to_ann}, done); }).value().empty());
+  EXPECT_FALSE(await<bool>([&](auto done) { s.set_password_hash(ann.id, "new", done); }).value());
+}
+
+// Migration 7 on a database with users and messages: the new columns take their defaults, and
+// pending messages are still found through the rebuilt pending index.
+TEST(sqlite_store, migration_7_keeps_existing_users_and_pending_messages) {
+  temp_dir dir;
+  const fs::path file = dir.path() / "chatrix.db";
+  std::ofstream{file};
+  {
+    raw_db db(file);
+    db.exec(sqlite_detail::create_schema_version_table);
+    for (const auto& m : sqlite_detail::migrations) {
+      if (m.version > 6) break;
+      db.exec(m.sql);
+      db.exec("INSERT INTO schema_version VALUES (" + std::to_string(m.version) + ", '" + std::string(m.name) +
+              "', 0)");
+    }
+    db.exec("INSERT INTO users (username, username_folded, name, password_hash, created_at) VALUES "
+            "('Ann', 'ann', 'Ann', 'h', 0), ('bob', 'bob', 'Bob', 'h', 0);"
+            "INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at, unread_hi) VALUES (1, 2, 1, 5, 1);"
+            "INSERT INTO messages (conversation_id, seq, sender_id, recipient_id, content, created_at) "
+            "VALUES (1, 1, 1, 2, 'old', 5);");
+  }
+  sqlite_store s(file);
+  const auto bob = await<std::optional<user>>([&](auto done) { s.find_user_by_id(2, done); }).value();
+  ASSERT_TRUE(bob);
+  EXPECT_TRUE(bob->show_presence);
+  EXPECT_FALSE(bob->last_seen);
+  EXPECT_FALSE(bob->deleted);
+  const auto pending =
+      await<std::vector<message>>([&](auto done) { s.pending_messages(2, 0, 10, done); }).value();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].content, "old");
+  const auto next = await<send_result>([&](auto done) {
+    s.append_message(send_request{1, 2, "new", std::nullopt, 10, 0}, done);
+  });
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->stored.seq, 2);
 }
 
 TEST(sqlite_store, rejected_calls_answer_on_the_calling_thread) {
