@@ -673,3 +673,23 @@ TEST_F(RedisBus, EphemeralEventsLostWithoutRedisAreNeitherHeldNorAReasonToResync
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(RedisBus, MalformedBroadcastResyncsAndOwnEchoIsSkipped) {
+  start_both();
+  const int resyncs_before = sb_.resyncs;
+  redis_.command({"PUBLISH", "chatrix:broadcast", "\x01garbage"});
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.resyncs > resyncs_before; }));
+  EXPECT_GE(b_->stats().decode_errors, 1u);
+  // A payload claiming to come from node b is b's own echo: b skips it, a takes it.
+  broadcast_encoder enc("node-b", 1024);
+  enc.user_changed(77);
+  redis_.command({"PUBLISH", "chatrix:broadcast", enc.take().at(0)});
+  ASSERT_TRUE(run_until(io_, [&] { return !sa_.changed.empty(); }));
+  run_for(io_, 100ms);
+  EXPECT_EQ(sa_.changed, std::vector<chatrix::user_id>{77});
+  EXPECT_TRUE(sb_.changed.empty());
+}
+
+}  // namespace
