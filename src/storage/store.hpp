@@ -204,22 +204,22 @@ class store {
 
   /// PATCH /v1/me: changes the given fields. The user as it is now; nullopt when there is no
   /// such user (or the account is deleted).
-  virtual void update_profile(profile_update u, callback<std::optional<user>> done);
+  virtual void update_profile(profile_update u, callback<std::optional<user>> done) = 0;
   /// Users whose last device went away: last_seen becomes the later of the stored one and
   /// the given one. One write for many users (a node records them in batches).
-  virtual void set_last_seen(std::vector<std::pair<user_id, unix_ms>> seen, callback<bool> done);
+  virtual void set_last_seen(std::vector<std::pair<user_id, unix_ms>> seen, callback<bool> done) = 0;
   /// `blocker` blocks `blocked` (true when new; blocking again changes nothing).
   /// errc::quota_exceeded beyond query_limits::max_blocks. Messages already stored are as
   /// they were; later ones from `blocked` to `blocker` are withheld (append_message).
-  virtual void block_user(user_id blocker, user_id blocked, unix_ms at, callback<bool> done);
+  virtual void block_user(user_id blocker, user_id blocked, unix_ms at, callback<bool> done) = 0;
   /// True when there was such a block. Messages withheld meanwhile stay withheld.
-  virtual void unblock_user(user_id blocker, user_id blocked, callback<bool> done);
+  virtual void unblock_user(user_id blocker, user_id blocked, callback<bool> done) = 0;
   /// The users `blocker` blocked, most recently blocked first.
-  virtual void blocked_users(user_id blocker, callback<std::vector<block_entry>> done);
+  virtual void blocked_users(user_id blocker, callback<std::vector<block_entry>> done) = 0;
   /// Both directions, for the typing and presence filters (also in session_snapshot::blocks).
-  virtual void block_relations_of(user_id id, callback<block_relations> done);
+  virtual void block_relations_of(user_id id, callback<block_relations> done) = 0;
   /// The conversation of two users, if they have one (typing names its chat_id).
-  virtual void conversation_between(user_id a, user_id b, callback<std::optional<conversation_id>> done);
+  virtual void conversation_between(user_id a, user_id b, callback<std::optional<conversation_id>> done) = 0;
   /// DELETE /v1/me, in one transaction: the user row stays as a tombstone (deleted, no name,
   /// no password hash, last_seen and show_presence cleared; the username reserved until
   /// create_user reclaims it), the content (and attachment) of every message the user sent
@@ -228,18 +228,18 @@ class store {
   /// are gone. Messages the user received stay: they are their senders'. Tokens are revoked
   /// by the caller (revoke_user_tokens). errc::not_found when there is no such user (or it
   /// was deleted already).
-  virtual void delete_account(user_id id, unix_ms now, callback<account_deletion> done);
+  virtual void delete_account(user_id id, unix_ms now, callback<account_deletion> done) = 0;
   /// Registers a push token for `id` (true when new). A (platform, token) registered by
   /// another user moves to `id` (a device changed hands); beyond query_limits::
   /// max_push_devices the user's oldest go.
-  virtual void add_push_device(user_id id, push_device d, callback<bool> done);
+  virtual void add_push_device(user_id id, push_device d, callback<bool> done) = 0;
   /// True when `id` had that (platform, token).
-  virtual void remove_push_device(user_id id, std::string platform, std::string token, callback<bool> done);
+  virtual void remove_push_device(user_id id, std::string platform, std::string token, callback<bool> done) = 0;
   /// The user's push tokens, oldest first.
-  virtual void push_devices(user_id id, callback<std::vector<push_device>> done);
+  virtual void push_devices(user_id id, callback<std::vector<push_device>> done) = 0;
   /// Of `ids`, the messages that no device of their recipient has received yet and that are
   /// not withheld or deleted (a push is due), in the order given.
-  virtual void undelivered(std::vector<message_id> ids, callback<std::vector<message_id>> done);
+  virtual void undelivered(std::vector<message_id> ids, callback<std::vector<message_id>> done) = 0;
 
   // ---- tokens (revocation survives restarts and holds on every node) ----
   // Records live until their token expires: every record_token and revoke_token also
@@ -278,42 +278,6 @@ class store {
   /// Finishes queued writes (their callbacks run) and stops the store's threads.
   virtual void shutdown() = 0;
 };
-
-// Not implemented yet: every store implements these (then they become pure).
-inline void store::update_profile(profile_update, callback<std::optional<user>> done) {
-  done(make_error(errc::internal, "update_profile is not implemented by this store"));
-}
-inline void store::set_last_seen(std::vector<std::pair<user_id, unix_ms>>, callback<bool> done) {
-  done(make_error(errc::internal, "set_last_seen is not implemented by this store"));
-}
-inline void store::block_user(user_id, user_id, unix_ms, callback<bool> done) {
-  done(make_error(errc::internal, "block_user is not implemented by this store"));
-}
-inline void store::unblock_user(user_id, user_id, callback<bool> done) {
-  done(make_error(errc::internal, "unblock_user is not implemented by this store"));
-}
-inline void store::blocked_users(user_id, callback<std::vector<block_entry>> done) {
-  done(make_error(errc::internal, "blocked_users is not implemented by this store"));
-}
-inline void store::block_relations_of(user_id, callback<block_relations> done) { done(block_relations{}); }
-inline void store::conversation_between(user_id, user_id, callback<std::optional<conversation_id>> done) {
-  done(std::optional<conversation_id>{});
-}
-inline void store::delete_account(user_id, unix_ms, callback<account_deletion> done) {
-  done(make_error(errc::internal, "delete_account is not implemented by this store"));
-}
-inline void store::add_push_device(user_id, push_device, callback<bool> done) {
-  done(make_error(errc::internal, "add_push_device is not implemented by this store"));
-}
-inline void store::remove_push_device(user_id, std::string, std::string, callback<bool> done) {
-  done(make_error(errc::internal, "remove_push_device is not implemented by this store"));
-}
-inline void store::push_devices(user_id, callback<std::vector<push_device>> done) {
-  done(std::vector<push_device>{});
-}
-inline void store::undelivered(std::vector<message_id>, callback<std::vector<message_id>> done) {
-  done(std::vector<message_id>{});
-}
 
 inline void store::session_start(user_id viewer, int previews_limit, int pending_limit,
                                  callback<session_snapshot> done) {

@@ -5,6 +5,8 @@
 // migration 3 drops; see docs/storage.md, Migrations.)
 #pragma once
 
+#include "storage/postgres/migration_people.hpp"
+
 #include <cstdint>
 #include <string_view>
 
@@ -1129,8 +1131,9 @@ inline constexpr migration migrations[] = {
     {5, "pending messages table", migration_5_pending_table},
     {6, "token revocation", migration_6_token_revocation},
     {7, "event stream, edits, replies, files", migration_7_stream_edits_files},
+    {8, "people: profiles, presence, blocks, deleted accounts, push devices", migration_8_people},
 };
 
-inline constexpr int latest_schema_version = 7;
+inline constexpr int latest_schema_version = 8;
 
 }  // namespace chatrix::storage::postgres_detail

@@ -43,6 +43,7 @@ using postgres_detail::read_messages;
 using postgres_detail::read_preview;
 using postgres_detail::read_session_rows;
 using postgres_detail::read_user;
+using postgres_detail::read_user_names;
 using postgres_detail::receipt_job;
 using postgres_detail::setup_session;
 using postgres_detail::text;
@@ -112,9 +113,11 @@ std::uint64_t postgres_store::committed_batches() const noexcept { return loop_-
 void postgres_store::create_user(new_user u, callback<user> done) {
   params p;
   p.add(u.username).add(fold_username(u.username)).add(u.name).add(u.password_hash).add(u.created_at);
-  loop_->write(make_job<user>(sql::insert_user, std::move(p), std::move(done),
+  p.add(u.reclaim_deleted_before);
+  loop_->write(make_job<user>(sql::create_user, std::move(p), std::move(done),
                               [username = u.username, name = u.name](const PGresult* r) -> result<user> {
-                                if (PQntuples(r) == 0) return make_error(errc::username_taken, "username already taken");
+                                if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0))
+                                  return make_error(errc::username_taken, "username already taken");
                                 return user{i64(r, 0, 0), username, name};
                               }),
                0);
@@ -125,7 +128,7 @@ void postgres_store::find_user_by_name(std::string username, callback<std::optio
       sql::select_credentials, params().add(fold_username(username)), std::move(done),
       [](const PGresult* r) -> result<std::optional<user_credentials>> {
         if (PQntuples(r) == 0) return std::optional<user_credentials>();
-        return std::optional<user_credentials>(user_credentials{read_user(r, 0, 0), text(r, 0, 3)});
+        return std::optional<user_credentials>(user_credentials{read_user(r, 0, 0), text(r, 0, 6)});
       }));
 }
 
@@ -168,7 +171,7 @@ void postgres_store::search_users(std::string fragment, int limit, callback<std:
   loop_->read(make_job<std::vector<user>>(sql::search_users, std::move(p), std::move(done),
                                           [](const PGresult* r) -> result<std::vector<user>> {
                                             std::vector<user> out;
-                                            for (int i = 0; i < PQntuples(r); ++i) out.push_back(read_user(r, i, 0));
+                                            for (int i = 0; i < PQntuples(r); ++i) out.push_back(read_user_names(r, i, 0));
                                             return out;
                                           }));
 }
@@ -225,7 +228,7 @@ void postgres_store::history(user_id a, user_id b, std::optional<message_id> bef
   params p;
   p.add(std::min(a, b)).add(std::max(a, b));
   p.add(before ? std::optional<std::string>(std::to_string(*before)) : std::nullopt);
-  p.add(std::int64_t{clamp_limit(limit, query_limits::max_history_page)});
+  p.add(std::int64_t{clamp_limit(limit, query_limits::max_history_page)}).add(a);
   loop_->read(make_job<std::vector<message>>(sql::select_history, std::move(p), std::move(done),
                                              [](const PGresult* r) -> result<std::vector<message>> {
                                                return read_messages(r);

@@ -130,6 +130,22 @@ class postgres_store final : public store {
   void file_for(user_id viewer, std::string id, callback<std::optional<stored_file>> done) override;
   void read_file_chunk(std::string id, int index, callback<std::string> done) override;
 
+  /// People (people.cpp). A user's profile, blocks, devices and deletion go to that user's
+  /// writer, so that they apply in call order; set_last_seen is split over the writers of its
+  /// users (no two writers of a node then lock one user's row).
+  void update_profile(profile_update u, callback<std::optional<user>> done) override;
+  void set_last_seen(std::vector<std::pair<user_id, unix_ms>> seen, callback<bool> done) override;
+  void block_user(user_id blocker, user_id blocked, unix_ms at, callback<bool> done) override;
+  void unblock_user(user_id blocker, user_id blocked, callback<bool> done) override;
+  void blocked_users(user_id blocker, callback<std::vector<block_entry>> done) override;
+  void block_relations_of(user_id id, callback<block_relations> done) override;
+  void conversation_between(user_id a, user_id b, callback<std::optional<conversation_id>> done) override;
+  void delete_account(user_id id, unix_ms now, callback<account_deletion> done) override;
+  void add_push_device(user_id id, push_device d, callback<bool> done) override;
+  void remove_push_device(user_id id, std::string platform, std::string token, callback<bool> done) override;
+  void push_devices(user_id id, callback<std::vector<push_device>> done) override;
+  void undelivered(std::vector<message_id> ids, callback<std::vector<message_id>> done) override;
+
   void record_token(token_record t, callback<bool> done) override;
   void revoke_token(token_record t, callback<bool> done) override;
   void revoke_user_tokens(user_id user, std::string keep_jti, std::int64_t now_s,

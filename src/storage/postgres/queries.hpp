@@ -36,12 +36,10 @@ inline constexpr statement begin{"begin", "BEGIN"};
 inline constexpr statement commit{"commit", "COMMIT"};
 inline constexpr statement rollback{"rollback", "ROLLBACK"};
 
-// DO NOTHING + RETURNING: no row back means the folded username exists, without raising
-// an error (which in pipeline mode would abort the rest of the batch).
-inline constexpr statement insert_user{
-    "insert_user",
-    "INSERT INTO users (username, username_folded, name, password_hash, created_at) "
-    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username_folded) DO NOTHING RETURNING id"};
+// See chatrix_create_user (migration 8): $1 username, $2 folded, $3 name, $4 hash, $5
+// created_at, $6 reclaim_deleted_before. NULL back means the folded username is taken,
+// without raising an error (which in pipeline mode would abort the rest of the batch).
+inline constexpr statement create_user{"create_user", "SELECT chatrix_create_user($1, $2, $3, $4, $5, $6)"};
 
 // See chatrix_read_messages in migrations.hpp: $1 reader, $2 ids, $3 time, $4 tag. Columns:
 // status, id, sender, recipient, delivered (this read was also the first receipt).
@@ -50,17 +48,18 @@ inline constexpr statement mark_read{"read_messages",
                                      "FROM chatrix_read_messages($1, $2::bigint[], $3, $4::int)",
                                      true};
 
-// Consecutive appends of a batch as one call (see chatrix_append_batch in migrations.hpp):
+// Consecutive appends of a batch as one call (see chatrix_append_messages in
+// migration_people.hpp, chatrix_append_batch in migrations.hpp before it):
 // arrays of senders, recipients, contents, marks and times, the retry window, arrays of
 // replies and attachments, the tag of the first. One row per message, r_ord = its 1-based
 // position, then status, duplicate, id, conversation, seq, created_at, delivered_at,
 // read_at, content (a retry's, as stored now), reply_to, the file's id, name, type and size,
-// edited_at, deleted_at.
+// edited_at, deleted_at, withheld.
 inline constexpr statement append_batch{
     "append_batch",
     "SELECT r_ord, r_status, r_duplicate, r_id, r_conversation, r_seq, r_created_at, r_delivered_at, r_read_at, "
-    "r_content, r_reply_to, r_file, r_file_name, r_file_type, r_file_size, r_edited_at, r_deleted_at "
-    "FROM chatrix_append_batch($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6, "
+    "r_content, r_reply_to, r_file, r_file_name, r_file_type, r_file_size, r_edited_at, r_deleted_at, r_withheld "
+    "FROM chatrix_append_messages($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6, "
     "$7::bigint[], $8::text[], $9::int)"};
 
 // Consecutive mark_delivered calls of a batch as one call (see
@@ -151,10 +150,43 @@ inline constexpr statement revoke_user_tokens{
     "  DO UPDATE SET cutoff_s = GREATEST(token_cutoffs.cutoff_s, EXCLUDED.cutoff_s)) "
     "SELECT jti, user_id, expires_at FROM revoked"};
 
+// ---- people (migration 8) ----
+
+// $1 user, $2 name (NULL: unchanged), $3 show_presence (NULL: unchanged). The user as
+// select_user reads it; no row: no such user, or deleted.
+inline constexpr statement update_profile{
+    "update_profile",
+    "UPDATE users SET name = COALESCE($2, name), show_presence = COALESCE($3::boolean, show_presence) "
+    "WHERE id = $1 AND deleted_at IS NULL RETURNING id, username, name, false, show_presence, last_seen"};
+// $1 users, $2 times (unix ms): each user's last_seen becomes the latest of its own and the
+// given ones. Rows locked in id order, so that two nodes recording overlapping users never
+// wait for each other in opposite orders.
+inline constexpr statement set_last_seen{
+    "set_last_seen",
+    "WITH seen AS (SELECT w.id, max(w.at) AS at FROM unnest($1::bigint[], $2::bigint[]) AS w(id, at) GROUP BY w.id), "
+    "locked AS (SELECT u.id FROM users AS u WHERE u.id IN (SELECT id FROM seen) AND u.deleted_at IS NULL "
+    "  ORDER BY u.id FOR UPDATE) "
+    "UPDATE users AS u SET last_seen = GREATEST(COALESCE(u.last_seen, s.at), s.at) "
+    "FROM seen AS s, locked AS l WHERE u.id = s.id AND l.id = s.id"};
+// See chatrix_block_user: $1 blocker, $2 blocked, $3 at, $4 max blocks. One row: the status.
+inline constexpr statement block_user{"block_user", "SELECT chatrix_block_user($1, $2, $3, $4)"};
+// See chatrix_unblock_user: $1 blocker, $2 blocked. One row: whether there was a block.
+inline constexpr statement unblock_user{"unblock_user", "SELECT chatrix_unblock_user($1, $2)"};
+// See chatrix_delete_account: $1 user, $2 now. Columns: status, partners, messages, files.
+inline constexpr statement delete_account{
+    "delete_account", "SELECT r_status, r_partners, r_messages, r_files FROM chatrix_delete_account($1, $2)"};
+// See chatrix_add_push_device: $1 user, $2 platform, $3 token, $4 at, $5 max devices.
+inline constexpr statement add_push_device{"add_push_device",
+                                           "SELECT chatrix_add_push_device($1, $2, $3, $4, $5)"};
+// $1 user, $2 platform, $3 token. A row back: it was the user's.
+inline constexpr statement remove_push_device{
+    "remove_push_device", "DELETE FROM push_devices WHERE platform = $2 AND token = $3 AND user_id = $1 RETURNING 1"};
+
 inline constexpr statement write_statements[] = {
-    begin,        commit,       rollback,           insert_user,  append_batch,    mark_delivered_batch,
-    mark_read,    edit_message, delete_messages,    stream_flush, create_file,     append_file_chunk,
-    finish_file,  set_password_hash, record_token,  revoke_token, revoke_user_tokens};
+    begin,          commit,          rollback,          create_user,       append_batch,       mark_delivered_batch,
+    mark_read,      edit_message,    delete_messages,   stream_flush,      create_file,        append_file_chunk,
+    finish_file,    set_password_hash, record_token,    revoke_token,      revoke_user_tokens, update_profile,
+    set_last_seen,  block_user,      unblock_user,      delete_account,    add_push_device,    remove_push_device};
 
 // ---- readers ----
 
@@ -168,10 +200,27 @@ inline constexpr statement write_statements[] = {
   " LEFT JOIN LATERAL (SELECT fx.id, fx.name, fx.type, fx.size FROM files AS fx WHERE fx.id = m.attachment_id " \
   "LIMIT 1) AS f ON true "
 
+// The columns read_user expects: a user row as every lookup returns it (a deleted account's
+// username and name are empty already).
+#define CHATRIX_PG_USER_COLUMNS(u) \
+  u ".id, " u ".username, " u ".name, " u ".deleted_at IS NOT NULL, " u ".show_presence, " u ".last_seen"
+
+// A deleted account keeps its folded username until reclaimed: lookups by name skip it.
+// The block relations of $1: one row per other user with a block either way (peer, mine,
+// theirs), through the primary key and blocks_by_hi.
+#define CHATRIX_PG_BLOCK_RELATIONS                                                                      \
+  "SELECT CASE WHEN b.user_lo = $1 THEN b.user_hi ELSE b.user_lo END AS peer, "                         \
+  "  CASE WHEN b.user_lo = $1 THEN b.lo_blocked_at ELSE b.hi_blocked_at END IS NOT NULL AS mine, "      \
+  "  CASE WHEN b.user_lo = $1 THEN b.hi_blocked_at ELSE b.lo_blocked_at END IS NOT NULL AS theirs "     \
+  "FROM blocks AS b WHERE b.user_lo = $1 OR b.user_hi = $1"
+
 inline constexpr statement select_credentials{
-    "select_credentials", "SELECT id, username, name, password_hash FROM users WHERE username_folded = $1"};
+    "select_credentials",
+    "SELECT " CHATRIX_PG_USER_COLUMNS("u") ", u.password_hash FROM users AS u "
+    "WHERE u.username_folded = $1 AND u.deleted_at IS NULL"};
 inline constexpr statement ping{"ping", "SELECT 1"};
-inline constexpr statement select_user{"select_user", "SELECT id, username, name FROM users WHERE id = $1"};
+inline constexpr statement select_user{"select_user",
+                                       "SELECT " CHATRIX_PG_USER_COLUMNS("u") " FROM users AS u WHERE u.id = $1"};
 
 // Search, ranked in one round trip, each tier an index walk stopped early: see
 // chatrix_search in migrations.hpp. $1 is the folded fragment, $2 the limit.
@@ -190,7 +239,7 @@ inline constexpr statement select_pending{
 //   - `before` is a message of this conversation: its seq;
 //   - otherwise (an odd client): within a conversation ids grow with seq, so "id < before"
 //     is "seq <= the seq of the newest message with a smaller id".
-// $1, $2: the pair as (lo, hi).
+// $1, $2: the pair as (lo, hi); $5 the viewer, from whom withheld messages are hidden.
 inline constexpr statement select_history{
     "select_history",
     "SELECT " CHATRIX_PG_MESSAGE_COLUMNS " FROM messages AS m " CHATRIX_PG_MESSAGE_FILE
@@ -202,30 +251,35 @@ inline constexpr statement select_history{
     "    (SELECT b.seq + 1 FROM messages AS b WHERE b.conversation_id ="
     "       (SELECT c.id FROM conversations AS c WHERE c.user_lo = $1 AND c.user_hi = $2)"
     "       AND b.id < $3 ORDER BY b.seq DESC LIMIT 1)) "
+    "  AND NOT (m.withheld AND m.recipient_id = $5) "
     "ORDER BY m.seq DESC LIMIT $4"};
 
 // The viewer's most recent conversations (limit applied before the per-row work), then
-// the peer, the unread count (messages_unread) and the last message (by (conversation_id,
-// last_seq), through messages_conversation_seq) for those only. The viewer's conversations
-// are sorted in full: that set is per user and small. $1 is the viewer, $2 the limit.
+// the peer, the unread count (messages_unread) and the last message the viewer may see (the
+// walk back from (conversation_id, last_seq) through messages_conversation_seq: normally its
+// first step) for those only. The viewer's conversations are sorted in full: that set is per
+// user and small; those hidden from the viewer (only withheld messages) are left out.
+// $1 is the viewer, $2 the limit.
 #define CHATRIX_PG_RECENT_CONVERSATIONS                                          \
   "recent AS ("                                                                 \
   "  SELECT id, peer, updated_at, last_seq FROM ("                              \
-  "    SELECT id, user_hi AS peer, updated_at, last_seq FROM conversations WHERE user_lo = $1" \
+  "    SELECT id, user_hi AS peer, updated_at, last_seq, hidden_from FROM conversations WHERE user_lo = $1" \
   "    UNION ALL"                                                               \
-  "    SELECT id, user_lo AS peer, updated_at, last_seq FROM conversations"     \
+  "    SELECT id, user_lo AS peer, updated_at, last_seq, hidden_from FROM conversations" \
   "     WHERE user_hi = $1 AND user_lo <> $1"                                   \
-  "  ) AS mine ORDER BY updated_at DESC, id DESC LIMIT $2"                      \
+  "  ) AS mine WHERE hidden_from IS DISTINCT FROM $1"                          \
+  "  ORDER BY updated_at DESC, id DESC LIMIT $2"                                \
   ") "
 // The columns read_preview expects, and where they come from.
 #define CHATRIX_PG_PREVIEW_COLUMNS                                                   \
-  "c.id, c.updated_at, p.id, p.username, p.name, "                                  \
+  "c.id, c.updated_at, " CHATRIX_PG_USER_COLUMNS("p") ", "                         \
   "  (SELECT count(*) FROM messages AS x WHERE x.recipient_id = $1 AND x.conversation_id = c.id" \
-  "     AND x.read_at IS NULL), "                                                   \
+  "     AND x.read_at IS NULL AND NOT x.withheld), "                                \
   "  " CHATRIX_PG_MESSAGE_COLUMNS " "
 #define CHATRIX_PG_PREVIEW_SOURCES                  \
   "FROM recent AS c JOIN users AS p ON p.id = c.peer " \
-  "LEFT JOIN messages AS m ON m.conversation_id = c.id AND m.seq = c.last_seq " CHATRIX_PG_MESSAGE_FILE
+  "LEFT JOIN LATERAL (SELECT * FROM messages AS v WHERE v.conversation_id = c.id AND v.seq <= c.last_seq " \
+  "  AND NOT (v.withheld AND v.recipient_id = $1) ORDER BY v.seq DESC LIMIT 1) AS m ON true " CHATRIX_PG_MESSAGE_FILE
 
 inline constexpr statement select_previews{
     "select_previews",
@@ -238,20 +292,26 @@ inline constexpr statement select_previews_page{
     "select_previews_page",
     "WITH recent AS ("
     "  SELECT id, peer, updated_at, last_seq FROM ("
-    "    SELECT id, user_hi AS peer, updated_at, last_seq FROM conversations WHERE user_lo = $1"
+    "    SELECT id, user_hi AS peer, updated_at, last_seq, hidden_from FROM conversations WHERE user_lo = $1"
     "    UNION ALL"
-    "    SELECT id, user_lo AS peer, updated_at, last_seq FROM conversations WHERE user_hi = $1 AND user_lo <> $1"
-    "  ) AS mine WHERE (updated_at, id) < ($3::bigint, $4::bigint) ORDER BY updated_at DESC, id DESC LIMIT $2"
+    "    SELECT id, user_lo AS peer, updated_at, last_seq, hidden_from FROM conversations"
+    "     WHERE user_hi = $1 AND user_lo <> $1"
+    "  ) AS mine WHERE (updated_at, id) < ($3::bigint, $4::bigint) AND hidden_from IS DISTINCT FROM $1"
+    "  ORDER BY updated_at DESC, id DESC LIMIT $2"
     ") "
     "SELECT " CHATRIX_PG_PREVIEW_COLUMNS CHATRIX_PG_PREVIEW_SOURCES "ORDER BY c.updated_at DESC, c.id DESC"};
 
 // ---- what a device gets when it connects, in one statement (one round trip, one snapshot) ----
-// Every row: part, its order within the part, the preview's 6 columns, the message's 16
+// Every row: part, its order within the part, the preview's 9 columns, the message's 16
 // columns, the event's 5 columns (pos, kind, conversation, ids, at); what a part does not
 // use is NULL. Parts: 0 previews, 1 pending messages, 2 the stream's head (one row: pos =
 // the latest position, kind = 1 when `since` has expired), 3 events, one row per message of
-// a message or edited event (the message as it is now), one row for the other kinds.
-#define CHATRIX_PG_NO_PREVIEW "NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::bigint, "
+// a message or edited event (the message as it is now), one row for the other kinds, 4 the
+// viewer's block relations (one row per other user: pos = the user, kind = 1 when the viewer
+// blocked them, conversation = 1 when they blocked the viewer).
+#define CHATRIX_PG_NO_PREVIEW                                                                         \
+  "NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::boolean, NULL::boolean, " \
+  "NULL::bigint, NULL::bigint, "
 #define CHATRIX_PG_NO_MESSAGE                                                                                \
   "NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::bigint, NULL::bigint, " \
   "NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint"
@@ -278,6 +338,10 @@ inline constexpr statement select_previews_page{
   "page AS (SELECT e.pos, e.kind, e.conversation_id, e.ids, e.at FROM stream_events AS e "            \
   "  WHERE e.user_id = $1 AND e.pos > " since "::bigint AND NOT (SELECT expired FROM head) "          \
   "  ORDER BY e.pos LIMIT " limit ") "
+#define CHATRIX_PG_BLOCK_PART                                                                    \
+  "(SELECT 4, r.peer, " CHATRIX_PG_NO_PREVIEW CHATRIX_PG_NO_MESSAGE                                \
+  ", r.peer, r.mine::int::smallint, r.theirs::int::bigint, NULL::bigint[], NULL::bigint FROM (" \
+  CHATRIX_PG_BLOCK_RELATIONS ") AS r) "
 #define CHATRIX_PG_EVENT_PART                                                                        \
   "(SELECT 3, row_number() OVER (ORDER BY e.pos, w.n), " CHATRIX_PG_NO_PREVIEW CHATRIX_PG_MESSAGE_COLUMNS \
   ", e.pos, e.kind, e.conversation_id, e.ids, e.at FROM page AS e "                                   \
@@ -288,7 +352,8 @@ inline constexpr statement select_previews_page{
 inline constexpr statement session_start{
     "session_start",
     "WITH " CHATRIX_PG_RECENT_CONVERSATIONS ", " CHATRIX_PG_HEAD("0") CHATRIX_PG_PREVIEW_PART
-    "UNION ALL " CHATRIX_PG_PENDING_PART("true", "$3") "UNION ALL " CHATRIX_PG_HEAD_PART "ORDER BY part, ord"};
+    "UNION ALL " CHATRIX_PG_PENDING_PART("true", "$3") "UNION ALL " CHATRIX_PG_HEAD_PART
+    "UNION ALL " CHATRIX_PG_BLOCK_PART "ORDER BY part, ord"};
 
 // store::session_resume: $1 viewer, $2 previews limit, $3 since, $4 events limit, $5 pending
 // limit (the pending messages only when `since` expired).
@@ -296,7 +361,8 @@ inline constexpr statement session_resume{
     "session_resume",
     "WITH " CHATRIX_PG_RECENT_CONVERSATIONS ", " CHATRIX_PG_HEAD("$3") ", " CHATRIX_PG_PAGE("$3", "$4")
     CHATRIX_PG_PREVIEW_PART "UNION ALL " CHATRIX_PG_PENDING_PART("(SELECT expired FROM head)", "$5")
-    "UNION ALL " CHATRIX_PG_HEAD_PART "UNION ALL " CHATRIX_PG_EVENT_PART "ORDER BY part, ord"};
+    "UNION ALL " CHATRIX_PG_HEAD_PART "UNION ALL " CHATRIX_PG_EVENT_PART "UNION ALL " CHATRIX_PG_BLOCK_PART
+    "ORDER BY part, ord"};
 
 // store::stream_events: $1 viewer, $2 since, $3 limit; parts 2 and 3 only.
 inline constexpr statement select_stream{
@@ -305,6 +371,7 @@ inline constexpr statement select_stream{
     "UNION ALL " CHATRIX_PG_EVENT_PART "ORDER BY part, ord"};
 
 #undef CHATRIX_PG_EVENT_PART
+#undef CHATRIX_PG_BLOCK_PART
 #undef CHATRIX_PG_PAGE
 #undef CHATRIX_PG_HEAD_PART
 #undef CHATRIX_PG_HEAD
@@ -329,7 +396,7 @@ inline constexpr statement select_conversation_after{
     "select_conversation_after",
     CHATRIX_PG_CONVERSATION
     "(SELECT 1, m.seq, " CHATRIX_PG_MESSAGE_COLUMNS " FROM messages AS m " CHATRIX_PG_MESSAGE_FILE
-    "WHERE m.conversation_id = (SELECT id FROM conv) AND m.seq > COALESCE("
+    "WHERE m.conversation_id = (SELECT id FROM conv) AND NOT (m.withheld AND m.recipient_id = $1) AND m.seq > COALESCE("
     "    (SELECT b.seq FROM messages AS b WHERE b.id = $3 AND b.conversation_id = (SELECT id FROM conv)),"
     "    (SELECT b.seq FROM messages AS b WHERE b.conversation_id = (SELECT id FROM conv) AND b.id <= $3"
     "      ORDER BY b.seq DESC LIMIT 1), 0) "
@@ -339,7 +406,7 @@ inline constexpr statement select_conversation_before{
     "select_conversation_before",
     CHATRIX_PG_CONVERSATION
     "(SELECT 1, -m.seq, " CHATRIX_PG_MESSAGE_COLUMNS " FROM messages AS m " CHATRIX_PG_MESSAGE_FILE
-    "WHERE m.conversation_id = (SELECT id FROM conv) AND m.seq < COALESCE("
+    "WHERE m.conversation_id = (SELECT id FROM conv) AND NOT (m.withheld AND m.recipient_id = $1) AND m.seq < COALESCE("
     "    CASE WHEN $3::bigint IS NULL THEN 9223372036854775807 END,"
     "    (SELECT b.seq FROM messages AS b WHERE b.id = $3 AND b.conversation_id = (SELECT id FROM conv)),"
     "    (SELECT b.seq + 1 FROM messages AS b WHERE b.conversation_id = (SELECT id FROM conv) AND b.id < $3"
@@ -350,13 +417,13 @@ inline constexpr statement select_conversation_before{
 // ---- files ----
 
 // A complete file $2 that $1 may download: the uploader, or a member of a conversation where
-// a message carries it (messages_attachment). Columns: id, name, type, size, owner,
+// a message carries it (messages_attachment), unless it was withheld from them. Columns: id, name, type, size, owner,
 // created_at, chunks.
 inline constexpr statement select_file_for{
     "select_file_for",
     "SELECT f.id, f.name, f.type, f.size, f.owner_id, f.created_at, f.chunks FROM files AS f "
     "WHERE f.id = $2 AND f.complete AND (f.owner_id = $1 OR EXISTS (SELECT 1 FROM messages AS m "
-    "  WHERE m.attachment_id = $2 AND (m.sender_id = $1 OR m.recipient_id = $1)))"};
+    "  WHERE m.attachment_id = $2 AND (m.sender_id = $1 OR (m.recipient_id = $1 AND NOT m.withheld))))"};
 // Chunk $2 of the complete file $1, hex-encoded (whatever bytea_output says).
 inline constexpr statement select_file_chunk{
     "select_file_chunk",
@@ -376,10 +443,45 @@ inline constexpr statement select_revocations{
     "SELECT 0, jti, user_id, expires_at FROM tokens WHERE revoked_at IS NOT NULL AND expires_at > $1 "
     "UNION ALL SELECT 1, NULL, user_id, cutoff_s FROM token_cutoffs"};
 
+// ---- people (migration 8) ----
+
+// store::blocked_users: most recently blocked first. Columns: the user, blocked_at.
+inline constexpr statement select_blocked_users{
+    "select_blocked_users",
+    "SELECT " CHATRIX_PG_USER_COLUMNS("u") ", x.at FROM ("
+    "  SELECT b.user_hi AS peer, b.lo_blocked_at AS at FROM blocks AS b"
+    "   WHERE b.user_lo = $1 AND b.lo_blocked_at IS NOT NULL"
+    "  UNION ALL"
+    "  SELECT b.user_lo, b.hi_blocked_at FROM blocks AS b WHERE b.user_hi = $1 AND b.hi_blocked_at IS NOT NULL"
+    ") AS x JOIN users AS u ON u.id = x.peer ORDER BY x.at DESC, u.id DESC"};
+// store::block_relations_of. Columns: the other user, whether $1 blocked them (0/1), whether
+// they blocked $1.
+inline constexpr statement select_block_relations{
+    "select_block_relations", "SELECT r.peer, r.mine::int, r.theirs::int FROM (" CHATRIX_PG_BLOCK_RELATIONS ") AS r"};
+// store::conversation_between: $1, $2 the pair as (lo, hi).
+inline constexpr statement select_conversation_between{
+    "select_conversation_between", "SELECT id FROM conversations WHERE user_lo = $1 AND user_hi = $2"};
+// store::push_devices: oldest first.
+inline constexpr statement select_push_devices{
+    "select_push_devices",
+    "SELECT platform, token, created_at FROM push_devices WHERE user_id = $1 ORDER BY created_at, seq"};
+// store::undelivered: of the ids $1, those a push is due for, in the order given.
+inline constexpr statement select_undelivered{
+    "select_undelivered",
+    "SELECT w.id FROM unnest($1::bigint[]) WITH ORDINALITY AS w(id, ord) "
+    "JOIN LATERAL (SELECT m.recipient_id FROM messages AS m WHERE m.id = w.id AND m.delivered_at IS NULL "
+    "  AND NOT m.withheld AND m.deleted_at IS NULL LIMIT 1) AS m ON true "
+    "WHERE NOT EXISTS (SELECT 1 FROM users AS u WHERE u.id = m.recipient_id AND u.deleted_at IS NOT NULL) "
+    "ORDER BY w.ord"};
+
+#undef CHATRIX_PG_USER_COLUMNS
+#undef CHATRIX_PG_BLOCK_RELATIONS
+
 inline constexpr statement read_statements[] = {
     select_credentials, select_user,          search_users,   select_pending,    select_history,
     select_previews,    select_previews_page, session_start,  session_resume,    select_stream,
     select_conversation_after, select_conversation_before, select_file_for, select_file_chunk,
-    select_revocations, ping};
+    select_revocations, ping,                 select_blocked_users, select_block_relations,
+    select_conversation_between, select_push_devices, select_undelivered};
 
 }  // namespace chatrix::storage::postgres_detail::sql

@@ -24,7 +24,17 @@ std::string text(const PGresult* r, int row, int col) {
   return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
 }
 
+bool boolean(const PGresult* r, int row, int col) { return PQgetvalue(r, row, col)[0] == 't'; }
+
 user read_user(const PGresult* r, int row, int first) {
+  user u = read_user_names(r, row, first);
+  u.deleted = boolean(r, row, first + 3);
+  u.show_presence = boolean(r, row, first + 4);
+  u.last_seen = opt_i64(r, row, first + 5);
+  return u;
+}
+
+user read_user_names(const PGresult* r, int row, int first) {
   return user{i64(r, row, first), text(r, row, first + 1), text(r, row, first + 2)};
 }
 
@@ -108,7 +118,7 @@ stream_entry read_entry(const PGresult* r, int row, int first, user_id owner) {
 
 void read_session_rows(const PGresult* r, user_id viewer, session_snapshot& out, stream_page& page) {
   constexpr int preview_column = 2;  // after part and order
-  constexpr int message_column = preview_column + 6;
+  constexpr int message_column = preview_column + 9;
   constexpr int event_column = message_column + 16;
   for (int i = 0; i < PQntuples(r); ++i) {
     switch (i64(r, i, 0)) {
@@ -122,11 +132,17 @@ void read_session_rows(const PGresult* r, user_id viewer, session_snapshot& out,
         page.latest = i64(r, i, event_column);
         page.expired = i64(r, i, event_column + 1) != 0;
         break;
-      default: {
+      case 3: {
         const stream_pos pos = i64(r, i, event_column);
         if (page.events.empty() || page.events.back().entry.pos != pos)
           page.events.push_back(stream_event{read_entry(r, i, event_column, viewer), {}});
         if (!PQgetisnull(r, i, message_column)) page.events.back().messages.push_back(read_message(r, i, message_column));
+        break;
+      }
+      default: {
+        const user_id other = i64(r, i, event_column);
+        if (i64(r, i, event_column + 1) != 0) out.blocks.blocked.push_back(other);
+        if (i64(r, i, event_column + 2) != 0) out.blocks.blocked_by.push_back(other);
       }
     }
   }
@@ -145,8 +161,8 @@ chat_preview read_preview(const PGresult* r, int row, int first) {
   pv.conversation = i64(r, row, first);
   pv.updated_at = i64(r, row, first + 1);
   pv.peer = read_user(r, row, first + 2);
-  pv.unread = i64(r, row, first + 5);
-  if (!PQgetisnull(r, row, first + 6)) pv.last = read_message(r, row, first + 6);
+  pv.unread = i64(r, row, first + 8);
+  if (!PQgetisnull(r, row, first + 9)) pv.last = read_message(r, row, first + 9);
   return pv;
 }
 

@@ -12,7 +12,9 @@ namespace chatrix::storage::postgres_detail {
 void append_job::take_row(const PGresult* r, int row) noexcept {
   try {
     if (const std::string status = text(r, row, 1); status != "ok") {
-      if (status == "invalid_reply")
+      if (status == "blocked")
+        outcome_.emplace(make_error(errc::blocked, "you blocked this user"));
+      else if (status == "invalid_reply")
         outcome_.emplace(make_error(errc::invalid_field, "reply_to is not a message of this conversation"));
       else if (status == "invalid_attachment")
         outcome_.emplace(make_error(errc::invalid_field, "attachment is not a complete file you uploaded"));
@@ -36,6 +38,7 @@ void append_job::take_row(const PGresult* r, int row) noexcept {
       out.stored.attachment = file_info{text(r, row, 11), text(r, row, 12), text(r, row, 13), i64(r, row, 14)};
     out.stored.edited_at = opt_i64(r, row, 15);
     out.stored.deleted_at = opt_i64(r, row, 16);
+    out.withheld = boolean(r, row, 17);
     outcome_.emplace(std::move(out));
   } catch (const std::exception& e) {
     spdlog::error("postgres store: unexpected result of {}: {}", stmt().name, e.what());

@@ -73,6 +73,20 @@ class scripted_store final : public storage::store {
     done(unused());
   }
   void read_file_chunk(std::string, int, storage::callback<std::string> done) override { done(unused()); }
+  void update_profile(profile_update, storage::callback<std::optional<user>> done) override { done(unused()); }
+  void set_last_seen(std::vector<std::pair<user_id, unix_ms>>, storage::callback<bool> done) override { done(unused()); }
+  void block_user(user_id, user_id, unix_ms, storage::callback<bool> done) override { done(unused()); }
+  void unblock_user(user_id, user_id, storage::callback<bool> done) override { done(unused()); }
+  void blocked_users(user_id, storage::callback<std::vector<block_entry>> done) override { done(unused()); }
+  void block_relations_of(user_id, storage::callback<block_relations> done) override { done(unused()); }
+  void conversation_between(user_id, user_id, storage::callback<std::optional<conversation_id>> done) override {
+    done(unused());
+  }
+  void delete_account(user_id, unix_ms, storage::callback<account_deletion> done) override { done(unused()); }
+  void add_push_device(user_id, push_device, storage::callback<bool> done) override { done(unused()); }
+  void remove_push_device(user_id, std::string, std::string, storage::callback<bool> done) override { done(unused()); }
+  void push_devices(user_id, storage::callback<std::vector<push_device>> done) override { done(unused()); }
+  void undelivered(std::vector<message_id>, storage::callback<std::vector<message_id>> done) override { done(unused()); }
   void shutdown() override {}
 
  private:
