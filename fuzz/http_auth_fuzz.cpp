@@ -6,6 +6,7 @@
 // routes are answered too. Checked beyond memory errors: the router never throws, every JSON
 // answer is valid JSON, a 200 from /auth carries a token that verifies for the user it names,
 // and no answer carries a password hash.
+#include "chat/account_control.hpp"
 #include "chat/account_service.hpp"
 #include "chat/chat_service.hpp"
 #include "chat/login_guard.hpp"
@@ -15,6 +16,7 @@
 #include "fuzz_check.hpp"
 #include "http/api_routes.hpp"
 #include "http/file_routes.hpp"
+#include "http/people_routes.hpp"
 #include "http/router.hpp"
 #include "memory_store.hpp"
 
@@ -138,7 +140,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, time, metrics, chat::service_options{});
   http::api_routes api(accounts, chat, store);
   http::file_routes files(accounts, chat, store, time, http::file_options{});
-  http::router routes(accounts, api, files, bus, metrics, ready, http::cors_policy{});
+  chat::account_control control(store, accounts, chat, time);
+  http::people_routes people(accounts, control, store, time, limits::rate{5, std::chrono::hours(1)});
+  http::router routes(accounts, api, files, people, bus, metrics, ready, http::cors_policy{});
 
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   for (int i = 0; i < max_requests; ++i) {

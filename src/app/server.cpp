@@ -2,6 +2,7 @@
 
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
+#include "chat/account_control.hpp"
 #include "chat/account_service.hpp"
 #include "chat/chat_service.hpp"
 #include "chat/login_guard.hpp"
@@ -13,6 +14,7 @@
 #include "core/error.hpp"
 #include "http/api_routes.hpp"
 #include "http/file_routes.hpp"
+#include "http/people_routes.hpp"
 #include "http/router.hpp"
 #include "metrics/metrics.hpp"
 #include "net/server.hpp"
@@ -411,10 +413,11 @@ int run_server(const config::server_config& cfg) {
   chat_options.retry_window = cfg.retry_window;
   chat_options.pending_queue_watermark = cfg.send_queue_bytes / 4;
   chat_options.device_limits = {cfg.message_rate, cfg.message_burst, cfg.message_flood_limit, cfg.search_limit,
-                                cfg.history_limit};
+                                cfg.history_limit, cfg.typing_limit};
   chat_options.storage_quota = cfg.storage_quota;
   chat_options.http_send_limit = cfg.http_send_limit;
   chat_options.edit_window = cfg.edit_window;
+  chat_options.presence_grace = cfg.presence_grace;
   chat::chat_service chat(ioc.get_executor(), store, bus, tokens, clock, metrics, chat_options);
   // Before the first session: no token is honoured until this node knows which are revoked.
   auto revocations = chat::read_revocations(store, clock.now_ms());
@@ -425,12 +428,14 @@ int run_server(const config::server_config& cfg) {
     login_limits = cluster::redis::shared_login_limits(ioc.get_executor(), {*cfg.redis}, std::move(login_limits));
   chat::login_guard login_guard(std::move(login_limits), cfg.hash_queue, metrics);
   chat::account_service accounts(workers.get_executor(), store, chat.users(), hasher, chat.tokens(), clock,
-                                 login_guard);
+                                 login_guard, cfg.username_quarantine);
+  chat::account_control account_control(store, accounts, chat, clock);
   const auto web = load_web_client(cfg);
   http::readiness readiness(ioc.get_executor(), store, bus);
   http::api_routes api(accounts, chat, store);
   http::file_routes files(accounts, chat, store, clock, http::file_options{cfg.file_max_bytes, cfg.file_upload_limit});
-  http::router routes(accounts, api, files, bus, metrics, readiness, http::cors_policy{cfg.cors_origins},
+  http::people_routes people(accounts, account_control, store, clock, cfg.export_limit);
+  http::router routes(accounts, api, files, people, bus, metrics, readiness, http::cors_policy{cfg.cors_origins},
                       web ? &*web : nullptr);
 
   net::server_options net_options;
@@ -472,6 +477,8 @@ int run_server(const config::server_config& cfg) {
         spdlog::warn("{} messages still being stored at shutdown: they stay pending", chat.texts_in_flight());
       // Receipts not yet stored would have their messages pushed again on the next connection.
       chat.flush_receipts();
+      // Every session is closed: whoever was online here is offline, as of now.
+      chat.shutdown_presence();
       bus.shutdown([&] { ioc.stop(); });
     });
   });

@@ -12,14 +12,15 @@ namespace asio = boost::asio;
 
 account_service::account_service(asio::any_io_executor workers, storage::store& store, user_directory& users,
                                  const auth::password_hasher& hasher, token_service& tokens,
-                                 const clock& clock, login_guard& guard)
+                                 const clock& clock, login_guard& guard, std::chrono::seconds username_quarantine)
     : workers_(std::move(workers)),
       store_(store),
       users_(users),
       hasher_(hasher),
       tokens_(tokens),
       clock_(clock),
-      guard_(guard) {
+      guard_(guard),
+      username_quarantine_(username_quarantine) {
   auto dummy = hasher_.hash("not a real password, only for timing");
   if (dummy) dummy_hash_ = std::move(*dummy);
 }
@@ -61,7 +62,12 @@ asio::awaitable<result<session_token>> account_service::register_user(std::strin
     co_return hashed.error();
   }
 
-  new_user nu{std::move(username), std::move(name), std::move(*hashed), clock_.now_ms()};
+  const unix_ms now = clock_.now_ms();
+  // The name of an account deleted within the quarantine stays taken: whoever knew the person
+  // by it is not misled by a newcomer so soon (create_user decides, in the same transaction).
+  const unix_ms reclaim_before =
+      now - std::chrono::duration_cast<std::chrono::milliseconds>(username_quarantine_).count();
+  new_user nu{std::move(username), std::move(name), std::move(*hashed), now, reclaim_before};
   auto created = co_await await_callback<user>([&](auto done) { store_.create_user(std::move(nu), done); });
   if (!created) {
     guard_.not_created(attempt);
@@ -117,7 +123,7 @@ asio::awaitable<result<auth::token_claims>> account_service::check_bearer(const 
   if (!claims) co_return claims.error();
   auto found = co_await users_.by_id(claims->subject);
   if (!found) co_return found.error();
-  if (!*found) co_return make_error(errc::unauthorized, "the token's user does not exist");
+  if (!*found || (*found)->deleted) co_return make_error(errc::unauthorized, "the token's user does not exist");
   co_return claims;
 }
 
@@ -127,7 +133,7 @@ asio::awaitable<result<user>> account_service::bearer_user(std::string bearer) {
   // check_bearer found the profile, so the directory has it now.
   auto found = co_await users_.by_id(claims->subject);
   if (!found) co_return found.error();
-  if (!*found) co_return make_error(errc::unauthorized, "the token's user does not exist");
+  if (!*found || (*found)->deleted) co_return make_error(errc::unauthorized, "the token's user does not exist");
   co_return **found;
 }
 
@@ -150,34 +156,10 @@ asio::awaitable<result<std::size_t>> account_service::change_password(std::strin
   if (!claims) co_return claims.error();
   if (auto ok = auth::check_password(new_password); !ok) co_return ok.error();
   const user_id uid = claims->subject;
-  auto profile = co_await users_.by_id(uid);
-  if (!profile) co_return profile.error();
-  if (!*profile) co_return make_error(errc::unauthorized, "the token's user does not exist");
-  const std::string username = (*profile)->username;
-  auto found = co_await await_callback<std::optional<user_credentials>>(
-      [&](auto done) { store_.find_user_by_name(username, done); });
-  if (!found) co_return found.error();
-  if (!*found || (*found)->account.id != uid) co_return make_error(errc::unauthorized, "the token's user does not exist");
-
-  // A wrong old password counts like a failed login (LOGIN_FAILURE_LIMIT), so a stolen token
-  // cannot be used to guess the password without limit; both hashes hold a place in HASH_QUEUE.
-  auto admitted = co_await guard_.admit_login(username, client_address);
-  if (!admitted) co_return admitted.error();
-  auto& attempt = *admitted;
-  const std::string old_hash = (*found)->password_hash;
-  std::function<result<bool>()> verify_job = [this, old_hash, old_password]() -> result<bool> {
-    return hasher_.verify(old_hash, old_password);
-  };
-  auto ok = co_await on_worker<bool>(std::move(verify_job));
-  if (!ok) {
-    guard_.released(attempt);
-    co_return ok.error();
-  }
-  if (!*ok) {
-    guard_.failed(attempt);
+  if (auto confirmed = co_await confirm_password(uid, std::move(old_password), std::move(client_address)); !confirmed) {
+    if (confirmed.error().code != errc::bad_credentials) co_return confirmed.error();
     co_return make_error(errc::bad_credentials, "the old password is wrong");
   }
-  guard_.released(attempt);
 
   std::function<result<std::string>()> hash_job = [this, new_password] { return hasher_.hash(new_password); };
   auto hashed = co_await on_worker<std::string>(std::move(hash_job));
@@ -189,6 +171,44 @@ asio::awaitable<result<std::size_t>> account_service::change_password(std::strin
   spdlog::info("user {}: password changed", uid);
   // Whoever else holds a token of this user (a stolen one, say) is out; the caller stays in.
   co_return co_await tokens_.revoke_all(uid, claims->jti);
+}
+
+asio::awaitable<result<void>> account_service::confirm_password(user_id account, std::string password,
+                                                                std::string client_address) {
+  const auto gone = make_error(errc::unauthorized, "the token's user does not exist");
+  auto profile = co_await users_.by_id(account);
+  if (!profile) co_return profile.error();
+  if (!*profile || (*profile)->deleted) co_return gone;
+  const std::string username = (*profile)->username;
+  auto found = co_await await_callback<std::optional<user_credentials>>(
+      [&](auto done) { store_.find_user_by_name(username, done); });
+  if (!found) co_return found.error();
+  if (!*found || (*found)->account.id != account) co_return gone;
+
+  // A wrong password counts like a failed login (LOGIN_FAILURE_LIMIT), so a stolen token
+  // cannot be used to guess the password without limit; the hash holds a place in HASH_QUEUE.
+  auto admitted = co_await guard_.admit_login(username, client_address);
+  if (!admitted) co_return admitted.error();
+  auto& attempt = *admitted;
+  if (password.size() > auth::max_password_bytes) {
+    guard_.failed(attempt);
+    co_return make_error(errc::bad_credentials, "the password is wrong");
+  }
+  const std::string hash = (*found)->password_hash;
+  std::function<result<bool>()> verify_job = [this, hash, password]() -> result<bool> {
+    return hasher_.verify(hash, password);
+  };
+  auto ok = co_await on_worker<bool>(std::move(verify_job));
+  if (!ok) {
+    guard_.released(attempt);
+    co_return ok.error();
+  }
+  if (!*ok) {
+    guard_.failed(attempt);
+    co_return make_error(errc::bad_credentials, "the password is wrong");
+  }
+  guard_.released(attempt);
+  co_return result<void>{};
 }
 
 }  // namespace chatrix::chat

@@ -16,6 +16,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -31,9 +32,10 @@ class account_service {
  public:
   account_service(boost::asio::any_io_executor workers, storage::store& store, user_directory& users,
                   const auth::password_hasher& hasher, token_service& tokens, const clock& clock,
-                  login_guard& guard);
+                  login_guard& guard, std::chrono::seconds username_quarantine = std::chrono::hours(30 * 24));
 
-  /// errc::invalid_field (with the rule broken) or errc::username_taken; errc::rate_limited
+  /// errc::invalid_field (with the rule broken) or errc::username_taken (also for the name of
+  /// an account deleted less than `username_quarantine` ago); errc::rate_limited
   /// (REGISTER_LIMIT for `client_address`) or errc::overloaded (HASH_QUEUE) before any hashing.
   boost::asio::awaitable<result<session_token>> register_user(std::string username, std::string password,
                                                              std::string name, std::string client_address);
@@ -60,8 +62,16 @@ class account_service {
   boost::asio::awaitable<result<std::size_t>> change_password(std::string bearer, std::string old_password,
                                                               std::string new_password, std::string client_address);
 
+  /// Checks that `password` is `account`'s (on the worker pool, as login does) before something
+  /// is destroyed in its name. errc::bad_credentials when it is not, counted against
+  /// LOGIN_FAILURE_LIMIT like a failed login from `client_address`; errc::unauthorized when the
+  /// account is gone; errc::rate_limited or errc::overloaded before any hashing.
+  boost::asio::awaitable<result<void>> confirm_password(user_id account, std::string password,
+                                                       std::string client_address);
+
  private:
-  /// The claims of a bearer token that token_service accepts and whose user still exists.
+  /// The claims of a bearer token that token_service accepts and whose user still exists (and
+  /// is not deleted).
   boost::asio::awaitable<result<auth::token_claims>> check_bearer(const std::string& bearer);
 
   template <class T>
@@ -74,6 +84,7 @@ class account_service {
   token_service& tokens_;
   const clock& clock_;
   login_guard& guard_;
+  std::chrono::seconds username_quarantine_;
   std::string dummy_hash_;  // verified for unknown users so both failures cost the same
 };
 

@@ -58,7 +58,10 @@ chat_service::chat_service(asio::any_io_executor io, storage::store& store, clus
             if (auto* d = find_device(id)) end_for_token(*d, "token expired");
           }),
       http_sends_(options.http_send_limit),
-      receipts_timer_(io_) {
+      receipts_timer_(io_),
+      typing_timer_(io_),
+      here_(options.presence_grace),
+      presence_timer_(io_) {
   bus_.start(*this);
 }
 
@@ -74,7 +77,7 @@ asio::awaitable<result<authenticated>> chat_service::authenticate(std::string_vi
   if (!claims) co_return claims.error();
   auto found = co_await users_.by_id(claims->subject);
   if (!found) co_return found.error();
-  if (!*found) {
+  if (!*found || (*found)->deleted) {
     metrics::server_metrics::add(metrics_.bad_tokens);
     co_return make_error(errc::unauthorized, "the token's user does not exist");
   }
@@ -122,11 +125,19 @@ asio::awaitable<void> chat_service::attach(connection& conn, auth::token_claims 
     // The pending messages are read on their own below, and a failure reported.
     if (auto* d = find_device(id)) d->recheck = true;
   } else {
+    if (!find_device(id)) co_return;
     for (const auto& p : start->previews) users_.remember(p.peer);
+    // The snapshot's block relations are the newest this node has of the user: no read of
+    // their own for the typing and presence filters.
+    people_.set(me, &start->blocks);
+    watch_previews(me, start->previews);
     conn.send(make_frame(protocol::encode_previews(start->previews)));
     const bool alive = since ? co_await resume_stream(id, me, *since, *start) : co_await start_fresh(id, me, *start);
     if (!alive) co_return;
   }
+  if (!people_.profile(me.id)) people_.set(me, nullptr);
+  // After SYNCED (or the ERR that stood in for it): watchers hear of a device that is in sync.
+  announce(me.id);
   co_await catch_up(id, me, /*report_errors=*/true);
 }
 
@@ -207,9 +218,13 @@ void chat_service::detach(connection& conn) {
     left_over_.keep(conn.account().id, *d->limits, std::chrono::steady_clock::now());
   if (devices_.erase(id) == 0) return;
   const auto uid = conn.account().id;
+  publish_typing_ended(typing_.device_gone(id));
   if (auto it = devices_by_user_.find(uid); it != devices_by_user_.end()) {
     std::erase(it->second, id);
-    if (it->second.empty()) devices_by_user_.erase(it);
+    if (it->second.empty()) {
+      devices_by_user_.erase(it);
+      depart(uid);
+    }
   }
   bus_.device_disconnected(uid);
   metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
@@ -253,13 +268,22 @@ asio::awaitable<bool> chat_service::push_page(std::uint64_t id, const user& me, 
   co_return find_device(id) != nullptr;
 }
 
-void chat_service::user_changed(user_id id) { users_.forget(id); }
+void chat_service::user_changed(user_id id) {
+  users_.forget(id);
+  if (!people_.profile(id) && !watchers_.subject(id)) return;
+  spawn_logged(io_, refresh_person(id), "chat: reading a changed user again");
+}
 
 void chat_service::publish_user_changed(user_id id) { bus_.publish_user_changed(id); }
 
 void chat_service::resync() {
-  // Profile changes may have been lost on the way too.
+  // Profile and block changes may have been lost on the way too: the profiles are read again
+  // as needed, the block relations of the users with a device here at once.
   users_.clear();
+  std::vector<user_id> local;
+  local.reserve(devices_by_user_.size());
+  for (const auto& entry : devices_by_user_) local.push_back(entry.first);
+  spawn_logged(io_, refresh_people(std::move(local)), "chat: reading users again after a resync");
   // Revocations the bus lost are in the store: read them again, then end the devices whose
   // tokens they revoke.
   tokens_.reload([this] {
@@ -321,6 +345,8 @@ asio::awaitable<void> chat_service::handle_frame(connection& conn, std::string_v
     co_await on_edit(conn, std::move(*e));
   } else if (auto* del = std::get_if<protocol::delete_messages_request>(&frame)) {
     co_await on_delete(conn, std::move(*del));
+  } else if (auto* typing = std::get_if<protocol::typing_request>(&frame)) {
+    co_await on_typing(conn, std::move(*typing));
   }
 }
 
@@ -344,20 +370,21 @@ void chat_service::text_settled() {
   if (--texts_in_flight_ == 0 && texts_settled_) std::exchange(texts_settled_, nullptr)();
 }
 
-asio::awaitable<result<user>> chat_service::resolve_recipient(const user& me, const protocol::text_request& req) {
+asio::awaitable<result<user>> chat_service::resolve_recipient(const user& me, const std::optional<std::string>& to_username,
+                                                             std::optional<user_id> to_id) {
   std::optional<user> to;
-  if (req.to_id) {
-    auto r = co_await users_.by_id(*req.to_id);
+  if (to_id) {
+    auto r = co_await users_.by_id(*to_id);
     if (!r) co_return r.error();
     if (!*r || (*r)->deleted) {
-      co_return make_error(errc::unknown_recipient, "no user with id " + std::to_string(*req.to_id));
+      co_return make_error(errc::unknown_recipient, "no user with id " + std::to_string(*to_id));
     }
     to = **r;
   }
-  if (req.to_username) {
-    auto r = co_await users_.by_name(*req.to_username);
+  if (to_username) {
+    auto r = co_await users_.by_name(*to_username);
     if (!r) co_return r.error();
-    if (!*r) co_return make_error(errc::unknown_recipient, "no user named '" + *req.to_username + "'");
+    if (!*r) co_return make_error(errc::unknown_recipient, "no user named '" + *to_username + "'");
     if (to && to->id != (*r)->id) co_return make_error(errc::recipient_mismatch, "to and to_id name different users");
     to = **r;
   }
@@ -373,7 +400,7 @@ asio::awaitable<void> chat_service::on_text(connection& conn, protocol::text_req
   // Before anything that could reach the store, the recipient's lookup included.
   if (!admit_text(conn, req.mark)) co_return;
   const user me = conn.account();
-  auto to = co_await resolve_recipient(me, req);
+  auto to = co_await resolve_recipient(me, req.to_username, req.to_id);
   if (!to) co_return send_error(conn, to.error(), ref, req.mark);
 
   const unix_ms now = clock_.now_ms();
@@ -513,6 +540,11 @@ void chat_service::publish_stored(const send_result& r, const user& sender, cons
                             make_frame(protocol::encode_text(view, protocol::event::sent, pos)), {}, pos});
   }
   if (observer_ && !r.duplicate && !r.withheld) observer_->stored(stored, sender, recipient);
+  conversations_.remember(sender.id, recipient.id, stored.conversation);
+  // A conversation started meanwhile: each of them watches the other from now on (a
+  // withheld message starts nothing for the recipient, who never sees it).
+  start_watching(sender.id, recipient);
+  if (!r.withheld) start_watching(recipient.id, sender);
 }
 
 bool chat_service::reachable(user_id uid, std::uint64_t except_device) const {
@@ -662,6 +694,7 @@ void chat_service::on_marked_delivered(user_id recipient, result<delivered_resul
 void chat_service::deliver_local(const user_event& ev) {
   auto it = devices_by_user_.find(ev.to);
   if (it == devices_by_user_.end()) return;
+  if (ev.type == user_event::kind::message) watch_sender_of(ev);
   for (auto id : it->second) {
     if (id == ev.skip_device) continue;
     if (auto* d = find_device(id)) send_to_device(*d, ev);
@@ -669,6 +702,7 @@ void chat_service::deliver_local(const user_event& ev) {
 }
 
 void chat_service::send_to_device(device& d, const user_event& ev) {
+  if (ev.type == user_event::kind::ephemeral) return send_ephemeral(d, ev);
   if (d.syncing) {
     // Nothing may overtake PROFILE_INFO, CHATPREVIEWS and the pending backlog.
     if (d.held.size() >= options_.max_held_events) {

@@ -1,15 +1,21 @@
 // The chat domain: authentication of sessions, sending, delivery tracking, read receipts,
-// history, search and previews. Depends only on the storage and cluster interfaces and the
+// history, search and previews, typing and presence. Depends only on the storage and cluster interfaces and the
 // connection abstraction; never on sockets or SQL.
 #pragma once
 
 #include "auth/jwt.hpp"
 #include "chat/connection.hpp"
 #include "chat/device_limits.hpp"
+#include "chat/local_people.hpp"
+#include "chat/presence_here.hpp"
+#include "chat/pair_conversations.hpp"
+#include "chat/presence_board.hpp"
+#include "chat/presence_watchers.hpp"
 #include "chat/storage_quota.hpp"
 #include "chat/stream_positions.hpp"
 #include "chat/token_expiry.hpp"
 #include "chat/token_service.hpp"
+#include "chat/typing_tracker.hpp"
 #include "chat/user_directory.hpp"
 #include "cluster/bus.hpp"
 #include "limits/keyed_limiter.hpp"
@@ -71,6 +77,11 @@ struct service_options {
   limits::rate http_send_limit{50, std::chrono::seconds(1)};
   /// EDIT_WINDOW: how long after sending a message its sender may edit it.
   std::chrono::milliseconds edit_window{std::chrono::hours(48)};
+  /// PRESENCE_GRACE: a user whose last device here went away is announced offline only after
+  /// this long (a reconnect within it announces nothing).
+  std::chrono::milliseconds presence_grace{std::chrono::seconds(5)};
+  /// A TYPING frame is not sent to a device with more than this queued: it would arrive late.
+  std::size_t typing_max_queued_bytes = 16 * 1024;
 };
 
 /// A session that passed authentication: who it is, and the token it showed.
@@ -131,8 +142,21 @@ class chat_service final : public cluster::event_sink {
   /// up only reads the database once more before releasing its held events. The revocations
   /// are read again too, and devices whose tokens were revoked meanwhile are ended.
   void resync() override;
-  /// Drops what this node caches of `id` (profile; block relations and presence visibility).
+  /// Drops what this node caches of `id` (profile; block relations and presence visibility),
+  /// reads what the typing and presence filters need again, and tells local watchers what
+  /// they see of `id` now when that changed (and `id`'s devices what they see of others).
   void user_changed(user_id id) override;
+  // ---- presence (presence.cpp, docs/protocol.md "Presence and last seen") ----
+  void presence_changed(const std::string& node, const std::vector<cluster::presence_update>& updates) override;
+  void node_gone(const std::string& node, unix_ms at) override;
+  std::vector<cluster::presence_update> local_presence() override;
+  /// Fills the rows' presence as `viewer` may see each peer (GET /v1/conversations): block
+  /// relations from this node when the viewer has a device here, else read once.
+  boost::asio::awaitable<void> fill_presence(const user& viewer, std::vector<chat_preview>& rows);
+  /// Graceful shutdown, once the sessions are closed: every user online here is offline now
+  /// (published, so other nodes need not wait for this node's lease) and their last seen is
+  /// written (the store finishes queued writes before it stops).
+  void shutdown_presence();
   /// `id`'s profile, settings or blocks changed (stored already): every node hears of it.
   void publish_user_changed(user_id id);
 
@@ -200,13 +224,53 @@ class chat_service final : public cluster::event_sink {
   using peers_by_conversation = std::unordered_map<conversation_id, user_id>;
 
   boost::asio::awaitable<void> on_text(connection& conn, protocol::text_request req);
+  // ---- typing (typing.cpp) ----
+  boost::asio::awaitable<void> on_typing(connection& conn, protocol::typing_request req);
+  /// The conversation of two users for a TYPING's chat_id: cached, else read once.
+  boost::asio::awaitable<std::optional<conversation_id>> conversation_of(user_id a, user_id b);
+  /// Sends TYPING to every device of `to`, wherever they are.
+  void publish_typing(const user& from, user_id to, std::optional<conversation_id> chat, bool typing);
+  void publish_typing_ended(const std::vector<typing_tracker::ended>& ended);
+  void arm_typing_timer();
+  /// An ephemeral event for a device: sent now, or dropped (and counted) when it would wait.
+  void send_ephemeral(device& d, const cluster::user_event& ev);
+  // ---- presence (presence.cpp) ----
+  /// A device of `me` got these previews at connect: their presence is filled, and `me`
+  /// watches their peers from now on.
+  void watch_previews(const user& me, std::vector<chat_preview>& rows);
+  /// Fills rows' presence as `viewer` may see each peer, `hidden` being who they blocked or were blocked by.
+  void fill_rows(const user& viewer, std::vector<chat_preview>& rows, const std::unordered_set<user_id>& hidden);
+  /// A device of `id` is in sync: online, if it was not.
+  void announce(user_id id);
+  /// The last device of `id` here went away.
+  void depart(user_id id);
+  void arm_presence_timer();
+  /// What `watcher` sees of `subject` now; sends PRESENCE when it changed.
+  void recheck_view(user_id watcher, user_id subject);
+  /// Every local watcher of `subject` is told what it sees of them now, when that changed.
+  void subject_changed(user_id subject);
+  void send_presence(user_id watcher, const user& subject, const presence_view& seen);
+  /// `a` and `b` are in a conversation (a message was stored, or delivered here): the one of
+  /// them with a device here watches the other from now on.
+  void start_watching(user_id watcher, const user& subject);
+  /// A TEXT delivered here may come from someone its recipient does not watch yet (a new
+  /// conversation started on another node).
+  void watch_sender_of(const cluster::user_event& ev);
+  boost::asio::awaitable<void> watch_by_id(user_id watcher, user_id subject);
+  /// user_changed's reads: a local user's blocks and profile, a watched subject's profile.
+  boost::asio::awaitable<void> refresh_person(user_id id);
+  /// The same for many, one after the other (a resync: the store's queue is not flooded).
+  boost::asio::awaitable<void> refresh_people(std::vector<user_id> ids);
+  /// Writes last seen times; a failure is logged (the next departure writes again).
+  void record_last_seen(const std::vector<cluster::presence_update>& offline);
   /// The store request for a TEXT whose recipient and quota were checked (content and
   /// attachment are moved out of `req`).
   send_request make_send_request(user_id sender, user_id recipient, protocol::text_request& req, unix_ms now) const;
   /// A TEXT handed to the store has its answer (socket or HTTP): wakes a shutdown waiting for the last.
   void text_settled();
-  /// The recipient a TEXT names (to, to_id or both), or why it cannot be sent to them.
-  boost::asio::awaitable<result<user>> resolve_recipient(const user& me, const protocol::text_request& req);
+  /// The recipient a TEXT or TYPING names (to, to_id or both), or why it cannot go to them.
+  boost::asio::awaitable<result<user>> resolve_recipient(const user& me, const std::optional<std::string>& to_username,
+                                                         std::optional<user_id> to_id);
   /// A message is durable: the recipient's devices get TEXT, the sender's other devices SENT
   /// (all of them when `device_id` is 0, a send over HTTP).
   void publish_stored(const send_result& r, const user& sender, const user& recipient, std::uint64_t device_id,
@@ -330,6 +394,18 @@ class chat_service final : public cluster::event_sink {
   std::unordered_map<user_id, std::vector<message_id>> receipts_;
   boost::asio::steady_timer receipts_timer_;
   bool receipts_flush_scheduled_ = false;
+
+  // Typing and presence (typing.cpp, presence.cpp).
+  typing_tracker typing_;
+  boost::asio::steady_timer typing_timer_;
+  bool typing_timer_armed_ = false;
+  pair_conversations conversations_;
+  local_people people_;
+  presence_here here_;
+  presence_board board_;
+  presence_watchers watchers_;
+  boost::asio::steady_timer presence_timer_;
+  bool presence_timer_armed_ = false;
 
   // Guards store callbacks that arrive after the service is gone (at shutdown).
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

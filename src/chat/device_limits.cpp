@@ -14,6 +14,7 @@ device_limits::device_limits(const device_limit_options& options, steady_time no
     : texts_(bucket(options.message_rate, options.message_burst, now)),
       searches_(bucket(options.search_limit, options.search_limit.count, now)),
       history_(bucket(options.history_limit, options.history_limit.count, now)),
+      typing_(bucket(options.typing_limit, options.typing_limit.count, now)),
       refusals_(options.message_flood_limit == 0 ? std::nullopt
                                                  : bucket(options.message_rate, options.message_flood_limit, now)) {}
 
@@ -28,6 +29,8 @@ device_limits::text_verdict device_limits::take_text(steady_time now) {
 milliseconds device_limits::take_search(steady_time now) { return searches_ ? searches_->take(now) : milliseconds(0); }
 
 milliseconds device_limits::take_history(steady_time now) { return history_ ? history_->take(now) : milliseconds(0); }
+
+milliseconds device_limits::take_typing(steady_time now) { return typing_ ? typing_->take(now) : milliseconds(0); }
 
 bool device_limits::warning_due(steady_time now) {
   if (next_warning_ && now < *next_warning_) return false;

@@ -16,7 +16,7 @@
 
 namespace chatrix::chat {
 
-/// MESSAGE_RATE, MESSAGE_BURST, MESSAGE_FLOOD_LIMIT, SEARCH_LIMIT and HISTORY_LIMIT (see
+/// MESSAGE_RATE, MESSAGE_BURST, MESSAGE_FLOOD_LIMIT, SEARCH_LIMIT, HISTORY_LIMIT and TYPING_LIMIT (see
 /// config::server_config for the defaults and docs/security.md for the reasons).
 struct device_limit_options {
   limits::rate message_rate{5000, std::chrono::seconds(1)};
@@ -26,6 +26,7 @@ struct device_limit_options {
   std::uint64_t message_flood_limit = 1000;
   limits::rate search_limit{10, std::chrono::seconds(1)};
   limits::rate history_limit{20, std::chrono::seconds(1)};
+  limits::rate typing_limit{10, std::chrono::seconds(1)};  // TYPING_LIMIT
 };
 
 /// Thread-safety: none; owned by the chat service, used on the I/O thread.
@@ -55,6 +56,7 @@ class device_limits {
   /// Zero when the search or history request may go on, else how long until it would.
   std::chrono::milliseconds take_search(limits::steady_time now);
   std::chrono::milliseconds take_history(limits::steady_time now);
+  std::chrono::milliseconds take_typing(limits::steady_time now);
 
   /// True at most once a minute: a client that hits a limit all the time leaves one warning
   /// a minute in the log, not one per frame.
@@ -72,6 +74,7 @@ class device_limits {
   std::optional<limits::token_bucket> texts_;  // nullopt: the limit is off
   std::optional<limits::token_bucket> searches_;
   std::optional<limits::token_bucket> history_;
+  std::optional<limits::token_bucket> typing_;
   std::optional<limits::token_bucket> refusals_;  // nullopt: never cut off
   std::optional<limits::steady_time> next_warning_;
 };

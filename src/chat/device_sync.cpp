@@ -218,6 +218,7 @@ asio::awaitable<void> chat_service::on_previews(connection& conn, protocol::prev
   });
   if (!r) co_return send_error(conn, r.error(), static_cast<int>(type));
   for (const auto& p : *r) users_.remember(p.peer);
+  co_await fill_presence(conn.account(), *r);
   conn.send(make_frame(protocol::encode_previews(*r)));
 }
 

@@ -27,7 +27,7 @@ asio::awaitable<result<send_result>> chat_service::send_over_http(const user& se
   auto decoded = protocol::decode(frame, decode_limits_);
   if (!decoded) co_return decoded.error().err;
   auto& req = std::get<protocol::text_request>(*decoded);
-  auto to = co_await resolve_recipient(sender, req);
+  auto to = co_await resolve_recipient(sender, req.to_username, req.to_id);
   if (!to) co_return to.error();
 
   const unix_ms now = clock_.now_ms();

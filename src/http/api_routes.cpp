@@ -34,17 +34,6 @@ response bad_target() { return error_response(make_error(errc::malformed_request
 api_routes::api_routes(chat::account_service& accounts, chat::chat_service& chat, storage::store& store)
     : accounts_(accounts), chat_(chat), store_(store) {}
 
-asio::awaitable<response> api_routes::me(const request& req) {
-  auto who = co_await bearer_user(accounts_, req);
-  if (!who) co_return bearer_refused(who.error());
-  std::string body = "{\"id\":" + std::to_string(who->id) + ",\"username\":";
-  protocol::append_json_string(body, who->username);
-  body += ",\"name\":";
-  protocol::append_json_string(body, who->name);
-  body += '}';
-  co_return response{200, std::move(body)};
-}
-
 asio::awaitable<response> api_routes::conversations(const request& req) {
   auto who = co_await bearer_user(accounts_, req);
   if (!who) co_return bearer_refused(who.error());
@@ -65,6 +54,7 @@ asio::awaitable<response> api_routes::conversations(const request& req) {
     }
   });
   if (!rows) co_return error_response(rows.error());
+  co_await chat_.fill_presence(*who, *rows);
   const auto frame = protocol::encode_previews(*rows);
   std::string body = "{\"conversations\":";
   body += frame_rows(frame);

@@ -1,6 +1,7 @@
-// The HTTP API for app servers and bots (docs/openapi.yaml): who am I, my conversations, one
-// conversation's messages, and sending. Every route takes a Bearer token; a send takes the
-// socket's path (chat_service::send_over_http), so devices see it exactly like a socket send.
+// The HTTP API for app servers and bots (docs/openapi.yaml): my conversations, one
+// conversation's messages, and sending (the account itself: people_routes). Every route
+// takes a Bearer token; a send takes the socket's path (chat_service::send_over_http), so
+// devices see it exactly like a socket send.
 #pragma once
 
 #include "chat/account_service.hpp"
@@ -17,8 +18,6 @@ class api_routes {
  public:
   api_routes(chat::account_service& accounts, chat::chat_service& chat, storage::store& store);
 
-  /// GET /v1/me -> {"id", "username", "name"}.
-  boost::asio::awaitable<response> me(const request& req);
   /// GET /v1/conversations?before=&limit= -> {"conversations": [...], "next": cursor | null}.
   boost::asio::awaitable<response> conversations(const request& req);
   /// GET /v1/conversations/{chat_id}/messages?before_id=&after_id=&limit= -> {"messages": [...]}.

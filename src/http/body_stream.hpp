@@ -32,13 +32,16 @@ class body_source {
 
 /// Where a streamed answer goes. The transport adds the CORS headers, writes `head` with
 /// Content-Length `length` (none of the body of a HEAD request), then the bytes written;
-/// each write waits for the client at most HTTP_REQUEST_TIMEOUT. False once the client is
-/// gone: the route stops.
+/// each write waits for the client at most HTTP_REQUEST_TIMEOUT. A `length` of nullopt (an
+/// answer made as it is read, such as an export) is sent chunked, and finish() ends it. False
+/// once the client is gone: the route stops.
 class body_sink {
  public:
   virtual ~body_sink() = default;
-  virtual boost::asio::awaitable<bool> start(response head, std::uint64_t length) = 0;
+  virtual boost::asio::awaitable<bool> start(response head, std::optional<std::uint64_t> length) = 0;
   virtual boost::asio::awaitable<bool> write(std::string_view bytes) = 0;
+  /// The end of an answer started without a length (nothing to do for one with a length).
+  virtual boost::asio::awaitable<bool> finish() = 0;
 };
 
 }  // namespace chatrix::http

@@ -3,16 +3,16 @@
 #include "http/api_routes.hpp"
 #include "http/bearer.hpp"
 #include "http/file_routes.hpp"
+#include "http/json_body.hpp"
+#include "http/people_routes.hpp"
 #include "http/target.hpp"
 #include "protocol/codec.hpp"
 
-#include <boost/json.hpp>
 
 #include <algorithm>
 
 namespace chatrix::http {
 
-namespace json = boost::json;
 namespace asio = boost::asio;
 
 namespace {
@@ -23,7 +23,8 @@ unsigned status_for(errc code) {
     case errc::bad_credentials:
     case errc::unauthorized: return 401;
     case errc::forbidden:
-    case errc::forbidden_origin: return 403;
+    case errc::forbidden_origin:
+    case errc::blocked: return 403;
     case errc::not_found: return 404;
     case errc::malformed_request: return 400;
     case errc::method_not_allowed: return 405;
@@ -66,26 +67,6 @@ response token_response(const chat::session_token& t) {
 
 response revoked_response(std::size_t count) {
   return response{200, "{\"revoked\":" + std::to_string(count) + "}"};
-}
-
-/// Reads the named string fields of a JSON object body; a missing field reads as "".
-result<std::vector<std::string>> read_fields(const request& req, std::initializer_list<std::string_view> names) {
-  // The content type is not checked: the original accepted any, and so do its clients' tools.
-  boost::system::error_code ec;
-  auto v = json::parse(req.body, ec);
-  if (ec || !v.is_object()) return make_error(errc::invalid_field, "the body must be a JSON object");
-  std::vector<std::string> out;
-  for (auto name : names) {
-    auto* f = v.get_object().if_contains(name);
-    if (!f || f->is_null()) {
-      out.emplace_back();
-    } else if (f->is_string()) {
-      out.emplace_back(f->get_string());
-    } else {
-      return make_error(errc::invalid_field, std::string(name) + " must be a string");
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -150,6 +131,15 @@ std::span<const router::route> router::routes() {
       {"GET", web_file_path, scope::main, &router::web_file},
       {"HEAD", web_file_path, scope::main, &router::web_file},
       {"GET", "/v1/me", scope::main, &router::me},
+      {"PATCH", "/v1/me", scope::main, &router::update_me},
+      {"DELETE", "/v1/me", scope::main, &router::delete_me},
+      {"GET", "/v1/me/export", scope::main, &router::export_me},
+      {"GET", "/v1/blocks", scope::main, &router::blocks},
+      {"POST", "/v1/blocks", scope::main, &router::block},
+      {"DELETE", "/v1/blocks/{username}", scope::main, &router::unblock},
+      {"GET", "/v1/devices", scope::main, &router::devices},
+      {"POST", "/v1/devices", scope::main, &router::add_device},
+      {"DELETE", "/v1/devices", scope::main, &router::remove_device},
       {"GET", "/v1/conversations", scope::main, &router::conversations},
       {"GET", "/v1/conversations/{chat_id}/messages", scope::main, &router::conversation_messages},
       {"POST", "/v1/messages", scope::main, &router::send_message},
@@ -160,8 +150,9 @@ std::span<const router::route> router::routes() {
   return table;
 }
 
-router::router(chat::account_service& accounts, api_routes& api, file_routes& files, const cluster::bus& bus,
-               metrics::server_metrics& metrics, readiness& ready, cors_policy cors, const static_files* web)
+router::router(chat::account_service& accounts, api_routes& api, file_routes& files, people_routes& people,
+               const cluster::bus& bus, metrics::server_metrics& metrics, readiness& ready, cors_policy cors,
+               const static_files* web)
     : accounts_(accounts),
       bus_(bus),
       metrics_(metrics),
@@ -169,7 +160,8 @@ router::router(chat::account_service& accounts, api_routes& api, file_routes& fi
       cors_(std::move(cors)),
       web_(web),
       api_(api),
-      files_(files) {}
+      files_(files),
+      people_(people) {}
 
 bool router::streams_body(std::string_view method, std::string_view target) {
   return method == "POST" && path_of(target) == "/v1/files";
@@ -214,7 +206,7 @@ asio::awaitable<response> router::handle(const request& req) {
     co_return error_response(404, errc::not_found, "no route for " + shown_path(path));
   if (req.method == "OPTIONS") {
     response res{204, {}, {}};
-    res.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    res.headers.emplace_back("Access-Control-Allow-Methods", "GET, HEAD, POST, PATCH, DELETE, OPTIONS");
     res.headers.emplace_back("Access-Control-Allow-Headers", "Content-Type, Authorization");
     res.headers.emplace_back("Access-Control-Max-Age", "86400");
     co_return res;
@@ -307,7 +299,43 @@ asio::awaitable<response> router::cluster_nodes(const request&) {
 // ---- the HTTP API ----
 
 asio::awaitable<response> router::me(const request& req) {
-  co_return co_await api_.me(req);
+  co_return co_await people_.me(req);
+}
+
+asio::awaitable<response> router::update_me(const request& req) {
+  co_return co_await people_.update_me(req);
+}
+
+asio::awaitable<response> router::delete_me(const request& req) {
+  co_return co_await people_.delete_me(req);
+}
+
+asio::awaitable<response> router::export_me(const request& req) {
+  co_return co_await people_.export_account(req);
+}
+
+asio::awaitable<response> router::blocks(const request& req) {
+  co_return co_await people_.blocks(req);
+}
+
+asio::awaitable<response> router::block(const request& req) {
+  co_return co_await people_.block(req);
+}
+
+asio::awaitable<response> router::unblock(const request& req) {
+  co_return co_await people_.unblock(req);
+}
+
+asio::awaitable<response> router::devices(const request& req) {
+  co_return co_await people_.devices(req);
+}
+
+asio::awaitable<response> router::add_device(const request& req) {
+  co_return co_await people_.add_device(req);
+}
+
+asio::awaitable<response> router::remove_device(const request& req) {
+  co_return co_await people_.remove_device(req);
 }
 
 asio::awaitable<response> router::conversations(const request& req) {

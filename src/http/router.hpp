@@ -32,6 +32,7 @@ class api_routes;
 class body_sink;
 class body_source;
 class file_routes;
+class people_routes;
 
 /// Which listener serves a route when ADMIN_PORT splits them (without it, one serves all).
 enum class route_scope : std::uint8_t { main, admin, both };
@@ -96,8 +97,9 @@ class router {
 
   /// `api` and `files` serve /v1/; `web`: the web client's files served at / (nullptr: none,
   /// WEB_DIR=off).
-  router(chat::account_service& accounts, api_routes& api, file_routes& files, const cluster::bus& bus,
-         metrics::server_metrics& metrics, readiness& ready, cors_policy cors, const static_files* web = nullptr);
+  router(chat::account_service& accounts, api_routes& api, file_routes& files, people_routes& people,
+         const cluster::bus& bus, metrics::server_metrics& metrics, readiness& ready, cors_policy cors,
+         const static_files* web = nullptr);
 
   boost::asio::awaitable<response> handle(const request& req);
   /// Adds the CORS headers `origin` is entitled to. Called once per answer, just before it is
@@ -120,8 +122,17 @@ class router {
   boost::asio::awaitable<response> websocket_without_upgrade(const request& req);
   /// A web client file (GET or HEAD); 304 when If-None-Match names it.
   boost::asio::awaitable<response> web_file(const request& req);
-  // The HTTP API for app servers and bots (api_routes.hpp, file_routes.hpp).
+  // The HTTP API for app servers and bots (api_routes.hpp, file_routes.hpp, people_routes.hpp).
   boost::asio::awaitable<response> me(const request& req);
+  boost::asio::awaitable<response> update_me(const request& req);
+  boost::asio::awaitable<response> delete_me(const request& req);
+  boost::asio::awaitable<response> export_me(const request& req);
+  boost::asio::awaitable<response> blocks(const request& req);
+  boost::asio::awaitable<response> block(const request& req);
+  boost::asio::awaitable<response> unblock(const request& req);
+  boost::asio::awaitable<response> devices(const request& req);
+  boost::asio::awaitable<response> add_device(const request& req);
+  boost::asio::awaitable<response> remove_device(const request& req);
   boost::asio::awaitable<response> conversations(const request& req);
   boost::asio::awaitable<response> conversation_messages(const request& req);
   boost::asio::awaitable<response> send_message(const request& req);
@@ -136,6 +147,7 @@ class router {
   const static_files* web_;
   api_routes& api_;
   file_routes& files_;
+  people_routes& people_;
 };
 
 }  // namespace chatrix::http

@@ -99,6 +99,7 @@ std::string render_prometheus(const server_metrics& m) {
   line(out, "chatrix_messages_read_total", "counter", "Messages marked read.", m.messages_read);
   line(out, "chatrix_pending_pushed_total", "counter", "Pending messages pushed on connect.", m.pending_pushed);
   line(out, "chatrix_slow_consumer_disconnects_total", "counter", "Connections cut off for not reading.", m.slow_consumer_disconnects);
+  line(out, "chatrix_typing_dropped_total", "counter", "Typing indicators not sent to a device that was catching up or had a backlog.", m.typing_dropped);
   line(out, "chatrix_http_requests_total", "counter", "HTTP requests handled.", m.http_requests);
   line(out, "chatrix_store_errors_total", "counter", "Store operations that failed.", m.store_errors);
   line(out, "chatrix_limited_login_username_total", "counter", "Logins refused by LOGIN_FAILURE_LIMIT.", m.limited_login_username);

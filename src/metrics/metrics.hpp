@@ -62,6 +62,7 @@ struct server_metrics {
   counter messages_read{0};
   counter pending_pushed{0};
   counter slow_consumer_disconnects{0};
+  counter typing_dropped{0};  // TYPING frames not sent to a device that was syncing or backed up
   counter http_requests{0};
   counter store_errors{0};
 

@@ -278,35 +278,67 @@ class beast_body_sink final : public http::body_sink {
         head_(head),
         write_timeout_(write_timeout) {}
 
-  asio::awaitable<bool> start(http::response res, std::uint64_t length) override {
+  asio::awaitable<bool> start(http::response res, std::optional<std::uint64_t> length) override {
     routes_.apply_cors(origin_, res);
     status_ = res.status;
-    length_ = head_ ? 0 : length;
     bhttp::response<bhttp::empty_body> out{static_cast<bhttp::status>(res.status), version_};
     out.set(bhttp::field::server, "chatrix");
     out.set(bhttp::field::content_type, res.content_type);
     for (const auto& [k, v] : res.headers) out.set(k, v);
+    if (length) {
+      length_ = head_ ? 0 : *length;
+      out.content_length(*length);
+    } else if (version_ >= 11) {
+      chunked_ = !head_;
+      out.chunked(true);
+    } else {
+      // HTTP/1.0 knows no chunks: the body ends where the connection does.
+      keep_alive_ = false;
+      unframed_ = true;
+    }
     out.keep_alive(keep_alive_);
-    out.content_length(length);
     stream_.expires_after(write_timeout_);
-    auto [ec, n] = co_await bhttp::async_write(stream_, out, use_tuple);
+    // The header alone: written whole, a chunked message with an empty body would end itself.
+    bhttp::response_serializer<bhttp::empty_body> header(out);
+    auto [ec, n] = co_await bhttp::async_write_header(stream_, header, use_tuple);
     started_ = !ec;
     co_return started_;
   }
 
   asio::awaitable<bool> write(std::string_view bytes) override {
     if (!started_ || head_) co_return false;
+    if (bytes.empty()) co_return true;  // an empty chunk would end a chunked body
     stream_.expires_after(write_timeout_);
-    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(bytes.data(), bytes.size()), use_tuple);
-    written_ += n;
+    const auto payload = asio::buffer(bytes.data(), bytes.size());
+    beast::error_code ec;
+    if (chunked_) {
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream_, bhttp::make_chunk(payload), use_tuple);
+    } else {
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream_, payload, use_tuple);
+    }
+    written_ += ec ? 0 : bytes.size();
     if (ec) started_ = false;
     co_return !ec;
+  }
+
+  asio::awaitable<bool> finish() override {
+    if (!started_) co_return false;
+    if (chunked_) {
+      stream_.expires_after(write_timeout_);
+      auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk_last(), use_tuple);
+      if (ec) started_ = false;
+    }
+    finished_ = started_;
+    co_return started_;
   }
 
   unsigned status() const { return status_; }
   std::uint64_t written() const { return written_; }
   /// The whole answer went out: the connection may serve another request.
-  bool complete() const { return started_ && written_ == length_; }
+  bool complete() const {
+    if (unframed_) return false;
+    return started_ && (chunked_ ? finished_ : written_ == length_);
+  }
 
  private:
   http_stream& stream_;
@@ -317,6 +349,9 @@ class beast_body_sink final : public http::body_sink {
   bool head_;
   std::chrono::seconds write_timeout_;
   bool started_ = false;
+  bool chunked_ = false;   // started without a length, on HTTP/1.1
+  bool unframed_ = false;  // started without a length, on HTTP/1.0: ends with the connection
+  bool finished_ = false;
   unsigned status_ = 0;
   std::uint64_t length_ = 0;
   std::uint64_t written_ = 0;

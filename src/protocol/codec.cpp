@@ -25,6 +25,7 @@ namespace {
 using detail::append_ids;
 using detail::append_int;
 using detail::open_frame;
+using detail::seconds;
 
 // ---- decoding helpers ----
 
@@ -241,6 +242,45 @@ result<std::string> read_content(const json::object& body, const decode_limits& 
   return std::string(content);
 }
 
+/// Who a TEXT or a TYPING frame is for: "to" (a username, or the README's {"username","id"})
+/// and/or "to_id". At least one is required; when both give an id they must agree.
+struct recipient_fields {
+  std::optional<std::string> username;
+  std::optional<user_id> id;
+};
+
+boost::system::result<recipient_fields, frame_error> read_recipient(const json::object& body, int type,
+                                                                    const std::optional<std::string>& mark) {
+  auto refuse = [&](errc code, std::string message) { return fail(code, std::move(message), type, mark); };
+  recipient_fields to;
+  bool bad_id = false;
+  if (auto it = body.find("to"); it != body.end()) {
+    const auto& v = it->value();
+    if (v.is_string()) {
+      if (!v.get_string().empty()) to.username = std::string(v.get_string());
+    } else if (v.is_object()) {
+      // The README's shape: {"to": {"username": "...", "id": 0}}
+      const auto& obj = v.get_object();
+      if (auto u = obj.find("username"); u != obj.end() && !u->value().is_null()) {
+        if (!u->value().is_string()) return refuse(errc::invalid_field, "to.username must be a string");
+        if (!u->value().get_string().empty()) to.username = std::string(u->value().get_string());
+      }
+      if (auto id = optional_int(obj, "id", bad_id); id && *id != 0) to.id = *id;
+    } else if (!v.is_null()) {
+      return refuse(errc::invalid_field, "to must be a username or {\"username\", \"id\"}");
+    }
+  }
+  if (auto id = optional_int(body, "to_id", bad_id); id && *id != 0) {
+    if (to.id && *to.id != *id) return refuse(errc::recipient_mismatch, "to.id and to_id name different users");
+    to.id = *id;
+  }
+  if (bad_id) return refuse(errc::invalid_field, "the recipient id must be an integer");
+  if (to.id && *to.id < 0) return refuse(errc::invalid_field, "the recipient id must be positive");
+  if (to.username && to.username->size() > max_username_bytes) return refuse(errc::unknown_recipient, "no such user");
+  if (!to.username && !to.id) return refuse(errc::invalid_field, "a recipient is required: to (username) or to_id");
+  return to;
+}
+
 boost::system::result<client_frame, frame_error> decode_text(const json::object& body, std::string_view frame,
                                                              const decode_limits& limits) {
   constexpr int type = static_cast<int>(event::text);
@@ -257,31 +297,10 @@ boost::system::result<client_frame, frame_error> decode_text(const json::object&
   }
   auto refuse = [&](errc code, std::string message) { return fail(code, std::move(message), type, req.mark); };
 
-  bool bad_id = false;
-  if (auto it = body.find("to"); it != body.end()) {
-    const auto& to = it->value();
-    if (to.is_string()) {
-      if (!to.get_string().empty()) req.to_username = std::string(to.get_string());
-    } else if (to.is_object()) {
-      // The README's shape: {"to": {"username": "...", "id": 0}}
-      const auto& obj = to.get_object();
-      if (auto u = obj.find("username"); u != obj.end() && !u->value().is_null()) {
-        if (!u->value().is_string()) return refuse(errc::invalid_field, "to.username must be a string");
-        if (!u->value().get_string().empty()) req.to_username = std::string(u->value().get_string());
-      }
-      if (auto id = optional_int(obj, "id", bad_id); id && *id != 0) req.to_id = *id;
-    } else if (!to.is_null()) {
-      return refuse(errc::invalid_field, "to must be a username or {\"username\", \"id\"}");
-    }
-  }
-  if (auto id = optional_int(body, "to_id", bad_id); id && *id != 0) {
-    if (req.to_id && *req.to_id != *id) return refuse(errc::recipient_mismatch, "to.id and to_id name different users");
-    req.to_id = *id;
-  }
-  if (bad_id) return refuse(errc::invalid_field, "the recipient id must be an integer");
-  if (req.to_id && *req.to_id < 0) return refuse(errc::invalid_field, "the recipient id must be positive");
-  if (req.to_username && req.to_username->size() > max_username_bytes) return refuse(errc::unknown_recipient, "no such user");
-  if (!req.to_username && !req.to_id) return refuse(errc::invalid_field, "a recipient is required: to (username) or to_id");
+  auto to = read_recipient(body, type, req.mark);
+  if (!to) return to.error();
+  req.to_username = std::move(to->username);
+  req.to_id = to->id;
 
   if (auto it = body.find("reply_to"); it != body.end() && !it->value().is_null()) {
     auto id = as_int(it->value());
@@ -354,6 +373,15 @@ boost::system::result<client_frame, frame_error> decode_delete(const json::objec
   return client_frame{delete_messages_request{std::move(*ids)}};
 }
 
+boost::system::result<client_frame, frame_error> decode_typing(const json::object& body) {
+  constexpr int type = static_cast<int>(event::typing);
+  auto to = read_recipient(body, type, std::nullopt);
+  if (!to) return to.error();
+  auto it = body.find("typing");
+  if (it == body.end() || !it->value().is_bool()) return fail(errc::invalid_field, "typing must be true or false", type);
+  return client_frame{typing_request{std::move(to->username), to->id, it->value().get_bool()}};
+}
+
 boost::system::result<client_frame, frame_error> decode_body(int type, const json::value& body_value,
                                                              std::string_view frame, const decode_limits& limits) {
   if (!body_value.is_object()) return fail(errc::invalid_field, "body must be an object", type);
@@ -408,6 +436,8 @@ boost::system::result<client_frame, frame_error> decode_body(int type, const jso
       return decode_edit(body, limits);
     case event::remove:
       return decode_delete(body);
+    case event::typing:
+      return decode_typing(body);
     case event::refresh_token: {
       // Every refusal of a refresh is `unauthorized`, whatever is wrong with it: the client
       // learns that its session keeps its old token, and nothing more.
@@ -423,20 +453,21 @@ boost::system::result<client_frame, frame_error> decode_body(int type, const jso
   }
 }
 
-// ---- encoding helpers ----
+}  // namespace
 
-std::int64_t seconds(unix_ms t) { return t >= 0 ? t / 1000 : -((-t + 999) / 1000); }
-
-void append_user(std::string& out, const user& u) {
+void detail::append_user_fields(std::string& out, const user& u) {
   out += "{\"id\":";
   append_int(out, u.id);
+  if (u.deleted) {
+    // The tombstone keeps only its id: what the person was called is gone with the account.
+    out += ",\"username\":\"\",\"name\":\"Deleted account\",\"deleted\":true";
+    return;
+  }
   out += ",\"username\":";
   append_json_string(out, u.username);
   out += ",\"name\":";
   append_json_string(out, u.name);
 }
-
-}  // namespace
 
 // ---- public API ----
 
@@ -598,7 +629,7 @@ std::string encode_error(const error& err, int ref_type, const std::optional<std
 std::string encode_profile(const user& u) {
   std::string out;
   open_frame(out, event::profile_info);
-  append_user(out, u);
+  detail::append_user_fields(out, u);
   out += "}}";
   return out;
 }
@@ -614,7 +645,7 @@ std::string encode_previews(const std::vector<chat_preview>& previews) {
   for (std::size_t i = 0; i < previews.size(); ++i) {
     const auto& p = previews[i];
     if (i) out += ',';
-    append_user(out, p.peer);
+    detail::append_user_fields(out, p.peer);
     out += ",\"chat_id\":";
     append_int(out, p.conversation);
     out += ",\"unread\":";
@@ -623,6 +654,14 @@ std::string encode_previews(const std::vector<chat_preview>& previews) {
     append_json_string(out, format_preview_cursor({p.updated_at, p.conversation}));
     out += ",\"last_message_at\":";
     append_int(out, seconds(p.updated_at));
+    out += ",\"online\":";
+    out += p.presence.online ? "true" : "false";
+    out += ",\"last_seen\":";
+    if (p.presence.last_seen) {
+      append_int(out, seconds(*p.presence.last_seen));
+    } else {
+      out += "null";
+    }
     out += ",\"last_message\":";
     if (p.last) {
       out += "{\"id\":";
@@ -650,7 +689,7 @@ std::string encode_search(const std::vector<user>& users) {
   out += '[';
   for (std::size_t i = 0; i < users.size(); ++i) {
     if (i) out += ',';
-    append_user(out, users[i]);
+    detail::append_user_fields(out, users[i]);
     out += '}';
   }
   out += "]}";

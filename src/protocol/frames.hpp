@@ -69,6 +69,13 @@ struct delete_messages_request {
   std::vector<message_id> ids;  // 1 to max_ids_per_delete
 };
 
+/// TYPING (17): the user is (or stopped) typing to one person; never stored.
+struct typing_request {
+  std::optional<std::string> to_username;
+  std::optional<user_id> to_id;
+  bool typing = false;
+};
+
 /// A fresh token for the live session (before the one it authenticated with expires).
 struct refresh_token_request {
   std::string token;
@@ -76,7 +83,7 @@ struct refresh_token_request {
 
 using client_frame = std::variant<text_request, mark_read_request, search_request, history_request, ack_request,
                                   refresh_token_request, edit_message_request, delete_messages_request,
-                                  previews_request>;
+                                  previews_request, typing_request>;
 
 /// Why a client frame was refused, with what an ERR reply needs to point back at it.
 struct frame_error {

@@ -19,6 +19,9 @@ inline void append_int(std::string& out, std::int64_t v) {
   out.append(buf.data(), end);
 }
 
+/// Unix seconds of a time in ms, rounded down (also before 1970).
+inline std::int64_t seconds(unix_ms t) { return t >= 0 ? t / 1000 : -((-t + 999) / 1000); }
+
 /// A JSON array of ids: `[1,2,3]`.
 inline void append_ids(std::string& out, const std::vector<message_id>& ids) {
   out += '[';
@@ -28,6 +31,10 @@ inline void append_ids(std::string& out, const std::vector<message_id>& ids) {
   }
   out += ']';
 }
+
+/// Opens a user object: `{"id":1,"username":"ann","name":"Ann"`, or for a deleted account
+/// `{"id":42,"username":"","name":"Deleted account","deleted":true`; the caller closes it.
+void append_user_fields(std::string& out, const user& u);
 
 /// `{"type":N,` then `"pos":P,` for a stream event (pos > 0), then `"body":`; the caller
 /// appends the body and the closing brace.

@@ -135,6 +135,10 @@ session chat_test_base::connect_authed(const test_user& user, bool acks, const s
   // Tests of the other features do not look for SYNCED, which follows the pending messages
   // (tests/integration/sync_test.cpp does).
   s.ws->ignore_type(ev_synced);
+  // Nor for typing and presence, which come whenever people connect (typing_test.cpp and
+  // presence_test.cpp do).
+  s.ws->ignore_type(ev_typing);
+  s.ws->ignore_type(ev_presence);
   json::object hello{{"token", user.token}};
   if (acks) hello["acks"] = true;
   s.ws->send_text(json::serialize(hello));

@@ -163,6 +163,9 @@ synced_session connect_synced(std::uint16_t port, const test_user& user, std::op
   out.s.ws = std::make_unique<ws_client>();
   out.s.ws->connect(port);
   out.s.ws->set_label("ws of " + user.username + " on port " + std::to_string(port));
+  // Typing and presence are no stream events: the sync tests do not look for them.
+  out.s.ws->ignore_type(ev_typing);
+  out.s.ws->ignore_type(ev_presence);
   json::object hello{{"token", user.token}};
   if (since) hello["since"] = *since;
   out.s.ws->send_text(json::serialize(hello));

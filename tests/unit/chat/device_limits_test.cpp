@@ -129,6 +129,22 @@ TEST(device_limits, zero_turns_the_read_limits_off) {
   }
 }
 
+TEST(device_limits, typing_has_a_bucket_of_its_own) {
+  device_limit_options o;
+  o.typing_limit = {2, std::chrono::seconds(1)};
+  device_limits l(o, t0);
+  EXPECT_EQ(l.take_typing(t0), milliseconds(0));
+  EXPECT_EQ(l.take_typing(t0), milliseconds(0));
+  EXPECT_GT(l.take_typing(t0), milliseconds(0));
+  // Texts and reads are not charged for it.
+  EXPECT_EQ(l.take_text(t0).outcome, outcome::accepted);
+  EXPECT_EQ(l.take_search(t0), milliseconds(0));
+  EXPECT_EQ(l.take_typing(t0 + milliseconds(500)), milliseconds(0));
+  o.typing_limit = {};
+  device_limits off(o, t0);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(off.take_typing(t0), milliseconds(0));
+}
+
 TEST(device_limits, one_warning_a_minute) {
   device_limits l(device_limit_options{}, t0);
   EXPECT_TRUE(l.warning_due(t0));
