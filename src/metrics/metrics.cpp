@@ -62,6 +62,9 @@ void render_detail(exposition& out, const server_metrics& m) {
                  m.cluster.reconnects);
   counter_family(out, "chatrix_bus_resyncs_total", "Resyncs: local devices re-read from the store after the bus lost events.",
                  m.cluster.resyncs);
+  counter_family(out, "chatrix_bus_ephemeral_dropped_total",
+                 "Ephemeral events (typing) the Redis bus did not route: its queue was half full, or Redis was down.",
+                 m.cluster.ephemeral_dropped);
 }
 
 template <class Atomic>

@@ -34,6 +34,7 @@ struct cluster_metrics {
   counter resyncs{0};                 // sink resyncs: local devices re-read from the store
   gauge nodes{0};                     // live nodes as last read from the registry, this one included
   gauge queued_events{0};             // events awaiting their routing round (queued + in flight)
+  counter ephemeral_dropped{0};       // ephemeral events (typing) not routed: queue half full, no Redis
 };
 
 /// A WebSocket session's phase, as chatrix_websocket_connections{state} groups them.

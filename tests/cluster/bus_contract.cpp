@@ -283,3 +283,150 @@ TEST_P(multi_node_bus_contract, each_node_lists_the_other) {
 }
 
 }  // namespace chatrix::cluster::testing
+
+namespace chatrix::cluster::testing {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+user_event typing_to(user_id to, const std::string& what) {
+  return user_event{to, user_event::kind::ephemeral, 0, 0, std::make_shared<const std::string>(what)};
+}
+
+bool same(const std::vector<presence_update>& got, const std::vector<presence_update>& want) {
+  if (got.size() != want.size()) return false;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    if (got[i].user != want[i].user || got[i].online != want[i].online || got[i].at != want[i].at) return false;
+  return true;
+}
+
+}  // namespace
+
+// ---- presence, user changes, ephemeral events ----
+
+TEST_P(bus_contract, presence_reaches_the_local_sink_before_publish_returns_once) {
+  bus& a = start_node("node-a", sink_a_);
+  const std::vector<presence_update> updates{{7, true, 1000}, {8, false, 999}};
+  a.publish_presence(updates);
+  ASSERT_EQ(sink_a_.presence.size(), 1u);
+  EXPECT_EQ(sink_a_.presence[0].node, "node-a");
+  EXPECT_TRUE(same(sink_a_.presence[0].updates, updates));
+  run_for(100ms);
+  EXPECT_EQ(sink_a_.presence.size(), 1u) << "the node's own publication came back";
+}
+
+TEST_P(bus_contract, a_user_change_reaches_the_local_sink_before_publish_returns_once) {
+  bus& a = start_node("node-a", sink_a_);
+  a.publish_user_changed(42);
+  ASSERT_EQ(sink_a_.changed, std::vector<user_id>{42});
+  run_for(100ms);
+  EXPECT_EQ(sink_a_.changed.size(), 1u);
+}
+
+TEST_P(bus_contract, presence_and_user_changes_before_start_and_after_stop_do_nothing) {
+  buses_.push_back(factory_->make(io_, "node-a"));
+  bus& a = *buses_.back();
+  a.publish_presence({{7, true, 1}});
+  a.publish_user_changed(7);
+  a.start(sink_a_);
+  ASSERT_TRUE(run_until([&] { return factory_->ready(a); }));
+  a.stop();
+  a.publish_presence({{7, true, 1}});
+  a.publish_user_changed(7);
+  run_for(50ms);
+  EXPECT_TRUE(sink_a_.presence.empty());
+  EXPECT_TRUE(sink_a_.changed.empty());
+}
+
+TEST_P(bus_contract, an_ephemeral_event_for_a_local_device_is_handed_over_as_ephemeral) {
+  bus& a = start_node("node-a", sink_a_);
+  connect_visible(a, 7);
+  a.publish(typing_to(7, "typing"));
+  ASSERT_EQ(sink_a_.got.size(), 1u);
+  EXPECT_EQ(sink_a_.got[0].type, user_event::kind::ephemeral);
+  EXPECT_EQ(*sink_a_.got[0].frame, "typing");
+}
+
+TEST_P(multi_node_bus_contract, presence_reaches_every_other_node_in_order_tagged_with_its_node) {
+  bus& a = start_node("node-a", sink_a_);
+  bus& b = start_node("node-b", sink_b_);
+  // The join's snapshot exchange is over (a answered b's ask) before a publishes: this sink's
+  // local_presence() does not follow what it published.
+  ASSERT_TRUE(run_until([&] { return sink_a_.local_asked >= 2; }));
+  // No device anywhere: presence goes to every node, whoever watches.
+  std::vector<presence_update> want;
+  for (user_id u = 1; u <= 50; ++u) {
+    want.push_back({u, true, 1000 + u});
+    a.publish_presence({want.back()});
+    if (u % 10 == 0) run_for(1ms);
+  }
+  want.push_back({3, false, 2000});
+  a.publish_presence({want.back()});
+  ASSERT_TRUE(run_until([&] { return sink_b_.presence_from("node-a").size() >= want.size(); }));
+  run_for(100ms);
+  EXPECT_TRUE(same(sink_b_.presence_from("node-a"), want));
+  EXPECT_TRUE(sink_b_.presence_from("node-b").empty());
+  EXPECT_TRUE(same(sink_a_.presence_from("node-a"), want)) << "the publisher's own sink, once each";
+  (void)b;
+}
+
+TEST_P(multi_node_bus_contract, a_user_change_reaches_every_node_once) {
+  bus& a = start_node("node-a", sink_a_);
+  bus& b = start_node("node-b", sink_b_);
+  a.publish_user_changed(5);
+  b.publish_user_changed(6);
+  ASSERT_TRUE(run_until([&] { return sink_a_.changed.size() == 2 && sink_b_.changed.size() == 2; }));
+  run_for(100ms);
+  EXPECT_EQ(sink_a_.changed, (std::vector<user_id>{5, 6}));
+  EXPECT_EQ(sink_b_.changed, (std::vector<user_id>{6, 5}));
+}
+
+TEST_P(multi_node_bus_contract, a_joining_node_and_the_others_learn_each_others_online_users) {
+  sink_a_.local = {{7, true, 100}, {8, true, 101}};
+  bus& a = start_node("node-a", sink_a_);
+  sink_b_.local = {{9, true, 200}};
+  start_node("node-b", sink_b_);
+  ASSERT_TRUE(run_until([&] {
+    return sink_b_.presence_from("node-a").size() == 2 && sink_a_.presence_from("node-b").size() == 1;
+  }));
+  run_for(200ms);
+  const auto on_b = sink_b_.presence_from("node-a");
+  ASSERT_EQ(on_b.size(), 2u) << "a snapshot already known is no change";
+  EXPECT_EQ(on_b[0].user, 7);
+  EXPECT_TRUE(on_b[0].online);
+  EXPECT_EQ(on_b[0].at, 100);
+  EXPECT_EQ(on_b[1].user, 8);
+  const auto on_a = sink_a_.presence_from("node-b");
+  ASSERT_EQ(on_a.size(), 1u);
+  EXPECT_EQ(on_a[0].user, 9);
+  EXPECT_TRUE(on_a[0].online);
+  EXPECT_TRUE(sink_a_.presence_from("node-a").empty()) << "a node's own snapshot is not handed to itself";
+  (void)a;
+}
+
+TEST_P(multi_node_bus_contract, a_node_that_leaves_is_gone_for_the_others_once) {
+  bus& a = start_node("node-a", sink_a_);
+  bus& b = start_node("node-b", sink_b_);
+  ASSERT_TRUE(run_until([&] { return find_node(a.nodes(), "node-b") != nullptr; }));
+  b.stop();
+  ASSERT_TRUE(run_until([&] { return !sink_a_.gone.empty(); }));
+  run_for(500ms);
+  ASSERT_EQ(sink_a_.gone.size(), 1u);
+  EXPECT_EQ(sink_a_.gone[0].first, "node-b");
+  EXPECT_GT(sink_a_.gone[0].second, 0);
+}
+
+TEST_P(multi_node_bus_contract, an_ephemeral_event_reaches_the_node_holding_the_device_as_ephemeral) {
+  bus& a = start_node("node-a", sink_a_);
+  bus& b = start_node("node-b", sink_b_);
+  connect_visible(b, 7);
+  a.publish(typing_to(7, "typing"));
+  a.publish(notice_to(7, "read"));
+  ASSERT_TRUE(run_until([&] { return sink_b_.got.size() == 2; }));
+  EXPECT_EQ(sink_b_.got[0].type, user_event::kind::ephemeral);
+  EXPECT_EQ(*sink_b_.got[0].frame, "typing");
+  EXPECT_EQ(sink_b_.got[1].type, user_event::kind::notice);
+}
+
+}  // namespace chatrix::cluster::testing

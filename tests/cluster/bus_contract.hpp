@@ -14,6 +14,7 @@
 #include <ostream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace chatrix::cluster::testing {
@@ -44,12 +45,39 @@ struct recording_sink final : event_sink {
   std::vector<std::thread::id> threads;
   std::vector<revocation> revocations;
   int resyncs = 0;
+  struct presence_call {
+    std::string node;
+    std::vector<presence_update> updates;
+  };
+  std::vector<presence_call> presence;
+  std::vector<std::pair<std::string, unix_ms>> gone;
+  std::vector<user_id> changed;
+  std::vector<presence_update> local;  // what local_presence() answers
+  int local_asked = 0;
+
   void revoked(const revocation& r) override { revocations.push_back(r); }
   void deliver_local(const user_event& ev) override {
     got.push_back(ev);
     threads.push_back(std::this_thread::get_id());
   }
+  void presence_changed(const std::string& node, const std::vector<presence_update>& updates) override {
+    presence.push_back({node, updates});
+  }
+  void node_gone(const std::string& node, unix_ms at) override { gone.emplace_back(node, at); }
+  std::vector<presence_update> local_presence() override {
+    ++local_asked;
+    return local;
+  }
+  void user_changed(user_id id) override { changed.push_back(id); }
   void resync() override { ++resyncs; }
+
+  /// Every update heard from `node`, in order.
+  std::vector<presence_update> presence_from(const std::string& node) const {
+    std::vector<presence_update> out;
+    for (const auto& c : presence)
+      if (c.node == node) out.insert(out.end(), c.updates.begin(), c.updates.end());
+    return out;
+  }
 };
 
 class bus_contract : public ::testing::TestWithParam<bus_backend> {

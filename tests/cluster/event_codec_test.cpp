@@ -204,3 +204,104 @@ TEST(EventCodec, TruncatedOrForeignPayloadsAreRefused) {
 }
 
 }  // namespace
+
+// ---- ephemeral events and the broadcast channel ----
+
+namespace {
+
+TEST(EventCodec, EphemeralEventsStayEphemeral) {
+  std::string p;
+  begin_payload(p);
+  auto typing = make(9, user_event::kind::ephemeral, 0, 3, R"({"type":17})");
+  typing.pos = 0;
+  append_event(p, typing);
+  append_event(p, make(9, user_event::kind::notice, 0, 0, "n"));
+  std::vector<user_event> out;
+  ASSERT_TRUE(decode_payload(p, [&](user_event&& ev) { out.push_back(std::move(ev)); }, [] {}).ok);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].type, user_event::kind::ephemeral);
+  EXPECT_EQ(out[0].skip_device, 3u);
+  EXPECT_EQ(*out[0].frame, R"({"type":17})");
+  EXPECT_EQ(out[1].type, user_event::kind::notice);
+}
+
+TEST(EventCodec, BroadcastRoundTrip) {
+  const auto max_user = std::numeric_limits<chatrix::user_id>::max();
+  const auto max_at = std::numeric_limits<chatrix::unix_ms>::max();
+  broadcast_encoder enc("node-\xff"s, 512 * 1024);
+  EXPECT_TRUE(enc.empty());
+  enc.presence({1, true, 1'765'100'000'123});
+  enc.presence({max_user, false, max_at});
+  enc.user_changed(42);
+  enc.snapshot_begin();
+  enc.presence({7, true, 5});
+  enc.snapshot_end();
+  enc.ask();
+  auto payloads = enc.take();
+  EXPECT_TRUE(enc.empty()) << "take() starts over";
+  ASSERT_EQ(payloads.size(), 1u);
+  const auto d = decode_broadcast(payloads[0]);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->origin, "node-\xff"s);
+  using kind = broadcast_record::kind;
+  ASSERT_EQ(d->records.size(), 7u);
+  EXPECT_EQ(d->records[0].type, kind::presence);
+  EXPECT_EQ(d->records[0].update.user, 1);
+  EXPECT_TRUE(d->records[0].update.online);
+  EXPECT_EQ(d->records[0].update.at, 1'765'100'000'123);
+  EXPECT_EQ(d->records[1].update.user, max_user);
+  EXPECT_FALSE(d->records[1].update.online);
+  EXPECT_EQ(d->records[1].update.at, max_at);
+  EXPECT_EQ(d->records[2].type, kind::user_changed);
+  EXPECT_EQ(d->records[2].user, 42);
+  EXPECT_EQ(d->records[3].type, kind::snapshot_begin);
+  EXPECT_EQ(d->records[4].update.user, 7);
+  EXPECT_EQ(d->records[5].type, kind::snapshot_end);
+  EXPECT_EQ(d->records[6].type, kind::ask);
+}
+
+TEST(EventCodec, BroadcastPayloadsAreCutAtTheLimitEachWithItsOrigin) {
+  broadcast_encoder enc("n1", 64);
+  for (chatrix::user_id u = 1; u <= 1000; ++u) enc.presence({u, u % 2 == 0, 1'765'100'000'000 + u});
+  const auto payloads = enc.take();
+  ASSERT_GT(payloads.size(), 10u);
+  chatrix::user_id next = 1;
+  for (const auto& p : payloads) {
+    EXPECT_LT(p.size(), 64u + 32u) << "a payload runs past the limit by more than one record";
+    const auto d = decode_broadcast(p);
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(d->origin, "n1");
+    for (const auto& r : d->records) {
+      EXPECT_EQ(r.update.user, next);
+      EXPECT_EQ(r.update.online, next % 2 == 0);
+      ++next;
+    }
+  }
+  EXPECT_EQ(next, 1001) << "every record once, in order";
+}
+
+TEST(EventCodec, DamagedOrForeignBroadcastsAreRefused) {
+  broadcast_encoder enc("node-1", 1024);
+  enc.presence({123456, true, 1'765'100'000'000});
+  enc.user_changed(99);
+  const auto p = enc.take().at(0);
+  // Every cut either ends between records (a shorter valid payload) or is refused.
+  for (std::size_t n = 0; n < p.size(); ++n) {
+    const auto d = decode_broadcast(p.substr(0, n));
+    if (d) {
+      EXPECT_LT(d->records.size(), 2u) << "cut at " << n;
+    }
+  }
+  EXPECT_FALSE(decode_broadcast(p.substr(0, p.size() - 1))) << "a user change cut short";
+  EXPECT_FALSE(decode_broadcast(p + "\x0f")) << "an unknown tag";
+  EXPECT_FALSE(decode_broadcast(encode_revocation("n", revocation{1, {}, 0, {}}))) << "a revocation";
+  std::string events;
+  begin_payload(events);
+  append_origin(events, "n");
+  append_event(events, make(1, user_event::kind::notice, 0, 0, "x"));
+  EXPECT_FALSE(decode_broadcast(events)) << "a node channel's events";
+  EXPECT_FALSE(decode_payload(p, [](user_event&&) {}, [] {}).ok) << "a broadcast on a node channel";
+  EXPECT_FALSE(decode_broadcast("")) << "empty";
+}
+
+}  // namespace

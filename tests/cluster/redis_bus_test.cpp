@@ -30,10 +30,35 @@ struct fake_sink final : event_sink {
   std::vector<user_event> got;
   std::vector<revocation> revocations;
   int resyncs = 0;
+  std::vector<std::pair<std::string, presence_update>> presence;  // (node, update), in order
+  std::vector<std::string> gone;
+  std::vector<chatrix::user_id> changed;
+  std::vector<presence_update> local;  // what local_presence() answers
   void revoked(const revocation& r) override { revocations.push_back(r); }
   void deliver_local(const user_event& ev) override { got.push_back(ev); }
+  void presence_changed(const std::string& node, const std::vector<presence_update>& updates) override {
+    for (const auto& u : updates) presence.emplace_back(node, u);
+  }
+  void node_gone(const std::string& node, chatrix::unix_ms) override { gone.push_back(node); }
+  std::vector<presence_update> local_presence() override { return local; }
+  void user_changed(chatrix::user_id id) override { changed.push_back(id); }
   void resync() override { ++resyncs; }
+
+  /// Whether `user` is online on `node`, as the updates heard so far say.
+  bool online(const std::string& node, chatrix::user_id user) const {
+    bool on = false;
+    for (const auto& [n, u] : presence)
+      if (n == node && u.user == user) on = u.online;
+    return on;
+  }
+  bool heard(const std::string& node, chatrix::user_id user) const {
+    return std::any_of(presence.begin(), presence.end(), [&](const auto& p) { return p.first == node && p.second.user == user; });
+  }
 };
+
+user_event typing_to(chatrix::user_id to) {
+  return user_event{to, user_event::kind::ephemeral, 0, 0, std::make_shared<const std::string>("typing")};
+}
 
 user_event text_to(chatrix::user_id to, chatrix::message_id msg, std::uint64_t skip = 0) {
   return user_event{to, user_event::kind::message, msg, skip,
@@ -534,6 +559,137 @@ TEST_F(RedisBus, ThroughputSmoke_BatchedRoutingKeepsOrder) {
     l = ev.msg;
   }
   EXPECT_EQ(a_->stats().dropped_overflow, 0u);
+}
+
+}  // namespace
+
+// ---- presence, user changes and ephemeral events ----
+
+namespace {
+
+TEST_F(RedisBus, CrashedNodeIsGoneForTheOthersOnceItsLeaseRunsOut) {
+  start_both(1s);
+  ASSERT_TRUE(run_until(io_, [&] { return lists(*a_, "node-b"); }));
+  b_->simulate_crash_for_testing();
+  ASSERT_TRUE(run_until(io_, [&] { return !sa_.gone.empty(); }, 5s));
+  run_for(io_, 600ms);  // several beats: the dead node is reported once
+  EXPECT_EQ(sa_.gone, std::vector<std::string>{"node-b"});
+  EXPECT_EQ(a_->stats().nodes_gone, 1u);
+}
+
+// Node a loses its link: the offline it publishes meanwhile reaches nobody, and neither does
+// a user who came online then. Its snapshot after the link is back tells node b both.
+TEST_F(RedisBus, PresencePublishedDuringTheSendersLinkLossHealsWithItsSnapshot) {
+  start_both();
+  a_->publish_presence({{7, true, 100}});
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.online("node-a", 7); }));
+  kill_client("chatrix-node-a");
+  ASSERT_TRUE(run_until(io_, [&] { return !a_->connected(); }, 5s));
+  a_->publish_presence({{7, false, 200}, {8, true, 201}});
+  sa_.local = {{8, true, 201}};
+  ASSERT_TRUE(run_until(io_, [&] { return a_->connected(); }, 5s));
+  ASSERT_TRUE(run_until(io_, [&] { return !sb_.online("node-a", 7) && sb_.online("node-a", 8); }));
+  EXPECT_GE(a_->stats().snapshots_sent, 2u);
+}
+
+// Node b's subscription drops while a publishes: b asks for snapshots when it is back.
+TEST_F(RedisBus, PresenceMissedByTheReceiverHealsWhenItAsksForSnapshots) {
+  start_both();
+  a_->publish_presence({{7, true, 100}});
+  sa_.local = {{7, true, 100}};
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.online("node-a", 7); }));
+  kill_client("chatrix-node-b-sub");
+  ASSERT_TRUE(run_until(io_, [&] { return !b_->connected(); }, 5s));
+  a_->publish_presence({{7, false, 200}});
+  sa_.local.clear();
+  ASSERT_TRUE(run_until(io_, [&] { return b_->connected(); }, 5s));
+  ASSERT_TRUE(run_until(io_, [&] { return !sb_.online("node-a", 7); }));
+}
+
+TEST_F(RedisBus, UserChangePublishedWithoutRedisMakesTheOtherNodesResync) {
+  start_both();
+  const int resyncs_before = sb_.resyncs;
+  kill_client("chatrix-node-a");
+  ASSERT_TRUE(run_until(io_, [&] { return !a_->connected(); }, 5s));
+  a_->publish_user_changed(7);
+  EXPECT_EQ(sa_.changed, std::vector<chatrix::user_id>{7});
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.resyncs > resyncs_before; }, 5s));
+  EXPECT_TRUE(sb_.changed.empty()) << "never published; the resync drops every cached profile instead";
+}
+
+TEST_F(RedisBus, EphemeralEventsAreDroppedFirstOnceTheQueueIsHalfFull) {
+  redis_bus_options o;
+  o.address = redis_.parsed_address();
+  o.node_id = "node-a";
+  o.heartbeat = 200ms;
+  o.max_queued_events = 4;
+  o.metrics = &ma_;
+  a_ = std::make_unique<redis_bus>(io_, o, clock_);
+  b_ = make("node-b");
+  a_->start(sa_);
+  b_->start(sb_);
+  ASSERT_TRUE(run_until(io_, [&] { return a_->connected() && b_->connected(); }));
+  bool visible = false;
+  b_->device_connected(7, [&] { visible = true; });
+  ASSERT_TRUE(run_until(io_, [&] { return visible; }));
+  ASSERT_TRUE(run_until(io_, [&] { return lists(*a_, "node-b"); }));
+  const int resyncs_before = sb_.resyncs;
+
+  // One turn: two notices fill half the queue; the typing event is refused, the notice after
+  // it still fits.
+  a_->publish(typing_to(7));
+  a_->publish(notice_to(7, "n1"));
+  a_->publish(notice_to(7, "n2"));
+  a_->publish(typing_to(7));
+  a_->publish(notice_to(7, "n3"));
+  EXPECT_EQ(a_->stats().ephemeral_dropped, 1u);
+  EXPECT_EQ(ma_.ephemeral_dropped.load(), 1u);
+  EXPECT_EQ(a_->stats().dropped_overflow, 0u);
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.got.size() == 4; }));
+  EXPECT_EQ(sb_.got[0].type, user_event::kind::ephemeral);
+  EXPECT_EQ(notices(sb_), (std::vector<std::string>{"n1", "n2", "n3"}));
+  run_for(io_, 500ms);
+  EXPECT_EQ(sb_.resyncs, resyncs_before) << "a dropped typing event is no reason to resync";
+}
+
+TEST_F(RedisBus, EphemeralEventsLostWithoutRedisAreNeitherHeldNorAReasonToResync) {
+  start_both();
+  bool visible = false;
+  b_->device_connected(7, [&] { visible = true; });
+  ASSERT_TRUE(run_until(io_, [&] { return visible; }));
+  const int resyncs_before = sb_.resyncs;
+  kill_client("chatrix-node-a");
+  ASSERT_TRUE(run_until(io_, [&] { return !a_->connected(); }, 5s));
+  a_->publish(typing_to(7));
+  EXPECT_EQ(a_->stats().ephemeral_dropped, 1u);
+  EXPECT_EQ(a_->stats().notices_held, 0u);
+  ASSERT_TRUE(run_until(io_, [&] { return a_->connected(); }, 5s));
+  a_->publish(notice_to(7, "after"));
+  ASSERT_TRUE(run_until(io_, [&] { return !sb_.got.empty(); }));
+  run_for(io_, 500ms);
+  EXPECT_EQ(notices(sb_), std::vector<std::string>{"after"});
+  EXPECT_EQ(sb_.resyncs, resyncs_before);
+  EXPECT_EQ(a_->stats().resync_signals_sent, 0u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(RedisBus, MalformedBroadcastResyncsAndOwnEchoIsSkipped) {
+  start_both();
+  const int resyncs_before = sb_.resyncs;
+  redis_.command({"PUBLISH", "chatrix:broadcast", "\x01garbage"});
+  ASSERT_TRUE(run_until(io_, [&] { return sb_.resyncs > resyncs_before; }));
+  EXPECT_GE(b_->stats().decode_errors, 1u);
+  // A payload claiming to come from node b is b's own echo: b skips it, a takes it.
+  broadcast_encoder enc("node-b", 1024);
+  enc.user_changed(77);
+  redis_.command({"PUBLISH", "chatrix:broadcast", enc.take().at(0)});
+  ASSERT_TRUE(run_until(io_, [&] { return !sa_.changed.empty(); }));
+  run_for(io_, 100ms);
+  EXPECT_EQ(sa_.changed, std::vector<chatrix::user_id>{77});
+  EXPECT_TRUE(sb_.changed.empty());
 }
 
 }  // namespace

@@ -54,7 +54,8 @@ void cluster_e2e::SetUp() {
   redis_->command({"FLUSHALL"});
   // The run's shared PostgreSQL (ctest fixture pg_shared_server) or a private one.
   database_url_ = create_test_database();
-  for (const char* name : {"a", "b", "c"}) start_node(name);
+  const char* const names[] = {"a", "b", "c"};
+  for (std::size_t i = 0; i < initial_nodes() && i < std::size(names); ++i) start_node(names[i]);
 }
 
 void cluster_e2e::TearDown() {
@@ -112,13 +113,11 @@ std::size_t cluster_e2e::start_node(const std::string& name) {
     n.name = name;
     n.port = free_loopback_port();
     auto env = node_env();
-    env.insert({
-        {"SERVER_PORT", n.address()},
-        {"SERVER_HOST", n.address()},
-        {"REDISADDR", redis_->address()},
-        {"DB_CONNECTION_URL", database_url_},
-        {"LOG_LEVEL", "info"},  // cluster membership changes are logged at info
-    });
+    env.insert_or_assign("SERVER_PORT", n.address());
+    env.insert_or_assign("SERVER_HOST", n.address());
+    env.insert_or_assign("REDISADDR", redis_->address());
+    env.insert_or_assign("DB_CONNECTION_URL", database_url_);
+    env.try_emplace("LOG_LEVEL", "info");  // cluster membership changes are logged at info
     n.proc = std::make_unique<server_process>(std::move(env));
     try {
       n.proc->start();

@@ -49,8 +49,10 @@ class cluster_e2e : public ::testing::Test {
   void SetUp() override;
   void TearDown() override;
 
-  /// Settings every node of the test gets besides the cluster's own (e.g. a push webhook).
+  /// Settings every node starts with besides the cluster's own (a derived fixture's).
   virtual std::map<std::string, std::string> node_env() const { return {}; }
+  /// How many nodes SetUp starts ("a", "b", "c" in that order).
+  virtual std::size_t initial_nodes() const { return 3; }
 
   static redis_instance& redis() { return *redis_; }
   cluster_node& node(std::size_t i) { return nodes_.at(i); }

@@ -27,6 +27,11 @@ struct account {
 std::vector<account> obtain_accounts(const endpoint& http, const std::vector<std::string>& usernames,
                                      const std::string& password, int concurrency);
 
+/// POSTs one TEXT ("hello") from from[i] to to[i] over /v1/messages, so that each pair shares
+/// a conversation. Throws std::runtime_error on the first failure.
+void send_first_messages(const endpoint& http, const std::vector<account>& from, const std::vector<account>& to,
+                         int concurrency);
+
 /// The figures of one interval of the measured window (--report-every), for long runs that
 /// record how throughput and latency change over time (tools/bench/soak.sh).
 struct interval_report {
@@ -99,5 +104,41 @@ struct idle_result {
 };
 
 idle_result run_idle(const idle_options& opt);
+
+/// What the measured servers have used so far: CPU seconds (user + system) and resident
+/// memory, summed over their processes.
+struct server_usage {
+  double cpu_s = 0;
+  std::uint64_t rss = 0;
+};
+
+/// Presence mode: pairs of users who share a conversation (send_first_messages), the leaver of
+/// each pair on `leaver_url`, the watcher on `watcher_url` (another node, for a cluster).
+/// Everyone connects; then the leavers disconnect while the watchers wait for their partner's
+/// offline presence frame (18); then the watchers disconnect.
+struct presence_options {
+  endpoint leaver_url;
+  endpoint watcher_url;
+  std::vector<account> leavers;   // pair i: leavers[i] and watchers[i]
+  std::vector<account> watchers;
+  int concurrency = 256;          // connection attempts in flight
+  double timeout_s = 60;          // bound of each phase
+  double quiet_s = 1;             // a phase's presence traffic is over after this long without a frame
+  std::function<server_usage()> usage;  // sampled between the phases
+};
+
+struct presence_result {
+  int connected = 0;              // authenticated (PROFILE_INFO received)
+  int failed = 0;
+  double connect_s = 0;           // first connect to last PROFILE_INFO
+  std::uint64_t frames_connect = 0;     // presence frames received while everyone came online
+  std::uint64_t frames_disconnect = 0;  // ... while the leavers left (by the watchers)
+  int offline_seen = 0;           // watchers that got their partner's offline
+  double last_offline_s = 0;      // the last leaver's close to the last offline frame
+  server_usage before, online, after;  // before connecting, online and quiet, leavers gone and quiet
+  std::string first_error;
+};
+
+presence_result run_presence(const presence_options& opt);
 
 }  // namespace chatrix::bench

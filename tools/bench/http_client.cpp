@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -28,13 +29,15 @@ class http_session {
  public:
   explicit http_session(const endpoint& ep) : ep_(ep) {}
 
-  std::pair<unsigned, std::string> post(const std::string& target, const std::string& body) {
+  std::pair<unsigned, std::string> post(const std::string& target, const std::string& body,
+                                        const std::string& bearer = {}) {
     for (int attempt = 0;; ++attempt) {
       try {
         if (!stream_.socket().is_open()) connect();
         http::request<http::string_body> req{http::verb::post, target, 11};
         req.set(http::field::host, ep_.host + ":" + ep_.port);
         req.set(http::field::content_type, "application/json");
+        if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
         req.keep_alive(true);
         req.body() = body;
         req.prepare_payload();
@@ -96,33 +99,57 @@ account obtain_one(http_session& http, const std::string& username, const std::s
 
 }  // namespace
 
-std::vector<account> obtain_accounts(const endpoint& http_ep, const std::vector<std::string>& usernames,
-                                     const std::string& password, int concurrency) {
-  std::vector<account> out(usernames.size());
+namespace {
+
+/// Runs job(session, i) for i in [0, count) on `concurrency` keep-alive connections; rethrows
+/// the first failure.
+void for_each_request(const endpoint& http_ep, std::size_t count, int concurrency,
+                      const std::function<void(http_session&, std::size_t)>& job) {
   std::atomic<std::size_t> next{0};
   std::mutex mu;
   std::string failure;
   auto worker = [&] {
     try {
       http_session session(http_ep);
-      for (std::size_t i = next++; i < usernames.size(); i = next++) {
+      for (std::size_t i = next++; i < count; i = next++) {
         {
           std::lock_guard lock(mu);
           if (!failure.empty()) return;
         }
-        out[i] = obtain_one(session, usernames[i], password);
+        job(session, i);
       }
     } catch (const std::exception& e) {
       std::lock_guard lock(mu);
       if (failure.empty()) failure = e.what();
     }
   };
-  const int n = std::max(1, std::min<int>(concurrency, static_cast<int>(usernames.size())));
+  const int n = std::max(1, std::min<int>(concurrency, static_cast<int>(count)));
   std::vector<std::thread> pool;
   for (int i = 0; i < n; ++i) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
   if (!failure.empty()) throw std::runtime_error(failure);
+}
+
+}  // namespace
+
+std::vector<account> obtain_accounts(const endpoint& http_ep, const std::vector<std::string>& usernames,
+                                     const std::string& password, int concurrency) {
+  std::vector<account> out(usernames.size());
+  for_each_request(http_ep, usernames.size(), concurrency, [&](http_session& session, std::size_t i) {
+    out[i] = obtain_one(session, usernames[i], password);
+  });
   return out;
+}
+
+void send_first_messages(const endpoint& http_ep, const std::vector<account>& from, const std::vector<account>& to,
+                         int concurrency) {
+  for_each_request(http_ep, from.size(), concurrency, [&](http_session& session, std::size_t i) {
+    const std::string body = json::serialize(json::object{{"to", to[i].username}, {"content", "hello"}});
+    auto [status, answer] = session.post("/v1/messages", body, from[i].token);
+    if (status / 100 != 2)
+      throw std::runtime_error("POST /v1/messages as " + from[i].username + " answered HTTP " + std::to_string(status) +
+                               " " + answer.substr(0, 200));
+  });
 }
 
 }  // namespace chatrix::bench

@@ -5,10 +5,12 @@
 #include <CLI/CLI.hpp>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
@@ -63,6 +65,89 @@ bool ensure_fd_limit(std::uint64_t needed, std::string& why) {
 
 double ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 
+/// CPU seconds (user + system) a process has used, from /proc/PID/stat.
+std::optional<double> read_cpu_s(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces, in parentheses): state is field 3,
+  // utime and stime are fields 14 and 15.
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+server_usage usage_of(const std::vector<int>& pids) {
+  server_usage u;
+  for (int pid : pids) {
+    u.cpu_s += read_cpu_s(pid).value_or(0);
+    u.rss += read_rss(pid).value_or(0);
+  }
+  return u;
+}
+
+int run_presence_mode(const endpoint& ws, const endpoint& ws2, int pairs, const std::string& prefix,
+                      const std::string& password, int http_concurrency, int connect_concurrency,
+                      const std::vector<int>& pids, double phase_timeout, bool json_out) {
+  std::string why;
+  if (!ensure_fd_limit(2 * static_cast<std::uint64_t>(pairs), why)) {
+    std::fprintf(stderr, "chatrix-bench: refusing --presence %d: %s\n", pairs, why.c_str());
+    return 2;
+  }
+  std::vector<std::string> lnames, wnames;
+  for (int i = 0; i < pairs; ++i) {
+    lnames.push_back(prefix + "pl_" + std::to_string(i));
+    wnames.push_back(prefix + "pw_" + std::to_string(i));
+  }
+  if (!json_out) std::fprintf(stderr, "registering or logging in %d users, one message per pair...\n", 2 * pairs);
+  presence_options opt;
+  opt.leaver_url = ws;
+  opt.watcher_url = ws2;
+  opt.leavers = obtain_accounts(ws, lnames, password, http_concurrency);
+  opt.watchers = obtain_accounts(ws2, wnames, password, http_concurrency);
+  send_first_messages(ws, opt.leavers, opt.watchers, http_concurrency);
+  opt.concurrency = connect_concurrency;
+  opt.timeout_s = phase_timeout;
+  opt.usage = [pids] { return usage_of(pids); };
+  if (!json_out) std::fprintf(stderr, "connecting %d users...\n", 2 * pairs);
+  const auto r = run_presence(opt);
+
+  const double connect_cpu = r.online.cpu_s - r.before.cpu_s;
+  const double leave_cpu = r.after.cpu_s - r.online.cpu_s;
+  const auto mib = [](std::uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); };
+  if (json_out) {
+    std::printf(
+        "{\"mode\":\"presence\",\"pairs\":%d,\"users\":%d,\"nodes\":%zu,\"connected\":%d,\"failed\":%d,"
+        "\"connect_s\":%.3f,\"connect_per_s\":%.1f,\"frames_connect\":%llu,\"frames_disconnect\":%llu,"
+        "\"offline_seen\":%d,\"last_offline_s\":%.3f,\"cpu_connect_s\":%.2f,\"cpu_leave_s\":%.2f,"
+        "\"rss_before_mib\":%.1f,\"rss_online_mib\":%.1f,\"rss_after_mib\":%.1f}\n",
+        pairs, 2 * pairs, pids.size(), r.connected, r.failed, r.connect_s,
+        r.connect_s > 0 ? r.connected / r.connect_s : 0.0, static_cast<unsigned long long>(r.frames_connect),
+        static_cast<unsigned long long>(r.frames_disconnect), r.offline_seen, r.last_offline_s, connect_cpu, leave_cpu,
+        mib(r.before.rss), mib(r.online.rss), mib(r.after.rss));
+  } else {
+    std::printf("users %d (%d pairs), connected %d, failed %d\n", 2 * pairs, pairs, r.connected, r.failed);
+    std::printf("connect + attach: %.2f s (%.0f/s)\n", r.connect_s, r.connect_s > 0 ? r.connected / r.connect_s : 0.0);
+    std::printf("presence frames: %llu while connecting, %llu while the leavers left\n",
+                static_cast<unsigned long long>(r.frames_connect), static_cast<unsigned long long>(r.frames_disconnect));
+    std::printf("offline seen by %d of %d watchers; last offline %.3f s after the last close\n", r.offline_seen,
+                pairs, r.last_offline_s);
+    std::printf("server CPU: %.2f s connecting, %.2f s leaving; RSS %.1f -> %.1f -> %.1f MiB\n", connect_cpu,
+                leave_cpu, mib(r.before.rss), mib(r.online.rss), mib(r.after.rss));
+  }
+  if (r.failed > 0) {
+    std::fprintf(stderr, "chatrix-bench: %d connections failed; first error: %s\n", r.failed, r.first_error.c_str());
+    return 2;
+  }
+  return 0;
+}
+
 std::vector<std::string> split_csv(const std::string& s) {
   std::vector<std::string> out;
   std::string item;
@@ -77,7 +162,9 @@ std::vector<std::string> split_csv(const std::string& s) {
 int main(int argc, char** argv) {
   CLI::App app{"chatrix-bench: load generator for the Chatrix WebSocket protocol"};
   std::string url, url2, prefix = "bench_", password = "bench-password-1", source_ips;
-  int pairs = 100, window = 16, size = 100, threads = 1, idle = 0, server_pid = 0, conns_per_user = 8;
+  int pairs = 100, window = 16, size = 100, threads = 1, idle = 0, server_pid = 0, conns_per_user = 8, presence = 0;
+  std::vector<int> usage_pids;
+  double phase_timeout = 60;
   int http_concurrency = 4, connect_concurrency = 256, report_every = 0;
   double rate = 0, duration = 10, warmup = 0, drain = 5, settle = 1, hold = 0;
   long long max_lost = -1, max_duplicates = -1;
@@ -109,6 +196,15 @@ int main(int argc, char** argv) {
   app.add_option("--max-lost", max_lost, "exit 3 when more messages than this were lost (default: no check)");
   app.add_option("--max-duplicates", max_duplicates, "exit 3 when more duplicates than this were seen (default: no check)");
   idle_opt->excludes(window_opt)->excludes(rate_opt)->excludes(report_opt);
+  auto* presence_opt =
+      app.add_option("--presence", presence,
+                     "presence mode: N pairs sharing a conversation come online, then one of each pair leaves")
+          ->check(CLI::Range(1, 500'000));
+  presence_opt->excludes(window_opt)->excludes(rate_opt)->excludes(report_opt)->excludes(idle_opt);
+  app.add_option("--phase-timeout", phase_timeout, "presence mode: bound of each phase, seconds")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--pids", usage_pids, "presence mode: server processes whose CPU time and VmRSS are summed")
+      ->delimiter(',');
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -120,6 +216,9 @@ int main(int argc, char** argv) {
     const auto ws2 = url2.empty() ? ws : parse_url_option("--url2", url2);
     const auto sources = split_csv(source_ips);
 
+    if (presence > 0)
+      return run_presence_mode(ws, ws2, presence, prefix, password, http_concurrency, connect_concurrency, usage_pids,
+                               phase_timeout, json_out);
     if (idle > 0) {
       std::string why;
       if (!ensure_fd_limit(static_cast<std::uint64_t>(idle), why)) {

@@ -5,6 +5,7 @@
 # markdown table; every run's JSON line is kept in OUT/*.jsonl.
 # Usage: tools/bench/targets.sh [build-dir] [out-dir]     (needs python3, run as root or as a
 #        user that may start PostgreSQL: initdb runs as the postgres user when root)
+#        ONLY="presence_one presence_cluster" runs only the measures named (all by default).
 set -euo pipefail
 build=$(realpath "${1:-build}")
 out=$(realpath -m "${2:-/tmp/chatrix-targets}")
@@ -20,6 +21,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# The presence measures hold 10,000 sockets in the bench and in each node.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
@@ -98,6 +101,32 @@ run_idle() {
   stop_node "$NODE_PID"
 }
 
+# Presence (docs/performance.md, "What presence costs"): 5,000 pairs = 10,000 users, each pair
+# sharing a conversation, PRESENCE_GRACE 1 s; one node, then two nodes with the leaver of each
+# pair on one and the watcher on the other. Lifts the per-address limits as run_idle does, and
+# needs 10,000 descriptors in the bench and in each node (ulimit -n 20000).
+presence_env=(PRESENCE_GRACE=1s CONNECT_LIMIT=0 ADDRESS_CONNECTIONS=0 UNAUTHENTICATED_PER_ADDRESS=0
+  UNAUTHENTICATED_TOTAL=0 REGISTER_LIMIT=0)
+run_presence_one() {
+  local url
+  url=$(new_database "p1_$1")
+  start_node "p1_$1" DB_CONNECTION_URL="$url" "${presence_env[@]}"
+  bench --url "ws://127.0.0.1:$NODE_PORT/ws" --pids "$NODE_PID" "${@:2}"
+  stop_node "$NODE_PID"
+}
+run_presence_cluster() {
+  local url p1 p2 n1 n2
+  url=$(new_database "p2_$1")
+  redis-cli -p "$redisport" flushall >/dev/null
+  start_node "p2a_$1" DB_CONNECTION_URL="$url" REDISADDR="127.0.0.1:$redisport" "${presence_env[@]}"
+  p1=$NODE_PORT n1=$NODE_PID
+  start_node "p2b_$1" DB_CONNECTION_URL="$url" REDISADDR="127.0.0.1:$redisport" "${presence_env[@]}"
+  p2=$NODE_PORT n2=$NODE_PID
+  bench --url "ws://127.0.0.1:$p1/ws" --url2 "ws://127.0.0.1:$p2/ws" --pids "$n1,$n2,$(cat "$work/redis.pid")" "${@:2}"
+  stop_node "$n1"
+  stop_node "$n2"
+}
+
 load=(--pairs 100 --window 16 --duration 10)
 measures=(
   "sqlite_closed|run_sqlite|${load[*]}"
@@ -106,9 +135,12 @@ measures=(
   "open_25000|run_sqlite|--pairs 100 --rate 25000 --warmup 2 --duration 8"
   "idle_latency|run_sqlite|--pairs 1 --window 1 --duration 5"
   "idle_15000|run_idle|--idle 15000 --threads 2"
+  "presence_one|run_presence_one|--presence 5000 --http-concurrency 8"
+  "presence_cluster|run_presence_cluster|--presence 5000 --http-concurrency 8"
 )
 for m in "${measures[@]}"; do
   IFS='|' read -r key fn args <<<"$m"
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $key "* ]]; then continue; fi
   : >"$out/$key.jsonl"
   for r in $(seq 1 "$runs"); do
     # shellcheck disable=SC2086
@@ -121,7 +153,8 @@ python3 - "$out" <<'PY'
 import json, pathlib, statistics, sys
 out = pathlib.Path(sys.argv[1])
 def runs(key):
-    return [json.loads(l) for l in (out / f"{key}.jsonl").read_text().splitlines() if l.strip()]
+    f = out / f"{key}.jsonl"
+    return [json.loads(l) for l in f.read_text().splitlines() if l.strip()] if f.exists() else []
 def median_by(key, field):
     rs = sorted(runs(key), key=lambda r: r[field])
     return rs[len(rs) // 2], [r[field] for r in runs(key)]
@@ -129,20 +162,30 @@ rows = []
 for key, label in [("sqlite_closed", "one node, SQLite, 100 pairs x 16 in flight"),
                    ("postgres_closed", "one node, PostgreSQL, 100 pairs x 16 in flight"),
                    ("cluster_closed", "two PostgreSQL nodes via Redis, senders on one, recipients on the other")]:
+    if not runs(key): continue
     m, all_ = median_by(key, "acked_per_s")
     rows.append((label, f"{m['acked_per_s']:,.0f} msg/s (runs: {', '.join(f'{x:,.0f}' for x in all_)}), "
                         f"p99 ack {m['ack_p99_ms']:.0f} ms, lost {m['lost']}, dup {m['duplicates']}"))
-m, _ = median_by("open_25000", "deliver_p99_ms")
-rows.append(("open loop 25,000 msg/s: p99 send->deliver / send->DELIVERED",
-             f"{m['deliver_p99_ms']:.1f} / {m['ack_p99_ms']:.1f} ms (acked {m['acked_per_s']:,.0f}/s), lost {m['lost']}"))
-m, all_ = median_by("idle_latency", "deliver_p50_ms")
-rows.append(("one message on an idle server, p50 send->deliver",
-             f"{m['deliver_p50_ms']:.3f} ms (p50 ack {m['ack_p50_ms']:.3f} ms; runs: {', '.join(f'{x:.3f}' for x in all_)})"))
-m, all_ = median_by("idle_15000", "bytes_per_connection")
-rows.append(("memory per authenticated idle connection, 15,000 connections",
-             f"{m['bytes_per_connection']:,.0f} bytes (runs: {', '.join(f'{x:,.0f}' for x in all_)})"))
-m, all_ = median_by("idle_15000", "connect_per_s")
-rows.append(("connect + authenticate", f"{m['connect_per_s']:,.0f}/s (runs: {', '.join(f'{x:,.0f}' for x in all_)})"))
+if runs("open_25000"):
+    m, _ = median_by("open_25000", "deliver_p99_ms")
+    rows.append(("open loop 25,000 msg/s: p99 send->deliver / send->DELIVERED",
+                 f"{m['deliver_p99_ms']:.1f} / {m['ack_p99_ms']:.1f} ms (acked {m['acked_per_s']:,.0f}/s), lost {m['lost']}"))
+if runs("idle_latency"):
+    m, all_ = median_by("idle_latency", "deliver_p50_ms")
+    rows.append(("one message on an idle server, p50 send->deliver",
+                 f"{m['deliver_p50_ms']:.3f} ms (p50 ack {m['ack_p50_ms']:.3f} ms; runs: {', '.join(f'{x:.3f}' for x in all_)})"))
+if runs("idle_15000"):
+    m, all_ = median_by("idle_15000", "bytes_per_connection")
+    rows.append(("memory per authenticated idle connection, 15,000 connections",
+                 f"{m['bytes_per_connection']:,.0f} bytes (runs: {', '.join(f'{x:,.0f}' for x in all_)})"))
+    m, all_ = median_by("idle_15000", "connect_per_s")
+    rows.append(("connect + authenticate", f"{m['connect_per_s']:,.0f}/s (runs: {', '.join(f'{x:,.0f}' for x in all_)})"))
+for key, label in [("presence_one", "presence, one node: 10,000 users online then 5,000 offline"),
+                   ("presence_cluster", "presence, two nodes: 10,000 users online then 5,000 offline")]:
+    if not runs(key): continue
+    m, _ = median_by(key, "cpu_connect_s")
+    rows.append((label, f"attach {m['connect_per_s']:,.0f}/s, CPU {m['cpu_connect_s']:.2f} s on / {m['cpu_leave_s']:.2f} s off, "
+                        f"frames {m['frames_connect']} / {m['frames_disconnect']}, last offline +{m['last_offline_s']:.2f} s"))
 print("| measure | result |\n|---|---|")
 for label, value in rows:
     print(f"| {label} | {value} |")

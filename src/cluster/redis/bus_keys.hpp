@@ -23,6 +23,9 @@ struct bus_keys {
   std::string channel(std::string_view node_id) const { return node(node_id) + ":events"; }
   /// The one channel every node subscribes to: token revocations (event_codec.hpp).
   std::string revocations() const { return prefix + "revocations"; }
+  /// The other channel every node subscribes to: presence and user changes (event_codec.hpp,
+  /// decode_broadcast). Apart from revocations, so that nodes that predate it never hear it.
+  std::string broadcast() const { return prefix + "broadcast"; }
 
   std::string prefix;
   std::string nodes;  // the zset of node ids scored by lease end

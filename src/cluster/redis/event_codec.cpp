@@ -51,7 +51,9 @@ void put_position(std::string& out, const user_event& ev) {
 
 void append_event(std::string& out, const user_event& ev) {
   put_position(out, ev);
-  out += static_cast<char>(ev.type == user_event::kind::message ? 0 : 1);
+  out += static_cast<char>(ev.type == user_event::kind::message     ? 0
+                           : ev.type == user_event::kind::ephemeral ? 8
+                                                                    : 1);
   put_event_body(out, ev);
 }
 
@@ -142,6 +144,80 @@ std::optional<decoded_revocation> decode_revocation(std::string_view in) {
     expiry = static_cast<unix_ms>(v);
   }
   if (!in.empty()) return std::nullopt;
+  return d;
+}
+
+// ---- the broadcast channel ----
+
+namespace {
+
+constexpr std::uint8_t online_tag = 9;
+constexpr std::uint8_t offline_tag = 10;
+constexpr std::uint8_t user_changed_tag = 11;
+constexpr std::uint8_t snapshot_begin_tag = 12;
+constexpr std::uint8_t snapshot_end_tag = 13;
+constexpr std::uint8_t ask_tag = 14;
+
+}  // namespace
+
+std::string& broadcast_encoder::current() {
+  if (payloads_.empty() || payloads_.back().size() >= max_bytes_) {
+    auto& p = payloads_.emplace_back();
+    begin_payload(p);
+    append_origin(p, origin_);
+  }
+  return payloads_.back();
+}
+
+void broadcast_encoder::presence(const presence_update& u) {
+  auto& p = current();
+  p += static_cast<char>(u.online ? online_tag : offline_tag);
+  put_varint(p, static_cast<std::uint64_t>(u.user));
+  put_varint(p, static_cast<std::uint64_t>(u.at));
+}
+
+void broadcast_encoder::user_changed(user_id id) {
+  auto& p = current();
+  p += static_cast<char>(user_changed_tag);
+  put_varint(p, static_cast<std::uint64_t>(id));
+}
+
+void broadcast_encoder::snapshot_begin() { current() += static_cast<char>(snapshot_begin_tag); }
+void broadcast_encoder::snapshot_end() { current() += static_cast<char>(snapshot_end_tag); }
+void broadcast_encoder::ask() { current() += static_cast<char>(ask_tag); }
+
+std::vector<std::string> broadcast_encoder::take() {
+  auto out = std::move(payloads_);
+  payloads_.clear();
+  return out;
+}
+
+std::optional<decoded_broadcast> decode_broadcast(std::string_view in) {
+  decoded_broadcast d;
+  if (!read_tag(in, payload_version) || !read_tag(in, origin_tag) || !read_bytes(in, d.origin)) return std::nullopt;
+  while (!in.empty()) {
+    const auto tag = static_cast<std::uint8_t>(in[0]);
+    in.remove_prefix(1);
+    broadcast_record rec;
+    std::uint64_t user = 0, at = 0;
+    switch (tag) {
+      case online_tag:
+      case offline_tag:
+        if (!detail::read_varint(in, user) || !detail::read_varint(in, at)) return std::nullopt;
+        rec.update = presence_update{static_cast<user_id>(user), tag == online_tag, static_cast<unix_ms>(at)};
+        break;
+      case user_changed_tag:
+        if (!detail::read_varint(in, user)) return std::nullopt;
+        rec.type = broadcast_record::kind::user_changed;
+        rec.user = static_cast<user_id>(user);
+        break;
+      case snapshot_begin_tag: rec.type = broadcast_record::kind::snapshot_begin; break;
+      case snapshot_end_tag: rec.type = broadcast_record::kind::snapshot_end; break;
+      case ask_tag: rec.type = broadcast_record::kind::ask; break;
+      default: return std::nullopt;
+    }
+    d.records.push_back(rec);
+  }
   return d;
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace chatrix::cluster::redis {
 
@@ -25,8 +26,10 @@ namespace chatrix::cluster::redis {
 ///   expiry (unix ms).
 /// - 7 = position: varint `pos` (user_event::pos), for the event record (tag 0, 1 or 4) that
 ///   follows at once; an event without one has pos 0. Written only for stream events.
-/// Nodes that predate tags 3-5 and 7 treat them as a malformed payload, i.e. resync. Tag 6 never
-/// goes to a node's own channel, so decode_payload takes it for a malformed payload too.
+/// - 8 = ephemeral event (user_event::kind::ephemeral), laid out as tag 1.
+/// Nodes that predate tags 3-5, 7 and 8 treat them as a malformed payload, i.e. resync. Tag 6
+/// never goes to a node's own channel, so decode_payload takes it for a malformed payload too;
+/// so are the broadcast tags (9-14, below).
 inline constexpr std::uint8_t payload_version = 1;
 
 /// Starts an empty payload.
@@ -46,6 +49,51 @@ struct decoded_revocation {
 };
 /// nullopt when `in` is not exactly what encode_revocation writes.
 std::optional<decoded_revocation> decode_revocation(std::string_view in);
+
+/// The broadcast channel (bus_keys::broadcast): presence and user changes, which every node
+/// hears. A payload is the version, an origin record (tag 3), then records:
+/// - 9 = online, 10 = offline: varints `user` and `at` (presence_update);
+/// - 11 = user changed: varint `user`;
+/// - 12 = snapshot begin, 13 = snapshot end: the online records between them are every user
+///   the origin holds (a snapshot may span several payloads, published back to back);
+/// - 14 = ask: every node that hears it publishes its snapshot.
+/// Tags are shared with the node channels' so that a payload on the wrong channel is refused.
+struct broadcast_record {
+  enum class kind : std::uint8_t { presence, user_changed, snapshot_begin, snapshot_end, ask };
+  kind type = kind::presence;
+  presence_update update;  // kind::presence
+  user_id user = 0;        // kind::user_changed
+};
+
+/// Builds broadcast payloads from `origin`, starting a new one past `max_payload_bytes` (a
+/// record never spans two).
+class broadcast_encoder {
+ public:
+  broadcast_encoder(std::string_view origin, std::size_t max_payload_bytes)
+      : origin_(origin), max_bytes_(max_payload_bytes) {}
+  void presence(const presence_update& u);
+  void user_changed(user_id id);
+  void snapshot_begin();
+  void snapshot_end();
+  void ask();
+  bool empty() const noexcept { return payloads_.empty(); }
+  /// The payloads built so far, in order; the encoder starts over empty.
+  std::vector<std::string> take();
+
+ private:
+  std::string& current();
+
+  std::string origin_;
+  std::size_t max_bytes_;
+  std::vector<std::string> payloads_;
+};
+
+struct decoded_broadcast {
+  std::string origin;
+  std::vector<broadcast_record> records;
+};
+/// nullopt when `in` is not a whole broadcast payload (no origin, an unknown tag, cut short).
+std::optional<decoded_broadcast> decode_broadcast(std::string_view in);
 
 /// What decode_payload found.
 struct decode_result {
@@ -82,12 +130,15 @@ decode_result decode_payload(std::string_view in, OnEvent&& on_event, OnResync&&
     std::uint64_t pos = 0;
     if (tag == 7) {
       // A position belongs to the event record right after it, and to nothing else.
-      if (!detail::read_varint(in, pos) || in.empty() || static_cast<std::uint8_t>(in[0]) > 4 ||
-          static_cast<std::uint8_t>(in[0]) == 2 || static_cast<std::uint8_t>(in[0]) == 3) {
+      if (!detail::read_varint(in, pos) || in.empty()) {
         res.ok = false;
         return res;
       }
       tag = static_cast<std::uint8_t>(in[0]);
+      if (tag != 0 && tag != 1 && tag != 4 && tag != 8) {
+        res.ok = false;
+        return res;
+      }
       in.remove_prefix(1);
     }
     if (tag == 2) {
@@ -109,7 +160,7 @@ decode_result decode_payload(std::string_view in, OnEvent&& on_event, OnResync&&
       on_hello(origin);
       continue;
     }
-    if (tag > 4) {
+    if (tag > 4 && tag != 8) {
       res.ok = false;
       return res;
     }
@@ -125,7 +176,9 @@ decode_result decode_payload(std::string_view in, OnEvent&& on_event, OnResync&&
       return res;
     }
     user_event ev;
-    ev.type = tag == 0 ? user_event::kind::message : user_event::kind::notice;
+    ev.type = tag == 0   ? user_event::kind::message
+              : tag == 8 ? user_event::kind::ephemeral
+                         : user_event::kind::notice;
     ev.to = static_cast<user_id>(to);
     ev.msg = static_cast<message_id>(msg);
     ev.skip_device = skip;

@@ -62,13 +62,15 @@ asio::awaitable<std::optional<node_registry::read_result>> node_registry::read(r
     if (scan_ec) co_return std::nullopt;
     replies = std::move(scanned);
   }
-  co_return read_result{number, update(ids, replies)};
+  read_result out{number, {}, {}};
+  update(ids, replies, out);
+  co_return out;
 }
 
-std::vector<std::string> node_registry::update(const std::vector<std::string>& ids, const std::vector<reply>& replies) {
+void node_registry::update(const std::vector<std::string>& ids, const std::vector<reply>& replies, read_result& out) {
   const auto now = clock_.now_ms();
   std::vector<node_info> fresh;
-  std::vector<std::string> died;
+  auto& died = out.died;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const auto& h = replies[2 * i];
     const auto& id = ids[i];
@@ -98,11 +100,13 @@ std::vector<std::string> node_registry::update(const std::vector<std::string>& i
   for (const auto& n : fresh)
     if (std::none_of(nodes_.begin(), nodes_.end(), [&](const node_info& o) { return o.id == n.id; }) && n.id != node_id_)
       spdlog::info("cluster: node {} ({}) is live", n.id, n.address);
-  for (const auto& o : nodes_)
-    if (std::none_of(fresh.begin(), fresh.end(), [&](const node_info& n) { return o.id == n.id; }) && o.id != node_id_)
-      spdlog::info("cluster: node {} ({}) is gone", o.id, o.address);
+  for (const auto& o : nodes_) {
+    if (std::any_of(fresh.begin(), fresh.end(), [&](const node_info& n) { return o.id == n.id; }) || o.id == node_id_)
+      continue;
+    spdlog::info("cluster: node {} ({}) is gone", o.id, o.address);
+    if (std::find(died.begin(), died.end(), o.id) == died.end()) out.left.push_back(o.id);
+  }
   nodes_ = std::move(fresh);
-  return died;
 }
 
 bool node_registry::lease_expired(std::string_view node, unix_ms now) const {

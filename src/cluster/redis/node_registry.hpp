@@ -34,6 +34,7 @@ class node_registry {
   struct read_result {
     std::uint64_t number = 0;         // reads are numbered in the order they were issued
     std::vector<std::string> died;    // listed before, lease gone without deregistering
+    std::vector<std::string> left;    // listed before, deregistered since
   };
   /// Reads every node's lease and replaces the list; nullopt when the read failed (the list
   /// is then unchanged). Never completes if `conn` is closed meanwhile.
@@ -49,8 +50,8 @@ class node_registry {
   std::vector<node_info> live_nodes(node_info self) const;
 
  private:
-  /// Replaces the list with what a read found; returns the nodes that died.
-  std::vector<std::string> update(const std::vector<std::string>& ids, const std::vector<reply>& replies);
+  /// Replaces the list with what a read found; fills in the nodes that died and left.
+  void update(const std::vector<std::string>& ids, const std::vector<reply>& replies, read_result& out);
 
   const bus_keys& keys_;
   std::string node_id_;

@@ -41,13 +41,15 @@ redis_bus::redis_bus(asio::any_io_executor io, redis_bus_options options, const 
       id_(options_.node_id.empty() ? random_node_id() : options_.node_id),
       keys_(options_.key_prefix),
       revocations_channel_(keys_.revocations()),
+      broadcast_channel_(keys_.broadcast()),
       heartbeat_timer_(io),
       stop_timer_(io),
       registry_(keys_, id_, options_.lease_ttl, clock_),
       presence_(keys_, id_, options_.lease_ttl, clock_),
       replay_({options_.max_held_notices, options_.notice_retention, options_.max_payload_bytes}, stats_),
       router_(io_, keys_, id_, {options_.max_queued_events, options_.max_payload_bytes}, registry_, replay_, stats_,
-              clock_, options_.metrics) {}
+              clock_, options_.metrics),
+      broadcast_(id_, options_.max_payload_bytes) {}
 
 redis_bus::~redis_bus() { stop(); }
 
@@ -71,12 +73,15 @@ void redis_bus::start(event_sink& sink) {
 
   opts.name += "-sub";
   sub_ = redis_connection::create(io_, opts);
-  sub_->subscribe({keys_.channel(id_), revocations_channel_}, [this](std::string_view channel, std::string payload) {
-    if (channel == revocations_channel_)
-      on_revocation_push(payload);
-    else
-      on_push(std::move(payload));
-  });
+  sub_->subscribe({keys_.channel(id_), revocations_channel_, broadcast_channel_},
+                  [this](std::string_view channel, std::string payload) {
+                    if (channel == revocations_channel_)
+                      on_revocation_push(payload);
+                    else if (channel == broadcast_channel_)
+                      on_broadcast_push(payload);
+                    else
+                      on_push(std::move(payload));
+                  });
   sub_->on_state([this](bool up) { on_sub_state(up); });
 
   spdlog::info("cluster: node {} ({}) joining via Redis at {}", id_, options_.advertised_address,
@@ -109,6 +114,7 @@ void redis_bus::stop() {
   sink_ = nullptr;
   router_.clear();
   early_.clear();
+  broadcast_.take();
   main_up_ = sub_up_ = synced_ = false;
   if (auto done = std::move(shutdown_done_)) {
     shutdown_done_ = nullptr;
@@ -239,6 +245,9 @@ asio::awaitable<void> redis_bus::sync_round(std::uint64_t gen, std::weak_ptr<cha
   auto early = std::move(early_);
   early_.clear();
   for (auto& ev : early) on_remote_event(std::move(ev));
+  // Presence heard by nobody while we were cut off, or missed by us: every node publishes
+  // what it holds, and each receiver applies what changed.
+  publish_snapshot(true);
   // Other nodes may have held notices for us (hello, after a loss), and we may hold some.
   announce_ = true;
   announce_hello_ = announce_hello_ || recovered;
@@ -274,6 +283,16 @@ void redis_bus::on_nodes_read(const node_registry::read_result& read) {
     ++stats_.node_deaths;
     replay_.forget(id);
   }
+  // Once per departure: the registry reports a node as died or left once after it was live.
+  for (const auto* gone : {&read.died, &read.left}) {
+    for (const auto& id : *gone) {
+      remote_presence_.forget(id);
+      if (!sink_) return;
+      ++stats_.nodes_gone;
+      sink_->node_gone(id, clock_.now_ms());
+    }
+  }
+  if (!sink_) return;  // the sink stopped us
   if (!read.died.empty()) {
     spdlog::info("cluster: a node died; node {} resyncs its local devices", id_);
     request_resync();
@@ -362,13 +381,54 @@ void redis_bus::publish_revocation(const revocation& r) {
   });
 }
 
-// Until the cluster channel carries them: this node's sink only.
 void redis_bus::publish_presence(std::vector<presence_update> updates) {
-  if (sink_) sink_->presence_changed(id_, updates);
+  if (!sink_) return;
+  sink_->presence_changed(id_, updates);
+  if (!sink_ || updates.empty()) return;  // the sink stopped us
+  // Without Redis they are dropped here; the snapshot after the link is back makes up for it.
+  if (!main_up_) return;
+  for (const auto& u : updates) broadcast_.presence(u);
+  stats_.presence_published += updates.size();
+  schedule_flush();
 }
 
 void redis_bus::publish_user_changed(user_id id) {
-  if (sink_) sink_->user_changed(id);
+  if (!sink_) return;
+  sink_->user_changed(id);
+  if (!sink_) return;  // the sink stopped us
+  if (!main_up_) {
+    router_.mark_lost();
+    return;
+  }
+  broadcast_.user_changed(id);
+  broadcast_lossy_ = true;
+  schedule_flush();
+}
+
+void redis_bus::publish_snapshot(bool ask) {
+  if (!sink_ || !main_up_) return;
+  // Behind this turn's updates, so that the snapshot, which is newer, is applied last.
+  publish_broadcast(broadcast_.take(), std::exchange(broadcast_lossy_, false));
+  const auto users = sink_->local_presence();
+  if (!sink_) return;
+  broadcast_.snapshot_begin();
+  for (const auto& u : users)
+    if (u.online) broadcast_.presence(u);
+  broadcast_.snapshot_end();
+  if (ask) broadcast_.ask();
+  ++stats_.snapshots_sent;
+  stats_.presence_published += users.size();
+  publish_broadcast(broadcast_.take(), false);
+}
+
+void redis_bus::publish_broadcast(std::vector<std::string> payloads, bool lossy) {
+  for (auto& payload : payloads) {
+    main_->send({"PUBLISH", broadcast_channel_, payload}, [this, lossy](error_code ec, reply r) {
+      // Maybe not published: presence heals at the next snapshot exchange, a user change
+      // needs the other nodes to resync.
+      if (lossy && (ec || r.is_error())) router_.mark_lost();
+    });
+  }
 }
 
 void redis_bus::schedule_flush() {
@@ -384,6 +444,8 @@ void redis_bus::schedule_flush() {
 void redis_bus::flush() {
   if (stopped_ || !main_) return;
   if (!main_up_) {
+    broadcast_.take();
+    if (std::exchange(broadcast_lossy_, false)) router_.mark_lost();
     router_.drop_queued();
     release_visible_waiters();
     maybe_finish_shutdown();
@@ -403,6 +465,8 @@ void redis_bus::flush() {
     release_visible_waiters();
   }
 
+  publish_broadcast(broadcast_.take(), std::exchange(broadcast_lossy_, false));
+
   const bool started = router_.route_queued(
       *main_, draining_, [this] { return main_up_; }, [this] { maybe_finish_shutdown(); });
   if (!started) maybe_finish_shutdown();
@@ -416,6 +480,11 @@ void redis_bus::replay_to(const std::string& node, bool hello) {
 
 void redis_bus::on_remote_event(user_event&& ev) {
   if (!sink_) return;
+  if (!synced_ && ev.type == user_event::kind::ephemeral) {
+    ++stats_.ephemeral_dropped;  // stale by the time the resync is over
+    if (options_.metrics) metrics::server_metrics::add(options_.metrics->ephemeral_dropped);
+    return;
+  }
   if (!synced_) {
     if (early_.size() < options_.max_queued_events)
       early_.push_back(std::move(ev));
@@ -448,6 +517,60 @@ void redis_bus::on_revocation_push(std::string_view payload) {
   if (decoded->origin == id_) return;  // handed to our sink when published
   ++stats_.revocations_received;
   sink_->revoked(decoded->r);
+}
+
+void redis_bus::on_broadcast_push(std::string_view payload) {
+  if (!sink_) return;
+  auto decoded = decode_broadcast(payload);
+  if (!decoded) {
+    // A user change may have been in it: the resync drops every cached profile.
+    ++stats_.decode_errors;
+    spdlog::warn("cluster: malformed broadcast ({} bytes) on node {}; resyncing", payload.size(), id_);
+    request_resync();
+    return;
+  }
+  const std::string& origin = decoded->origin;
+  if (origin == id_) return;  // handed to our sink when published
+  std::vector<presence_update> batch;
+  // Consecutive updates go to the sink as one call; anything else hands over those before it.
+  const auto hand_over = [&](std::vector<presence_update> updates) {
+    if (updates.empty() || !sink_) return;
+    stats_.presence_received += updates.size();
+    sink_->presence_changed(origin, updates);
+  };
+  for (const auto& rec : decoded->records) {
+    if (!sink_) return;  // the sink stopped us
+    switch (rec.type) {
+      case broadcast_record::kind::presence:
+        // A snapshot may span several payloads: it is open until its end record.
+        if (remote_presence_.in_snapshot(origin)) {
+          remote_presence_.add_to_snapshot(origin, rec.update);
+        } else {
+          remote_presence_.apply(origin, rec.update);
+          batch.push_back(rec.update);
+        }
+        break;
+      case broadcast_record::kind::snapshot_begin:
+        hand_over(std::exchange(batch, {}));
+        remote_presence_.begin_snapshot(origin);
+        break;
+      case broadcast_record::kind::snapshot_end:
+        hand_over(remote_presence_.end_snapshot(origin, clock_.now_ms()));
+        break;
+      case broadcast_record::kind::user_changed:
+        hand_over(std::exchange(batch, {}));
+        if (!sink_) return;
+        ++stats_.user_changes_received;
+        sink_->user_changed(rec.user);
+        break;
+      case broadcast_record::kind::ask:
+        hand_over(std::exchange(batch, {}));
+        // Not synced yet: our own sync publishes the snapshot anyway.
+        if (synced_) publish_snapshot(false);
+        break;
+    }
+  }
+  hand_over(std::move(batch));
 }
 
 void redis_bus::on_push(std::string payload) {

@@ -4,11 +4,13 @@
 
 #include "cluster/bus.hpp"
 #include "cluster/redis/bus_keys.hpp"
+#include "cluster/redis/event_codec.hpp"
 #include "cluster/redis/node_registry.hpp"
 #include "cluster/redis/notice_replay.hpp"
 #include "cluster/redis/presence.hpp"
 #include "cluster/redis/redis_bus_stats.hpp"
 #include "cluster/redis/redis_connection.hpp"
+#include "cluster/redis/remote_presence.hpp"
 #include "cluster/redis/router.hpp"
 #include "core/clock.hpp"
 
@@ -72,6 +74,9 @@ struct redis_bus_options {
 ///   node:<id>:events     the node's pub/sub channel (payloads: event_codec.hpp)
 ///   revocations          the channel every node subscribes to: token revocations, one per
 ///                        PUBLISH (event_codec.hpp, encode_revocation)
+///   broadcast            the other channel every node subscribes to: presence updates and
+///                        user changes, batched per turn, and presence snapshots
+///                        (event_codec.hpp, decode_broadcast)
 ///
 /// Delivery: publish() hands the event to the local sink at once when the user has devices
 /// here, and queues it for remote routing. Once per event-loop turn the queue is routed: one
@@ -90,6 +95,20 @@ struct redis_bus_options {
 /// node whose own links dropped resyncs when they come back: resync() re-reads the store's
 /// revocations. The first sync after start() resyncs too, since revocations published
 /// between the node's start-up read of the store and its subscription reached it nowhere.
+///
+/// Presence and user changes: publish_presence() and publish_user_changed() hand the change
+/// to the local sink at once and add it to this turn's broadcast payload, PUBLISHed at the
+/// end of the turn on the main link (in order with routing). Other nodes skip nothing but
+/// their own echo. After every sync (start-up, and each recovery from a link loss) the node
+/// publishes a snapshot of its users (sink.local_presence()) and asks every other node for
+/// theirs: a receiver turns a snapshot into the changes it implies (remote_presence), so
+/// updates lost while either side was cut off heal. A node that leaves (deregisters, or whose
+/// lease runs out) is reported once to the sink as node_gone when the registry read sees it.
+/// A user change that cannot be published marks routing lost: the other nodes resync, which
+/// drops every cached profile.
+///
+/// Ephemeral events (typing) are routed like notices, but never held for replay, never a
+/// reason to resync when lost, and refused once the routing queue is half full (counted).
 ///
 /// Thread-safety: as bus. Construct, start, call and destroy on the I/O thread of `io` (or
 /// before that thread runs); the sink is called on that thread.
@@ -137,6 +156,12 @@ class redis_bus final : public bus {
   void count_link_up(bool& was_up);
   void on_push(std::string payload);
   void on_revocation_push(std::string_view payload);
+  void on_broadcast_push(std::string_view payload);
+  /// Publishes this node's snapshot (and with `ask`, asks every other node for theirs).
+  void publish_snapshot(bool ask);
+  /// PUBLISHes the broadcast payloads built this turn. `lossy`: they carry a user change,
+  /// whose loss the other nodes must make up for by a resync.
+  void publish_broadcast(std::vector<std::string> payloads, bool lossy);
   void on_remote_event(user_event&& ev);
   void on_hello(std::string origin);
   void sync();
@@ -166,6 +191,7 @@ class redis_bus final : public bus {
   std::string id_;
   bus_keys keys_;
   std::string revocations_channel_;
+  std::string broadcast_channel_;
   event_sink* sink_ = nullptr;
   bool stopped_ = false;
   unix_ms started_at_ = 0;
@@ -189,6 +215,10 @@ class redis_bus final : public bus {
 
   router router_;
   bool flush_posted_ = false;  // presence writes and the routing round, once per turn
+
+  broadcast_encoder broadcast_;        // this turn's presence updates and user changes
+  bool broadcast_lossy_ = false;       // ... and whether they hold a user change
+  remote_presence remote_presence_;    // the other nodes' users, as heard
 
   // Events from other nodes that arrive before the sync after a link loss: handed over right
   // after the resync it triggers, so that they cannot overtake what was lost.

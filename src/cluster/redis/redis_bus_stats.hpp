@@ -26,6 +26,12 @@ struct redis_bus_stats {
   std::uint64_t early_dropped = 0;       // events received before a sync that did not fit the buffer
   std::uint64_t revocations_published = 0;  // publish_revocation() calls
   std::uint64_t revocations_received = 0;   // revocations from other nodes handed to the sink
+  std::uint64_t presence_published = 0;     // presence updates broadcast (snapshots included)
+  std::uint64_t presence_received = 0;      // presence updates from other nodes handed to the sink
+  std::uint64_t user_changes_received = 0;  // user changes from other nodes handed to the sink
+  std::uint64_t snapshots_sent = 0;         // presence snapshots published
+  std::uint64_t nodes_gone = 0;             // sink.node_gone calls
+  std::uint64_t ephemeral_dropped = 0;      // ephemeral events not routed: queue half full, or no Redis
 };
 
 }  // namespace chatrix::cluster::redis

@@ -20,6 +20,12 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 bool router::enqueue(user_event ev) {
+  // Ephemeral events go first under load: the second half of the queue is kept for events
+  // whose loss costs a resync.
+  if (ev.type == user_event::kind::ephemeral && queue_.size() + inflight_events_ >= limits_.max_queued_events / 2) {
+    drop_ephemeral();
+    return false;
+  }
   if (queue_.size() + inflight_events_ >= limits_.max_queued_events) {
     ++stats_.dropped_overflow;
     lost_ = true;
@@ -36,19 +42,25 @@ void router::note_queued() noexcept {
     metrics_->queued_events.store(static_cast<std::int64_t>(queue_.size() + inflight_events_), std::memory_order_relaxed);
 }
 
+void router::drop_ephemeral() noexcept {
+  ++stats_.ephemeral_dropped;
+  if (metrics_) metrics::server_metrics::add(metrics_->ephemeral_dropped);
+}
+
 void router::drop(const user_event& ev) {
+  if (ev.type == user_event::kind::ephemeral) {
+    drop_ephemeral();
+    return;
+  }
   ++stats_.dropped_redis_down;
   lost_ = true;
   replay_.hold(ev, {}, clock_.now_ms());
 }
 
 void router::drop_queued() {
-  if (queue_.empty()) return;
-  stats_.dropped_redis_down += queue_.size();
-  for (const auto& ev : queue_) replay_.hold(ev, {}, clock_.now_ms());
+  for (const auto& ev : queue_) drop(ev);
   queue_.clear();
   note_queued();
-  lost_ = true;
 }
 
 bool router::route_queued(redis_connection& conn, bool draining, std::function<bool()> link_up,
@@ -89,9 +101,7 @@ asio::awaitable<void> router::route_round(redis_connection& conn, std::vector<us
   inflight_events_ -= events.size();
   note_queued();
   if (failed || !link_up()) {
-    stats_.dropped_redis_down += events.size();
-    for (const auto& ev : events) replay_.hold(ev, {}, clock_.now_ms());
-    lost_ = true;
+    for (const auto& ev : events) drop(ev);
   } else {
     publish_events(conn, events, where);
   }
@@ -121,36 +131,42 @@ void router::publish_events(redis_connection& conn, const std::vector<user_event
                             const destinations& where) {
   // One payload per destination node, events in publish order; all PUBLISHes go out on the
   // same connection after every earlier round's, so order per recipient holds.
-  std::map<std::string, std::string> payloads;
+  struct pending {
+    std::string payload;
+    bool lossy = false;  // holds an event whose loss needs a resync (not only ephemeral ones)
+  };
+  std::map<std::string, pending> payloads;
   for (const auto& ev : events) {
     auto it = where.find(ev.to);
     if (it == where.end()) continue;
     for (const auto& node : it->second) {
       auto& p = payloads[node];
-      if (p.empty()) begin_payload(p);
-      append_event(p, ev);
+      if (p.payload.empty()) begin_payload(p.payload);
+      append_event(p.payload, ev);
+      p.lossy = p.lossy || ev.type != user_event::kind::ephemeral;
       ++stats_.routed_remote;
-      if (p.size() >= limits_.max_payload_bytes) {
-        publish(conn, node, std::move(p), true);
-        p.clear();
+      if (p.payload.size() >= limits_.max_payload_bytes) {
+        publish(conn, node, std::move(p.payload), true, p.lossy);
+        p = {};
       }
     }
   }
   for (auto& [node, p] : payloads)
-    if (!p.empty()) publish(conn, node, std::move(p), true);
+    if (!p.payload.empty()) publish(conn, node, std::move(p.payload), true, p.lossy);
 }
 
-void router::publish(redis_connection& conn, const std::string& node, std::string payload, bool events) {
+void router::publish(redis_connection& conn, const std::string& node, std::string payload, bool events,
+                     bool lossy) {
   // Kept until the reply only for event batches, whose notices are held if nobody heard them.
   auto kept = events ? std::make_shared<const std::string>(std::move(payload)) : nullptr;
   const std::string_view body = kept ? std::string_view(*kept) : std::string_view(payload);
   // From the command's hand-over to the link to its reply: Redis's share of routing, the
   // link's queue included (one clock read each end, once per destination node and turn).
   const auto sent = std::chrono::steady_clock::now();
-  conn.send({"PUBLISH", keys_.channel(node), body}, [this, node, kept, sent](error_code ec, reply r) {
+  conn.send({"PUBLISH", keys_.channel(node), body}, [this, node, kept, sent, lossy](error_code ec, reply r) {
     if (!ec && metrics_) metrics_->publish_seconds.observe_since(sent);
     const bool failed = ec || r.is_error();
-    if (failed) lost_ = true;  // the next node refresh (at most a heartbeat away) signals a resync
+    if (failed && lossy) lost_ = true;  // the next node refresh (at most a heartbeat away) signals a resync
     if (!failed && r.integer != 0) return;
     // Not heard (its subscriber is reconnecting and will resync itself, or it died), or
     // maybe not: its notices wait for its hello. Messages are the resync's.

@@ -44,9 +44,11 @@ class router {
         replay_(replay), stats_(stats), clock_(clk), metrics_(metrics) {}
 
   /// Queues `ev` for the next round. False when the queue is full: the event is dropped
-  /// (counted, its notice held) and routing is marked lost.
+  /// (counted, its notice held) and routing is marked lost; an ephemeral event is dropped
+  /// (counted only) once the queue is half full.
   bool enqueue(user_event ev);
-  /// Drops `ev` unrouted because Redis is down: counted, its notice held, routing marked lost.
+  /// Drops `ev` unrouted because Redis is down: counted, its notice held, routing marked lost
+  /// (an ephemeral event: counted only).
   void drop(const user_event& ev);
   /// Drops what is queued, as drop() does.
   void drop_queued();
@@ -73,8 +75,10 @@ class router {
   /// Tells every other live node (as last read) to re-check the database, and clears lost().
   void signal_resync(redis_connection& conn);
   /// Publishes `payload` to `node`. `events`: a batch of events, whose notices are held if
-  /// nobody hears it.
-  void publish(redis_connection& conn, const std::string& node, std::string payload, bool events);
+  /// nobody hears it. `lossy`: a failed PUBLISH marks routing lost (not for a payload of
+  /// ephemeral events only).
+  void publish(redis_connection& conn, const std::string& node, std::string payload, bool events,
+               bool lossy = true);
 
  private:
   using destinations = std::unordered_map<user_id, std::vector<std::string>>;  // user -> other nodes
@@ -88,6 +92,7 @@ class router {
   void publish_events(redis_connection& conn, const std::vector<user_event>& events, const destinations& where);
   /// chatrix_queue_depth{queue="bus_events"}: queued plus in flight, what max_queued_events bounds.
   void note_queued() noexcept;
+  void drop_ephemeral() noexcept;
 
   boost::asio::any_io_executor io_;
   const bus_keys& keys_;
