@@ -257,6 +257,7 @@ asio::awaitable<bool> chat_service::push_page(std::uint64_t id, const user& me, 
   for (const auto& m : page) {
     auto from = co_await users_.by_id(m.sender);
     if (!from || !*from) continue;  // the sender is gone; nothing sensible to render
+    start_watching(me.id, **from);  // a conversation started while the device was away or attaching
     auto frame = make_frame(protocol::encode_text({m, **from, me}));
     // A long backlog goes out as fast as the device reads, so that it never trips the
     // slow-consumer limit by itself.

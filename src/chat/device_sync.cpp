@@ -111,6 +111,7 @@ asio::awaitable<bool> chat_service::push_stream_event(std::uint64_t device_id, c
       peers[m.conversation] = to_me ? m.sender : m.recipient;
       auto other = co_await users_.by_id(to_me ? m.sender : m.recipient);
       if (!other || !*other) co_return skip();  // the other user is gone: nothing sensible to render
+      start_watching(me.id, **other);  // a conversation started while the device was away
       if (to_me) {
         frame = make_frame(protocol::encode_text({m, **other, me}, protocol::event::text, e.pos));
         text_id = m.id;

@@ -144,8 +144,10 @@ session cluster_e2e::connect(const test_user& user, std::size_t i, bool acks) {
   s.ws->connect(node(i).port);
   s.ws->set_label("ws of " + user.username + " on node " + node(i).name);
   s.ws->ignore_type(ev_synced);  // as connect_authed: these tests do not look for it
-  s.ws->ignore_type(ev_typing);
-  s.ws->ignore_type(ev_presence);
+  if (!sessions_see_people()) {
+    s.ws->ignore_type(ev_typing);
+    s.ws->ignore_type(ev_presence);
+  }
   json::object hello{{"token", user.token}};
   if (acks) hello["acks"] = true;
   s.ws->send_text(json::serialize(hello));

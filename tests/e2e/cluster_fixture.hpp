@@ -51,6 +51,8 @@ class cluster_e2e : public ::testing::Test {
 
   /// Settings every node starts with besides the cluster's own (a derived fixture's).
   virtual std::map<std::string, std::string> node_env() const { return {}; }
+  /// Whether connect()'s sessions get typing (17) and presence (18) frames; most tests skip them.
+  virtual bool sessions_see_people() const { return false; }
   /// How many nodes SetUp starts ("a", "b", "c" in that order).
   virtual std::size_t initial_nodes() const { return 3; }
 
