@@ -225,8 +225,8 @@ TEST_F(account, delete_closes_every_socket_revokes_tokens_and_leaves_partners_th
   const auto deleted = call("DELETE", "/v1/me", alice, json::object{{"password", alice.password}});
   ASSERT_EQ(deleted.status, 204) << deleted.body;
   for (auto* s : {&phone, &laptop}) {
-    // Bob's reply was pending for both devices.
-    const auto err = (*s)->recv_type_skipping(ev_err, {ev_text}, 10s);
+    // Bob's reply was pending for both devices, and Bob's device reports Alice's message received.
+    const auto err = (*s)->recv_type_skipping(ev_err, {ev_text, ev_received}, 10s);
     EXPECT_EQ(err_code(err), "unauthorized");
     EXPECT_TRUE((*s)->wait_closed(10s));
     EXPECT_EQ((*s)->close_code(), 1008) << (*s)->close_error();
