@@ -8,6 +8,7 @@
 #include "http/people_json.hpp"
 #include "http/people_routes.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/json_out.hpp"
 #include "protocol/limits.hpp"
 
 #include <spdlog/spdlog.h>
@@ -97,8 +98,8 @@ asio::awaitable<response> people_routes::write_export(const request& req, const 
   const auto& me = **account;
   std::string out = "{\"format\":\"chatrix-export/1\",\"exported_at\":";
   protocol::append_json_string(out, protocol::format_rfc3339(clock_.now_ms()));
-  out += ",\"account\":{";
-  append_person_fields(out, me);
+  out += ",\"account\":";
+  protocol::detail::append_user_fields(out, me);
   out += ",\"show_presence\":";
   out += me.show_presence ? "true" : "false";
   out += ",\"last_seen\":";
@@ -124,8 +125,8 @@ asio::awaitable<response> people_routes::write_export(const request& req, const 
   for (std::size_t c = 0; c < chats.size(); ++c) {
     const auto& chat = chats[c];
     if (c) out += ',';
-    out += "{\"chat_id\":" + std::to_string(chat.id) + ",\"peer\":{";
-    append_person_fields(out, chat.peer);
+    out += "{\"chat_id\":" + std::to_string(chat.id) + ",\"peer\":";
+    protocol::detail::append_user_fields(out, chat.peer);
     out += "},\"messages\":[";
     bool first = true;
     for (message_id last = 0;;) {

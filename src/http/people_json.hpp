@@ -8,10 +8,8 @@
 
 namespace chatrix::http {
 
-/// `"id":..,"username":..,"name":..` without the braces, so that a row can add its own
-/// fields. A deleted account reads {"id", "username": "", "name": "Deleted account",
-/// "deleted": true}.
-void append_person_fields(std::string& out, const user& u);
+/// Users are written as every frame writes them (protocol::detail::append_user_fields: a
+/// deleted account reads {"id", "username": "", "name": "Deleted account", "deleted": true}).
 /// GET /v1/me's object: {"id", "username", "name", "show_presence"}.
 void append_account(std::string& out, const user& u);
 /// A GET /v1/blocks row: {"id", "username", "name", "blocked_at"} (RFC 3339 with ms).
