@@ -282,7 +282,7 @@ class chat_service final : public cluster::event_sink {
   boost::asio::awaitable<void> on_delete(connection& conn, protocol::delete_messages_request req);
   /// Publishes one frame per stream entry a change wrote, to the entry's owner, at its pos.
   void publish_changes(const std::vector<stream_entry>& stream,
-                       const std::function<std::string(stream_pos)>& frame_at);
+                       const std::function<std::string(const stream_entry&)>& frame_at);
   boost::asio::awaitable<void> on_search(connection& conn, protocol::search_request req);
   boost::asio::awaitable<void> on_previews(connection& conn, protocol::previews_request req);
   boost::asio::awaitable<void> on_history(connection& conn, protocol::history_request req);

@@ -43,7 +43,7 @@ asio::awaitable<void> chat_service::on_edit(connection& conn, protocol::edit_mes
     co_return send_error(conn, r.error(), static_cast<int>(ref));
   }
   const auto& edited = r->edited;
-  publish_changes(r->stream, [&](stream_pos pos) { return protocol::encode_edited(edited, pos); });
+  publish_changes(r->stream, [&](const stream_entry& e) { return protocol::encode_edited(edited, e.pos); });
 }
 
 asio::awaitable<void> chat_service::on_delete(connection& conn, protocol::delete_messages_request req) {
@@ -56,18 +56,20 @@ asio::awaitable<void> chat_service::on_delete(connection& conn, protocol::delete
   }
   // Deleting what is already deleted changes nothing, and nobody hears of it: no entries.
   const auto& done = *r;
-  publish_changes(done.stream, [&](stream_pos pos) {
-    return protocol::encode_deleted(done.deleted, done.conversation, done.deleted_at, pos);
+  // Each member hears of the ids in their own entry: a recipient who blocked the sender
+  // never learns the ids of messages withheld from them.
+  publish_changes(done.stream, [&](const stream_entry& e) {
+    return protocol::encode_deleted(e.ids, done.conversation, done.deleted_at, e.pos);
   });
 }
 
 void chat_service::publish_changes(const std::vector<stream_entry>& stream,
-                                   const std::function<std::string(stream_pos)>& frame_at) {
+                                   const std::function<std::string(const stream_entry&)>& frame_at) {
   for (const auto& entry : stream) {
     if (!reachable(entry.owner)) continue;  // offline: the device learns of it through sync
     // msg stays 0: a device that had the message itself must still get the change.
     bus_.publish(cluster::user_event{entry.owner, cluster::user_event::kind::notice, 0, 0,
-                                     std::make_shared<const std::string>(frame_at(entry.pos)), {}, entry.pos});
+                                     std::make_shared<const std::string>(frame_at(entry)), {}, entry.pos});
   }
 }
 

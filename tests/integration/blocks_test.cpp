@@ -146,6 +146,22 @@ TEST_F(blocks, the_blocked_users_messages_are_delivered_to_the_sender_and_never_
   EXPECT_EQ(int_field(now_rows[1], "id"), later);
 }
 
+TEST_F(blocks, a_delete_tells_the_blocker_only_of_messages_they_saw) {
+  const auto alice = make_user("alice");
+  const auto bob = make_user("bob");
+  const auto seen = int_field(sent(bob, text_to("alice", "seen by alice")), "message_id");
+  ASSERT_EQ(block(alice, "bob").status, 201);
+  const auto withheld = int_field(sent(bob, text_to("alice", "withheld")), "message_id");
+  auto a = connect_quiet(alice);
+  a->recv_type(ev_text, 10s);  // the message from before the block, pending
+  auto b = connect_quiet(bob);
+  b->send_json(ev_delete, json::object{{"message_ids", json::array{seen, withheld}}});
+  const auto mine = body_of(b->recv_type_skipping(ev_delete, {ev_received}, 10s));
+  EXPECT_EQ(mine.at("message_ids"), (json::array{seen, withheld}));
+  const auto theirs = body_of(a->recv_type_skipping(ev_delete, {ev_received}, 10s));
+  EXPECT_EQ(theirs.at("message_ids"), json::array{seen}) << "the blocker learnt of a withheld message";
+}
+
 TEST_F(blocks, the_blocker_writing_to_the_blocked_user_is_refused_with_blocked) {
   const auto alice = make_user("alice");
   const auto bob = make_user("bob");
